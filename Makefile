@@ -1,0 +1,58 @@
+# Podium's front door. `make help` lists the targets; CI runs `make lint` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install system lint test test-unit up down status run bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) system ## virtualenv with Podium and its dev tools; redis-server if missing
+
+system: ## Debian's redis-server when it is missing (Java and Maven must be there already)
+	@command -v redis-server >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing redis-server with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; \
+	  else echo "redis-server is missing: install it with your package manager (e.g. brew install redis)"; exit 1; fi; }
+	@command -v java >/dev/null || { echo "java is missing: install a Java 17+ runtime (apt-get install -y openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "mvn is missing: install Maven (apt-get install -y maven)"; exit 1; }
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy schemas processors ingest deploy tests
+
+test: install ## all tests: unit, component and integration against a real Kafka and Redis
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+
+test-unit: $(STAMP) ## the pure tests only (seconds, no services)
+	$(BIN)/python -m pytest tests/unit -q
+
+up: install ## start the local Kafka broker and Redis (ports in deploy/settings.py)
+	$(BIN)/podium up
+
+down: ## stop everything `make up` / `make run` started
+	@test -x $(BIN)/podium && $(BIN)/podium down || true
+
+status: ## what of the local stack is running
+	$(BIN)/podium status
+
+run: install ## run Podium: broker, Redis and the demo
+	$(BIN)/podium run
+
+bench: install ## benchmarks: figures and ratios measured side by side
+	$(BIN)/python -m tests.bench
+
+clean: down ## remove the virtualenv and the run folder (jar cache, data, logs)
+	rm -rf $(VENV) .podium

@@ -1,0 +1,81 @@
+"""`podium`: the command line. Each subcommand builds the settings at the edge and hands them to
+the composition root of the process it runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from deploy.local import StartError
+from deploy.settings import Settings
+from deploy.stack import Stack, ensure_topics
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Start what is local; with PODIUM_KAFKA_BOOTSTRAP / PODIUM_REDIS_URL set, use those."""
+    stack = Stack.local(settings)
+    if settings.kafka_bootstrap is None:
+        stack.kafka.start()
+        print(f"kafka  ready at {stack.kafka.bootstrap}  (log: {stack.kafka.home / 'server.log'})")
+    if settings.redis_url is None:
+        stack.redis.start()
+        print(f"redis  ready at {stack.redis.url}  (log: {stack.redis.log_file})")
+    created = ensure_topics(settings)
+    if created:
+        print(f"topics created: {', '.join(created)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    code = cmd_up(args, settings)
+    print("Podium's local stack is up; `make down` stops it.")
+    return code
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    stopped = Stack.local(settings).down()
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    stack = Stack.local(settings)
+    for svc in stack.services:
+        pid = svc.pid()
+        state = f"running (pid {pid}, port {svc.port})" if pid else "stopped"
+        print(f"{svc.name:6} {state}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podium", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, tuple[Command, str]] = {
+        "up": (cmd_up, "start the local Kafka broker and Redis, create the topics"),
+        "run": (cmd_run, "run Podium on the local stack"),
+        "down": (cmd_down, "stop the local stack"),
+        "status": (cmd_status, "show what of the local stack is running"),
+    }
+    for name, (func, help_text) in commands.items():
+        sub.add_parser(name, help=help_text).set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        code: int = args.func(args, settings)
+    except StartError as err:
+        print(f"podium: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""One frozen settings object for every Podium process, read from `PODIUM_*` environment
+variables (and `.env`) at the edge and passed down. No module reads the environment itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PODIUM_", env_file=".env", frozen=True, extra="ignore"
+    )
+
+    # Where the local stack keeps jars, data, logs and pid files.
+    run_dir: Path = REPO_DIR / ".podium"
+    # Ports of the local stack (`podium up`); ignored when the URLs below point elsewhere.
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    redis_port: int = 16379
+    gateway_port: int = 8080
+    # Set these to use an existing broker / Redis instead of the local ones.
+    kafka_bootstrap: str | None = None
+    redis_url: str | None = None
+    # Every topic name is prefixed with this (a namespace per deployment or test).
+    topic_prefix: str = ""
+    rules_path: Path = REPO_DIR / "deploy" / "rules.example.toml"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"

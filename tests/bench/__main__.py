@@ -1,0 +1,23 @@
+"""`make bench`: every benchmark, measured side by side in one run; each prints its figures.
+
+Run one alone with `python -m tests.bench NAME`; `PODIUM_BENCH_QUICK=1` shrinks the data."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = ["bench_fold", "bench_kafka"]
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or BENCHES
+    for name in wanted:
+        module = importlib.import_module(f"tests.bench.{name}")
+        print(f"\n=== {name}: {(module.__doc__ or '').strip().splitlines()[0]}")
+        module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

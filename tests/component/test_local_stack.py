@@ -1,0 +1,113 @@
+"""Starting the local stack fails with one line that says what is wrong, and `podium up`/`down`
+leave nothing running behind them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local import KafkaBroker, RedisServer, StartError, ensure_kafka_jars, free_port
+from tests.conftest import JAR_CACHE
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _podium(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_taken_port_is_one_line(tmp_path: Path, taken_port: int) -> None:
+    result = _podium(
+        {
+            "PODIUM_RUN_DIR": str(tmp_path),
+            "PODIUM_KAFKA_PORT": str(taken_port),
+            "PODIUM_REDIS_PORT": str(free_port()),
+        },
+        "up",
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"port {taken_port}" in result.stderr and "already taken" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_redis_port_taken(tmp_path: Path, taken_port: int) -> None:
+    with pytest.raises(StartError, match=f"port {taken_port} for Redis is already taken"):
+        RedisServer(tmp_path, taken_port).start()
+
+
+def test_missing_java_and_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find
+    with pytest.raises(StartError, match="`java` is not installed"):
+        KafkaBroker(tmp_path / "k", free_port(), free_port(), tmp_path / "jars").start()
+    with pytest.raises(StartError, match=r"`redis-server` is not installed: .*apt-get install"):
+        RedisServer(tmp_path / "r", free_port()).start()
+
+
+def test_unreachable_maven_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_mvn = bin_dir / "mvn"  # a Maven that cannot reach its repository
+    fake_mvn.write_text(
+        "#!/bin/sh\necho '[ERROR] Could not transfer artifact: Network is unreachable'\nexit 1\n"
+    )
+    fake_mvn.chmod(0o755)
+    java = Path(
+        subprocess.run(
+            ["sh", "-c", "command -v java"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    (bin_dir / "java").symlink_to(java)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(StartError, match="Maven could not fetch the Kafka jars") as err:
+        ensure_kafka_jars(tmp_path / "jars")
+    assert "\n" not in str(err.value)
+    assert "Network is unreachable" in str(err.value)
+    assert not list((tmp_path / "jars").glob("kafka-*"))  # nothing half-made is left behind
+
+
+def test_up_then_down_leaves_nothing_running(tmp_path: Path) -> None:
+    ensure_kafka_jars(JAR_CACHE)  # shared cache: downloaded once per machine
+    (tmp_path / "jars").symlink_to(JAR_CACHE.resolve(), target_is_directory=True)
+    env = {
+        "PODIUM_RUN_DIR": str(tmp_path),
+        "PODIUM_KAFKA_PORT": str(free_port()),
+        "PODIUM_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "PODIUM_REDIS_PORT": str(free_port()),
+    }
+    up = _podium(env, "up")
+    assert up.returncode == 0, up.stderr
+    pids = [int((tmp_path / svc / f"{svc}.pid").read_text()) for svc in ("kafka", "redis")]
+    assert "running" in _podium(env, "status").stdout
+    down = _podium(env, "down")
+    assert down.returncode == 0 and "stopped: redis, kafka" in down.stdout
+    for pid in pids:
+        assert not _running(pid)
+    assert _podium(env, "status").stdout.count("stopped") == 2
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
