@@ -7,9 +7,9 @@ gives the concrete name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 FOREVER = "-1"
 WEEK_MS = str(7 * 24 * 3600 * 1000)
