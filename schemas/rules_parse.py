@@ -61,6 +61,8 @@ class _Doc:
         return raw
 
     def string(self, raw: object, path: str, *, key: bool = False) -> str:
+        if raw is None:
+            raise self.error(path, "missing")
         if not isinstance(raw, str) or not raw:
             raise self.error(path, f"expected a non-empty string, got {_kind(raw)}")
         if key and not KEY_PATTERN.match(raw):
@@ -68,6 +70,8 @@ class _Doc:
         return raw
 
     def integer(self, raw: object, path: str, low: int, high: int) -> int:
+        if raw is None:
+            raise self.error(path, "missing")
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise self.error(path, f"expected an integer, got {_kind(raw)}")
         if not low <= raw <= high:
