@@ -14,6 +14,7 @@ from decimal import Decimal
 from processors import achievements as ach
 from processors import metrics, streaks
 from processors.users import new_user, upsert
+from schemas._fast import maker
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,
@@ -27,19 +28,21 @@ from schemas.state import StreakState, UserState
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged
 ZERO = Decimal(0)
+_new_state = maker(UserState)
+_new_progress = maker(Progress)
 
 
 def _build(s: UserState, *, events: tuple[str, ...], time_ms: int,
            totals: object = None, idempotency: object = None, done: object = None,
            streak: StreakState | None = None) -> UserState:
     """The next state in one construction (no chain of `replace` calls on the hot path)."""
-    return UserState(
+    return _new_state(
         s.user_id, s.version, s.email, s.name, s.tz, s.device_tokens, s.subscribe_to_emails,
         s.attributes, s.created_ms, max(s.updated_ms, time_ms), s.events + 1,
-        s.totals if totals is None else totals,  # type: ignore[arg-type]
-        s.idempotency if idempotency is None else idempotency,  # type: ignore[arg-type]
+        s.totals if totals is None else totals,
+        s.idempotency if idempotency is None else idempotency,
         events,
-        s.achievements if done is None else done,  # type: ignore[arg-type]
+        s.achievements if done is None else done,
         s.streak if streak is None else streak, s.offset,
     )
 
@@ -48,12 +51,11 @@ def _progress(state: UserState, command: Command, kind: CommandType, rules: Rule
               metric: str | None = None, replayed: bool = False, key: str | None = None,
               done: list[AchievementCompleted] | None = None,
               extended: bool = False) -> Progress:
-    return Progress(
-        id=f"{state.user_id}:progress:{command.event_id}", event_id=command.event_id,
-        user_id=state.user_id, command=kind, time_ms=command.time_ms, metric=metric,
-        total=None if metric is None else state.totals.get(metric, ZERO),
-        replayed=replayed, idempotency_key=key, achievements=tuple(done or ()),
-        streak=streaks.snapshot(state.streak, rules, extended),
+    return _new_progress(
+        f"{state.user_id}:progress:{command.event_id}", command.event_id, state.user_id, kind,
+        command.time_ms, metric, None if metric is None else state.totals.get(metric, ZERO),
+        replayed, key, tuple(done) if done else (),
+        streaks.snapshot(state.streak, rules, extended), False,
     )
 
 
@@ -101,8 +103,9 @@ def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
             return state, [_replayed(state, cmd, rules)]
         keys = metrics.remember_key(keys, cmd.metric, key_hash,
                                     rules.limits.idempotency_keys_per_metric)
+    before = state.attributes
     state = upsert(state, cmd.user)
-    total = metrics.add(state.totals.get(cmd.metric), cmd.value)
+    total = metrics.exact_add(state.totals.get(cmd.metric, ZERO), cmd.value)
     totals = dict(state.totals)
     totals[cmd.metric] = total
     changes: list[StreakChanged] = []
@@ -114,7 +117,8 @@ def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
                          uid, eid, at)
     if extended:
         done += ach.on_streak(state.achievements, rules, streak.length, attrs, uid, eid, at)
-    done += ach.on_composites(state.achievements, done, rules, attrs, uid, eid, at)
+    if done or attrs is not before:  # otherwise no composite can have become complete
+        done += ach.on_composites(state.achievements, done, rules, attrs, uid, eid, at)
     new = _build(state, events=events, time_ms=at, totals=totals, idempotency=keys,
                  done=ach.merged(state.achievements, done) if done else None, streak=streak)
     progress = _progress(new, cmd, "metric", rules, metric=cmd.metric,
@@ -163,7 +167,7 @@ def close_periods(
                                 None, ZERO, changes)
     if streak is state.streak:
         return state, []
-    return UserState(
+    return _new_state(
         state.user_id, state.version, state.email, state.name, state.tz, state.device_tokens,
         state.subscribe_to_emails, state.attributes, state.created_ms, state.updated_ms,
         state.events, state.totals, state.idempotency, state.recent_events,

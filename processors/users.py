@@ -20,6 +20,10 @@ def new_user(user_id: str, time_ms: int, rules: Rules) -> UserState:
 
 def upsert(state: UserState, user: User) -> UserState:
     """The state with the user object's given fields applied (the same object if unchanged)."""
+    if user.email is None and user.name is None and user.tz is None and (
+        user.device_tokens is None and user.subscribe_to_emails is None and not user.attributes
+    ):
+        return state
     changes: dict[str, object] = {}
     if user.email is not None and user.email != state.email:
         changes["email"] = user.email
@@ -33,6 +37,8 @@ def upsert(state: UserState, user: User) -> UserState:
         user.subscribe_to_emails != state.subscribe_to_emails
     ):
         changes["subscribe_to_emails"] = user.subscribe_to_emails
-    if user.attributes and any(state.attributes.get(k) != v for k, v in user.attributes.items()):
+    if user.attributes and user.attributes != state.attributes and any(
+        state.attributes.get(k) != v for k, v in user.attributes.items()
+    ):
         changes["attributes"] = {**state.attributes, **user.attributes}
     return replace(state, **changes) if changes else state  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ users = st.builds(
     subscribe_to_emails=st.none() | st.booleans(),
     attributes=st.none() | st.dictionaries(text, text, max_size=3),
 )
-decimals = st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e20"),
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=6, min_value=Decimal("-1e20"),
                        max_value=Decimal("1e20")).filter(lambda d: len(d.as_tuple().digits) <= 30)
 times = st.integers(0, 253_402_300_799_999)
 commands = st.one_of(
