@@ -74,8 +74,10 @@ def evolve(
     seen for that metric, changes nothing: its Progress says `replayed=True`.
     """
     if state is None:
-        user_id = command.user_id if isinstance(command, ClockTicked) else command.user.id
-        state = new_user(user_id, command.time_ms, rules)
+        if isinstance(command, ClockTicked):
+            state = new_user(command.user_id, command.time_ms, rules)
+        else:
+            state = new_user(command.user.id, command.time_ms, rules, command.user)
     fingerprint = metrics.short_hash(command.event_id)
     if fingerprint in state.recent_events:
         return state, [_replayed(state, command, rules)]

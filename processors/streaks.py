@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from processors.metrics import add
-from processors.periods import iso, local_ordinal, period_bounds, period_index
+from processors.periods import iso, local_ordinal, period_bounds, period_index, period_iso
 from schemas._fast import maker
 from schemas.records import StreakChanged, StreakChangeKind, StreakSnapshot
 from schemas.rules import Rules, Streak
@@ -62,11 +62,11 @@ class _Draft:
                            self.earned, self.history)
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
-        start, end = period_bounds(period, self.rule.frequency, self.week_start)
+        start, end = period_iso(period, self.rule.frequency, self.week_start)
         self.out.append(_new_change(
-            f"{self.user_id}:streak:{kind}:{tag or iso(start)}", kind, self.user_id,
+            f"{self.user_id}:streak:{kind}:{tag or start}", kind, self.user_id,
             self.event_id, self.time_ms, self.length, self.longest, self.rule.frequency,
-            None if self.started is None else iso(self.started), iso(start), iso(end),
+            None if self.started is None else iso(self.started), start, end,
             None if self.rule.freezes is None else self.freezes, False,
         ))
 
@@ -144,7 +144,7 @@ def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
 
 def initial_streak(rules: Rules) -> StreakState:
     fz = rules.streak.freezes if rules.streak else None
-    return StreakState(freezes=fz.initial if fz else 0)
+    return _new_streak(0, 0, None, None, None, {}, None, fz.initial if fz else 0, None, 0, ())
 
 
 def advance(
@@ -193,18 +193,17 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
     rule = rules.streak
     if rule is None:
         return None
-    ws = rules.week_start
-    start = end = expires = None
-    if s.period is not None:
-        first, last = period_bounds(s.period, rule.frequency, ws)
-        start, end = iso(first), iso(last)
-    if s.covered is not None and s.length > 0:
-        expires = iso(period_bounds(s.covered + 1, rule.frequency, ws)[1])
+    frequency, ws = rule.frequency, rules.week_start
+    start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
+    expires = None
+    if s.covered is not None and s.length:
+        expires = period_iso(s.covered + 1, frequency, ws)[1]
+    started = None if s.started is None else iso(s.started)
     fz = rule.freezes
-    earns = fz is not None and fz.auto_earn_interval_days > 0
-    return _new_snapshot(
-        s.length, rule.frequency, None if s.started is None else iso(s.started), start, end,
-        expires, extended, s.longest, s.freezes if fz else None, fz.max if fz else None,
-        fz.auto_earn_interval_days if fz and earns else None,
-        fz.auto_earn_amount if fz and earns else None,
-    )
+    if fz is None:
+        return _new_snapshot(s.length, frequency, started, start, end, expires, extended,
+                             s.longest, None, None, None, None)
+    interval = fz.auto_earn_interval_days or None
+    return _new_snapshot(s.length, frequency, started, start, end, expires, extended,
+                         s.longest, s.freezes, fz.max, interval,
+                         fz.auto_earn_amount if interval else None)

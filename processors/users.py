@@ -8,14 +8,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 from processors.streaks import initial_streak
+from schemas._fast import maker
 from schemas.commands import User
 from schemas.rules import Rules
-from schemas.state import UserState
+from schemas.state import STATE_VERSION, UserState
+
+_new_state = maker(UserState)
 
 
-def new_user(user_id: str, time_ms: int, rules: Rules) -> UserState:
-    return UserState(user_id=user_id, created_ms=time_ms, updated_ms=time_ms,
-                     streak=initial_streak(rules))
+def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None) -> UserState:
+    """A user seen for the first time, with the profile fields `user` carries."""
+    u = user or User(user_id)
+    return _new_state(
+        user_id, STATE_VERSION, u.email, u.name, u.tz, u.device_tokens, u.subscribe_to_emails,
+        dict(u.attributes) if u.attributes else {}, time_ms, time_ms, 0, {}, {}, (), {},
+        initial_streak(rules), -1,
+    )
 
 
 def upsert(state: UserState, user: User) -> UserState:
