@@ -34,8 +34,11 @@ def on_metric(done: Mapping[str, int], rules: Rules, metric: str, total: Decimal
     `event_attributes` None means "not an event" (a profile change): achievements with an
     event-attribute filter are then left for the next matching event.
     """
+    candidates = rules.by_metric.get(metric)
+    if not candidates:
+        return []
     out: list[AchievementCompleted] = []
-    for ach in rules.by_metric.get(metric, ()):
+    for ach in candidates:
         if ach.key in done or total < ach.metric_value:  # type: ignore[operator]
             continue
         if ach.event_attributes and (

@@ -98,34 +98,42 @@ def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
 
 def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
             events: tuple[str, ...]) -> tuple[UserState, list[FoldRecord]]:
+    # The hot path: positional calls and one construction per object, on purpose.
+    metric, key = cmd.metric, cmd.idempotency_key
     keys = state.idempotency
-    if cmd.idempotency_key is not None:
-        key_hash = metrics.short_hash(cmd.idempotency_key)
-        if key_hash in keys.get(cmd.metric, ()):
+    if key is not None:
+        key_hash = metrics.short_hash(key)
+        if key_hash in keys.get(metric, ()):
             return state, [_replayed(state, cmd, rules)]
-        keys = metrics.remember_key(keys, cmd.metric, key_hash,
+        keys = metrics.remember_key(keys, metric, key_hash,
                                     rules.limits.idempotency_keys_per_metric)
     before = state.attributes
     state = upsert(state, cmd.user)
-    total = metrics.exact_add(state.totals.get(cmd.metric, ZERO), cmd.value)
     totals = dict(state.totals)
-    totals[cmd.metric] = total
+    total = totals[metric] = metrics.exact_add(totals.get(metric, ZERO), cmd.value)
     changes: list[StreakChanged] = []
-    streak, extended = streaks.advance(state.streak, rules, state.tz, cmd.time_ms,
-                                       state.user_id, cmd.event_id, cmd.metric, cmd.value,
-                                       changes)
-    uid, eid, at, attrs = state.user_id, cmd.event_id, cmd.time_ms, state.attributes
-    done = ach.on_metric(state.achievements, rules, cmd.metric, total, cmd.attributes, attrs,
-                         uid, eid, at)
-    if extended:
-        done += ach.on_streak(state.achievements, rules, streak.length, attrs, uid, eid, at)
+    uid, eid, at, attrs, have = (state.user_id, cmd.event_id, cmd.time_ms, state.attributes,
+                                 state.achievements)
+    streak, extended = streaks.advance(state.streak, rules, state.tz, at, uid, eid, metric,
+                                       cmd.value, changes)
+    done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
+    if extended and rules.streak_achievements:
+        done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
     if done or attrs is not before:  # otherwise no composite can have become complete
-        done += ach.on_composites(state.achievements, done, rules, attrs, uid, eid, at)
-    new = _build(state, events=events, time_ms=at, totals=totals, idempotency=keys,
-                 done=ach.merged(state.achievements, done) if done else None, streak=streak)
-    progress = _progress(new, cmd, "metric", rules, metric=cmd.metric,
-                         key=cmd.idempotency_key, done=done, extended=extended)
-    return new, [progress, *done, *changes]
+        done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
+    new = _new_state(
+        uid, state.version, state.email, state.name, state.tz, state.device_tokens,
+        state.subscribe_to_emails, attrs, state.created_ms,
+        at if at > state.updated_ms else state.updated_ms, state.events + 1, totals, keys,
+        events, ach.merged(have, done) if done else have, streak, state.offset,
+    )
+    progress = _new_progress(
+        f"{uid}:progress:{eid}", eid, uid, "metric", at, metric, total, False, key,
+        tuple(done), streaks.snapshot(streak, rules, extended), False,
+    )
+    if done:
+        return new, [progress, *done, *changes]
+    return new, [progress, *changes] if changes else [progress]
 
 
 def _tick(state: UserState, cmd: ClockTicked, rules: Rules,
