@@ -45,7 +45,7 @@ def on_metric(done: Mapping[str, int], rules: Rules, metric: str, total: Decimal
             event_attributes is None or not _matches(ach.event_attributes, event_attributes)
         ):
             continue
-        if _matches(ach.user_attributes, user_attributes):
+        if not ach.user_attributes or _matches(ach.user_attributes, user_attributes):
             out.append(_completed(ach, user_id, event_id, time_ms, total=total))
     return out
 
@@ -57,7 +57,9 @@ def on_streak(done: Mapping[str, int], rules: Rules, length: int,
     for ach in rules.streak_achievements:  # shortest first
         if length < ach.streak_length:  # type: ignore[operator]
             break
-        if ach.key not in done and _matches(ach.user_attributes, user_attributes):
+        if ach.key not in done and (
+            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
+        ):
             out.append(_completed(ach, user_id, event_id, time_ms, length=length))
     return out
 
@@ -83,12 +85,13 @@ def on_composites(done: Mapping[str, int], new: Iterable[AchievementCompleted], 
     if not rules.composites:
         return []
     fresh = {rec.achievement for rec in new}
+    keys = done.keys()
     out: list[AchievementCompleted] = []
     for ach in rules.composites:
         if ach.key in done or ach.key in fresh:
             continue
-        if all(k in done or k in fresh for k in ach.achievement_keys) and _matches(
-            ach.user_attributes, user_attributes
+        if keys >= rules.composite_parts[ach.key].difference(fresh) and (
+            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
         ):
             out.append(_completed(ach, user_id, event_id, time_ms))
             fresh.add(ach.key)

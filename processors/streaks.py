@@ -168,7 +168,8 @@ def advance(
     if rule is None:
         return s, False
     day = local_ordinal(time_ms, tz)
-    period = period_index(day, rule.frequency, rules.week_start)
+    period = day if rule.frequency == "daily" else period_index(day, rule.frequency,
+                                                                 rules.week_start)
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics

@@ -86,6 +86,7 @@ class Rules:
     by_metric: Mapping[str, tuple[Achievement, ...]] = field(default_factory=dict)
     streak_achievements: tuple[Achievement, ...] = ()  # shortest streak_length first
     composites: tuple[Achievement, ...] = ()  # dependencies before dependants
+    composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
 
     @staticmethod
@@ -115,6 +116,8 @@ class Rules:
                 key=lambda a: a.streak_length or 0,
             )),
             composites=_composite_order(achievements),
+            composite_parts={a.key: frozenset(a.achievement_keys) for a in achievements.values()
+                             if a.trigger == "achievement"},
             streak_metrics=frozenset(t.metric for t in streak.thresholds) if streak else
             frozenset(),
         )
