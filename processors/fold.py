@@ -78,7 +78,7 @@ def evolve(
             state = new_user(command.user_id, command.time_ms, rules)
         else:
             state = new_user(command.user.id, command.time_ms, rules, command.user)
-    fingerprint = metrics.short_hash(command.event_id)
+    fingerprint = metrics.event_fingerprint(command.event_id)
     if fingerprint in state.recent_events:
         return state, [_replayed(state, command, rules)]
     events = metrics.remember(state.recent_events, fingerprint, rules.limits.recent_event_ids)

@@ -135,7 +135,7 @@ def _limits(d: _Doc, raw: object) -> Limits:
         idempotency_keys_per_metric=d.integer(
             t.get("idempotency_keys_per_metric", 0), "limits.idempotency_keys_per_metric",
             0, 10_000_000),
-        recent_event_ids=d.integer(t.get("recent_event_ids", 16), "limits.recent_event_ids",
+        recent_event_ids=d.integer(t.get("recent_event_ids", 8), "limits.recent_event_ids",
                                    0, 100_000),
     )
 
