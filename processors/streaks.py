@@ -173,8 +173,13 @@ def advance(
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics
-    if period == s.period and (not counts or s.covered == period) and not _due(s, rule, day):
-        return s, False  # nothing to settle; nothing to count (or the period already counts)
+    quiet = s.freeze_anchor is not None and not _due(s, rule, day) and (
+        s.covered is None or period <= s.covered + 1)
+    if quiet and (not counts or s.covered == period):  # nothing to settle, nothing to extend
+        if period == s.period:
+            return s, False
+        return _new_streak(s.length, s.longest, s.started, s.covered, period, {}, s.extended_ms,
+                           s.freezes, s.freeze_anchor, s.freeze_earned, s.history), False
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]

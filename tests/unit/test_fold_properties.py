@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -190,3 +191,16 @@ def test_settling_is_independent_of_how_often_the_clock_ticks(commands: list[Com
         assert stepped.streak.length == once.streak.length
         assert stepped.streak.freezes == once.streak.freezes
         assert stepped.streak.covered == once.streak.covered
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_the_fold_creates_no_reference_cycles(commands: list[Command]) -> None:
+    """So a worker may raise the cyclic GC's thresholds (or freeze it) safely."""
+    gc.collect()
+    gc.disable()
+    try:
+        fold_all(commands)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
