@@ -118,9 +118,15 @@ class _Draft:
         progress = dict(self.progress)
         progress[metric] = add(progress.get(metric), value)
         self.progress = progress
-        period = self.period
-        if period is None or self.covered == period or not _met(self.rule, progress):
+        if self.period is None or self.covered == self.period or not _met(self.rule, progress):
             return False
+        self.extend(day)
+        return True
+
+    def extend(self, day: int) -> None:
+        """The current period's thresholds are met: the streak grows (or starts)."""
+        period = self.period
+        assert period is not None
         if self.covered is None:
             self.length, self.started = 1, day
             kind: StreakChangeKind = "started"
@@ -131,7 +137,6 @@ class _Draft:
         self.longest = max(self.longest, self.length)
         self.remember(period, used_freeze=False)
         self.emit(kind, period)
-        return True
 
 
 def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
@@ -175,11 +180,22 @@ def advance(
     counts = metric is not None and metric in rules.streak_metrics
     quiet = s.freeze_anchor is not None and not _due(s, rule, day) and (
         s.covered is None or period <= s.covered + 1)
-    if quiet and (not counts or s.covered == period):  # nothing to settle, nothing to extend
-        if period == s.period:
-            return s, False
-        return _new_streak(s.length, s.longest, s.started, s.covered, period, {}, s.extended_ms,
-                           s.freezes, s.freeze_anchor, s.freeze_earned, s.history), False
+    if quiet:  # nothing to settle: count without a draft unless the streak grows
+        if not counts or metric is None or s.covered == period:
+            if period == s.period:
+                return s, False
+            progress: dict[str, Decimal] = {}
+        else:
+            progress = dict(s.progress) if period == s.period else {}
+            progress[metric] = add(progress.get(metric), value)
+            if _met(rule, progress):
+                draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
+                draft.period, draft.progress = period, progress
+                draft.extend(day)
+                return draft.state(), True
+        return _new_streak(s.length, s.longest, s.started, s.covered, period, progress,
+                           s.extended_ms, s.freezes, s.freeze_anchor, s.freeze_earned,
+                           s.history), False
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
