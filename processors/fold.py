@@ -78,10 +78,16 @@ def evolve(
             state = new_user(command.user_id, command.time_ms, rules)
         else:
             state = new_user(command.user.id, command.time_ms, rules, command.user)
-    fingerprint = metrics.event_fingerprint(command.event_id)
-    if fingerprint in state.recent_events:
+    event_id = command.event_id
+    fingerprint = event_id if len(event_id) <= 40 else metrics.event_fingerprint(event_id)
+    recent = state.recent_events
+    if fingerprint in recent:
         return state, [_replayed(state, command, rules)]
-    events = metrics.remember(state.recent_events, fingerprint, rules.limits.recent_event_ids)
+    bound = rules.limits.recent_event_ids  # 0: remember none
+    if len(recent) >= bound:
+        events = (*recent[len(recent) - bound + 1:], fingerprint) if bound else ()
+    else:
+        events = (*recent, fingerprint)
     if isinstance(command, MetricTracked):
         return _metric(state, command, rules, events)
     if isinstance(command, ClockTicked):

@@ -210,17 +210,34 @@ def _due(s: StreakState, rule: Streak, day: int) -> bool:
     return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
+_dates: dict[tuple[int | None, int | None, int | None, int, str, int], tuple[
+    str | None, str | None, str | None, str | None]] = {}
+
+
+def _snapshot_dates(s: StreakState, frequency: str, ws: int) -> tuple[
+        str | None, str | None, str | None, str | None]:
+    """(started, period start, period end, expires) as ISO dates, memoised."""
+    key = (s.period, s.covered, s.started, s.length and 1, frequency, ws)
+    hit = _dates.get(key)
+    if hit is None:
+        start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
+        expires = None
+        if s.covered is not None and s.length:
+            expires = period_iso(s.covered + 1, frequency, ws)[1]
+        hit = (None if s.started is None else iso(s.started), start, end, expires)
+        if len(_dates) >= 100_000:
+            _dates.clear()
+        _dates[key] = hit
+    return hit
+
+
 def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | None:
     """The streak as the `Progress` record (and Trophy's response) shows it."""
     rule = rules.streak
     if rule is None:
         return None
-    frequency, ws = rule.frequency, rules.week_start
-    start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
-    expires = None
-    if s.covered is not None and s.length:
-        expires = period_iso(s.covered + 1, frequency, ws)[1]
-    started = None if s.started is None else iso(s.started)
+    frequency = rule.frequency
+    started, start, end, expires = _snapshot_dates(s, frequency, rules.week_start)
     fz = rule.freezes
     if fz is None:
         return _new_snapshot(s.length, frequency, started, start, end, expires, extended,

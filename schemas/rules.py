@@ -71,7 +71,7 @@ class Streak:
 @dataclass(frozen=True, slots=True)
 class Limits:
     idempotency_keys_per_metric: int = 0  # 0 = keep forever
-    recent_event_ids: int = 8
+    recent_event_ids: int = 8  # 0 = remember none
 
 
 @dataclass(frozen=True, slots=True)

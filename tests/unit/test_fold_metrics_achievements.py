@@ -115,3 +115,21 @@ def test_records_start_with_one_progress_then_achievements_then_streak_facts() -
     kinds = [type(r).__name__ for r in run.records]
     assert kinds == ["Progress", "AchievementCompleted", "AchievementCompleted",
                      "StreakChanged"]
+
+
+def test_recent_event_ids_are_bounded() -> None:
+    rules = parse_rules("[limits]\nrecent_event_ids = 2\n[metrics.words]\n")
+    run = Run(rules)
+    for event_id in ("a", "b", "c"):
+        run.track("2024-03-01T10:00", 1, event_id=event_id)
+    assert run.state is not None and run.state.recent_events == ("b", "c")
+    assert run.track("2024-03-01T10:00", 1, event_id="c").replayed
+    assert not run.track("2024-03-01T10:00", 1, event_id="a").replayed  # forgotten
+    none = Run(parse_rules("[limits]\nrecent_event_ids = 0\n[metrics.words]\n"))
+    none.track("2024-03-01T10:00", 1, event_id="a")
+    assert not none.track("2024-03-01T10:00", 1, event_id="a").replayed
+    assert none.state is not None and none.state.recent_events == ()
+    long_id = "x" * 50
+    run.track("2024-03-01T10:00", 1, event_id=long_id)
+    assert run.state.recent_events[-1].startswith("#") and len(run.state.recent_events[-1]) == 17
+    assert run.track("2024-03-01T10:00", 1, event_id=long_id).replayed
