@@ -180,26 +180,29 @@ def advance(
     counts = metric is not None and metric in rules.streak_metrics
     quiet = s.freeze_anchor is not None and not _due(s, rule, day) and (
         s.covered is None or period <= s.covered + 1)
-    if quiet:  # nothing to settle: count without a draft unless the streak grows
+    if quiet:  # nothing to settle: the common case, handled without a draft
         if not counts or metric is None or s.covered == period:
             if period == s.period:
                 return s, False
-            progress: dict[str, Decimal] = {}
-        else:
-            progress = dict(s.progress) if period == s.period else {}
-            progress[metric] = add(progress.get(metric), value)
-            if _met(rule, progress):
-                draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
-                draft.period, draft.progress = period, progress
-                draft.extend(day)
-                return draft.state(), True
-        return _new_streak(s.length, s.longest, s.started, s.covered, period, progress,
-                           s.extended_ms, s.freezes, s.freeze_anchor, s.freeze_earned,
-                           s.history), False
+            return _moved(s, period, {}), False
+        progress = dict(s.progress) if period == s.period else {}
+        progress[metric] = add(progress.get(metric), value)
+        if not _met(rule, progress):
+            return _moved(s, period, progress), False
+        draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
+        draft.period, draft.progress = period, progress
+        draft.extend(day)
+        return draft.state(), True
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
     return draft.state(), extended
+
+
+def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
+    """The streak with a new current period or progress, nothing else changed."""
+    return _new_streak(s.length, s.longest, s.started, s.covered, period, progress,
+                       s.extended_ms, s.freezes, s.freeze_anchor, s.freeze_earned, s.history)
 
 
 def _due(s: StreakState, rule: Streak, day: int) -> bool:
