@@ -33,7 +33,7 @@ import orjson
 from schemas._fast import maker
 
 SCHEMA_VERSION = 1
-MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_TIME_MS = 253_370_764_799_999  # 9998-12-31T23:59:59.999Z: local dates stay in range
 MAX_VALUE_DIGITS = 30
 MAX_VALUE_EXPONENT = 30
 _EMPTY: Mapping[str, str] = {}

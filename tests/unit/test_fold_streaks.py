@@ -5,8 +5,10 @@ user writes 3 words or finishes 1 chapter in it (combine "any" unless stated); f
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from processors.fold import close_periods
+from schemas.commands import MAX_TIME_MS, MetricTracked
 from tests.unit.fold_helpers import Run, at
 from tests.unit.strategies import RULES, make_rules
 
@@ -192,3 +194,15 @@ def test_history_keeps_the_last_periods() -> None:
         ("2024-03-03", 3), ("2024-03-04", 4), ("2024-03-05", 5), ("2024-03-06", 6),
         ("2024-03-07", 7)]
     assert run.streak[1] == 7
+
+
+
+def test_the_extremes_of_time_fold_in_any_zone() -> None:
+    for rules in (NO_FREEZES, make_rules("monthly", initial=0, amount=0, interval=0),
+                  make_rules("weekly", "any", "sunday", initial=0, amount=0, interval=0)):
+        for tz in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14 and UTC-12
+            run = Run(rules, tz=tz)
+            run.track("1970-01-01T00:00", 3)
+            late = run.send(MetricTracked("late", MAX_TIME_MS, run.user(), "words", Decimal(3)))
+            assert late.streak is not None and late.streak.length == 1
+            assert late.streak.period_end is not None and late.streak.period_end <= "9999-12-31"
