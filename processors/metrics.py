@@ -35,7 +35,7 @@ def event_fingerprint(event_id: str) -> str:
 def remember(kept: tuple[str, ...], fingerprint: str, bound: int) -> tuple[str, ...]:
     """Append a fingerprint, dropping the oldest beyond `bound` (0 = unbounded)."""
     if bound and len(kept) >= bound:
-        return (*kept[len(kept) - bound + 1:], fingerprint)
+        return (*kept[len(kept) - bound + 1 :], fingerprint)
     return (*kept, fingerprint)
 
 

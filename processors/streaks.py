@@ -47,8 +47,16 @@ class _Draft:
         "week_start",
     )
 
-    def __init__(self, s: StreakState, rule: Streak, week_start: int, user_id: str,
-                 event_id: str, time_ms: int, out: list[StreakChanged]) -> None:
+    def __init__(
+        self,
+        s: StreakState,
+        rule: Streak,
+        week_start: int,
+        user_id: str,
+        event_id: str,
+        time_ms: int,
+        out: list[StreakChanged],
+    ) -> None:
         self.length, self.longest, self.started = s.length, s.longest, s.started
         self.covered, self.period, self.progress = s.covered, s.period, s.progress
         self.extended_ms, self.freezes, self.anchor = s.extended_ms, s.freezes, s.freeze_anchor
@@ -57,23 +65,47 @@ class _Draft:
         self.user_id, self.event_id, self.time_ms = user_id, event_id, time_ms
 
     def state(self) -> StreakState:
-        return _new_streak(self.length, self.longest, self.started, self.covered, self.period,
-                           self.progress, self.extended_ms, self.freezes, self.anchor,
-                           self.earned, self.history)
+        return _new_streak(
+            self.length,
+            self.longest,
+            self.started,
+            self.covered,
+            self.period,
+            self.progress,
+            self.extended_ms,
+            self.freezes,
+            self.anchor,
+            self.earned,
+            self.history,
+        )
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
         start, end = period_iso(period, self.rule.frequency, self.week_start)
-        self.out.append(_new_change(
-            f"{self.user_id}:streak:{kind}:{tag or start}", kind, self.user_id,
-            self.event_id, self.time_ms, self.length, self.longest, self.rule.frequency,
-            None if self.started is None else iso(self.started), start, end,
-            None if self.rule.freezes is None else self.freezes, False,
-        ))
+        self.out.append(
+            _new_change(
+                f"{self.user_id}:streak:{kind}:{tag or start}",
+                kind,
+                self.user_id,
+                self.event_id,
+                self.time_ms,
+                self.length,
+                self.longest,
+                self.rule.frequency,
+                None if self.started is None else iso(self.started),
+                start,
+                end,
+                None if self.rule.freezes is None else self.freezes,
+                False,
+            )
+        )
 
     def remember(self, period: int, used_freeze: bool) -> None:
         keep = self.rule.history_periods
-        kept = self.history if len(self.history) < keep else self.history[len(self.history)
-                                                                            - keep + 1:]
+        kept = (
+            self.history
+            if len(self.history) < keep
+            else self.history[len(self.history) - keep + 1 :]
+        )
         self.history = (*kept, _new_entry(period, self.length, used_freeze))
 
     def earn(self, upto: int) -> None:
@@ -173,13 +205,17 @@ def advance(
     if rule is None:
         return s, False
     day = local_ordinal(time_ms, tz)
-    period = day if rule.frequency == "daily" else period_index(day, rule.frequency,
-                                                                 rules.week_start)
+    period = (
+        day if rule.frequency == "daily" else period_index(day, rule.frequency, rules.week_start)
+    )
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics
-    quiet = s.freeze_anchor is not None and not _due(s, rule, day) and (
-        s.covered is None or period <= s.covered + 1)
+    quiet = (
+        s.freeze_anchor is not None
+        and not _due(s, rule, day)
+        and (s.covered is None or period <= s.covered + 1)
+    )
     if quiet:  # nothing to settle: the common case, handled without a draft
         if not counts or metric is None or s.covered == period:
             if period == s.period:
@@ -201,8 +237,19 @@ def advance(
 
 def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
     """The streak with a new current period or progress, nothing else changed."""
-    return _new_streak(s.length, s.longest, s.started, s.covered, period, progress,
-                       s.extended_ms, s.freezes, s.freeze_anchor, s.freeze_earned, s.history)
+    return _new_streak(
+        s.length,
+        s.longest,
+        s.started,
+        s.covered,
+        period,
+        progress,
+        s.extended_ms,
+        s.freezes,
+        s.freeze_anchor,
+        s.freeze_earned,
+        s.history,
+    )
 
 
 def _due(s: StreakState, rule: Streak, day: int) -> bool:
@@ -213,12 +260,15 @@ def _due(s: StreakState, rule: Streak, day: int) -> bool:
     return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
-_dates: dict[tuple[int | None, int | None, int | None, int, str, int], tuple[
-    str | None, str | None, str | None, str | None]] = {}
+_dates: dict[
+    tuple[int | None, int | None, int | None, int, str, int],
+    tuple[str | None, str | None, str | None, str | None],
+] = {}
 
 
-def _snapshot_dates(s: StreakState, frequency: str, ws: int) -> tuple[
-        str | None, str | None, str | None, str | None]:
+def _snapshot_dates(
+    s: StreakState, frequency: str, ws: int
+) -> tuple[str | None, str | None, str | None, str | None]:
     """(started, period start, period end, expires) as ISO dates, memoised."""
     key = (s.period, s.covered, s.started, s.length and 1, frequency, ws)
     hit = _dates.get(key)
@@ -243,9 +293,32 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
     started, start, end, expires = _snapshot_dates(s, frequency, rules.week_start)
     fz = rule.freezes
     if fz is None:
-        return _new_snapshot(s.length, frequency, started, start, end, expires, extended,
-                             s.longest, None, None, None, None)
+        return _new_snapshot(
+            s.length,
+            frequency,
+            started,
+            start,
+            end,
+            expires,
+            extended,
+            s.longest,
+            None,
+            None,
+            None,
+            None,
+        )
     interval = fz.auto_earn_interval_days or None
-    return _new_snapshot(s.length, frequency, started, start, end, expires, extended,
-                         s.longest, s.freezes, fz.max, interval,
-                         fz.auto_earn_amount if interval else None)
+    return _new_snapshot(
+        s.length,
+        frequency,
+        started,
+        start,
+        end,
+        expires,
+        extended,
+        s.longest,
+        s.freezes,
+        fz.max,
+        interval,
+        fz.auto_earn_amount if interval else None,
+    )
