@@ -24,6 +24,21 @@ _new_snapshot = maker(StreakSnapshot)
 _new_entry = maker(HistoryEntry)
 
 
+_entries: dict[tuple[int, int, bool], HistoryEntry] = {}
+
+
+def _entry(period: int, length: int, used_freeze: bool) -> HistoryEntry:
+    """A history entry, shared: entries are immutable and repeat across users, and sharing
+    keeps the histories of many users small and in cache."""
+    key = (period, length, used_freeze)
+    hit = _entries.get(key)
+    if hit is None:
+        if len(_entries) >= 100_000:
+            _entries.clear()
+        hit = _entries[key] = _new_entry(period, length, used_freeze)
+    return hit
+
+
 class _Draft:
     """A mutable working copy of one StreakState while a command is applied."""
 
@@ -106,7 +121,7 @@ class _Draft:
             if len(self.history) < keep
             else self.history[len(self.history) - keep + 1 :]
         )
-        self.history = (*kept, _new_entry(period, self.length, used_freeze))
+        self.history = (*kept, _entry(period, self.length, used_freeze))
 
     def earn(self, upto: int) -> None:
         """Credit auto-earned freezes whose earn date is on or before `upto`."""
@@ -260,28 +275,12 @@ def _due(s: StreakState, rule: Streak, day: int) -> bool:
     return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
-_dates: dict[
-    tuple[int | None, int | None, int | None, int, str, int],
-    tuple[str | None, str | None, str | None, str | None],
-] = {}
-
-
-def _snapshot_dates(
-    s: StreakState, frequency: str, ws: int
-) -> tuple[str | None, str | None, str | None, str | None]:
-    """(started, period start, period end, expires) as ISO dates, memoised."""
-    key = (s.period, s.covered, s.started, s.length and 1, frequency, ws)
-    hit = _dates.get(key)
-    if hit is None:
-        start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
-        expires = None
-        if s.covered is not None and s.length:
-            expires = period_iso(s.covered + 1, frequency, ws)[1]
-        hit = (None if s.started is None else iso(s.started), start, end, expires)
-        if len(_dates) >= 100_000:
-            _dates.clear()
-        _dates[key] = hit
-    return hit
+# Snapshots are immutable values that many users share on the same day (the same dates,
+# length and freezes), so one object per distinct snapshot serves every Progress record: a
+# dict lookup is cheaper than computing dates and building a 12-field object per command.
+_snapshots: dict[tuple[object, ...], StreakSnapshot] = {}
+_snapshots_rule: list[Streak | None] = [None]  # the rule the cached snapshots were made for
+_CACHE_LIMIT = 100_000
 
 
 def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | None:
@@ -289,25 +288,38 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
     rule = rules.streak
     if rule is None:
         return None
+    key = (
+        s.period,
+        s.covered,
+        s.started,
+        s.length,
+        s.longest,
+        s.freezes,
+        extended,
+        rules.week_start,
+    )
+    if _snapshots_rule[0] is rule:
+        hit = _snapshots.get(key)
+        if hit is not None:
+            return hit
+    else:
+        _snapshots.clear()
+        _snapshots_rule[0] = rule
+    if len(_snapshots) >= _CACHE_LIMIT:
+        _snapshots.clear()
+    made = _snapshots[key] = _snapshot(s, rule, rules.week_start, extended)
+    return made
+
+
+def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSnapshot:
     frequency = rule.frequency
-    started, start, end, expires = _snapshot_dates(s, frequency, rules.week_start)
+    start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
+    expires = None
+    if s.covered is not None and s.length:
+        expires = period_iso(s.covered + 1, frequency, ws)[1]
+    started = None if s.started is None else iso(s.started)
     fz = rule.freezes
-    if fz is None:
-        return _new_snapshot(
-            s.length,
-            frequency,
-            started,
-            start,
-            end,
-            expires,
-            extended,
-            s.longest,
-            None,
-            None,
-            None,
-            None,
-        )
-    interval = fz.auto_earn_interval_days or None
+    interval = fz.auto_earn_interval_days or None if fz else None
     return _new_snapshot(
         s.length,
         frequency,
@@ -317,8 +329,8 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
         expires,
         extended,
         s.longest,
-        s.freezes,
-        fz.max,
+        None if fz is None else s.freezes,
+        None if fz is None else fz.max,
         interval,
-        fz.auto_earn_amount if interval else None,
+        fz.auto_earn_amount if fz and interval else None,
     )
