@@ -95,33 +95,26 @@ class _Draft:
         )
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
-        start, end = period_iso(period, self.rule.frequency, self.week_start)
         self.out.append(
-            _new_change(
-                f"{self.user_id}:streak:{kind}:{tag or start}",
+            _change(
                 kind,
+                period,
+                tag,
+                self.rule,
+                self.week_start,
                 self.user_id,
                 self.event_id,
                 self.time_ms,
                 self.length,
                 self.longest,
-                self.rule.frequency,
-                None if self.started is None else iso(self.started),
-                start,
-                end,
-                None if self.rule.freezes is None else self.freezes,
-                False,
+                self.started,
+                self.freezes,
             )
         )
 
     def remember(self, period: int, used_freeze: bool) -> None:
-        keep = self.rule.history_periods
-        kept = (
-            self.history
-            if len(self.history) < keep
-            else self.history[len(self.history) - keep + 1 :]
-        )
-        self.history = (*kept, _entry(period, self.length, used_freeze))
+        entry = _entry(period, self.length, used_freeze)
+        self.history = _appended(self.history, entry, self.rule.history_periods)
 
     def earn(self, upto: int) -> None:
         """Credit auto-earned freezes whose earn date is on or before `upto`."""
@@ -186,6 +179,46 @@ class _Draft:
         self.emit(kind, period)
 
 
+def _change(
+    kind: StreakChangeKind,
+    period: int,
+    tag: str | None,
+    rule: Streak,
+    week_start: int,
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+    length: int,
+    longest: int,
+    started: int | None,
+    freezes: int,
+) -> StreakChanged:
+    start, end = period_iso(period, rule.frequency, week_start)
+    return _new_change(
+        f"{user_id}:streak:{kind}:{tag or start}",
+        kind,
+        user_id,
+        event_id,
+        time_ms,
+        length,
+        longest,
+        rule.frequency,
+        None if started is None else iso(started),
+        start,
+        end,
+        None if rule.freezes is None else freezes,
+        False,
+    )
+
+
+def _appended(
+    history: tuple[HistoryEntry, ...], entry: HistoryEntry, keep: int
+) -> tuple[HistoryEntry, ...]:
+    if len(history) < keep:
+        return (*history, entry)
+    return (*history[len(history) - keep + 1 :], entry)
+
+
 def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
     need_all = rule.combine == "all"
     for t in rule.thresholds:
@@ -240,14 +273,65 @@ def advance(
         progress[metric] = add(progress.get(metric), value)
         if not _met(rule, progress):
             return _moved(s, period, progress), False
-        draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
-        draft.period, draft.progress = period, progress
-        draft.extend(day)
-        return draft.state(), True
+        return _grown(
+            s, rule, rules.week_start, period, progress, day, user_id, event_id, time_ms, out
+        ), True
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
     return draft.state(), extended
+
+
+def _grown(
+    s: StreakState,
+    rule: Streak,
+    week_start: int,
+    period: int,
+    progress: dict[str, Decimal],
+    day: int,
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+    out: list[StreakChanged],
+) -> StreakState:
+    """`_Draft.extend` when nothing needed settling, without the draft (the common case)."""
+    kind: StreakChangeKind
+    started: int | None
+    if s.covered is None:
+        length, started, kind = 1, day, "started"
+    else:
+        length, started, kind = s.length + 1, s.started, "extended"
+    longest = length if length > s.longest else s.longest
+    out.append(
+        _change(
+            kind,
+            period,
+            None,
+            rule,
+            week_start,
+            user_id,
+            event_id,
+            time_ms,
+            length,
+            longest,
+            started,
+            s.freezes,
+        )
+    )
+    history = _appended(s.history, _entry(period, length, False), rule.history_periods)
+    return _new_streak(
+        length,
+        longest,
+        started,
+        period,
+        period,
+        progress,
+        time_ms,
+        s.freezes,
+        s.freeze_anchor,
+        s.freeze_earned,
+        history,
+    )
 
 
 def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
