@@ -259,10 +259,15 @@ def advance(
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics
-    quiet = (
-        s.freeze_anchor is not None
-        and not _due(s, rule, day)
+    anchor, fz = s.freeze_anchor, rule.freezes
+    quiet = (  # no missed period and no freeze auto-earn due (inline: it runs per command)
+        anchor is not None
         and (s.covered is None or period <= s.covered + 1)
+        and (
+            fz is None
+            or not fz.auto_earn_interval_days
+            or (day - anchor) // fz.auto_earn_interval_days <= s.freeze_earned
+        )
     )
     if quiet:  # nothing to settle: the common case, handled without a draft
         if not counts or metric is None or s.covered == period:
@@ -349,14 +354,6 @@ def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakS
         s.freeze_earned,
         s.history,
     )
-
-
-def _due(s: StreakState, rule: Streak, day: int) -> bool:
-    """Whether a freeze auto-earn falls due by `day` (a cheap pre-check)."""
-    fz = rule.freezes
-    if fz is None or fz.auto_earn_interval_days == 0 or s.freeze_anchor is None:
-        return s.freeze_anchor is None
-    return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
 # Snapshots are immutable values that many users share on the same day (the same dates,
