@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from processors.metrics import add
+from processors.metrics import exact_add
 from processors.periods import iso, local_ordinal, period_bounds, period_index, period_iso
 from schemas._fast import maker
 from schemas.records import StreakChanged, StreakChangeKind, StreakSnapshot
@@ -156,7 +156,7 @@ class _Draft:
     def count(self, metric: str, value: Decimal, day: int) -> bool:
         """Add the metric to the period's progress; True when this extended the streak."""
         progress = dict(self.progress)
-        progress[metric] = add(progress.get(metric), value)
+        progress[metric] = exact_add(progress.get(metric, ZERO), value)
         self.progress = progress
         if self.period is None or self.covered == self.period or not _met(self.rule, progress):
             return False
@@ -275,7 +275,7 @@ def advance(
                 return s, False
             return _moved(s, period, {}), False
         progress = dict(s.progress) if period == s.period else {}
-        progress[metric] = add(progress.get(metric), value)
+        progress[metric] = exact_add(progress.get(metric, ZERO), value)
         if not _met(rule, progress):
             return _moved(s, period, progress), False
         return _grown(
@@ -400,7 +400,7 @@ def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSn
         expires = period_iso(s.covered + 1, frequency, ws)[1]
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
-    interval = fz.auto_earn_interval_days or None if fz else None
+    interval = (fz.auto_earn_interval_days or None) if fz else None
     return _new_snapshot(
         s.length,
         frequency,
