@@ -92,10 +92,6 @@ class UserState:
 # --- codec ----------------------------------------------------------------------------------
 
 
-def _text(values: Mapping[str, Decimal]) -> dict[str, str]:
-    return dict(zip(values, map(str, values.values()), strict=True))
-
-
 def state_json(state: UserState) -> dict[str, Any]:
     s = state.streak
     tokens = state.device_tokens
@@ -111,7 +107,7 @@ def state_json(state: UserState) -> dict[str, Any]:
         "createdMs": state.created_ms,
         "updatedMs": state.updated_ms,
         "events": state.events,
-        "totals": _text(state.totals),
+        "totals": {k: str(v) for k, v in state.totals.items()},
         "idempotency": {k: list(v) for k, v in state.idempotency.items()},
         "recentEvents": list(state.recent_events),
         "achievements": dict(state.achievements),
@@ -121,7 +117,7 @@ def state_json(state: UserState) -> dict[str, Any]:
             "started": s.started,
             "covered": s.covered,
             "period": s.period,
-            "progress": _text(s.progress),
+            "progress": {k: str(v) for k, v in s.progress.items()},
             "extendedMs": s.extended_ms,
             "freezes": s.freezes,
             "freezeAnchor": s.freeze_anchor,
