@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from schemas._fast import maker
 from schemas.commands import InvalidRecord
 
 STATE_VERSION = 1
@@ -64,19 +65,43 @@ class UserState:
     streak: StreakState = field(default_factory=StreakState)
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
 
+    def with_offset(self, offset: int) -> UserState:
+        """This state stamped with `offset` (what the runtime does once per changed state):
+        `replace(state, offset=offset)`, built directly because `replace` costs far more."""
+        return _new_state(
+            self.user_id,
+            self.version,
+            self.email,
+            self.name,
+            self.tz,
+            self.device_tokens,
+            self.subscribe_to_emails,
+            self.attributes,
+            self.created_ms,
+            self.updated_ms,
+            self.events,
+            self.totals,
+            self.idempotency,
+            self.recent_events,
+            self.achievements,
+            self.streak,
+            offset,
+        )
+
 
 # --- codec ----------------------------------------------------------------------------------
 
 
 def state_json(state: UserState) -> dict[str, Any]:
     s = state.streak
+    tokens = state.device_tokens
     return {
         "version": state.version,
         "userId": state.user_id,
         "email": state.email,
         "name": state.name,
         "tz": state.tz,
-        "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
+        "deviceTokens": None if tokens is None else list(tokens),
         "subscribeToEmails": state.subscribe_to_emails,
         "attributes": dict(state.attributes),
         "createdMs": state.created_ms,
@@ -107,19 +132,30 @@ def encode_state(state: UserState) -> bytes:
     return orjson.dumps(state_json(state), option=orjson.OPT_SORT_KEYS)
 
 
+# Direct construction: decoding builds every history entry, and the generated __init__ of a
+# frozen dataclass costs several times more (see schemas._fast).
+_new_entry = maker(HistoryEntry)
+_new_streak = maker(StreakState)
+_new_state = maker(UserState)
+
+
+def _decimals(values: dict[str, str]) -> dict[str, Decimal]:
+    return dict(zip(values, map(Decimal, values.values()), strict=True))
+
+
 def _streak(obj: dict[str, Any]) -> StreakState:
-    return StreakState(
-        length=obj["length"],
-        longest=obj["longest"],
-        started=obj["started"],
-        covered=obj["covered"],
-        period=obj["period"],
-        progress={k: Decimal(v) for k, v in obj["progress"].items()},
-        extended_ms=obj["extendedMs"],
-        freezes=obj["freezes"],
-        freeze_anchor=obj["freezeAnchor"],
-        freeze_earned=obj["freezeEarned"],
-        history=tuple(HistoryEntry(p, n, bool(f)) for p, n, f in obj["history"]),
+    return _new_streak(
+        obj["length"],
+        obj["longest"],
+        obj["started"],
+        obj["covered"],
+        obj["period"],
+        _decimals(obj["progress"]),
+        obj["extendedMs"],
+        obj["freezes"],
+        obj["freezeAnchor"],
+        obj["freezeEarned"],
+        tuple([_new_entry(p, n, bool(f)) for p, n, f in obj["history"]]),
     )
 
 
@@ -130,24 +166,24 @@ def decode_state(raw: bytes) -> UserState:
         if obj.get("version") != STATE_VERSION:
             raise InvalidRecord(f"state version: unsupported {obj.get('version')!r}")
         tokens = obj["deviceTokens"]
-        return UserState(
-            user_id=obj["userId"],
-            version=obj["version"],
-            email=obj["email"],
-            name=obj["name"],
-            tz=obj["tz"],
-            device_tokens=None if tokens is None else tuple(tokens),
-            subscribe_to_emails=obj["subscribeToEmails"],
-            attributes=obj["attributes"],
-            created_ms=obj["createdMs"],
-            updated_ms=obj["updatedMs"],
-            events=obj["events"],
-            totals={k: Decimal(v) for k, v in obj["totals"].items()},
-            idempotency={k: tuple(v) for k, v in obj["idempotency"].items()},
-            recent_events=tuple(obj["recentEvents"]),
-            achievements=obj["achievements"],
-            streak=_streak(obj["streak"]),
-            offset=obj["offset"],
+        return _new_state(
+            obj["userId"],
+            obj["version"],
+            obj["email"],
+            obj["name"],
+            obj["tz"],
+            None if tokens is None else tuple(tokens),
+            obj["subscribeToEmails"],
+            obj["attributes"],
+            obj["createdMs"],
+            obj["updatedMs"],
+            obj["events"],
+            _decimals(obj["totals"]),
+            {k: tuple(v) for k, v in obj["idempotency"].items()},
+            tuple(obj["recentEvents"]),
+            obj["achievements"],
+            _streak(obj["streak"]),
+            obj["offset"],
         )
     except InvalidRecord:
         raise
