@@ -68,21 +68,26 @@ def on_api(done: Mapping[str, int], rules: Rules, key: str, user_attributes: Map
     return [_completed(ach, user_id, event_id, time_ms)]
 
 
-def on_composites(done: Mapping[str, int], rules: Rules, user_attributes: Mapping[str, str],
-                  user_id: str, event_id: str, time_ms: int) -> list[AchievementCompleted]:
-    """Composites whose parts are all complete (`done` includes this command's completions).
+def on_composites(done: Mapping[str, int], new: Iterable[AchievementCompleted], rules: Rules,
+                  user_attributes: Mapping[str, str], user_id: str, event_id: str,
+                  time_ms: int) -> list[AchievementCompleted]:
+    """Composites whose parts are all complete, counting this command's completions (`new`).
 
     `rules.composites` is in dependency order, so a composite of composites completes in the
     same command as its last part.
     """
+    if not rules.composites:
+        return []
+    fresh = {rec.achievement for rec in new}
     out: list[AchievementCompleted] = []
-    now = set(done)
     for ach in rules.composites:
-        if ach.key in now or not all(k in now for k in ach.achievement_keys):
+        if ach.key in done or ach.key in fresh:
             continue
-        if _matches(ach.user_attributes, user_attributes):
+        if all(k in done or k in fresh for k in ach.achievement_keys) and _matches(
+            ach.user_attributes, user_attributes
+        ):
             out.append(_completed(ach, user_id, event_id, time_ms))
-            now.add(ach.key)
+            fresh.add(ach.key)
     return out
 
 

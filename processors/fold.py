@@ -114,9 +114,7 @@ def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
                          uid, eid, at)
     if extended:
         done += ach.on_streak(state.achievements, rules, streak.length, attrs, uid, eid, at)
-    if done:
-        done += ach.on_composites(ach.merged(state.achievements, done), rules, attrs, uid,
-                                  eid, at)
+    done += ach.on_composites(state.achievements, done, rules, attrs, uid, eid, at)
     new = _build(state, events=events, time_ms=at, totals=totals, idempotency=keys,
                  done=ach.merged(state.achievements, done) if done else None, streak=streak)
     progress = _progress(new, cmd, "metric", rules, metric=cmd.metric,
@@ -146,7 +144,7 @@ def _identify_or_award(state: UserState, cmd: UserIdentified | AchievementAwarde
                 for rec in ach.on_metric(have, rules, metric, total, None, attrs, uid, eid, at)]
         done += ach.on_streak(have, rules, state.streak.length, attrs, uid, eid, at)
         kind = "user"
-    done += ach.on_composites(ach.merged(have, done), rules, attrs, uid, eid, at)
+    done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
     new = _build(state, events=events, time_ms=at,
                  done=ach.merged(have, done) if done else None)
     return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]
