@@ -43,7 +43,9 @@ def worker_env(kafka_bootstrap: str, names: Names) -> dict[str, str]:
 
 @pytest.fixture
 def settings(worker_env: dict[str, str]) -> Settings:
-    return Settings(**{k.removeprefix("PODIUM_").lower(): v for k, v in worker_env.items()})
+    return Settings.model_validate(
+        {k.removeprefix("PODIUM_").lower(): v for k, v in worker_env.items()}
+    )
 
 
 @pytest.fixture
