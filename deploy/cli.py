@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from deploy.local import StartError
@@ -80,6 +81,18 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return _serve(settings, lambda stop: run_worker(settings, stop))
 
 
+def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
+    """Write ClockTicked commands for users whose streak a tick would settle."""
+    from processors.ticker import emit_ticks
+
+    at_ms = args.at if args.at is not None else time.time_ns() // 1_000_000
+
+    async def main(stop: asyncio.Event) -> None:
+        print(f"ticks written: {await emit_ticks(settings, at_ms)}")
+
+    return _serve(settings, main)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podium", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,9 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         "down": (cmd_down, "stop the local stack"),
         "status": (cmd_status, "show what of the local stack is running"),
         "worker": (cmd_worker, "run a stream worker: fold podium.events into state and records"),
+        "tick": (cmd_tick, "settle inactive users' streaks: write ClockTicked commands"),
     }
     for name, (func, help_text) in commands.items():
-        sub.add_parser(name, help=help_text).set_defaults(func=func)
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.set_defaults(func=func)
+        if name == "tick":
+            cmd.add_argument("--at", type=int, help="tick time, epoch ms (default: now)")
     return parser
 
 
