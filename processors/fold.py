@@ -14,6 +14,7 @@ from decimal import Decimal
 from processors import achievements as ach
 from processors import metrics, streaks
 from processors.users import new_user, upsert
+from schemas._fast import maker
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,
@@ -27,19 +28,21 @@ from schemas.state import StreakState, UserState
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged
 ZERO = Decimal(0)
+_new_state = maker(UserState)
+_new_progress = maker(Progress)
 
 
 def _build(s: UserState, *, events: tuple[str, ...], time_ms: int,
            totals: object = None, idempotency: object = None, done: object = None,
            streak: StreakState | None = None) -> UserState:
     """The next state in one construction (no chain of `replace` calls on the hot path)."""
-    return UserState(
+    return _new_state(
         s.user_id, s.version, s.email, s.name, s.tz, s.device_tokens, s.subscribe_to_emails,
         s.attributes, s.created_ms, max(s.updated_ms, time_ms), s.events + 1,
-        s.totals if totals is None else totals,  # type: ignore[arg-type]
-        s.idempotency if idempotency is None else idempotency,  # type: ignore[arg-type]
+        s.totals if totals is None else totals,
+        s.idempotency if idempotency is None else idempotency,
         events,
-        s.achievements if done is None else done,  # type: ignore[arg-type]
+        s.achievements if done is None else done,
         s.streak if streak is None else streak, s.offset,
     )
 
@@ -48,12 +51,11 @@ def _progress(state: UserState, command: Command, kind: CommandType, rules: Rule
               metric: str | None = None, replayed: bool = False, key: str | None = None,
               done: list[AchievementCompleted] | None = None,
               extended: bool = False) -> Progress:
-    return Progress(
-        id=f"{state.user_id}:progress:{command.event_id}", event_id=command.event_id,
-        user_id=state.user_id, command=kind, time_ms=command.time_ms, metric=metric,
-        total=None if metric is None else state.totals.get(metric, ZERO),
-        replayed=replayed, idempotency_key=key, achievements=tuple(done or ()),
-        streak=streaks.snapshot(state.streak, rules, extended),
+    return _new_progress(
+        f"{state.user_id}:progress:{command.event_id}", command.event_id, state.user_id, kind,
+        command.time_ms, metric, None if metric is None else state.totals.get(metric, ZERO),
+        replayed, key, tuple(done) if done else (),
+        streaks.snapshot(state.streak, rules, extended), False,
     )
 
 
@@ -72,8 +74,10 @@ def evolve(
     seen for that metric, changes nothing: its Progress says `replayed=True`.
     """
     if state is None:
-        user_id = command.user_id if isinstance(command, ClockTicked) else command.user.id
-        state = new_user(user_id, command.time_ms, rules)
+        if isinstance(command, ClockTicked):
+            state = new_user(command.user_id, command.time_ms, rules)
+        else:
+            state = new_user(command.user.id, command.time_ms, rules, command.user)
     fingerprint = metrics.short_hash(command.event_id)
     if fingerprint in state.recent_events:
         return state, [_replayed(state, command, rules)]
@@ -94,32 +98,42 @@ def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
 
 def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
             events: tuple[str, ...]) -> tuple[UserState, list[FoldRecord]]:
+    # The hot path: positional calls and one construction per object, on purpose.
+    metric, key = cmd.metric, cmd.idempotency_key
     keys = state.idempotency
-    if cmd.idempotency_key is not None:
-        key_hash = metrics.short_hash(cmd.idempotency_key)
-        if key_hash in keys.get(cmd.metric, ()):
+    if key is not None:
+        key_hash = metrics.short_hash(key)
+        if key_hash in keys.get(metric, ()):
             return state, [_replayed(state, cmd, rules)]
-        keys = metrics.remember_key(keys, cmd.metric, key_hash,
+        keys = metrics.remember_key(keys, metric, key_hash,
                                     rules.limits.idempotency_keys_per_metric)
+    before = state.attributes
     state = upsert(state, cmd.user)
-    total = metrics.add(state.totals.get(cmd.metric), cmd.value)
     totals = dict(state.totals)
-    totals[cmd.metric] = total
+    total = totals[metric] = metrics.exact_add(totals.get(metric, ZERO), cmd.value)
     changes: list[StreakChanged] = []
-    streak, extended = streaks.advance(state.streak, rules, state.tz, cmd.time_ms,
-                                       state.user_id, cmd.event_id, cmd.metric, cmd.value,
-                                       changes)
-    uid, eid, at, attrs = state.user_id, cmd.event_id, cmd.time_ms, state.attributes
-    done = ach.on_metric(state.achievements, rules, cmd.metric, total, cmd.attributes, attrs,
-                         uid, eid, at)
-    if extended:
-        done += ach.on_streak(state.achievements, rules, streak.length, attrs, uid, eid, at)
-    done += ach.on_composites(state.achievements, done, rules, attrs, uid, eid, at)
-    new = _build(state, events=events, time_ms=at, totals=totals, idempotency=keys,
-                 done=ach.merged(state.achievements, done) if done else None, streak=streak)
-    progress = _progress(new, cmd, "metric", rules, metric=cmd.metric,
-                         key=cmd.idempotency_key, done=done, extended=extended)
-    return new, [progress, *done, *changes]
+    uid, eid, at, attrs, have = (state.user_id, cmd.event_id, cmd.time_ms, state.attributes,
+                                 state.achievements)
+    streak, extended = streaks.advance(state.streak, rules, state.tz, at, uid, eid, metric,
+                                       cmd.value, changes)
+    done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
+    if extended and rules.streak_achievements:
+        done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
+    if done or attrs is not before:  # otherwise no composite can have become complete
+        done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
+    new = _new_state(
+        uid, state.version, state.email, state.name, state.tz, state.device_tokens,
+        state.subscribe_to_emails, attrs, state.created_ms,
+        at if at > state.updated_ms else state.updated_ms, state.events + 1, totals, keys,
+        events, ach.merged(have, done) if done else have, streak, state.offset,
+    )
+    progress = _new_progress(
+        f"{uid}:progress:{eid}", eid, uid, "metric", at, metric, total, False, key,
+        tuple(done), streaks.snapshot(streak, rules, extended), False,
+    )
+    if done:
+        return new, [progress, *done, *changes]
+    return new, [progress, *changes] if changes else [progress]
 
 
 def _tick(state: UserState, cmd: ClockTicked, rules: Rules,
@@ -163,7 +177,7 @@ def close_periods(
                                 None, ZERO, changes)
     if streak is state.streak:
         return state, []
-    return UserState(
+    return _new_state(
         state.user_id, state.version, state.email, state.name, state.tz, state.device_tokens,
         state.subscribe_to_emails, state.attributes, state.created_ms, state.updated_ms,
         state.events, state.totals, state.idempotency, state.recent_events,

@@ -14,6 +14,9 @@ ZERO = Decimal(0)
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
 
 
+exact_add = _EXACT.add  # (Decimal, Decimal) -> Decimal, without rounding
+
+
 def add(total: Decimal | None, value: Decimal) -> Decimal:
     """total + value, exactly (a missing total is zero; -0 never appears)."""
     return _EXACT.add(ZERO if total is None else total, value)

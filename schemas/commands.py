@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from schemas._fast import maker
+
 SCHEMA_VERSION = 1
 MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_VALUE_DIGITS = 30
@@ -108,6 +110,10 @@ def command_user_id(cmd: Command) -> str:
 
 
 # --- encoding -------------------------------------------------------------------------------
+
+
+_new_user = maker(User)
+_new_metric = maker(MetricTracked)
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -246,7 +252,7 @@ def decode_user(raw: object, where: str = "user") -> User:
         raise InvalidRecord(f"{p}id: missing user id" if uid is None or uid == "" else
                             f"{p}id: expected a string, got {_kind(uid)}")
     if len(raw) == 1:
-        return User(uid)
+        return _new_user(uid, None, None, None, None, None, None)
     tz = _opt_str(raw, "tz", p)
     if tz is not None and not known_time_zone(tz):
         raise InvalidRecord(f"{p}tz: unknown time zone {tz[:64]!r}")
@@ -259,14 +265,9 @@ def decode_user(raw: object, where: str = "user") -> User:
     if subscribe is not None and type(subscribe) is not bool:
         raise InvalidRecord(f"{p}subscribeToEmails: expected a boolean, got {_kind(subscribe)}")
     attrs = raw.get("attributes")
-    return User(
-        uid,
-        email=_opt_str(raw, "email", p),
-        name=_opt_str(raw, "name", p),
-        tz=tz,
-        device_tokens=tokens,
-        subscribe_to_emails=subscribe,
-        attributes=None if attrs is None else _str_map(attrs, p + "attributes"),
+    return _new_user(
+        uid, _opt_str(raw, "email", p), _opt_str(raw, "name", p), tz, tokens, subscribe,
+        None if attrs is None else _str_map(attrs, p + "attributes"),
     )
 
 
@@ -277,7 +278,7 @@ def _decode_metric(obj: dict[str, Any], event_id: str, time_ms: int) -> MetricTr
     key = obj.get("idempotencyKey")
     if key is not None and (type(key) is not str or not key):
         raise InvalidRecord(f"idempotencyKey: expected a non-empty string, got {_kind(key)}")
-    return MetricTracked(
+    return _new_metric(
         event_id,
         time_ms,
         decode_user(obj.get("user")),

@@ -61,6 +61,8 @@ class _Doc:
         return raw
 
     def string(self, raw: object, path: str, *, key: bool = False) -> str:
+        if raw is None:
+            raise self.error(path, "missing")
         if not isinstance(raw, str) or not raw:
             raise self.error(path, f"expected a non-empty string, got {_kind(raw)}")
         if key and not KEY_PATTERN.match(raw):
@@ -68,6 +70,8 @@ class _Doc:
         return raw
 
     def integer(self, raw: object, path: str, low: int, high: int) -> int:
+        if raw is None:
+            raise self.error(path, "missing")
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise self.error(path, f"expected an integer, got {_kind(raw)}")
         if not low <= raw <= high:
@@ -131,7 +135,7 @@ def _limits(d: _Doc, raw: object) -> Limits:
         idempotency_keys_per_metric=d.integer(
             t.get("idempotency_keys_per_metric", 0), "limits.idempotency_keys_per_metric",
             0, 10_000_000),
-        recent_event_ids=d.integer(t.get("recent_event_ids", 64), "limits.recent_event_ids",
+        recent_event_ids=d.integer(t.get("recent_event_ids", 16), "limits.recent_event_ids",
                                    0, 100_000),
     )
 

@@ -15,7 +15,7 @@ from schemas.state import UserState, decode_state, encode_state
 from tests.unit.reference import Reference
 from tests.unit.strategies import RULES, make_rules, streams
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def uid(cmd: Command) -> str:
@@ -151,7 +151,7 @@ def _check_against_reference(commands: list[Command], rules: Rules) -> None:
         assert {k: v for k, v in state.totals.items()} == ref_user.totals
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams(gap_hours=40))
 def test_fold_agrees_with_the_reference_daily(commands: list[Command]) -> None:
     _check_against_reference(commands, RULES)
@@ -166,7 +166,7 @@ RULE_VARIANTS = [
 ]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(range(len(RULE_VARIANTS))), st.data())
 def test_fold_agrees_with_the_reference_on_rule_variants(which: int,
                                                          data: st.DataObject) -> None:
