@@ -28,32 +28,48 @@ from schemas.state import UserState, encode_state
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 DAYS = 7  # 100 k users, 1 M events: ~1.4 events per user per day, skewed
-ZONES = [None, "UTC", "Europe/London", "Europe/Berlin", "America/New_York",
-         "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney",
-         "America/Sao_Paulo"]
+ZONES = [
+    None,
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Sao_Paulo",
+]
 METRICS = [f"metric-{i}" for i in range(10)]
 VALUES = [Decimal(v) for v in ("1", "2", "5", "10", "25", "100", "250", "0.5", "-1", "750")]
 
 
 def bench_rules() -> Rules:
-    parts = ["week_start = \"monday\"\n"]
-    parts += [f"[metrics.{m}]\nname = \"{m}\"\n" for m in METRICS]
+    parts = ['week_start = "monday"\n']
+    parts += [f'[metrics.{m}]\nname = "{m}"\n' for m in METRICS]
     for i in range(20):  # metric achievements, two per metric, a few with filters
         extra = ""
         if i % 7 == 3:
             extra = 'user_attributes = { plan = "pro" }\n'
         elif i % 7 == 5:
             extra = 'event_attributes = { source = "mobile" }\n'
-        parts.append(f'[[achievements]]\nkey = "m{i}"\nname = "M{i}"\ntrigger = "metric"\n'
-                     f'metric = "{METRICS[i % 10]}"\nvalue = {[100, 5000][i // 10]}\n{extra}')
+        parts.append(
+            f'[[achievements]]\nkey = "m{i}"\nname = "M{i}"\ntrigger = "metric"\n'
+            f'metric = "{METRICS[i % 10]}"\nvalue = {[100, 5000][i // 10]}\n{extra}'
+        )
     for i, n in enumerate((3, 7, 14, 30, 60)):
-        parts.append(f'[[achievements]]\nkey = "s{i}"\nname = "S{i}"\ntrigger = "streak"\n'
-                     f"streak_length = {n}\n")
-    parts += [f'[[achievements]]\nkey = "api{i}"\nname = "A{i}"\ntrigger = "api"\n'
-              for i in range(2)]
+        parts.append(
+            f'[[achievements]]\nkey = "s{i}"\nname = "S{i}"\ntrigger = "streak"\n'
+            f"streak_length = {n}\n"
+        )
+    parts += [
+        f'[[achievements]]\nkey = "api{i}"\nname = "A{i}"\ntrigger = "api"\n' for i in range(2)
+    ]
     for i, deps in enumerate((["m0", "m1"], ["s1", "m2", "api0"], ["c0", "c1"])):
-        parts.append(f'[[achievements]]\nkey = "c{i}"\nname = "C{i}"\n'
-                     f'trigger = "achievement"\nachievements = {deps}\n')
+        parts.append(
+            f'[[achievements]]\nkey = "c{i}"\nname = "C{i}"\n'
+            f'trigger = "achievement"\nachievements = {deps}\n'
+        )
     parts.append("""
 [streak]
 frequency = "daily"
@@ -79,22 +95,37 @@ SOURCES = ({"source": "web"}, {"source": "mobile"})
 def commands(n: int, users: int, seed: int = 7) -> list[MetricTracked]:
     """`n` metric events in time order over `DAYS` days; users and metrics skewed."""
     rng = random.Random(seed)
-    people = [User(f"user-{u}", tz=ZONES[u % len(ZONES)],
-                   attributes={"plan": "pro" if u % 3 == 0 else "free"})
-              for u in range(users)]
+    people = [
+        User(
+            f"user-{u}",
+            tz=ZONES[u % len(ZONES)],
+            attributes={"plan": "pro" if u % 3 == 0 else "free"},
+        )
+        for u in range(users)
+    ]
     span = DAYS * 86_400_000
     out = []
     for i in range(n):
         user = people[(int(rng.paretovariate(1.2)) * 7 + rng.randrange(users)) % users]
         metric = METRICS[min(9, int(rng.expovariate(0.6)))]
         key = f"k{i}" if rng.random() < 0.1 else None
-        out.append(MetricTracked(f"evt-{i}", T0 + span * i // n, user, metric,
-                                 rng.choice(VALUES), rng.choice(SOURCES), key))
+        out.append(
+            MetricTracked(
+                f"evt-{i}",
+                T0 + span * i // n,
+                user,
+                metric,
+                rng.choice(VALUES),
+                rng.choice(SOURCES),
+                key,
+            )
+        )
     return out
 
 
-def fold_all(batch: list[MetricTracked], rules: Rules) -> tuple[float, float, int,
-                                                                dict[str, UserState]]:
+def fold_all(
+    batch: list[MetricTracked], rules: Rules
+) -> tuple[float, float, int, dict[str, UserState]]:
     """Fold every command from empty state: (wall s, CPU s, records, states)."""
     states: dict[str, UserState] = {}
     get = states.get
@@ -111,9 +142,11 @@ def fold_all(batch: list[MetricTracked], rules: Rules) -> tuple[float, float, in
 def run(n: int, users: int, repeat: int, profile: bool = False) -> None:
     rules = bench_rules()
     batch = commands(n, users)
-    print(f"events {n:,}, users {users:,}, {DAYS} days, 10 metrics, "
-          f"{len(rules.achievements)} achievements, daily streak with freezes; "
-          f"best of {repeat}")
+    print(
+        f"events {n:,}, users {users:,}, {DAYS} days, 10 metrics, "
+        f"{len(rules.achievements)} achievements, daily streak with freezes; "
+        f"best of {repeat}"
+    )
     walls, cpus = [], []
     for _ in range(repeat):
         wall, cpu, records, states = fold_all(batch, rules)
@@ -130,13 +163,17 @@ def run(n: int, users: int, repeat: int, profile: bool = False) -> None:
     encode_s = time.perf_counter() - t
     print(f"users with state  {len(states):>12,}")
     print(f"records emitted   {records:>12,}  ({records / n:.2f} per event)")
-    print(f"fold              {n / min(walls):>12,.0f} events/s  (best {min(walls):.2f} s wall, "
-          f"one thread; runs: {', '.join(f'{w:.2f}' for w in walls)})")
+    print(
+        f"fold              {n / min(walls):>12,.0f} events/s  (best {min(walls):.2f} s wall, "
+        f"one thread; runs: {', '.join(f'{w:.2f}' for w in walls)})"
+    )
     print(f"fold per CPU-s    {n / min(cpus):>12,.0f} events/s  (best {min(cpus):.2f} s CPU)")
     print(f"decode_command    {n / decode_s:>12,.0f} events/s")
     print(f"decode + fold     {n / (min(walls) + decode_s):>12,.0f} events/s")
-    print(f"encode_state      {len(values) / encode_s:>12,.0f} states/s "
-          f"(mean {size / len(values):,.0f} bytes)")
+    print(
+        f"encode_state      {len(values) / encode_s:>12,.0f} states/s "
+        f"(mean {size / len(values):,.0f} bytes)"
+    )
     if profile:
         profiler = cProfile.Profile()
         profiler.runcall(fold_all, batch, rules)
