@@ -20,15 +20,39 @@ def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
     return all(actual.get(k) == v for k, v in required.items())
 
 
-def _completed(ach: Achievement, user_id: str, event_id: str, time_ms: int,
-               total: Decimal | None = None, length: int | None = None) -> AchievementCompleted:
-    return _new_completed(f"{user_id}:{ach.key}", user_id, ach.key, time_ms, ach.trigger,
-                          event_id, ach.metric, total, length, False)
+def _completed(
+    ach: Achievement,
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+    total: Decimal | None = None,
+    length: int | None = None,
+) -> AchievementCompleted:
+    return _new_completed(
+        f"{user_id}:{ach.key}",
+        user_id,
+        ach.key,
+        time_ms,
+        ach.trigger,
+        event_id,
+        ach.metric,
+        total,
+        length,
+        False,
+    )
 
 
-def on_metric(done: Mapping[str, int], rules: Rules, metric: str, total: Decimal,
-              event_attributes: Mapping[str, str] | None, user_attributes: Mapping[str, str],
-              user_id: str, event_id: str, time_ms: int) -> list[AchievementCompleted]:
+def on_metric(
+    done: Mapping[str, int],
+    rules: Rules,
+    metric: str,
+    total: Decimal,
+    event_attributes: Mapping[str, str] | None,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     """Metric achievements of `metric` whose target the total has reached.
 
     `event_attributes` None means "not an event" (a profile change): achievements with an
@@ -50,9 +74,15 @@ def on_metric(done: Mapping[str, int], rules: Rules, metric: str, total: Decimal
     return out
 
 
-def on_streak(done: Mapping[str, int], rules: Rules, length: int,
-              user_attributes: Mapping[str, str], user_id: str, event_id: str,
-              time_ms: int) -> list[AchievementCompleted]:
+def on_streak(
+    done: Mapping[str, int],
+    rules: Rules,
+    length: int,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     out: list[AchievementCompleted] = []
     for ach in rules.streak_achievements:  # shortest first
         if length < ach.streak_length:  # type: ignore[operator]
@@ -64,8 +94,15 @@ def on_streak(done: Mapping[str, int], rules: Rules, length: int,
     return out
 
 
-def on_api(done: Mapping[str, int], rules: Rules, key: str, user_attributes: Mapping[str, str],
-           user_id: str, event_id: str, time_ms: int) -> list[AchievementCompleted]:
+def on_api(
+    done: Mapping[str, int],
+    rules: Rules,
+    key: str,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     ach = rules.achievements.get(key)
     if ach is None or ach.trigger != "api" or key in done:
         return []
@@ -74,9 +111,15 @@ def on_api(done: Mapping[str, int], rules: Rules, key: str, user_attributes: Map
     return [_completed(ach, user_id, event_id, time_ms)]
 
 
-def on_composites(done: Mapping[str, int], new: Iterable[AchievementCompleted], rules: Rules,
-                  user_attributes: Mapping[str, str], user_id: str, event_id: str,
-                  time_ms: int) -> list[AchievementCompleted]:
+def on_composites(
+    done: Mapping[str, int],
+    new: Iterable[AchievementCompleted],
+    rules: Rules,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     """Composites whose parts are all complete, counting this command's completions (`new`).
 
     `rules.composites` is in dependency order, so a composite of composites completes in the

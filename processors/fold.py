@@ -32,35 +32,70 @@ _new_state = maker(UserState)
 _new_progress = maker(Progress)
 
 
-def _build(s: UserState, *, events: tuple[str, ...], time_ms: int,
-           totals: object = None, idempotency: object = None, done: object = None,
-           streak: StreakState | None = None) -> UserState:
+def _build(
+    s: UserState,
+    *,
+    events: tuple[str, ...],
+    time_ms: int,
+    totals: object = None,
+    idempotency: object = None,
+    done: object = None,
+    streak: StreakState | None = None,
+) -> UserState:
     """The next state in one construction (no chain of `replace` calls on the hot path)."""
     return _new_state(
-        s.user_id, s.version, s.email, s.name, s.tz, s.device_tokens, s.subscribe_to_emails,
-        s.attributes, s.created_ms, max(s.updated_ms, time_ms), s.events + 1,
+        s.user_id,
+        s.version,
+        s.email,
+        s.name,
+        s.tz,
+        s.device_tokens,
+        s.subscribe_to_emails,
+        s.attributes,
+        s.created_ms,
+        max(s.updated_ms, time_ms),
+        s.events + 1,
         s.totals if totals is None else totals,
         s.idempotency if idempotency is None else idempotency,
         events,
         s.achievements if done is None else done,
-        s.streak if streak is None else streak, s.offset,
+        s.streak if streak is None else streak,
+        s.offset,
     )
 
 
-def _progress(state: UserState, command: Command, kind: CommandType, rules: Rules, *,
-              metric: str | None = None, replayed: bool = False, key: str | None = None,
-              done: list[AchievementCompleted] | None = None,
-              extended: bool = False) -> Progress:
+def _progress(
+    state: UserState,
+    command: Command,
+    kind: CommandType,
+    rules: Rules,
+    *,
+    metric: str | None = None,
+    replayed: bool = False,
+    key: str | None = None,
+    done: list[AchievementCompleted] | None = None,
+    extended: bool = False,
+) -> Progress:
     return _new_progress(
-        f"{state.user_id}:progress:{command.event_id}", command.event_id, state.user_id, kind,
-        command.time_ms, metric, None if metric is None else state.totals.get(metric, ZERO),
-        replayed, key, tuple(done) if done else (),
-        streaks.snapshot(state.streak, rules, extended), False,
+        f"{state.user_id}:progress:{command.event_id}",
+        command.event_id,
+        state.user_id,
+        kind,
+        command.time_ms,
+        metric,
+        None if metric is None else state.totals.get(metric, ZERO),
+        replayed,
+        key,
+        tuple(done) if done else (),
+        streaks.snapshot(state.streak, rules, extended),
+        False,
     )
 
 
 _KINDS: dict[type, CommandType] = {
-    MetricTracked: "metric", UserIdentified: "user", AchievementAwarded: "achievement",
+    MetricTracked: "metric",
+    UserIdentified: "user",
+    AchievementAwarded: "achievement",
     ClockTicked: "tick",
 }
 
@@ -78,10 +113,16 @@ def evolve(
             state = new_user(command.user_id, command.time_ms, rules)
         else:
             state = new_user(command.user.id, command.time_ms, rules, command.user)
-    fingerprint = metrics.short_hash(command.event_id)
-    if fingerprint in state.recent_events:
+    event_id = command.event_id
+    fingerprint = event_id if len(event_id) <= 40 else metrics.event_fingerprint(event_id)
+    recent = state.recent_events
+    if fingerprint in recent:
         return state, [_replayed(state, command, rules)]
-    events = metrics.remember(state.recent_events, fingerprint, rules.limits.recent_event_ids)
+    bound = rules.limits.recent_event_ids  # 0: remember none
+    if len(recent) >= bound:
+        events = (*recent[len(recent) - bound + 1 :], fingerprint) if bound else ()
+    else:
+        events = (*recent, fingerprint)
     if isinstance(command, MetricTracked):
         return _metric(state, command, rules, events)
     if isinstance(command, ClockTicked):
@@ -92,12 +133,14 @@ def evolve(
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
     metric = command.metric if isinstance(command, MetricTracked) else None
     key = command.idempotency_key if isinstance(command, MetricTracked) else None
-    return _progress(state, command, _KINDS[type(command)], rules, metric=metric,
-                     replayed=True, key=key)
+    return _progress(
+        state, command, _KINDS[type(command)], rules, metric=metric, replayed=True, key=key
+    )
 
 
-def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
-            events: tuple[str, ...]) -> tuple[UserState, list[FoldRecord]]:
+def _metric(
+    state: UserState, cmd: MetricTracked, rules: Rules, events: tuple[str, ...]
+) -> tuple[UserState, list[FoldRecord]]:
     # The hot path: positional calls and one construction per object, on purpose.
     metric, key = cmd.metric, cmd.idempotency_key
     keys = state.idempotency
@@ -105,62 +148,103 @@ def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
         key_hash = metrics.short_hash(key)
         if key_hash in keys.get(metric, ()):
             return state, [_replayed(state, cmd, rules)]
-        keys = metrics.remember_key(keys, metric, key_hash,
-                                    rules.limits.idempotency_keys_per_metric)
+        keys = metrics.remember_key(
+            keys, metric, key_hash, rules.limits.idempotency_keys_per_metric
+        )
     before = state.attributes
     state = upsert(state, cmd.user)
     totals = dict(state.totals)
     total = totals[metric] = metrics.exact_add(totals.get(metric, ZERO), cmd.value)
     changes: list[StreakChanged] = []
-    uid, eid, at, attrs, have = (state.user_id, cmd.event_id, cmd.time_ms, state.attributes,
-                                 state.achievements)
-    streak, extended = streaks.advance(state.streak, rules, state.tz, at, uid, eid, metric,
-                                       cmd.value, changes)
+    uid, eid, at, attrs, have = (
+        state.user_id,
+        cmd.event_id,
+        cmd.time_ms,
+        state.attributes,
+        state.achievements,
+    )
+    streak, extended = streaks.advance(
+        state.streak, rules, state.tz, at, uid, eid, metric, cmd.value, changes
+    )
     done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
     if extended and rules.streak_achievements:
         done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
     if done or attrs is not before:  # otherwise no composite can have become complete
         done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
     new = _new_state(
-        uid, state.version, state.email, state.name, state.tz, state.device_tokens,
-        state.subscribe_to_emails, attrs, state.created_ms,
-        at if at > state.updated_ms else state.updated_ms, state.events + 1, totals, keys,
-        events, ach.merged(have, done) if done else have, streak, state.offset,
+        uid,
+        state.version,
+        state.email,
+        state.name,
+        state.tz,
+        state.device_tokens,
+        state.subscribe_to_emails,
+        attrs,
+        state.created_ms,
+        at if at > state.updated_ms else state.updated_ms,
+        state.events + 1,
+        totals,
+        keys,
+        events,
+        ach.merged(have, done) if done else have,
+        streak,
+        state.offset,
     )
     progress = _new_progress(
-        f"{uid}:progress:{eid}", eid, uid, "metric", at, metric, total, False, key,
-        tuple(done), streaks.snapshot(streak, rules, extended), False,
+        f"{uid}:progress:{eid}",
+        eid,
+        uid,
+        "metric",
+        at,
+        metric,
+        total,
+        False,
+        key,
+        tuple(done),
+        streaks.snapshot(streak, rules, extended),
+        False,
     )
     if done:
         return new, [progress, *done, *changes]
     return new, [progress, *changes] if changes else [progress]
 
 
-def _tick(state: UserState, cmd: ClockTicked, rules: Rules,
-          events: tuple[str, ...]) -> tuple[UserState, list[FoldRecord]]:
+def _tick(
+    state: UserState, cmd: ClockTicked, rules: Rules, events: tuple[str, ...]
+) -> tuple[UserState, list[FoldRecord]]:
     settled, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
     new = _build(settled, events=events, time_ms=cmd.time_ms)
     return new, [_progress(new, cmd, "tick", rules), *changes]
 
 
-def _identify_or_award(state: UserState, cmd: UserIdentified | AchievementAwarded,
-                       rules: Rules, events: tuple[str, ...]
-                       ) -> tuple[UserState, list[FoldRecord]]:
+def _identify_or_award(
+    state: UserState,
+    cmd: UserIdentified | AchievementAwarded,
+    rules: Rules,
+    events: tuple[str, ...],
+) -> tuple[UserState, list[FoldRecord]]:
     state = upsert(state, cmd.user)
     state, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
-    uid, eid, at, attrs, have = (state.user_id, cmd.event_id, cmd.time_ms, state.attributes,
-                                 state.achievements)
+    uid, eid, at, attrs, have = (
+        state.user_id,
+        cmd.event_id,
+        cmd.time_ms,
+        state.attributes,
+        state.achievements,
+    )
     if isinstance(cmd, AchievementAwarded):
         done = ach.on_api(have, rules, cmd.achievement, attrs, uid, eid, at)
         kind: CommandType = "achievement"
     else:  # a profile change may satisfy user-attribute filters
-        done = [rec for metric, total in sorted(state.totals.items())
-                for rec in ach.on_metric(have, rules, metric, total, None, attrs, uid, eid, at)]
+        done = [
+            rec
+            for metric, total in sorted(state.totals.items())
+            for rec in ach.on_metric(have, rules, metric, total, None, attrs, uid, eid, at)
+        ]
         done += ach.on_streak(have, rules, state.streak.length, attrs, uid, eid, at)
         kind = "user"
     done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
-    new = _build(state, events=events, time_ms=at,
-                 done=ach.merged(have, done) if done else None)
+    new = _build(state, events=events, time_ms=at, done=ach.merged(have, done) if done else None)
     return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]
 
 
@@ -173,13 +257,27 @@ def close_periods(
     no `Progress` (that belongs to a command). `event_id` tags the facts with their cause.
     """
     changes: list[StreakChanged] = []
-    streak, _ = streaks.advance(state.streak, rules, state.tz, at_ms, state.user_id, event_id,
-                                None, ZERO, changes)
+    streak, _ = streaks.advance(
+        state.streak, rules, state.tz, at_ms, state.user_id, event_id, None, ZERO, changes
+    )
     if streak is state.streak:
         return state, []
     return _new_state(
-        state.user_id, state.version, state.email, state.name, state.tz, state.device_tokens,
-        state.subscribe_to_emails, state.attributes, state.created_ms, state.updated_ms,
-        state.events, state.totals, state.idempotency, state.recent_events,
-        state.achievements, streak, state.offset,
+        state.user_id,
+        state.version,
+        state.email,
+        state.name,
+        state.tz,
+        state.device_tokens,
+        state.subscribe_to_emails,
+        state.attributes,
+        state.created_ms,
+        state.updated_ms,
+        state.events,
+        state.totals,
+        state.idempotency,
+        state.recent_events,
+        state.achievements,
+        streak,
+        state.offset,
     ), list(changes)

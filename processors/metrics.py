@@ -27,10 +27,15 @@ def short_hash(text: str) -> str:
     return blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def event_fingerprint(event_id: str) -> str:
+    """How an event id is remembered: itself when short (exact), else its fingerprint."""
+    return event_id if len(event_id) <= 40 else "#" + short_hash(event_id)
+
+
 def remember(kept: tuple[str, ...], fingerprint: str, bound: int) -> tuple[str, ...]:
     """Append a fingerprint, dropping the oldest beyond `bound` (0 = unbounded)."""
     if bound and len(kept) >= bound:
-        return (*kept[len(kept) - bound + 1:], fingerprint)
+        return (*kept[len(kept) - bound + 1 :], fingerprint)
     return (*kept, fingerprint)
 
 

@@ -24,6 +24,21 @@ _new_snapshot = maker(StreakSnapshot)
 _new_entry = maker(HistoryEntry)
 
 
+_entries: dict[tuple[int, int, bool], HistoryEntry] = {}
+
+
+def _entry(period: int, length: int, used_freeze: bool) -> HistoryEntry:
+    """A history entry, shared: entries are immutable and repeat across users, and sharing
+    keeps the histories of many users small and in cache."""
+    key = (period, length, used_freeze)
+    hit = _entries.get(key)
+    if hit is None:
+        if len(_entries) >= 100_000:
+            _entries.clear()
+        hit = _entries[key] = _new_entry(period, length, used_freeze)
+    return hit
+
+
 class _Draft:
     """A mutable working copy of one StreakState while a command is applied."""
 
@@ -47,8 +62,16 @@ class _Draft:
         "week_start",
     )
 
-    def __init__(self, s: StreakState, rule: Streak, week_start: int, user_id: str,
-                 event_id: str, time_ms: int, out: list[StreakChanged]) -> None:
+    def __init__(
+        self,
+        s: StreakState,
+        rule: Streak,
+        week_start: int,
+        user_id: str,
+        event_id: str,
+        time_ms: int,
+        out: list[StreakChanged],
+    ) -> None:
         self.length, self.longest, self.started = s.length, s.longest, s.started
         self.covered, self.period, self.progress = s.covered, s.period, s.progress
         self.extended_ms, self.freezes, self.anchor = s.extended_ms, s.freezes, s.freeze_anchor
@@ -57,24 +80,48 @@ class _Draft:
         self.user_id, self.event_id, self.time_ms = user_id, event_id, time_ms
 
     def state(self) -> StreakState:
-        return _new_streak(self.length, self.longest, self.started, self.covered, self.period,
-                           self.progress, self.extended_ms, self.freezes, self.anchor,
-                           self.earned, self.history)
+        return _new_streak(
+            self.length,
+            self.longest,
+            self.started,
+            self.covered,
+            self.period,
+            self.progress,
+            self.extended_ms,
+            self.freezes,
+            self.anchor,
+            self.earned,
+            self.history,
+        )
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
         start, end = period_iso(period, self.rule.frequency, self.week_start)
-        self.out.append(_new_change(
-            f"{self.user_id}:streak:{kind}:{tag or start}", kind, self.user_id,
-            self.event_id, self.time_ms, self.length, self.longest, self.rule.frequency,
-            None if self.started is None else iso(self.started), start, end,
-            None if self.rule.freezes is None else self.freezes, False,
-        ))
+        self.out.append(
+            _new_change(
+                f"{self.user_id}:streak:{kind}:{tag or start}",
+                kind,
+                self.user_id,
+                self.event_id,
+                self.time_ms,
+                self.length,
+                self.longest,
+                self.rule.frequency,
+                None if self.started is None else iso(self.started),
+                start,
+                end,
+                None if self.rule.freezes is None else self.freezes,
+                False,
+            )
+        )
 
     def remember(self, period: int, used_freeze: bool) -> None:
         keep = self.rule.history_periods
-        kept = self.history if len(self.history) < keep else self.history[len(self.history)
-                                                                            - keep + 1:]
-        self.history = (*kept, _new_entry(period, self.length, used_freeze))
+        kept = (
+            self.history
+            if len(self.history) < keep
+            else self.history[len(self.history) - keep + 1 :]
+        )
+        self.history = (*kept, _entry(period, self.length, used_freeze))
 
     def earn(self, upto: int) -> None:
         """Credit auto-earned freezes whose earn date is on or before `upto`."""
@@ -118,9 +165,15 @@ class _Draft:
         progress = dict(self.progress)
         progress[metric] = add(progress.get(metric), value)
         self.progress = progress
-        period = self.period
-        if period is None or self.covered == period or not _met(self.rule, progress):
+        if self.period is None or self.covered == self.period or not _met(self.rule, progress):
             return False
+        self.extend(day)
+        return True
+
+    def extend(self, day: int) -> None:
+        """The current period's thresholds are met: the streak grows (or starts)."""
+        period = self.period
+        assert period is not None
         if self.covered is None:
             self.length, self.started = 1, day
             kind: StreakChangeKind = "started"
@@ -131,7 +184,6 @@ class _Draft:
         self.longest = max(self.longest, self.length)
         self.remember(period, used_freeze=False)
         self.emit(kind, period)
-        return True
 
 
 def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
@@ -168,17 +220,51 @@ def advance(
     if rule is None:
         return s, False
     day = local_ordinal(time_ms, tz)
-    period = day if rule.frequency == "daily" else period_index(day, rule.frequency,
-                                                                 rules.week_start)
+    period = (
+        day if rule.frequency == "daily" else period_index(day, rule.frequency, rules.week_start)
+    )
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics
-    if period == s.period and (not counts or s.covered == period) and not _due(s, rule, day):
-        return s, False  # nothing to settle; nothing to count (or the period already counts)
+    quiet = (
+        s.freeze_anchor is not None
+        and not _due(s, rule, day)
+        and (s.covered is None or period <= s.covered + 1)
+    )
+    if quiet:  # nothing to settle: the common case, handled without a draft
+        if not counts or metric is None or s.covered == period:
+            if period == s.period:
+                return s, False
+            return _moved(s, period, {}), False
+        progress = dict(s.progress) if period == s.period else {}
+        progress[metric] = add(progress.get(metric), value)
+        if not _met(rule, progress):
+            return _moved(s, period, progress), False
+        draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
+        draft.period, draft.progress = period, progress
+        draft.extend(day)
+        return draft.state(), True
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
     return draft.state(), extended
+
+
+def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
+    """The streak with a new current period or progress, nothing else changed."""
+    return _new_streak(
+        s.length,
+        s.longest,
+        s.started,
+        s.covered,
+        period,
+        progress,
+        s.extended_ms,
+        s.freezes,
+        s.freeze_anchor,
+        s.freeze_earned,
+        s.history,
+    )
 
 
 def _due(s: StreakState, rule: Streak, day: int) -> bool:
@@ -189,22 +275,62 @@ def _due(s: StreakState, rule: Streak, day: int) -> bool:
     return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
+# Snapshots are immutable values that many users share on the same day (the same dates,
+# length and freezes), so one object per distinct snapshot serves every Progress record: a
+# dict lookup is cheaper than computing dates and building a 12-field object per command.
+_snapshots: dict[tuple[object, ...], StreakSnapshot] = {}
+_snapshots_rule: list[Streak | None] = [None]  # the rule the cached snapshots were made for
+_CACHE_LIMIT = 100_000
+
+
 def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | None:
     """The streak as the `Progress` record (and Trophy's response) shows it."""
     rule = rules.streak
     if rule is None:
         return None
-    frequency, ws = rule.frequency, rules.week_start
+    key = (
+        s.period,
+        s.covered,
+        s.started,
+        s.length,
+        s.longest,
+        s.freezes,
+        extended,
+        rules.week_start,
+    )
+    if _snapshots_rule[0] is rule:
+        hit = _snapshots.get(key)
+        if hit is not None:
+            return hit
+    else:
+        _snapshots.clear()
+        _snapshots_rule[0] = rule
+    if len(_snapshots) >= _CACHE_LIMIT:
+        _snapshots.clear()
+    made = _snapshots[key] = _snapshot(s, rule, rules.week_start, extended)
+    return made
+
+
+def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSnapshot:
+    frequency = rule.frequency
     start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
     expires = None
     if s.covered is not None and s.length:
         expires = period_iso(s.covered + 1, frequency, ws)[1]
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
-    if fz is None:
-        return _new_snapshot(s.length, frequency, started, start, end, expires, extended,
-                             s.longest, None, None, None, None)
-    interval = fz.auto_earn_interval_days or None
-    return _new_snapshot(s.length, frequency, started, start, end, expires, extended,
-                         s.longest, s.freezes, fz.max, interval,
-                         fz.auto_earn_amount if interval else None)
+    interval = fz.auto_earn_interval_days or None if fz else None
+    return _new_snapshot(
+        s.length,
+        frequency,
+        started,
+        start,
+        end,
+        expires,
+        extended,
+        s.longest,
+        None if fz is None else s.freezes,
+        None if fz is None else fz.max,
+        interval,
+        fz.auto_earn_amount if fz and interval else None,
+    )

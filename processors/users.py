@@ -20,16 +20,35 @@ def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None)
     """A user seen for the first time, with the profile fields `user` carries."""
     u = user or User(user_id)
     return _new_state(
-        user_id, STATE_VERSION, u.email, u.name, u.tz, u.device_tokens, u.subscribe_to_emails,
-        dict(u.attributes) if u.attributes else {}, time_ms, time_ms, 0, {}, {}, (), {},
-        initial_streak(rules), -1,
+        user_id,
+        STATE_VERSION,
+        u.email,
+        u.name,
+        u.tz,
+        u.device_tokens,
+        u.subscribe_to_emails,
+        dict(u.attributes) if u.attributes else {},
+        time_ms,
+        time_ms,
+        0,
+        {},
+        {},
+        (),
+        {},
+        initial_streak(rules),
+        -1,
     )
 
 
 def upsert(state: UserState, user: User) -> UserState:
     """The state with the user object's given fields applied (the same object if unchanged)."""
-    if user.email is None and user.name is None and user.tz is None and (
-        user.device_tokens is None and user.subscribe_to_emails is None and not user.attributes
+    if (
+        user.email is None
+        and user.name is None
+        and user.tz is None
+        and (
+            user.device_tokens is None and user.subscribe_to_emails is None and not user.attributes
+        )
     ):
         return state
     changes: dict[str, object] = {}
@@ -45,8 +64,10 @@ def upsert(state: UserState, user: User) -> UserState:
         user.subscribe_to_emails != state.subscribe_to_emails
     ):
         changes["subscribe_to_emails"] = user.subscribe_to_emails
-    if user.attributes and user.attributes != state.attributes and any(
-        state.attributes.get(k) != v for k, v in user.attributes.items()
+    if (
+        user.attributes
+        and user.attributes != state.attributes
+        and any(state.attributes.get(k) != v for k, v in user.attributes.items())
     ):
         changes["attributes"] = {**state.attributes, **user.attributes}
     return replace(state, **changes) if changes else state  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ import orjson
 from schemas._fast import maker
 
 SCHEMA_VERSION = 1
-MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_TIME_MS = 253_370_764_799_999  # 9998-12-31T23:59:59.999Z: local dates stay in range
 MAX_VALUE_DIGITS = 30
 MAX_VALUE_EXPONENT = 30
 _EMPTY: Mapping[str, str] = {}
@@ -189,8 +189,10 @@ def parse_value(raw: object, where: str = "value") -> Decimal:
         raise InvalidRecord(f"{where}: not finite: {raw!r}")
     sign_digits_exp = value.as_tuple()
     exp = sign_digits_exp.exponent
-    if len(sign_digits_exp.digits) > MAX_VALUE_DIGITS or not isinstance(exp, int) or (
-        abs(exp) > MAX_VALUE_EXPONENT
+    if (
+        len(sign_digits_exp.digits) > MAX_VALUE_DIGITS
+        or not isinstance(exp, int)
+        or (abs(exp) > MAX_VALUE_EXPONENT)
     ):
         raise InvalidRecord(f"{where}: too many digits or too large: {str(raw)[:40]!r}")
     return value
@@ -249,8 +251,11 @@ def decode_user(raw: object, where: str = "user") -> User:
     p = where + "."
     uid = raw.get("id")
     if type(uid) is not str or not uid:
-        raise InvalidRecord(f"{p}id: missing user id" if uid is None or uid == "" else
-                            f"{p}id: expected a string, got {_kind(uid)}")
+        raise InvalidRecord(
+            f"{p}id: missing user id"
+            if uid is None or uid == ""
+            else f"{p}id: expected a string, got {_kind(uid)}"
+        )
     if len(raw) == 1:
         return _new_user(uid, None, None, None, None, None, None)
     tz = _opt_str(raw, "tz", p)
@@ -266,7 +271,12 @@ def decode_user(raw: object, where: str = "user") -> User:
         raise InvalidRecord(f"{p}subscribeToEmails: expected a boolean, got {_kind(subscribe)}")
     attrs = raw.get("attributes")
     return _new_user(
-        uid, _opt_str(raw, "email", p), _opt_str(raw, "name", p), tz, tokens, subscribe,
+        uid,
+        _opt_str(raw, "email", p),
+        _opt_str(raw, "name", p),
+        tz,
+        tokens,
+        subscribe,
         None if attrs is None else _str_map(attrs, p + "attributes"),
     )
 
@@ -319,5 +329,6 @@ def decode_command(raw: bytes) -> Command:
         return ClockTicked(event_id, time_ms, uid)
     if kind is None:
         raise InvalidRecord("type: missing")
-    raise InvalidRecord(f"type: unknown {str(kind)[:40]!r} (expected metric, user, "
-                        "achievement or tick)")
+    raise InvalidRecord(
+        f"type: unknown {str(kind)[:40]!r} (expected metric, user, achievement or tick)"
+    )

@@ -20,10 +20,18 @@ from pydantic import TypeAdapter
 from schemas import commands, records, state
 
 OUT = Path(__file__).parent / "json"
-COMMAND_TYPES = {"MetricTracked": "metric", "UserIdentified": "user",
-                 "AchievementAwarded": "achievement", "ClockTicked": "tick"}
-RECORD_TYPES = {"Progress": "progress", "AchievementCompleted": "achievement",
-                "StreakChanged": "streak", "DeadLetter": "dead_letter"}
+COMMAND_TYPES = {
+    "MetricTracked": "metric",
+    "UserIdentified": "user",
+    "AchievementAwarded": "achievement",
+    "ClockTicked": "tick",
+}
+RECORD_TYPES = {
+    "Progress": "progress",
+    "AchievementCompleted": "achievement",
+    "StreakChanged": "streak",
+    "DeadLetter": "dead_letter",
+}
 RENAMES = {"time_ms": "time"}  # commands only: the wire says "time"
 
 
@@ -54,8 +62,11 @@ def _rewrite(node: Any, renames: dict[str, str]) -> Any:
 def _envelope(schema: dict[str, Any], tags: dict[str, str], version: int) -> dict[str, Any]:
     for name, tag in tags.items():
         definition = schema["$defs"][name]
-        definition["properties"] = {"schema_version": {"const": version},
-                                    "type": {"const": tag}, **definition["properties"]}
+        definition["properties"] = {
+            "schema_version": {"const": version},
+            "type": {"const": tag},
+            **definition["properties"],
+        }
         definition["required"] = ["schema_version", "type", *definition.get("required", [])]
     schema["oneOf"] = schema.pop("anyOf")
     return schema
@@ -71,19 +82,24 @@ def build() -> dict[str, str]:
     rec = _rewrite(TypeAdapter(records.Record).json_schema(mode="serialization"), {})
     st = _rewrite(TypeAdapter(state.UserState).json_schema(mode="serialization"), {})
     st["$defs"]["HistoryEntry"] = {
-        "description": "[period index, streak length, used a freeze]", "type": "array",
+        "description": "[period index, streak length, used a freeze]",
+        "type": "array",
         "prefixItems": [{"type": "integer"}, {"type": "integer"}, {"type": "boolean"}],
-        "minItems": 3, "maxItems": 3,
+        "minItems": 3,
+        "maxItems": 3,
     }
-    st["properties"] = {"version": {"const": state.STATE_VERSION}, **{
-        k: v for k, v in st["properties"].items() if k != "version"}}
+    st["properties"] = {
+        "version": {"const": state.STATE_VERSION},
+        **{k: v for k, v in st["properties"].items() if k != "version"},
+    }
     docs = {
         "commands.schema.json": _document(
-            "Podium command (podium.events)",
-            _envelope(cmd, COMMAND_TYPES, commands.SCHEMA_VERSION)),
+            "Podium command (podium.events)", _envelope(cmd, COMMAND_TYPES, commands.SCHEMA_VERSION)
+        ),
         "records.schema.json": _document(
             "Podium derived record (podium.progress, .achievements, .streaks, .events.dlq)",
-            _envelope(rec, RECORD_TYPES, records.SCHEMA_VERSION)),
+            _envelope(rec, RECORD_TYPES, records.SCHEMA_VERSION),
+        ),
         "state.schema.json": _document("Podium user state (podium.state)", st),
     }
     return {name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in docs.items()}
@@ -91,8 +107,11 @@ def build() -> dict[str, str]:
 
 def stale() -> list[str]:
     """Names of the files that differ from what `build` generates."""
-    return [name for name, text in build().items()
-            if not (OUT / name).exists() or (OUT / name).read_text(encoding="utf-8") != text]
+    return [
+        name
+        for name, text in build().items()
+        if not (OUT / name).exists() or (OUT / name).read_text(encoding="utf-8") != text
+    ]
 
 
 def main(argv: list[str]) -> int:

@@ -71,7 +71,7 @@ class Streak:
 @dataclass(frozen=True, slots=True)
 class Limits:
     idempotency_keys_per_metric: int = 0  # 0 = keep forever
-    recent_event_ids: int = 16
+    recent_event_ids: int = 8  # 0 = remember none
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +111,21 @@ class Rules:
             limits=limits or Limits(),
             source=source,
             by_metric={k: tuple(v) for k, v in by_metric.items()},
-            streak_achievements=tuple(sorted(
-                (a for a in achievements.values() if a.trigger == "streak"),
-                key=lambda a: a.streak_length or 0,
-            )),
+            streak_achievements=tuple(
+                sorted(
+                    (a for a in achievements.values() if a.trigger == "streak"),
+                    key=lambda a: a.streak_length or 0,
+                )
+            ),
             composites=_composite_order(achievements),
-            composite_parts={a.key: frozenset(a.achievement_keys) for a in achievements.values()
-                             if a.trigger == "achievement"},
-            streak_metrics=frozenset(t.metric for t in streak.thresholds) if streak else
-            frozenset(),
+            composite_parts={
+                a.key: frozenset(a.achievement_keys)
+                for a in achievements.values()
+                if a.trigger == "achievement"
+            },
+            streak_metrics=frozenset(t.metric for t in streak.thresholds)
+            if streak
+            else frozenset(),
         )
 
 

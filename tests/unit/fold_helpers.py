@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
 
-from processors.fold import evolve
+from processors.fold import FoldRecord, evolve
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,
@@ -31,7 +31,7 @@ class Run:
     def __init__(self, rules: Rules, user: str = "u1", tz: str | None = None) -> None:
         self.rules, self.user_id, self.tz = rules, user, tz
         self.state: UserState | None = None
-        self.records: list[object] = []
+        self.records: list[FoldRecord] = []
 
     def send(self, command: Command) -> Progress:
         self.state, self.records = evolve(self.state, command, self.rules)
@@ -42,12 +42,29 @@ class Run:
     def user(self, tz: str | None = None, **attributes: str) -> User:
         return User(self.user_id, tz=tz or self.tz, attributes=attributes or None)
 
-    def track(self, when: str, value: str | int = 1, metric: str = "words", *,
-              key: str | None = None, tz: str | None = None, event_id: str | None = None,
-              attributes: dict[str, str] | None = None, **user_attributes: str) -> Progress:
-        return self.send(MetricTracked(event_id or f"e{next(_ids)}", at(when),
-                                       self.user(tz, **user_attributes), metric,
-                                       Decimal(str(value)), attributes or {}, key))
+    def track(
+        self,
+        when: str,
+        value: str | int = 1,
+        metric: str = "words",
+        *,
+        key: str | None = None,
+        tz: str | None = None,
+        event_id: str | None = None,
+        attributes: dict[str, str] | None = None,
+        **user_attributes: str,
+    ) -> Progress:
+        return self.send(
+            MetricTracked(
+                event_id or f"e{next(_ids)}",
+                at(when),
+                self.user(tz, **user_attributes),
+                metric,
+                Decimal(str(value)),
+                attributes or {},
+                key,
+            )
+        )
 
     def identify(self, when: str, tz: str | None = None, **attributes: str) -> Progress:
         return self.send(UserIdentified(f"e{next(_ids)}", at(when), self.user(tz, **attributes)))
@@ -63,8 +80,9 @@ class Run:
 
     def changes(self) -> list[tuple[str, str]]:
         """(kind, date) of the streak facts of the last command."""
-        return [(r.kind, r.id.rsplit(":", 1)[1]) for r in self.records
-                if isinstance(r, StreakChanged)]
+        return [
+            (r.kind, r.id.rsplit(":", 1)[1]) for r in self.records if isinstance(r, StreakChanged)
+        ]
 
     @property
     def streak(self) -> tuple[int, int, int]:

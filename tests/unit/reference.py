@@ -129,6 +129,7 @@ class Reference:
         met = [u.progress.get(t.metric, Decimal(0)) >= t.value for t in rule.thresholds]
         if u.kept or not (all(met) if rule.combine == "all" else any(met)):
             return False
+        assert u.period is not None
         u.facts.append(("started" if u.length == 0 else "extended", u.period.isoformat()))
         u.length += 1
         u.longest = max(u.longest, u.length)
@@ -151,27 +152,37 @@ class Reference:
         while changed:
             changed = False
             for ach in self.rules.achievements.values():
-                if ach.trigger == "achievement" and ach.key not in u.done and all(
-                    k in u.done for k in ach.achievement_keys
+                if (
+                    ach.trigger == "achievement"
+                    and ach.key not in u.done
+                    and all(k in u.done for k in ach.achievement_keys)
                 ):
                     before = len(new)
                     self._complete(u, ach.key, at, new)
                     changed = changed or len(new) > before
 
-    def _metric_achievements(self, u: RefUser, metric: str, at: int, new: set[str],
-                             event_attrs: dict[str, str] | None) -> None:
+    def _metric_achievements(
+        self, u: RefUser, metric: str, at: int, new: set[str], event_attrs: dict[str, str] | None
+    ) -> None:
         for ach in self.rules.achievements.values():
             if ach.trigger != "metric" or ach.metric != metric:
                 continue
-            if ach.event_attributes and (event_attrs is None or any(
-                    event_attrs.get(k) != v for k, v in ach.event_attributes.items())):
+            if ach.event_attributes and (
+                event_attrs is None
+                or any(event_attrs.get(k) != v for k, v in ach.event_attributes.items())
+            ):
                 continue
-            if u.totals.get(metric, Decimal(0)) >= ach.metric_value:
+            target = ach.metric_value
+            if target is not None and u.totals.get(metric, Decimal(0)) >= target:
                 self._complete(u, ach.key, at, new)
 
     def _streak_achievements(self, u: RefUser, at: int, new: set[str]) -> None:
         for ach in self.rules.achievements.values():
-            if ach.trigger == "streak" and u.length >= ach.streak_length:
+            if (
+                ach.trigger == "streak"
+                and ach.streak_length is not None
+                and u.length >= ach.streak_length
+            ):
                 self._complete(u, ach.key, at, new)
 
     # --- commands -------------------------------------------------------------------------
@@ -181,7 +192,8 @@ class Reference:
         u = self.user(user_id)
         metric = cmd.metric if isinstance(cmd, MetricTracked) else None
         if cmd.event_id in u.seen or (
-            isinstance(cmd, MetricTracked) and cmd.idempotency_key is not None
+            isinstance(cmd, MetricTracked)
+            and cmd.idempotency_key is not None
             and (cmd.metric, cmd.idempotency_key) in u.keys
         ):
             total = None if metric is None else u.totals.get(metric, Decimal(0))

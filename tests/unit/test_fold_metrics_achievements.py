@@ -75,8 +75,12 @@ def test_several_achievements_and_composites_in_one_event() -> None:
     assert [a.achievement for a in progress.achievements] == ["w10", "s2", "combo", "mega"]
     assert all(a.achieved_at_ms == at("2024-03-02T10:00") for a in progress.achievements)
     triggers = {a.achievement: a.trigger for a in progress.achievements}
-    assert triggers == {"w10": "metric", "s2": "streak",
-                        "combo": "achievement", "mega": "achievement"}
+    assert triggers == {
+        "w10": "metric",
+        "s2": "streak",
+        "combo": "achievement",
+        "mega": "achievement",
+    }
     by_key = {a.achievement: a for a in progress.achievements}
     assert by_key["w10"].metric_value == Decimal(13) and by_key["w10"].id == "u1:w10"
     assert by_key["s2"].streak_length == 2
@@ -84,8 +88,7 @@ def test_several_achievements_and_composites_in_one_event() -> None:
 
 def test_api_achievements_complete_once_and_only_via_the_api() -> None:
     run = Run(RULES)
-    assert [a.achievement for a in run.award("2024-03-01T09:00", "api").achievements] == [
-        "api"]
+    assert [a.achievement for a in run.award("2024-03-01T09:00", "api").achievements] == ["api"]
     assert run.award("2024-03-01T09:01", "api").achievements == ()
     assert run.award("2024-03-01T09:02", "w10").achievements == ()  # a metric achievement
     assert run.award("2024-03-01T09:03", "unknown").achievements == ()
@@ -113,5 +116,22 @@ def test_records_start_with_one_progress_then_achievements_then_streak_facts() -
     run = Run(RULES)
     run.track("2024-03-01T10:00", 12)
     kinds = [type(r).__name__ for r in run.records]
-    assert kinds == ["Progress", "AchievementCompleted", "AchievementCompleted",
-                     "StreakChanged"]
+    assert kinds == ["Progress", "AchievementCompleted", "AchievementCompleted", "StreakChanged"]
+
+
+def test_recent_event_ids_are_bounded() -> None:
+    rules = parse_rules("[limits]\nrecent_event_ids = 2\n[metrics.words]\n")
+    run = Run(rules)
+    for event_id in ("a", "b", "c"):
+        run.track("2024-03-01T10:00", 1, event_id=event_id)
+    assert run.state is not None and run.state.recent_events == ("b", "c")
+    assert run.track("2024-03-01T10:00", 1, event_id="c").replayed
+    assert not run.track("2024-03-01T10:00", 1, event_id="a").replayed  # forgotten
+    none = Run(parse_rules("[limits]\nrecent_event_ids = 0\n[metrics.words]\n"))
+    none.track("2024-03-01T10:00", 1, event_id="a")
+    assert not none.track("2024-03-01T10:00", 1, event_id="a").replayed
+    assert none.state is not None and none.state.recent_events == ()
+    long_id = "x" * 50
+    run.track("2024-03-01T10:00", 1, event_id=long_id)
+    assert run.state.recent_events[-1].startswith("#") and len(run.state.recent_events[-1]) == 17
+    assert run.track("2024-03-01T10:00", 1, event_id=long_id).replayed

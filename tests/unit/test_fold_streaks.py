@@ -5,8 +5,10 @@ user writes 3 words or finishes 1 chapter in it (combine "any" unless stated); f
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from processors.fold import close_periods
+from schemas.commands import MAX_TIME_MS, MetricTracked
 from tests.unit.fold_helpers import Run, at
 from tests.unit.strategies import RULES, make_rules
 
@@ -20,17 +22,33 @@ def test_started_then_extended_once_per_period_with_expiry() -> None:
     s = first.streak
     assert s is not None
     assert (s.length, s.started, s.period_start, s.period_end, s.expires, s.extended) == (
-        1, "2024-03-01", "2024-03-01", "2024-03-01", "2024-03-02", True)
-    assert (s.freezes, s.max_freezes, s.freeze_auto_earn_interval,
-            s.freeze_auto_earn_amount) == (1, 3, 3, 1)
+        1,
+        "2024-03-01",
+        "2024-03-01",
+        "2024-03-01",
+        "2024-03-02",
+        True,
+    )
+    assert (s.freezes, s.max_freezes, s.freeze_auto_earn_interval, s.freeze_auto_earn_amount) == (
+        1,
+        3,
+        3,
+        1,
+    )
     again = run.track("2024-03-01T11:00", 5).streak
     assert again is not None and (again.length, again.extended) == (1, False)
     short = run.track("2024-03-02T09:00", 1).streak  # 1 word: not yet
     assert short is not None and (short.length, short.extended, short.expires) == (
-        1, False, "2024-03-02")
+        1,
+        False,
+        "2024-03-02",
+    )
     done = run.track("2024-03-02T10:00", 2).streak  # 3 words in the period now
     assert done is not None and (done.length, done.extended, done.expires) == (
-        2, True, "2024-03-03")
+        2,
+        True,
+        "2024-03-03",
+    )
     assert run.changes() == [("extended", "2024-03-02")]
 
 
@@ -82,7 +100,9 @@ def test_the_clock_settles_inactive_users() -> None:
     tick = run.tick("2024-03-03T12:00")
     assert run.changes() == [("freeze_consumed", "2024-03-02")]
     assert tick.streak is not None and (tick.streak.length, tick.streak.expires) == (
-        1, "2024-03-03")
+        1,
+        "2024-03-03",
+    )
     run.tick("2024-03-04T12:00")
     assert run.changes() == [("freeze_earned", "2024-03-04"), ("freeze_consumed", "2024-03-03")]
     run.tick("2024-03-06T12:00")
@@ -164,7 +184,11 @@ def test_monthly_streaks_cross_month_ends_in_the_users_zone() -> None:
     run.track("2024-01-30T12:00", 3)  # Tokyo: 30 January
     feb = run.track("2024-01-31T16:00", 3).streak  # Tokyo: 1 February 01:00
     assert feb is not None and (feb.length, feb.period_start, feb.period_end, feb.expires) == (
-        2, "2024-02-01", "2024-02-29", "2024-03-31")
+        2,
+        "2024-02-01",
+        "2024-02-29",
+        "2024-03-31",
+    )
     run.track("2024-04-02T12:00", 3)  # March missed
     assert run.changes() == [("lost", "2024-03-01"), ("started", "2024-04-01")]
 
@@ -174,12 +198,18 @@ def test_week_start_decides_which_days_share_a_week() -> None:
     monday.track("2024-03-02T12:00", 3)  # Saturday
     sunday_after = monday.track("2024-03-03T12:00", 3).streak  # Sunday: same Monday-week
     assert sunday_after is not None and (sunday_after.length, sunday_after.expires) == (
-        1, "2024-03-10")
+        1,
+        "2024-03-10",
+    )
     sunday = Run(make_rules("weekly", week_start="sunday"))
     sunday.track("2024-03-02T12:00", 3)
     s = sunday.track("2024-03-03T12:00", 3).streak  # Sunday starts a new week
     assert s is not None and (s.length, s.period_start, s.period_end, s.expires) == (
-        2, "2024-03-03", "2024-03-09", "2024-03-16")
+        2,
+        "2024-03-03",
+        "2024-03-09",
+        "2024-03-16",
+    )
 
 
 def test_history_keeps_the_last_periods() -> None:
@@ -189,6 +219,24 @@ def test_history_keeps_the_last_periods() -> None:
     assert run.state is not None
     history = run.state.streak.history
     assert [(date.fromordinal(h.period).isoformat(), h.length) for h in history] == [
-        ("2024-03-03", 3), ("2024-03-04", 4), ("2024-03-05", 5), ("2024-03-06", 6),
-        ("2024-03-07", 7)]
+        ("2024-03-03", 3),
+        ("2024-03-04", 4),
+        ("2024-03-05", 5),
+        ("2024-03-06", 6),
+        ("2024-03-07", 7),
+    ]
     assert run.streak[1] == 7
+
+
+def test_the_extremes_of_time_fold_in_any_zone() -> None:
+    for rules in (
+        NO_FREEZES,
+        make_rules("monthly", initial=0, amount=0, interval=0),
+        make_rules("weekly", "any", "sunday", initial=0, amount=0, interval=0),
+    ):
+        for tz in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14 and UTC-12
+            run = Run(rules, tz=tz)
+            run.track("1970-01-01T00:00", 3)
+            late = run.send(MetricTracked("late", MAX_TIME_MS, run.user(), "words", Decimal(3)))
+            assert late.streak is not None and late.streak.length == 1
+            assert late.streak.period_end is not None and late.streak.period_end <= "9999-12-31"
