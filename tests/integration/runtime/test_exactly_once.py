@@ -46,12 +46,13 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     kafka_bootstrap: str, names: Names, rules: Rules, spawn
 ) -> None:
     events = metric_events(50_000, 1_000, seed=11)
-    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, pause=0.3))
+    # The flow lasts ≈ 20 s, longer than the five kills take, so each kill meets work in hand.
+    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.4))
     rnd = random.Random(4711)
     worker = spawn("worker")
     killed_mid_stream = 0
     for _ in range(5):
-        await asyncio.sleep(rnd.uniform(2.0, 5.0))
+        await asyncio.sleep(rnd.uniform(1.5, 3.5))
         behind = await backlog(kafka_bootstrap, names.worker_group, names.events)
         worker.kill()
         killed_mid_stream += behind > 0
