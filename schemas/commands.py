@@ -187,6 +187,10 @@ def parse_value(raw: object, where: str = "value") -> Decimal:
         raise InvalidRecord(f"{where}: expected a number, got {_kind(raw)}")
     if not value.is_finite():
         raise InvalidRecord(f"{where}: not finite: {raw!r}")
+    if type(raw) is str and len(raw) <= MAX_VALUE_DIGITS and "e" not in raw and "E" not in raw:
+        # Without an exponent, 30 characters hold at most 30 digits and 29 decimals, so the
+        # bounds hold; `as_tuple` costs more than the rest of decoding a value.
+        return value
     sign_digits_exp = value.as_tuple()
     exp = sign_digits_exp.exponent
     if (

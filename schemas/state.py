@@ -65,12 +65,31 @@ class UserState:
     streak: StreakState = field(default_factory=StreakState)
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
 
+    def with_offset(self, offset: int) -> UserState:
+        """This state stamped with `offset` (what the runtime does once per changed state):
+        `replace(state, offset=offset)`, built directly because `replace` costs far more."""
+        return _new_state(
+            self.user_id,
+            self.version,
+            self.email,
+            self.name,
+            self.tz,
+            self.device_tokens,
+            self.subscribe_to_emails,
+            self.attributes,
+            self.created_ms,
+            self.updated_ms,
+            self.events,
+            self.totals,
+            self.idempotency,
+            self.recent_events,
+            self.achievements,
+            self.streak,
+            offset,
+        )
+
 
 # --- codec ----------------------------------------------------------------------------------
-
-
-def _text(values: Mapping[str, Decimal]) -> dict[str, str]:
-    return dict(zip(values, map(str, values.values()), strict=True))
 
 
 def state_json(state: UserState) -> dict[str, Any]:
@@ -88,7 +107,7 @@ def state_json(state: UserState) -> dict[str, Any]:
         "createdMs": state.created_ms,
         "updatedMs": state.updated_ms,
         "events": state.events,
-        "totals": _text(state.totals),
+        "totals": {k: str(v) for k, v in state.totals.items()},
         "idempotency": {k: list(v) for k, v in state.idempotency.items()},
         "recentEvents": list(state.recent_events),
         "achievements": dict(state.achievements),
@@ -98,7 +117,7 @@ def state_json(state: UserState) -> dict[str, Any]:
             "started": s.started,
             "covered": s.covered,
             "period": s.period,
-            "progress": _text(s.progress),
+            "progress": {k: str(v) for k, v in s.progress.items()},
             "extendedMs": s.extended_ms,
             "freezes": s.freezes,
             "freezeAnchor": s.freeze_anchor,
