@@ -93,7 +93,7 @@ class Rebuild:
         for uid, offset in self.last.items():
             state = self.store.get(uid)
             assert state is not None
-            out[uid] = encode_state(dataclasses.replace(state, offset=offset))
+            out[uid] = encode_state(state.with_offset(offset))
         return out
 
 

@@ -7,7 +7,6 @@ batch). Each derived record is encoded once, keyed by its user id.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -123,7 +122,7 @@ def fold_batch(
         for item in derived:
             sink[type(item)].append((key, encode_record(item)))
     for uid, offset in touched.items():
-        state = dataclasses.replace(store.get_live(uid), offset=offset)
+        state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)
         out.states[uid] = state
     return out
