@@ -1,0 +1,208 @@
+"""Streak rules: one streak per user, kept by meeting the period's metric thresholds.
+
+Pure functions over `schemas.state.StreakState`; the fold calls `advance` for every command
+(settling missed periods, crediting auto-earned freezes, counting the command's metric) and
+`snapshot` for the `Progress` record. Facts go out as `StreakChanged` (`podium.streaks`).
+See docs/semantics.md for the choices where Trophy is silent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from processors.metrics import add
+from processors.periods import iso, local_ordinal, period_bounds, period_index
+from schemas.records import StreakChanged, StreakChangeKind, StreakSnapshot
+from schemas.rules import Rules, Streak
+from schemas.state import HistoryEntry, StreakState
+
+ZERO = Decimal(0)
+
+
+class _Draft:
+    """A mutable working copy of one StreakState while a command is applied."""
+
+    __slots__ = (
+        "anchor",
+        "covered",
+        "earned",
+        "event_id",
+        "extended_ms",
+        "freezes",
+        "history",
+        "length",
+        "longest",
+        "out",
+        "period",
+        "progress",
+        "rule",
+        "started",
+        "time_ms",
+        "user_id",
+        "week_start",
+    )
+
+    def __init__(self, s: StreakState, rule: Streak, week_start: int, user_id: str,
+                 event_id: str, time_ms: int, out: list[StreakChanged]) -> None:
+        self.length, self.longest, self.started = s.length, s.longest, s.started
+        self.covered, self.period, self.progress = s.covered, s.period, s.progress
+        self.extended_ms, self.freezes, self.anchor = s.extended_ms, s.freezes, s.freeze_anchor
+        self.earned, self.history = s.freeze_earned, s.history
+        self.rule, self.week_start, self.out = rule, week_start, out
+        self.user_id, self.event_id, self.time_ms = user_id, event_id, time_ms
+
+    def state(self) -> StreakState:
+        return StreakState(self.length, self.longest, self.started, self.covered, self.period,
+                           self.progress, self.extended_ms, self.freezes, self.anchor,
+                           self.earned, self.history)
+
+    def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
+        start, end = period_bounds(period, self.rule.frequency, self.week_start)
+        self.out.append(StreakChanged(
+            id=f"{self.user_id}:streak:{kind}:{tag or iso(start)}",
+            kind=kind, user_id=self.user_id, event_id=self.event_id, time_ms=self.time_ms,
+            length=self.length, longest=self.longest, frequency=self.rule.frequency,
+            started=None if self.started is None else iso(self.started),
+            period_start=iso(start), period_end=iso(end),
+            freezes=None if self.rule.freezes is None else self.freezes,
+        ))
+
+    def remember(self, period: int, used_freeze: bool) -> None:
+        keep = self.rule.history_periods
+        kept = self.history if len(self.history) < keep else self.history[len(self.history)
+                                                                            - keep + 1:]
+        self.history = (*kept, HistoryEntry(period, self.length, used_freeze))
+
+    def earn(self, upto: int) -> None:
+        """Credit auto-earned freezes whose earn date is on or before `upto`."""
+        fz = self.rule.freezes
+        if fz is None or fz.auto_earn_interval_days == 0 or self.anchor is None:
+            return
+        due = (upto - self.anchor) // fz.auto_earn_interval_days
+        while self.earned < due:
+            self.earned += 1
+            if self.freezes >= fz.max:
+                self.earned = due  # capped: the rest of this stretch is lost
+                return
+            self.freezes = min(fz.max, self.freezes + fz.auto_earn_amount)
+            on = self.anchor + self.earned * fz.auto_earn_interval_days
+            period = period_index(on, self.rule.frequency, self.week_start)
+            self.emit("freeze_earned", period, tag=iso(on))
+
+    def settle(self, day: int, period: int) -> None:
+        """Close the periods before `period`: use freezes for missed ones, or lose."""
+        if self.anchor is None:
+            self.anchor = day
+        covered = self.covered
+        if covered is not None and period > covered + 1:
+            for missed in range(covered + 1, period):
+                self.earn(period_bounds(missed, self.rule.frequency, self.week_start)[1] + 1)
+                if self.freezes > 0:
+                    self.freezes -= 1
+                    self.covered = missed
+                    self.remember(missed, used_freeze=True)
+                    self.emit("freeze_consumed", missed)
+                else:
+                    self.emit("lost", missed)
+                    self.length, self.started, self.covered = 0, None, None
+                    break
+        self.earn(day)
+        if self.period != period:
+            self.period, self.progress = period, {}
+
+    def count(self, metric: str, value: Decimal, day: int) -> bool:
+        """Add the metric to the period's progress; True when this extended the streak."""
+        progress = dict(self.progress)
+        progress[metric] = add(progress.get(metric), value)
+        self.progress = progress
+        period = self.period
+        if period is None or self.covered == period or not _met(self.rule, progress):
+            return False
+        if self.covered is None:
+            self.length, self.started = 1, day
+            kind: StreakChangeKind = "started"
+        else:
+            self.length += 1
+            kind = "extended"
+        self.covered, self.extended_ms = period, self.time_ms
+        self.longest = max(self.longest, self.length)
+        self.remember(period, used_freeze=False)
+        self.emit(kind, period)
+        return True
+
+
+def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
+    if rule.combine == "all":
+        return all(progress.get(t.metric, ZERO) >= t.value for t in rule.thresholds)
+    return any(progress.get(t.metric, ZERO) >= t.value for t in rule.thresholds)
+
+
+def initial_streak(rules: Rules) -> StreakState:
+    fz = rules.streak.freezes if rules.streak else None
+    return StreakState(freezes=fz.initial if fz else 0)
+
+
+def advance(
+    s: StreakState,
+    rules: Rules,
+    tz: str | None,
+    time_ms: int,
+    user_id: str,
+    event_id: str,
+    metric: str | None,
+    value: Decimal,
+    out: list[StreakChanged],
+) -> tuple[StreakState, bool]:
+    """Settle the streak at `time_ms` and count `metric` (None: settle only).
+
+    Returns the new state and whether this command extended the streak; appends facts to
+    `out`. The period is never earlier than the latest one seen (time does not run backwards
+    for a streak, whatever the event times or time-zone changes).
+    """
+    rule = rules.streak
+    if rule is None:
+        return s, False
+    day = local_ordinal(time_ms, tz)
+    period = period_index(day, rule.frequency, rules.week_start)
+    if s.period is not None and period < s.period:
+        period = s.period
+    counts = metric is not None and metric in rules.streak_metrics
+    if not counts and period == s.period and not _due(s, rule, day):
+        return s, False  # nothing to settle, nothing to count
+    draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
+    draft.settle(day, period)
+    extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
+    return draft.state(), extended
+
+
+def _due(s: StreakState, rule: Streak, day: int) -> bool:
+    """Whether a freeze auto-earn falls due by `day` (a cheap pre-check)."""
+    fz = rule.freezes
+    if fz is None or fz.auto_earn_interval_days == 0 or s.freeze_anchor is None:
+        return s.freeze_anchor is None
+    return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
+
+
+def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | None:
+    """The streak as the `Progress` record (and Trophy's response) shows it."""
+    rule = rules.streak
+    if rule is None:
+        return None
+    ws = rules.week_start
+    start = end = expires = None
+    if s.period is not None:
+        first, last = period_bounds(s.period, rule.frequency, ws)
+        start, end = iso(first), iso(last)
+    if s.covered is not None and s.length > 0:
+        expires = iso(period_bounds(s.covered + 1, rule.frequency, ws)[1])
+    fz = rule.freezes
+    earns = fz is not None and fz.auto_earn_interval_days > 0
+    return StreakSnapshot(
+        length=s.length, frequency=rule.frequency,
+        started=None if s.started is None else iso(s.started),
+        period_start=start, period_end=end, expires=expires, extended=extended,
+        longest=s.longest,
+        freezes=s.freezes if fz else None, max_freezes=fz.max if fz else None,
+        freeze_auto_earn_interval=fz.auto_earn_interval_days if fz and earns else None,
+        freeze_auto_earn_amount=fz.auto_earn_amount if fz and earns else None,
+    )

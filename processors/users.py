@@ -1,0 +1,38 @@
+"""User profiles: the upsert carried by every command's user object. Pure.
+
+A field that is absent (None) leaves the stored value; `attributes` are merged key by key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from processors.streaks import initial_streak
+from schemas.commands import User
+from schemas.rules import Rules
+from schemas.state import UserState
+
+
+def new_user(user_id: str, time_ms: int, rules: Rules) -> UserState:
+    return UserState(user_id=user_id, created_ms=time_ms, updated_ms=time_ms,
+                     streak=initial_streak(rules))
+
+
+def upsert(state: UserState, user: User) -> UserState:
+    """The state with the user object's given fields applied (the same object if unchanged)."""
+    changes: dict[str, object] = {}
+    if user.email is not None and user.email != state.email:
+        changes["email"] = user.email
+    if user.name is not None and user.name != state.name:
+        changes["name"] = user.name
+    if user.tz is not None and user.tz != state.tz:
+        changes["tz"] = user.tz
+    if user.device_tokens is not None and user.device_tokens != state.device_tokens:
+        changes["device_tokens"] = tuple(user.device_tokens)
+    if user.subscribe_to_emails is not None and (
+        user.subscribe_to_emails != state.subscribe_to_emails
+    ):
+        changes["subscribe_to_emails"] = user.subscribe_to_emails
+    if user.attributes and any(state.attributes.get(k) != v for k, v in user.attributes.items()):
+        changes["attributes"] = {**state.attributes, **user.attributes}
+    return replace(state, **changes) if changes else state  # type: ignore[arg-type]

@@ -1,0 +1,284 @@
+"""Validation of a parsed rules document into `schemas.rules.Rules`.
+
+Every error is a `RulesError` whose message reads `<file>: <path>: <what is wrong>`, e.g.
+`rules.toml: achievements[3].metric: unknown metric 'word-written'`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from schemas.rules import (
+    FREQUENCIES,
+    MAX_FREEZES,
+    TRIGGERS,
+    WEEKDAYS,
+    Achievement,
+    Freezes,
+    Limits,
+    Metric,
+    Rules,
+    RulesError,
+    Streak,
+    Threshold,
+)
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak")
+ACHIEVEMENT_KEYS = (
+    "key", "name", "trigger", "description", "badge_url", "metric", "value", "streak_length",
+    "achievements", "user_attributes", "event_attributes",
+)
+PER_TRIGGER = {
+    "metric": {"metric", "value", "event_attributes"},
+    "streak": {"streak_length"},
+    "api": set(),
+    "achievement": {"achievements"},
+}
+
+
+class _Doc:
+    """Helpers that know the source name for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, path: str, message: str) -> RulesError:
+        return RulesError(f"{self.source}: {path}: {message}" if path else
+                          f"{self.source}: {message}")
+
+    def table(self, raw: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise self.error(path, f"expected a table, got {_kind(raw)}")
+        for key in raw:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                raise self.error(where, f"unknown key (expected one of {', '.join(allowed)})")
+        return raw
+
+    def string(self, raw: object, path: str, *, key: bool = False) -> str:
+        if not isinstance(raw, str) or not raw:
+            raise self.error(path, f"expected a non-empty string, got {_kind(raw)}")
+        if key and not KEY_PATTERN.match(raw):
+            raise self.error(path, f"invalid key {raw!r} (letters, digits, '-', '_', '.')")
+        return raw
+
+    def integer(self, raw: object, path: str, low: int, high: int) -> int:
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise self.error(path, f"expected an integer, got {_kind(raw)}")
+        if not low <= raw <= high:
+            raise self.error(path, f"must be between {low} and {high}, got {raw}")
+        return raw
+
+    def number(self, raw: object, path: str) -> Decimal:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise self.error(path, f"expected a number, got {_kind(raw)}")
+        try:
+            value = Decimal(repr(raw) if isinstance(raw, float) else str(raw))
+        except InvalidOperation:
+            raise self.error(path, f"not a number: {raw!r}") from None
+        if not value.is_finite():
+            raise self.error(path, f"must be finite, got {raw!r}")
+        return value
+
+    def str_map(self, raw: object, path: str) -> dict[str, str]:
+        if not isinstance(raw, dict):
+            raise self.error(path, f"expected a table of strings, got {_kind(raw)}")
+        for k, v in raw.items():
+            if not isinstance(v, str):
+                raise self.error(f"{path}.{k}", f"expected a string, got {_kind(v)}")
+        return dict(raw)
+
+
+def _kind(raw: object) -> str:
+    if isinstance(raw, bool):
+        return "a boolean"
+    if isinstance(raw, int | float):
+        return f"the number {raw}"
+    if isinstance(raw, str):
+        return f"the string {raw!r}" if raw else "an empty string"
+    if isinstance(raw, list):
+        return "an array"
+    if isinstance(raw, dict):
+        return "a table"
+    return type(raw).__name__
+
+
+def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
+    d = _Doc(source)
+    d.table(dict(doc), "", TOP_KEYS)
+    week_start = 0
+    if "week_start" in doc:
+        raw = doc["week_start"]
+        if not isinstance(raw, str) or raw.lower() not in WEEKDAYS:
+            raise d.error("week_start", f"expected a weekday name (monday..sunday), got "
+                          f"{_kind(raw)}")
+        week_start = WEEKDAYS.index(raw.lower())
+    limits = _limits(d, doc.get("limits", {}))
+    metrics = _metrics(d, doc.get("metrics"))
+    streak = None if "streak" not in doc else _streak(d, doc["streak"], metrics)
+    achievements = _achievements(d, doc.get("achievements", []), metrics, streak)
+    return Rules.build(metrics, achievements, streak, week_start, limits, source)
+
+
+def _limits(d: _Doc, raw: object) -> Limits:
+    t = d.table(raw, "limits", ("idempotency_keys_per_metric", "recent_event_ids"))
+    return Limits(
+        idempotency_keys_per_metric=d.integer(
+            t.get("idempotency_keys_per_metric", 0), "limits.idempotency_keys_per_metric",
+            0, 10_000_000),
+        recent_event_ids=d.integer(t.get("recent_event_ids", 64), "limits.recent_event_ids",
+                                   0, 100_000),
+    )
+
+
+def _metrics(d: _Doc, raw: object) -> dict[str, Metric]:
+    if raw is None:
+        raise d.error("metrics", "missing: define at least one metric ([metrics.<key>])")
+    if not isinstance(raw, dict) or not raw:
+        raise d.error("metrics", "expected a table of metrics ([metrics.<key>])")
+    out: dict[str, Metric] = {}
+    for key, body in raw.items():
+        path = f"metrics.{key}"
+        d.string(key, path, key=True)
+        t = d.table(body, path, ("name", "unit"))
+        name = d.string(t["name"], f"{path}.name") if "name" in t else key
+        unit = d.string(t["unit"], f"{path}.unit") if "unit" in t else None
+        out[key] = Metric(key, name, unit)
+    return out
+
+
+def _freezes(d: _Doc, raw: object) -> Freezes:
+    path = "streak.freezes"
+    t = d.table(raw, path, ("initial", "max", "auto_earn_amount", "auto_earn_interval_days"))
+    if "max" not in t:
+        raise d.error(f"{path}.max", "missing: the maximum number of freezes a user can hold")
+    most = d.integer(t["max"], f"{path}.max", 1, MAX_FREEZES)
+    initial = d.integer(t.get("initial", 0), f"{path}.initial", 0, most)
+    amount = d.integer(t.get("auto_earn_amount", 0), f"{path}.auto_earn_amount", 0, most)
+    interval = d.integer(t.get("auto_earn_interval_days", 0),
+                         f"{path}.auto_earn_interval_days", 0, 3660)
+    if (amount == 0) != (interval == 0):
+        raise d.error(path, "auto_earn_amount and auto_earn_interval_days go together: set "
+                      "both (or neither)")
+    return Freezes(initial, most, amount, interval)
+
+
+def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
+    t = d.table(raw, "streak", ("frequency", "combine", "thresholds", "freezes",
+                                "history_periods"))
+    frequency = t.get("frequency")
+    if frequency not in FREQUENCIES:
+        raise d.error("streak.frequency", f"expected one of {', '.join(FREQUENCIES)}, got "
+                      f"{_kind(frequency)}")
+    combine = t.get("combine", "all")
+    if combine not in ("all", "any"):
+        raise d.error("streak.combine", f"expected 'all' or 'any', got {_kind(combine)}")
+    raw_thresholds = t.get("thresholds")
+    if not isinstance(raw_thresholds, list) or not raw_thresholds:
+        raise d.error("streak.thresholds", "expected at least one [[streak.thresholds]]")
+    thresholds: list[Threshold] = []
+    for i, item in enumerate(raw_thresholds):
+        path = f"streak.thresholds[{i}]"
+        th = d.table(item, path, ("metric", "value"))
+        metric = d.string(th.get("metric"), f"{path}.metric")
+        if metric not in metrics:
+            raise d.error(f"{path}.metric", f"unknown metric {metric!r}")
+        if any(x.metric == metric for x in thresholds):
+            raise d.error(f"{path}.metric", f"metric {metric!r} has a threshold already")
+        value = d.number(th.get("value", 1), f"{path}.value")
+        if value <= 0:
+            raise d.error(f"{path}.value", f"must be greater than 0, got {value}")
+        thresholds.append(Threshold(metric, value))
+    freezes = None if "freezes" not in t else _freezes(d, t["freezes"])
+    history = d.integer(t.get("history_periods", 30), "streak.history_periods", 1, 1000)
+    return Streak(frequency, tuple(thresholds), combine, freezes, history)
+
+
+def _achievement(d: _Doc, raw: object, path: str, metrics: Mapping[str, Metric],
+                 streak: Streak | None) -> Achievement:
+    t = d.table(raw, path, ACHIEVEMENT_KEYS)
+    key = d.string(t.get("key"), f"{path}.key", key=True)
+    name = d.string(t.get("name"), f"{path}.name")
+    trigger = t.get("trigger")
+    if trigger not in TRIGGERS:
+        raise d.error(f"{path}.trigger", f"expected one of {', '.join(TRIGGERS)}, got "
+                      f"{_kind(trigger)}")
+    for field_name in set(t) & (set().union(*PER_TRIGGER.values()) - PER_TRIGGER[trigger]):
+        raise d.error(f"{path}.{field_name}", f"not allowed for trigger {trigger!r}")
+    ach = Achievement(
+        key=key, name=name, trigger=trigger,
+        description=d.string(t["description"], f"{path}.description")
+        if "description" in t else None,
+        badge_url=d.string(t["badge_url"], f"{path}.badge_url") if "badge_url" in t else None,
+        user_attributes=d.str_map(t.get("user_attributes", {}), f"{path}.user_attributes"),
+        event_attributes=d.str_map(t.get("event_attributes", {}), f"{path}.event_attributes"),
+    )
+    if trigger == "metric":
+        metric = d.string(t.get("metric"), f"{path}.metric")
+        if metric not in metrics:
+            raise d.error(f"{path}.metric", f"unknown metric {metric!r}")
+        if "value" not in t:
+            raise d.error(f"{path}.value", "missing: the metric total that completes it")
+        return _with(ach, metric=metric, metric_value=d.number(t["value"], f"{path}.value"))
+    if trigger == "streak":
+        if streak is None:
+            raise d.error(f"{path}.trigger", "a streak achievement needs a [streak] section")
+        length = d.integer(t.get("streak_length"), f"{path}.streak_length", 1, 100_000)
+        return _with(ach, streak_length=length)
+    if trigger == "achievement":
+        keys = t.get("achievements")
+        if not isinstance(keys, list) or not keys:
+            raise d.error(f"{path}.achievements", "expected a non-empty array of keys")
+        return _with(ach, achievement_keys=tuple(
+            d.string(k, f"{path}.achievements[{j}]") for j, k in enumerate(keys)))
+    return ach
+
+
+def _with(ach: Achievement, **changes: Any) -> Achievement:
+    return replace(ach, **changes)
+
+
+def _achievements(d: _Doc, raw: object, metrics: Mapping[str, Metric],
+                  streak: Streak | None) -> dict[str, Achievement]:
+    if not isinstance(raw, list):
+        raise d.error("achievements", "expected an array of tables ([[achievements]])")
+    out: dict[str, Achievement] = {}
+    index: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        ach = _achievement(d, item, f"achievements[{i}]", metrics, streak)
+        if ach.key in out:
+            raise d.error(f"achievements[{i}].key",
+                          f"duplicate key {ach.key!r} (first at achievements[{index[ach.key]}])")
+        out[ach.key] = ach
+        index[ach.key] = i
+    for key, ach in out.items():
+        for j, dep in enumerate(ach.achievement_keys):
+            if dep not in out:
+                raise d.error(f"achievements[{index[key]}].achievements[{j}]",
+                              f"unknown achievement {dep!r}")
+    _check_cycles(d, out, index)
+    return out
+
+
+def _check_cycles(d: _Doc, achievements: Mapping[str, Achievement],
+                  index: Mapping[str, int]) -> None:
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
+
+    def visit(key: str, trail: list[str]) -> None:
+        if state.get(key) == 2:
+            return
+        if state.get(key) == 1:
+            cycle = " -> ".join([*trail[trail.index(key):], key])
+            raise d.error(f"achievements[{index[key]}].achievements", f"cycle: {cycle}")
+        state[key] = 1
+        for dep in achievements[key].achievement_keys:
+            visit(dep, [*trail, key])
+        state[key] = 2
+
+    for key in achievements:
+        visit(key, [])

@@ -1,0 +1,155 @@
+"""Per-user state: the value of the compacted `podium.state` changelog (key = user id).
+
+The fold (`processors.fold.evolve`) is the only writer. `encode_state` is deterministic
+(sorted keys, decimals as strings, no floats), so replaying the log yields byte-identical
+state. Calendar dates are stored as proleptic Gregorian ordinals (`date.toordinal()`), streak
+periods as period indexes (see `processors.periods`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from schemas.commands import InvalidRecord
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One kept streak period: its index, the streak length at its end, whether frozen."""
+
+    period: int
+    length: int
+    used_freeze: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StreakState:
+    length: int = 0
+    longest: int = 0
+    started: int | None = None  # local date ordinal of the event that started the streak
+    covered: int | None = None  # last period kept alive (extended, or frozen)
+    period: int | None = None  # latest period seen; `progress` accumulates for it
+    progress: Mapping[str, Decimal] = field(default_factory=dict)
+    extended_ms: int | None = None  # time of the last extension
+    freezes: int = 0
+    freeze_anchor: int | None = None  # local date ordinal auto-earn counts from
+    freeze_earned: int = 0  # auto-earn intervals credited since the anchor
+    history: tuple[HistoryEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    user_id: str
+    version: int = STATE_VERSION
+    email: str | None = None
+    name: str | None = None
+    tz: str | None = None
+    device_tokens: tuple[str, ...] | None = None
+    subscribe_to_emails: bool | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    created_ms: int = 0
+    updated_ms: int = 0
+    events: int = 0  # commands applied
+    totals: Mapping[str, Decimal] = field(default_factory=dict)
+    idempotency: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # metric -> hashes
+    recent_events: tuple[str, ...] = ()  # short hashes of the latest event ids
+    achievements: Mapping[str, int] = field(default_factory=dict)  # key -> achieved_at_ms
+    streak: StreakState = field(default_factory=StreakState)
+    offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
+
+
+# --- codec ----------------------------------------------------------------------------------
+
+
+def state_json(state: UserState) -> dict[str, Any]:
+    s = state.streak
+    return {
+        "version": state.version,
+        "userId": state.user_id,
+        "email": state.email,
+        "name": state.name,
+        "tz": state.tz,
+        "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
+        "subscribeToEmails": state.subscribe_to_emails,
+        "attributes": dict(state.attributes),
+        "createdMs": state.created_ms,
+        "updatedMs": state.updated_ms,
+        "events": state.events,
+        "totals": {k: str(v) for k, v in state.totals.items()},
+        "idempotency": {k: list(v) for k, v in state.idempotency.items()},
+        "recentEvents": list(state.recent_events),
+        "achievements": dict(state.achievements),
+        "streak": {
+            "length": s.length,
+            "longest": s.longest,
+            "started": s.started,
+            "covered": s.covered,
+            "period": s.period,
+            "progress": {k: str(v) for k, v in s.progress.items()},
+            "extendedMs": s.extended_ms,
+            "freezes": s.freezes,
+            "freezeAnchor": s.freeze_anchor,
+            "freezeEarned": s.freeze_earned,
+            "history": [[h.period, h.length, h.used_freeze] for h in s.history],
+        },
+        "offset": state.offset,
+    }
+
+
+def encode_state(state: UserState) -> bytes:
+    return orjson.dumps(state_json(state), option=orjson.OPT_SORT_KEYS)
+
+
+def _streak(obj: dict[str, Any]) -> StreakState:
+    return StreakState(
+        length=obj["length"],
+        longest=obj["longest"],
+        started=obj["started"],
+        covered=obj["covered"],
+        period=obj["period"],
+        progress={k: Decimal(v) for k, v in obj["progress"].items()},
+        extended_ms=obj["extendedMs"],
+        freezes=obj["freezes"],
+        freeze_anchor=obj["freezeAnchor"],
+        freeze_earned=obj["freezeEarned"],
+        history=tuple(HistoryEntry(p, n, bool(f)) for p, n, f in obj["history"]),
+    )
+
+
+def decode_state(raw: bytes) -> UserState:
+    """Decode a state changelog value; raises `InvalidRecord` when it is not one."""
+    try:
+        obj = orjson.loads(raw)
+        if obj.get("version") != STATE_VERSION:
+            raise InvalidRecord(f"state version: unsupported {obj.get('version')!r}")
+        tokens = obj["deviceTokens"]
+        return UserState(
+            user_id=obj["userId"],
+            version=obj["version"],
+            email=obj["email"],
+            name=obj["name"],
+            tz=obj["tz"],
+            device_tokens=None if tokens is None else tuple(tokens),
+            subscribe_to_emails=obj["subscribeToEmails"],
+            attributes=obj["attributes"],
+            created_ms=obj["createdMs"],
+            updated_ms=obj["updatedMs"],
+            events=obj["events"],
+            totals={k: Decimal(v) for k, v in obj["totals"].items()},
+            idempotency={k: tuple(v) for k, v in obj["idempotency"].items()},
+            recent_events=tuple(obj["recentEvents"]),
+            achievements=obj["achievements"],
+            streak=_streak(obj["streak"]),
+            offset=obj["offset"],
+        )
+    except InvalidRecord:
+        raise
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InvalidRecord(f"not a UserState: {type(exc).__name__}: {exc}") from None

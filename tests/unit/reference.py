@@ -1,0 +1,221 @@
+"""An independent, deliberately simple and slow model of Podium's semantics.
+
+Written from docs/semantics.md, not from processors/: it walks streak periods one by one with
+`datetime` objects (period identity = its first date), evaluates composites to a fixpoint,
+keeps every event id and idempotency key in plain sets. It imports only schemas (the input
+types) and the standard library. The property tests compare the fold with it.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from schemas.commands import AchievementAwarded, ClockTicked, Command, MetricTracked
+from schemas.rules import Rules
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def local_date(time_ms: int, tz: str | None) -> date:
+    instant = EPOCH + timedelta(milliseconds=time_ms)
+    return instant.astimezone(ZoneInfo(tz or "UTC")).date()
+
+
+def period_start(d: date, frequency: str, week_start: int) -> date:
+    if frequency == "daily":
+        return d
+    if frequency == "weekly":
+        back = (d.weekday() - week_start) % 7
+        return d - timedelta(days=back)
+    return date(d.year, d.month, 1)
+
+
+def next_period(start: date, frequency: str) -> date:
+    if frequency == "daily":
+        return start + timedelta(days=1)
+    if frequency == "weekly":
+        return start + timedelta(days=7)
+    days = calendar.monthrange(start.year, start.month)[1]
+    return start + timedelta(days=days)
+
+
+@dataclass
+class RefUser:
+    attributes: dict[str, str] = field(default_factory=dict)
+    tz: str | None = None
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    done: dict[str, int] = field(default_factory=dict)
+    # streak
+    length: int = 0
+    longest: int = 0
+    period: date | None = None  # start of the latest period seen
+    kept: bool = False  # the latest period seen is kept (extended or frozen)
+    progress: dict[str, Decimal] = field(default_factory=dict)
+    freezes: int = 0
+    anchor: date | None = None
+    credited: int = 0
+    facts: list[tuple[str, str]] = field(default_factory=list)  # (kind, date) per command
+
+
+@dataclass
+class RefResult:
+    replayed: bool
+    total: Decimal | None
+    completed: set[str]
+    extended: bool
+    facts: list[tuple[str, str]]
+
+
+class Reference:
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.users: dict[str, RefUser] = {}
+
+    def user(self, user_id: str) -> RefUser:
+        if user_id not in self.users:
+            fz = self.rules.streak.freezes if self.rules.streak else None
+            self.users[user_id] = RefUser(freezes=fz.initial if fz else 0)
+        return self.users[user_id]
+
+    # --- streak ---------------------------------------------------------------------------
+
+    def _credit(self, u: RefUser, upto: date) -> None:
+        fz = self.rules.streak.freezes if self.rules.streak else None
+        if fz is None or fz.auto_earn_interval_days == 0 or u.anchor is None:
+            return
+        k = u.credited + 1
+        while u.anchor + timedelta(days=k * fz.auto_earn_interval_days) <= upto:
+            on = u.anchor + timedelta(days=k * fz.auto_earn_interval_days)
+            if u.freezes < fz.max:
+                u.freezes = min(fz.max, u.freezes + fz.auto_earn_amount)
+                u.facts.append(("freeze_earned", on.isoformat()))
+            u.credited = k
+            k += 1
+
+    def _advance(self, u: RefUser, time_ms: int) -> None:
+        rule = self.rules.streak
+        if rule is None:
+            return
+        today = local_date(time_ms, u.tz)
+        if u.anchor is None:
+            u.anchor = today
+        target = period_start(today, rule.frequency, self.rules.week_start)
+        if u.period is None:
+            u.period = target
+        while u.period < target:  # close the period u.period
+            following = next_period(u.period, rule.frequency)
+            self._credit(u, following)
+            if u.length > 0 and not u.kept:
+                if u.freezes > 0:
+                    u.freezes -= 1
+                    u.facts.append(("freeze_consumed", u.period.isoformat()))
+                else:
+                    u.facts.append(("lost", u.period.isoformat()))
+                    u.length = 0
+            u.period, u.kept, u.progress = following, False, {}
+        self._credit(u, today)
+
+    def _count(self, u: RefUser, metric: str, value: Decimal, time_ms: int) -> bool:
+        rule = self.rules.streak
+        if rule is None or metric not in {t.metric for t in rule.thresholds}:
+            return False
+        u.progress[metric] = u.progress.get(metric, Decimal(0)) + value
+        met = [u.progress.get(t.metric, Decimal(0)) >= t.value for t in rule.thresholds]
+        if u.kept or not (all(met) if rule.combine == "all" else any(met)):
+            return False
+        u.facts.append(("started" if u.length == 0 else "extended", u.period.isoformat()))
+        u.length += 1
+        u.longest = max(u.longest, u.length)
+        u.kept = True
+        return True
+
+    # --- achievements ---------------------------------------------------------------------
+
+    def _complete(self, u: RefUser, key: str, at: int, new: set[str]) -> None:
+        ach = self.rules.achievements[key]
+        if key in u.done:
+            return
+        if any(u.attributes.get(k) != v for k, v in ach.user_attributes.items()):
+            return
+        u.done[key] = at
+        new.add(key)
+
+    def _composites(self, u: RefUser, at: int, new: set[str]) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for ach in self.rules.achievements.values():
+                if ach.trigger == "achievement" and ach.key not in u.done and all(
+                    k in u.done for k in ach.achievement_keys
+                ):
+                    before = len(new)
+                    self._complete(u, ach.key, at, new)
+                    changed = changed or len(new) > before
+
+    def _metric_achievements(self, u: RefUser, metric: str, at: int, new: set[str],
+                             event_attrs: dict[str, str] | None) -> None:
+        for ach in self.rules.achievements.values():
+            if ach.trigger != "metric" or ach.metric != metric:
+                continue
+            if ach.event_attributes and (event_attrs is None or any(
+                    event_attrs.get(k) != v for k, v in ach.event_attributes.items())):
+                continue
+            if u.totals.get(metric, Decimal(0)) >= ach.metric_value:
+                self._complete(u, ach.key, at, new)
+
+    def _streak_achievements(self, u: RefUser, at: int, new: set[str]) -> None:
+        for ach in self.rules.achievements.values():
+            if ach.trigger == "streak" and u.length >= ach.streak_length:
+                self._complete(u, ach.key, at, new)
+
+    # --- commands -------------------------------------------------------------------------
+
+    def apply(self, cmd: Command) -> RefResult:
+        user_id = cmd.user_id if isinstance(cmd, ClockTicked) else cmd.user.id
+        u = self.user(user_id)
+        metric = cmd.metric if isinstance(cmd, MetricTracked) else None
+        if cmd.event_id in u.seen or (
+            isinstance(cmd, MetricTracked) and cmd.idempotency_key is not None
+            and (cmd.metric, cmd.idempotency_key) in u.keys
+        ):
+            total = None if metric is None else u.totals.get(metric, Decimal(0))
+            return RefResult(True, total, set(), False, [])
+        u.seen.add(cmd.event_id)
+        u.facts = []
+        if not isinstance(cmd, ClockTicked):
+            self._upsert(u, cmd)
+        new: set[str] = set()
+        extended = False
+        self._advance(u, cmd.time_ms)
+        if isinstance(cmd, MetricTracked):
+            if cmd.idempotency_key is not None:
+                u.keys.add((cmd.metric, cmd.idempotency_key))
+            u.totals[cmd.metric] = u.totals.get(cmd.metric, Decimal(0)) + cmd.value
+            extended = self._count(u, cmd.metric, cmd.value, cmd.time_ms)
+            self._metric_achievements(u, cmd.metric, cmd.time_ms, new, dict(cmd.attributes))
+            if extended:
+                self._streak_achievements(u, cmd.time_ms, new)
+        elif isinstance(cmd, AchievementAwarded):
+            ach = self.rules.achievements.get(cmd.achievement)
+            if ach is not None and ach.trigger == "api":
+                self._complete(u, cmd.achievement, cmd.time_ms, new)
+        elif not isinstance(cmd, ClockTicked):  # UserIdentified
+            for m in list(u.totals):
+                self._metric_achievements(u, m, cmd.time_ms, new, None)
+            self._streak_achievements(u, cmd.time_ms, new)
+        self._composites(u, cmd.time_ms, new)
+        total = None if metric is None else u.totals[metric]
+        return RefResult(False, total, new, extended, list(u.facts))
+
+    def _upsert(self, u: RefUser, cmd: Command) -> None:
+        user = cmd.user  # type: ignore[union-attr]
+        if user.tz is not None:
+            u.tz = user.tz
+        if user.attributes:
+            u.attributes.update(user.attributes)

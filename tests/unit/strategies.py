@@ -1,0 +1,145 @@
+"""Hypothesis strategies and small rules files shared by the unit tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from schemas.commands import (
+    AchievementAwarded,
+    ClockTicked,
+    Command,
+    MetricTracked,
+    User,
+    UserIdentified,
+)
+from schemas.rules import Rules, parse_rules
+
+T0 = int(datetime(2024, 2, 20, tzinfo=UTC).timestamp() * 1000)  # spans a leap day and DST
+HOUR = 3_600_000
+ZONES = [None, "UTC", "Europe/London", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
+         "Australia/Lord_Howe", "Pacific/Kiritimati"]
+METRICS = ["words", "chapters", "edits"]
+
+RULES_TEMPLATE = """
+week_start = "{week_start}"
+[limits]
+recent_event_ids = 100000
+[metrics.words]
+name = "Words"
+[metrics.chapters]
+[metrics.edits]
+[[achievements]]
+key = "w10"
+name = "Ten words"
+trigger = "metric"
+metric = "words"
+value = 10
+[[achievements]]
+key = "w-tenth"
+name = "Point three"
+trigger = "metric"
+metric = "words"
+value = "0.3"
+[[achievements]]
+key = "c2-poetry"
+name = "Two chapters, with a poem"
+trigger = "metric"
+metric = "chapters"
+value = 2
+event_attributes = {{ genre = "poetry" }}
+[[achievements]]
+key = "w5-pro"
+name = "Five words on pro"
+trigger = "metric"
+metric = "words"
+value = 5
+user_attributes = {{ plan = "pro" }}
+[[achievements]]
+key = "s2"
+name = "Streak 2"
+trigger = "streak"
+streak_length = 2
+[[achievements]]
+key = "s4"
+name = "Streak 4"
+trigger = "streak"
+streak_length = 4
+[[achievements]]
+key = "api"
+name = "Published"
+trigger = "api"
+[[achievements]]
+key = "combo"
+name = "Combo"
+trigger = "achievement"
+achievements = ["w10", "s2"]
+[[achievements]]
+key = "mega"
+name = "Mega"
+trigger = "achievement"
+achievements = ["combo", "api"]
+[streak]
+frequency = "{frequency}"
+combine = "{combine}"
+history_periods = 5
+[[streak.thresholds]]
+metric = "words"
+value = 3
+[[streak.thresholds]]
+metric = "chapters"
+value = 1
+[streak.freezes]
+initial = {initial}
+max = 3
+auto_earn_amount = {amount}
+auto_earn_interval_days = {interval}
+"""
+
+
+def make_rules(frequency: str = "daily", combine: str = "any", week_start: str = "monday",
+               initial: int = 1, amount: int = 1, interval: int = 3) -> Rules:
+    text = RULES_TEMPLATE.format(frequency=frequency, combine=combine, week_start=week_start,
+                                 initial=initial, amount=amount, interval=interval)
+    return parse_rules(text, source="test-rules.toml")
+
+
+RULES = make_rules()
+
+values = st.sampled_from(["0.1", "0.2", "1", "2", "3", "5", "-1", "-0.3", "10", "0"]).map(
+    Decimal)
+
+
+@st.composite
+def streams(draw: st.DrawFn, users: int = 3, max_size: int = 40,
+            gap_hours: int = 60) -> list[Command]:
+    """A random stream of commands for a few users, with replays and idempotent repeats."""
+    n = draw(st.integers(1, max_size))
+    time_ms = T0 + draw(st.integers(0, 24)) * HOUR
+    out: list[Command] = []
+    for i in range(n):
+        time_ms += draw(st.integers(-2, gap_hours)) * HOUR + draw(st.integers(0, HOUR))
+        uid = f"u{draw(st.integers(0, users - 1))}"
+        kind = draw(st.sampled_from(["metric"] * 8 + ["user", "award", "tick", "repeat"]))
+        tz = draw(st.sampled_from(ZONES)) if draw(st.integers(0, 9)) == 0 else None
+        plan = draw(st.sampled_from([None, "pro", "free"]))
+        user = User(uid, tz=tz, attributes=None if plan is None else {"plan": plan})
+        eid = f"e{i}"
+        if kind == "repeat" and out:
+            out.append(draw(st.sampled_from(out)))
+            continue
+        if kind == "user":
+            out.append(UserIdentified(eid, time_ms, user))
+        elif kind == "award":
+            key = draw(st.sampled_from(["api", "w10", "nope"]))
+            out.append(AchievementAwarded(eid, time_ms, user, key))
+        elif kind == "tick":
+            out.append(ClockTicked(eid, time_ms, uid))
+        else:
+            genre = draw(st.sampled_from(["poetry", "prose"]))
+            key = draw(st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3"])))
+            out.append(MetricTracked(eid, time_ms, user, draw(st.sampled_from(METRICS)),
+                                     draw(values), {"genre": genre}, key))
+    return out

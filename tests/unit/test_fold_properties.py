@@ -1,0 +1,192 @@
+"""Properties of the fold, checked on random command streams (hypothesis)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from processors.fold import close_periods, evolve
+from schemas.commands import ClockTicked, Command, MetricTracked
+from schemas.records import AchievementCompleted, Progress, StreakChanged
+from schemas.rules import Rules
+from schemas.state import UserState, decode_state, encode_state
+from tests.unit.reference import Reference
+from tests.unit.strategies import RULES, make_rules, streams
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def uid(cmd: Command) -> str:
+    return cmd.user_id if isinstance(cmd, ClockTicked) else cmd.user.id
+
+
+def fold_all(commands: list[Command], rules: Rules = RULES,
+             states: dict[str, UserState] | None = None) -> tuple[dict[str, UserState], list]:
+    states = dict(states or {})
+    out = []
+    for cmd in commands:
+        state, records = evolve(states.get(uid(cmd)), cmd, rules)
+        states[uid(cmd)] = state
+        out.append(records)
+    return states, out
+
+
+@FAST
+@given(streams())
+def test_every_command_yields_exactly_one_progress_first(commands: list[Command]) -> None:
+    _, outputs = fold_all(commands)
+    for cmd, records in zip(commands, outputs, strict=True):
+        assert isinstance(records[0], Progress)
+        assert records[0].event_id == cmd.event_id
+        assert not any(isinstance(r, Progress) for r in records[1:])
+
+
+@FAST
+@given(streams(), st.data())
+def test_a_replayed_command_changes_nothing(commands: list[Command], data: st.DataObject) -> None:
+    states, _ = fold_all(commands)
+    again = data.draw(st.sampled_from(commands))
+    before = states[uid(again)]
+    after, records = evolve(before, again, RULES)
+    assert after == before
+    assert encode_state(after) == encode_state(before)
+    assert len(records) == 1 and records[0].replayed
+
+
+@FAST
+@given(streams())
+def test_users_are_independent(commands: list[Command]) -> None:
+    together, _ = fold_all(commands)
+    for user in {uid(c) for c in commands}:
+        alone, _ = fold_all([c for c in commands if uid(c) == user])
+        assert encode_state(alone[user]) == encode_state(together[user])
+
+
+@FAST
+@given(streams(), st.data())
+def test_folding_from_a_snapshot_equals_folding_from_scratch(
+    commands: list[Command], data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(0, len(commands)))
+    whole, whole_out = fold_all(commands)
+    head, _ = fold_all(commands[:cut])
+    restored = {u: decode_state(encode_state(s)) for u, s in head.items()}
+    resumed, resumed_out = fold_all(commands[cut:], states=restored)
+    assert {u: encode_state(s) for u, s in resumed.items()} == {
+        u: encode_state(s) for u, s in whole.items()}
+    assert resumed_out == whole_out[cut:]
+
+
+@FAST
+@given(streams())
+def test_replaying_the_log_yields_byte_identical_state(commands: list[Command]) -> None:
+    first, _ = fold_all(commands)
+    second, _ = fold_all(commands)
+    assert {u: encode_state(s) for u, s in first.items()} == {
+        u: encode_state(s) for u, s in second.items()}
+
+
+@FAST
+@given(streams())
+def test_longest_is_at_least_current_and_history_is_bounded(commands: list[Command]) -> None:
+    states, _ = fold_all(commands)
+    for state in states.values():
+        assert state.streak.longest >= state.streak.length >= 0
+        assert len(state.streak.history) <= RULES.streak.history_periods  # type: ignore[union-attr]
+        assert 0 <= state.streak.freezes <= 3
+
+
+@FAST
+@given(streams())
+def test_total_is_the_exact_sum_of_accepted_values(commands: list[Command]) -> None:
+    states, outputs = fold_all(commands)
+    sums: dict[tuple[str, str], Decimal] = {}
+    for cmd, records in zip(commands, outputs, strict=True):
+        if isinstance(cmd, MetricTracked) and not records[0].replayed:
+            key = (cmd.user.id, cmd.metric)
+            sums[key] = sums.get(key, Decimal(0)) + cmd.value
+    for (user, metric), expected in sums.items():
+        assert states[user].totals[metric] == expected
+
+
+@FAST
+@given(streams())
+def test_achievements_complete_once_and_never_revoke(commands: list[Command]) -> None:
+    states, outputs = fold_all(commands)
+    seen: set[str] = set()
+    for records in outputs:
+        for rec in records:
+            if isinstance(rec, AchievementCompleted):
+                assert rec.id not in seen
+                seen.add(rec.id)
+    for user, state in states.items():
+        assert {f"{user}:{k}" for k in state.achievements} == {
+            i for i in seen if i.startswith(f"{user}:")}
+
+
+def _check_against_reference(commands: list[Command], rules: Rules) -> None:
+    reference = Reference(rules)
+    states: dict[str, UserState] = {}
+    for cmd in commands:
+        expected = reference.apply(cmd)
+        state, records = evolve(states.get(uid(cmd)), cmd, rules)
+        states[uid(cmd)] = state
+        progress = records[0]
+        assert isinstance(progress, Progress)
+        assert progress.replayed == expected.replayed, cmd
+        assert progress.total == expected.total
+        assert {a.achievement for a in progress.achievements} == expected.completed, cmd
+        facts = [(r.kind, r.id.rsplit(":", 1)[1]) for r in records
+                 if isinstance(r, StreakChanged)]
+        assert facts == expected.facts, cmd
+        ref_user = reference.users[uid(cmd)]
+        assert state.streak.length == ref_user.length
+        assert state.streak.longest == ref_user.longest
+        assert state.streak.freezes == ref_user.freezes
+        assert progress.streak is not None
+        assert progress.streak.extended == expected.extended
+        assert dict(state.achievements) == ref_user.done
+        assert {k: v for k, v in state.totals.items()} == ref_user.totals
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(gap_hours=40))
+def test_fold_agrees_with_the_reference_daily(commands: list[Command]) -> None:
+    _check_against_reference(commands, RULES)
+
+
+RULE_VARIANTS = [
+    make_rules("weekly", "all", "sunday", initial=0, amount=1, interval=10),
+    make_rules("weekly", "any", "wednesday", initial=2, amount=2, interval=4),
+    make_rules("monthly", "any", initial=1, amount=1, interval=20),
+    make_rules("daily", "all", initial=0, amount=0, interval=0),
+    make_rules("daily", "any", initial=3, amount=3, interval=1),
+]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(len(RULE_VARIANTS))), st.data())
+def test_fold_agrees_with_the_reference_on_rule_variants(which: int,
+                                                         data: st.DataObject) -> None:
+    rules = RULE_VARIANTS[which]
+    gap = 400 if rules.streak.frequency == "monthly" else 150  # type: ignore[union-attr]
+    _check_against_reference(data.draw(streams(gap_hours=gap)), rules)
+
+
+@FAST
+@given(streams(), st.integers(0, 90 * 24))
+def test_settling_is_independent_of_how_often_the_clock_ticks(commands: list[Command],
+                                                              hours: int) -> None:
+    states, _ = fold_all(commands)
+    for state in states.values():
+        end = state.updated_ms + hours * 3_600_000
+        once, _ = close_periods(state, end, RULES)
+        stepped = state
+        for t in range(state.updated_ms, end + 1, 7 * 3_600_000):
+            stepped, _ = close_periods(stepped, t, RULES)
+        stepped, _ = close_periods(stepped, end, RULES)
+        assert stepped.streak.length == once.streak.length
+        assert stepped.streak.freezes == once.streak.freezes
+        assert stepped.streak.covered == once.streak.covered
