@@ -4,12 +4,17 @@ the composition root of the process it runs."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from deploy.local import StartError
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
+from schemas.topics import STATE
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -50,6 +55,130 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# gateway ----------------------------------------------------------------------------------
+
+
+def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the Trophy-compatible HTTP API (ingest.app) with uvicorn."""
+    import uvicorn
+
+    from ingest.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.gateway_host,
+        port=args.port or settings.gateway_port,
+        loop="auto",
+        http="auto",
+        access_log=False,
+        log_level="warning",
+    )
+    return 0
+
+
+def cmd_projector(args: argparse.Namespace, settings: Settings) -> int:
+    """Keep the Redis views from the state changelog (processors.projector)."""
+    from processors import projector
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def main() -> None:
+        redis, proj = _projector(settings)
+        try:
+            await projector.run(
+                settings.bootstrap,
+                STATE.named(settings.topic_prefix),
+                f"{settings.topic_prefix}podium.projector",
+                proj,
+            )
+        finally:
+            await redis.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
+def _projector(settings: Settings) -> tuple[Any, Any]:
+    from redis.asyncio import Redis
+
+    from processors.projector import Projector
+    from schemas.rules import load_rules
+    from schemas.views import Keys
+
+    redis = Redis.from_url(settings.redis)
+    return redis, Projector(redis, Keys(settings.views_prefix), load_rules(settings.rules_path))
+
+
+def cmd_views(args: argparse.Namespace, settings: Settings) -> int:
+    """`podium views rebuild`: clear the Redis views and rebuild them from Kafka."""
+    from processors import projector
+
+    def show(done: int, total: int) -> None:
+        print(f"\rrebuilding views: {done}/{total} state records", end="", flush=True)
+
+    async def main() -> int:
+        redis, proj = _projector(settings)
+        try:
+            read = await projector.rebuild(
+                settings.bootstrap, STATE.named(settings.topic_prefix), proj, show
+            )
+        finally:
+            await redis.aclose()
+        print(f"\nviews rebuilt from {read} state records: {proj.applied} users written")
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
+    """Mint an API key; print it once, and the hash to put in PODIUM_API_KEY_HASHES."""
+    from ingest.auth import mint_key
+
+    key, digest = mint_key()
+    print(f"API key (give it to the client, it is not stored): {key}")
+    print(f"hash to configure:  PODIUM_API_KEY_HASHES={digest}")
+    return 0
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    """Send one metric event straight to podium.events (ingest.client)."""
+    from ingest.client import EventClient
+    from schemas.api import ApiError
+    from schemas.rules import load_rules
+
+    async def main() -> str:
+        async with EventClient(
+            settings.bootstrap, load_rules(settings.rules_path), settings.topic_prefix
+        ) as client:
+            user = {"id": args.user, **({"tz": args.tz} if args.tz else {})}
+            attrs = dict(a.split("=", 1) for a in args.attr or ())
+            return await client.send(
+                args.metric,
+                user,
+                float(args.value) if "." in args.value else int(args.value),
+                attrs or None,
+                args.idempotency_key,
+            )
+
+    try:
+        event_id = asyncio.run(main())
+    except ApiError as exc:
+        print(f"podium send: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"sent event {event_id}")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a derived topic live, one readable line per record."""
+    from deploy.tail import tail
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(tail(settings, args.topic, args.from_beginning, args.limit))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podium", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,7 +190,35 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for name, (func, help_text) in commands.items():
         sub.add_parser(name, help=help_text).set_defaults(func=func)
+    _gateway_commands(sub)
     return parser
+
+
+def _gateway_commands(sub: Any) -> None:
+    gw = sub.add_parser("gateway", help="serve the Trophy-compatible HTTP API")
+    gw.add_argument("--host", default=None)
+    gw.add_argument("--port", type=int, default=None)
+    gw.set_defaults(func=cmd_gateway)
+    sub.add_parser("projector", help="keep the Redis read views").set_defaults(func=cmd_projector)
+    views = sub.add_parser("views", help="the Redis read views: `podium views rebuild`")
+    views.add_argument("action", choices=["rebuild"])
+    views.set_defaults(func=cmd_views)
+    sub.add_parser("apikey", help="mint an API key and print its hash").set_defaults(
+        func=cmd_apikey
+    )
+    send = sub.add_parser("send", help="send one event straight to podium.events")
+    send.add_argument("metric")
+    send.add_argument("user")
+    send.add_argument("value")
+    send.add_argument("--tz")
+    send.add_argument("--attr", action="append", help="event attribute key=value")
+    send.add_argument("--idempotency-key")
+    send.set_defaults(func=cmd_send)
+    tail = sub.add_parser("tail", help="print a derived topic live")
+    tail.add_argument("topic", choices=["progress", "achievements", "streaks", "events", "dlq"])
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--limit", type=int, default=0, help="stop after N records")
+    tail.set_defaults(func=cmd_tail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
