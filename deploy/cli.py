@@ -35,9 +35,44 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Broker, Redis, worker, projector and gateway in the background, then the demo."""
     code = cmd_up(args, settings)
-    print("Podium's local stack is up; `make down` stops it.")
-    return code
+    if code:
+        return code
+    from deploy.demo import play
+    from deploy.stack import wait_ready
+    from ingest.auth import hash_key, mint_key
+
+    key_file = settings.run_dir / "gateway" / "demo-api-key"
+    if key_file.exists():
+        key = key_file.read_text().strip()
+    else:
+        key = mint_key()[0]
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    hashes = ",".join([*settings.api_keys, hash_key(key)])
+    env = {
+        "PODIUM_KAFKA_BOOTSTRAP": settings.bootstrap,
+        "PODIUM_REDIS_URL": settings.redis,
+        "PODIUM_TOPIC_PREFIX": settings.topic_prefix,
+        "PODIUM_RULES_PATH": str(settings.rules_path),
+        "PODIUM_API_KEY_HASHES": hashes,
+        "PODIUM_GATEWAY_PORT": str(settings.gateway_port),
+    }
+    stack = Stack.local(settings)
+    for proc in stack.apps:
+        proc.start(env)
+        print(f"{proc.name:9} running (pid {proc.pid()}, log: {proc.log_file})")
+    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    wait_ready(base + "/ready")
+    print("\ndemo through Trophy's Python SDK (book-writing platform):")
+    for line in play(base + "/v1", key):
+        print(line)
+    print(f"\nPodium is running.\n  base URL: {base}/v1   (OpenAPI: {base}/v1/openapi.json)")
+    print(f"  demo API key: {key}   (header X-API-KEY; kept in {key_file})")
+    print("  `podium tail progress` shows what each event changes; `make down` stops it all.")
+    return 0
 
 
 def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
