@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from deploy.settings import Settings
+from processors.projector import partitions, stop
 from schemas.commands import InvalidRecord, MetricTracked, decode_command
 from schemas.records import (
     AchievementCompleted,
@@ -80,11 +81,10 @@ async def tail(settings: Settings, name: str, from_beginning: bool, limit: int =
     )
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
+        tps = await partitions(consumer, topic)
+        if not tps:
             print(f"topic {topic} does not exist (is the stack up? `podium up`)")
             return
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
@@ -98,4 +98,4 @@ async def tail(settings: Settings, name: str, from_beginning: bool, limit: int =
             if limit and shown >= limit:
                 return
     finally:
-        await consumer.stop()
+        await stop(consumer)

@@ -32,22 +32,27 @@ class EventClient:
     ) -> None:
         self.rules = rules
         self.topic = EVENTS.named(topic_prefix)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=linger_ms,
-            compression_type="lz4",
-        )
+        self.bootstrap = bootstrap
+        self.linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> EventClient:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=self.linger_ms,
+            compression_type="lz4",
+        )
         await self._producer.start()
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     def command(
         self,
@@ -80,6 +85,10 @@ class EventClient:
         time_ms: int | None = None,
     ) -> str:
         """Send one event and wait for the broker's acknowledgement; its event id."""
+        if self._producer is None:
+            raise RuntimeError("EventClient is not started: use `async with EventClient(...)`")
+        if self._producer is None:
+            raise RuntimeError("EventClient is not started: use `async with EventClient(...)`")
         cmd = self.command(metric, user, value, attributes, idempotency_key, time_ms)
         await self._producer.send_and_wait(
             self.topic, encode_command(cmd), key=cmd.user.id.encode()

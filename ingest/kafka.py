@@ -154,8 +154,8 @@ class ProgressWaiter:
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        await consumer.start()
         try:
+            await consumer.start()
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
@@ -171,7 +171,12 @@ class ProgressWaiter:
                         self._resolve(rec.value)
         finally:
             self.ready = False
-            await consumer.stop()
+            try:
+                await consumer.stop()
+            except asyncio.CancelledError:  # aiokafka 0.14: see processors.projector.stop
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         while True:

@@ -105,6 +105,30 @@ async def run(
         await cons.stop()
 
 
+async def partitions(
+    cons: AIOKafkaConsumer, topic: str, within: float = 10.0
+) -> list[TopicPartition]:
+    """The topic's partitions, once the consumer's metadata knows them."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        parts = cons.partitions_for_topic(topic)
+        if parts or asyncio.get_running_loop().time() > deadline:
+            return [TopicPartition(topic, p) for p in sorted(parts or ())]
+        await cons._client.force_metadata_update()
+        await asyncio.sleep(0.2)
+
+
+async def stop(cons: AIOKafkaConsumer) -> None:
+    """Stop a consumer; aiokafka 0.14 may raise the CancelledError of an internal task that
+    was cancelled before it ran (group-less consumers stopped soon after start)."""
+    try:
+        await cons.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
 async def clear(redis: Redis, keys: Keys) -> int:
     """Delete every key of the views; how many."""
     deleted = 0
@@ -124,8 +148,7 @@ async def rebuild(
     cons = consumer(bootstrap, None)
     await cons.start()
     try:
-        parts = cons.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps = await partitions(cons, topic)
         if not tps:
             return 0
         cons.assign(tps)
@@ -149,4 +172,4 @@ async def rebuild(
                 progress(seen, total)
         return seen
     finally:
-        await cons.stop()
+        await stop(cons)

@@ -27,6 +27,7 @@ from ingest.auth import mint_key
 
 WORKER = ["-m", "deploy.cli", "worker"]
 RULES = REPO_DIR / "deploy" / "rules.example.toml"
+JAR_CACHE = Path(os.environ.get("PODIUM_RUN_DIR", REPO_DIR / ".podium")) / "jars"
 
 
 @dataclass
@@ -34,8 +35,10 @@ class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    stopped: bool = False
 
     def stop(self) -> None:
+        self.stopped = True
         if self.popen.poll() is None:
             self.popen.terminate()
             try:
@@ -66,9 +69,14 @@ class Podium:
     def spawn(self, name: str, args: list[str], **env: str) -> Proc:
         log = self.home / f"{name}.log"
         with open(log, "ab") as out:
-            popen = subprocess.Popen([sys.executable, *args], stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=REPO_DIR, env={**os.environ, **self.env, **env})
+            popen = subprocess.Popen(
+                [sys.executable, *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO_DIR,
+                env={**os.environ, **self.env, **env},
+            )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
         return proc
@@ -88,16 +96,16 @@ class Podium:
     def trophy(self, base_url: str | None = None, api_key: str | None = None) -> TrophyApi:
         url = base_url or self.base_url
         env = TrophyApiEnvironment(api=url, admin=url)
-        return TrophyApi(api_key=api_key or self.api_key, environment=env, max_retries=0,
-                         timeout=10)
+        return TrophyApi(
+            api_key=api_key or self.api_key, environment=env, max_retries=0, timeout=10
+        )
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers={"X-API-KEY": self.api_key},
-                            timeout=10)
+        return httpx.Client(base_url=self.base_url, headers={"X-API-KEY": self.api_key}, timeout=10)
 
     def check_alive(self) -> None:
         for proc in self.procs:
-            if proc.popen.poll() is not None:
+            if not proc.stopped and proc.popen.poll() is not None:
                 pytest.fail(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.tail()}")
 
     def stop(self) -> None:
@@ -118,8 +126,9 @@ def eventually(check: Callable[[], object], within: float = 10.0, every: float =
             time.sleep(every)
 
 
-def start_podium(bootstrap: str, redis_url: str, home: Path, *, wait_s: float = 5.0,
-                 gateway: bool = True) -> Podium:
+def start_podium(
+    bootstrap: str, redis_url: str, home: Path, *, wait_s: float = 5.0, gateway: bool = True
+) -> Podium:
     prefix = f"t{uuid.uuid4().hex[:10]}."
     asyncio.run(create_topics(bootstrap, prefix))
     key, digest = mint_key()
@@ -143,8 +152,9 @@ def start_podium(bootstrap: str, redis_url: str, home: Path, *, wait_s: float = 
 
 
 @pytest.fixture(scope="module")
-def podium(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Podium]:
+def podium(
+    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Podium]:
     with ExitStack() as stack:
         home = tmp_path_factory.mktemp("podium")
         pod = start_podium(kafka_bootstrap, redis_url, home)

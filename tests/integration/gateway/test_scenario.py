@@ -51,21 +51,26 @@ class Model:
         self.users.add(user["id"])
         self.user_attrs.setdefault(user["id"], {}).update(user.get("attributes", {}))
 
-    def event(self, user: dict[str, Any], metric: str, value: int,
-              attrs: dict[str, str] | None = None) -> tuple[Decimal, list[str]]:
+    def event(
+        self, user: dict[str, Any], metric: str, value: int, attrs: dict[str, str] | None = None
+    ) -> tuple[Decimal, list[str]]:
         self.user(user)
         uid = user["id"]
         total = self.totals.get((uid, metric), Decimal(0)) + value
         self.totals[(uid, metric)] = total
         new = []
         for a in self.achievements:
-            if a["trigger"] != "metric" or a["metric"] != metric or a["key"] in self.done.get(
-                    uid, set()):
+            if (
+                a["trigger"] != "metric"
+                or a["metric"] != metric
+                or a["key"] in self.done.get(uid, set())
+            ):
                 continue
             if total < a["value"]:
                 continue
-            if any(self.user_attrs[uid].get(k) != v for k, v in
-                   a.get("user_attributes", {}).items()):
+            if any(
+                self.user_attrs[uid].get(k) != v for k, v in a.get("user_attributes", {}).items()
+            ):
                 continue
             if any((attrs or {}).get(k) != v for k, v in a.get("event_attributes", {}).items()):
                 continue
@@ -88,12 +93,15 @@ def played(podium: Podium) -> dict[str, Any]:
     trophy, model = podium.trophy(), Model()
     answers: dict[str, Any] = {}
 
-    def words(name: str, user: dict[str, Any], n: int, key: str | None = None,
-              replay: bool = False) -> None:
-        resp = trophy.metrics.event(key="words-written", user=user, value=n,
-                                    idempotency_key=key)
-        expected = (model.totals.get((user["id"], "words-written"), Decimal(0)), []) \
-            if replay else model.event(user, "words-written", n)
+    def words(
+        name: str, user: dict[str, Any], n: int, key: str | None = None, replay: bool = False
+    ) -> None:
+        resp = trophy.metrics.event(key="words-written", user=user, value=n, idempotency_key=key)
+        expected = (
+            (model.totals.get((user["id"], "words-written"), Decimal(0)), [])
+            if replay
+            else model.event(user, "words-written", n)
+        )
         answers[name] = (resp, expected)
 
     words("ada-1", ADA, 750, key="ada-session-1")
@@ -101,10 +109,10 @@ def played(podium: Podium) -> dict[str, Any]:
     words("ada-retry", ADA, 750, key="ada-session-1", replay=True)
     words("ada-2", ADA, 19_250)
     words("ben-2", BEN, 6000)
-    resp = trophy.metrics.event(key="chapters-finished", user=ADA, value=1,
-                                attributes={"genre": "poetry"})
-    answers["ada-chapter"] = (resp, model.event(ADA, "chapters-finished", 1,
-                                                {"genre": "poetry"}))
+    resp = trophy.metrics.event(
+        key="chapters-finished", user=ADA, value=1, attributes={"genre": "poetry"}
+    )
+    answers["ada-chapter"] = (resp, model.event(ADA, "chapters-finished", 1, {"genre": "poetry"}))
     answers["published"] = trophy.achievements.complete(key="published", user=ADA)
     model.done["ada"].add("published")
     answers["model"] = model
@@ -112,8 +120,9 @@ def played(podium: Podium) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["ada-1", "ben-1", "ada-2", "ben-2", "ada-chapter"])
-def test_each_event_answers_its_total_and_what_it_unlocked(played: dict[str, Any],
-                                                           name: str) -> None:
+def test_each_event_answers_its_total_and_what_it_unlocked(
+    played: dict[str, Any], name: str
+) -> None:
     resp, (total, unlocked) = played[name]
     assert isinstance(resp, EventResponse)
     assert resp.total == float(total)
@@ -139,8 +148,9 @@ def test_first_event_of_the_day_starts_the_streak(played: dict[str, Any]) -> Non
     assert (ada_later.current_streak.length, ada_later.current_streak.extended) == (1, False)
 
 
-def test_idempotent_retry_changes_nothing_and_says_so(podium: Podium,
-                                                      played: dict[str, Any]) -> None:
+def test_idempotent_retry_changes_nothing_and_says_so(
+    podium: Podium, played: dict[str, Any]
+) -> None:
     first, _ = played["ada-1"]
     retry, (total, _) = played["ada-retry"]
     assert retry.idempotent_replayed is True
@@ -149,8 +159,11 @@ def test_idempotent_retry_changes_nothing_and_says_so(podium: Podium,
     assert retry.achievements == []
     assert retry.event_id != first.event_id
     with podium.http() as http:  # Trophy's status for a replay is 202
-        again = http.post("/metrics/words-written/event", json={"user": ADA, "value": 750},
-                          headers={"Idempotency-Key": "ada-session-1"})
+        again = http.post(
+            "/metrics/words-written/event",
+            json={"user": ADA, "value": 750},
+            headers={"Idempotency-Key": "ada-session-1"},
+        )
     assert again.status_code == 202 and again.json()["idempotentReplayed"] is True
     assert again.json()["total"] == 20_000  # the current state, not the first answer's
 
@@ -172,21 +185,25 @@ def test_user_metrics(podium: Podium, played: dict[str, Any]) -> None:
         metrics = trophy.users.all_metrics(id="ada")
         assert all(isinstance(m, MetricResponse) for m in metrics)
         got = {m.key: m.current for m in metrics}
-        assert got == {"words-written": float(model.totals[("ada", "words-written")]),
-                       "chapters-finished": float(model.totals[("ada", "chapters-finished")])}
+        assert got == {
+            "words-written": float(model.totals[("ada", "words-written")]),
+            "chapters-finished": float(model.totals[("ada", "chapters-finished")]),
+        }
 
     eventually(check)
     ben = trophy.users.single_metric(id="ben", key="words-written")
     assert ben.current == float(model.totals[("ben", "words-written")]) == 10_200
     assert ben.name == model.metric_names["words-written"]
     achieved = {a.id: a.achieved_at is not None for a in ben.achievements}
-    expected = {a["key"]: a["key"] in model.done["ben"] for a in model.achievements
-                if a["trigger"] == "metric" and a["metric"] == "words-written"}
+    expected = {
+        a["key"]: a["key"] in model.done["ben"]
+        for a in model.achievements
+        if a["trigger"] == "metric" and a["metric"] == "words-written"
+    }
     assert achieved == expected
 
 
-def test_user_achievements_complete_and_incomplete(podium: Podium,
-                                                   played: dict[str, Any]) -> None:
+def test_user_achievements_complete_and_incomplete(podium: Podium, played: dict[str, Any]) -> None:
     model: Model = played["model"]
     trophy = podium.trophy()
 
@@ -201,7 +218,8 @@ def test_user_achievements_complete_and_incomplete(podium: Podium,
     assert [a.id for a in every][: len(model.done["ada"])] != []
     assert {a.id for a in every} == {a["key"] for a in model.achievements}
     assert {a.id for a in every if a.achieved_at is None} == (
-        {a["key"] for a in model.achievements} - model.done["ada"])
+        {a["key"] for a in model.achievements} - model.done["ada"]
+    )
 
 
 def test_achievement_stats(podium: Podium, played: dict[str, Any]) -> None:
@@ -223,8 +241,7 @@ def test_streak_reads(podium: Podium, played: dict[str, Any]) -> None:
     assert isinstance(streak, StreakResponse)
     assert streak.length == 1 and streak.started == _today(ADA["tz"])
     assert streak.extended is not None
-    assert [(h.period_start, h.length) for h in streak.streak_history] == [
-        (_today(ADA["tz"]), 1)]
+    assert [(h.period_start, h.length) for h in streak.streak_history] == [(_today(ADA["tz"]), 1)]
     bulk = trophy.streaks.list(user_ids=["ada", "ben", "nobody"])
     assert [(s.user_id, s.streak_length) for s in bulk][2] == ("nobody", 0)
     assert {(s.user_id, s.streak_length) for s in bulk[:2]} == {("ada", 1), ("ben", 1)}
@@ -232,27 +249,44 @@ def test_streak_reads(podium: Podium, played: dict[str, Any]) -> None:
 
 def test_users_create_identify_update_get(podium: Podium, played: dict[str, Any]) -> None:
     trophy = podium.trophy()
-    created = trophy.users.create(id="carol", name="Carol", tz="Asia/Tokyo",
-                                  attributes={"plan": "free"})
+    created = trophy.users.create(
+        id="carol", name="Carol", tz="Asia/Tokyo", attributes={"plan": "free"}
+    )
     assert isinstance(created, User)
     assert (created.id, created.name, created.tz, created.attributes) == (
-        "carol", "Carol", "Asia/Tokyo", {"plan": "free"})
+        "carol",
+        "Carol",
+        "Asia/Tokyo",
+        {"plan": "free"},
+    )
     put = trophy.users.identify(id="carol", email="carol@example.com")
     assert (put.email, put.name) == ("carol@example.com", "Carol")
     patched = trophy.users.update(id="carol", name="Caroline", attributes={"plan": "pro"})
     assert (patched.name, patched.email, patched.attributes) == (
-        "Caroline", "carol@example.com", {"plan": "pro"})
+        "Caroline",
+        "carol@example.com",
+        {"plan": "pro"},
+    )
     got = trophy.users.get(id="carol")
     assert (got.name, got.email, got.tz, got.attributes) == (
-        "Caroline", "carol@example.com", "Asia/Tokyo", {"plan": "pro"})
+        "Caroline",
+        "carol@example.com",
+        "Asia/Tokyo",
+        {"plan": "pro"},
+    )
     assert got.created <= got.updated
 
 
 def test_batch_is_accepted_and_processed(podium: Podium) -> None:
-    events = [{"key": "words-written", "user": {"id": "dave"}, "value": v}
-              for v in (120, 80, 300)]
-    events.append({"key": "chapters-finished", "user": {"id": "dave"}, "value": 2,
-                   "idempotencyKey": "dave-ch"})
+    events = [{"key": "words-written", "user": {"id": "dave"}, "value": v} for v in (120, 80, 300)]
+    events.append(
+        {
+            "key": "chapters-finished",
+            "user": {"id": "dave"},
+            "value": 2,
+            "idempotencyKey": "dave-ch",
+        }
+    )
     with podium.http() as http:
         resp = http.post("/metrics/events", json={"events": events})
         assert resp.status_code == 202
