@@ -31,8 +31,8 @@ from tests.integration.gateway.conftest import RULES, Podium, eventually
 
 pytestmark = pytest.mark.integration
 
-ADA = {"id": "ada", "name": "Ada", "tz": "Europe/London"}
-BEN = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"plan": "pro"}}
+ADA: dict[str, Any] = {"id": "ada", "name": "Ada", "tz": "Europe/London"}
+BEN: dict[str, Any] = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"plan": "pro"}}
 
 
 class Model:
