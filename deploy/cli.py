@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from deploy.local import StartError
@@ -213,6 +214,32 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(tail(settings, args.topic, args.from_beginning, args.limit))
     return 0
 
+def _serve(settings: Settings, main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run `main(stop)` until it returns; SIGTERM / SIGINT set `stop` (a graceful exit)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.root.level))
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a stream worker (one member of the podium.worker consumer group)."""
+    from processors.worker import run_worker
+
+    return _serve(settings, lambda stop: run_worker(settings, stop))
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podium", description=__doc__)
@@ -222,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run": (cmd_run, "run Podium on the local stack"),
         "down": (cmd_down, "stop the local stack"),
         "status": (cmd_status, "show what of the local stack is running"),
+        "worker": (cmd_worker, "run a stream worker: fold podium.events into state and records"),
     }
     for name, (func, help_text) in commands.items():
         sub.add_parser(name, help=help_text).set_defaults(func=func)

@@ -29,6 +29,20 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     rules_path: Path = REPO_DIR / "deploy" / "rules.example.toml"
 
+    # worker
+    # Consumer group session timeout of a stream worker (the broker's minimum is 6000).
+    worker_session_timeout_ms: int = 10_000
+    # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
+    transaction_timeout_ms: int = 10_000
+    # Records per getmany batch (across partitions).
+    worker_max_records: int = 5_000
+    # After a fenced or failed transaction, wait this long before retaking the partition.
+    fence_backoff_s: float = 3.0
+    # Prometheus metrics on 127.0.0.1:<port> (0 = off).
+    metrics_port: int = 0
+    # Log level of worker / replay / tick processes.
+    log_level: str = "INFO"
+
     # gateway
     # SHA-256 hashes (hex, comma-separated) of the accepted API keys; `podium apikey` mints one.
     api_key_hashes: str = ""

@@ -75,3 +75,46 @@ STREAKS = Topic(
 )
 
 CATALOGUE: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, STATE, PROGRESS, ACHIEVEMENTS, STREAKS)
+
+
+# --- names under a prefix, and the identifiers derived from them ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The concrete topic names, consumer group and transactional ids under one prefix."""
+
+    prefix: str = ""
+
+    @property
+    def events(self) -> str:
+        return EVENTS.named(self.prefix)
+
+    @property
+    def dlq(self) -> str:
+        return EVENTS_DLQ.named(self.prefix)
+
+    @property
+    def state(self) -> str:
+        return STATE.named(self.prefix)
+
+    @property
+    def progress(self) -> str:
+        return PROGRESS.named(self.prefix)
+
+    @property
+    def achievements(self) -> str:
+        return ACHIEVEMENTS.named(self.prefix)
+
+    @property
+    def streaks(self) -> str:
+        return STREAKS.named(self.prefix)
+
+    @property
+    def worker_group(self) -> str:
+        """The stream workers' consumer group (its committed offsets say what was applied)."""
+        return f"{self.prefix}podium.worker"
+
+    def transactional_id(self, partition: int) -> str:
+        """One transactional producer per input partition: a new owner's init fences the old."""
+        return f"{self.prefix}podium.worker.{EVENTS.name}.{partition}"

@@ -1,0 +1,21 @@
+"""Prometheus counters of the stream runtime (exposed when `metrics_port` is set)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+EVENTS = Counter("podium_events_applied_total", "Commands folded into user state")
+DEAD_LETTERS = Counter(
+    "podium_dead_letters_total",
+    "Records of podium.events sent to the dead-letter topic",
+    ["reason"],
+)
+TRANSACTIONS = Counter("podium_transactions_total", "Committed per-partition transactions")
+PARTITIONS_LOST = Counter(
+    "podium_partitions_lost_total", "Partitions dropped after a fenced or failed transaction"
+)
+
+
+def reason_label(reason: str) -> str:
+    """A bounded label for a dead-letter reason: its field (the text before the colon)."""
+    return reason.split(":", 1)[0][:40]

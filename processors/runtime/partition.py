@@ -1,0 +1,108 @@
+"""One input partition of `podium.events`, owned by this worker: its user states and its own
+transactional producer (transactional id from the prefix and the partition number).
+
+Every batch commits in one Kafka transaction: the changed states (`podium.state`, same
+partition), the derived records (`podium.progress`, `podium.achievements`, `podium.streaks`,
+same partition: they are keyed by user id and have as many partitions as the input), the dead
+letters (`podium.events.dlq`) and the input offset. A new owner's `init_transactions` fences a
+stalled former owner and completes its open transaction first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from processors.runtime.batch import Effects, KeyValue
+from processors.runtime.store import StateStore
+from schemas.records import encode_record
+from schemas.state import encode_state
+from schemas.topics import Names
+
+MAX_BATCH_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ProducerConfig:
+    bootstrap: str
+    transaction_timeout_ms: int = 10_000
+    linger_ms: int = 5
+
+
+async def start_producer(config: ProducerConfig, transactional_id: str) -> AIOKafkaProducer:
+    """A started transactional producer; starting it fences every older one with this id."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=config.bootstrap,
+        transactional_id=transactional_id,
+        transaction_timeout_ms=config.transaction_timeout_ms,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=config.linger_ms,
+        max_batch_size=MAX_BATCH_BYTES,
+        max_request_size=4 * MAX_BATCH_BYTES,
+    )
+    try:
+        await producer.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        raise
+    return producer
+
+
+class OwnedPartition:
+    """State and producer of one owned input partition."""
+
+    def __init__(
+        self, names: Names, partition: int, producer: AIOKafkaProducer, store: StateStore
+    ) -> None:
+        self.names = names
+        self.partition = partition
+        self.tp = TopicPartition(names.events, partition)
+        self.producer = producer
+        self.store = store
+        self.position = 0  # the next input offset to apply (committed offsets so far)
+
+    async def commit(self, effects: Effects, group_id: str) -> None:
+        """Publish a batch's effects and its input offset in one transaction."""
+        names = self.names
+        states = [(uid.encode(), encode_state(s)) for uid, s in effects.states.items()]
+        await self.producer.begin_transaction()
+        futures: list[asyncio.Future[object]] = []
+        futures += await self._send(names.state, states)
+        futures += await self._send(names.progress, effects.progress)
+        futures += await self._send(names.achievements, effects.achievements)
+        futures += await self._send(names.streaks, effects.streaks)
+        for dead in effects.dead:
+            futures.append(await self.producer.send(names.dlq, encode_record(dead), key=None))
+        if futures:
+            await asyncio.gather(*futures)
+        offsets = {self.tp: effects.next_offset}
+        await self.producer.send_offsets_to_transaction(offsets, group_id)
+        await self.producer.commit_transaction()
+
+    async def _send(self, topic: str, items: Sequence[KeyValue]) -> list[asyncio.Future[object]]:
+        futures: list[asyncio.Future[object]] = []
+        if not items:
+            return futures
+        batch = self.producer.create_batch()
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                futures.append(
+                    await self.producer.send_batch(batch, topic, partition=self.partition)
+                )
+                batch = self.producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record for {topic} is larger than {MAX_BATCH_BYTES} bytes")
+        futures.append(await self.producer.send_batch(batch, topic, partition=self.partition))
+        return futures
+
+    async def close(self) -> None:
+        """Stop the producer (an open transaction is aborted by the broker or the next owner)."""
+        with contextlib.suppress(KafkaError, asyncio.CancelledError, Exception):
+            await asyncio.wait_for(self.producer.stop(), timeout=10)

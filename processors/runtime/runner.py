@@ -1,0 +1,194 @@
+"""The consume → fold → transact loop of one worker in the `podium.worker` consumer group.
+
+Reads `podium.events` (read_committed) in `getmany` batches; each owned partition's share of
+a batch is folded (`batch.fold_batch`) and committed in that partition's own transaction
+(`partition.OwnedPartition`), the partitions of a batch concurrently.
+
+Ownership: on assignment a partition's producer is started first (fencing any former owner
+and settling its open transaction), then its states are restored from `podium.state` and the
+consumer is positioned at the group's committed offset, so state and position always come
+from the same committed transactions. On revocation the states are dropped. A fenced or
+failed transaction loses the partition: its states are dropped, it is paused, and after a
+back-off it is taken over again the same way if the group still assigns it here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from processors.runtime import metrics
+from processors.runtime.batch import fold_batch
+from processors.runtime.changelog import read_latest
+from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
+from processors.runtime.store import StateStore
+from schemas.rules import Rules
+from schemas.topics import Names
+
+log = logging.getLogger("podium.worker")
+
+
+class Runner:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        names: Names,
+        rules: Rules,
+        producer_config: ProducerConfig,
+        *,
+        max_records: int = 5_000,
+        fence_backoff_s: float = 3.0,
+    ) -> None:
+        self.consumer = consumer
+        self.names = names
+        self.rules = rules
+        self.producer_config = producer_config
+        self.max_records = max_records
+        self.fence_backoff_s = fence_backoff_s
+        self.owned: dict[int, OwnedPartition] = {}
+        self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
+        self.lock = asyncio.Lock()
+        self.applied = 0
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.consumer.subscribe([self.names.events], listener=_Listener(self))
+        try:
+            while not stop.is_set():
+                await self._recover_lost()
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch:
+                    async with self.lock:
+                        await asyncio.gather(
+                            *(self._process(tp, recs) for tp, recs in batch.items())
+                        )
+        finally:
+            async with self.lock:
+                await self._drop(list(self.owned))
+
+    async def _process(
+        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        owned = self.owned.get(tp.partition)
+        if owned is None or not records:
+            return  # revoked or lost meanwhile: the next owner reads these again
+        if records[0].offset < owned.position:  # already applied (a stale fetch)
+            records = [rec for rec in records if rec.offset >= owned.position]
+            if not records:
+                return
+        effects = fold_batch(owned.store, records, self.rules, tp.topic, tp.partition)
+        try:
+            await owned.commit(effects, self.names.worker_group)
+        except KafkaError as err:
+            await self._lose(tp.partition, err)
+            return
+        owned.position = effects.next_offset
+        self.applied += effects.events
+        metrics.EVENTS.inc(effects.events)
+        metrics.TRANSACTIONS.inc()
+        for dead in effects.dead:
+            metrics.DEAD_LETTERS.labels(metrics.reason_label(dead.reason)).inc()
+            log.warning("dead letter %s: %s", dead.id, dead.reason)
+
+    # --- ownership ------------------------------------------------------------------------
+
+    async def take(self, partitions: Iterable[int]) -> None:
+        """Own these partitions: fence former owners, restore states, seek to committed."""
+        wanted = sorted(set(partitions) - set(self.owned))
+        if not wanted:
+            return
+        started = time.monotonic()
+        producers = await asyncio.gather(
+            *(start_producer(self.producer_config, self.names.transactional_id(p)) for p in wanted)
+        )
+        latest = await read_latest(self.producer_config.bootstrap, self.names.state, wanted)
+        for p, producer in zip(wanted, producers, strict=True):
+            owned = OwnedPartition(self.names, p, producer, StateStore(latest[p]))
+            owned.position = await self._position_at_committed(owned.tp)
+            self.owned[p] = owned
+            self.lost.pop(p, None)
+        users = sum(len(latest[p]) for p in wanted)
+        log.info(
+            "took partitions %s: %d users restored in %.2f s",
+            wanted,
+            users,
+            time.monotonic() - started,
+        )
+
+    async def _position_at_committed(self, tp: TopicPartition) -> int:
+        """Put the consumer at the group's committed offset, read after our producer fenced
+        former owners (so no transaction can still move it). aiokafka positions a newly
+        assigned partition itself from an earlier read; wait for that and correct it."""
+        committed = await self.consumer.committed(tp)
+        if committed is None:
+            committed = (await self.consumer.beginning_offsets([tp]))[tp]
+        current = await asyncio.wait_for(self.consumer.position(tp), timeout=60)
+        if current != committed:
+            self.consumer.seek(tp, committed)
+        return committed
+
+    async def _drop(self, partitions: Iterable[int]) -> None:
+        for p in list(partitions):
+            owned = self.owned.pop(p, None)
+            self.lost.pop(p, None)
+            if owned is not None:
+                await owned.close()
+
+    async def _lose(self, partition: int, err: Exception) -> None:
+        owned = self.owned.pop(partition, None)
+        metrics.PARTITIONS_LOST.inc()
+        log.warning(
+            "partition %d lost (%s: %s); retaking later", partition, type(err).__name__, err
+        )
+        tp = TopicPartition(self.names.events, partition)
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)
+        self.lost[partition] = time.monotonic() + self.fence_backoff_s
+        if owned is not None:
+            await owned.close()
+
+    async def _recover_lost(self) -> None:
+        now = time.monotonic()
+        due = [p for p, at in self.lost.items() if at <= now]
+        if not due:
+            return
+        async with self.lock:
+            assigned = {tp.partition for tp in self.consumer.assignment()}
+            for p in due:
+                self.lost.pop(p, None)
+            mine = [p for p in due if p in assigned and p not in self.owned]
+            try:
+                await self.take(mine)
+            except KafkaError as err:
+                for p in mine:
+                    self.lost[p] = time.monotonic() + self.fence_backoff_s
+                log.warning("retaking %s failed: %s", mine, err)
+                return
+            for p in mine:
+                self.consumer.resume(TopicPartition(self.names.events, p))
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self.runner.lock:
+            await self.runner._drop(tp.partition for tp in revoked)
+        if revoked:
+            log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        async with self.runner.lock:
+            try:
+                await self.runner.take(tp.partition for tp in assigned)
+            except KafkaError as err:
+                for tp in assigned:
+                    if tp.partition not in self.runner.owned:
+                        await self.runner._lose(tp.partition, err)
