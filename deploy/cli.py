@@ -214,6 +214,7 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(tail(settings, args.topic, args.from_beginning, args.limit))
     return 0
 
+
 def _serve(settings: Settings, main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """Run `main(stop)` until it returns; SIGTERM / SIGINT set `stop` (a graceful exit)."""
     logging.basicConfig(
