@@ -143,8 +143,14 @@ def start_podium(
         "PODIUM_RUN_DIR": str(home / "run"),
     }
     podium = Podium(bootstrap, redis_url, prefix, key, env, home)
-    podium.spawn("worker", WORKER)
+    worker = podium.spawn("worker", WORKER)
     podium.spawn("projector", ["-m", "deploy.cli", "projector"])
+    deadline = time.monotonic() + 30
+    while "took partitions" not in worker.tail():  # joined its group, state restored
+        podium.check_alive()
+        if time.monotonic() > deadline:
+            pytest.fail(f"the worker took no partitions within 30 s:\n{worker.tail()}")
+        time.sleep(0.1)
     if gateway:
         podium.start_gateway()
     podium.check_alive()

@@ -32,7 +32,12 @@ from tests.integration.gateway.conftest import RULES, Podium, eventually
 pytestmark = pytest.mark.integration
 
 ADA: dict[str, Any] = {"id": "ada", "name": "Ada", "tz": "Europe/London"}
-BEN: dict[str, Any] = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"plan": "pro"}}
+BEN: dict[str, Any] = {
+    "id": "ben",
+    "name": "Ben",
+    "tz": "America/New_York",
+    "attributes": {"plan": "pro"},
+}
 
 
 class Model:
