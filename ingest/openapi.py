@@ -135,6 +135,12 @@ def _components() -> Schema:
     }
 
 
+def _also(answers: Schema, schema: Schema, *codes: int) -> Schema:
+    for code in codes:
+        answers[str(code)] = {"description": "success (see the README)", **_json(schema)}
+    return answers
+
+
 def openapi_document(rules: Rules) -> Schema:
     metric = {
         "name": "key",
@@ -175,6 +181,13 @@ def openapi_document(rules: Rules) -> Schema:
         events={"type": "array", "items": batch_item, "minItems": 1, "maxItems": api.MAX_BATCH},
     )
     user_body = {"required": True, **_json(_ref("UpdatedUser"))}
+    completion = _obj(
+        ["completionId", "achievement", "points"],
+        completionId=STR,
+        achievement=_ref("UserAchievement"),
+        points={"type": "object"},
+    )
+    user = _ref("User")
     paths: Schema = {
         "/v1/metrics/{key}/event": {
             "post": {
@@ -225,18 +238,7 @@ def openapi_document(rules: Rules) -> Schema:
                     "required": True,
                     **_json(_obj(["user"], user=_ref("UpsertedUser"))),
                 },
-                "responses": _answers(
-                    201,
-                    _obj(
-                        ["completionId", "achievement", "points"],
-                        completionId=STR,
-                        achievement=_ref("UserAchievement"),
-                        points={"type": "object"},
-                    ),
-                    400,
-                    404,
-                    503,
-                ),
+                "responses": _also(_answers(201, completion, 400, 404, 503), completion, 200, 202),
             }
         },
         "/v1/streaks": {
@@ -269,7 +271,7 @@ def openapi_document(rules: Rules) -> Schema:
             "post": {
                 "operationId": "createUser",
                 "requestBody": {"required": True, **_json(_ref("UpsertedUser"))},
-                "responses": _answers(201, _ref("User"), 400, 413, 503),
+                "responses": _also(_answers(201, user, 400, 413, 503), user, 202),
             }
         },
         "/v1/users/{id}": {
@@ -282,13 +284,13 @@ def openapi_document(rules: Rules) -> Schema:
                 "operationId": "identifyUser",
                 "parameters": [uid],
                 "requestBody": user_body,
-                "responses": _answers(200, _ref("User"), 400, 413, 503),
+                "responses": _also(_answers(200, user, 400, 413, 503), user, 202),
             },
             "patch": {
                 "operationId": "updateUser",
                 "parameters": [uid],
                 "requestBody": user_body,
-                "responses": _answers(200, _ref("User"), 400, 404, 413, 503),
+                "responses": _also(_answers(200, user, 400, 404, 413, 503), user, 202),
             },
         },
         "/v1/users/{id}/metrics": {
