@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 from trophy.types import EventResponse
+
+from deploy.local import StartError
 
 ADA = {"id": "ada", "name": "Ada", "tz": "Europe/London"}
 BEN = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"plan": "pro"}}
@@ -17,6 +20,22 @@ def client(base_url: str, api_key: str) -> TrophyApi:
     """Trophy's SDK pointed at Podium: only the base URL changes."""
     env = TrophyApiEnvironment(api=base_url, admin=base_url)
     return TrophyApi(api_key=api_key, environment=env, max_retries=0)
+
+
+def wait_pipeline(base_url: str, api_key: str, timeout: float = 60.0) -> None:
+    """Until a write comes back processed (201, not 202): the worker has its partitions."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, headers={"X-API-KEY": api_key}, timeout=10) as http:
+        while True:
+            resp = http.post("/users", json=ADA)
+            if resp.status_code == 201:
+                return
+            if time.monotonic() > deadline:
+                raise StartError(
+                    f"the pipeline did not process a write within {timeout:.0f} s "
+                    f"(last answer {resp.status_code}: {resp.text[:200]})"
+                )
+            time.sleep(0.5)
 
 
 def _line(who: str, what: str, resp: EventResponse) -> str:
@@ -30,6 +49,7 @@ def _line(who: str, what: str, resp: EventResponse) -> str:
 
 def play(base_url: str, api_key: str) -> list[str]:
     """Send the demo's events; one printable line per event."""
+    wait_pipeline(base_url, api_key)
     trophy = client(base_url, api_key)
     out: list[str] = []
 
