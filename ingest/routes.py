@@ -126,8 +126,7 @@ class Gateway:
         )
         progress = await self.publish_and_wait(cmd)
         if progress is None:
-            view = await self.views.user(req.user.id)
-            return JSON(api.pending_response(cmd.event_id, req, view, self.rules), 202)
+            return JSON(api.pending_response(cmd.event_id, req, self.rules), 202)
         status = 202 if progress.replayed else 201
         return JSON(api.event_response(progress, self.rules), status)
 

@@ -308,19 +308,17 @@ def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
     }
 
 
-def pending_response(
-    event_id: str, req: EventRequest, view: Mapping[str, Any] | None, rules: Rules
-) -> dict[str, Any]:
-    """The 202 answer when the progress did not arrive in time: the event is durably
-    written; `total` and `currentStreak` are the last projected ones (without this event),
-    and `pending` says so."""
-    streak = streak_json(view.get("streak") if view else None, rules)
+def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str, Any]:
+    """The 202 answer when the event is durably written but its progress is not known (the
+    wait timed out, or the gateway is configured not to wait): `pending: true`, and the
+    state figures are not filled in (`total` 0, an empty streak, no achievements); read them
+    later from GET /users/{id}/metrics/{key}."""
+    streak = streak_json(None, rules)
     streak["extended"] = False
-    totals = view["totals"] if view else {}
     return {
         "eventId": event_id,
         "metricId": req.metric,
-        "total": number(totals.get(req.metric)),
+        "total": 0,
         "achievements": [],
         "currentStreak": streak,
         "points": {},

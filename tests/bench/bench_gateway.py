@@ -47,15 +47,28 @@ def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[...,
     prefix = f"b{uuid.uuid4().hex[:8]}."
     asyncio.run(create_topics(bootstrap, prefix))
     key, digest = mint_key()
-    env = {**os.environ, "PODIUM_KAFKA_BOOTSTRAP": bootstrap, "PODIUM_REDIS_URL": redis_url,
-           "PODIUM_TOPIC_PREFIX": prefix, "PODIUM_VIEWS_PREFIX": f"{prefix}views:",
-           "PODIUM_API_KEY_HASHES": digest, "PODIUM_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PODIUM_KAFKA_BOOTSTRAP": bootstrap,
+        "PODIUM_REDIS_URL": redis_url,
+        "PODIUM_TOPIC_PREFIX": prefix,
+        "PODIUM_VIEWS_PREFIX": f"{prefix}views:",
+        "PODIUM_API_KEY_HASHES": digest,
+        "PODIUM_LOG_LEVEL": "WARNING",
+    }
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(name: str, *args: str, **extra: str) -> None:
         log = open(home / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        procs.append(subprocess.Popen([sys.executable, "-m", "deploy.cli", *args], cwd=REPO_DIR,
-                                      env={**env, **extra}, stdout=log, stderr=log))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", *args],
+                cwd=REPO_DIR,
+                env={**env, **extra},
+                stdout=log,
+                stderr=log,
+            )
+        )
 
     def gateway(**extra: str) -> str:
         port = free_port()
@@ -80,9 +93,14 @@ def event_body(i: int) -> bytes:
 
 
 def batch_body(i: int, size: int = 1000) -> bytes:
-    return orjson.dumps({"events": [
-        {"key": "words-written", "user": {"id": f"u{(i * size + j) % USERS}"}, "value": 1}
-        for j in range(size)]})
+    return orjson.dumps(
+        {
+            "events": [
+                {"key": "words-written", "user": {"id": f"u{(i * size + j) % USERS}"}, "value": 1}
+                for j in range(size)
+            ]
+        }
+    )
 
 
 # --- wrk (closed loop) ---------------------------------------------------------------------
@@ -107,9 +125,21 @@ wrk.body = io.open("%(body)s", "rb"):read("*a")
 def wrk(addr: str, path: str, script: str, seconds: int, conns: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
-    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
-                          f.name, f"http://{addr}{path}"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{conns}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            f.name,
+            f"http://{addr}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     os.unlink(f.name)
 
     def ms(label: str) -> float:
@@ -121,16 +151,21 @@ def wrk(addr: str, path: str, script: str, seconds: int, conns: int) -> dict[str
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": float(rate.group(1)) if rate else float("nan"), "p50": ms("50"),
-            "p99": ms("99"), "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
-            "errors": 0.0 if errors is None else 1.0}
+    return {
+        "rps": float(rate.group(1)) if rate else float("nan"),
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "errors": 0.0 if errors is None else 1.0,
+    }
 
 
 # --- open loop at a fixed rate -------------------------------------------------------------
 
 
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes,
-                   body: bytes) -> int:
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
+) -> int:
     writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
     status_line = await reader.readline()
     length = 0
@@ -141,11 +176,20 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, h
     return int(status_line.split()[1])
 
 
-async def open_loop(addr: str, path: str, key: str, rate: int, seconds: float,
-                    body: Callable[[int], bytes], conns: int = 64) -> dict[str, float]:
+async def open_loop(
+    addr: str,
+    path: str,
+    key: str,
+    rate: int,
+    seconds: float,
+    body: Callable[[int], bytes],
+    conns: int = 64,
+) -> dict[str, float]:
     host, port = addr.split(":")
-    head = (f"POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
-            f"X-API-KEY: {key}\r\nContent-Length: ").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
+        f"X-API-KEY: {key}\r\nContent-Length: "
+    ).encode()
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(conns):
         pool.put_nowait(await asyncio.open_connection(host, int(port)))
@@ -175,10 +219,13 @@ async def open_loop(addr: str, path: str, key: str, rate: int, seconds: float,
     while not pool.empty():
         pool.get_nowait()[1].close()
     latencies.sort()
-    return {"offered": rate, "achieved": total / elapsed,
-            "p50": statistics.median(latencies),
-            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            **{f"s{k}": float(v) for k, v in statuses.items()}}
+    return {
+        "offered": rate,
+        "achieved": total / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        **{f"s{k}": float(v) for k, v in statuses.items()},
+    }
 
 
 def _show(label: str, r: dict[str, float]) -> None:
@@ -191,18 +238,27 @@ def main() -> None:
     rates = [1000, 2500] if QUICK else [1000, 2500, 5000]
     if shutil.which("wrk") is None:
         print("  wrk is not installed (`make bench` installs it); closed-loop runs skipped")
-    with bench_services() as (bootstrap, redis_url), \
-            tempfile.TemporaryDirectory(prefix="podium-bench-gw-") as tmp, \
-            podium(bootstrap, redis_url, Path(tmp)) as gateway:
+    with (
+        bench_services() as (bootstrap, redis_url),
+        tempfile.TemporaryDirectory(prefix="podium-bench-gw-") as tmp,
+        podium(bootstrap, redis_url, Path(tmp)) as gateway,
+    ):
         key: str = gateway.key  # type: ignore[attr-defined]
         nowait = gateway(PODIUM_GATEWAY_WAIT_S="0")
         sync = gateway(PODIUM_GATEWAY_WAIT_S="2")
         print(f"single-event POST, no wait for progress (202), {seconds} s per run:")
         if shutil.which("wrk"):
-            r = wrk(nowait, EVENT_PATH, WRK_EVENT % {"users": USERS, "path": EVENT_PATH,
-                                                     "key": key}, seconds, 64)
-            print(f"  wrk closed loop, 64 connections: {r['rps']:9,.0f} req/s  p50 "
-                  f"{r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  non-2xx {int(r['non2xx'])}")
+            r = wrk(
+                nowait,
+                EVENT_PATH,
+                WRK_EVENT % {"users": USERS, "path": EVENT_PATH, "key": key},
+                seconds,
+                64,
+            )
+            print(
+                f"  wrk closed loop, 64 connections: {r['rps']:9,.0f} req/s  p50 "
+                f"{r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  non-2xx {int(r['non2xx'])}"
+            )
         for rate in rates:
             r = asyncio.run(open_loop(nowait, EVENT_PATH, key, rate, seconds, event_body))
             _show(f"open loop {rate:>5} req/s offered ({r['achieved']:,.0f} done/s)", r)
@@ -211,9 +267,11 @@ def main() -> None:
             body = Path(tmp) / "batch.json"
             body.write_bytes(batch_body(0))
             r = wrk(nowait, BATCH_PATH, WRK_BODY % {"key": key, "body": body}, seconds, 8)
-            print(f"  wrk closed loop, 8 connections: {r['rps'] * 1000:9,.0f} events/s "
-                  f"({r['rps']:.0f} batches/s)  p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms"
-                  f"  non-2xx {int(r['non2xx'])}")
+            print(
+                f"  wrk closed loop, 8 connections: {r['rps'] * 1000:9,.0f} events/s "
+                f"({r['rps']:.0f} batches/s)  p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms"
+                f"  non-2xx {int(r['non2xx'])}"
+            )
         print("synchronous POST → 201 with the event's progress (worker round trip):")
         r = asyncio.run(open_loop(sync, EVENT_PATH, key, 500, seconds, event_body))
         _show(f"open loop   500 req/s offered ({r['achieved']:,.0f} done/s)", r)

@@ -151,20 +151,25 @@ class Reference:
         while changed:
             changed = False
             for ach in self.rules.achievements.values():
-                if ach.trigger == "achievement" and ach.key not in u.done and all(
-                    k in u.done for k in ach.achievement_keys
+                if (
+                    ach.trigger == "achievement"
+                    and ach.key not in u.done
+                    and all(k in u.done for k in ach.achievement_keys)
                 ):
                     before = len(new)
                     self._complete(u, ach.key, at, new)
                     changed = changed or len(new) > before
 
-    def _metric_achievements(self, u: RefUser, metric: str, at: int, new: set[str],
-                             event_attrs: dict[str, str] | None) -> None:
+    def _metric_achievements(
+        self, u: RefUser, metric: str, at: int, new: set[str], event_attrs: dict[str, str] | None
+    ) -> None:
         for ach in self.rules.achievements.values():
             if ach.trigger != "metric" or ach.metric != metric:
                 continue
-            if ach.event_attributes and (event_attrs is None or any(
-                    event_attrs.get(k) != v for k, v in ach.event_attributes.items())):
+            if ach.event_attributes and (
+                event_attrs is None
+                or any(event_attrs.get(k) != v for k, v in ach.event_attributes.items())
+            ):
                 continue
             if u.totals.get(metric, Decimal(0)) >= ach.metric_value:
                 self._complete(u, ach.key, at, new)
@@ -181,7 +186,8 @@ class Reference:
         u = self.user(user_id)
         metric = cmd.metric if isinstance(cmd, MetricTracked) else None
         if cmd.event_id in u.seen or (
-            isinstance(cmd, MetricTracked) and cmd.idempotency_key is not None
+            isinstance(cmd, MetricTracked)
+            and cmd.idempotency_key is not None
             and (cmd.metric, cmd.idempotency_key) in u.keys
         ):
             total = None if metric is None else u.totals.get(metric, Decimal(0))

@@ -19,8 +19,16 @@ from schemas.rules import Rules, parse_rules
 
 T0 = int(datetime(2024, 2, 20, tzinfo=UTC).timestamp() * 1000)  # spans a leap day and DST
 HOUR = 3_600_000
-ZONES = [None, "UTC", "Europe/London", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
-         "Australia/Lord_Howe", "Pacific/Kiritimati"]
+ZONES = [
+    None,
+    "UTC",
+    "Europe/London",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "Australia/Lord_Howe",
+    "Pacific/Kiritimati",
+]
 METRICS = ["words", "chapters", "edits"]
 
 RULES_TEMPLATE = """
@@ -99,22 +107,34 @@ auto_earn_interval_days = {interval}
 """
 
 
-def make_rules(frequency: str = "daily", combine: str = "any", week_start: str = "monday",
-               initial: int = 1, amount: int = 1, interval: int = 3) -> Rules:
-    text = RULES_TEMPLATE.format(frequency=frequency, combine=combine, week_start=week_start,
-                                 initial=initial, amount=amount, interval=interval)
+def make_rules(
+    frequency: str = "daily",
+    combine: str = "any",
+    week_start: str = "monday",
+    initial: int = 1,
+    amount: int = 1,
+    interval: int = 3,
+) -> Rules:
+    text = RULES_TEMPLATE.format(
+        frequency=frequency,
+        combine=combine,
+        week_start=week_start,
+        initial=initial,
+        amount=amount,
+        interval=interval,
+    )
     return parse_rules(text, source="test-rules.toml")
 
 
 RULES = make_rules()
 
-values = st.sampled_from(["0.1", "0.2", "1", "2", "3", "5", "-1", "-0.3", "10", "0"]).map(
-    Decimal)
+values = st.sampled_from(["0.1", "0.2", "1", "2", "3", "5", "-1", "-0.3", "10", "0"]).map(Decimal)
 
 
 @st.composite
-def streams(draw: st.DrawFn, users: int = 3, max_size: int = 40,
-            gap_hours: int = 60) -> list[Command]:
+def streams(
+    draw: st.DrawFn, users: int = 3, max_size: int = 40, gap_hours: int = 60
+) -> list[Command]:
     """A random stream of commands for a few users, with replays and idempotent repeats."""
     n = draw(st.integers(1, max_size))
     time_ms = T0 + draw(st.integers(0, 24)) * HOUR
@@ -140,6 +160,15 @@ def streams(draw: st.DrawFn, users: int = 3, max_size: int = 40,
         else:
             genre = draw(st.sampled_from(["poetry", "prose"]))
             key = draw(st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3"])))
-            out.append(MetricTracked(eid, time_ms, user, draw(st.sampled_from(METRICS)),
-                                     draw(values), {"genre": genre}, key))
+            out.append(
+                MetricTracked(
+                    eid,
+                    time_ms,
+                    user,
+                    draw(st.sampled_from(METRICS)),
+                    draw(values),
+                    {"genre": genre},
+                    key,
+                )
+            )
     return out

@@ -22,8 +22,9 @@ def uid(cmd: Command) -> str:
     return cmd.user_id if isinstance(cmd, ClockTicked) else cmd.user.id
 
 
-def fold_all(commands: list[Command], rules: Rules = RULES,
-             states: dict[str, UserState] | None = None) -> tuple[dict[str, UserState], list]:
+def fold_all(
+    commands: list[Command], rules: Rules = RULES, states: dict[str, UserState] | None = None
+) -> tuple[dict[str, UserState], list]:
     states = dict(states or {})
     out = []
     for cmd in commands:
@@ -75,7 +76,8 @@ def test_folding_from_a_snapshot_equals_folding_from_scratch(
     restored = {u: decode_state(encode_state(s)) for u, s in head.items()}
     resumed, resumed_out = fold_all(commands[cut:], states=restored)
     assert {u: encode_state(s) for u, s in resumed.items()} == {
-        u: encode_state(s) for u, s in whole.items()}
+        u: encode_state(s) for u, s in whole.items()
+    }
     assert resumed_out == whole_out[cut:]
 
 
@@ -85,7 +87,8 @@ def test_replaying_the_log_yields_byte_identical_state(commands: list[Command]) 
     first, _ = fold_all(commands)
     second, _ = fold_all(commands)
     assert {u: encode_state(s) for u, s in first.items()} == {
-        u: encode_state(s) for u, s in second.items()}
+        u: encode_state(s) for u, s in second.items()
+    }
 
 
 @FAST
@@ -123,7 +126,8 @@ def test_achievements_complete_once_and_never_revoke(commands: list[Command]) ->
                 seen.add(rec.id)
     for user, state in states.items():
         assert {f"{user}:{k}" for k in state.achievements} == {
-            i for i in seen if i.startswith(f"{user}:")}
+            i for i in seen if i.startswith(f"{user}:")
+        }
 
 
 def _check_against_reference(commands: list[Command], rules: Rules) -> None:
@@ -138,8 +142,7 @@ def _check_against_reference(commands: list[Command], rules: Rules) -> None:
         assert progress.replayed == expected.replayed, cmd
         assert progress.total == expected.total
         assert {a.achievement for a in progress.achievements} == expected.completed, cmd
-        facts = [(r.kind, r.id.rsplit(":", 1)[1]) for r in records
-                 if isinstance(r, StreakChanged)]
+        facts = [(r.kind, r.id.rsplit(":", 1)[1]) for r in records if isinstance(r, StreakChanged)]
         assert facts == expected.facts, cmd
         ref_user = reference.users[uid(cmd)]
         assert state.streak.length == ref_user.length
@@ -168,8 +171,7 @@ RULE_VARIANTS = [
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(range(len(RULE_VARIANTS))), st.data())
-def test_fold_agrees_with_the_reference_on_rule_variants(which: int,
-                                                         data: st.DataObject) -> None:
+def test_fold_agrees_with_the_reference_on_rule_variants(which: int, data: st.DataObject) -> None:
     rules = RULE_VARIANTS[which]
     gap = 400 if rules.streak.frequency == "monthly" else 150  # type: ignore[union-attr]
     _check_against_reference(data.draw(streams(gap_hours=gap)), rules)
@@ -177,8 +179,9 @@ def test_fold_agrees_with_the_reference_on_rule_variants(which: int,
 
 @FAST
 @given(streams(), st.integers(0, 90 * 24))
-def test_settling_is_independent_of_how_often_the_clock_ticks(commands: list[Command],
-                                                              hours: int) -> None:
+def test_settling_is_independent_of_how_often_the_clock_ticks(
+    commands: list[Command], hours: int
+) -> None:
     states, _ = fold_all(commands)
     for state in states.values():
         end = state.updated_ms + hours * 3_600_000

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from trophy.types import EventResponse
 
 from deploy.local import KafkaBroker, free_port
-from tests.integration.gateway.conftest import JAR_CACHE, Podium, start_podium
+from tests.integration.gateway.conftest import JAR_CACHE, Podium, eventually, start_podium
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +98,28 @@ def test_broker_stopping_mid_way_means_503(redis_url: str, tmp_path: Path) -> No
     finally:
         pod.stop()
         broker.stop()
+
+
+def test_not_waiting_answers_202_pending_and_the_event_is_processed(podium: Podium) -> None:
+    base = podium.start_gateway(PODIUM_GATEWAY_WAIT_S="0")
+    trophy = podium.trophy(base)
+    resp = trophy.metrics.event(
+        key="words-written", user={"id": "async-1"}, value=42, idempotency_key="a1"
+    )
+    assert isinstance(resp, EventResponse)
+    assert len(resp.event_id) == 32 and resp.idempotency_key == "a1"
+    assert resp.model_extra == {"pending": True}
+    assert (resp.total, resp.achievements, resp.idempotent_replayed) == (0, [], False)
+    with httpx.Client(base_url=base, headers={"X-API-KEY": podium.api_key}) as http:
+        raw = http.post(
+            "/metrics/words-written/event", json={"user": {"id": "async-1"}, "value": 8}
+        )
+        assert raw.status_code == 202 and raw.json()["pending"] is True
+
+    def processed() -> None:
+        got = trophy.users.single_metric(id="async-1", key="words-written")
+        assert got.current == 50 and [a.id for a in got.achievements if a.achieved_at] == [
+            "first-words"
+        ]
+
+    eventually(processed)
