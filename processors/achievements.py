@@ -9,57 +9,100 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from schemas._fast import maker
 from schemas.records import AchievementCompleted
 from schemas.rules import Achievement, Rules
+
+_new_completed = maker(AchievementCompleted)
 
 
 def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
     return all(actual.get(k) == v for k, v in required.items())
 
 
-def _completed(ach: Achievement, user_id: str, event_id: str, time_ms: int,
-               total: Decimal | None = None, length: int | None = None) -> AchievementCompleted:
-    return AchievementCompleted(
-        id=f"{user_id}:{ach.key}", user_id=user_id, achievement=ach.key,
-        achieved_at_ms=time_ms, trigger=ach.trigger, event_id=event_id,
-        metric=ach.metric, metric_value=total, streak_length=length,
+def _completed(
+    ach: Achievement,
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+    total: Decimal | None = None,
+    length: int | None = None,
+) -> AchievementCompleted:
+    return _new_completed(
+        f"{user_id}:{ach.key}",
+        user_id,
+        ach.key,
+        time_ms,
+        ach.trigger,
+        event_id,
+        ach.metric,
+        total,
+        length,
+        False,
     )
 
 
-def on_metric(done: Mapping[str, int], rules: Rules, metric: str, total: Decimal,
-              event_attributes: Mapping[str, str] | None, user_attributes: Mapping[str, str],
-              user_id: str, event_id: str, time_ms: int) -> list[AchievementCompleted]:
+def on_metric(
+    done: Mapping[str, int],
+    rules: Rules,
+    metric: str,
+    total: Decimal,
+    event_attributes: Mapping[str, str] | None,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     """Metric achievements of `metric` whose target the total has reached.
 
     `event_attributes` None means "not an event" (a profile change): achievements with an
     event-attribute filter are then left for the next matching event.
     """
+    candidates = rules.by_metric.get(metric)
+    if not candidates:
+        return []
     out: list[AchievementCompleted] = []
-    for ach in rules.by_metric.get(metric, ()):
+    for ach in candidates:
         if ach.key in done or total < ach.metric_value:  # type: ignore[operator]
             continue
         if ach.event_attributes and (
             event_attributes is None or not _matches(ach.event_attributes, event_attributes)
         ):
             continue
-        if _matches(ach.user_attributes, user_attributes):
+        if not ach.user_attributes or _matches(ach.user_attributes, user_attributes):
             out.append(_completed(ach, user_id, event_id, time_ms, total=total))
     return out
 
 
-def on_streak(done: Mapping[str, int], rules: Rules, length: int,
-              user_attributes: Mapping[str, str], user_id: str, event_id: str,
-              time_ms: int) -> list[AchievementCompleted]:
-    return [
-        _completed(ach, user_id, event_id, time_ms, length=length)
-        for ach in rules.streak_achievements
-        if ach.key not in done and length >= ach.streak_length  # type: ignore[operator]
-        and _matches(ach.user_attributes, user_attributes)
-    ]
+def on_streak(
+    done: Mapping[str, int],
+    rules: Rules,
+    length: int,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
+    out: list[AchievementCompleted] = []
+    for ach in rules.streak_achievements:  # shortest first
+        if length < ach.streak_length:  # type: ignore[operator]
+            break
+        if ach.key not in done and (
+            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
+        ):
+            out.append(_completed(ach, user_id, event_id, time_ms, length=length))
+    return out
 
 
-def on_api(done: Mapping[str, int], rules: Rules, key: str, user_attributes: Mapping[str, str],
-           user_id: str, event_id: str, time_ms: int) -> list[AchievementCompleted]:
+def on_api(
+    done: Mapping[str, int],
+    rules: Rules,
+    key: str,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     ach = rules.achievements.get(key)
     if ach is None or ach.trigger != "api" or key in done:
         return []
@@ -68,9 +111,15 @@ def on_api(done: Mapping[str, int], rules: Rules, key: str, user_attributes: Map
     return [_completed(ach, user_id, event_id, time_ms)]
 
 
-def on_composites(done: Mapping[str, int], new: Iterable[AchievementCompleted], rules: Rules,
-                  user_attributes: Mapping[str, str], user_id: str, event_id: str,
-                  time_ms: int) -> list[AchievementCompleted]:
+def on_composites(
+    done: Mapping[str, int],
+    new: Iterable[AchievementCompleted],
+    rules: Rules,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
     """Composites whose parts are all complete, counting this command's completions (`new`).
 
     `rules.composites` is in dependency order, so a composite of composites completes in the
@@ -79,12 +128,13 @@ def on_composites(done: Mapping[str, int], new: Iterable[AchievementCompleted], 
     if not rules.composites:
         return []
     fresh = {rec.achievement for rec in new}
+    keys = done.keys()
     out: list[AchievementCompleted] = []
     for ach in rules.composites:
         if ach.key in done or ach.key in fresh:
             continue
-        if all(k in done or k in fresh for k in ach.achievement_keys) and _matches(
-            ach.user_attributes, user_attributes
+        if keys >= rules.composite_parts[ach.key].difference(fresh) and (
+            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
         ):
             out.append(_completed(ach, user_id, event_id, time_ms))
             fresh.add(ach.key)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from processors import achievements as ach
 from processors import metrics, streaks
 from processors.users import new_user, upsert
+from schemas._fast import maker
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,
@@ -27,38 +28,74 @@ from schemas.state import StreakState, UserState
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged
 ZERO = Decimal(0)
+_new_state = maker(UserState)
+_new_progress = maker(Progress)
 
 
-def _build(s: UserState, *, events: tuple[str, ...], time_ms: int,
-           totals: object = None, idempotency: object = None, done: object = None,
-           streak: StreakState | None = None) -> UserState:
+def _build(
+    s: UserState,
+    *,
+    events: tuple[str, ...],
+    time_ms: int,
+    totals: object = None,
+    idempotency: object = None,
+    done: object = None,
+    streak: StreakState | None = None,
+) -> UserState:
     """The next state in one construction (no chain of `replace` calls on the hot path)."""
-    return UserState(
-        s.user_id, s.version, s.email, s.name, s.tz, s.device_tokens, s.subscribe_to_emails,
-        s.attributes, s.created_ms, max(s.updated_ms, time_ms), s.events + 1,
-        s.totals if totals is None else totals,  # type: ignore[arg-type]
-        s.idempotency if idempotency is None else idempotency,  # type: ignore[arg-type]
+    return _new_state(
+        s.user_id,
+        s.version,
+        s.email,
+        s.name,
+        s.tz,
+        s.device_tokens,
+        s.subscribe_to_emails,
+        s.attributes,
+        s.created_ms,
+        max(s.updated_ms, time_ms),
+        s.events + 1,
+        s.totals if totals is None else totals,
+        s.idempotency if idempotency is None else idempotency,
         events,
-        s.achievements if done is None else done,  # type: ignore[arg-type]
-        s.streak if streak is None else streak, s.offset,
+        s.achievements if done is None else done,
+        s.streak if streak is None else streak,
+        s.offset,
     )
 
 
-def _progress(state: UserState, command: Command, kind: CommandType, rules: Rules, *,
-              metric: str | None = None, replayed: bool = False, key: str | None = None,
-              done: list[AchievementCompleted] | None = None,
-              extended: bool = False) -> Progress:
-    return Progress(
-        id=f"{state.user_id}:progress:{command.event_id}", event_id=command.event_id,
-        user_id=state.user_id, command=kind, time_ms=command.time_ms, metric=metric,
-        total=None if metric is None else state.totals.get(metric, ZERO),
-        replayed=replayed, idempotency_key=key, achievements=tuple(done or ()),
-        streak=streaks.snapshot(state.streak, rules, extended),
+def _progress(
+    state: UserState,
+    command: Command,
+    kind: CommandType,
+    rules: Rules,
+    *,
+    metric: str | None = None,
+    replayed: bool = False,
+    key: str | None = None,
+    done: list[AchievementCompleted] | None = None,
+    extended: bool = False,
+) -> Progress:
+    return _new_progress(
+        f"{state.user_id}:progress:{command.event_id}",
+        command.event_id,
+        state.user_id,
+        kind,
+        command.time_ms,
+        metric,
+        None if metric is None else state.totals.get(metric, ZERO),
+        replayed,
+        key,
+        tuple(done) if done else (),
+        streaks.snapshot(state.streak, rules, extended),
+        False,
     )
 
 
 _KINDS: dict[type, CommandType] = {
-    MetricTracked: "metric", UserIdentified: "user", AchievementAwarded: "achievement",
+    MetricTracked: "metric",
+    UserIdentified: "user",
+    AchievementAwarded: "achievement",
     ClockTicked: "tick",
 }
 
@@ -72,12 +109,20 @@ def evolve(
     seen for that metric, changes nothing: its Progress says `replayed=True`.
     """
     if state is None:
-        user_id = command.user_id if isinstance(command, ClockTicked) else command.user.id
-        state = new_user(user_id, command.time_ms, rules)
-    fingerprint = metrics.short_hash(command.event_id)
-    if fingerprint in state.recent_events:
+        if isinstance(command, ClockTicked):
+            state = new_user(command.user_id, command.time_ms, rules)
+        else:
+            state = new_user(command.user.id, command.time_ms, rules, command.user)
+    event_id = command.event_id
+    fingerprint = event_id if len(event_id) <= 40 else metrics.event_fingerprint(event_id)
+    recent = state.recent_events
+    if fingerprint in recent:
         return state, [_replayed(state, command, rules)]
-    events = metrics.remember(state.recent_events, fingerprint, rules.limits.recent_event_ids)
+    bound = rules.limits.recent_event_ids  # 0: remember none
+    if len(recent) >= bound:
+        events = (*recent[len(recent) - bound + 1 :], fingerprint) if bound else ()
+    else:
+        events = (*recent, fingerprint)
     if isinstance(command, MetricTracked):
         return _metric(state, command, rules, events)
     if isinstance(command, ClockTicked):
@@ -88,65 +133,118 @@ def evolve(
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
     metric = command.metric if isinstance(command, MetricTracked) else None
     key = command.idempotency_key if isinstance(command, MetricTracked) else None
-    return _progress(state, command, _KINDS[type(command)], rules, metric=metric,
-                     replayed=True, key=key)
+    return _progress(
+        state, command, _KINDS[type(command)], rules, metric=metric, replayed=True, key=key
+    )
 
 
-def _metric(state: UserState, cmd: MetricTracked, rules: Rules,
-            events: tuple[str, ...]) -> tuple[UserState, list[FoldRecord]]:
+def _metric(
+    state: UserState, cmd: MetricTracked, rules: Rules, events: tuple[str, ...]
+) -> tuple[UserState, list[FoldRecord]]:
+    # The hot path: positional calls and one construction per object, on purpose.
+    metric, key = cmd.metric, cmd.idempotency_key
     keys = state.idempotency
-    if cmd.idempotency_key is not None:
-        key_hash = metrics.short_hash(cmd.idempotency_key)
-        if key_hash in keys.get(cmd.metric, ()):
+    if key is not None:
+        key_hash = metrics.short_hash(key)
+        if key_hash in keys.get(metric, ()):
             return state, [_replayed(state, cmd, rules)]
-        keys = metrics.remember_key(keys, cmd.metric, key_hash,
-                                    rules.limits.idempotency_keys_per_metric)
+        keys = metrics.remember_key(
+            keys, metric, key_hash, rules.limits.idempotency_keys_per_metric
+        )
+    before = state.attributes
     state = upsert(state, cmd.user)
-    total = metrics.add(state.totals.get(cmd.metric), cmd.value)
     totals = dict(state.totals)
-    totals[cmd.metric] = total
+    total = totals[metric] = metrics.exact_add(totals.get(metric, ZERO), cmd.value)
     changes: list[StreakChanged] = []
-    streak, extended = streaks.advance(state.streak, rules, state.tz, cmd.time_ms,
-                                       state.user_id, cmd.event_id, cmd.metric, cmd.value,
-                                       changes)
-    uid, eid, at, attrs = state.user_id, cmd.event_id, cmd.time_ms, state.attributes
-    done = ach.on_metric(state.achievements, rules, cmd.metric, total, cmd.attributes, attrs,
-                         uid, eid, at)
-    if extended:
-        done += ach.on_streak(state.achievements, rules, streak.length, attrs, uid, eid, at)
-    done += ach.on_composites(state.achievements, done, rules, attrs, uid, eid, at)
-    new = _build(state, events=events, time_ms=at, totals=totals, idempotency=keys,
-                 done=ach.merged(state.achievements, done) if done else None, streak=streak)
-    progress = _progress(new, cmd, "metric", rules, metric=cmd.metric,
-                         key=cmd.idempotency_key, done=done, extended=extended)
-    return new, [progress, *done, *changes]
+    uid, eid, at, attrs, have = (
+        state.user_id,
+        cmd.event_id,
+        cmd.time_ms,
+        state.attributes,
+        state.achievements,
+    )
+    streak, extended = streaks.advance(
+        state.streak, rules, state.tz, at, uid, eid, metric, cmd.value, changes
+    )
+    done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
+    if extended and rules.streak_achievements:
+        done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
+    if done or attrs is not before:  # otherwise no composite can have become complete
+        done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
+    new = _new_state(
+        uid,
+        state.version,
+        state.email,
+        state.name,
+        state.tz,
+        state.device_tokens,
+        state.subscribe_to_emails,
+        attrs,
+        state.created_ms,
+        at if at > state.updated_ms else state.updated_ms,
+        state.events + 1,
+        totals,
+        keys,
+        events,
+        ach.merged(have, done) if done else have,
+        streak,
+        state.offset,
+    )
+    progress = _new_progress(
+        f"{uid}:progress:{eid}",
+        eid,
+        uid,
+        "metric",
+        at,
+        metric,
+        total,
+        False,
+        key,
+        tuple(done),
+        streaks.snapshot(streak, rules, extended),
+        False,
+    )
+    if done:
+        return new, [progress, *done, *changes]
+    return new, [progress, *changes] if changes else [progress]
 
 
-def _tick(state: UserState, cmd: ClockTicked, rules: Rules,
-          events: tuple[str, ...]) -> tuple[UserState, list[FoldRecord]]:
+def _tick(
+    state: UserState, cmd: ClockTicked, rules: Rules, events: tuple[str, ...]
+) -> tuple[UserState, list[FoldRecord]]:
     settled, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
     new = _build(settled, events=events, time_ms=cmd.time_ms)
     return new, [_progress(new, cmd, "tick", rules), *changes]
 
 
-def _identify_or_award(state: UserState, cmd: UserIdentified | AchievementAwarded,
-                       rules: Rules, events: tuple[str, ...]
-                       ) -> tuple[UserState, list[FoldRecord]]:
+def _identify_or_award(
+    state: UserState,
+    cmd: UserIdentified | AchievementAwarded,
+    rules: Rules,
+    events: tuple[str, ...],
+) -> tuple[UserState, list[FoldRecord]]:
     state = upsert(state, cmd.user)
     state, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
-    uid, eid, at, attrs, have = (state.user_id, cmd.event_id, cmd.time_ms, state.attributes,
-                                 state.achievements)
+    uid, eid, at, attrs, have = (
+        state.user_id,
+        cmd.event_id,
+        cmd.time_ms,
+        state.attributes,
+        state.achievements,
+    )
     if isinstance(cmd, AchievementAwarded):
         done = ach.on_api(have, rules, cmd.achievement, attrs, uid, eid, at)
         kind: CommandType = "achievement"
     else:  # a profile change may satisfy user-attribute filters
-        done = [rec for metric, total in sorted(state.totals.items())
-                for rec in ach.on_metric(have, rules, metric, total, None, attrs, uid, eid, at)]
+        done = [
+            rec
+            for metric, total in sorted(state.totals.items())
+            for rec in ach.on_metric(have, rules, metric, total, None, attrs, uid, eid, at)
+        ]
         done += ach.on_streak(have, rules, state.streak.length, attrs, uid, eid, at)
         kind = "user"
     done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
-    new = _build(state, events=events, time_ms=at,
-                 done=ach.merged(have, done) if done else None)
+    new = _build(state, events=events, time_ms=at, done=ach.merged(have, done) if done else None)
     return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]
 
 
@@ -159,13 +257,27 @@ def close_periods(
     no `Progress` (that belongs to a command). `event_id` tags the facts with their cause.
     """
     changes: list[StreakChanged] = []
-    streak, _ = streaks.advance(state.streak, rules, state.tz, at_ms, state.user_id, event_id,
-                                None, ZERO, changes)
+    streak, _ = streaks.advance(
+        state.streak, rules, state.tz, at_ms, state.user_id, event_id, None, ZERO, changes
+    )
     if streak is state.streak:
         return state, []
-    return UserState(
-        state.user_id, state.version, state.email, state.name, state.tz, state.device_tokens,
-        state.subscribe_to_emails, state.attributes, state.created_ms, state.updated_ms,
-        state.events, state.totals, state.idempotency, state.recent_events,
-        state.achievements, streak, state.offset,
+    return _new_state(
+        state.user_id,
+        state.version,
+        state.email,
+        state.name,
+        state.tz,
+        state.device_tokens,
+        state.subscribe_to_emails,
+        state.attributes,
+        state.created_ms,
+        state.updated_ms,
+        state.events,
+        state.totals,
+        state.idempotency,
+        state.recent_events,
+        state.achievements,
+        streak,
+        state.offset,
     ), list(changes)

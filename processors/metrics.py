@@ -14,6 +14,9 @@ ZERO = Decimal(0)
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
 
 
+exact_add = _EXACT.add  # (Decimal, Decimal) -> Decimal, without rounding
+
+
 def add(total: Decimal | None, value: Decimal) -> Decimal:
     """total + value, exactly (a missing total is zero; -0 never appears)."""
     return _EXACT.add(ZERO if total is None else total, value)
@@ -24,10 +27,15 @@ def short_hash(text: str) -> str:
     return blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def event_fingerprint(event_id: str) -> str:
+    """How an event id is remembered: itself when short (exact), else its fingerprint."""
+    return event_id if len(event_id) <= 40 else "#" + short_hash(event_id)
+
+
 def remember(kept: tuple[str, ...], fingerprint: str, bound: int) -> tuple[str, ...]:
     """Append a fingerprint, dropping the oldest beyond `bound` (0 = unbounded)."""
     if bound and len(kept) >= bound:
-        return (*kept[len(kept) - bound + 1:], fingerprint)
+        return (*kept[len(kept) - bound + 1 :], fingerprint)
     return (*kept, fingerprint)
 
 

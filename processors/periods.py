@@ -78,3 +78,19 @@ def period_bounds(index: int, frequency: str, week_start: int = 0) -> tuple[int,
 def iso(ordinal: int) -> str:
     """ISO 8601 date of an ordinal: '2025-04-02'."""
     return date.fromordinal(ordinal).isoformat()
+
+
+_iso_bounds: dict[tuple[int, str, int], tuple[str, str]] = {}
+
+
+def period_iso(index: int, frequency: str, week_start: int = 0) -> tuple[str, str]:
+    """First and last date of a period as ISO strings (memoised: it is on the hot path)."""
+    key = (index, frequency, week_start)
+    hit = _iso_bounds.get(key)
+    if hit is None:
+        first, last = period_bounds(index, frequency, week_start)
+        hit = (iso(first), iso(last))
+        if len(_iso_bounds) >= _OFFSET_CACHE_LIMIT:
+            _iso_bounds.clear()
+        _iso_bounds[key] = hit
+    return hit

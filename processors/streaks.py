@@ -11,12 +11,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from processors.metrics import add
-from processors.periods import iso, local_ordinal, period_bounds, period_index
+from processors.periods import iso, local_ordinal, period_bounds, period_index, period_iso
+from schemas._fast import maker
 from schemas.records import StreakChanged, StreakChangeKind, StreakSnapshot
 from schemas.rules import Rules, Streak
 from schemas.state import HistoryEntry, StreakState
 
 ZERO = Decimal(0)
+_new_streak = maker(StreakState)
+_new_change = maker(StreakChanged)
+_new_snapshot = maker(StreakSnapshot)
+_new_entry = maker(HistoryEntry)
 
 
 class _Draft:
@@ -42,8 +47,16 @@ class _Draft:
         "week_start",
     )
 
-    def __init__(self, s: StreakState, rule: Streak, week_start: int, user_id: str,
-                 event_id: str, time_ms: int, out: list[StreakChanged]) -> None:
+    def __init__(
+        self,
+        s: StreakState,
+        rule: Streak,
+        week_start: int,
+        user_id: str,
+        event_id: str,
+        time_ms: int,
+        out: list[StreakChanged],
+    ) -> None:
         self.length, self.longest, self.started = s.length, s.longest, s.started
         self.covered, self.period, self.progress = s.covered, s.period, s.progress
         self.extended_ms, self.freezes, self.anchor = s.extended_ms, s.freezes, s.freeze_anchor
@@ -52,26 +65,48 @@ class _Draft:
         self.user_id, self.event_id, self.time_ms = user_id, event_id, time_ms
 
     def state(self) -> StreakState:
-        return StreakState(self.length, self.longest, self.started, self.covered, self.period,
-                           self.progress, self.extended_ms, self.freezes, self.anchor,
-                           self.earned, self.history)
+        return _new_streak(
+            self.length,
+            self.longest,
+            self.started,
+            self.covered,
+            self.period,
+            self.progress,
+            self.extended_ms,
+            self.freezes,
+            self.anchor,
+            self.earned,
+            self.history,
+        )
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
-        start, end = period_bounds(period, self.rule.frequency, self.week_start)
-        self.out.append(StreakChanged(
-            id=f"{self.user_id}:streak:{kind}:{tag or iso(start)}",
-            kind=kind, user_id=self.user_id, event_id=self.event_id, time_ms=self.time_ms,
-            length=self.length, longest=self.longest, frequency=self.rule.frequency,
-            started=None if self.started is None else iso(self.started),
-            period_start=iso(start), period_end=iso(end),
-            freezes=None if self.rule.freezes is None else self.freezes,
-        ))
+        start, end = period_iso(period, self.rule.frequency, self.week_start)
+        self.out.append(
+            _new_change(
+                f"{self.user_id}:streak:{kind}:{tag or start}",
+                kind,
+                self.user_id,
+                self.event_id,
+                self.time_ms,
+                self.length,
+                self.longest,
+                self.rule.frequency,
+                None if self.started is None else iso(self.started),
+                start,
+                end,
+                None if self.rule.freezes is None else self.freezes,
+                False,
+            )
+        )
 
     def remember(self, period: int, used_freeze: bool) -> None:
         keep = self.rule.history_periods
-        kept = self.history if len(self.history) < keep else self.history[len(self.history)
-                                                                            - keep + 1:]
-        self.history = (*kept, HistoryEntry(period, self.length, used_freeze))
+        kept = (
+            self.history
+            if len(self.history) < keep
+            else self.history[len(self.history) - keep + 1 :]
+        )
+        self.history = (*kept, _new_entry(period, self.length, used_freeze))
 
     def earn(self, upto: int) -> None:
         """Credit auto-earned freezes whose earn date is on or before `upto`."""
@@ -115,9 +150,15 @@ class _Draft:
         progress = dict(self.progress)
         progress[metric] = add(progress.get(metric), value)
         self.progress = progress
-        period = self.period
-        if period is None or self.covered == period or not _met(self.rule, progress):
+        if self.period is None or self.covered == self.period or not _met(self.rule, progress):
             return False
+        self.extend(day)
+        return True
+
+    def extend(self, day: int) -> None:
+        """The current period's thresholds are met: the streak grows (or starts)."""
+        period = self.period
+        assert period is not None
         if self.covered is None:
             self.length, self.started = 1, day
             kind: StreakChangeKind = "started"
@@ -128,18 +169,19 @@ class _Draft:
         self.longest = max(self.longest, self.length)
         self.remember(period, used_freeze=False)
         self.emit(kind, period)
-        return True
 
 
 def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
-    if rule.combine == "all":
-        return all(progress.get(t.metric, ZERO) >= t.value for t in rule.thresholds)
-    return any(progress.get(t.metric, ZERO) >= t.value for t in rule.thresholds)
+    need_all = rule.combine == "all"
+    for t in rule.thresholds:
+        if (progress.get(t.metric, ZERO) >= t.value) != need_all:
+            return not need_all  # "any": one met is enough; "all": one unmet fails
+    return need_all
 
 
 def initial_streak(rules: Rules) -> StreakState:
     fz = rules.streak.freezes if rules.streak else None
-    return StreakState(freezes=fz.initial if fz else 0)
+    return _new_streak(0, 0, None, None, None, {}, None, fz.initial if fz else 0, None, 0, ())
 
 
 def advance(
@@ -163,16 +205,51 @@ def advance(
     if rule is None:
         return s, False
     day = local_ordinal(time_ms, tz)
-    period = period_index(day, rule.frequency, rules.week_start)
+    period = (
+        day if rule.frequency == "daily" else period_index(day, rule.frequency, rules.week_start)
+    )
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics
-    if not counts and period == s.period and not _due(s, rule, day):
-        return s, False  # nothing to settle, nothing to count
+    quiet = (
+        s.freeze_anchor is not None
+        and not _due(s, rule, day)
+        and (s.covered is None or period <= s.covered + 1)
+    )
+    if quiet:  # nothing to settle: the common case, handled without a draft
+        if not counts or metric is None or s.covered == period:
+            if period == s.period:
+                return s, False
+            return _moved(s, period, {}), False
+        progress = dict(s.progress) if period == s.period else {}
+        progress[metric] = add(progress.get(metric), value)
+        if not _met(rule, progress):
+            return _moved(s, period, progress), False
+        draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
+        draft.period, draft.progress = period, progress
+        draft.extend(day)
+        return draft.state(), True
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
     return draft.state(), extended
+
+
+def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
+    """The streak with a new current period or progress, nothing else changed."""
+    return _new_streak(
+        s.length,
+        s.longest,
+        s.started,
+        s.covered,
+        period,
+        progress,
+        s.extended_ms,
+        s.freezes,
+        s.freeze_anchor,
+        s.freeze_earned,
+        s.history,
+    )
 
 
 def _due(s: StreakState, rule: Streak, day: int) -> bool:
@@ -183,26 +260,65 @@ def _due(s: StreakState, rule: Streak, day: int) -> bool:
     return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
+_dates: dict[
+    tuple[int | None, int | None, int | None, int, str, int],
+    tuple[str | None, str | None, str | None, str | None],
+] = {}
+
+
+def _snapshot_dates(
+    s: StreakState, frequency: str, ws: int
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(started, period start, period end, expires) as ISO dates, memoised."""
+    key = (s.period, s.covered, s.started, s.length and 1, frequency, ws)
+    hit = _dates.get(key)
+    if hit is None:
+        start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
+        expires = None
+        if s.covered is not None and s.length:
+            expires = period_iso(s.covered + 1, frequency, ws)[1]
+        hit = (None if s.started is None else iso(s.started), start, end, expires)
+        if len(_dates) >= 100_000:
+            _dates.clear()
+        _dates[key] = hit
+    return hit
+
+
 def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | None:
     """The streak as the `Progress` record (and Trophy's response) shows it."""
     rule = rules.streak
     if rule is None:
         return None
-    ws = rules.week_start
-    start = end = expires = None
-    if s.period is not None:
-        first, last = period_bounds(s.period, rule.frequency, ws)
-        start, end = iso(first), iso(last)
-    if s.covered is not None and s.length > 0:
-        expires = iso(period_bounds(s.covered + 1, rule.frequency, ws)[1])
+    frequency = rule.frequency
+    started, start, end, expires = _snapshot_dates(s, frequency, rules.week_start)
     fz = rule.freezes
-    earns = fz is not None and fz.auto_earn_interval_days > 0
-    return StreakSnapshot(
-        length=s.length, frequency=rule.frequency,
-        started=None if s.started is None else iso(s.started),
-        period_start=start, period_end=end, expires=expires, extended=extended,
-        longest=s.longest,
-        freezes=s.freezes if fz else None, max_freezes=fz.max if fz else None,
-        freeze_auto_earn_interval=fz.auto_earn_interval_days if fz and earns else None,
-        freeze_auto_earn_amount=fz.auto_earn_amount if fz and earns else None,
+    if fz is None:
+        return _new_snapshot(
+            s.length,
+            frequency,
+            started,
+            start,
+            end,
+            expires,
+            extended,
+            s.longest,
+            None,
+            None,
+            None,
+            None,
+        )
+    interval = fz.auto_earn_interval_days or None
+    return _new_snapshot(
+        s.length,
+        frequency,
+        started,
+        start,
+        end,
+        expires,
+        extended,
+        s.longest,
+        s.freezes,
+        fz.max,
+        interval,
+        fz.auto_earn_amount if interval else None,
     )

@@ -8,18 +8,49 @@ from __future__ import annotations
 from dataclasses import replace
 
 from processors.streaks import initial_streak
+from schemas._fast import maker
 from schemas.commands import User
 from schemas.rules import Rules
-from schemas.state import UserState
+from schemas.state import STATE_VERSION, UserState
+
+_new_state = maker(UserState)
 
 
-def new_user(user_id: str, time_ms: int, rules: Rules) -> UserState:
-    return UserState(user_id=user_id, created_ms=time_ms, updated_ms=time_ms,
-                     streak=initial_streak(rules))
+def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None) -> UserState:
+    """A user seen for the first time, with the profile fields `user` carries."""
+    u = user or User(user_id)
+    return _new_state(
+        user_id,
+        STATE_VERSION,
+        u.email,
+        u.name,
+        u.tz,
+        u.device_tokens,
+        u.subscribe_to_emails,
+        dict(u.attributes) if u.attributes else {},
+        time_ms,
+        time_ms,
+        0,
+        {},
+        {},
+        (),
+        {},
+        initial_streak(rules),
+        -1,
+    )
 
 
 def upsert(state: UserState, user: User) -> UserState:
     """The state with the user object's given fields applied (the same object if unchanged)."""
+    if (
+        user.email is None
+        and user.name is None
+        and user.tz is None
+        and (
+            user.device_tokens is None and user.subscribe_to_emails is None and not user.attributes
+        )
+    ):
+        return state
     changes: dict[str, object] = {}
     if user.email is not None and user.email != state.email:
         changes["email"] = user.email
@@ -33,6 +64,10 @@ def upsert(state: UserState, user: User) -> UserState:
         user.subscribe_to_emails != state.subscribe_to_emails
     ):
         changes["subscribe_to_emails"] = user.subscribe_to_emails
-    if user.attributes and any(state.attributes.get(k) != v for k, v in user.attributes.items()):
+    if (
+        user.attributes
+        and user.attributes != state.attributes
+        and any(state.attributes.get(k) != v for k, v in user.attributes.items())
+    ):
         changes["attributes"] = {**state.attributes, **user.attributes}
     return replace(state, **changes) if changes else state  # type: ignore[arg-type]

@@ -30,8 +30,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from schemas._fast import maker
+
 SCHEMA_VERSION = 1
-MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_TIME_MS = 253_370_764_799_999  # 9998-12-31T23:59:59.999Z: local dates stay in range
 MAX_VALUE_DIGITS = 30
 MAX_VALUE_EXPONENT = 30
 _EMPTY: Mapping[str, str] = {}
@@ -110,6 +112,10 @@ def command_user_id(cmd: Command) -> str:
 # --- encoding -------------------------------------------------------------------------------
 
 
+_new_user = maker(User)
+_new_metric = maker(MetricTracked)
+
+
 def _user_json(user: User) -> dict[str, Any]:
     out: dict[str, Any] = {"id": user.id}
     if user.email is not None:
@@ -183,8 +189,10 @@ def parse_value(raw: object, where: str = "value") -> Decimal:
         raise InvalidRecord(f"{where}: not finite: {raw!r}")
     sign_digits_exp = value.as_tuple()
     exp = sign_digits_exp.exponent
-    if len(sign_digits_exp.digits) > MAX_VALUE_DIGITS or not isinstance(exp, int) or (
-        abs(exp) > MAX_VALUE_EXPONENT
+    if (
+        len(sign_digits_exp.digits) > MAX_VALUE_DIGITS
+        or not isinstance(exp, int)
+        or (abs(exp) > MAX_VALUE_EXPONENT)
     ):
         raise InvalidRecord(f"{where}: too many digits or too large: {str(raw)[:40]!r}")
     return value
@@ -243,10 +251,13 @@ def decode_user(raw: object, where: str = "user") -> User:
     p = where + "."
     uid = raw.get("id")
     if type(uid) is not str or not uid:
-        raise InvalidRecord(f"{p}id: missing user id" if uid is None or uid == "" else
-                            f"{p}id: expected a string, got {_kind(uid)}")
+        raise InvalidRecord(
+            f"{p}id: missing user id"
+            if uid is None or uid == ""
+            else f"{p}id: expected a string, got {_kind(uid)}"
+        )
     if len(raw) == 1:
-        return User(uid)
+        return _new_user(uid, None, None, None, None, None, None)
     tz = _opt_str(raw, "tz", p)
     if tz is not None and not known_time_zone(tz):
         raise InvalidRecord(f"{p}tz: unknown time zone {tz[:64]!r}")
@@ -259,14 +270,14 @@ def decode_user(raw: object, where: str = "user") -> User:
     if subscribe is not None and type(subscribe) is not bool:
         raise InvalidRecord(f"{p}subscribeToEmails: expected a boolean, got {_kind(subscribe)}")
     attrs = raw.get("attributes")
-    return User(
+    return _new_user(
         uid,
-        email=_opt_str(raw, "email", p),
-        name=_opt_str(raw, "name", p),
-        tz=tz,
-        device_tokens=tokens,
-        subscribe_to_emails=subscribe,
-        attributes=None if attrs is None else _str_map(attrs, p + "attributes"),
+        _opt_str(raw, "email", p),
+        _opt_str(raw, "name", p),
+        tz,
+        tokens,
+        subscribe,
+        None if attrs is None else _str_map(attrs, p + "attributes"),
     )
 
 
@@ -277,7 +288,7 @@ def _decode_metric(obj: dict[str, Any], event_id: str, time_ms: int) -> MetricTr
     key = obj.get("idempotencyKey")
     if key is not None and (type(key) is not str or not key):
         raise InvalidRecord(f"idempotencyKey: expected a non-empty string, got {_kind(key)}")
-    return MetricTracked(
+    return _new_metric(
         event_id,
         time_ms,
         decode_user(obj.get("user")),
@@ -318,5 +329,6 @@ def decode_command(raw: bytes) -> Command:
         return ClockTicked(event_id, time_ms, uid)
     if kind is None:
         raise InvalidRecord("type: missing")
-    raise InvalidRecord(f"type: unknown {str(kind)[:40]!r} (expected metric, user, "
-                        "achievement or tick)")
+    raise InvalidRecord(
+        f"type: unknown {str(kind)[:40]!r} (expected metric, user, achievement or tick)"
+    )

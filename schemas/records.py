@@ -118,8 +118,14 @@ class DeadLetter:
     backfilled: bool = False
 
     @staticmethod
-    def of(reason: str, value: bytes | None, topic: str, partition: int, offset: int,
-           key: bytes | None = None) -> DeadLetter:
+    def of(
+        reason: str,
+        value: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None = None,
+    ) -> DeadLetter:
         return DeadLetter(
             id=f"{topic}:{partition}:{offset}",
             reason=reason,

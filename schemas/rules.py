@@ -71,7 +71,7 @@ class Streak:
 @dataclass(frozen=True, slots=True)
 class Limits:
     idempotency_keys_per_metric: int = 0  # 0 = keep forever
-    recent_event_ids: int = 64
+    recent_event_ids: int = 8  # 0 = remember none
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +84,9 @@ class Rules:
     source: str = "<rules>"
     # derived indexes, built by `Rules.build`
     by_metric: Mapping[str, tuple[Achievement, ...]] = field(default_factory=dict)
-    streak_achievements: tuple[Achievement, ...] = ()
+    streak_achievements: tuple[Achievement, ...] = ()  # shortest streak_length first
     composites: tuple[Achievement, ...] = ()  # dependencies before dependants
+    composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
 
     @staticmethod
@@ -111,11 +112,20 @@ class Rules:
             source=source,
             by_metric={k: tuple(v) for k, v in by_metric.items()},
             streak_achievements=tuple(
-                a for a in achievements.values() if a.trigger == "streak"
+                sorted(
+                    (a for a in achievements.values() if a.trigger == "streak"),
+                    key=lambda a: a.streak_length or 0,
+                )
             ),
             composites=_composite_order(achievements),
-            streak_metrics=frozenset(t.metric for t in streak.thresholds) if streak else
-            frozenset(),
+            composite_parts={
+                a.key: frozenset(a.achievement_keys)
+                for a in achievements.values()
+                if a.trigger == "achievement"
+            },
+            streak_metrics=frozenset(t.metric for t in streak.thresholds)
+            if streak
+            else frozenset(),
         )
 
 

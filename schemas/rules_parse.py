@@ -30,8 +30,17 @@ from schemas.rules import (
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak")
 ACHIEVEMENT_KEYS = (
-    "key", "name", "trigger", "description", "badge_url", "metric", "value", "streak_length",
-    "achievements", "user_attributes", "event_attributes",
+    "key",
+    "name",
+    "trigger",
+    "description",
+    "badge_url",
+    "metric",
+    "value",
+    "streak_length",
+    "achievements",
+    "user_attributes",
+    "event_attributes",
 )
 PER_TRIGGER = {
     "metric": {"metric", "value", "event_attributes"},
@@ -48,8 +57,9 @@ class _Doc:
         self.source = source
 
     def error(self, path: str, message: str) -> RulesError:
-        return RulesError(f"{self.source}: {path}: {message}" if path else
-                          f"{self.source}: {message}")
+        return RulesError(
+            f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}"
+        )
 
     def table(self, raw: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(raw, dict):
@@ -61,6 +71,8 @@ class _Doc:
         return raw
 
     def string(self, raw: object, path: str, *, key: bool = False) -> str:
+        if raw is None:
+            raise self.error(path, "missing")
         if not isinstance(raw, str) or not raw:
             raise self.error(path, f"expected a non-empty string, got {_kind(raw)}")
         if key and not KEY_PATTERN.match(raw):
@@ -68,6 +80,8 @@ class _Doc:
         return raw
 
     def integer(self, raw: object, path: str, low: int, high: int) -> int:
+        if raw is None:
+            raise self.error(path, "missing")
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise self.error(path, f"expected an integer, got {_kind(raw)}")
         if not low <= raw <= high:
@@ -115,8 +129,9 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
     if "week_start" in doc:
         raw = doc["week_start"]
         if not isinstance(raw, str) or raw.lower() not in WEEKDAYS:
-            raise d.error("week_start", f"expected a weekday name (monday..sunday), got "
-                          f"{_kind(raw)}")
+            raise d.error(
+                "week_start", f"expected a weekday name (monday..sunday), got {_kind(raw)}"
+            )
         week_start = WEEKDAYS.index(raw.lower())
     limits = _limits(d, doc.get("limits", {}))
     metrics = _metrics(d, doc.get("metrics"))
@@ -129,10 +144,14 @@ def _limits(d: _Doc, raw: object) -> Limits:
     t = d.table(raw, "limits", ("idempotency_keys_per_metric", "recent_event_ids"))
     return Limits(
         idempotency_keys_per_metric=d.integer(
-            t.get("idempotency_keys_per_metric", 0), "limits.idempotency_keys_per_metric",
-            0, 10_000_000),
-        recent_event_ids=d.integer(t.get("recent_event_ids", 64), "limits.recent_event_ids",
-                                   0, 100_000),
+            t.get("idempotency_keys_per_metric", 0),
+            "limits.idempotency_keys_per_metric",
+            0,
+            10_000_000,
+        ),
+        recent_event_ids=d.integer(
+            t.get("recent_event_ids", 8), "limits.recent_event_ids", 0, 100_000
+        ),
     )
 
 
@@ -160,21 +179,23 @@ def _freezes(d: _Doc, raw: object) -> Freezes:
     most = d.integer(t["max"], f"{path}.max", 1, MAX_FREEZES)
     initial = d.integer(t.get("initial", 0), f"{path}.initial", 0, most)
     amount = d.integer(t.get("auto_earn_amount", 0), f"{path}.auto_earn_amount", 0, most)
-    interval = d.integer(t.get("auto_earn_interval_days", 0),
-                         f"{path}.auto_earn_interval_days", 0, 3660)
+    interval = d.integer(
+        t.get("auto_earn_interval_days", 0), f"{path}.auto_earn_interval_days", 0, 3660
+    )
     if (amount == 0) != (interval == 0):
-        raise d.error(path, "auto_earn_amount and auto_earn_interval_days go together: set "
-                      "both (or neither)")
+        raise d.error(
+            path, "auto_earn_amount and auto_earn_interval_days go together: set both (or neither)"
+        )
     return Freezes(initial, most, amount, interval)
 
 
 def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
-    t = d.table(raw, "streak", ("frequency", "combine", "thresholds", "freezes",
-                                "history_periods"))
+    t = d.table(raw, "streak", ("frequency", "combine", "thresholds", "freezes", "history_periods"))
     frequency = t.get("frequency")
     if frequency not in FREQUENCIES:
-        raise d.error("streak.frequency", f"expected one of {', '.join(FREQUENCIES)}, got "
-                      f"{_kind(frequency)}")
+        raise d.error(
+            "streak.frequency", f"expected one of {', '.join(FREQUENCIES)}, got {_kind(frequency)}"
+        )
     combine = t.get("combine", "all")
     if combine not in ("all", "any"):
         raise d.error("streak.combine", f"expected 'all' or 'any', got {_kind(combine)}")
@@ -199,21 +220,26 @@ def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
     return Streak(frequency, tuple(thresholds), combine, freezes, history)
 
 
-def _achievement(d: _Doc, raw: object, path: str, metrics: Mapping[str, Metric],
-                 streak: Streak | None) -> Achievement:
+def _achievement(
+    d: _Doc, raw: object, path: str, metrics: Mapping[str, Metric], streak: Streak | None
+) -> Achievement:
     t = d.table(raw, path, ACHIEVEMENT_KEYS)
     key = d.string(t.get("key"), f"{path}.key", key=True)
     name = d.string(t.get("name"), f"{path}.name")
     trigger = t.get("trigger")
     if trigger not in TRIGGERS:
-        raise d.error(f"{path}.trigger", f"expected one of {', '.join(TRIGGERS)}, got "
-                      f"{_kind(trigger)}")
+        raise d.error(
+            f"{path}.trigger", f"expected one of {', '.join(TRIGGERS)}, got {_kind(trigger)}"
+        )
     for field_name in set(t) & (set().union(*PER_TRIGGER.values()) - PER_TRIGGER[trigger]):
         raise d.error(f"{path}.{field_name}", f"not allowed for trigger {trigger!r}")
     ach = Achievement(
-        key=key, name=name, trigger=trigger,
+        key=key,
+        name=name,
+        trigger=trigger,
         description=d.string(t["description"], f"{path}.description")
-        if "description" in t else None,
+        if "description" in t
+        else None,
         badge_url=d.string(t["badge_url"], f"{path}.badge_url") if "badge_url" in t else None,
         user_attributes=d.str_map(t.get("user_attributes", {}), f"{path}.user_attributes"),
         event_attributes=d.str_map(t.get("event_attributes", {}), f"{path}.event_attributes"),
@@ -234,8 +260,12 @@ def _achievement(d: _Doc, raw: object, path: str, metrics: Mapping[str, Metric],
         keys = t.get("achievements")
         if not isinstance(keys, list) or not keys:
             raise d.error(f"{path}.achievements", "expected a non-empty array of keys")
-        return _with(ach, achievement_keys=tuple(
-            d.string(k, f"{path}.achievements[{j}]") for j, k in enumerate(keys)))
+        return _with(
+            ach,
+            achievement_keys=tuple(
+                d.string(k, f"{path}.achievements[{j}]") for j, k in enumerate(keys)
+            ),
+        )
     return ach
 
 
@@ -243,8 +273,9 @@ def _with(ach: Achievement, **changes: Any) -> Achievement:
     return replace(ach, **changes)
 
 
-def _achievements(d: _Doc, raw: object, metrics: Mapping[str, Metric],
-                  streak: Streak | None) -> dict[str, Achievement]:
+def _achievements(
+    d: _Doc, raw: object, metrics: Mapping[str, Metric], streak: Streak | None
+) -> dict[str, Achievement]:
     if not isinstance(raw, list):
         raise d.error("achievements", "expected an array of tables ([[achievements]])")
     out: dict[str, Achievement] = {}
@@ -252,28 +283,32 @@ def _achievements(d: _Doc, raw: object, metrics: Mapping[str, Metric],
     for i, item in enumerate(raw):
         ach = _achievement(d, item, f"achievements[{i}]", metrics, streak)
         if ach.key in out:
-            raise d.error(f"achievements[{i}].key",
-                          f"duplicate key {ach.key!r} (first at achievements[{index[ach.key]}])")
+            raise d.error(
+                f"achievements[{i}].key",
+                f"duplicate key {ach.key!r} (first at achievements[{index[ach.key]}])",
+            )
         out[ach.key] = ach
         index[ach.key] = i
     for key, ach in out.items():
         for j, dep in enumerate(ach.achievement_keys):
             if dep not in out:
-                raise d.error(f"achievements[{index[key]}].achievements[{j}]",
-                              f"unknown achievement {dep!r}")
+                raise d.error(
+                    f"achievements[{index[key]}].achievements[{j}]", f"unknown achievement {dep!r}"
+                )
     _check_cycles(d, out, index)
     return out
 
 
-def _check_cycles(d: _Doc, achievements: Mapping[str, Achievement],
-                  index: Mapping[str, int]) -> None:
+def _check_cycles(
+    d: _Doc, achievements: Mapping[str, Achievement], index: Mapping[str, int]
+) -> None:
     state: dict[str, int] = {}  # 1 = on the path, 2 = done
 
     def visit(key: str, trail: list[str]) -> None:
         if state.get(key) == 2:
             return
         if state.get(key) == 1:
-            cycle = " -> ".join([*trail[trail.index(key):], key])
+            cycle = " -> ".join([*trail[trail.index(key) :], key])
             raise d.error(f"achievements[{index[key]}].achievements", f"cycle: {cycle}")
         state[key] = 1
         for dep in achievements[key].achievement_keys:

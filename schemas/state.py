@@ -59,7 +59,7 @@ class UserState:
     events: int = 0  # commands applied
     totals: Mapping[str, Decimal] = field(default_factory=dict)
     idempotency: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # metric -> hashes
-    recent_events: tuple[str, ...] = ()  # short hashes of the latest event ids
+    recent_events: tuple[str, ...] = ()  # the latest event ids (long ones as "#" + hash)
     achievements: Mapping[str, int] = field(default_factory=dict)  # key -> achieved_at_ms
     streak: StreakState = field(default_factory=StreakState)
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold

@@ -129,6 +129,7 @@ class Reference:
         met = [u.progress.get(t.metric, Decimal(0)) >= t.value for t in rule.thresholds]
         if u.kept or not (all(met) if rule.combine == "all" else any(met)):
             return False
+        assert u.period is not None
         u.facts.append(("started" if u.length == 0 else "extended", u.period.isoformat()))
         u.length += 1
         u.longest = max(u.longest, u.length)
@@ -171,12 +172,17 @@ class Reference:
                 or any(event_attrs.get(k) != v for k, v in ach.event_attributes.items())
             ):
                 continue
-            if u.totals.get(metric, Decimal(0)) >= ach.metric_value:
+            target = ach.metric_value
+            if target is not None and u.totals.get(metric, Decimal(0)) >= target:
                 self._complete(u, ach.key, at, new)
 
     def _streak_achievements(self, u: RefUser, at: int, new: set[str]) -> None:
         for ach in self.rules.achievements.values():
-            if ach.trigger == "streak" and u.length >= ach.streak_length:
+            if (
+                ach.trigger == "streak"
+                and ach.streak_length is not None
+                and u.length >= ach.streak_length
+            ):
                 self._complete(u, ach.key, at, new)
 
     # --- commands -------------------------------------------------------------------------

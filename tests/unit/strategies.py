@@ -159,7 +159,7 @@ def streams(
             out.append(ClockTicked(eid, time_ms, uid))
         else:
             genre = draw(st.sampled_from(["poetry", "prose"]))
-            key = draw(st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3"])))
+            idem = draw(st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3"])))
             out.append(
                 MetricTracked(
                     eid,
@@ -168,7 +168,7 @@ def streams(
                     draw(st.sampled_from(METRICS)),
                     draw(values),
                     {"genre": genre},
-                    key,
+                    idem,
                 )
             )
     return out

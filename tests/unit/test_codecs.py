@@ -1,0 +1,176 @@
+"""Round trips of the derived records and the state, and the determinism of the state codec."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.commands import InvalidRecord
+from schemas.records import (
+    AchievementCompleted,
+    DeadLetter,
+    Progress,
+    StreakChanged,
+    StreakSnapshot,
+    decode_record,
+    encode_record,
+)
+from schemas.state import HistoryEntry, StreakState, UserState, decode_state, encode_state
+
+text = st.text(max_size=10)
+ints = st.integers(0, 2**53)
+decimals = st.decimals(
+    allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12, places=4
+)
+dates = st.dates().map(lambda d: d.isoformat())
+achievements = st.builds(
+    AchievementCompleted,
+    id=text,
+    user_id=text,
+    achievement=text,
+    achieved_at_ms=ints,
+    trigger=st.sampled_from(["metric", "streak", "api", "achievement"]),
+    event_id=text,
+    metric=st.none() | text,
+    metric_value=st.none() | decimals,
+    streak_length=st.none() | ints,
+    backfilled=st.booleans(),
+)
+snapshots = st.builds(
+    StreakSnapshot,
+    length=ints,
+    frequency=st.sampled_from(["daily", "weekly", "monthly"]),
+    started=st.none() | dates,
+    period_start=st.none() | dates,
+    period_end=st.none() | dates,
+    expires=st.none() | dates,
+    extended=st.booleans(),
+    longest=ints,
+    freezes=st.none() | ints,
+)
+changes = st.builds(
+    StreakChanged,
+    id=text,
+    kind=st.sampled_from(["started", "extended", "lost", "freeze_consumed", "freeze_earned"]),
+    user_id=text,
+    event_id=text,
+    time_ms=ints,
+    length=ints,
+    longest=ints,
+    frequency=st.just("daily"),
+    started=st.none() | dates,
+    period_start=dates,
+    period_end=dates,
+    freezes=st.none() | ints,
+    backfilled=st.booleans(),
+)
+progress = st.builds(
+    Progress,
+    id=text,
+    event_id=text,
+    user_id=text,
+    command=st.sampled_from(["metric", "user", "achievement", "tick"]),
+    time_ms=ints,
+    metric=st.none() | text,
+    total=st.none() | decimals,
+    replayed=st.booleans(),
+    idempotency_key=st.none() | text,
+    achievements=st.lists(achievements, max_size=3).map(tuple),
+    streak=st.none() | snapshots,
+    backfilled=st.booleans(),
+)
+letters = st.builds(
+    DeadLetter.of, text, st.binary(max_size=20), text, ints, ints, st.none() | st.binary(max_size=5)
+)
+streak_states = st.builds(
+    StreakState,
+    length=ints,
+    longest=ints,
+    started=st.none() | ints,
+    covered=st.none() | ints,
+    period=st.none() | ints,
+    progress=st.dictionaries(text, decimals, max_size=3),
+    extended_ms=st.none() | ints,
+    freezes=ints,
+    freeze_anchor=st.none() | ints,
+    freeze_earned=ints,
+    history=st.lists(st.builds(HistoryEntry, ints, ints, st.booleans()), max_size=4).map(tuple),
+)
+states = st.builds(
+    UserState,
+    user_id=text,
+    email=st.none() | text,
+    name=st.none() | text,
+    tz=st.none() | st.just("Europe/London"),
+    device_tokens=st.none() | st.lists(text, max_size=2).map(tuple),
+    subscribe_to_emails=st.none() | st.booleans(),
+    attributes=st.dictionaries(text, text, max_size=3),
+    created_ms=ints,
+    updated_ms=ints,
+    events=ints,
+    totals=st.dictionaries(text, decimals, max_size=4),
+    idempotency=st.dictionaries(text, st.lists(text, max_size=3).map(tuple), max_size=2),
+    recent_events=st.lists(text, max_size=3).map(tuple),
+    achievements=st.dictionaries(text, ints, max_size=3),
+    streak=streak_states,
+    offset=st.integers(-1, 2**40),
+)
+
+
+@settings(max_examples=150)
+@given(st.one_of(achievements, changes, progress, letters))
+def test_records_round_trip(rec: object) -> None:
+    assert decode_record(encode_record(rec)) == rec  # type: ignore[arg-type]
+
+
+@settings(max_examples=150)
+@given(states)
+def test_state_round_trips_byte_for_byte(state: UserState) -> None:
+    raw = encode_state(state)
+    assert decode_state(raw) == state
+    assert encode_state(decode_state(raw)) == raw
+
+
+def test_state_encoding_ignores_dict_insertion_order() -> None:
+    a = UserState("u", totals={"a": Decimal(1), "b": Decimal(2)}, achievements={"x": 1, "y": 2})
+    b = UserState("u", totals={"b": Decimal(2), "a": Decimal(1)}, achievements={"y": 2, "x": 1})
+    assert encode_state(a) == encode_state(b)
+
+
+def test_dead_letter_keeps_the_original_bytes() -> None:
+    letter = DeadLetter.of("not JSON", b"\xff\x00", "podium.events", 3, 42, b"user-1")
+    assert letter.id == "podium.events:3:42"
+    assert decode_record(encode_record(letter)).original_bytes() == b"\xff\x00"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"nope", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"schema_version": 9, "type": "progress"}', "schema_version: unsupported 9"),
+        (b'{"schema_version": 1, "type": "x"}', "type: unknown 'x'"),
+        (b'{"schema_version": 1, "type": "achievement"}', "AchievementCompleted:"),
+    ],
+)
+def test_bad_records_are_rejected(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        decode_record(raw)
+    assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"nope", "not a UserState: JSONDecodeError"),
+        (b'{"version": 7}', "state version: unsupported 7"),
+        (b'{"version": 1}', "not a UserState: KeyError"),
+    ],
+)
+def test_bad_state_is_rejected(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        decode_state(raw)
+    assert caught.value.reason.startswith(reason)

@@ -1,0 +1,234 @@
+"""The rules file: the shipped example loads, and every validation error says where and what."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from schemas.rules import RulesError, load_rules, parse_rules
+
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "rules.example.toml"
+
+MINIMAL = """
+[metrics.words]
+name = "Words"
+"""
+
+
+def test_the_example_rules_file_loads() -> None:
+    rules = load_rules(EXAMPLE)
+    assert set(rules.metrics) == {"words-written", "chapters-finished"}
+    triggers = {a.trigger for a in rules.achievements.values()}
+    assert triggers == {"metric", "streak", "api", "achievement"}
+    assert rules.streak is not None and rules.streak.frequency == "daily"
+    assert rules.streak.freezes is not None and rules.streak.freezes.max == 3
+    assert rules.week_start == 0
+    assert [a.key for a in rules.composites] == ["dedicated-author", "master-author"]
+    assert [a.key for a in rules.by_metric["chapters-finished"]] == [
+        "first-chapter",
+        "ten-chapters",
+        "poet",
+    ]
+
+
+def test_a_minimal_file_has_defaults() -> None:
+    rules = parse_rules(MINIMAL)
+    assert rules.metrics["words"].name == "Words"
+    assert rules.streak is None and rules.achievements == {}
+    assert rules.limits.idempotency_keys_per_metric == 0
+
+
+def test_values_are_exact_decimals() -> None:
+    rules = parse_rules(
+        MINIMAL
+        + """
+[[achievements]]
+key = "a"
+name = "A"
+trigger = "metric"
+metric = "words"
+value = 0.3
+"""
+    )
+    assert rules.achievements["a"].metric_value == Decimal("0.3")
+
+
+def test_week_start_is_configurable() -> None:
+    assert parse_rules('week_start = "Sunday"\n' + MINIMAL).week_start == 6
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match=r"nope\.toml: cannot read"):
+        load_rules(tmp_path / "nope.toml")
+
+
+ACH = """
+[[achievements]]
+key = "a"
+name = "A"
+trigger = "api"
+"""
+STREAK = """
+[streak]
+frequency = "daily"
+[[streak.thresholds]]
+metric = "words"
+value = 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = [", "r.toml: not valid TOML: "),
+        (
+            "colour = 1\n" + MINIMAL,
+            "r.toml: colour: unknown key (expected one of week_start, limits,"
+            " metrics, achievements, streak)",
+        ),
+        ("", "r.toml: metrics: missing: define at least one metric ([metrics.<key>])"),
+        ("metrics = 3", "r.toml: metrics: expected a table of metrics ([metrics.<key>])"),
+        ('[metrics."bad key"]', "r.toml: metrics.bad key: invalid key 'bad key'"),
+        (
+            "[metrics.words]\nunits = 'w'",
+            "r.toml: metrics.words.units: unknown key (expected one of name, unit)",
+        ),
+        (
+            'week_start = "someday"\n' + MINIMAL,
+            "r.toml: week_start: expected a weekday name "
+            "(monday..sunday), got the string 'someday'",
+        ),
+        (
+            "[limits]\nrecent_event_ids = -1\n" + MINIMAL,
+            "r.toml: limits.recent_event_ids: must be between 0 and 100000, got -1",
+        ),
+        ("achievements = 1\n" + MINIMAL, "r.toml: achievements: expected an array of tables"),
+        (
+            MINIMAL + ACH + ACH,
+            "r.toml: achievements[1].key: duplicate key 'a' (first at achievements[0])",
+        ),
+        (MINIMAL + ACH.replace('key = "a"\n', ""), "r.toml: achievements[0].key: missing"),
+        (MINIMAL + ACH.replace('name = "A"\n', ""), "r.toml: achievements[0].name: missing"),
+        (
+            MINIMAL + ACH.replace('name = "A"', 'name = ""'),
+            "r.toml: achievements[0].name: expected a non-empty string, got an empty string",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"magic"'),
+            "r.toml: achievements[0].trigger: expected one "
+            "of metric, streak, api, achievement, got the string 'magic'",
+        ),
+        (MINIMAL + ACH + "colour = 'red'\n", "r.toml: achievements[0].colour: unknown key"),
+        (
+            MINIMAL + ACH + "metric = 'words'\n",
+            "r.toml: achievements[0].metric: not allowed for trigger 'api'",
+        ),
+        (
+            MINIMAL
+            + ACH
+            + ACH.replace('"a"', '"b"').replace('"api"', '"metric"')
+            + "metric = 'word'\nvalue = 1\n",
+            "r.toml: achievements[1].metric: unknown metric 'word'",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"metric"') + "metric = 'words'\n",
+            "r.toml: achievements[0].value: missing: the metric total that completes it",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"metric"') + "metric = 'words'\nvalue = 'lots'\n",
+            "r.toml: achievements[0].value: not a number: 'lots'",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"metric"') + "metric = 'words'\nvalue = nan\n",
+            "r.toml: achievements[0].value: must be finite, got nan",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"streak"') + "streak_length = 3\n",
+            "r.toml: achievements[0].trigger: a streak achievement needs a [streak] section",
+        ),
+        (
+            MINIMAL + STREAK + ACH.replace('"api"', '"streak"') + "streak_length = 0\n",
+            "r.toml: achievements[0].streak_length: must be between 1 and 100000, got 0",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"achievement"') + "achievements = []\n",
+            "r.toml: achievements[0].achievements: expected a non-empty array of keys",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"achievement"') + "achievements = ['zz']\n",
+            "r.toml: achievements[0].achievements[0]: unknown achievement 'zz'",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"achievement"') + "achievements = ['a']\n",
+            "r.toml: achievements[0].achievements: cycle: a -> a",
+        ),
+        (
+            MINIMAL
+            + ACH.replace('"api"', '"achievement"')
+            + "achievements = ['b']\n"
+            + ACH.replace('"a"', '"b"').replace('"api"', '"achievement"')
+            + "achievements = ['a']\n",
+            "r.toml: achievements[0].achievements: cycle: a -> b -> a",
+        ),
+        (
+            MINIMAL + ACH + "user_attributes = { plan = 1 }\n",
+            "r.toml: achievements[0].user_attributes.plan: expected a string, got the number 1",
+        ),
+        (
+            MINIMAL + ACH + "event_attributes = { genre = 'x' }\n",
+            "r.toml: achievements[0].event_attributes: not allowed for trigger 'api'",
+        ),
+        (
+            MINIMAL + "[streak]\nfrequency = 'hourly'\n",
+            "r.toml: streak.frequency: expected one of "
+            "daily, weekly, monthly, got the string 'hourly'",
+        ),
+        (
+            MINIMAL + STREAK.replace("frequency", "combine = 'both'\nfrequency"),
+            "r.toml: streak.combine: expected 'all' or 'any', got the string 'both'",
+        ),
+        (
+            MINIMAL + "[streak]\nfrequency = 'daily'\n",
+            "r.toml: streak.thresholds: expected at least one [[streak.thresholds]]",
+        ),
+        (
+            MINIMAL + STREAK.replace('metric = "words"', 'metric = "pages"'),
+            "r.toml: streak.thresholds[0].metric: unknown metric 'pages'",
+        ),
+        (
+            MINIMAL + STREAK.replace("value = 1", "value = 0"),
+            "r.toml: streak.thresholds[0].value: must be greater than 0, got 0",
+        ),
+        (
+            MINIMAL + STREAK + "[[streak.thresholds]]\nmetric = 'words'\n",
+            "r.toml: streak.thresholds[1].metric: metric 'words' has a threshold already",
+        ),
+        (
+            MINIMAL + STREAK + "[streak.freezes]\ninitial = 1\n",
+            "r.toml: streak.freezes.max: missing: the maximum number of freezes a user can hold",
+        ),
+        (
+            MINIMAL + STREAK + "[streak.freezes]\nmax = 101\n",
+            "r.toml: streak.freezes.max: must be between 1 and 100, got 101",
+        ),
+        (
+            MINIMAL + STREAK + "[streak.freezes]\nmax = 2\ninitial = 3\n",
+            "r.toml: streak.freezes.initial: must be between 0 and 2, got 3",
+        ),
+        (
+            MINIMAL + STREAK + "[streak.freezes]\nmax = 2\nauto_earn_amount = 1\n",
+            "r.toml: streak.freezes: auto_earn_amount and auto_earn_interval_days go together",
+        ),
+        (
+            MINIMAL
+            + STREAK.replace("[[streak.thresholds]]", "history_periods = 0\n[[streak.thresholds]]"),
+            "r.toml: streak.history_periods: must be between 1 and 1000, got 0",
+        ),
+    ],
+)
+def test_errors_name_the_file_the_path_and_the_fault(text: str, message: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, source="r.toml")
+    assert str(caught.value).startswith(message), str(caught.value)
