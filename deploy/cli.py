@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -242,6 +243,39 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return _serve(settings, lambda stop: run_worker(settings, stop))
 
 
+def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
+    """Write ClockTicked commands for users whose streak a tick would settle."""
+    from processors.ticker import emit_ticks
+
+    at_ms = args.at if args.at is not None else time.time_ns() // 1_000_000
+
+    async def main(stop: asyncio.Event) -> None:
+        print(f"ticks written: {await emit_ticks(settings, at_ms)}")
+
+    return _serve(settings, main)
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild all state from podium.events; publish only new facts, flagged backfilled."""
+    from processors.replay import run_replay
+    from processors.replay_progress import RichProgress
+
+    async def main(stop: asyncio.Event) -> None:
+        with RichProgress() as progress:
+            summary = await run_replay(settings, progress=progress)
+        print(
+            f"replayed {summary.events:,} events of {summary.users:,} users in "
+            f"{summary.seconds:.1f} s: {summary.states_changed:,} states changed, "
+            f"{summary.facts_backfilled:,} facts backfilled"
+        )
+        if args.follow and not stop.is_set():
+            from processors.worker import run_worker
+
+            await run_worker(settings, stop)
+
+    return _serve(settings, main)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podium", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -251,9 +285,16 @@ def build_parser() -> argparse.ArgumentParser:
         "down": (cmd_down, "stop the local stack"),
         "status": (cmd_status, "show what of the local stack is running"),
         "worker": (cmd_worker, "run a stream worker: fold podium.events into state and records"),
+        "tick": (cmd_tick, "settle inactive users' streaks: write ClockTicked commands"),
+        "replay": (cmd_replay, "rebuild state from podium.events, backfill new facts once"),
     }
     for name, (func, help_text) in commands.items():
-        sub.add_parser(name, help=help_text).set_defaults(func=func)
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.set_defaults(func=func)
+        if name == "tick":
+            cmd.add_argument("--at", type=int, help="tick time, epoch ms (default: now)")
+        if name == "replay":
+            cmd.add_argument("--follow", action="store_true", help="then run as a worker")
     _gateway_commands(sub)
     return parser
 

@@ -106,7 +106,12 @@ def fold_batch(
             )
             continue
         uid = command_user_id(cmd)
-        state, derived = evolve(store.get(uid), cmd, rules)
+        try:
+            state, derived = evolve(store.get(uid), cmd, rules)
+        except Exception as exc:  # a fold bug must not stop the partition: park the record
+            reason = f"fold: {type(exc).__name__}: {exc}"[:500]
+            out.dead.append(DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key))
+            continue
         store.put(uid, state)
         touched[uid] = rec.offset
         out.events += 1

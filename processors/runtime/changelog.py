@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 FETCH_BYTES = 16 * 1024 * 1024
 
@@ -57,3 +58,15 @@ async def read_latest(
         return latest
     finally:
         await consumer.stop()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [meta] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if not meta["partitions"]:
+        raise RuntimeError(f"topic {topic} does not exist")
+    return len(meta["partitions"])

@@ -71,19 +71,33 @@ class OwnedPartition:
     async def commit(self, effects: Effects, group_id: str) -> None:
         """Publish a batch's effects and its input offset in one transaction."""
         names = self.names
-        states = [(uid.encode(), encode_state(s)) for uid, s in effects.states.items()]
+        by_topic = {
+            names.state: [(uid.encode(), encode_state(s)) for uid, s in effects.states.items()],
+            names.progress: effects.progress,
+            names.achievements: effects.achievements,
+            names.streaks: effects.streaks,
+        }
+        dead = [encode_record(d) for d in effects.dead]
+        await self.transact(by_topic, effects.next_offset, group_id, dead)
+
+    async def transact(
+        self,
+        by_topic: dict[str, list[KeyValue]],
+        next_offset: int,
+        group_id: str,
+        dead: Sequence[bytes] = (),
+    ) -> None:
+        """One transaction: records to this partition of each topic, dead letters, and the
+        input offset `next_offset` committed for `group_id`."""
         await self.producer.begin_transaction()
         futures: list[asyncio.Future[object]] = []
-        futures += await self._send(names.state, states)
-        futures += await self._send(names.progress, effects.progress)
-        futures += await self._send(names.achievements, effects.achievements)
-        futures += await self._send(names.streaks, effects.streaks)
-        for dead in effects.dead:
-            futures.append(await self.producer.send(names.dlq, encode_record(dead), key=None))
+        for topic, items in by_topic.items():
+            futures += await self._send(topic, items)
+        for value in dead:
+            futures.append(await self.producer.send(self.names.dlq, value, key=None))
         if futures:
             await asyncio.gather(*futures)
-        offsets = {self.tp: effects.next_offset}
-        await self.producer.send_offsets_to_transaction(offsets, group_id)
+        await self.producer.send_offsets_to_transaction({self.tp: next_offset}, group_id)
         await self.producer.commit_transaction()
 
     async def _send(self, topic: str, items: Sequence[KeyValue]) -> list[asyncio.Future[object]]:

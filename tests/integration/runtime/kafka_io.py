@@ -170,3 +170,37 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+async def feed(
+    bootstrap: str,
+    topic: str,
+    items: Sequence[KeyValue],
+    *,
+    chunk: int = 2_000,
+    pause: float = 0.25,
+) -> None:
+    """Produce `items` in chunks with pauses in between: a flow, not one burst."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    try:
+        for start in range(0, len(items), chunk):
+            for key, value in items[start : start + chunk]:
+                await producer.send(topic, value, key=key)
+            await producer.flush()
+            await asyncio.sleep(pause)
+    finally:
+        await producer.stop()
+
+
+async def backlog(bootstrap: str, group: str, topic: str) -> int:
+    """How many records of `topic` the group has not committed yet."""
+    ends = await end_offsets(bootstrap, topic)
+    committed = await committed_offsets(bootstrap, group, topic)
+    return sum(ends[p] - committed[p] for p in ends)
