@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from ingest.stamp import new_event_id, now_ms
 from schemas import api
-from schemas.commands import MetricTracked, encode_command
+from schemas.commands import MAX_TIME_MS, MetricTracked, encode_command
 from schemas.rules import Rules
 from schemas.topics import EVENTS
 
@@ -69,7 +69,7 @@ class EventClient:
             body["attributes"] = dict(attributes)
         req = api.parse_event(body, metric, self.rules, idempotency_key)
         at = now_ms() if time_ms is None else time_ms
-        if not 0 <= at <= 253_402_300_799_999:
+        if not 0 <= at <= MAX_TIME_MS:
             raise api.bad(f"time: out of range: {at}")
         return MetricTracked(
             new_event_id(), at, req.user, req.metric, req.value, req.attributes, req.idempotency_key

@@ -137,7 +137,8 @@ class Publisher:
                         await producer.send_batch(batch, self.topic, partition=partition)
                     )
                 batch = batches[partition] = producer.create_batch()
-                batch.append(timestamp=None, key=key, value=value)
+                if batch.append(timestamp=None, key=key, value=value) is None:
+                    raise ValueError(f"a record of {len(value)} bytes exceeds a batch")
         for partition, batch in batches.items():
             futures.append(await producer.send_batch(batch, self.topic, partition=partition))
         return futures

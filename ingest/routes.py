@@ -20,7 +20,7 @@ from starlette.responses import Response
 from ingest.kafka import ProgressWaiter, Publisher, Unavailable
 from ingest.stamp import new_event_id, now_ms
 from ingest.views import ViewReader
-from processors.metrics import short_hash
+from processors.metrics import event_fingerprint
 from schemas import api
 from schemas.api import ApiError
 from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
@@ -186,7 +186,7 @@ class Gateway:
 
     async def _projected(self, user_id: str, event_id: str) -> dict[str, Any] | None:
         """The user's view once the projector has applied `event_id` (bounded wait)."""
-        mark = short_hash(event_id)
+        mark = event_fingerprint(event_id)  # how the state remembers applied events
         deadline = time.monotonic() + max(self.wait_s, 0.1)
         while True:
             view = await self.views.user(user_id)

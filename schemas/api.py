@@ -22,6 +22,8 @@ MAX_ID = 255
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 255
 MAX_IDEMPOTENCY_KEY = 255
+MAX_USER_STRING = 255  # email, name, tz, each device token
+MAX_DEVICE_TOKENS = 100
 MAX_BATCH = 1000
 MAX_STREAK_USERS = 100
 MAX_HISTORY_PERIODS = 100
@@ -111,6 +113,18 @@ def parse_user(raw: object, where: str = "user", user_id: str | None = None) -> 
     obj = {k: v for k, v in obj.items() if v is not None and k != "signUpDate"}
     if "attributes" in obj:
         _attributes(obj["attributes"], f"{where}.attributes")
+    for name in ("email", "name", "tz"):
+        if type(obj.get(name)) is str and len(obj[name]) > MAX_USER_STRING:
+            raise bad(f"{where}.{name}: longer than {MAX_USER_STRING} characters")
+    tokens = obj.get("deviceTokens")
+    if type(tokens) is list and (
+        len(tokens) > MAX_DEVICE_TOKENS
+        or any(type(t) is str and len(t) > MAX_USER_STRING for t in tokens)
+    ):
+        raise bad(
+            f"{where}.deviceTokens: at most {MAX_DEVICE_TOKENS} tokens of at most "
+            f"{MAX_USER_STRING} characters"
+        )
     try:
         user = decode_user(obj, where)
     except InvalidRecord as exc:

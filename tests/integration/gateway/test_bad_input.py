@@ -59,6 +59,13 @@ EVENT_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
         400,
         ("user.attributes.plan", "string"),
     ),
+    ("name too long", {"user": {"id": "u1", "name": "n" * 256}, "value": 1}, 400, ("user.name",)),
+    (
+        "too many device tokens",
+        {"user": {"id": "u1", "deviceTokens": ["t"] * 101}, "value": 1},
+        400,
+        ("user.deviceTokens", "100"),
+    ),
     (
         "unknown user field",
         {"user": {"id": "u1", "nickname": "x"}, "value": 1},
@@ -266,3 +273,11 @@ def test_refused_requests_never_reach_the_log(podium: Podium) -> None:
     time.sleep(1.0)  # time for anything wrongly accepted to reach the views
     with podium.http() as http:
         _check(http.get("/users/u1"), 404, "u1")
+
+
+def test_no_key_material_in_the_logs(podium: Podium) -> None:
+    """Run last in this module: after good and bad keys, the gateway's log holds neither."""
+    secret = podium.api_key.split(".", 1)[1]
+    logs = "".join(p.log.read_text(errors="replace") for p in podium.procs)
+    assert podium.api_key not in logs and secret not in logs
+    assert "pk_00000000.wrong" not in logs

@@ -8,7 +8,9 @@ the local dates computed here with zoneinfo."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ from ingest.client import EventClient
 from processors.fold import evolve
 from processors.projector import Projector, partitions, stop
 from schemas.api import ApiError
-from schemas.commands import MetricTracked, User
+from schemas.commands import MAX_TIME_MS, MetricTracked, User
 from schemas.rules import load_rules
 from schemas.state import UserState, decode_state, encode_state
 from schemas.topics import STATE
@@ -98,6 +100,9 @@ def test_direct_client_validates_like_the_gateway(podium: Podium) -> None:
     with pytest.raises(ApiError) as err:
         client.command("words-written", {"id": "x", "tz": "Nowhere/Land"}, 1)
     assert "user.tz" in err.value.message
+    for bad_time in (-1, MAX_TIME_MS + 1):
+        with pytest.raises(ApiError, match="time: out of range"):
+            client.command("words-written", {"id": "x"}, 1, time_ms=bad_time)
     cmd = client.command("words-written", {"id": "x"}, 2, idempotency_key="k")
     assert len(cmd.event_id) == 32 and cmd.time_ms > _ms("2026-01-01T00:00:00")
 
@@ -256,3 +261,63 @@ def test_tail_prints_a_derived_topic(podium: Podium, backfilled: list[str]) -> N
         ["user lena", "completed 'three-day-streak' (streak)"],
         ["user mo", "completed 'first-words' (metric)"],
     ]
+
+
+def test_send_and_apikey_commands(podium: Podium, backfilled: list[str]) -> None:
+    env = {**os.environ, **podium.env}
+    sent = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deploy.cli",
+            "send",
+            "words-written",
+            "zed",
+            "150",
+            "--tz",
+            "Asia/Tokyo",
+            "--attr",
+            "genre=poetry",
+            "--idempotency-key",
+            "z1",
+        ],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert re.fullmatch(r"sent event [0-9a-f]{32}\n", sent.stdout)
+    refused = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "send", "pages-read", "zed", "1"],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert refused.returncode == 2 and "pages-read" in refused.stderr
+    trophy = podium.trophy()
+
+    def arrived() -> None:
+        got = trophy.users.single_metric(id="zed", key="words-written")
+        assert got.current == 150
+        assert trophy.users.get(id="zed").tz == "Asia/Tokyo"
+
+    eventually(arrived)
+    minted = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "apikey"],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    key = re.search(r"it is not stored\): (\S+)", minted.stdout)
+    digest = re.search(r"PODIUM_API_KEY_HASHES=([0-9a-f]{64})", minted.stdout)
+    assert key and digest
+    assert hashlib.sha256(key.group(1).encode()).hexdigest() == digest.group(1)
