@@ -1,10 +1,12 @@
 """The HTTP gateway: single-event POST rate and latency, batch events/s, synchronous latency.
 
 One gateway process (uvicorn) in front of the real broker, worker and projector, on loopback;
-load comes from `wrk` (closed loop: the most the gateway answers) and from an open-loop Python
-generator at fixed offered rates (latency from each request's scheduled send time, so a
-stall counts against every request it delays). Shares the machine's cores with everything
-else, so the figures are side by side in one run, not absolutes.
+load comes from `wrk` (closed loop: the most the gateway answers), `hey` (fixed offered rates:
+50 connections, each limited to rate/50 requests per second) and, for the synchronous run, an
+open-loop Python generator (latency from each request's scheduled send time, so a stall
+counts against every request it delays). Everything shares the machine's cores, so the
+figures are side by side in one run, not absolutes; the no-wait runs are repeated with the
+worker and projector paused (SIGSTOP) to show the gateway's own capacity.
 
 - no-wait: `PODIUM_GATEWAY_WAIT_S=0`, every POST is published (acks=all) and answered 202.
 - batch: 1,000 events per POST, answered 202 once all are acknowledged.
@@ -17,6 +19,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import orjson
 
+from deploy.demo import wait_pipeline
 from deploy.local import free_port
 from deploy.settings import REPO_DIR
 from deploy.stack import create_topics, wait_ready
@@ -79,6 +83,7 @@ def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[...,
     spawn("worker", "worker")
     spawn("projector", "projector")
     gateway.key = key  # type: ignore[attr-defined]
+    gateway.pipeline = procs[:2]  # type: ignore[attr-defined]
     try:
         yield gateway
     finally:
@@ -160,6 +165,63 @@ def wrk(addr: str, path: str, script: str, seconds: int, conns: int) -> dict[str
     }
 
 
+# --- hey (a fixed offered rate) -----------------------------------------------------------
+
+
+def hey(
+    addr: str, path: str, key: str, rate: int, seconds: int, body: Path, workers: int = 50
+) -> dict[str, float]:
+    """`hey` with `workers` connections, each limited to rate/workers requests per second."""
+    out = subprocess.run(
+        [
+            "hey",
+            "-z",
+            f"{seconds}s",
+            "-c",
+            str(workers),
+            "-q",
+            str(max(1, rate // workers)),
+            "-m",
+            "POST",
+            "-T",
+            "application/json",
+            "-H",
+            f"X-API-KEY: {key}",
+            "-D",
+            str(body),
+            f"http://{addr}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def pct(label: str) -> float:
+        m = re.search(rf"{label}% in ([\d.]+) secs", out)
+        return float(m.group(1)) * 1000 if m else float("nan")
+
+    done = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    codes = {f"s{c}": float(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    return {
+        "offered": rate,
+        "achieved": float(done.group(1)) if done else float("nan"),
+        "p50": pct("50"),
+        "p99": pct("99"),
+        **codes,
+    }
+
+
+@contextmanager
+def paused(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    for proc in procs:
+        proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGCONT)
+
+
 # --- open loop at a fixed rate -------------------------------------------------------------
 
 
@@ -233,11 +295,41 @@ def _show(label: str, r: dict[str, float]) -> None:
     print(f"  {label:44} p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  answers {codes}")
 
 
+def no_wait_runs(addr: str, key: str, seconds: int, rates: list[int], tmp: Path) -> None:
+    one = tmp / "event.json"
+    one.write_bytes(event_body(1))
+    batch = tmp / "batch.json"
+    batch.write_bytes(batch_body(0))
+    if shutil.which("wrk"):
+        r = wrk(
+            addr,
+            EVENT_PATH,
+            WRK_EVENT % {"users": USERS, "path": EVENT_PATH, "key": key},
+            seconds,
+            64,
+        )
+        print(
+            f"  single, wrk closed loop 64 conns:  {r['rps']:8,.0f} req/s  p50 "
+            f"{r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms  non-2xx {int(r['non2xx'])}"
+        )
+    if shutil.which("hey"):
+        for rate in rates:
+            r = hey(addr, EVENT_PATH, key, rate, seconds, one)
+            _show(f"single, hey {rate:>5} req/s offered ({r['achieved']:,.0f} done/s)", r)
+    if shutil.which("wrk"):
+        r = wrk(addr, BATCH_PATH, WRK_BODY % {"key": key, "body": batch}, seconds, 8)
+        print(
+            f"  batch of 1,000, wrk 8 conns: {r['rps'] * 1000:9,.0f} events/s  "
+            f"p50 {r['p50']:.0f} ms  p99 {r['p99']:.0f} ms  non-2xx {int(r['non2xx'])}"
+        )
+
+
 def main() -> None:
     seconds = 3 if QUICK else 10
     rates = [1000, 2500] if QUICK else [1000, 2500, 5000]
-    if shutil.which("wrk") is None:
-        print("  wrk is not installed (`make bench` installs it); closed-loop runs skipped")
+    for tool in ("wrk", "hey"):
+        if shutil.which(tool) is None:
+            print(f"  {tool} is not installed (`make bench` installs it); its runs are skipped")
     with (
         bench_services() as (bootstrap, redis_url),
         tempfile.TemporaryDirectory(prefix="podium-bench-gw-") as tmp,
@@ -246,35 +338,15 @@ def main() -> None:
         key: str = gateway.key  # type: ignore[attr-defined]
         nowait = gateway(PODIUM_GATEWAY_WAIT_S="0")
         sync = gateway(PODIUM_GATEWAY_WAIT_S="2")
-        print(f"single-event POST, no wait for progress (202), {seconds} s per run:")
-        if shutil.which("wrk"):
-            r = wrk(
-                nowait,
-                EVENT_PATH,
-                WRK_EVENT % {"users": USERS, "path": EVENT_PATH, "key": key},
-                seconds,
-                64,
-            )
-            print(
-                f"  wrk closed loop, 64 connections: {r['rps']:9,.0f} req/s  p50 "
-                f"{r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  non-2xx {int(r['non2xx'])}"
-            )
-        for rate in rates:
-            r = asyncio.run(open_loop(nowait, EVENT_PATH, key, rate, seconds, event_body))
-            _show(f"open loop {rate:>5} req/s offered ({r['achieved']:,.0f} done/s)", r)
-        print("batch POST, 1,000 events each:")
-        if shutil.which("wrk"):
-            body = Path(tmp) / "batch.json"
-            body.write_bytes(batch_body(0))
-            r = wrk(nowait, BATCH_PATH, WRK_BODY % {"key": key, "body": body}, seconds, 8)
-            print(
-                f"  wrk closed loop, 8 connections: {r['rps'] * 1000:9,.0f} events/s "
-                f"({r['rps']:.0f} batches/s)  p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms"
-                f"  non-2xx {int(r['non2xx'])}"
-            )
-        print("synchronous POST → 201 with the event's progress (worker round trip):")
+        wait_pipeline(f"http://{sync}/v1", key)  # the worker has its partitions
+        print(f"synchronous POST → 201 with the event's progress, {seconds} s:")
         r = asyncio.run(open_loop(sync, EVENT_PATH, key, 500, seconds, event_body))
         _show(f"open loop   500 req/s offered ({r['achieved']:,.0f} done/s)", r)
+        print("no wait for progress (202 once acks=all), worker and projector folding along:")
+        no_wait_runs(nowait, key, seconds, rates, Path(tmp))
+        print("no wait for progress, worker and projector paused (gateway + broker only):")
+        with paused(gateway.pipeline):  # type: ignore[attr-defined]
+            no_wait_runs(nowait, key, seconds, rates, Path(tmp))
 
 
 if __name__ == "__main__":
