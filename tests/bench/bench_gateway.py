@@ -340,7 +340,7 @@ def main() -> None:
         sync = gateway(PODIUM_GATEWAY_WAIT_S="2")
         wait_pipeline(f"http://{sync}/v1", key)  # the worker has its partitions
         print(f"synchronous POST → 201 with the event's progress, {seconds} s:")
-        r = asyncio.run(open_loop(sync, EVENT_PATH, key, 500, seconds, event_body))
+        r = asyncio.run(open_loop(sync, EVENT_PATH, key, 500, seconds, event_body, conns=256))
         _show(f"open loop   500 req/s offered ({r['achieved']:,.0f} done/s)", r)
         print("no wait for progress (202 once acks=all), worker and projector folding along:")
         no_wait_runs(nowait, key, seconds, rates, Path(tmp))
