@@ -27,6 +27,7 @@ from schemas.records import Progress, decode_record
 log = logging.getLogger("podium.gateway")
 
 
+PROBE_FAILURES = 3  # consecutive failed probes before the broker counts as unreachable
 BATCH_FROM = 16  # from this many commands on, publish_many builds record batches itself
 
 
@@ -68,6 +69,7 @@ class Publisher:
 
     async def _supervise(self) -> None:
         """Connect (retrying), then probe the broker every second for /ready."""
+        failures = 0
         while True:
             if self._producer is None:
                 try:
@@ -79,9 +81,11 @@ class Publisher:
                     continue
             try:
                 await asyncio.wait_for(self._probe(self._producer), 2.0)
-                self.ready = True
+                self.ready, failures = True, 0
             except (KafkaError, OSError, TimeoutError):
-                self.ready = False
+                failures += 1  # one slow answer on a busy machine is not an outage
+                if failures >= PROBE_FAILURES:
+                    self.ready = False
             await asyncio.sleep(1.0)
 
     async def _probe(self, producer: AIOKafkaProducer) -> None:
@@ -113,7 +117,6 @@ class Publisher:
                     futures = await self._send_batches(producer, commands)
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
-            self.ready = False
             raise Unavailable(
                 f"the event log (Kafka) did not acknowledge the write: {type(exc).__name__}"
             ) from None
