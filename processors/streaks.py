@@ -24,6 +24,21 @@ _new_snapshot = maker(StreakSnapshot)
 _new_entry = maker(HistoryEntry)
 
 
+_entries: dict[tuple[int, int, bool], HistoryEntry] = {}
+
+
+def _entry(period: int, length: int, used_freeze: bool) -> HistoryEntry:
+    """A history entry, shared: entries are immutable and repeat across users, and sharing
+    keeps the histories of many users small and in cache."""
+    key = (period, length, used_freeze)
+    hit = _entries.get(key)
+    if hit is None:
+        if len(_entries) >= 100_000:
+            _entries.clear()
+        hit = _entries[key] = _new_entry(period, length, used_freeze)
+    return hit
+
+
 class _Draft:
     """A mutable working copy of one StreakState while a command is applied."""
 
@@ -80,33 +95,26 @@ class _Draft:
         )
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
-        start, end = period_iso(period, self.rule.frequency, self.week_start)
         self.out.append(
-            _new_change(
-                f"{self.user_id}:streak:{kind}:{tag or start}",
+            _change(
                 kind,
+                period,
+                tag,
+                self.rule,
+                self.week_start,
                 self.user_id,
                 self.event_id,
                 self.time_ms,
                 self.length,
                 self.longest,
-                self.rule.frequency,
-                None if self.started is None else iso(self.started),
-                start,
-                end,
-                None if self.rule.freezes is None else self.freezes,
-                False,
+                self.started,
+                self.freezes,
             )
         )
 
     def remember(self, period: int, used_freeze: bool) -> None:
-        keep = self.rule.history_periods
-        kept = (
-            self.history
-            if len(self.history) < keep
-            else self.history[len(self.history) - keep + 1 :]
-        )
-        self.history = (*kept, _new_entry(period, self.length, used_freeze))
+        entry = _entry(period, self.length, used_freeze)
+        self.history = _appended(self.history, entry, self.rule.history_periods)
 
     def earn(self, upto: int) -> None:
         """Credit auto-earned freezes whose earn date is on or before `upto`."""
@@ -171,6 +179,46 @@ class _Draft:
         self.emit(kind, period)
 
 
+def _change(
+    kind: StreakChangeKind,
+    period: int,
+    tag: str | None,
+    rule: Streak,
+    week_start: int,
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+    length: int,
+    longest: int,
+    started: int | None,
+    freezes: int,
+) -> StreakChanged:
+    start, end = period_iso(period, rule.frequency, week_start)
+    return _new_change(
+        f"{user_id}:streak:{kind}:{tag or start}",
+        kind,
+        user_id,
+        event_id,
+        time_ms,
+        length,
+        longest,
+        rule.frequency,
+        None if started is None else iso(started),
+        start,
+        end,
+        None if rule.freezes is None else freezes,
+        False,
+    )
+
+
+def _appended(
+    history: tuple[HistoryEntry, ...], entry: HistoryEntry, keep: int
+) -> tuple[HistoryEntry, ...]:
+    if len(history) < keep:
+        return (*history, entry)
+    return (*history[len(history) - keep + 1 :], entry)
+
+
 def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
     need_all = rule.combine == "all"
     for t in rule.thresholds:
@@ -225,14 +273,65 @@ def advance(
         progress[metric] = add(progress.get(metric), value)
         if not _met(rule, progress):
             return _moved(s, period, progress), False
-        draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
-        draft.period, draft.progress = period, progress
-        draft.extend(day)
-        return draft.state(), True
+        return _grown(
+            s, rule, rules.week_start, period, progress, day, user_id, event_id, time_ms, out
+        ), True
     draft = _Draft(s, rule, rules.week_start, user_id, event_id, time_ms, out)
     draft.settle(day, period)
     extended = counts and draft.count(metric, value, day)  # type: ignore[arg-type]
     return draft.state(), extended
+
+
+def _grown(
+    s: StreakState,
+    rule: Streak,
+    week_start: int,
+    period: int,
+    progress: dict[str, Decimal],
+    day: int,
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+    out: list[StreakChanged],
+) -> StreakState:
+    """`_Draft.extend` when nothing needed settling, without the draft (the common case)."""
+    kind: StreakChangeKind
+    started: int | None
+    if s.covered is None:
+        length, started, kind = 1, day, "started"
+    else:
+        length, started, kind = s.length + 1, s.started, "extended"
+    longest = length if length > s.longest else s.longest
+    out.append(
+        _change(
+            kind,
+            period,
+            None,
+            rule,
+            week_start,
+            user_id,
+            event_id,
+            time_ms,
+            length,
+            longest,
+            started,
+            s.freezes,
+        )
+    )
+    history = _appended(s.history, _entry(period, length, False), rule.history_periods)
+    return _new_streak(
+        length,
+        longest,
+        started,
+        period,
+        period,
+        progress,
+        time_ms,
+        s.freezes,
+        s.freeze_anchor,
+        s.freeze_earned,
+        history,
+    )
 
 
 def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
@@ -260,28 +359,12 @@ def _due(s: StreakState, rule: Streak, day: int) -> bool:
     return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
 
 
-_dates: dict[
-    tuple[int | None, int | None, int | None, int, str, int],
-    tuple[str | None, str | None, str | None, str | None],
-] = {}
-
-
-def _snapshot_dates(
-    s: StreakState, frequency: str, ws: int
-) -> tuple[str | None, str | None, str | None, str | None]:
-    """(started, period start, period end, expires) as ISO dates, memoised."""
-    key = (s.period, s.covered, s.started, s.length and 1, frequency, ws)
-    hit = _dates.get(key)
-    if hit is None:
-        start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
-        expires = None
-        if s.covered is not None and s.length:
-            expires = period_iso(s.covered + 1, frequency, ws)[1]
-        hit = (None if s.started is None else iso(s.started), start, end, expires)
-        if len(_dates) >= 100_000:
-            _dates.clear()
-        _dates[key] = hit
-    return hit
+# Snapshots are immutable values that many users share on the same day (the same dates,
+# length and freezes), so one object per distinct snapshot serves every Progress record: a
+# dict lookup is cheaper than computing dates and building a 12-field object per command.
+_snapshots: dict[tuple[object, ...], StreakSnapshot] = {}
+_snapshots_rule: list[Streak | None] = [None]  # the rule the cached snapshots were made for
+_CACHE_LIMIT = 100_000
 
 
 def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | None:
@@ -289,25 +372,38 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
     rule = rules.streak
     if rule is None:
         return None
+    key = (
+        s.period,
+        s.covered,
+        s.started,
+        s.length,
+        s.longest,
+        s.freezes,
+        extended,
+        rules.week_start,
+    )
+    if _snapshots_rule[0] is rule:
+        hit = _snapshots.get(key)
+        if hit is not None:
+            return hit
+    else:
+        _snapshots.clear()
+        _snapshots_rule[0] = rule
+    if len(_snapshots) >= _CACHE_LIMIT:
+        _snapshots.clear()
+    made = _snapshots[key] = _snapshot(s, rule, rules.week_start, extended)
+    return made
+
+
+def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSnapshot:
     frequency = rule.frequency
-    started, start, end, expires = _snapshot_dates(s, frequency, rules.week_start)
+    start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
+    expires = None
+    if s.covered is not None and s.length:
+        expires = period_iso(s.covered + 1, frequency, ws)[1]
+    started = None if s.started is None else iso(s.started)
     fz = rule.freezes
-    if fz is None:
-        return _new_snapshot(
-            s.length,
-            frequency,
-            started,
-            start,
-            end,
-            expires,
-            extended,
-            s.longest,
-            None,
-            None,
-            None,
-            None,
-        )
-    interval = fz.auto_earn_interval_days or None
+    interval = fz.auto_earn_interval_days or None if fz else None
     return _new_snapshot(
         s.length,
         frequency,
@@ -317,8 +413,8 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
         expires,
         extended,
         s.longest,
-        s.freezes,
-        fz.max,
+        None if fz is None else s.freezes,
+        None if fz is None else fz.max,
         interval,
-        fz.auto_earn_amount if interval else None,
+        fz.auto_earn_amount if fz and interval else None,
     )

@@ -5,6 +5,7 @@ A field that is absent (None) leaves the stored value; `attributes` are merged k
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from processors.streaks import initial_streak
@@ -42,13 +43,19 @@ def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None)
 
 def upsert(state: UserState, user: User) -> UserState:
     """The state with the user object's given fields applied (the same object if unchanged)."""
+    # Every command carries its user object, nearly always repeating what is stored: answer
+    # that case with comparisons only, before building a dict of changes.
+    attributes = user.attributes
     if (
-        user.email is None
-        and user.name is None
-        and user.tz is None
+        (user.email is None or user.email == state.email)
+        and (user.name is None or user.name == state.name)
+        and (user.tz is None or user.tz == state.tz)
+        and (user.device_tokens is None or user.device_tokens == state.device_tokens)
         and (
-            user.device_tokens is None and user.subscribe_to_emails is None and not user.attributes
+            user.subscribe_to_emails is None
+            or user.subscribe_to_emails == state.subscribe_to_emails
         )
+        and (not attributes or attributes == state.attributes or _included(attributes, state))
     ):
         return state
     changes: dict[str, object] = {}
@@ -64,10 +71,12 @@ def upsert(state: UserState, user: User) -> UserState:
         user.subscribe_to_emails != state.subscribe_to_emails
     ):
         changes["subscribe_to_emails"] = user.subscribe_to_emails
-    if (
-        user.attributes
-        and user.attributes != state.attributes
-        and any(state.attributes.get(k) != v for k, v in user.attributes.items())
-    ):
-        changes["attributes"] = {**state.attributes, **user.attributes}
+    if attributes and attributes != state.attributes and not _included(attributes, state):
+        changes["attributes"] = {**state.attributes, **attributes}
     return replace(state, **changes) if changes else state  # type: ignore[arg-type]
+
+
+def _included(attributes: Mapping[str, str], state: UserState) -> bool:
+    """Whether every given attribute already has that value."""
+    stored = state.attributes
+    return all(stored.get(k) == v for k, v in attributes.items())

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from schemas._fast import maker
 from schemas.commands import InvalidRecord
 
 STATE_VERSION = 1
@@ -68,21 +69,26 @@ class UserState:
 # --- codec ----------------------------------------------------------------------------------
 
 
+def _text(values: Mapping[str, Decimal]) -> dict[str, str]:
+    return dict(zip(values, map(str, values.values()), strict=True))
+
+
 def state_json(state: UserState) -> dict[str, Any]:
     s = state.streak
+    tokens = state.device_tokens
     return {
         "version": state.version,
         "userId": state.user_id,
         "email": state.email,
         "name": state.name,
         "tz": state.tz,
-        "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
+        "deviceTokens": None if tokens is None else list(tokens),
         "subscribeToEmails": state.subscribe_to_emails,
         "attributes": dict(state.attributes),
         "createdMs": state.created_ms,
         "updatedMs": state.updated_ms,
         "events": state.events,
-        "totals": {k: str(v) for k, v in state.totals.items()},
+        "totals": _text(state.totals),
         "idempotency": {k: list(v) for k, v in state.idempotency.items()},
         "recentEvents": list(state.recent_events),
         "achievements": dict(state.achievements),
@@ -92,7 +98,7 @@ def state_json(state: UserState) -> dict[str, Any]:
             "started": s.started,
             "covered": s.covered,
             "period": s.period,
-            "progress": {k: str(v) for k, v in s.progress.items()},
+            "progress": _text(s.progress),
             "extendedMs": s.extended_ms,
             "freezes": s.freezes,
             "freezeAnchor": s.freeze_anchor,
@@ -107,19 +113,30 @@ def encode_state(state: UserState) -> bytes:
     return orjson.dumps(state_json(state), option=orjson.OPT_SORT_KEYS)
 
 
+# Direct construction: decoding builds every history entry, and the generated __init__ of a
+# frozen dataclass costs several times more (see schemas._fast).
+_new_entry = maker(HistoryEntry)
+_new_streak = maker(StreakState)
+_new_state = maker(UserState)
+
+
+def _decimals(values: dict[str, str]) -> dict[str, Decimal]:
+    return dict(zip(values, map(Decimal, values.values()), strict=True))
+
+
 def _streak(obj: dict[str, Any]) -> StreakState:
-    return StreakState(
-        length=obj["length"],
-        longest=obj["longest"],
-        started=obj["started"],
-        covered=obj["covered"],
-        period=obj["period"],
-        progress={k: Decimal(v) for k, v in obj["progress"].items()},
-        extended_ms=obj["extendedMs"],
-        freezes=obj["freezes"],
-        freeze_anchor=obj["freezeAnchor"],
-        freeze_earned=obj["freezeEarned"],
-        history=tuple(HistoryEntry(p, n, bool(f)) for p, n, f in obj["history"]),
+    return _new_streak(
+        obj["length"],
+        obj["longest"],
+        obj["started"],
+        obj["covered"],
+        obj["period"],
+        _decimals(obj["progress"]),
+        obj["extendedMs"],
+        obj["freezes"],
+        obj["freezeAnchor"],
+        obj["freezeEarned"],
+        tuple([_new_entry(p, n, bool(f)) for p, n, f in obj["history"]]),
     )
 
 
@@ -130,24 +147,24 @@ def decode_state(raw: bytes) -> UserState:
         if obj.get("version") != STATE_VERSION:
             raise InvalidRecord(f"state version: unsupported {obj.get('version')!r}")
         tokens = obj["deviceTokens"]
-        return UserState(
-            user_id=obj["userId"],
-            version=obj["version"],
-            email=obj["email"],
-            name=obj["name"],
-            tz=obj["tz"],
-            device_tokens=None if tokens is None else tuple(tokens),
-            subscribe_to_emails=obj["subscribeToEmails"],
-            attributes=obj["attributes"],
-            created_ms=obj["createdMs"],
-            updated_ms=obj["updatedMs"],
-            events=obj["events"],
-            totals={k: Decimal(v) for k, v in obj["totals"].items()},
-            idempotency={k: tuple(v) for k, v in obj["idempotency"].items()},
-            recent_events=tuple(obj["recentEvents"]),
-            achievements=obj["achievements"],
-            streak=_streak(obj["streak"]),
-            offset=obj["offset"],
+        return _new_state(
+            obj["userId"],
+            obj["version"],
+            obj["email"],
+            obj["name"],
+            obj["tz"],
+            None if tokens is None else tuple(tokens),
+            obj["subscribeToEmails"],
+            obj["attributes"],
+            obj["createdMs"],
+            obj["updatedMs"],
+            obj["events"],
+            _decimals(obj["totals"]),
+            {k: tuple(v) for k, v in obj["idempotency"].items()},
+            tuple(obj["recentEvents"]),
+            obj["achievements"],
+            _streak(obj["streak"]),
+            obj["offset"],
         )
     except InvalidRecord:
         raise

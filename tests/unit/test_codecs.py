@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -132,6 +134,33 @@ def test_state_round_trips_byte_for_byte(state: UserState) -> None:
     raw = encode_state(state)
     assert decode_state(raw) == state
     assert encode_state(decode_state(raw)) == raw
+
+
+def _camel_fields(obj: object) -> dict[str, object]:
+    """The documented wire form of a record's fields, computed independently of the codec."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        head, *rest = f.name.split("_")
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = [_camel_fields(v) for v in value]
+        elif dataclasses.is_dataclass(value):
+            value = _camel_fields(value)
+        out[head + "".join(p.capitalize() for p in rest)] = value
+    return out
+
+
+_KINDS = {Progress: "progress", AchievementCompleted: "achievement", StreakChanged: "streak"}
+
+
+@settings(max_examples=100)
+@given(st.one_of(achievements, changes, progress, letters))
+def test_record_bytes_are_the_documented_wire_form(rec: object) -> None:
+    kind = _KINDS.get(type(rec), "dead_letter")
+    expected = {"schema_version": 1, "type": kind, **_camel_fields(rec)}
+    assert encode_record(rec) == orjson.dumps(expected)  # type: ignore[arg-type]
 
 
 def test_state_encoding_ignores_dict_insertion_order() -> None:
