@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 from deploy.settings import Settings
 from processors.fold import evolve
 from processors.runtime.batch import decode_valid
-from processors.runtime.changelog import partition_count, read_latest
+from processors.runtime.changelog import partition_count
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.store import StateStore
 from schemas.commands import InvalidRecord, command_user_id
@@ -58,6 +58,7 @@ class Rebuild:
     store: StateStore = field(default_factory=StateStore)
     last: dict[str, int] = field(default_factory=dict)  # user -> offset of last event
     emitted: set[str] = field(default_factory=set)  # fact ids already on the fact topics
+    current: dict[str, bytes] = field(default_factory=dict)  # states on podium.state now
     new: dict[str, Fact] = field(default_factory=dict)
     position: int = 0
     events: int = 0
@@ -110,13 +111,17 @@ async def _read(
     ranges: dict[TopicPartition, tuple[int, int]],
     handle: Callable[[TopicPartition, list[Record]], None],
 ) -> None:
-    """Hand every record in [start, end) of each partition to `handle`, in batches."""
+    """Hand every record in [start, end) of each partition to `handle`, in batches.
+
+    The consumer keeps one assignment (every partition replay reads; changing it would
+    refresh metadata each time) and fetches only the partitions being read."""
     todo = {tp for tp, (start, end) in ranges.items() if end > start}
-    consumer.assign(list(ranges))
+    consumer.pause(*(consumer.assignment() - todo))
     for tp in todo:
         consumer.seek(tp, ranges[tp][0])
+    consumer.resume(*todo)
     while todo:
-        batch = await consumer.getmany(*todo, timeout_ms=500, max_records=20_000)
+        batch = await consumer.getmany(*todo, timeout_ms=100, max_records=20_000)
         for tp, records in batch.items():
             end = ranges[tp][1]
             if records and records[-1].offset >= end:
@@ -125,23 +130,33 @@ async def _read(
         for tp in list(todo):
             if await consumer.position(tp) >= ranges[tp][1]:
                 todo.discard(tp)
+                consumer.pause(tp)
 
 
-async def _fact_ids(
-    consumer: AIOKafkaConsumer, names: Names, parts: range, since: dict[TopicPartition, int]
-) -> dict[int, set[str]]:
-    """Ids of the facts on the fact topics from `since` (default 0) to their end; `since`
-    is advanced to the end offsets read."""
-    tps = [TopicPartition(t, p) for t in (names.achievements, names.streaks) for p in parts]
+async def _read_tails(
+    consumer: AIOKafkaConsumer,
+    names: Names,
+    parts: range,
+    since: dict[TopicPartition, int],
+    rebuilds: dict[int, Rebuild],
+) -> None:
+    """Add to each rebuild the fact ids and the states written since the offsets `since`
+    (default 0) of the fact topics and of `podium.state`; advance `since` to their ends."""
+    topics = (names.achievements, names.streaks, names.state)
+    tps = [TopicPartition(t, p) for t in topics for p in parts]
     ends = await consumer.end_offsets(tps)
-    ids: dict[int, set[str]] = {p: set() for p in parts}
 
     def handle(tp: TopicPartition, records: list[Record]) -> None:
-        ids[tp.partition].update(orjson.loads(r.value)["id"] for r in records if r.value)
+        rebuild = rebuilds[tp.partition]
+        if tp.topic == names.state:
+            for r in records:
+                if r.key is not None and r.value is not None:
+                    rebuild.current[r.key.decode()] = r.value
+        else:
+            rebuild.forget_emitted({orjson.loads(r.value)["id"] for r in records if r.value})
 
     await _read(consumer, {tp: (since.get(tp, 0), ends[tp]) for tp in tps}, handle)
     since.update(ends)
-    return ids
 
 
 async def _committed(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[int, int]:
@@ -166,9 +181,13 @@ async def run_replay(
     await consumer.start()
     try:
         events = [TopicPartition(names.events, p) for p in parts]
-        fact_ends: dict[TopicPartition, int] = {}
-        emitted = await _fact_ids(consumer, names, parts, fact_ends)
-        rebuilds = {p: Rebuild(p, emitted=emitted[p]) for p in parts}
+        topics = (names.events, names.achievements, names.streaks, names.state)
+        consumer.assign([TopicPartition(t, p) for t in topics for p in parts])
+        consumer.pause(*consumer.assignment())
+        read_to: dict[TopicPartition, int] = {}
+        rebuilds = {p: Rebuild(p) for p in parts}
+        await _read_tails(consumer, names, parts, read_to, rebuilds)
+        log.info("read emitted facts and current states in %.1f s", time.monotonic() - started)
         target = await _committed(consumer, events)
         if progress is not None:
             progress.begin(sum(target.values()))
@@ -179,9 +198,11 @@ async def run_replay(
                 progress.advance(len(records))
 
         await _read(consumer, {tp: (0, target[tp.partition]) for tp in events}, fold)
+        log.info("folded %d events at %.1f s", sum(target.values()), time.monotonic() - started)
         summary = Summary()
         for p in parts:
-            await _hand_over(settings, names, rules, consumer, rebuilds[p], fact_ends, summary)
+            await _hand_over(settings, names, rules, consumer, rebuilds[p], read_to, summary)
+            log.info("handed over partition %d at %.1f s", p, time.monotonic() - started)
             summary.events += rebuilds[p].events
             summary.users += len(rebuilds[p].last)
             rebuilds[p] = Rebuild(p)  # free the memory
@@ -197,11 +218,12 @@ async def _hand_over(
     rules: Rules,
     consumer: AIOKafkaConsumer,
     rebuild: Rebuild,
-    fact_ends: dict[TopicPartition, int],
+    read_to: dict[TopicPartition, int],
     summary: Summary,
     attempts: int = 5,
 ) -> None:
-    """Fence the live owner of the partition, catch up with it and commit the difference."""
+    """Fence the live owner of the partition, catch up with it and commit the difference.
+    Under the fence only tails are read: the events, facts and states written since."""
     p = rebuild.partition
     tp = TopicPartition(names.events, p)
     config = ProducerConfig(settings.bootstrap, settings.transaction_timeout_ms)
@@ -218,19 +240,14 @@ async def _hand_over(
                 {tp: (rebuild.position, committed)},
                 lambda _tp, recs: rebuild.fold(recs, rules),
             )
-            mine = [TopicPartition(t, p) for t in (names.achievements, names.streaks)]
-            tail = await _fact_ids(
-                consumer, names, range(p, p + 1), {tp: fact_ends.get(tp, 0) for tp in mine}
-            )
-            rebuild.forget_emitted(tail[p])
-            current = (await read_latest(settings.bootstrap, names.state, [p]))[p]
+            await _read_tails(consumer, names, range(p, p + 1), read_to, {p: rebuild})
+            current = rebuild.current
             changed = [
                 (uid, raw) for uid, raw in rebuild.states().items() if current.get(uid) != raw
             ]
             await _commit(owned, names, changed, list(rebuild.new.values()), committed)
             summary.states_changed += len(changed)
             summary.facts_backfilled += len(rebuild.new)
-            rebuild.forget_emitted(set(rebuild.new))
             return
         except KafkaError as err:  # fenced by the live worker retaking it: catch up again
             log.warning("hand-over of partition %d, attempt %d: %s", p, attempt, err)
