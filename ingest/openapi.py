@@ -225,8 +225,16 @@ def openapi_document(rules: Rules) -> Schema:
         "/v1/achievements": {
             "get": {
                 "operationId": "listAchievements",
+                "parameters": [
+                    {
+                        "name": "userAttributes",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                ],
                 "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400
                 ),
             }
         },

@@ -258,11 +258,13 @@ class Gateway:
         return JSON(api.streak_response(view, self.rules, periods))
 
     async def achievements(self, request: Request) -> JSON:
+        attrs = api.attributes_param(request.query_params.get("userAttributes"))
         counts, users = await self.views.completions(self.rules.achievements)
         return JSON(
             [
                 api.with_stats(a, self.rules, counts[a.key], users)
                 for a in self.rules.achievements.values()
+                if api.accessible(a, attrs)
             ]
         )
 

@@ -419,6 +419,28 @@ def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> dict
     return out
 
 
+def attributes_param(raw: str | None, name: str = "userAttributes") -> dict[str, str] | None:
+    """`attribute:value,attribute:value` (Trophy's filter syntax); None when absent."""
+    if raw is None or raw == "":
+        return None
+    out: dict[str, str] = {}
+    for pair in raw.split(","):
+        key, sep, value = pair.partition(":")
+        if not sep or not key:
+            raise bad(
+                f"{name}: expected attribute:value pairs separated by commas, got {pair[:40]!r}"
+            )
+        out[key] = value
+    return out
+
+
+def accessible(ach: Achievement, attributes: Mapping[str, str] | None) -> bool:
+    """Whether a user with these attributes can complete the achievement (None: no filter)."""
+    if attributes is None:
+        return True
+    return all(attributes.get(k) == v for k, v in ach.user_attributes.items())
+
+
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default

@@ -179,6 +179,16 @@ def test_query_parameters() -> None:
         api.bool_param("yes", "b")
 
 
+def test_user_attribute_filter() -> None:
+    assert api.attributes_param(None) is None
+    assert api.attributes_param("plan:pro,team:a:b") == {"plan": "pro", "team": "a:b"}
+    with pytest.raises(ApiError, match="userAttributes"):
+        api.attributes_param("plan")
+    pro = RULES.achievements["pro-wordsmith"]
+    assert api.accessible(pro, {"plan": "pro"}) and not api.accessible(pro, {"plan": "free"})
+    assert api.accessible(pro, None) and api.accessible(RULES.achievements["novella"], {})
+
+
 def test_keys_are_checked_by_hash_only() -> None:
     key, digest = mint_key()
     assert key.startswith("pk_") and "." in key and digest == hash_key(key)

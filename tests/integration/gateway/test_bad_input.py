@@ -262,6 +262,7 @@ def test_other_endpoints_validation(podium: Podium) -> None:
             400,
             "includeIncomplete",
         )
+        _check(http.get("/achievements", params={"userAttributes": "plan"}), 400, "userAttributes")
         _check(http.get("/streaks"), 400, "userIds")
         _check(http.get("/streaks", params={"userIds": ",".join(map(str, range(101)))}), 400, "100")
         _check(http.get("/no/such/thing"), 404, "no such endpoint")

@@ -238,6 +238,12 @@ def test_achievement_stats(podium: Podium, played: dict[str, Any]) -> None:
         assert got == {a["key"]: model.rarity(a["key"]) for a in model.achievements}
 
     eventually(check)
+    free = {a.id for a in trophy.achievements.all_(user_attributes="plan:free")}
+    pro = {a.id for a in trophy.achievements.all_(user_attributes="plan:pro")}
+    filtered = {a["key"] for a in model.achievements if a.get("user_attributes")}
+    assert filtered == {"pro-wordsmith"}  # the rules file's only user-attribute filter
+    assert pro == {a["key"] for a in model.achievements}
+    assert free == pro - filtered
 
 
 def test_streak_reads(podium: Podium, played: dict[str, Any]) -> None:
