@@ -30,6 +30,7 @@ FoldRecord = Progress | AchievementCompleted | StreakChanged
 ZERO = Decimal(0)
 _new_state = maker(UserState)
 _new_progress = maker(Progress)
+_exact_add = metrics.exact_add
 
 
 def _build(
@@ -153,18 +154,17 @@ def _metric(
         )
     before = state.attributes
     state = upsert(state, cmd.user)
+    value = cmd.value
     totals = dict(state.totals)
-    total = totals[metric] = metrics.exact_add(totals.get(metric, ZERO), cmd.value)
+    total = totals[metric] = _exact_add(totals.get(metric, ZERO), value)
     changes: list[StreakChanged] = []
-    uid, eid, at, attrs, have = (
-        state.user_id,
-        cmd.event_id,
-        cmd.time_ms,
-        state.attributes,
-        state.achievements,
-    )
+    uid = state.user_id
+    eid = cmd.event_id
+    at = cmd.time_ms
+    attrs = state.attributes
+    have = state.achievements
     streak, extended = streaks.advance(
-        state.streak, rules, state.tz, at, uid, eid, metric, cmd.value, changes
+        state.streak, rules, state.tz, at, uid, eid, metric, value, changes
     )
     done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
     if extended and rules.streak_achievements:

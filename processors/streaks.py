@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from processors.metrics import add
+from processors.metrics import exact_add
 from processors.periods import iso, local_ordinal, period_bounds, period_index, period_iso
 from schemas._fast import maker
 from schemas.records import StreakChanged, StreakChangeKind, StreakSnapshot
@@ -156,7 +156,7 @@ class _Draft:
     def count(self, metric: str, value: Decimal, day: int) -> bool:
         """Add the metric to the period's progress; True when this extended the streak."""
         progress = dict(self.progress)
-        progress[metric] = add(progress.get(metric), value)
+        progress[metric] = exact_add(progress.get(metric, ZERO), value)
         self.progress = progress
         if self.period is None or self.covered == self.period or not _met(self.rule, progress):
             return False
@@ -259,10 +259,15 @@ def advance(
     if s.period is not None and period < s.period:
         period = s.period
     counts = metric is not None and metric in rules.streak_metrics
-    quiet = (
-        s.freeze_anchor is not None
-        and not _due(s, rule, day)
+    anchor, fz = s.freeze_anchor, rule.freezes
+    quiet = (  # no missed period and no freeze auto-earn due (inline: it runs per command)
+        anchor is not None
         and (s.covered is None or period <= s.covered + 1)
+        and (
+            fz is None
+            or not fz.auto_earn_interval_days
+            or (day - anchor) // fz.auto_earn_interval_days <= s.freeze_earned
+        )
     )
     if quiet:  # nothing to settle: the common case, handled without a draft
         if not counts or metric is None or s.covered == period:
@@ -270,7 +275,7 @@ def advance(
                 return s, False
             return _moved(s, period, {}), False
         progress = dict(s.progress) if period == s.period else {}
-        progress[metric] = add(progress.get(metric), value)
+        progress[metric] = exact_add(progress.get(metric, ZERO), value)
         if not _met(rule, progress):
             return _moved(s, period, progress), False
         return _grown(
@@ -351,14 +356,6 @@ def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakS
     )
 
 
-def _due(s: StreakState, rule: Streak, day: int) -> bool:
-    """Whether a freeze auto-earn falls due by `day` (a cheap pre-check)."""
-    fz = rule.freezes
-    if fz is None or fz.auto_earn_interval_days == 0 or s.freeze_anchor is None:
-        return s.freeze_anchor is None
-    return (day - s.freeze_anchor) // fz.auto_earn_interval_days > s.freeze_earned
-
-
 # Snapshots are immutable values that many users share on the same day (the same dates,
 # length and freezes), so one object per distinct snapshot serves every Progress record: a
 # dict lookup is cheaper than computing dates and building a 12-field object per command.
@@ -403,7 +400,7 @@ def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSn
         expires = period_iso(s.covered + 1, frequency, ws)[1]
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
-    interval = fz.auto_earn_interval_days or None if fz else None
+    interval = (fz.auto_earn_interval_days or None) if fz else None
     return _new_snapshot(
         s.length,
         frequency,

@@ -26,12 +26,15 @@ import pstats
 import random
 import sys
 import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from processors.fold import evolve
+from processors.fold import FoldRecord, evolve
 from schemas.commands import MetricTracked, User, decode_command, encode_command
+from schemas.records import Progress, encode_record
 from schemas.rules import Rules, parse_rules
-from schemas.state import UserState, encode_state
+from schemas.state import UserState, decode_state, encode_state
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 DAYS = 7  # 100 k users, 1 M events: ~1.4 events per user per day, skewed
@@ -164,32 +167,78 @@ def run(n: int, users: int, repeat: int, profile: bool = False, tune_gc: bool = 
         wall, cpu, records, states = fold_all(batch, rules)
         walls.append(wall)
         cpus.append(cpu)
-    sample = [encode_command(c) for c in batch[:100_000]]
-    t = time.perf_counter()
-    for raw in sample:
-        decode_command(raw)
-    decode_s = (time.perf_counter() - t) * n / len(sample)
-    values = list(states.values())[:100_000]
-    t = time.perf_counter()
-    size = sum(len(encode_state(s)) for s in values)
-    encode_s = time.perf_counter() - t
     print(f"users with state  {len(states):>12,}")
     print(f"records emitted   {records:>12,}  ({records / n:.2f} per event)")
     print(
         f"fold              {n / min(walls):>12,.0f} events/s  (best {min(walls):.2f} s wall, "
         f"one thread; runs: {', '.join(f'{w:.2f}' for w in walls)})"
     )
-    print(f"fold per CPU-s    {n / min(cpus):>12,.0f} events/s  (best {min(cpus):.2f} s CPU)")
-    print(f"decode_command    {n / decode_s:>12,.0f} events/s")
-    print(f"decode + fold     {n / (min(walls) + decode_s):>12,.0f} events/s")
     print(
-        f"encode_state      {len(values) / encode_s:>12,.0f} states/s "
-        f"(mean {size / len(values):,.0f} bytes)"
+        f"fold per CPU-s    {n / min(cpus):>12,.0f} events/s  (best {min(cpus):.2f} s CPU, "
+        f"{min(cpus) / n * 1e6:.2f} µs per event)"
     )
+    codecs(batch[:100_000], rules, list(states.values())[:100_000], n / min(cpus))
     if profile:
         profiler = cProfile.Profile()
         profiler.runcall(fold_all, batch, rules)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def _drain(results: Iterable[object]) -> None:
+    deque(results, maxlen=0)  # run without keeping the results
+
+
+def _cpu_per_item(work: Callable[[], object], items: int) -> float:
+    """Best of three CPU times of `work`, per item, in seconds."""
+    best = float("inf")
+    for _ in range(3):
+        c = time.process_time()
+        work()
+        best = min(best, time.process_time() - c)
+    return best / items
+
+
+def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fold: float) -> None:
+    """What a stream worker adds around the fold: decoding, records and states out."""
+    raw_commands = [encode_command(c) for c in batch]
+    decode = _cpu_per_item(lambda: _drain(map(decode_command, raw_commands)), len(batch))
+    states: dict[str, UserState] = {}
+    records: list[FoldRecord] = []
+    for cmd in batch:  # the records of the sample, to encode
+        state, out = evolve(states.get(cmd.user.id), cmd, rules)
+        states[cmd.user.id] = state
+        records += out
+    progress = [r for r in records if isinstance(r, Progress)]
+    facts = [r for r in records if not isinstance(r, Progress)]
+    raw_states = [encode_state(s) for s in values]
+    rows = [
+        ("decode_command", decode, "events"),
+        (
+            "encode_record",
+            _cpu_per_item(lambda: _drain(map(encode_record, progress)), len(progress)),
+            "Progress",
+        ),
+        (
+            "encode_record",
+            _cpu_per_item(lambda: _drain(map(encode_record, facts)), len(facts)),
+            "other records",
+        ),
+        (
+            "encode_state",
+            _cpu_per_item(lambda: _drain(map(encode_state, values)), len(values)),
+            "states",
+        ),
+        (
+            "decode_state",
+            _cpu_per_item(lambda: _drain(map(decode_state, raw_states)), len(raw_states)),
+            "states",
+        ),
+    ]
+    for name, per, what in rows:
+        print(f"{name:<17} {1 / per:>12,.0f} {what}/s per CPU-s ({per * 1e6:.2f} µs)")
+    size = sum(map(len, raw_states)) / len(raw_states)
+    print(f"state size        {size:>12,.0f} bytes (mean)")
+    print(f"decode + fold     {1 / (1 / fold + decode):>12,.0f} events/s per CPU-s")
 
 
 def main(argv: list[str]) -> None:

@@ -163,6 +163,14 @@ def test_record_bytes_are_the_documented_wire_form(rec: object) -> None:
     assert encode_record(rec) == orjson.dumps(expected)  # type: ignore[arg-type]
 
 
+@settings(max_examples=50)
+@given(states, st.integers(-1, 2**40))
+def test_with_offset_is_replace(state: UserState, offset: int) -> None:
+    stamped = state.with_offset(offset)
+    assert stamped == dataclasses.replace(state, offset=offset)
+    assert type(stamped) is UserState
+
+
 def test_state_encoding_ignores_dict_insertion_order() -> None:
     a = UserState("u", totals={"a": Decimal(1), "b": Decimal(2)}, achievements={"x": 1, "y": 2})
     b = UserState("u", totals={"b": Decimal(2), "a": Decimal(1)}, achievements={"y": 2, "x": 1})
