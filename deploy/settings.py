@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
     transaction_timeout_ms: int = 10_000
     # Records per getmany batch (across partitions).
-    worker_max_records: int = 20_000
+    worker_max_records: int = 50_000
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0
     # Prometheus metrics on 127.0.0.1:<port> (0 = off).

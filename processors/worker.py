@@ -34,8 +34,8 @@ def consumer_for(settings: Settings, names: Names) -> AIOKafkaConsumer:
         heartbeat_interval_ms=max(500, session // 3),
         max_poll_interval_ms=max(60_000, session),
         rebalance_timeout_ms=max(30_000, session),
-        max_partition_fetch_bytes=1024 * 1024,
-        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
     )
 
 

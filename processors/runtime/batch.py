@@ -95,7 +95,11 @@ def fold_batch(
     """
     out = Effects()
     touched: dict[str, int] = {}
-    progress, achievements, streaks = out.progress, out.achievements, out.streaks
+    sink: dict[type, list[KeyValue]] = {
+        Progress: out.progress,
+        AchievementCompleted: out.achievements,
+        StreakChanged: out.streaks,
+    }
     for rec in records:
         out.next_offset = rec.offset + 1
         try:
@@ -117,12 +121,7 @@ def fold_batch(
         out.events += 1
         key = uid.encode()
         for item in derived:
-            if isinstance(item, Progress):
-                progress.append((key, encode_record(item)))
-            elif isinstance(item, AchievementCompleted):
-                achievements.append((key, encode_record(item)))
-            elif isinstance(item, StreakChanged):
-                streaks.append((key, encode_record(item)))
+            sink[type(item)].append((key, encode_record(item)))
     for uid, offset in touched.items():
         state = dataclasses.replace(store.get_live(uid), offset=offset)
         store.put(uid, state)

@@ -41,7 +41,7 @@ class Runner:
         rules: Rules,
         producer_config: ProducerConfig,
         *,
-        max_records: int = 20_000,
+        max_records: int = 50_000,
         fence_backoff_s: float = 3.0,
     ) -> None:
         self.consumer = consumer
