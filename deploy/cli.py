@@ -88,7 +88,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for svc in stack.services:
         pid = svc.pid()
         state = f"running (pid {pid}, port {svc.port})" if pid else "stopped"
-        print(f"{svc.name:6} {state}")
+        print(f"{svc.name:9} {state}")
     return 0
 
 
