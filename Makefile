@@ -52,6 +52,11 @@ run: install ## run Podium: broker, Redis and the demo
 	$(BIN)/podium run
 
 bench: install ## benchmarks: figures and ratios measured side by side
+	@command -v wrk >/dev/null && command -v hey >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing wrk and hey (HTTP load generators) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey) >/dev/null; \
+	  else echo "wrk or hey is missing: the gateway benchmark skips their runs"; fi; }
 	$(BIN)/python -m tests.bench
 
 clean: down ## remove the virtualenv and the run folder (jar cache, data, logs)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from deploy.local import StartError
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
+from schemas.topics import STATE
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -34,9 +37,44 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Broker, Redis, worker, projector and gateway in the background, then the demo."""
     code = cmd_up(args, settings)
-    print("Podium's local stack is up; `make down` stops it.")
-    return code
+    if code:
+        return code
+    from deploy.demo import play
+    from deploy.stack import wait_ready
+    from ingest.auth import hash_key, mint_key
+
+    key_file = settings.run_dir / "gateway" / "demo-api-key"
+    if key_file.exists():
+        key = key_file.read_text().strip()
+    else:
+        key = mint_key()[0]
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    hashes = ",".join([*settings.api_keys, hash_key(key)])
+    env = {
+        "PODIUM_KAFKA_BOOTSTRAP": settings.bootstrap,
+        "PODIUM_REDIS_URL": settings.redis,
+        "PODIUM_TOPIC_PREFIX": settings.topic_prefix,
+        "PODIUM_RULES_PATH": str(settings.rules_path),
+        "PODIUM_API_KEY_HASHES": hashes,
+        "PODIUM_GATEWAY_PORT": str(settings.gateway_port),
+    }
+    stack = Stack.local(settings)
+    for proc in stack.apps:
+        proc.start(env)
+        print(f"{proc.name:9} running (pid {proc.pid()}, log: {proc.log_file})")
+    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    wait_ready(base + "/ready")
+    print("\ndemo through Trophy's Python SDK (book-writing platform):")
+    for line in play(base + "/v1", key):
+        print(line)
+    print(f"\nPodium is running.\n  base URL: {base}/v1   (OpenAPI: {base}/v1/openapi.json)")
+    print(f"  demo API key: {key}   (header X-API-KEY; kept in {key_file})")
+    print("  `podium tail progress` shows what each event changes; `make down` stops it all.")
+    return 0
 
 
 def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,7 +88,131 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for svc in stack.services:
         pid = svc.pid()
         state = f"running (pid {pid}, port {svc.port})" if pid else "stopped"
-        print(f"{svc.name:6} {state}")
+        print(f"{svc.name:9} {state}")
+    return 0
+
+
+# gateway ----------------------------------------------------------------------------------
+
+
+def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the Trophy-compatible HTTP API (ingest.app) with uvicorn."""
+    import uvicorn
+
+    from ingest.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.gateway_host,
+        port=args.port or settings.gateway_port,
+        loop="auto",
+        http="auto",
+        access_log=False,
+        log_level="warning",
+    )
+    return 0
+
+
+def cmd_projector(args: argparse.Namespace, settings: Settings) -> int:
+    """Keep the Redis views from the state changelog (processors.projector)."""
+    from processors import projector
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def main() -> None:
+        redis, proj = _projector(settings)
+        try:
+            await projector.run(
+                settings.bootstrap,
+                STATE.named(settings.topic_prefix),
+                f"{settings.topic_prefix}podium.projector",
+                proj,
+            )
+        finally:
+            await redis.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
+def _projector(settings: Settings) -> tuple[Any, Any]:
+    from redis.asyncio import Redis
+
+    from processors.projector import Projector
+    from schemas.rules import load_rules
+    from schemas.views import Keys
+
+    redis = Redis.from_url(settings.redis)
+    return redis, Projector(redis, Keys(settings.views_prefix), load_rules(settings.rules_path))
+
+
+def cmd_views(args: argparse.Namespace, settings: Settings) -> int:
+    """`podium views rebuild`: clear the Redis views and rebuild them from Kafka."""
+    from processors import projector
+
+    def show(done: int, total: int) -> None:
+        print(f"\rrebuilding views: {done}/{total} state records", end="", flush=True)
+
+    async def main() -> int:
+        redis, proj = _projector(settings)
+        try:
+            read = await projector.rebuild(
+                settings.bootstrap, STATE.named(settings.topic_prefix), proj, show
+            )
+        finally:
+            await redis.aclose()
+        print(f"\nviews rebuilt from {read} state records: {proj.applied} users written")
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
+    """Mint an API key; print it once, and the hash to put in PODIUM_API_KEY_HASHES."""
+    from ingest.auth import mint_key
+
+    key, digest = mint_key()
+    print(f"API key (give it to the client, it is not stored): {key}")
+    print(f"hash to configure:  PODIUM_API_KEY_HASHES={digest}")
+    return 0
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    """Send one metric event straight to podium.events (ingest.client)."""
+    from ingest.client import EventClient
+    from schemas.api import ApiError
+    from schemas.rules import load_rules
+
+    async def main() -> str:
+        async with EventClient(
+            settings.bootstrap, load_rules(settings.rules_path), settings.topic_prefix
+        ) as client:
+            user = {"id": args.user, **({"tz": args.tz} if args.tz else {})}
+            attrs = dict(a.split("=", 1) for a in args.attr or ())
+            return await client.send(
+                args.metric,
+                user,
+                float(args.value) if "." in args.value else int(args.value),
+                attrs or None,
+                args.idempotency_key,
+            )
+
+    try:
+        event_id = asyncio.run(main())
+    except ApiError as exc:
+        print(f"podium send: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"sent event {event_id}")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a derived topic live, one readable line per record."""
+    from deploy.tail import tail
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(tail(settings, args.topic, args.from_beginning, args.limit))
     return 0
 
 
@@ -133,7 +295,35 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--at", type=int, help="tick time, epoch ms (default: now)")
         if name == "replay":
             cmd.add_argument("--follow", action="store_true", help="then run as a worker")
+    _gateway_commands(sub)
     return parser
+
+
+def _gateway_commands(sub: Any) -> None:
+    gw = sub.add_parser("gateway", help="serve the Trophy-compatible HTTP API")
+    gw.add_argument("--host", default=None)
+    gw.add_argument("--port", type=int, default=None)
+    gw.set_defaults(func=cmd_gateway)
+    sub.add_parser("projector", help="keep the Redis read views").set_defaults(func=cmd_projector)
+    views = sub.add_parser("views", help="the Redis read views: `podium views rebuild`")
+    views.add_argument("action", choices=["rebuild"])
+    views.set_defaults(func=cmd_views)
+    sub.add_parser("apikey", help="mint an API key and print its hash").set_defaults(
+        func=cmd_apikey
+    )
+    send = sub.add_parser("send", help="send one event straight to podium.events")
+    send.add_argument("metric")
+    send.add_argument("user")
+    send.add_argument("value")
+    send.add_argument("--tz")
+    send.add_argument("--attr", action="append", help="event attribute key=value")
+    send.add_argument("--idempotency-key")
+    send.set_defaults(func=cmd_send)
+    tail = sub.add_parser("tail", help="print a derived topic live")
+    tail.add_argument("topic", choices=["progress", "achievements", "streaks", "events", "dlq"])
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--limit", type=int, default=0, help="stop after N records")
+    tail.set_defaults(func=cmd_tail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,9 +43,26 @@ class Settings(BaseSettings):
     # Log level of worker / replay / tick processes.
     log_level: str = "INFO"
 
+    # gateway
+    # SHA-256 hashes (hex, comma-separated) of the accepted API keys; `podium apikey` mints one.
+    api_key_hashes: str = ""
+    gateway_host: str = "127.0.0.1"
+    # How long POST /metrics/{key}/event waits for the event's progress (0 = never: 202).
+    gateway_wait_s: float = 2.0
+    # How long a write may wait for the broker's acknowledgement before answering 503.
+    gateway_publish_timeout_s: float = 5.0
+    gateway_max_body_bytes: int = 1_048_576
+    gateway_linger_ms: int = 2
+    # Namespace of the Redis read views (schemas/views.py).
+    views_prefix: str = "podium:"
+
     @property
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def api_keys(self) -> list[str]:
+        return [h.strip() for h in self.api_key_hashes.split(",") if h.strip()]
 
     @property
     def redis(self) -> str:

@@ -5,20 +5,79 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from deploy.local import KafkaBroker, RedisServer, Service
+from deploy.local import KafkaBroker, RedisServer, Service, StartError
 from deploy.settings import Settings
 from schemas.topics import CATALOGUE, Topic
+
+
+class PodiumProcess(Service):
+    """A `podium <command>` process (worker, projector, gateway) with its own environment:
+    the settings reach it as PODIUM_* variables. `port` 0 means it listens on none."""
+
+    def __init__(self, name: str, home: Path, port: int, command: list[str]) -> None:
+        super().__init__(name, home, port)
+        self.command = command
+
+    def start(self, env: dict[str, str], timeout: float = 30.0) -> None:
+        if self.running():
+            return
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", *self.command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=REPO,
+                env={**os.environ, **env},
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        if self.port:
+            self._wait_ready(proc, timeout)
+            return
+        time.sleep(1.0)  # no port to probe: it must at least survive its start
+        if proc.poll() is not None:
+            raise StartError(
+                f"{self.name} exited with code {proc.returncode} while starting; "
+                f"see {self.log_file}"
+            )
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    """Poll the gateway's /ready until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise StartError(f"the gateway at {url} did not become ready within {timeout:.0f} s")
 
 
 @dataclass
 class Stack:
     kafka: KafkaBroker
     redis: RedisServer
+    apps: tuple[PodiumProcess, ...] = field(default_factory=tuple)
 
     @classmethod
     def local(cls, settings: Settings) -> Stack:
@@ -31,11 +90,16 @@ class Stack:
                 jar_cache=run / "jars",
             ),
             redis=RedisServer(run / "redis", settings.redis_port),
+            apps=(
+                PodiumProcess("worker", run / "worker", 0, ["worker"]),
+                PodiumProcess("projector", run / "projector", 0, ["projector"]),
+                PodiumProcess("gateway", run / "gateway", settings.gateway_port, ["gateway"]),
+            ),
         )
 
     @property
     def services(self) -> tuple[Service, ...]:
-        return (self.kafka, self.redis)
+        return (self.kafka, self.redis, *self.apps)
 
     def down(self) -> list[str]:
         """Stop everything; the names of what was running."""

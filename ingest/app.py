@@ -1,0 +1,185 @@
+"""The gateway's composition root: `podium gateway` serves `create_app(settings)` with uvicorn.
+
+Writes to `podium.events`, reads `podium.progress` (every partition, no group) and the Redis
+views. The whole HTTP surface is on this screen: the routes, the API-key guard, the error
+shape (`{"error": "..."}` for every failure) and the lifespan that starts the Kafka parts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from deploy.settings import Settings
+from ingest.auth import KeyRing
+from ingest.kafka import ProgressWaiter, Publisher
+from ingest.openapi import openapi_document
+from ingest.routes import JSON, Gateway, error
+from ingest.views import ViewReader
+from schemas.api import ApiError
+from schemas.rules import Rules, load_rules
+from schemas.topics import EVENTS, PROGRESS
+from schemas.views import Keys
+
+log = logging.getLogger("podium.gateway")
+OPEN_PATHS = frozenset(("/health", "/ready", "/v1/openapi.json"))
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class RequireApiKey:
+    """401 in Trophy's shape unless X-API-KEY matches a configured hash (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                presented = value.decode("latin-1")
+                break
+        if not self.keys.check(presented):
+            what = "missing X-API-KEY header" if presented is None else "invalid API key"
+            await error(401, what)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def guarded(handler: Handler) -> Handler:
+    """Turn `ApiError` into its `{"error": ...}` answer."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error(exc.status, exc.message, exc.headers)
+
+    return run
+
+
+def routes(gw: Gateway) -> list[Route]:
+    def r(path: str, handler: Handler, *methods: str) -> Route:
+        return Route("/v1" + path, guarded(handler), methods=list(methods))
+
+    return [
+        r("/metrics/events", gw.track_batch, "POST"),
+        r("/metrics/{key}/event", gw.track, "POST"),
+        r("/achievements/{key}/complete", gw.complete, "POST"),
+        r("/achievements", gw.achievements, "GET"),
+        r("/streaks", gw.streaks, "GET"),
+        r("/users", gw.identify, "POST"),
+        r("/users/{id}", gw.identify, "PUT", "PATCH"),
+        r("/users/{id}", gw.get_user, "GET"),
+        r("/users/{id}/metrics", gw.user_metrics, "GET"),
+        r("/users/{id}/metrics/{key}", gw.user_metric, "GET"),
+        r("/users/{id}/achievements", gw.user_achievements, "GET"),
+        r("/users/{id}/streak", gw.user_streak, "GET"),
+    ]
+
+
+def build_app(
+    gw: Gateway,
+    keys: KeyRing,
+    lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
+) -> ASGIApp:
+    document = openapi_document(gw.rules)
+
+    async def health(request: Request) -> JSON:
+        return JSON({"status": "ok"})
+
+    async def ready(request: Request) -> JSON:
+        checks = {
+            "kafka": gw.publisher.ready,
+            "progress": gw.waiter.ready,
+            "redis": await gw.views.ping(),
+        }
+        down = [name for name, ok in checks.items() if not ok]
+        if down:
+            return JSON(
+                {"error": f"not ready: {', '.join(down)} unavailable", **checks},
+                503,
+                headers={"Retry-After": "1"},
+            )
+        return JSON({"status": "ready", **checks})
+
+    async def openapi(request: Request) -> JSON:
+        return JSON(document)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error(404, f"no such endpoint: {request.method} {request.url.path}")
+        if exc.status_code == 405:
+            return error(
+                405, f"method {request.method} not allowed on {request.url.path}", exc.headers
+            )
+        return error(exc.status_code, str(exc.detail), exc.headers)
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(500, "internal error")
+
+    app = Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/ready", ready),
+            Route("/v1/openapi.json", openapi),
+            *routes(gw),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: internal},
+        lifespan=lifespan,
+    )
+    return RequireApiKey(app, keys)
+
+
+def create_app(settings: Settings, rules: Rules | None = None) -> ASGIApp:
+    """The gateway process: Kafka producer and progress reader, Redis, the routes."""
+    rules = rules or load_rules(settings.rules_path)
+    publisher = Publisher(
+        settings.bootstrap,
+        EVENTS.named(settings.topic_prefix),
+        timeout_s=settings.gateway_publish_timeout_s,
+        linger_ms=settings.gateway_linger_ms,
+    )
+    waiter = ProgressWaiter(settings.bootstrap, PROGRESS.named(settings.topic_prefix))
+    redis = Redis.from_url(settings.redis, decode_responses=False)
+    gw = Gateway(
+        rules,
+        publisher,
+        waiter,
+        ViewReader(redis, Keys(settings.views_prefix)),
+        wait_s=settings.gateway_wait_s,
+        max_body=settings.gateway_max_body_bytes,
+    )
+    if not settings.api_keys:
+        log.warning(
+            "no API key hashes configured (PODIUM_API_KEY_HASHES): every request "
+            "but /health and /ready will be refused"
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        await publisher.start()
+        await waiter.start()
+        try:
+            yield
+        finally:
+            await waiter.stop()
+            await publisher.stop()
+            await redis.aclose()
+
+    return build_app(gw, KeyRing(settings.api_keys), lifespan)

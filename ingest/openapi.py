@@ -1,0 +1,365 @@
+"""The OpenAPI 3.0 document the gateway serves at /v1/openapi.json: Trophy's application
+endpoints that Podium implements, with the rules' metric and achievement keys as enums."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import api
+from schemas.rules import Rules
+
+Schema = dict[str, Any]
+STR: Schema = {"type": "string"}
+NUM: Schema = {"type": "number"}
+INT: Schema = {"type": "integer"}
+BOOL: Schema = {"type": "boolean"}
+NULL_STR: Schema = {"type": "string", "nullable": True}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], **props: Schema) -> Schema:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _answers(ok: int, schema: Schema, *errors: int) -> Schema:
+    out: Schema = {str(ok): {"description": "success", **_json(schema)}}
+    for code in (401, *errors):
+        out[str(code)] = {"description": "error", **_json(_ref("Error"))}
+    return out
+
+
+def _components() -> Schema:
+    attrs = {"type": "object", "additionalProperties": STR, "maxProperties": api.MAX_ATTRIBUTES}
+    kv = {"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)}
+    streak = _obj(
+        ["length", "frequency"],
+        length=INT,
+        frequency={"type": "string", "enum": ["daily", "weekly", "monthly"]},
+        started=NULL_STR,
+        periodStart=NULL_STR,
+        periodEnd=NULL_STR,
+        expires=NULL_STR,
+        freezes=INT,
+        maxFreezes=INT,
+        freezeAutoEarnInterval=INT,
+        freezeAutoEarnAmount=INT,
+    )
+    achievement = _obj(
+        ["id", "name", "trigger", "userAttributes"],
+        id=STR,
+        name=STR,
+        trigger={"type": "string", "enum": ["metric", "streak", "api", "achievement"]},
+        description=NULL_STR,
+        badgeUrl=NULL_STR,
+        key=STR,
+        streakLength=INT,
+        achievementIds={"type": "array", "items": STR},
+        metricId=STR,
+        metricValue=NUM,
+        metricName=STR,
+        userAttributes=kv,
+        eventAttributes=kv,
+        achievedAt={"type": "string", "format": "date-time", "nullable": True},
+    )
+    with_stats = {
+        "allOf": [
+            _ref("UserAchievement"),
+            _obj(["completions", "rarity"], completions=INT, rarity=NUM),
+        ]
+    }
+    user_in = _obj(
+        ["id"],
+        id={"type": "string", "minLength": 1, "maxLength": api.MAX_ID},
+        email=STR,
+        name=STR,
+        tz=STR,
+        signUpDate=STR,
+        deviceTokens={"type": "array", "items": STR},
+        subscribeToEmails=BOOL,
+        attributes=attrs,
+    )
+    user_in["additionalProperties"] = False
+    updated = dict(
+        user_in,
+        required=[],
+        properties={k: v for k, v in user_in["properties"].items() if k != "id"},
+    )
+    return {
+        "Error": _obj(["error"], error=STR),
+        "UpsertedUser": user_in,
+        "UpdatedUser": updated,
+        "User": _obj(
+            ["id", "subscribeToEmails", "attributes", "control", "created", "updated"],
+            id=STR,
+            email=NULL_STR,
+            name=NULL_STR,
+            tz=NULL_STR,
+            deviceTokens={"type": "array", "items": STR, "nullable": True},
+            subscribeToEmails=BOOL,
+            attributes=attrs,
+            control=BOOL,
+            created={"type": "string", "format": "date-time"},
+            updated={"type": "string", "format": "date-time"},
+        ),
+        "UserAchievement": achievement,
+        "AchievementWithStats": with_stats,
+        "Streak": streak,
+        "EventResponse": _obj(
+            [
+                "eventId",
+                "metricId",
+                "total",
+                "achievements",
+                "currentStreak",
+                "points",
+                "leaderboards",
+            ],
+            eventId=STR,
+            metricId=STR,
+            total=NUM,
+            achievements={"type": "array", "items": _ref("UserAchievement")},
+            currentStreak={"allOf": [_ref("Streak"), _obj(["extended"], extended=BOOL)]},
+            points={"type": "object"},
+            leaderboards={"type": "object"},
+            idempotencyKey=NULL_STR,
+            idempotentReplayed=BOOL,
+            pending=BOOL,
+        ),
+    }
+
+
+def _also(answers: Schema, schema: Schema, *codes: int) -> Schema:
+    for code in codes:
+        answers[str(code)] = {"description": "success (see the README)", **_json(schema)}
+    return answers
+
+
+def openapi_document(rules: Rules) -> Schema:
+    metric = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": sorted(rules.metrics)},
+    }
+    api_keys = sorted(k for k, a in rules.achievements.items() if a.trigger == "api")
+    ach = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": api_keys or ["none"]},
+    }
+    uid = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": api.MAX_ID},
+    }
+    event = _obj(
+        ["user", "value"],
+        user=_ref("UpsertedUser"),
+        value=NUM,
+        attributes={"type": "object", "additionalProperties": STR},
+    )
+    event["additionalProperties"] = False
+    batch_item = _obj(
+        ["key", "user", "value"],
+        key={"type": "string", "enum": sorted(rules.metrics)},
+        user=_ref("UpsertedUser"),
+        value=NUM,
+        attributes={"type": "object", "additionalProperties": STR},
+        idempotencyKey=STR,
+    )
+    batch = _obj(
+        ["events"],
+        events={"type": "array", "items": batch_item, "minItems": 1, "maxItems": api.MAX_BATCH},
+    )
+    user_body = {"required": True, **_json(_ref("UpdatedUser"))}
+    completion = _obj(
+        ["completionId", "achievement", "points"],
+        completionId=STR,
+        achievement=_ref("UserAchievement"),
+        points={"type": "object"},
+    )
+    user = _ref("User")
+    paths: Schema = {
+        "/v1/metrics/{key}/event": {
+            "post": {
+                "operationId": "trackEvent",
+                "parameters": [
+                    metric,
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": api.MAX_IDEMPOTENCY_KEY,
+                        },
+                    },
+                ],
+                "requestBody": {"required": True, **_json(event)},
+                "responses": {
+                    **_answers(201, _ref("EventResponse"), 400, 404, 413, 503),
+                    "202": {
+                        "description": "replayed, or progress still pending",
+                        **_json(_ref("EventResponse")),
+                    },
+                },
+            }
+        },
+        "/v1/metrics/events": {
+            "post": {
+                "operationId": "trackEvents",
+                "requestBody": {"required": True, **_json(batch)},
+                "responses": _answers(202, _obj(["accepted"], accepted=INT), 400, 404, 413, 503),
+            }
+        },
+        "/v1/achievements": {
+            "get": {
+                "operationId": "listAchievements",
+                "parameters": [
+                    {
+                        "name": "userAttributes",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": _answers(
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400
+                ),
+            }
+        },
+        "/v1/achievements/{key}/complete": {
+            "post": {
+                "operationId": "completeAchievement",
+                "parameters": [ach],
+                "requestBody": {
+                    "required": True,
+                    **_json(_obj(["user"], user=_ref("UpsertedUser"))),
+                },
+                "responses": _also(_answers(201, completion, 400, 404, 503), completion, 200, 202),
+            }
+        },
+        "/v1/streaks": {
+            "get": {
+                "operationId": "listStreaks",
+                "parameters": [
+                    {
+                        "name": "userIds",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    }
+                ],
+                "responses": _answers(
+                    200,
+                    {
+                        "type": "array",
+                        "items": _obj(
+                            ["userId", "streakLength"],
+                            userId=STR,
+                            streakLength=INT,
+                            extended=NULL_STR,
+                        ),
+                    },
+                    400,
+                ),
+            }
+        },
+        "/v1/users": {
+            "post": {
+                "operationId": "createUser",
+                "requestBody": {"required": True, **_json(_ref("UpsertedUser"))},
+                "responses": _also(_answers(201, user, 400, 413, 503), user, 202),
+            }
+        },
+        "/v1/users/{id}": {
+            "get": {
+                "operationId": "getUser",
+                "parameters": [uid],
+                "responses": _answers(200, _ref("User"), 404),
+            },
+            "put": {
+                "operationId": "identifyUser",
+                "parameters": [uid],
+                "requestBody": user_body,
+                "responses": _also(_answers(200, user, 400, 413, 503), user, 202),
+            },
+            "patch": {
+                "operationId": "updateUser",
+                "parameters": [uid],
+                "requestBody": user_body,
+                "responses": _also(_answers(200, user, 400, 404, 413, 503), user, 202),
+            },
+        },
+        "/v1/users/{id}/metrics": {
+            "get": {
+                "operationId": "userMetrics",
+                "parameters": [uid],
+                "responses": _answers(200, {"type": "array"}, 404),
+            }
+        },
+        "/v1/users/{id}/metrics/{key}": {
+            "get": {
+                "operationId": "userMetric",
+                "parameters": [uid, metric],
+                "responses": _answers(200, {"type": "object"}, 404),
+            }
+        },
+        "/v1/users/{id}/achievements": {
+            "get": {
+                "operationId": "userAchievements",
+                "parameters": [
+                    uid,
+                    {
+                        "name": "includeIncomplete",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                ],
+                "responses": _answers(
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400, 404
+                ),
+            }
+        },
+        "/v1/users/{id}/streak": {
+            "get": {
+                "operationId": "userStreak",
+                "parameters": [
+                    uid,
+                    {
+                        "name": "historyPeriods",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": api.MAX_HISTORY_PERIODS,
+                        },
+                    },
+                ],
+                "responses": _answers(200, {"type": "object"}, 400, 404),
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
+        },
+        "security": [{"ApiKey": []}],
+        "paths": paths,
+    }

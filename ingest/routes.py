@@ -1,0 +1,291 @@
+"""The Trophy-compatible endpoints under /v1. Writes become commands on `podium.events`
+(through `Publisher`); the single-event and complete/identify writes wait for their
+`Progress` (through `ProgressWaiter`); reads come from the Redis views (`ViewReader`).
+
+Shapes and validation live in `schemas.api`; this module only moves data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingest.kafka import ProgressWaiter, Publisher, Unavailable
+from ingest.stamp import new_event_id, now_ms
+from ingest.views import ViewReader
+from processors.metrics import event_fingerprint
+from schemas import api
+from schemas.api import ApiError
+from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
+from schemas.records import Progress
+from schemas.rules import Rules
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSON:
+    return JSON({"error": message}, status_code=status, headers=dict(headers or {}))
+
+
+@dataclass
+class Gateway:
+    rules: Rules
+    publisher: Publisher
+    waiter: ProgressWaiter
+    views: ViewReader
+    wait_s: float = 2.0
+    max_body: int = 1_048_576
+    clock: Callable[[], int] = field(default=now_ms)
+    new_id: Callable[[], str] = field(default=new_event_id)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    async def body(self, request: Request) -> Any:
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > self.max_body:
+            raise ApiError(
+                413, f"request body of {size} bytes exceeds the limit of {self.max_body} bytes"
+            )
+        chunks: list[bytes] = []
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > self.max_body:
+                raise ApiError(413, f"request body exceeds the limit of {self.max_body} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw:
+            raise api.bad("request body: missing; expected a JSON object")
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise api.bad(f"request body: not valid JSON ({exc})") from None
+
+    async def publish(self, commands: list[Command]) -> None:
+        try:
+            await self.publisher.publish_many(commands)
+        except Unavailable as exc:
+            raise ApiError(
+                503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
+            ) from None
+
+    async def publish_and_wait(self, command: Command) -> Progress | None:
+        """Publish, then wait (bounded) for the command's progress; None on timeout."""
+        future = self.waiter.expect(command.event_id) if self.wait_s > 0 else None
+        try:
+            await self.publish([command])
+        except ApiError:
+            self.waiter.forget(command.event_id)
+            raise
+        if future is None:
+            return None
+        try:
+            return await asyncio.wait_for(future, self.wait_s)
+        except TimeoutError:
+            self.waiter.forget(command.event_id)
+            return None
+
+    async def user_view(self, user_id: str) -> dict[str, Any]:
+        view = await self.views.user(user_id)
+        if view is None:
+            raise ApiError(404, f"user {user_id!r} not found")
+        return view
+
+    def metric(self, key: str) -> str:
+        if key not in self.rules.metrics:
+            raise ApiError(404, f"metric {key!r} not found")
+        return key
+
+    # --- writes ----------------------------------------------------------------------------
+
+    async def track(self, request: Request) -> JSON:
+        key = request.path_params["key"]
+        req = api.parse_event(
+            await self.body(request), key, self.rules, request.headers.get("idempotency-key")
+        )
+        cmd = MetricTracked(
+            self.new_id(),
+            self.clock(),
+            req.user,
+            req.metric,
+            req.value,
+            req.attributes,
+            req.idempotency_key,
+        )
+        progress = await self.publish_and_wait(cmd)
+        if progress is None:
+            return JSON(api.pending_response(cmd.event_id, req, self.rules), 202)
+        status = 202 if progress.replayed else 201
+        return JSON(api.event_response(progress, self.rules), status)
+
+    async def track_batch(self, request: Request) -> JSON:
+        events = api.parse_batch(await self.body(request), self.rules)
+        at = self.clock()
+        commands: list[Command] = [
+            MetricTracked(
+                self.new_id(), at, e.user, e.metric, e.value, e.attributes, e.idempotency_key
+            )
+            for e in events
+        ]
+        await self.publish(commands)
+        return JSON({"accepted": len(commands)}, 202)
+
+    async def complete(self, request: Request) -> JSON:
+        key = request.path_params["key"]
+        user = api.parse_complete(await self.body(request), key, self.rules)
+        cmd = AchievementAwarded(self.new_id(), self.clock(), user, key)
+        progress = await self.publish_and_wait(cmd)
+        ach = self.rules.achievements[key]
+        done = (
+            next((a for a in progress.achievements if a.achievement == key), None)
+            if progress
+            else None
+        )
+        if done is not None:
+            at: int | None = done.achieved_at_ms
+            status = 201
+        else:  # completed before (or not yet processed): its first completion time
+            view = await self.views.user(user.id)
+            at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
+            status = 200 if progress is not None else 202
+        return JSON(
+            {
+                "completionId": cmd.event_id,
+                "achievement": api.achievement_json(ach, self.rules, at),
+                "points": {},
+            },
+            status,
+        )
+
+    async def identify(self, request: Request) -> JSON:
+        """POST /users (id in the body), PUT /users/{id}; PATCH /users/{id} (known users)."""
+        path_id = request.path_params.get("id")
+        user = api.parse_user(
+            await self.body(request), "user" if path_id else "body", user_id=path_id
+        )
+        if request.method == "PATCH":
+            await self.user_view(user.id)
+        cmd = UserIdentified(self.new_id(), self.clock(), user)
+        progress = await self.publish_and_wait(cmd)
+        view = await self._projected(user.id, cmd.event_id) if progress else None
+        if view is None:
+            return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), 202)
+        return JSON(api.user_json(view), 201 if request.method == "POST" else 200)
+
+    async def _projected(self, user_id: str, event_id: str) -> dict[str, Any] | None:
+        """The user's view once the projector has applied `event_id` (bounded wait)."""
+        mark = event_fingerprint(event_id)  # how the state remembers applied events
+        deadline = time.monotonic() + max(self.wait_s, 0.1)
+        while True:
+            view = await self.views.user(user_id)
+            if view is not None and mark in view.get("recent", ()):
+                return view
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.01)
+
+    @staticmethod
+    def _merged(user: User, view: dict[str, Any] | None, at: int) -> dict[str, Any]:
+        base: dict[str, Any] = (
+            dict(view) if view else {"userId": user.id, "createdMs": at, "attributes": {}}
+        )
+        for name, key in (
+            ("email", "email"),
+            ("name", "name"),
+            ("tz", "tz"),
+            ("device_tokens", "deviceTokens"),
+            ("subscribe_to_emails", "subscribeToEmails"),
+        ):
+            value = getattr(user, name)
+            if value is not None:
+                base[key] = list(value) if name == "device_tokens" else value
+        if user.attributes is not None:
+            base["attributes"] = {**base.get("attributes", {}), **user.attributes}
+        base["updatedMs"] = at
+        return api.user_json(base)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def get_user(self, request: Request) -> JSON:
+        return JSON(api.user_json(await self.user_view(request.path_params["id"])))
+
+    async def user_metrics(self, request: Request) -> JSON:
+        view = await self.user_view(request.path_params["id"])
+        return JSON([api.metric_json(m, view, self.rules) for m in self.rules.metrics])
+
+    async def user_metric(self, request: Request) -> JSON:
+        metric = self.metric(request.path_params["key"])
+        view = await self.user_view(request.path_params["id"])
+        return JSON(api.metric_json(metric, view, self.rules))
+
+    async def user_achievements(self, request: Request) -> JSON:
+        incomplete = api.bool_param(
+            request.query_params.get("includeIncomplete"), "includeIncomplete"
+        )
+        view = await self.user_view(request.path_params["id"])
+        done: dict[str, int] = view.get("achievements") or {}
+        counts, users = await self.views.completions(self.rules.achievements)
+        chosen = [a for a in self.rules.achievements.values() if incomplete or a.key in done]
+        chosen.sort(key=lambda a: (a.key not in done, done.get(a.key, 0)))
+        return JSON(
+            [
+                api.with_stats(a, self.rules, counts[a.key], users, done.get(a.key), user=True)
+                for a in chosen
+            ]
+        )
+
+    async def user_streak(self, request: Request) -> JSON:
+        periods = api.int_param(
+            request.query_params.get("historyPeriods"),
+            "historyPeriods",
+            api.DEFAULT_HISTORY_PERIODS,
+            1,
+            api.MAX_HISTORY_PERIODS,
+        )
+        view = await self.user_view(request.path_params["id"])
+        return JSON(api.streak_response(view, self.rules, periods))
+
+    async def achievements(self, request: Request) -> JSON:
+        attrs = api.attributes_param(request.query_params.get("userAttributes"))
+        counts, users = await self.views.completions(self.rules.achievements)
+        return JSON(
+            [
+                api.with_stats(a, self.rules, counts[a.key], users)
+                for a in self.rules.achievements.values()
+                if api.accessible(a, attrs)
+            ]
+        )
+
+    async def streaks(self, request: Request) -> JSON:
+        raw = request.query_params.getlist("userIds")
+        ids = list(dict.fromkeys(u for part in raw for u in part.split(",") if u))
+        if not ids:
+            raise api.bad("userIds: missing; give 1 to 100 user ids, comma-separated")
+        if len(ids) > api.MAX_STREAK_USERS:
+            raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} users, got {len(ids)}")
+        out: list[dict[str, Any]] = []
+        for uid, view in zip(ids, await self.views.users(ids), strict=True):
+            streak = (view or {}).get("streak") or {}
+            length = int(streak.get("length") or 0)
+            ext = (view or {}).get("extendedMs")
+            out.append(
+                {
+                    "userId": uid,
+                    "streakLength": length,
+                    "extended": api.timestamp(ext) if ext is not None and length else None,
+                }
+            )
+        out.sort(key=lambda item: -item["streakLength"])
+        return JSON(out)

@@ -1,0 +1,175 @@
+"""The projector: keeps the Redis read views (layout in `schemas.views`) from Kafka.
+
+Reads `podium.state` (the compacted per-user state changelog, read_committed) with its own
+consumer group and writes, per record, the user's view document, the users set and the
+completion sets. Why the state changelog and not `podium.progress`: progress is kept one week,
+so a rebuild from it would lose every user idle for longer; the compacted changelog always
+holds each user's latest state, and it carries the profile, totals, achievements (with
+achievedAt) and the streak with its history.
+
+Idempotent: a document is written only when its state version (commands applied) is not older
+than the stored one (`schemas.views.WRITE_USER`, a Lua compare-and-set), and completions are
+set members, so redelivery after a crash changes nothing. Offsets are committed after the
+Redis writes (at least once).
+
+`rebuild` clears the views and replays the changelog from the beginning up to its current end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+
+from processors.views import user_view
+from schemas.commands import InvalidRecord
+from schemas.rules import Rules
+from schemas.state import UserState, decode_state
+from schemas.views import WRITE_USER, Keys, encode_view
+
+log = logging.getLogger("podium.projector")
+
+
+class Projector:
+    """Applies state changelog values to the views (the ≈ 10-line loop's one step)."""
+
+    def __init__(self, redis: Redis, keys: Keys, rules: Rules) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.rules = rules
+        self.script = redis.register_script(WRITE_USER)
+        self.applied = 0
+        self.invalid = 0
+
+    async def apply(self, values: Iterable[bytes | None]) -> int:
+        """Write the views of these changelog values; the number of documents written."""
+        latest: dict[str, UserState] = {}
+        for raw in values:
+            if raw is None:  # a tombstone: users are never deleted from the views
+                continue
+            try:
+                state = decode_state(raw)
+            except InvalidRecord as exc:
+                self.invalid += 1
+                log.warning("skipping a state record that does not decode: %s", exc.reason)
+                continue
+            prev = latest.get(state.user_id)
+            if prev is None or prev.events <= state.events:
+                latest[state.user_id] = state
+        if not latest:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for state in latest.values():
+            doc = encode_view(user_view(state, self.rules))
+            keys = [
+                self.keys.user(state.user_id),
+                self.keys.users,
+                *(self.keys.completed(a) for a in sorted(state.achievements)),
+            ]
+            await self.script(keys=keys, args=[state.events, doc, state.user_id], client=pipe)
+        written = sum(int(x) for x in await pipe.execute())
+        self.applied += written
+        return written
+
+
+def consumer(bootstrap: str, group: str | None, **extra: object) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        **extra,
+    )
+
+
+async def run(
+    bootstrap: str, topic: str, group: str, projector: Projector, stop: asyncio.Event | None = None
+) -> None:
+    """Project the changelog live until `stop` is set (or forever)."""
+    cons = consumer(bootstrap, group)
+    cons.subscribe([topic])
+    await cons.start()
+    try:
+        while stop is None or not stop.is_set():
+            batches = await cons.getmany(timeout_ms=200, max_records=5000)
+            if not batches:
+                continue
+            await projector.apply(r.value for recs in batches.values() for r in recs)
+            await cons.commit()
+    finally:
+        await cons.stop()
+
+
+async def partitions(
+    cons: AIOKafkaConsumer, topic: str, within: float = 10.0
+) -> list[TopicPartition]:
+    """The topic's partitions, once the consumer's metadata knows them."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        parts = cons.partitions_for_topic(topic)
+        if parts or asyncio.get_running_loop().time() > deadline:
+            return [TopicPartition(topic, p) for p in sorted(parts or ())]
+        await cons._client.force_metadata_update()
+        await asyncio.sleep(0.2)
+
+
+async def stop(cons: AIOKafkaConsumer) -> None:
+    """Stop a consumer; aiokafka 0.14 may raise the CancelledError of an internal task that
+    was cancelled before it ran (group-less consumers stopped soon after start)."""
+    try:
+        await cons.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def clear(redis: Redis, keys: Keys) -> int:
+    """Delete every key of the views; how many."""
+    deleted = 0
+    async for key in redis.scan_iter(match=keys.pattern, count=1000):
+        deleted += int(await redis.unlink(key))
+    return deleted
+
+
+async def rebuild(
+    bootstrap: str,
+    topic: str,
+    projector: Projector,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Clear the views and replay the whole changelog up to its current end; records read."""
+    await clear(projector.redis, projector.keys)
+    cons = consumer(bootstrap, None)
+    await cons.start()
+    try:
+        tps = await partitions(cons, topic)
+        if not tps:
+            return 0
+        cons.assign(tps)
+        await cons.seek_to_beginning(*tps)
+        ends = await cons.end_offsets(tps)
+        starts = await cons.beginning_offsets(tps)
+        total = sum(ends[tp] - starts[tp] for tp in tps)
+        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
+        seen = 0
+        while remaining:
+            batches = await cons.getmany(*remaining, timeout_ms=500, max_records=10000)
+            values: list[bytes | None] = []
+            for tp, recs in batches.items():
+                values.extend(r.value for r in recs if r.offset < ends[tp])
+                seen += sum(1 for r in recs if r.offset < ends[tp])
+            await projector.apply(values)
+            for tp in list(remaining):
+                if await cons.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+            if progress is not None:
+                progress(seen, total)
+        return seen
+    finally:
+        await stop(cons)

@@ -1,0 +1,71 @@
+"""The view document of one user's state (layout in `schemas.views`). Pure: the projector
+calls it for every `podium.state` record it applies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processors.periods import iso, period_bounds
+from processors.streaks import snapshot
+from schemas.rules import Rules
+from schemas.state import UserState
+
+
+def _streak(state: UserState, rules: Rules) -> dict[str, Any] | None:
+    snap = snapshot(state.streak, rules, extended=False)
+    if snap is None:
+        return None
+    return {
+        "length": snap.length,
+        "longest": snap.longest,
+        "frequency": snap.frequency,
+        "started": snap.started,
+        "periodStart": snap.period_start,
+        "periodEnd": snap.period_end,
+        "expires": snap.expires,
+        "freezes": snap.freezes,
+        "maxFreezes": snap.max_freezes,
+        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
+        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
+    }
+
+
+def _history(state: UserState, rules: Rules) -> list[list[Any]]:
+    """[periodStart, periodEnd, length, usedFreeze] per period, oldest first; a period between
+    two kept ones that the state does not keep had no streak (length 0)."""
+    if rules.streak is None:
+        return []
+    freq, ws = rules.streak.frequency, rules.week_start
+    out: list[list[Any]] = []
+    previous: int | None = None
+    for entry in sorted(state.streak.history, key=lambda h: h.period):
+        if previous is not None:
+            for gap in range(previous + 1, entry.period):
+                first, last = period_bounds(gap, freq, ws)
+                out.append([iso(first), iso(last), 0, False])
+        first, last = period_bounds(entry.period, freq, ws)
+        out.append([iso(first), iso(last), entry.length, entry.used_freeze])
+        previous = entry.period
+    return out[-rules.streak.history_periods :] if rules.streak.history_periods else out
+
+
+def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
+    """The view document of one user's state."""
+    return {
+        "userId": state.user_id,
+        "email": state.email,
+        "name": state.name,
+        "tz": state.tz,
+        "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
+        "subscribeToEmails": state.subscribe_to_emails,
+        "attributes": dict(state.attributes),
+        "createdMs": state.created_ms,
+        "updatedMs": state.updated_ms,
+        "events": state.events,
+        "totals": {k: str(v) for k, v in state.totals.items()},
+        "achievements": dict(state.achievements),
+        "streak": _streak(state, rules),
+        "extendedMs": state.streak.extended_ms,
+        "history": _history(state, rules),
+        "recent": list(state.recent_events),
+    }

@@ -1,0 +1,198 @@
+"""The HTTP shapes (schemas.api) and API keys (ingest.auth), pure: validation messages name the
+field, renderings parse into the Trophy SDK's own models, keys compare by hash."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from trophy.types import (
+    AchievementWithStatsResponse,
+    EventResponse,
+    MetricResponse,
+    StreakResponse,
+    User,
+    UserAchievementResponse,
+)
+
+from deploy.settings import REPO_DIR
+from ingest.auth import KeyRing, hash_key, mint_key
+from schemas import api
+from schemas.api import ApiError
+from schemas.records import AchievementCompleted, Progress, StreakSnapshot
+from schemas.rules import load_rules
+
+RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")
+
+
+def test_a_valid_event_parses_exactly() -> None:
+    req = api.parse_event(
+        {
+            "user": {"id": "18", "tz": "Europe/London"},
+            "value": 0.1,
+            "attributes": {"genre": "poetry"},
+        },
+        "words-written",
+        RULES,
+        "k1",
+    )
+    assert (req.user.id, req.user.tz, req.value, req.attributes, req.idempotency_key) == (
+        "18",
+        "Europe/London",
+        Decimal("0.1"),
+        {"genre": "poetry"},
+        "k1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "metric", "status", "where"),
+    [
+        ({"user": {"id": "1"}, "value": 1}, "nope", 404, "'nope'"),
+        ({"user": {"id": "1"}}, "words-written", 400, "value: missing"),
+        ({"user": {"id": "1"}, "value": "1"}, "words-written", 400, "value: expected a number"),
+        ({"user": {"id": ""}, "value": 1}, "words-written", 400, "user.id"),
+        ({"user": {"id": "1", "tz": "X/Y"}, "value": 1}, "words-written", 400, "user.tz"),
+        ({"user": {"id": "1"}, "value": 1, "extra": 1}, "words-written", 400, "'extra'"),
+    ],
+)
+def test_invalid_events_name_what_is_wrong(
+    body: dict, metric: str, status: int, where: str
+) -> None:
+    with pytest.raises(ApiError) as err:
+        api.parse_event(body, metric, RULES, None)
+    assert err.value.status == status and where in err.value.message
+
+
+def test_batch_errors_name_the_item() -> None:
+    ok = {"key": "words-written", "user": {"id": "1"}, "value": 1}
+    assert len(api.parse_batch({"events": [ok] * 1000}, RULES)) == 1000
+    assert len(api.parse_batch([ok], RULES)) == 1
+    with pytest.raises(ApiError, match=r"events\[2\]\.value"):
+        api.parse_batch({"events": [ok, ok, {**ok, "value": None}]}, RULES)
+    with pytest.raises(ApiError, match="at most 1000"):
+        api.parse_batch({"events": [ok] * 1001}, RULES)
+
+
+def test_numbers_render_exactly() -> None:
+    assert api.number(Decimal("750")) == 750 and isinstance(api.number(Decimal("750")), int)
+    assert api.number(Decimal("0.1")) == 0.1
+    assert api.number(Decimal("-3.50")) == -3.5
+    assert api.timestamp(1_712_044_800_123) == "2024-04-02T08:00:00.123Z"
+
+
+def test_event_response_parses_into_the_sdk_model() -> None:
+    done = AchievementCompleted(
+        "18:novella",
+        "18",
+        "novella",
+        1_712_044_800_000,
+        "metric",
+        "e1",
+        "words-written",
+        Decimal(20000),
+    )
+    snap = StreakSnapshot(
+        3, "daily", "2024-03-31", "2024-04-02", "2024-04-02", "2024-04-03", True, 3, 1, 3, 7, 1
+    )
+    progress = Progress(
+        "18:progress:e1",
+        "e1",
+        "18",
+        "metric",
+        1_712_044_800_000,
+        "words-written",
+        Decimal("20000.5"),
+        False,
+        "k",
+        (done,),
+        snap,
+    )
+    resp = EventResponse.model_validate(api.event_response(progress, RULES))
+    assert (resp.event_id, resp.metric_id, resp.total) == ("e1", "words-written", 20000.5)
+    assert [a.id for a in resp.achievements] == ["novella"]
+    assert resp.achievements[0].metric_value == 20000
+    assert resp.current_streak.length == 3 and resp.current_streak.extended is True
+    assert resp.current_streak.freeze_auto_earn_interval == 7
+    assert (resp.idempotency_key, resp.idempotent_replayed) == ("k", False)
+
+
+def test_every_achievement_renders_for_the_sdk() -> None:
+    for ach in RULES.achievements.values():
+        out = UserAchievementResponse.model_validate(api.achievement_json(ach, RULES, None))
+        assert out.id == ach.key and out.trigger == ach.trigger
+        stats = AchievementWithStatsResponse.model_validate(api.with_stats(ach, RULES, 1, 4))
+        assert (stats.completions, stats.rarity) == (1, 25.0)
+
+
+VIEW = {
+    "userId": "18",
+    "email": None,
+    "name": "Ada",
+    "tz": "Europe/London",
+    "deviceTokens": None,
+    "subscribeToEmails": None,
+    "attributes": {"plan": "pro"},
+    "createdMs": 1_712_044_800_000,
+    "updatedMs": 1_712_044_900_000,
+    "events": 3,
+    "totals": {"words-written": "750"},
+    "achievements": {"first-words": 1_712_044_800_000},
+    "streak": {
+        "length": 1,
+        "longest": 1,
+        "frequency": "daily",
+        "started": "2024-04-02",
+        "periodStart": "2024-04-02",
+        "periodEnd": "2024-04-02",
+        "expires": "2024-04-03",
+        "freezes": None,
+        "maxFreezes": None,
+        "freezeAutoEarnInterval": None,
+        "freezeAutoEarnAmount": None,
+    },
+    "extendedMs": 1_712_044_800_000,
+    "history": [["2024-04-01", "2024-04-01", 0, True], ["2024-04-02", "2024-04-02", 1, False]],
+    "recent": [],
+}
+
+
+def test_views_render_into_the_sdk_models() -> None:
+    user = User.model_validate(api.user_json(VIEW))
+    assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, False)
+    metric = MetricResponse.model_validate(api.metric_json("words-written", VIEW, RULES))
+    assert metric.current == 750
+    assert {a.id for a in metric.achievements if a.achieved_at} == {"first-words"}
+    streak = StreakResponse.model_validate(api.streak_response(VIEW, RULES, 1))
+    assert streak.length == 1 and streak.freezes is None
+    assert [(h.period_start, h.length) for h in streak.streak_history] == [("2024-04-02", 1)]
+
+
+def test_query_parameters() -> None:
+    assert api.int_param(None, "n", 7, 1, 100) == 7
+    assert api.int_param("30", "n", 7, 1, 100) == 30
+    for bad in ("0", "101", "x", "1.5"):
+        with pytest.raises(ApiError, match="n: expected an integer"):
+            api.int_param(bad, "n", 7, 1, 100)
+    assert api.bool_param("TRUE", "b") is True and api.bool_param(None, "b") is False
+    with pytest.raises(ApiError, match="b: expected true or false"):
+        api.bool_param("yes", "b")
+
+
+def test_user_attribute_filter() -> None:
+    assert api.attributes_param(None) is None
+    assert api.attributes_param("plan:pro,team:a:b") == {"plan": "pro", "team": "a:b"}
+    with pytest.raises(ApiError, match="userAttributes"):
+        api.attributes_param("plan")
+    pro = RULES.achievements["pro-wordsmith"]
+    assert api.accessible(pro, {"plan": "pro"}) and not api.accessible(pro, {"plan": "free"})
+    assert api.accessible(pro, None) and api.accessible(RULES.achievements["novella"], {})
+
+
+def test_keys_are_checked_by_hash_only() -> None:
+    key, digest = mint_key()
+    assert key.startswith("pk_") and "." in key and digest == hash_key(key)
+    assert key not in repr(KeyRing([digest]).__dict__)
+    ring = KeyRing([hash_key("other"), digest])
+    assert ring.check(key) and not ring.check(key + "x") and not ring.check(None)
+    assert not KeyRing([]).check(key) and not KeyRing([])

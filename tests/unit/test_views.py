@@ -1,0 +1,54 @@
+"""The view document (processors.views): streak history periods are contiguous, gaps have
+length 0, dates are the periods' own; totals and achievements are carried as they are."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from deploy.settings import REPO_DIR
+from processors.views import user_view
+from schemas.rules import load_rules
+from schemas.state import HistoryEntry, StreakState, UserState
+
+RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")  # daily streak
+
+
+def _day(iso: str) -> int:
+    return date.fromisoformat(iso).toordinal()
+
+
+def test_history_fills_the_periods_between_kept_ones() -> None:
+    kept = (
+        HistoryEntry(_day("2026-03-01"), 1),
+        HistoryEntry(_day("2026-03-02"), 2),
+        HistoryEntry(_day("2026-03-05"), 1, used_freeze=False),
+        HistoryEntry(_day("2026-03-06"), 1, used_freeze=True),
+    )
+    state = UserState(
+        "u",
+        totals={"words-written": Decimal("12.5")},
+        achievements={"first-words": 5},
+        streak=StreakState(length=1, history=kept),
+    )
+    view = user_view(state, RULES)
+    assert view["history"] == [
+        ["2026-03-01", "2026-03-01", 1, False],
+        ["2026-03-02", "2026-03-02", 2, False],
+        ["2026-03-03", "2026-03-03", 0, False],
+        ["2026-03-04", "2026-03-04", 0, False],
+        ["2026-03-05", "2026-03-05", 1, False],
+        ["2026-03-06", "2026-03-06", 1, True],
+    ]
+    assert view["totals"] == {"words-written": "12.5"}
+    assert view["achievements"] == {"first-words": 5}
+    assert view["streak"]["length"] == 1 and view["streak"]["frequency"] == "daily"
+
+
+def test_history_keeps_the_configured_number_of_periods() -> None:
+    start = _day("2026-01-01")
+    kept = tuple(HistoryEntry(start + 2 * i, 1) for i in range(40))  # every other day
+    view = user_view(UserState("u", streak=StreakState(history=kept)), RULES)
+    assert len(view["history"]) == RULES.streak.history_periods == 30  # type: ignore[union-attr]
+    assert view["history"][-1][0] == date.fromordinal(start + 78).isoformat()
+    assert [h[2] for h in view["history"][-4:]] == [0, 1, 0, 1]
