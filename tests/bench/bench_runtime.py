@@ -101,11 +101,8 @@ def main() -> None:
         restored = re.findall(r"(\d+) users restored in ([\d.]+) s", log.read_text())
         plain_s = asyncio.run(plain_fold(bootstrap, names.events, COUNT, rules))
         note("(b) plain aiokafka fold, no output", COUNT / plain_s)
-        try:
-            quix_s = quix_fold(bootstrap, names.events, COUNT, rules)
-            note("(c) quix streams, state store, EOS", COUNT / quix_s)
-        except ImportError:
-            print("  (c) skipped: quixstreams is not installed (pip install '.[spike]')")
+        quix_s = quix_fold(bootstrap, names.events, COUNT, rules)
+        note("(c) quix streams, state store, EOS", COUNT / quix_s)
         faust_events, faust_s = faust_fold(bootstrap, FAUST_TOPIC.name, FAUST_COUNT)
         if faust_events:
             note(f"(a) faust agent + table ({faust_events:,} ev)", faust_events / faust_s)
