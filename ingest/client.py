@@ -87,8 +87,6 @@ class EventClient:
         """Send one event and wait for the broker's acknowledgement; its event id."""
         if self._producer is None:
             raise RuntimeError("EventClient is not started: use `async with EventClient(...)`")
-        if self._producer is None:
-            raise RuntimeError("EventClient is not started: use `async with EventClient(...)`")
         cmd = self.command(metric, user, value, attributes, idempotency_key, time_ms)
         await self._producer.send_and_wait(
             self.topic, encode_command(cmd), key=cmd.user.id.encode()

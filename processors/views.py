@@ -7,6 +7,7 @@ from typing import Any
 
 from processors.periods import iso, period_bounds
 from processors.streaks import snapshot
+from schemas.api import snapshot_fields
 from schemas.rules import Rules
 from schemas.state import UserState
 
@@ -15,19 +16,7 @@ def _streak(state: UserState, rules: Rules) -> dict[str, Any] | None:
     snap = snapshot(state.streak, rules, extended=False)
     if snap is None:
         return None
-    return {
-        "length": snap.length,
-        "longest": snap.longest,
-        "frequency": snap.frequency,
-        "started": snap.started,
-        "periodStart": snap.period_start,
-        "periodEnd": snap.period_end,
-        "expires": snap.expires,
-        "freezes": snap.freezes,
-        "maxFreezes": snap.max_freezes,
-        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
-        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
-    }
+    return {**snapshot_fields(snap), "longest": snap.longest}
 
 
 def _history(state: UserState, rules: Rules) -> list[list[Any]]:

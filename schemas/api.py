@@ -285,8 +285,10 @@ def streak_json(snap: Mapping[str, Any] | None, rules: Rules) -> dict[str, Any]:
 
 
 def snapshot_json(snap: StreakSnapshot | None) -> dict[str, Any] | None:
-    if snap is None:
-        return None
+    return None if snap is None else snapshot_fields(snap)
+
+
+def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
     return {
         "length": snap.length,
         "frequency": snap.frequency,
