@@ -27,7 +27,7 @@ import random
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from processors.fold import FoldRecord, evolve
@@ -241,7 +241,8 @@ def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fo
     print(f"decode + fold     {1 / (1 / fold + decode):>12,.0f} events/s per CPU-s")
 
 
-def main(argv: list[str]) -> None:
+def main(argv: Sequence[str] = ()) -> None:
+    """Flags: --quick, --profile, --default-gc (`make bench` passes none)."""
     quick = "--quick" in argv or os.environ.get("PODIUM_BENCH_QUICK") == "1"
     n, users = (100_000, 10_000) if quick else (1_000_000, 100_000)
     run(
