@@ -87,7 +87,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.local(settings)
     for svc in stack.services:
         pid = svc.pid()
-        state = f"running (pid {pid}, port {svc.port})" if pid else "stopped"
+        port = f", port {svc.port}" if svc.port else ""  # the worker and projector serve none
+        state = f"running (pid {pid}{port})" if pid else "stopped"
         print(f"{svc.name:9} {state}")
     return 0
 
