@@ -48,7 +48,8 @@ class ScoreChanged(
 
     id = f"{user_id}:score:{board}:{run}:{group}:{event_id}". `value` None: the user left
     this ranking (its breakdown group changed); `previous` None: the user joined it. `time_ms`
-    is the time of the event by which the user reached `value`: the tie rule orders by it.
+    is when the user reached `value` (the event's time; for a move between groups, the time
+    the value was first reached): the tie rule orders by it.
     """
 
     id: str
@@ -100,7 +101,7 @@ class BoardScore(msgspec.Struct, frozen=True, rename=_wire_name):
     """A user's score on one board: the run and group it belongs to, and when it was reached."""
 
     run: str
-    group: str
+    group: str | None  # None: a breakdown attribute is missing, the user is in no ranking
     value: Decimal
     reached_ms: int
 

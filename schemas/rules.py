@@ -206,3 +206,10 @@ class Leaderboard:
     @property
     def repeating(self) -> bool:
         return self.run_unit is not None
+
+    @property
+    def ranks_whole_total(self) -> bool:
+        """Perpetual with no dates and no window: the score is the user's whole total."""
+        return (self.run_unit, self.start, self.end, self.start_time, self.end_time) == (
+            (None,) * 5
+        )
