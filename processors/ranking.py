@@ -104,8 +104,9 @@ class Ranking:
         order = self._order
         before = None
         if old is not None:
-            before = order.index(old) + 1
-            order.remove(old)
+            at = order.bisect_left(old)  # old is in the list: this is its index
+            del order[at]
+            before = at + 1
         after = None
         if new is None:
             del self._keys[user]
