@@ -94,7 +94,9 @@ def run(n: int, updates: int, repeat: int) -> None:
     def rebuild_from_records() -> Ranking:
         recs = [decode_leaderboard_record(raw) for raw in encoded]
         return Ranking.build(
-            (r.user_id, r.value, r.time_ms) for r in recs if isinstance(r, ScoreChanged)
+            (r.user_id, r.value, r.time_ms)
+            for r in recs
+            if isinstance(r, ScoreChanged) and r.value is not None
         )
 
     per_record = best(repeat, rebuild_from_records) / len(encoded)
