@@ -63,6 +63,7 @@ class Move:
     rank: int | None
     previous_value: Decimal | None
     value: Decimal | None
+    reached_ms: int | None  # when the participant reached `value` (None: not a participant)
 
 
 class Ranking:
@@ -121,6 +122,7 @@ class Ranking:
                 self._shown(after),
                 None if old is None else _value(old),
                 None if new is None else _value(new),
+                reached_ms if new is not None else None,
             )
         ]
         crossed = self._crossed(before, after)
@@ -138,10 +140,10 @@ class Ranking:
         is_on = after is not None and after <= cap
         if is_on and not was_on and len(self._order) > cap:
             key = self._order[cap]  # was last on the board, now first off it
-            return Move(key[2], cap, None, _value(key), _value(key))
+            return Move(key[2], cap, None, _value(key), _value(key), key[1])
         if was_on and not is_on and len(self._order) >= cap:
             key = self._order[cap - 1]  # was first off the board, now last on it
-            return Move(key[2], None, cap, _value(key), _value(key))
+            return Move(key[2], None, cap, _value(key), _value(key), key[1])
         return None
 
     def position(self, user: str) -> int | None:
@@ -227,6 +229,7 @@ class Rankings:
                 rank=m.rank,
                 previous_value=m.previous_value,
                 value=m.value,
+                reached_ms=m.reached_ms,
                 participants=len(ranking),
                 threshold=threshold,
                 backfilled=change.backfilled,

@@ -75,7 +75,8 @@ class RankChanged(
     """A participant's place on one ranking changed (1 = first).
 
     id = f"{cause}:rank" for the mover, f"{cause}:rank:{user_id}" for a participant who
-    crossed the cap; `cause` is the id of the `ScoreChanged` that caused it. A rank None is
+    crossed the cap; `cause` is the id of the `ScoreChanged` that caused it and `time_ms` its
+    time (the mover's `reached_ms`; a cap crosser keeps its own). A rank None is
     "not on the board": never joined, left, or beyond `max_participants`. `threshold` is the
     value a newcomer must exceed to get on a full capped board (None: not capped or not full).
     """
@@ -91,6 +92,7 @@ class RankChanged(
     rank: int | None
     previous_value: Decimal | None
     value: Decimal | None
+    reached_ms: int | None  # when this participant reached `value`; None: not a participant
     participants: int
     threshold: Decimal | None = None
     schema_version: int = SCHEMA_VERSION

@@ -53,7 +53,14 @@ def check_move(model: Model, ranking: Ranking, user: str, value: Decimal | None,
     if old == new:
         assert moves == []
         return
-    mover = Move(user, shown_before[user], model.shown(user), old and old[0], new and new[0])
+    mover = Move(
+        user,
+        shown_before[user],
+        model.shown(user),
+        None if old is None else old[0],
+        None if new is None else new[0],
+        None if new is None else new[1],
+    )
     assert moves[0] == mover
     crossed = {
         u: (shown_before[u], model.shown(u))
@@ -61,7 +68,11 @@ def check_move(model: Model, ranking: Ranking, user: str, value: Decimal | None,
         if u != user and (shown_before[u] is None) != (model.shown(u) is None)
     }
     assert {m.user_id: (m.previous_rank, m.rank) for m in moves[1:]} == crossed
-    assert all(m.previous_value == m.value == model.entries[m.user_id][0] for m in moves[1:])
+    assert all(
+        (m.previous_value, m.reached_ms) == (m.value, model.entries[m.user_id][1])
+        and m.value == model.entries[m.user_id][0]
+        for m in moves[1:]
+    )
     assert len(moves) <= 2
 
 
@@ -120,9 +131,9 @@ def test_a_decrease_reorders_and_reaching_a_value_again_counts_from_then() -> No
     r = Ranking()
     r.apply("a", D(10), 1)
     r.apply("b", D(20), 2)
-    assert r.apply("b", D(10), 3) == [Move("b", 1, 2, D(20), D(10))]  # a had 10 first
+    assert r.apply("b", D(10), 3) == [Move("b", 1, 2, D(20), D(10), 3)]  # a had 10 first
     assert [e.user_id for e in r.entries()] == ["a", "b"]
-    assert r.apply("b", None, 4) == [Move("b", 2, None, D(10), None)]
+    assert r.apply("b", None, 4) == [Move("b", 2, None, D(10), None, None)]
     assert r.apply("b", None, 5) == [] and len(r) == 1
 
 
@@ -141,7 +152,10 @@ def test_a_capped_board_shows_the_top_and_its_threshold() -> None:
     r.apply("b", D(7), 2)
     r.apply("c", D(1), 3)
     assert (r.rank("c"), r.position("c"), r.threshold()) == (None, 3, D(5))
-    assert r.apply("c", D(6), 4) == [Move("c", None, 2, D(1), D(6)), Move("a", 2, None, D(5), D(5))]
+    assert r.apply("c", D(6), 4) == [
+        Move("c", None, 2, D(1), D(6), 4),
+        Move("a", 2, None, D(5), D(5), 1),
+    ]
 
 
 def board(key: str, cap: int | None = None) -> Leaderboard:
