@@ -271,3 +271,34 @@ def test_no_counted_change_no_record_and_the_same_scores() -> None:
     same, recs = score_changes(BOARDS, scores, *words(7, 7), at("2025-01-06T11:00:00+00:00"))
     assert recs == [] and same is scores
     assert calendar.day_name[date(2025, 1, 5).weekday()] == "Sunday"  # the dates above
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 60 * 86_400_000), st.integers(-5, 50)), max_size=40),
+    st.sampled_from([None, "Asia/Tokyo", "America/Los_Angeles", "Australia/Sydney"]),
+)
+def test_each_weekly_run_ends_with_the_sum_of_its_own_changes(
+    events: list[tuple[int, int]], tz: str | None
+) -> None:
+    """Bucket the events by local week (from Sunday) independently; the last record of each
+    run must carry that week's sum, and the all-time board the running total."""
+    events = sorted(events)
+    base = ms("2025-01-01T00:00:00+00:00")
+    boards = {"weekly-words": WEEKLY, "all-time-words": BOARDS["all-time-words"]}
+    sums: dict[str, Decimal] = {}
+    last: dict[str, Decimal | None] = {}
+    scores: dict[str, BoardScore] = {}
+    total = 0
+    for i, (offset, delta) in enumerate(events):
+        wall = datetime.fromtimestamp((base + offset) / 1000, ZoneInfo(tz or "UTC"))
+        sunday = wall.date().toordinal() - (wall.weekday() + 1) % 7
+        if delta:
+            week = date.fromordinal(sunday).isoformat()
+            sums[week] = sums.get(week, D(0)) + delta
+        moment = Moment("u", f"e{i}", base + offset, tz, {})
+        scores, recs = score_changes(boards, scores, *words(total, total + delta), moment)  # type: ignore[assignment]
+        total += delta
+        for r in recs:
+            last[r.run if r.board == "weekly-words" else "total"] = r.value
+    assert {k: v for k, v in last.items() if k != "total"} == sums
+    assert last.get("total", D(0)) == total

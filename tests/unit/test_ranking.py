@@ -107,7 +107,8 @@ def test_the_ordering_equals_an_independent_sort(
 def test_a_bulk_build_equals_the_changes_one_by_one(
     changes: list[tuple[str, Decimal | None, int]], cap: int | None
 ) -> None:
-    ranking, final = Ranking(cap), {}
+    ranking = Ranking(cap)
+    final: dict[str, tuple[Decimal, int]] = {}
     for user, value, t in changes:
         ranking.apply(user, value, t)
         if value is None:

@@ -182,7 +182,9 @@ def _with_points(*systems: str) -> Any:
 
 
 def test_a_points_board_refers_to_an_existing_points_system() -> None:
-    raw = [{"key": "weekly-xp", "name": "Weekly XP", "rank_by": "points", "points": "xp"}]
+    raw: list[dict[str, object]] = [
+        {"key": "weekly-xp", "name": "Weekly XP", "rank_by": "points", "points": "xp"}
+    ]
     raw[0] |= {"run_unit": "day", "run_interval": 7}
     boards = parse_leaderboards(_Doc("p.toml"), raw, _with_points("xp", "coins"))
     assert (boards["weekly-xp"].points, boards["weekly-xp"].run_interval) == ("xp", 7)
