@@ -1,0 +1,124 @@
+"""Leaderboard records and board scores: the wire format, round trips, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.commands import InvalidRecord
+from schemas.leaderboards import (
+    BoardScore,
+    RankChanged,
+    ScoreChanged,
+    board_scores_from_json,
+    board_scores_json,
+    decode_board_scores,
+    decode_leaderboard_record,
+    encode_board_scores,
+    encode_leaderboard_record,
+)
+
+text = st.text(min_size=1, max_size=12)
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=3, max_value=10**9)
+maybe = st.one_of(st.none(), decimals)
+ranks = st.one_of(st.none(), st.integers(1, 10**6))
+
+scores = st.builds(
+    ScoreChanged,
+    id=text,
+    board=text,
+    run=text,
+    group=st.text(max_size=12),
+    user_id=text,
+    event_id=text,
+    time_ms=st.integers(0, 2**53),
+    previous=maybe,
+    value=maybe,
+    backfilled=st.booleans(),
+)
+rank_records = st.builds(
+    RankChanged,
+    id=text,
+    cause=text,
+    board=text,
+    run=text,
+    group=st.text(max_size=12),
+    user_id=text,
+    time_ms=st.integers(0, 2**53),
+    previous_rank=ranks,
+    rank=ranks,
+    previous_value=maybe,
+    value=maybe,
+    reached_ms=st.one_of(st.none(), st.integers(0, 2**53)),
+    participants=st.integers(0, 10**7),
+    threshold=maybe,
+)
+
+
+@given(st.one_of(scores, rank_records))
+def test_records_round_trip(rec: ScoreChanged | RankChanged) -> None:
+    assert decode_leaderboard_record(encode_leaderboard_record(rec)) == rec
+
+
+def test_the_wire_has_the_envelope_camel_case_and_decimal_strings() -> None:
+    rec = ScoreChanged(
+        id="u:score:b:all::e",
+        board="b",
+        run="all",
+        group="",
+        user_id="u",
+        event_id="e",
+        time_ms=5,
+        previous=None,
+        value=Decimal("7.50"),
+    )
+    wire = json.loads(encode_leaderboard_record(rec))
+    assert wire["schema_version"] == 1 and wire["type"] == "score"
+    assert (wire["userId"], wire["eventId"], wire["timeMs"], wire["value"]) == ("u", "e", 5, "7.50")
+    assert wire["previous"] is None and wire["backfilled"] is False
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{", "not a leaderboard record"),
+        (b'{"type": "medal"}', "not a leaderboard record"),
+        (b'{"type": "score", "id": "x"}', "missing required field"),
+        (
+            b'{"type":"score","id":"a","board":"b","run":"all","group":"","userId":"u",'
+            b'"eventId":"e","timeMs":1,"previous":null,"value":"3","schema_version":2}',
+            "schema_version: unsupported 2",
+        ),
+    ],
+)
+def test_bad_records_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidRecord, match=reason):
+        decode_leaderboard_record(raw)
+
+
+@given(
+    st.dictionaries(
+        text,
+        st.builds(
+            BoardScore,
+            run=text,
+            group=st.one_of(st.none(), st.text(max_size=8)),
+            value=decimals,
+            reached_ms=st.integers(0, 2**53),
+        ),
+        max_size=5,
+    )
+)
+def test_board_scores_round_trip_in_both_state_forms(held: dict[str, BoardScore]) -> None:
+    assert board_scores_from_json(json.loads(json.dumps(board_scores_json(held)))) == held
+    assert decode_board_scores(encode_board_scores(held)) == held
+    assert list(board_scores_json(held)) == sorted(held)  # deterministic order
+
+
+def test_bad_board_scores_are_refused() -> None:
+    with pytest.raises(InvalidRecord, match="board scores"):
+        board_scores_from_json({"b": {"run": "all"}})
