@@ -116,13 +116,13 @@ class Gateway:
             await self.body(request), key, self.rules, request.headers.get("idempotency-key")
         )
         cmd = MetricTracked(
-            self.new_id(),
-            self.clock(),
-            req.user,
-            req.metric,
-            req.value,
-            req.attributes,
-            req.idempotency_key,
+            event_id=self.new_id(),
+            time_ms=self.clock(),
+            user=req.user,
+            metric=req.metric,
+            value=req.value,
+            attributes=req.attributes,
+            idempotency_key=req.idempotency_key,
         )
         progress = await self.publish_and_wait(cmd)
         if progress is None:
@@ -135,7 +135,13 @@ class Gateway:
         at = self.clock()
         commands: list[Command] = [
             MetricTracked(
-                self.new_id(), at, e.user, e.metric, e.value, e.attributes, e.idempotency_key
+                event_id=self.new_id(),
+                time_ms=at,
+                user=e.user,
+                metric=e.metric,
+                value=e.value,
+                attributes=e.attributes,
+                idempotency_key=e.idempotency_key,
             )
             for e in events
         ]
@@ -145,7 +151,9 @@ class Gateway:
     async def complete(self, request: Request) -> JSON:
         key = request.path_params["key"]
         user = api.parse_complete(await self.body(request), key, self.rules)
-        cmd = AchievementAwarded(self.new_id(), self.clock(), user, key)
+        cmd = AchievementAwarded(
+            event_id=self.new_id(), time_ms=self.clock(), user=user, achievement=key
+        )
         progress = await self.publish_and_wait(cmd)
         ach = self.rules.achievements[key]
         done = (
@@ -177,7 +185,7 @@ class Gateway:
         )
         if request.method == "PATCH":
             await self.user_view(user.id)
-        cmd = UserIdentified(self.new_id(), self.clock(), user)
+        cmd = UserIdentified(event_id=self.new_id(), time_ms=self.clock(), user=user)
         progress = await self.publish_and_wait(cmd)
         view = await self._projected(user.id, cmd.event_id) if progress else None
         if view is None:

@@ -107,7 +107,7 @@ def commands(n: int, users: int, seed: int = 7) -> list[MetricTracked]:
     rng = random.Random(seed)
     people = [
         User(
-            f"user-{u}",
+            id=f"user-{u}",
             tz=ZONES[u % len(ZONES)],
             attributes={"plan": "pro" if u % 3 == 0 else "free"},
         )
@@ -121,13 +121,13 @@ def commands(n: int, users: int, seed: int = 7) -> list[MetricTracked]:
         key = f"k{i}" if rng.random() < 0.1 else None
         out.append(
             MetricTracked(
-                f"evt-{i}",
-                T0 + span * i // n,
-                user,
-                metric,
-                rng.choice(VALUES),
-                rng.choice(SOURCES),
-                key,
+                event_id=f"evt-{i}",
+                time_ms=T0 + span * i // n,
+                user=user,
+                metric=metric,
+                value=rng.choice(VALUES),
+                attributes=rng.choice(SOURCES),
+                idempotency_key=key,
             )
         )
     return out

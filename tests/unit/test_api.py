@@ -83,30 +83,41 @@ def test_numbers_render_exactly() -> None:
 
 def test_event_response_parses_into_the_sdk_model() -> None:
     done = AchievementCompleted(
-        "18:novella",
-        "18",
-        "novella",
-        1_712_044_800_000,
-        "metric",
-        "e1",
-        "words-written",
-        Decimal(20000),
+        id="18:novella",
+        user_id="18",
+        achievement="novella",
+        achieved_at_ms=1_712_044_800_000,
+        trigger="metric",
+        event_id="e1",
+        metric="words-written",
+        metric_value=Decimal(20000),
     )
     snap = StreakSnapshot(
-        3, "daily", "2024-03-31", "2024-04-02", "2024-04-02", "2024-04-03", True, 3, 1, 3, 7, 1
+        length=3,
+        frequency="daily",
+        started="2024-03-31",
+        period_start="2024-04-02",
+        period_end="2024-04-02",
+        expires="2024-04-03",
+        extended=True,
+        longest=3,
+        freezes=1,
+        max_freezes=3,
+        freeze_auto_earn_interval=7,
+        freeze_auto_earn_amount=1,
     )
     progress = Progress(
-        "18:progress:e1",
-        "e1",
-        "18",
-        "metric",
-        1_712_044_800_000,
-        "words-written",
-        Decimal("20000.5"),
-        False,
-        "k",
-        (done,),
-        snap,
+        id="18:progress:e1",
+        event_id="e1",
+        user_id="18",
+        command="metric",
+        time_ms=1_712_044_800_000,
+        metric="words-written",
+        total=Decimal("20000.5"),
+        replayed=False,
+        idempotency_key="k",
+        achievements=(done,),
+        streak=snap,
     )
     resp = EventResponse.model_validate(api.event_response(progress, RULES))
     assert (resp.event_id, resp.metric_id, resp.total) == ("e1", "words-written", 20000.5)

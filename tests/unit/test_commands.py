@@ -84,7 +84,13 @@ DROP = object()
 def test_a_minimal_metric_event() -> None:
     cmd = decode_command(base())
     assert cmd == MetricTracked(
-        "e1", 1_700_000_000_000, User("18"), "words-written", Decimal("750"), {}, None
+        event_id="e1",
+        time_ms=1_700_000_000_000,
+        user=User(id="18"),
+        metric="words-written",
+        value=Decimal("750"),
+        attributes={},
+        idempotency_key=None,
     )
 
 
@@ -118,13 +124,21 @@ def test_a_full_user_object_is_decoded() -> None:
     }
     cmd = decode_command(base(user=user, attributes={"genre": "poetry"}, idempotencyKey="k"))
     assert cmd == MetricTracked(
-        "e1",
-        1_700_000_000_000,
-        User("18", "a@b.c", "Ada", "Europe/London", ("t1",), True, {"plan": "pro"}),
-        "words-written",
-        Decimal(750),
-        {"genre": "poetry"},
-        "k",
+        event_id="e1",
+        time_ms=1_700_000_000_000,
+        user=User(
+            id="18",
+            email="a@b.c",
+            name="Ada",
+            tz="Europe/London",
+            device_tokens=("t1",),
+            subscribe_to_emails=True,
+            attributes={"plan": "pro"},
+        ),
+        metric="words-written",
+        value=Decimal(750),
+        attributes={"genre": "poetry"},
+        idempotency_key="k",
     )
 
 

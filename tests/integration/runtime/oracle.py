@@ -50,7 +50,7 @@ def metric_events(
         cmd = MetricTracked(
             event_id=f"{prefix}{seed}-{i}",
             time_ms=start_ms + span * i // count,
-            user=User(uid),
+            user=User(id=uid),
             metric=rnd.choice(metrics),
             value=Decimal(rnd.choice((1, 5, 50, 120, 400, 1000))),
         )
