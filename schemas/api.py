@@ -2,21 +2,26 @@
 and response rendering. Pure: the gateway (`ingest.app`) parses with these and renders with
 these; no Kafka, no Redis, no clock (times are passed in).
 
-Every validation failure raises `ApiError(status, message)`; the message names the field
-(`user.tz`, `events[3].value`), the metric or the attribute that is wrong.
+Request bodies are msgspec structs decoded by msgspec from the body's bytes, with the limits
+declared on the types; what types cannot say (a known time zone, a metric of the rules, the
+user id of the path) is checked after decoding. Every validation failure raises
+`ApiError(status, message)`; the message names the field (`user.tz`, `events[3].value`), the
+metric or the attribute that is wrong, in the user's terms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from schemas.commands import InvalidRecord, User, decode_user, parse_value
+import msgspec
+
+from schemas.commands import User, known_time_zone, value_problem, value_reason
 from schemas.records import Progress, StreakSnapshot
 from schemas.rules import Achievement, Rules
+from schemas.wire import Problem, Words, generic_words, problem_of, words_for
 
 MAX_ID = 255
 MAX_ATTRIBUTES = 50
@@ -28,9 +33,6 @@ MAX_BATCH = 1000
 MAX_STREAK_USERS = 100
 MAX_HISTORY_PERIODS = 100
 DEFAULT_HISTORY_PERIODS = 7
-USER_FIELDS = frozenset(
-    ("id", "email", "name", "tz", "signUpDate", "deviceTokens", "subscribeToEmails", "attributes")
-)
 
 
 class ApiError(Exception):
@@ -47,11 +49,64 @@ def bad(message: str) -> ApiError:
     return ApiError(400, message)
 
 
-# --- requests ------------------------------------------------------------------------------
+# --- request bodies -----------------------------------------------------------------------
+
+UserString = Annotated[str, msgspec.Meta(max_length=MAX_USER_STRING)]
+AttributeName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_LENGTH)]
+AttributeValue = Annotated[str, msgspec.Meta(max_length=MAX_ATTRIBUTE_LENGTH)]
+Attributes = Annotated[dict[AttributeName, AttributeValue], msgspec.Meta(max_length=MAX_ATTRIBUTES)]
+IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)]
 
 
-@dataclass(frozen=True, slots=True)
-class EventRequest:
+class _Body(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    pass
+
+
+class UserBody(_Body, frozen=True, kw_only=True):
+    """Trophy's `UpsertedUser`; `id` may come from the path instead."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID)] | None = None
+    email: UserString | None = None
+    name: UserString | None = None
+    tz: UserString | None = None
+    sign_up_date: str | None = None  # accepted, not kept (Trophy's own bookkeeping)
+    device_tokens: (
+        Annotated[tuple[UserString, ...], msgspec.Meta(max_length=MAX_DEVICE_TOKENS)] | None
+    ) = None
+    subscribe_to_emails: bool | None = None
+    attributes: Attributes | None = None
+
+
+class EventBody(_Body, frozen=True, kw_only=True):
+    """The body of `POST /metrics/{key}/event`; `value` is read from its JSON text."""
+
+    user: UserBody
+    value: msgspec.Raw = msgspec.Raw(b"null")
+    attributes: Attributes | None = None
+
+
+class BatchItem(_Body, frozen=True, kw_only=True):
+    key: Annotated[str, msgspec.Meta(min_length=1)]
+    user: UserBody
+    value: msgspec.Raw = msgspec.Raw(b"null")
+    attributes: Attributes | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+Events = Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchBody(_Body, frozen=True, kw_only=True):
+    events: Events
+
+
+class CompleteBody(_Body, frozen=True, kw_only=True):
+    user: UserBody
+
+
+class EventRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """One metric event as the gateway publishes it."""
+
     metric: str
     user: User
     value: Decimal
@@ -59,86 +114,109 @@ class EventRequest:
     idempotency_key: str | None = None
 
 
-def _object(raw: object, where: str) -> dict[str, Any]:
-    if type(raw) is not dict:
-        what = "missing" if raw is None else f"expected a JSON object, got {_kind(raw)}"
-        raise bad(f"{where}: {what}" if where else f"request body: {what}")
-    return raw
+def _batch_size(p: Problem) -> str:
+    if not p.value:
+        return f"empty; send 1 to {MAX_BATCH} events"
+    return f"at most {MAX_BATCH} events per batch, got {len(p.value)}"
 
 
-def _kind(raw: object) -> str:
-    if isinstance(raw, bool):
-        return "a boolean"
-    if isinstance(raw, int | float):
-        return "a number"
-    kinds: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
-    return kinds.get(type(raw), "null")
+def _user_id(p: Problem) -> str:
+    return "missing user id" if not p.value else generic_words(p)
 
 
-def _no_unknown(obj: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        place = f"{where}: " if where else ""
-        raise bad(
-            f"{place}unknown field(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
+_KEY = f"expected a string of 1 to {MAX_IDEMPOTENCY_KEY} characters, got {{got}}"
+WORDS: Words = {
+    ("", "type"): "request body: expected a JSON object, got {got}",
+    ("events", "type"): "expected an array of events, got {got}",
+    ("events", "length"): _batch_size,
+    ("events[].key", "type"): "expected the metric key, got {got}",
+    ("events[].key", "length"): "expected the metric key, got an empty string",
+    ("events[].idempotencyKey", "type"): _KEY,
+    ("events[].idempotencyKey", "length"): _KEY,
+    ("user.id", "length"): _user_id,
+    ("events[].user.id", "length"): _user_id,
+    ("body.id", "length"): _user_id,
+    ("user.deviceTokens", "length"): f"at most {MAX_DEVICE_TOKENS} tokens of at most "
+    f"{MAX_USER_STRING} characters",
+    ("attributes", "length"): f"at most {MAX_ATTRIBUTES} attributes, got {{got}}",
+    ("user.attributes", "length"): f"at most {MAX_ATTRIBUTES} attributes, got {{got}}",
+}
 
 
-def _attributes(raw: object, where: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if type(raw) is not dict:
-        raise bad(f"{where}: expected an object of string values, got {_kind(raw)}")
-    if len(raw) > MAX_ATTRIBUTES:
-        raise bad(f"{where}: at most {MAX_ATTRIBUTES} attributes, got {len(raw)}")
-    for key, value in raw.items():
-        if not key or len(key) > MAX_ATTRIBUTE_LENGTH:
-            raise bad(f"{where}: attribute names must have 1 to {MAX_ATTRIBUTE_LENGTH} chars")
-        if type(value) is not str:
-            raise bad(f"{where}.{key}: expected a string, got {_kind(value)}")
-        if len(value) > MAX_ATTRIBUTE_LENGTH:
-            raise bad(f"{where}.{key}: longer than {MAX_ATTRIBUTE_LENGTH} characters")
-    return raw
-
-
-def parse_user(raw: object, where: str = "user", user_id: str | None = None) -> User:
-    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path."""
-    obj = _object(raw, where)
-    _no_unknown(obj, USER_FIELDS, where)
-    if user_id is not None:
-        if "id" in obj and obj["id"] != user_id:
-            raise bad(f"{where}.id: {obj['id']!r} differs from the user id in the path")
-        obj = {**obj, "id": user_id}
-    obj = {k: v for k, v in obj.items() if v is not None and k != "signUpDate"}
-    if "attributes" in obj:
-        _attributes(obj["attributes"], f"{where}.attributes")
-    for name in ("email", "name", "tz"):
-        if type(obj.get(name)) is str and len(obj[name]) > MAX_USER_STRING:
-            raise bad(f"{where}.{name}: longer than {MAX_USER_STRING} characters")
-    tokens = obj.get("deviceTokens")
-    if type(tokens) is list and (
-        len(tokens) > MAX_DEVICE_TOKENS
-        or any(type(t) is str and len(t) > MAX_USER_STRING for t in tokens)
-    ):
-        raise bad(
-            f"{where}.deviceTokens: at most {MAX_DEVICE_TOKENS} tokens of at most "
-            f"{MAX_USER_STRING} characters"
-        )
+def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
+    """`raw` (the body's bytes, or an already parsed JSON value) as `kind`; ApiError(400)
+    naming the field (under `where`) otherwise."""
+    data = raw if isinstance(raw, bytes) else msgspec.json.encode(raw)
     try:
-        user = decode_user(obj, where)
-    except InvalidRecord as exc:
-        raise bad(exc.reason) from None
-    if len(user.id) > MAX_ID:
-        raise bad(f"{where}.id: longer than {MAX_ID} characters")
-    return user
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as exc:
+        problem = problem_of(exc, msgspec.json.decode(data))
+    except msgspec.DecodeError as exc:
+        raise bad(f"request body: not valid JSON ({exc})") from None
+    if where:
+        sep = "" if not problem.path or problem.path.startswith("[") else "."
+        problem = Problem(
+            f"{where}{sep}{problem.path}",
+            problem.kind,
+            problem.expected,
+            problem.got,
+            problem.value,
+            problem.limit,
+        )
+    raise bad(words_for(problem, WORDS))
 
 
-def _metric(rules: Rules, key: str) -> str:
+def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
+    """The command's `User` of a decoded user object; the id from the path when given."""
+    uid = body.id
+    if user_id is not None:
+        if uid is not None and uid != user_id:
+            raise bad(f"{where}.id: {uid!r} differs from the user id in the path")
+        uid = user_id
+    if uid is None:
+        raise bad(f"{where}.id: missing user id")
+    if body.tz is not None and not known_time_zone(body.tz):
+        raise bad(f"{where}.tz: unknown time zone {body.tz[:64]!r}")
+    return User(
+        id=uid,
+        email=body.email,
+        name=body.name,
+        tz=body.tz,
+        device_tokens=body.device_tokens,
+        subscribe_to_emails=body.subscribe_to_emails,
+        attributes=body.attributes,
+    )
+
+
+_RAW_KINDS = {ord('"'): "a string", ord("t"): "a boolean", ord("f"): "a boolean"}
+_RAW_KINDS.update({ord("["): "an array", ord("{"): "an object"})
+
+
+def _value(raw: msgspec.Raw, where: str) -> Decimal:
+    """A finite, bounded decimal from a JSON number's own text (exact: `0.1` is 0.1)."""
+    text = bytes(raw)
+    if text == b"null":
+        raise bad(f"{where}: missing")
+    if text[0] in _RAW_KINDS:
+        raise bad(f"{where}: expected a number, got {_RAW_KINDS[text[0]]}")
+    value: Decimal = msgspec.json.decode(text, type=Decimal)
+    problem = value_problem(value)
+    if problem:
+        raise bad(value_reason(problem, text.decode(), where))
+    return value
+
+
+def parse_user(raw: bytes | object, where: str = "user", user_id: str | None = None) -> User:
+    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path."""
+    return _user(_decode(raw, UserBody, where), where, user_id)
+
+
+def _metric(rules: Rules, key: str, where: str = "") -> str:
     if key not in rules.metrics:
+        place = f"{where}: " if where else ""
         raise ApiError(
             404,
-            f"metric {key!r} not found; known metrics: "
+            f"{place}metric {key!r} not found; known metrics: "
             f"{', '.join(sorted(rules.metrics)) or 'none'}",
         )
     return key
@@ -152,61 +230,36 @@ def idempotency_key(raw: object, where: str = "Idempotency-Key") -> str | None:
     return raw
 
 
-def parse_event(raw: object, metric: str, rules: Rules, key: str | None) -> EventRequest:
+def parse_event(raw: bytes | object, metric: str, rules: Rules, key: str | None) -> EventRequest:
     """The body of `POST /metrics/{key}/event`."""
     _metric(rules, metric)
-    obj = _object(raw, "")
-    _no_unknown(obj, frozenset(("user", "value", "attributes")), "")
-    if "value" not in obj or obj["value"] is None:
-        raise bad("value: missing")
-    if type(obj["value"]) is not int and type(obj["value"]) is not float:
-        raise bad(f"value: expected a number, got {_kind(obj['value'])}")
-    try:
-        value = parse_value(obj["value"])
-    except InvalidRecord as exc:
-        raise bad(exc.reason) from None
+    body: EventBody = _decode(raw, EventBody)
     return EventRequest(
-        metric,
-        parse_user(obj.get("user")),
-        value,
-        _attributes(obj.get("attributes"), "attributes"),
-        idempotency_key(key),
+        metric=metric,
+        user=_user(body.user, "user"),
+        value=_value(body.value, "value"),
+        attributes=body.attributes or {},
+        idempotency_key=idempotency_key(key),
     )
 
 
-def parse_batch(raw: object, rules: Rules) -> list[EventRequest]:
+def parse_batch(raw: bytes | object, rules: Rules) -> list[EventRequest]:
     """The body of `POST /metrics/events`: `{"events": [...]}` (or a bare array)."""
-    if type(raw) is dict:
-        _no_unknown(raw, frozenset(("events",)), "")
-        raw = raw.get("events")
-    if type(raw) is not list:
-        raise bad(f"events: expected an array of events, got {_kind(raw)}")
-    if not raw:
-        raise bad("events: empty; send 1 to 1000 events")
-    if len(raw) > MAX_BATCH:
-        raise bad(f"events: at most {MAX_BATCH} events per batch, got {len(raw)}")
-    out: list[EventRequest] = []
-    for i, item in enumerate(raw):
-        where = f"events[{i}]"
-        obj = _object(item, where)
-        _no_unknown(obj, frozenset(("key", "user", "value", "attributes", "idempotencyKey")), where)
-        metric = obj.get("key")
-        if type(metric) is not str or not metric:
-            raise bad(f"{where}.key: expected the metric key, got {_kind(metric)}")
-        try:
-            parsed = parse_event(
-                {k: obj.get(k) for k in ("user", "value", "attributes") if k in obj},
-                metric,
-                rules,
-                idempotency_key(obj.get("idempotencyKey"), f"{where}.idempotencyKey"),
-            )
-        except ApiError as exc:
-            raise ApiError(exc.status, f"{where}.{exc.message}") from None
-        out.append(parsed)
-    return out
+    body: BatchBody | list[BatchItem] = _decode(raw, BatchBody | Events, "")
+    items = body.events if isinstance(body, BatchBody) else body
+    return [
+        EventRequest(
+            metric=_metric(rules, item.key, f"events[{i}].key"),
+            user=_user(item.user, f"events[{i}].user"),
+            value=_value(item.value, f"events[{i}].value"),
+            attributes=item.attributes or {},
+            idempotency_key=item.idempotency_key,
+        )
+        for i, item in enumerate(items)
+    ]
 
 
-def parse_complete(raw: object, key: str, rules: Rules) -> User:
+def parse_complete(raw: bytes | object, key: str, rules: Rules) -> User:
     """The body of `POST /achievements/{key}/complete`."""
     ach = rules.achievements.get(key)
     if ach is None:
@@ -215,9 +268,8 @@ def parse_complete(raw: object, key: str, rules: Rules) -> User:
         raise bad(
             f"achievement {key!r} is completed by its {ach.trigger} trigger, not through the API"
         )
-    obj = _object(raw, "")
-    _no_unknown(obj, frozenset(("user",)), "")
-    return parse_user(obj.get("user"))
+    body: CompleteBody = _decode(raw, CompleteBody)
+    return _user(body.user, "user")
 
 
 # --- responses -----------------------------------------------------------------------------

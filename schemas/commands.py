@@ -66,14 +66,16 @@ class User(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defau
 
 
 class _Command(msgspec.Struct, frozen=True, kw_only=True, rename=wire_name, tag_field="type"):
+    """The envelope's settings; each command declares its fields, the envelope's first (a
+    base class's fields would be encoded after the subclass's)."""
+
+
+class MetricTracked(_Command, frozen=True, kw_only=True, tag="metric"):
+    """The user's metric changed by `value` (positive or negative) at `time_ms`."""
+
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: NonEmpty
     time_ms: TimeMs
-
-
-class MetricTracked(_Command, frozen=True, tag="metric"):
-    """The user's metric changed by `value` (positive or negative) at `time_ms`."""
-
     user: User
     metric: NonEmpty
     value: Decimal
@@ -81,22 +83,31 @@ class MetricTracked(_Command, frozen=True, tag="metric"):
     idempotency_key: NonEmpty | None = None
 
 
-class UserIdentified(_Command, frozen=True, tag="user"):
+class UserIdentified(_Command, frozen=True, kw_only=True, tag="user"):
     """The user was created or updated (`POST /users`, `PUT|PATCH /users/{id}`)."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: NonEmpty
+    time_ms: TimeMs
     user: User
 
 
-class AchievementAwarded(_Command, frozen=True, tag="achievement"):
+class AchievementAwarded(_Command, frozen=True, kw_only=True, tag="achievement"):
     """An API-triggered achievement was completed (`POST /achievements/{key}/complete`)."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: NonEmpty
+    time_ms: TimeMs
     user: User
     achievement: NonEmpty
 
 
-class ClockTicked(_Command, frozen=True, tag="tick"):
+class ClockTicked(_Command, frozen=True, kw_only=True, tag="tick"):
     """Time passed for an inactive user: settle streak loss and freeze use at `time_ms`."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: NonEmpty
+    time_ms: TimeMs
     user_id: NonEmpty
 
 

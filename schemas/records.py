@@ -57,12 +57,14 @@ class StreakSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class _Record(msgspec.Struct, frozen=True, kw_only=True, rename=wire_name, tag_field="type"):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    """The envelope's settings; each record declares `schema_version` first (a base class's
+    fields would be encoded after the subclass's)."""
 
 
-class AchievementCompleted(_Record, frozen=True, tag="achievement"):
+class AchievementCompleted(_Record, frozen=True, kw_only=True, tag="achievement"):
     """A user completed an achievement (permanent). id = f"{user_id}:{achievement}"."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     user_id: str
     achievement: str
@@ -75,9 +77,10 @@ class AchievementCompleted(_Record, frozen=True, tag="achievement"):
     backfilled: bool = False
 
 
-class StreakChanged(_Record, frozen=True, tag="streak"):
+class StreakChanged(_Record, frozen=True, kw_only=True, tag="streak"):
     """A streak fact. id = f"{user_id}:streak:{kind}:{period_start}" (+ ":{n}" for earns)."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     kind: StreakChangeKind
     user_id: str
@@ -93,9 +96,10 @@ class StreakChanged(_Record, frozen=True, tag="streak"):
     backfilled: bool = False
 
 
-class Progress(_Record, frozen=True, tag="progress"):
+class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     """Everything one command changed. id = f"{user_id}:progress:{event_id}"."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     event_id: str
     user_id: str
@@ -110,9 +114,10 @@ class Progress(_Record, frozen=True, tag="progress"):
     backfilled: bool = False
 
 
-class DeadLetter(_Record, frozen=True, tag="dead_letter"):
+class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
     """A record that could not be decoded or validated. id = f"{topic}:{partition}:{offset}"."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     reason: str
     original: str  # base64 of the original value bytes

@@ -85,7 +85,9 @@ def _walk(doc: object, at: str) -> tuple[list[str], object]:
             node = node.get(name) if isinstance(node, dict) else None
         elif index == "...":
             entries = node if isinstance(node, dict) else {}
-            bad = next((k for k, v in entries.items() if type(v) is not str), "?")
+            bad = next((k for k, v in entries.items() if type(v) is not str), None)
+            if bad is None:  # a constraint on the strings: the longest value broke it
+                bad = max(entries, key=lambda k: len(str(entries[k])), default="?")
             names.append(str(bad))
             node = entries.get(bad)
         else:
@@ -163,14 +165,23 @@ def generic_words(p: Problem) -> str:
     return f"invalid: {p.value}"
 
 
-Words = Mapping[tuple[str, str], str]
-"""(path, kind) -> a template over the `Problem`'s fields, e.g. "out of range: {value}"."""
+Words = Mapping[tuple[str, str], "str | Callable[[Problem], str]"]
+"""(path, kind) -> a template over the `Problem`'s fields ("out of range: {value}"), or a
+function of the problem. Paths match with their indexes removed (`events[].value`); kind "*"
+matches every kind."""
+_INDEX = re.compile(r"\[\d+\]")
 
 
 def words_for(p: Problem, words: Words) -> str:
     """`path: words` of a problem, a field's own wording first (`words`), else the generic."""
-    template = words.get((p.path, p.kind)) or words.get((p.path, "*"))
-    text = generic_words(p) if template is None else template.format_map(_fields(p))
+    path = _INDEX.sub("[]", p.path)
+    template = words.get((path, p.kind)) or words.get((path, "*"))
+    if template is None:
+        text = generic_words(p)
+    elif isinstance(template, str):
+        text = template.format_map(_fields(p))
+    else:
+        text = template(p)
     return f"{p.path}: {text}" if p.path else text
 
 
