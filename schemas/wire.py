@@ -226,6 +226,8 @@ class Upcasters:
 
     def lift(self, obj: dict[str, Any]) -> dict[str, Any]:
         """`obj` at the current version; raises InvalidRecord when it cannot get there."""
+        if self.field not in obj:
+            raise InvalidRecord(f"{self.field}: missing")
         version = obj.get(self.field)
         while version != self.current:
             step = self.steps.get(version) if type(version) is int else None

@@ -207,3 +207,50 @@ def test_keys_are_checked_by_hash_only() -> None:
     ring = KeyRing([hash_key("other"), digest])
     assert ring.check(key) and not ring.check(key + "x") and not ring.check(None)
     assert not KeyRing([]).check(key) and not KeyRing([])
+
+
+def _refusal(call: object, *args: object) -> str:
+    with pytest.raises(ApiError) as err:
+        call(*args)  # type: ignore[operator]
+    assert err.value.status == 400
+    return err.value.message
+
+
+def test_a_batch_items_error_names_its_path_once() -> None:
+    item = {"key": "words-written", "user": {"id": "1"}, "value": 1, "idempotencyKey": ""}
+    message = _refusal(api.parse_batch, {"events": [item]}, RULES)
+    assert message.startswith("events[0].idempotencyKey: expected a string of 1 to 255")
+    assert message.count("events[") == 1
+    bare = _refusal(api.parse_batch, [{**item, "idempotencyKey": None, "value": "x"}], RULES)
+    assert bare == "events[0].value: expected a number, got a string"
+
+
+def test_huge_values_are_out_of_range_not_invalid_json() -> None:
+    body = b'{"user": {"id": "1"}, "value": 1e400}'
+    message = _refusal(api.parse_event, body, "words-written", RULES, None)
+    assert message.startswith("value: too many digits or too large: '1e400'")
+    assert "out of range" in message and "JSON" not in message
+
+
+def test_errors_speak_of_json_kinds_not_python_or_msgspec_names() -> None:
+    message = _refusal(
+        api.parse_event, {"user": {"id": 7}, "value": 1}, "words-written", RULES, None
+    )
+    assert message == "user.id: expected a string, got a number"
+    message = _refusal(
+        api.parse_event,
+        {"user": {"id": "1", "attributes": {"plan": 3}}, "value": 1},
+        "words-written",
+        RULES,
+        None,
+    )
+    assert message == "user.attributes.plan: expected a string, got a number"
+    for word in ("`", "Error", "$.", "decimal", "null"):
+        assert word not in message
+
+
+def test_a_value_from_the_body_bytes_is_exact() -> None:
+    req = api.parse_event(
+        b'{"user": {"id": "1"}, "value": 0.1000000000000000000001}', "words-written", RULES, None
+    )
+    assert req.value == Decimal("0.1000000000000000000001")

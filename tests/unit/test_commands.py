@@ -212,3 +212,19 @@ def test_invalid_records_are_rejected_with_the_reason(raw: bytes, reason: str) -
 def test_nan_as_a_json_number_is_not_json() -> None:
     with pytest.raises(InvalidRecord, match="not JSON"):
         decode_command(b'{"schema_version":1,"type":"metric","value":NaN}')
+
+
+def test_msgspec_errors_are_translated_into_the_fields_terms() -> None:
+    """msgspec says "Expected `str`, got `int` - at `$.user.id`"; Podium says it in JSON's terms."""
+    for raw, reason in (
+        (
+            base(user={"id": "1", "deviceTokens": ["a", 2]}),
+            "user.deviceTokens[1]: expected a string, got a number",
+        ),
+        (base(time=True), "time: expected integer epoch milliseconds, got a boolean"),
+        (base(value=1e300), "value: too many digits or too large: '1e+300'"),
+    ):
+        with pytest.raises(InvalidRecord) as caught:
+            decode_command(raw)
+        assert caught.value.reason.startswith(reason), caught.value.reason
+        assert "`" not in caught.value.reason and "$." not in caught.value.reason
