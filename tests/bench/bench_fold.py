@@ -211,8 +211,10 @@ def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fo
     progress = [r for r in records if isinstance(r, Progress)]
     facts = [r for r in records if not isinstance(r, Progress)]
     raw_states = [encode_state(s) for s in values]
+    encode = _cpu_per_item(lambda: _drain(map(encode_command, batch)), len(batch))
     rows = [
         ("decode_command", decode, "events"),
+        ("encode_command", encode, "events"),
         (
             "encode_record",
             _cpu_per_item(lambda: _drain(map(encode_record, progress)), len(progress)),
@@ -239,6 +241,10 @@ def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fo
     size = sum(map(len, raw_states)) / len(raw_states)
     print(f"state size        {size:>12,.0f} bytes (mean)")
     print(f"decode + fold     {1 / (1 / fold + decode):>12,.0f} events/s per CPU-s")
+    print(
+        f"per event (µs)    decode {decode * 1e6:.2f}, encode {encode * 1e6:.2f}, "
+        f"fold {1e6 / fold:.2f}"
+    )
 
 
 def main(argv: Sequence[str] = ()) -> None:

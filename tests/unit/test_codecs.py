@@ -141,7 +141,11 @@ def test_state_round_trips_byte_for_byte(state: UserState) -> None:
     assert encode_state(decode_state(raw)) == raw
 
 
-_KINDS = {Progress: "progress", AchievementCompleted: "achievement", StreakChanged: "streak"}
+_KINDS: dict[type, str] = {
+    Progress: "progress",
+    AchievementCompleted: "achievement",
+    StreakChanged: "streak",
+}
 
 
 def _camel_fields(obj: object) -> dict[str, object]:

@@ -5,7 +5,6 @@ contract says) and every derived record."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -84,7 +83,7 @@ def fold_log(
                 continue
             uid = command_user_id(cmd)
             state, derived = evolve(states.get(uid), cmd, rules)
-            states[uid] = dataclasses.replace(state, offset=rec.offset)
+            states[uid] = state.with_offset(rec.offset)
             for item in derived:
                 if isinstance(item, Progress):
                     out.progress[encode_record(item)] += 1
