@@ -9,6 +9,7 @@ composes them and builds the new state once per command.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from msgspec.structs import replace
@@ -133,25 +134,17 @@ def _metric(
 ) -> tuple[UserState, list[FoldRecord]]:
     # The hot path: positional calls, one `replace` of the state and one Progress, on purpose.
     metric, key = cmd.metric, cmd.idempotency_key
-    keys = state.idempotency
-    if key is not None:
-        key_hash = metrics.short_hash(key)
-        if key_hash in keys.get(metric, ()):
-            return state, [_replayed(state, cmd, rules)]
-        keys = metrics.remember_key(
-            keys, metric, key_hash, rules.limits.idempotency_keys_per_metric
-        )
+    keys = state.idempotency if key is None else _remember_key(state, metric, key, rules)
+    if keys is None:
+        return state, [_replayed(state, cmd, rules)]
     before = state.attributes
     state = upsert(state, cmd.user)
     value = cmd.value
     totals = dict(state.totals)
     total = totals[metric] = _exact_add(totals.get(metric, ZERO), value)
     changes: list[StreakChanged] = []
-    uid = state.user_id
-    eid = cmd.event_id
-    at = cmd.time_ms
-    attrs = state.attributes
-    have = state.achievements
+    uid, eid, at = state.user_id, cmd.event_id, cmd.time_ms
+    attrs, have = state.attributes, state.achievements
     streak, extended = streaks.advance(
         state.streak, rules, state.tz, at, uid, eid, metric, value, changes
     )
@@ -185,6 +178,17 @@ def _metric(
     if done:
         return new, [progress, *done, *changes]
     return new, [progress, *changes] if changes else [progress]
+
+
+def _remember_key(
+    state: UserState, metric: str, key: str, rules: Rules
+) -> Mapping[str, tuple[str, ...]] | None:
+    """The idempotency keys with `key` remembered for `metric`; None when already seen."""
+    key_hash = metrics.short_hash(key)
+    keys = state.idempotency
+    if key_hash in keys.get(metric, ()):
+        return None
+    return metrics.remember_key(keys, metric, key_hash, rules.limits.idempotency_keys_per_metric)
 
 
 def _tick(
