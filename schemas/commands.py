@@ -163,7 +163,9 @@ def decode_command(raw: bytes) -> Command:
         return _decode_slowly(raw, exc)
     except msgspec.DecodeError as exc:
         raise InvalidRecord(not_json(exc)) from None
-    if b'"schema_version"' not in raw:  # the field has a default for construction only
+    if b'"schema_version"' not in raw:
+        # msgspec filled it from the default, which serves construction in code; the wire
+        # must carry it (the slow path names it missing)
         return _decode_slowly(raw, None)
     if type(cmd) is MetricTracked and (problem := value_problem(cmd.value)):
         raise InvalidRecord(value_reason(problem, sent_text(raw, "value")))
@@ -219,7 +221,11 @@ def value_problem(value: Decimal) -> str | None:
         return None
     parts = value.as_tuple()
     exp = parts.exponent
-    if len(parts.digits) > MAX_VALUE_DIGITS or not isinstance(exp, int) or abs(exp) > 30:
+    if (
+        len(parts.digits) > MAX_VALUE_DIGITS
+        or not isinstance(exp, int)
+        or abs(exp) > MAX_VALUE_EXPONENT
+    ):
         return "too many digits or too large"
     return None
 
