@@ -72,7 +72,13 @@ class EventClient:
         if not 0 <= at <= MAX_TIME_MS:
             raise api.bad(f"time: out of range: {at}")
         return MetricTracked(
-            new_event_id(), at, req.user, req.metric, req.value, req.attributes, req.idempotency_key
+            event_id=new_event_id(),
+            time_ms=at,
+            user=req.user,
+            metric=req.metric,
+            value=req.value,
+            attributes=req.attributes,
+            idempotency_key=req.idempotency_key,
         )
 
     async def send(

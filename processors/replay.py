@@ -16,13 +16,13 @@ write what differs to `podium.state`, and publish only the facts never emitted b
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
+import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -264,12 +264,12 @@ async def _commit(
     committed: int,
 ) -> None:
     achievements = [
-        (f.user_id.encode(), encode_record(dataclasses.replace(f, backfilled=True)))
+        (f.user_id.encode(), encode_record(msgspec.structs.replace(f, backfilled=True)))
         for f in facts
         if isinstance(f, AchievementCompleted)
     ]
     streaks = [
-        (f.user_id.encode(), encode_record(dataclasses.replace(f, backfilled=True)))
+        (f.user_id.encode(), encode_record(msgspec.structs.replace(f, backfilled=True)))
         for f in facts
         if isinstance(f, StreakChanged)
     ]

@@ -13,16 +13,12 @@ from decimal import Decimal
 from processors.metrics import exact_add
 from processors.periods import iso, local_ordinal, period_bounds, period_index, period_iso
 from processors.snapshots import snapshot
-from schemas._fast import maker
 from schemas.records import StreakChanged, StreakChangeKind
 from schemas.rules import Rules, Streak
 from schemas.state import HistoryEntry, StreakState
 
 __all__ = ["advance", "initial_streak", "snapshot"]
 ZERO = Decimal(0)
-_new_streak = maker(StreakState)
-_new_change = maker(StreakChanged)
-_new_entry = maker(HistoryEntry)
 
 
 _entries: dict[tuple[int, int, bool], HistoryEntry] = {}
@@ -36,7 +32,7 @@ def _entry(period: int, length: int, used_freeze: bool) -> HistoryEntry:
     if hit is None:
         if len(_entries) >= 100_000:
             _entries.clear()
-        hit = _entries[key] = _new_entry(period, length, used_freeze)
+        hit = _entries[key] = HistoryEntry(period=period, length=length, used_freeze=used_freeze)
     return hit
 
 
@@ -81,18 +77,18 @@ class _Draft:
         self.user_id, self.event_id, self.time_ms = user_id, event_id, time_ms
 
     def state(self) -> StreakState:
-        return _new_streak(
-            self.length,
-            self.longest,
-            self.started,
-            self.covered,
-            self.period,
-            self.progress,
-            self.extended_ms,
-            self.freezes,
-            self.anchor,
-            self.earned,
-            self.history,
+        return StreakState(
+            length=self.length,
+            longest=self.longest,
+            started=self.started,
+            covered=self.covered,
+            period=self.period,
+            progress=self.progress,
+            extended_ms=self.extended_ms,
+            freezes=self.freezes,
+            freeze_anchor=self.anchor,
+            freeze_earned=self.earned,
+            history=self.history,
         )
 
     def emit(self, kind: StreakChangeKind, period: int, tag: str | None = None) -> None:
@@ -195,20 +191,20 @@ def _change(
     freezes: int,
 ) -> StreakChanged:
     start, end = period_iso(period, rule.frequency, week_start)
-    return _new_change(
-        f"{user_id}:streak:{kind}:{tag or start}",
-        kind,
-        user_id,
-        event_id,
-        time_ms,
-        length,
-        longest,
-        rule.frequency,
-        None if started is None else iso(started),
-        start,
-        end,
-        None if rule.freezes is None else freezes,
-        False,
+    return StreakChanged(
+        id=f"{user_id}:streak:{kind}:{tag or start}",
+        kind=kind,
+        user_id=user_id,
+        event_id=event_id,
+        time_ms=time_ms,
+        length=length,
+        longest=longest,
+        frequency=rule.frequency,
+        started=None if started is None else iso(started),
+        period_start=start,
+        period_end=end,
+        freezes=None if rule.freezes is None else freezes,
+        backfilled=False,
     )
 
 
@@ -230,7 +226,19 @@ def _met(rule: Streak, progress: dict[str, Decimal]) -> bool:
 
 def initial_streak(rules: Rules) -> StreakState:
     fz = rules.streak.freezes if rules.streak else None
-    return _new_streak(0, 0, None, None, None, {}, None, fz.initial if fz else 0, None, 0, ())
+    return StreakState(
+        length=0,
+        longest=0,
+        started=None,
+        covered=None,
+        period=None,
+        progress={},
+        extended_ms=None,
+        freezes=fz.initial if fz else 0,
+        freeze_anchor=None,
+        freeze_earned=0,
+        history=(),
+    )
 
 
 def advance(
@@ -325,33 +333,33 @@ def _grown(
         )
     )
     history = _appended(s.history, _entry(period, length, False), rule.history_periods)
-    return _new_streak(
-        length,
-        longest,
-        started,
-        period,
-        period,
-        progress,
-        time_ms,
-        s.freezes,
-        s.freeze_anchor,
-        s.freeze_earned,
-        history,
+    return StreakState(
+        length=length,
+        longest=longest,
+        started=started,
+        covered=period,
+        period=period,
+        progress=progress,
+        extended_ms=time_ms,
+        freezes=s.freezes,
+        freeze_anchor=s.freeze_anchor,
+        freeze_earned=s.freeze_earned,
+        history=history,
     )
 
 
 def _moved(s: StreakState, period: int, progress: dict[str, Decimal]) -> StreakState:
     """The streak with a new current period or progress, nothing else changed."""
-    return _new_streak(
-        s.length,
-        s.longest,
-        s.started,
-        s.covered,
-        period,
-        progress,
-        s.extended_ms,
-        s.freezes,
-        s.freeze_anchor,
-        s.freeze_earned,
-        s.history,
+    return StreakState(
+        length=s.length,
+        longest=s.longest,
+        started=s.started,
+        covered=s.covered,
+        period=period,
+        progress=progress,
+        extended_ms=s.extended_ms,
+        freezes=s.freezes,
+        freeze_anchor=s.freeze_anchor,
+        freeze_earned=s.freeze_earned,
+        history=s.history,
     )

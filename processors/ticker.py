@@ -34,7 +34,7 @@ def ticks_due(latest: dict[str, bytes], at_ms: int, rules: Rules) -> list[ClockT
             continue
         _, changes = close_periods(state, at_ms, rules)
         if changes:
-            out.append(ClockTicked(f"tick:{at_ms}:{uid}", at_ms, uid))
+            out.append(ClockTicked(event_id=f"tick:{at_ms}:{uid}", time_ms=at_ms, user_id=uid))
     return out
 
 

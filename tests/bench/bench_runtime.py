@@ -35,7 +35,7 @@ QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 COUNT, USERS = (100_000, 10_000) if QUICK else (1_000_000, 100_000)
 FAUST_COUNT = 5_000 if QUICK else 30_000
 PREFIX = f"bench{uuid.uuid4().hex[:6]}."  # a fresh namespace, also on a shared broker
-FAUST_TOPIC = Topic(f"{PREFIX}faust.events", key="user id", value="Command", partitions=12)
+FAUST_TOPIC = Topic(f"{PREFIX}faust.events", key=EVENTS.key, value=EVENTS.value, partitions=12)
 
 
 def _worker(bootstrap: str, log: Path) -> subprocess.Popen[bytes]:

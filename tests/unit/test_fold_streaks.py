@@ -237,6 +237,14 @@ def test_the_extremes_of_time_fold_in_any_zone() -> None:
         for tz in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14 and UTC-12
             run = Run(rules, tz=tz)
             run.track("1970-01-01T00:00", 3)
-            late = run.send(MetricTracked("late", MAX_TIME_MS, run.user(), "words", Decimal(3)))
+            late = run.send(
+                MetricTracked(
+                    event_id="late",
+                    time_ms=MAX_TIME_MS,
+                    user=run.user(),
+                    metric="words",
+                    value=Decimal(3),
+                )
+            )
             assert late.streak is not None and late.streak.length == 1
             assert late.streak.period_end is not None and late.streak.period_end <= "9999-12-31"

@@ -20,13 +20,13 @@ def _day(iso: str) -> int:
 
 def test_history_fills_the_periods_between_kept_ones() -> None:
     kept = (
-        HistoryEntry(_day("2026-03-01"), 1),
-        HistoryEntry(_day("2026-03-02"), 2),
-        HistoryEntry(_day("2026-03-05"), 1, used_freeze=False),
-        HistoryEntry(_day("2026-03-06"), 1, used_freeze=True),
+        HistoryEntry(period=_day("2026-03-01"), length=1),
+        HistoryEntry(period=_day("2026-03-02"), length=2),
+        HistoryEntry(period=_day("2026-03-05"), length=1, used_freeze=False),
+        HistoryEntry(period=_day("2026-03-06"), length=1, used_freeze=True),
     )
     state = UserState(
-        "u",
+        user_id="u",
         totals={"words-written": Decimal("12.5")},
         achievements={"first-words": 5},
         streak=StreakState(length=1, history=kept),
@@ -47,8 +47,8 @@ def test_history_fills_the_periods_between_kept_ones() -> None:
 
 def test_history_keeps_the_configured_number_of_periods() -> None:
     start = _day("2026-01-01")
-    kept = tuple(HistoryEntry(start + 2 * i, 1) for i in range(40))  # every other day
-    view = user_view(UserState("u", streak=StreakState(history=kept)), RULES)
+    kept = tuple(HistoryEntry(period=start + 2 * i, length=1) for i in range(40))  # every other day
+    view = user_view(UserState(user_id="u", streak=StreakState(history=kept)), RULES)
     assert len(view["history"]) == RULES.streak.history_periods == 30  # type: ignore[union-attr]
     assert view["history"][-1][0] == date.fromordinal(start + 78).isoformat()
     assert [h[2] for h in view["history"][-4:]] == [0, 1, 0, 1]

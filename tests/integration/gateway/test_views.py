@@ -191,7 +191,11 @@ def _successive_states() -> list[bytes]:
     out: list[bytes] = []
     for i, (user, at, words) in enumerate(WRITES):
         cmd = MetricTracked(
-            f"e{i}", _ms(at), User(user["id"], tz=user["tz"]), "words-written", Decimal(words)
+            event_id=f"e{i}",
+            time_ms=_ms(at),
+            user=User(id=user["id"], tz=user["tz"]),
+            metric="words-written",
+            value=Decimal(words),
         )
         states[user["id"]], _ = evolve(states.get(user["id"]), cmd, rules)
         out.append(encode_state(states[user["id"]]))

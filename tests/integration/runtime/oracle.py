@@ -5,7 +5,6 @@ contract says) and every derived record."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -50,7 +49,7 @@ def metric_events(
         cmd = MetricTracked(
             event_id=f"{prefix}{seed}-{i}",
             time_ms=start_ms + span * i // count,
-            user=User(uid),
+            user=User(id=uid),
             metric=rnd.choice(metrics),
             value=Decimal(rnd.choice((1, 5, 50, 120, 400, 1000))),
         )
@@ -84,7 +83,7 @@ def fold_log(
                 continue
             uid = command_user_id(cmd)
             state, derived = evolve(states.get(uid), cmd, rules)
-            states[uid] = dataclasses.replace(state, offset=rec.offset)
+            states[uid] = state.with_offset(rec.offset)
             for item in derived:
                 if isinstance(item, Progress):
                     out.progress[encode_record(item)] += 1

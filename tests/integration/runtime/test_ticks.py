@@ -27,11 +27,11 @@ HOUR_MS = 3_600_000
 
 def _words(uid: str, day: int, value: int) -> tuple[bytes, bytes]:
     cmd = MetricTracked(
-        f"{uid}-d{day}",
-        START_MS + day * DAY_MS + 10 * HOUR_MS,
-        User(uid),
-        "words-written",
-        Decimal(value),
+        event_id=f"{uid}-d{day}",
+        time_ms=START_MS + day * DAY_MS + 10 * HOUR_MS,
+        user=User(id=uid),
+        metric="words-written",
+        value=Decimal(value),
     )
     return uid.encode(), encode_command(cmd)
 
