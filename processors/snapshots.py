@@ -7,12 +7,9 @@ separate from advancing the streak, and it is memoised.
 from __future__ import annotations
 
 from processors.periods import iso, period_iso
-from schemas._fast import maker
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules, Streak
 from schemas.state import StreakState
-
-_new_snapshot = maker(StreakSnapshot)
 
 # Snapshots are immutable values that many users share on the same day (the same dates,
 # length and freezes), so one object per distinct snapshot serves every Progress record: a
@@ -59,17 +56,17 @@ def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSn
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
     interval = (fz.auto_earn_interval_days or None) if fz else None
-    return _new_snapshot(
-        s.length,
-        frequency,
-        started,
-        start,
-        end,
-        expires,
-        extended,
-        s.longest,
-        None if fz is None else s.freezes,
-        None if fz is None else fz.max,
-        interval,
-        fz.auto_earn_amount if fz and interval else None,
+    return StreakSnapshot(
+        length=s.length,
+        frequency=frequency,
+        started=started,
+        period_start=start,
+        period_end=end,
+        expires=expires,
+        extended=extended,
+        longest=s.longest,
+        freezes=None if fz is None else s.freezes,
+        max_freezes=None if fz is None else fz.max,
+        freeze_auto_earn_interval=interval,
+        freeze_auto_earn_amount=fz.auto_earn_amount if fz and interval else None,
     )
