@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from msgspec.structs import replace
-
 from processors import achievements as ach
 from processors import metrics, streaks
 from processors.users import new_user, upsert
@@ -27,6 +25,7 @@ from schemas.commands import (
 from schemas.records import AchievementCompleted, CommandType, Progress, StreakChanged
 from schemas.rules import Rules
 from schemas.state import StreakState, UserState
+from schemas.values import replace
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged
 ZERO = Decimal(0)

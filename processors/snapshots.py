@@ -6,7 +6,7 @@ separate from advancing the streak, and it is memoised.
 
 from __future__ import annotations
 
-from processors.periods import iso, period_iso
+from processors.periods import iso, next_period, period_iso
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules, Streak
 from schemas.state import StreakState
@@ -52,7 +52,7 @@ def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSn
     start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
     expires = None
     if s.covered is not None and s.length:
-        expires = period_iso(s.covered + 1, frequency, ws)[1]
+        expires = period_iso(next_period(s.covered), frequency, ws)[1]
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
     interval = (fz.auto_earn_interval_days or None) if fz else None

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from msgspec.structs import replace
-
 from processors.streaks import initial_streak
 from schemas.commands import User
 from schemas.rules import Rules
 from schemas.state import UserState
+from schemas.values import replace
 
 
 def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None) -> UserState:
