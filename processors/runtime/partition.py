@@ -19,9 +19,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from processors.runtime.batch import Effects, KeyValue
+from processors.runtime.step import encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
-from schemas.records import encode_record
-from schemas.state import encode_state
 from schemas.topics import Names
 
 MAX_BATCH_BYTES = 1024 * 1024
@@ -72,12 +71,12 @@ class OwnedPartition:
         """Publish a batch's effects and its input offset in one transaction."""
         names = self.names
         by_topic = {
-            names.state: [(uid.encode(), encode_state(s)) for uid, s in effects.states.items()],
+            names.state: [(uid.encode(), encode_out_state(s)) for uid, s in effects.states.items()],
             names.progress: effects.progress,
             names.achievements: effects.achievements,
             names.streaks: effects.streaks,
         }
-        dead = [encode_record(d) for d in effects.dead]
+        dead = [encode_out_record(d) for d in effects.dead]
         await self.transact(by_topic, effects.next_offset, group_id, dead)
 
     async def transact(

@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+from deploy.cli import replay_config
 from deploy.settings import REPO_DIR, Settings
 from deploy.stack import create_topics
 from processors.replay import run_replay
@@ -110,7 +111,7 @@ def main() -> None:
             print(f"(a) faust folded only {faust_events:,} of {FAUST_COUNT:,} events")
 
         settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=PREFIX, rules_path=RULES)
-        summary = asyncio.run(run_replay(settings, rules))
+        summary = asyncio.run(run_replay(replay_config(settings), rules))
         note("podium replay (rebuild + compare)", summary.events / summary.seconds)
 
         # Restart: a few new events, a fresh worker process, time until they are applied.

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from deploy.cli import tick_config, worker_config
 from deploy.settings import REPO_DIR, Settings
 from processors.ticker import emit_ticks
 from processors.worker import run_worker
@@ -61,7 +62,7 @@ async def test_ticks_settle_missed_days_deterministically(
         ],
     )
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop, rules))
+    worker = asyncio.create_task(run_worker(worker_config(settings), rules, stop))
     try:
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
         # Day 2, 00:30 UTC: keeper missed day 1 (its freeze covers it); loser is fine.
@@ -83,9 +84,9 @@ async def test_ticks_settle_missed_days_deterministically(
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
         # Day 4, 00:30: keeper loses (no freeze left); loser freezes day 2, loses day 3.
         at = START_MS + 4 * DAY_MS + HOUR_MS // 2
-        assert await emit_ticks(settings, at, rules) == 2
+        assert await emit_ticks(tick_config(settings), rules, at) == 2
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
-        assert await emit_ticks(settings, at, rules) == 0  # settled: nothing more is due
+        assert await emit_ticks(tick_config(settings), rules, at) == 0  # settled: none is due
     finally:
         stop.set()
         await worker
