@@ -11,19 +11,20 @@ stalled former owner and completes its open transaction first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
+from processors.runtime import metrics
 from processors.runtime.batch import Effects, KeyValue
 from processors.runtime.step import encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
 from schemas.topics import Names
 
 MAX_BATCH_BYTES = 1024 * 1024
+log = logging.getLogger("podium.worker")
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,20 @@ async def start_producer(config: ProducerConfig, transactional_id: str) -> AIOKa
     try:
         await producer.start()
     except BaseException:
-        with contextlib.suppress(Exception):
-            await producer.stop()
+        await stop_producer(producer, transactional_id)
         raise
     return producer
+
+
+async def stop_producer(producer: AIOKafkaProducer, transactional_id: str) -> None:
+    """Stop a producer; a failure is logged and counted, not raised (an open transaction is
+    aborted by the broker after its timeout, or by the next owner's init)."""
+    try:
+        await asyncio.wait_for(producer.stop(), timeout=10)
+    except (Exception, asyncio.CancelledError) as exc:
+        metrics.PRODUCER_STOP_ERRORS.inc()
+        what = f"{type(exc).__name__}: {exc}"
+        log.warning("producer %s did not stop cleanly: %s", transactional_id, what)
 
 
 class OwnedPartition:
@@ -117,5 +128,4 @@ class OwnedPartition:
 
     async def close(self) -> None:
         """Stop the producer (an open transaction is aborted by the broker or the next owner)."""
-        with contextlib.suppress(KafkaError, asyncio.CancelledError, Exception):
-            await asyncio.wait_for(self.producer.stop(), timeout=10)
+        await stop_producer(self.producer, self.names.transactional_id(self.partition))
