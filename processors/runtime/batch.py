@@ -16,7 +16,6 @@ from schemas.rules import Rules
 from schemas.state import UserState
 
 KeyValue = tuple[bytes, bytes]
-__all__ = ["Effects", "KeyValue", "RawRecord", "fold_batch"]
 
 
 @dataclass
