@@ -3,7 +3,13 @@
 Same payload (`schemas.commands.MetricTracked`), same validation (`schemas.api`: the metric
 must be in the rules, the user and value checked the same way), same stamping: a fresh event
 id, and the receive time unless the caller supplies the event's own time (a backfill).
-Idempotent producer, acks=all, key = user id:
+Idempotent producer, acks=all.
+
+The key rule: every command on `podium.events` is keyed by its user id (UTF-8), which is what
+puts all of a user's commands on one partition. This client does that for you; anything else
+producing to the topic must do the same. The worker turns a command under another key (or no
+key) into a dead letter with the reason `key: ...`, rather than fold it into a second copy of
+the user's state on another partition:
 
     async with EventClient(settings.bootstrap, rules, prefix) as client:
         event_id = await client.send("words-written", {"id": "18"}, 750)

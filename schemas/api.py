@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.records import Progress, StreakSnapshot
+from schemas.records import Progress
+from schemas.render import history_json, snapshot_json, streak_json
 from schemas.requests import (
     DEFAULT_HISTORY_PERIODS,
     MAX_ATTRIBUTE_LENGTH,
@@ -98,47 +99,6 @@ def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None)
         out["metricName"] = rules.metrics[ach.metric].name
         out["eventAttributes"] = [{"key": k, "value": v} for k, v in ach.event_attributes.items()]
     return out
-
-
-def streak_json(snap: Mapping[str, Any] | None, rules: Rules) -> dict[str, Any]:
-    """Trophy's `BaseStreakResponse` fields from a view's (or snapshot's) streak."""
-    if snap is None:
-        freq = rules.streak.frequency if rules.streak else "daily"
-        return {
-            "length": 0,
-            "frequency": freq,
-            "started": None,
-            "periodStart": None,
-            "periodEnd": None,
-            "expires": None,
-        }
-    out = {
-        k: snap.get(k)
-        for k in ("length", "frequency", "started", "periodStart", "periodEnd", "expires")
-    }
-    for k in ("freezes", "maxFreezes", "freezeAutoEarnInterval", "freezeAutoEarnAmount"):
-        if snap.get(k) is not None:
-            out[k] = snap[k]
-    return out
-
-
-def snapshot_json(snap: StreakSnapshot | None) -> dict[str, Any] | None:
-    return None if snap is None else snapshot_fields(snap)
-
-
-def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
-    return {
-        "length": snap.length,
-        "frequency": snap.frequency,
-        "started": snap.started,
-        "periodStart": snap.period_start,
-        "periodEnd": snap.period_end,
-        "expires": snap.expires,
-        "freezes": snap.freezes,
-        "maxFreezes": snap.max_freezes,
-        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
-        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
-    }
 
 
 def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
@@ -228,25 +188,6 @@ def with_stats(
     out["completions"] = completions
     out["rarity"] = round(100.0 * completions / users, 2) if users else 0.0
     return out
-
-
-def history_json(view: Mapping[str, Any], periods: int) -> list[dict[str, Any]]:
-    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory)."""
-    kept = view.get("history") or []
-    return (
-        [
-            {
-                "periodStart": ps,
-                "periodEnd": pe,
-                "length": n,
-                "usedFreeze": bool(frozen),
-                "usedPause": False,
-            }
-            for ps, pe, n, frozen in kept[-periods:]
-        ]
-        if periods
-        else []
-    )
 
 
 def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> dict[str, Any]:

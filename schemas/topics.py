@@ -131,7 +131,8 @@ EVENT_ID_OF_PROGRESS: Callable[[bytes], str | None] = records.progress_event_id
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """The concrete topic names, consumer group and transactional ids under one prefix."""
+    """The concrete topic names, consumer groups and transactional ids under one prefix.
+    No other module spells a consumer group name."""
 
     prefix: str = ""
 
@@ -163,6 +164,11 @@ class Names:
     def worker_group(self) -> str:
         """The stream workers' consumer group (its committed offsets say what was applied)."""
         return f"{self.prefix}podium.worker"
+
+    @property
+    def projector_group(self) -> str:
+        """The projector's consumer group (its committed offsets say what the views hold)."""
+        return f"{self.prefix}podium.projector"
 
     def transactional_id(self, partition: int) -> str:
         """One transactional producer per input partition: a new owner's init fences the old."""

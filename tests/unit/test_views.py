@@ -6,10 +6,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from trophy.types import StreakResponse
+
 from deploy.settings import REPO_DIR
 from processors.views import user_view
+from schemas import api
 from schemas.rules import load_rules
 from schemas.state import HistoryEntry, StreakState, UserState
+from schemas.values import replace
 
 RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")  # daily streak
 
@@ -52,3 +56,22 @@ def test_history_keeps_the_configured_number_of_periods() -> None:
     assert len(view["history"]) == RULES.streak.history_periods == 30  # type: ignore[union-attr]
     assert view["history"][-1][0] == date.fromordinal(start + 78).isoformat()
     assert [h[2] for h in view["history"][-4:]] == [0, 1, 0, 1]
+
+
+def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
+    """One camelCase streak rendering (schemas.render): the view document's streak, read back
+    by the HTTP answer, parses into Trophy's own StreakResponse with the state's figures."""
+    day = _day("2026-03-10")
+    kept = tuple(HistoryEntry(period=day - 2 + i, length=i + 1) for i in range(3))
+    streak = StreakState(length=3, longest=5, started=day - 2, covered=day, period=day)
+    state = UserState(user_id="u", streak=replace(streak, history=kept))
+    view = user_view(state, RULES)
+    assert view["streak"]["longest"] == 5
+    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    assert (answer.length, answer.frequency, answer.started) == (3, "daily", "2026-03-08")
+    assert (answer.period_start, answer.period_end) == ("2026-03-10", "2026-03-10")
+    assert [(h.period_start, h.length) for h in answer.streak_history] == [
+        ("2026-03-08", 1),
+        ("2026-03-09", 2),
+        ("2026-03-10", 3),
+    ]
