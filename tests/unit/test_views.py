@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from deploy.settings import REPO_DIR
 from processors.views import user_view
-from schemas.rules import load_rules
 from schemas.state import HistoryEntry, StreakState, UserState
+from tests.rules import writing_rules
 
-RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")  # daily streak
+RULES = writing_rules()  # daily streak
 
 
 def _day(iso: str) -> int:
