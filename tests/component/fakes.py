@@ -32,6 +32,7 @@ from schemas.rules import Rules
 API_KEY = "pk_component.secret-for-the-component-tier"
 BASE_URL = "http://podium.test/v1"
 NOW_MS = 1_764_547_200_000  # 2025-12-01T00:00:00.000Z: the fixed clock of every fake gateway
+EARLIER_MS = NOW_MS - 86_400_000 - 1  # 2025-11-29T23:59:59.999Z
 
 
 class FakePublisher(Publisher):
@@ -108,6 +109,29 @@ class FakeViews(ViewReader):
 
     async def ping(self) -> bool:
         return self.up
+
+
+def view(user: str, **fields: object) -> dict[str, object]:
+    """A view document in the projector's layout (schemas.views), written out by hand."""
+    doc: dict[str, object] = {
+        "userId": user,
+        "email": None,
+        "name": None,
+        "tz": None,
+        "deviceTokens": None,
+        "subscribeToEmails": None,
+        "attributes": {},
+        "createdMs": EARLIER_MS,
+        "updatedMs": EARLIER_MS,
+        "events": 1,
+        "totals": {},
+        "achievements": {},
+        "streak": None,
+        "extendedMs": None,
+        "history": [],
+        "recent": [],
+    }
+    return {**doc, **fields}
 
 
 def event_ids() -> Iterator[str]:

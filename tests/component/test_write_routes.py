@@ -15,11 +15,10 @@ from trophy.types import User as SdkUser
 from schemas.commands import AchievementAwarded, MetricTracked, UserIdentified
 from schemas.records import AchievementCompleted, Progress, StreakSnapshot
 from schemas.rules import Rules
-from tests.component.fakes import NOW_MS, Stack
+from tests.component.fakes import EARLIER_MS, NOW_MS, Stack, view
 
 EVENT = "/metrics/words-written/event"
 NOW_ISO = "2025-12-01T00:00:00.000Z"  # NOW_MS
-EARLIER_MS = NOW_MS - 86_400_000 - 1  # 2025-11-29T23:59:59.999Z
 STREAK = StreakSnapshot(
     length=1,
     frequency="daily",
@@ -59,29 +58,6 @@ def progress(event_id: str, **fields: object) -> Progress:
         "metric": "words-written",
     }
     return Progress(**{**base, **fields})  # type: ignore[arg-type]
-
-
-def view(user: str, **fields: object) -> dict[str, object]:
-    """A view document in the projector's layout (schemas.views), written out by hand."""
-    doc: dict[str, object] = {
-        "userId": user,
-        "email": None,
-        "name": None,
-        "tz": None,
-        "deviceTokens": None,
-        "subscribeToEmails": None,
-        "attributes": {},
-        "createdMs": EARLIER_MS,
-        "updatedMs": EARLIER_MS,
-        "events": 1,
-        "totals": {},
-        "achievements": {},
-        "streak": None,
-        "extendedMs": None,
-        "history": [],
-        "recent": [],
-    }
-    return {**doc, **fields}
 
 
 # --- POST /metrics/{key}/event --------------------------------------------------------------
