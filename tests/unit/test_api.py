@@ -15,14 +15,13 @@ from trophy.types import (
     UserAchievementResponse,
 )
 
-from deploy.settings import REPO_DIR
 from ingest.auth import KeyRing, hash_key, mint_key
 from schemas import api
 from schemas.api import ApiError
 from schemas.records import AchievementCompleted, Progress, StreakSnapshot
-from schemas.rules import load_rules
+from tests.rules import writing_rules
 
-RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")
+RULES = writing_rules()
 
 
 def test_a_valid_event_parses_exactly() -> None:

@@ -8,14 +8,13 @@ from decimal import Decimal
 
 from trophy.types import StreakResponse
 
-from deploy.settings import REPO_DIR
 from processors.views import user_view
 from schemas import api
-from schemas.rules import load_rules
 from schemas.state import HistoryEntry, StreakState, UserState
 from schemas.values import replace
+from tests.rules import writing_rules
 
-RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")  # daily streak
+RULES = writing_rules()  # daily streak
 
 
 def _day(iso: str) -> int:

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +34,7 @@ from schemas.state import UserState, decode_state, encode_state
 from schemas.topics import STATE
 from schemas.views import Keys, decode_view
 from tests.integration.gateway.conftest import RULES, Podium, eventually
+from tests.integration.runtime.kafka_io import wait_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,9 @@ def _dump(client: redis.Redis, keys: Keys) -> dict[str, Any]:
 def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: list[str]) -> None:
     keys = Keys(podium.env["PODIUM_VIEWS_PREFIX"])
     client = redis.Redis.from_url(podium.redis_url)
-    time.sleep(1.0)  # the projector has caught up (the fixture saw the totals)
+    # every state record written so far is in Redis: the projector commits after its writes
+    group = f"{podium.prefix}podium.projector"  # the group deploy.cli's projector joins
+    asyncio.run(wait_caught_up(podium.bootstrap, group, STATE.named(podium.prefix), within=30))
     before = _dump(client, keys)
     assert keys.user("lena") in before and keys.completed("three-day-streak") in before
     for key in client.scan_iter(match=keys.pattern):
