@@ -31,7 +31,7 @@ from schemas.api import ApiError
 from schemas.commands import MAX_TIME_MS, MetricTracked, User
 from schemas.rules import load_rules
 from schemas.state import UserState, decode_state, encode_state
-from schemas.topics import STATE
+from schemas.topics import STATE, Names
 from schemas.views import Keys, decode_view
 from tests.integration.gateway.conftest import RULES, Podium, eventually
 from tests.integration.runtime.kafka_io import wait_caught_up
@@ -142,7 +142,7 @@ def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: li
     keys = Keys(podium.env["PODIUM_VIEWS_PREFIX"])
     client = redis.Redis.from_url(podium.redis_url)
     # every state record written so far is in Redis: the projector commits after its writes
-    group = f"{podium.prefix}podium.projector"  # the group deploy.cli's projector joins
+    group = Names(podium.prefix).projector_group
     asyncio.run(wait_caught_up(podium.bootstrap, group, STATE.named(podium.prefix), within=30))
     before = _dump(client, keys)
     assert keys.user("lena") in before and keys.completed("three-day-streak") in before
