@@ -12,15 +12,15 @@ Trophy's `run=YYYY-MM-DD` query names a run by any date in it: `run_id(board, or
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
+from processors import periods
 from processors.periods import DAY_MS, EPOCH_ORDINAL, zone
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
@@ -34,44 +34,18 @@ _OFFSETS_KEPT = 200_000
 _offsets: dict[tuple[str, int], int] = {}
 
 
-# --- the calendar of runs -----------------------------------------------------------------
-
-
-def run_index(ordinal: int, unit: str, interval: int, anchor: int) -> int:
-    """The run containing the local date `ordinal`, for runs of `interval` units (day, month,
-    year) counted from `anchor` (run 0 starts on it; earlier dates get negative indexes)."""
-    if unit == "day":
-        return (ordinal - anchor) // interval
-    step = interval * 12 if unit == "year" else interval
-    a, d = date.fromordinal(anchor), date.fromordinal(ordinal)
-    index = ((d.year - a.year) * 12 + d.month - a.month) // step
-    if run_start(index, unit, interval, anchor) > ordinal:  # the anchor's day not reached yet
-        index -= 1
-    return index
-
-
-def run_start(index: int, unit: str, interval: int, anchor: int) -> int:
-    """The first day of run `index`. A month or year run starts on the anchor's day of the
-    month, or on the month's last day when it is shorter (31 Jan, 28 Feb, 31 Mar, ...)."""
-    if unit == "day":
-        return anchor + index * interval
-    step = interval * 12 if unit == "year" else interval
-    a = date.fromordinal(anchor)
-    year, month0 = divmod(a.year * 12 + a.month - 1 + index * step, 12)
-    day = min(a.day, calendar.monthrange(year, month0 + 1)[1])
-    return date(year, month0 + 1, day).toordinal()
+# --- runs (the calendar arithmetic is processors.periods') ---------------------------------
 
 
 def run_bounds(board: Leaderboard, ordinal: int) -> tuple[int | None, int | None]:
     """First and last day (inclusive) of the run containing `ordinal`; None where unbounded."""
     if board.run_unit is None:
         return board.start, board.end
-    unit, interval = board.run_unit, board.run_interval
-    index = run_index(ordinal, unit, interval, board.anchor)
-    last = run_start(index + 1, unit, interval, board.anchor) - 1
-    return run_start(index, unit, interval, board.anchor), last if board.end is None else min(
-        last, board.end
+    unit, interval, anchor = board.run_unit, board.run_interval, board.anchor
+    first, last = periods.run_bounds(
+        periods.run_index(ordinal, anchor, unit, interval), anchor, unit, interval
     )
+    return first, last if board.end is None else min(last, board.end)
 
 
 def run_id(board: Leaderboard, ordinal: int) -> str:
@@ -83,8 +57,11 @@ def run_id(board: Leaderboard, ordinal: int) -> str:
 
 @lru_cache(maxsize=65_536)
 def _run_name(ordinal: int, unit: str, interval: int, anchor: int) -> str:
-    first = run_start(run_index(ordinal, unit, interval, anchor), unit, interval, anchor)
-    return date.fromordinal(first).isoformat()
+    return periods.iso(
+        periods.run_start(
+            periods.run_index(ordinal, anchor, unit, interval), anchor, unit, interval
+        )
+    )
 
 
 def status(board: Leaderboard, ordinal: int) -> Status:

@@ -17,23 +17,16 @@ date of the run's first day ("all" for a perpetual board).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Final, Literal
 
 import msgspec
 
-from schemas.commands import InvalidRecord
+from schemas.records import wire_name
+from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
 
-SCHEMA_VERSION = 1
-PERPETUAL_RUN = "all"
-
-
-def _wire_name(name: str) -> str:
-    if name == "schema_version":
-        return name  # the one snake_case field every Podium record shares
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+SCHEMA_VERSION: Final = 1
+PERPETUAL_RUN: Final = "all"
 
 
 def ranking_key(board: str, run: str, group: str) -> str:
@@ -41,9 +34,11 @@ def ranking_key(board: str, run: str, group: str) -> str:
     return f"{board}|{run}|{group}"
 
 
-class ScoreChanged(
-    msgspec.Struct, frozen=True, kw_only=True, rename=_wire_name, tag_field="type", tag="score"
-):
+class _Record(msgspec.Struct, frozen=True, kw_only=True, rename=wire_name, tag_field="type"):
+    """The envelope's settings, as in `schemas.records` (`schema_version` declared first)."""
+
+
+class ScoreChanged(_Record, frozen=True, kw_only=True, tag="score"):
     """A user's score on one ranking changed.
 
     id = f"{user_id}:score:{board}:{run}:{group}:{event_id}". `value` None: the user left
@@ -52,6 +47,7 @@ class ScoreChanged(
     the value was first reached): the tie rule orders by it.
     """
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     board: str
     run: str
@@ -61,7 +57,6 @@ class ScoreChanged(
     time_ms: int
     previous: Decimal | None
     value: Decimal | None
-    schema_version: int = SCHEMA_VERSION
     backfilled: bool = False
 
     @property
@@ -69,18 +64,17 @@ class ScoreChanged(
         return ranking_key(self.board, self.run, self.group)
 
 
-class RankChanged(
-    msgspec.Struct, frozen=True, kw_only=True, rename=_wire_name, tag_field="type", tag="rank"
-):
+class RankChanged(_Record, frozen=True, kw_only=True, tag="rank"):
     """A participant's place on one ranking changed (1 = first).
 
     id = f"{cause}:rank" for the mover, f"{cause}:rank:{user_id}" for a participant who
     crossed the cap; `cause` is the id of the `ScoreChanged` that caused it and `time_ms` its
-    time (the mover's `reached_ms`; a cap crosser keeps its own). A rank None is
-    "not on the board": never joined, left, or beyond `max_participants`. `threshold` is the
-    value a newcomer must exceed to get on a full capped board (None: not capped or not full).
+    time (the mover's `reached_ms`; a cap crosser keeps its own). A rank None is "not on the
+    board": never joined, left, or beyond `max_participants`. `threshold` is the value a
+    newcomer must exceed to get on a full capped board (None: not capped or not full).
     """
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     cause: str
     board: str
@@ -95,12 +89,12 @@ class RankChanged(
     reached_ms: int | None  # when this participant reached `value`; None: not a participant
     participants: int
     threshold: Decimal | None = None
-    schema_version: int = SCHEMA_VERSION
     backfilled: bool = False
 
 
-class BoardScore(msgspec.Struct, frozen=True, rename=_wire_name):
-    """A user's score on one board: the run and group it belongs to, and when it was reached."""
+class BoardScore(msgspec.Struct, frozen=True, rename="camel"):
+    """A user's score on one board: the run and group it belongs to, and when it was reached.
+    The user's state holds one per board (`Mapping[str, BoardScore]`, board key -> score)."""
 
     run: str
     group: str | None  # None: a breakdown attribute is missing, the user is in no ranking
@@ -109,10 +103,10 @@ class BoardScore(msgspec.Struct, frozen=True, rename=_wire_name):
 
 
 LeaderboardRecord = ScoreChanged | RankChanged
-
-_encoder = msgspec.json.Encoder(decimal_format="string")
+_BY_TAG: dict[object, str] = {"score": "ScoreChanged", "rank": "RankChanged"}
+_encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(LeaderboardRecord)
-_scores_decoder = msgspec.json.Decoder(dict[str, BoardScore])
+UPCASTERS = Upcasters(current=SCHEMA_VERSION, field="schema_version", steps={})
 
 
 def encode_leaderboard_record(rec: LeaderboardRecord) -> bytes:
@@ -122,32 +116,28 @@ def encode_leaderboard_record(rec: LeaderboardRecord) -> bytes:
 def decode_leaderboard_record(raw: bytes) -> LeaderboardRecord:
     """Decode a score or rank record; raises `InvalidRecord` with the reason."""
     try:
-        rec = _decoder.decode(raw)
+        rec: LeaderboardRecord = _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return _decode_slowly(raw, exc)
     except msgspec.DecodeError as exc:
-        raise InvalidRecord(f"not a leaderboard record: {exc}") from None
-    if rec.schema_version != SCHEMA_VERSION:
-        raise InvalidRecord(f"schema_version: unsupported {rec.schema_version!r}")
+        raise InvalidRecord(not_json(exc)) from None
     return rec
 
 
-def board_scores_json(scores: Mapping[str, BoardScore]) -> dict[str, Any]:
-    """The user-state form of the scores (board key -> score), for the state codec."""
-    return {board: msgspec.to_builtins(s) for board, s in sorted(scores.items())}
-
-
-def board_scores_from_json(obj: Mapping[str, Any]) -> dict[str, BoardScore]:
-    try:
-        return msgspec.convert(dict(obj), dict[str, BoardScore])
-    except msgspec.ValidationError as exc:
-        raise InvalidRecord(f"board scores: {exc}") from None
-
-
-def encode_board_scores(scores: Mapping[str, BoardScore]) -> bytes:
-    return _encoder.encode(board_scores_json(scores))
-
-
-def decode_board_scores(raw: bytes) -> dict[str, BoardScore]:
-    try:
-        return _scores_decoder.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRecord(f"board scores: {exc}") from None
+def _decode_slowly(raw: bytes, exc: msgspec.ValidationError) -> LeaderboardRecord:
+    """The error path (and the upcast path), as `schemas.records` does it."""
+    obj = msgspec.json.decode(raw)
+    if type(obj) is not dict:
+        raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
+    lifted = UPCASTERS.lift(obj)
+    if lifted is not obj:
+        raw = msgspec.json.encode(lifted)
+        try:
+            rec: LeaderboardRecord = msgspec.convert(lifted, LeaderboardRecord)
+        except msgspec.ValidationError as again:
+            exc = again
+        else:
+            return rec
+    reason = explain(exc, raw, {})
+    name = _BY_TAG.get(obj.get("type"))
+    raise InvalidRecord(reason if name is None else f"{name}: {reason}")

@@ -21,11 +21,10 @@ from processors.leaderboards import (
     local_clock,
     run_bounds,
     run_id,
-    run_index,
-    run_start,
     score_changes,
     status,
 )
+from processors.periods import run_index, run_start
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore
 from schemas.rules import load_rules
 
@@ -43,7 +42,7 @@ def ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
-# --- the calendar of runs, against a naive walk ---------------------------------------------
+# --- the calendar of runs (processors.periods, shared), against a naive walk -----------------
 
 
 def naive_month_starts(anchor: date, step: int, count: int) -> list[int]:
@@ -75,8 +74,8 @@ def test_day_runs_are_interval_days_from_the_anchor(
     while start + interval <= day:  # walk run by run
         start += interval
         k += 1
-    assert run_index(day, "day", interval, anchor.toordinal()) == k
-    assert run_start(k, "day", interval, anchor.toordinal()) == start
+    assert run_index(day, anchor.toordinal(), "day", interval) == k
+    assert run_start(k, anchor.toordinal(), "day", interval) == start
 
 
 @given(
@@ -92,8 +91,8 @@ def test_month_and_year_runs_walk_the_calendar(
     starts = naive_month_starts(anchor, step, 3000 // (28 * step) + 3)
     day = anchor.toordinal() + offset
     k = max(i for i, s in enumerate(starts) if s <= day)
-    assert run_index(day, unit, interval, anchor.toordinal()) == k
-    assert run_start(k, unit, interval, anchor.toordinal()) == starts[k]
+    assert run_index(day, anchor.toordinal(), unit, interval) == k
+    assert run_start(k, anchor.toordinal(), unit, interval) == starts[k]
 
 
 def test_month_runs_from_the_31st_start_on_each_month_s_last_day_when_shorter() -> None:
