@@ -1,8 +1,9 @@
 """Leaderboard records and the per-user score state.
 
 - `ScoreChanged` on `podium.scores`: the per-user fold's word that a user's score on one
-  board, run and breakdown group changed (key = `ranking_key`: every change of one ranking
-  lands on one partition, in the order the fold emitted it).
+  board, run and breakdown group changed (key = `ranking_key`, partition =
+  `ranking_partition`: every change of one ranking lands on one partition, each user's in
+  the order the fold emitted them).
 - `RankChanged` on `podium.leaderboards`: what the ranking stage made of it. Only the mover
   gets a record (not everyone it shifted by one), plus, on a capped board, the one participant
   who crossed the cap the other way (pushed off, or pulled on).
@@ -17,6 +18,7 @@ date of the run's first day ("all" for a perpetual board).
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 from typing import Final, Literal
 
@@ -32,6 +34,14 @@ PERPETUAL_RUN: Final = "all"
 def ranking_key(board: str, run: str, group: str) -> str:
     """The identity of one ranking (and the Kafka key of its score changes)."""
     return f"{board}|{run}|{group}"
+
+
+def ranking_partition(ranking: str, partitions: int) -> int:
+    """The `podium.scores` partition of a ranking: every worker sends a ranking's changes to
+    this one partition (the runtime's "same partition as the input" rule does not apply), so
+    one stage instance holds the whole ranking. CRC-32 of the key: stable across processes
+    and languages, unlike Python's salted `hash`."""
+    return zlib.crc32(ranking.encode()) % partitions
 
 
 class _Record(msgspec.Struct, frozen=True, kw_only=True, rename=wire_name, tag_field="type"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from decimal import Decimal
 
 import msgspec
@@ -16,6 +17,8 @@ from schemas.leaderboards import (
     ScoreChanged,
     decode_leaderboard_record,
     encode_leaderboard_record,
+    ranking_key,
+    ranking_partition,
 )
 from schemas.wire import InvalidRecord
 
@@ -122,3 +125,11 @@ def test_board_scores_round_trip_as_the_state_codec_carries_them(
 def test_a_board_score_on_the_wire() -> None:
     raw = msgspec.json.encode(BoardScore("2025-01-05", None, Decimal("2.5"), 7))
     assert json.loads(raw) == {"run": "2025-01-05", "group": None, "value": "2.5", "reachedMs": 7}
+
+
+def test_a_ranking_has_one_stable_partition() -> None:
+    key = ranking_key("weekly-xp", "2025-01-06", "plan=pro")
+    assert key == "weekly-xp|2025-01-06|plan=pro"
+    assert ranking_partition(key, 12) == zlib.crc32(b"weekly-xp|2025-01-06|plan=pro") % 12
+    spread = {ranking_partition(ranking_key("b", "all", f"g{i}"), 12) for i in range(200)}
+    assert spread == set(range(12))
