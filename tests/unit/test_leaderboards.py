@@ -7,7 +7,6 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -26,9 +25,9 @@ from processors.leaderboards import (
 )
 from processors.periods import run_index, run_start
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore
-from schemas.rules import load_rules
+from tests.rules import leaderboard_rules
 
-RULES = load_rules(Path(__file__).parent / "rules" / "leaderboards.toml")
+RULES = leaderboard_rules()
 BOARDS = RULES.leaderboards
 WEEKLY, MONTHLY, OWLS = BOARDS["weekly-words"], BOARDS["monthly-chapters"], BOARDS["night-owls"]
 D = Decimal

@@ -13,10 +13,11 @@ import pytest
 from schemas.rules import RulesError, load_rules, parse_rules
 from schemas.rules_leaderboards import parse_leaderboards
 from schemas.rules_parse import _Doc
+from tests.rules import LEADERBOARDS_PATH
 
 HERE = Path(__file__).parent
 EXAMPLE = HERE.parents[1] / "deploy" / "rules.example.toml"
-OURS = HERE / "rules" / "leaderboards.toml"
+OURS = LEADERBOARDS_PATH
 
 BASE = """
 [metrics.words]
