@@ -28,7 +28,7 @@ from schemas.rules import (
 )
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak")
+TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak", "leaderboards")
 ACHIEVEMENT_KEYS = (
     "key",
     "name",
@@ -137,7 +137,8 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
     metrics = _metrics(d, doc.get("metrics"))
     streak = None if "streak" not in doc else _streak(d, doc["streak"], metrics)
     achievements = _achievements(d, doc.get("achievements", []), metrics, streak)
-    return Rules.build(metrics, achievements, streak, week_start, limits, source)
+    rules = Rules.build(metrics, achievements, streak, week_start, limits, source)
+    return _with_leaderboards(d, rules, doc.get("leaderboards", []))
 
 
 def _limits(d: _Doc, raw: object) -> Limits:
@@ -317,3 +318,10 @@ def _check_cycles(
 
     for key in achievements:
         visit(key, [])
+
+
+def _with_leaderboards(d: _Doc, rules: Rules, raw: object) -> Rules:
+    """The rules with their `[[leaderboards]]`, checked against everything parsed before."""
+    from schemas.rules_leaderboards import parse_leaderboards  # it imports this module
+
+    return replace(rules, leaderboards=parse_leaderboards(d, raw, rules))
