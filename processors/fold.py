@@ -2,7 +2,8 @@
 
 Reads commands from `podium.events` (via the runtime); its records go to `podium.progress`
 (`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`)
-and `podium.streaks` (`StreakChanged`). No I/O, no clock, no await: time is the command's own.
+`podium.streaks` (`StreakChanged`) and `podium.scores` (`ScoreChanged`, only when the rules
+have leaderboards). No I/O, no clock, no await: time is the command's own.
 Each concern lives in its own module (users, metrics, streaks, achievements); this one only
 composes them and builds the new state once per command.
 """
@@ -14,6 +15,7 @@ from decimal import Decimal
 
 from processors import achievements as ach
 from processors import metrics, streaks
+from processors.leaderboards import Moment, Standing, score_changes
 from processors.users import new_user, upsert
 from schemas.commands import (
     AchievementAwarded,
@@ -22,12 +24,13 @@ from schemas.commands import (
     MetricTracked,
     UserIdentified,
 )
+from schemas.leaderboards import ScoreChanged
 from schemas.records import AchievementCompleted, CommandType, Progress, StreakChanged
 from schemas.rules import Rules
 from schemas.state import StreakState, UserState
 from schemas.values import replace
 
-FoldRecord = Progress | AchievementCompleted | StreakChanged
+FoldRecord = Progress | AchievementCompleted | StreakChanged | ScoreChanged
 ZERO = Decimal(0)
 _exact_add = metrics.exact_add
 
@@ -136,7 +139,7 @@ def _metric(
     keys = state.idempotency if key is None else _remember_key(state, metric, key, rules)
     if keys is None:
         return state, [_replayed(state, cmd, rules)]
-    before = state.attributes
+    prior, before = state, state.attributes
     state = upsert(state, cmd.user)
     value = cmd.value
     totals = dict(state.totals)
@@ -174,6 +177,9 @@ def _metric(
         achievements=tuple(done),
         streak=streaks.snapshot(streak, rules, extended),
     )
+    if rules.leaderboards:
+        out: list[FoldRecord] = [progress, *done, *changes]
+        return _score(prior, new, cmd, rules, out), out
     if done:
         return new, [progress, *done, *changes]
     return new, [progress, *changes] if changes else [progress]
@@ -195,7 +201,8 @@ def _tick(
 ) -> tuple[UserState, list[FoldRecord]]:
     settled, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
     new = _build(settled, events=events, time_ms=cmd.time_ms)
-    return new, [_progress(new, cmd, "tick", rules), *changes]
+    out: list[FoldRecord] = [_progress(new, cmd, "tick", rules), *changes]
+    return _score(state, new, cmd, rules, out), out
 
 
 def _identify_or_award(
@@ -204,7 +211,7 @@ def _identify_or_award(
     rules: Rules,
     events: tuple[str, ...],
 ) -> tuple[UserState, list[FoldRecord]]:
-    state = upsert(state, cmd.user)
+    prior, state = state, upsert(state, cmd.user)
     state, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
     uid, eid, at, attrs, have = (
         state.user_id,
@@ -226,7 +233,27 @@ def _identify_or_award(
         kind = "user"
     done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
     new = _build(state, events=events, time_ms=at, done=ach.merged(have, done) if done else None)
-    return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]
+    out: list[FoldRecord] = [_progress(new, cmd, kind, rules, done=done), *done, *changes]
+    return _score(prior, new, cmd, rules, out), out
+
+
+def _score(
+    old: UserState, new: UserState, cmd: Command, rules: Rules, out: list[FoldRecord]
+) -> UserState:
+    """The score step, last: the user's board scores after the command took `old` to `new`
+    (totals, streak length, attributes), its `ScoreChanged` records appended to `out`."""
+    if not rules.leaderboards:
+        return new
+    held = new.board_scores
+    scores, changed = score_changes(
+        rules.leaderboards,
+        held,
+        Standing(old.totals, {}, old.streak.length),
+        Standing(new.totals, {}, new.streak.length),
+        Moment(new.user_id, cmd.event_id, cmd.time_ms, new.tz, new.attributes),
+    )
+    out.extend(changed)
+    return new if scores is held else replace(new, leaderboards=scores)
 
 
 def close_periods(

@@ -32,6 +32,7 @@ from processors.runtime.metrics import reason_label
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.step import Applied, apply_record, encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
+from schemas.leaderboards import ScoreChanged
 from schemas.records import AchievementCompleted, StreakChanged
 from schemas.rules import Rules
 from schemas.topics import Names
@@ -78,6 +79,8 @@ class Rebuild:
             last[uid] = rec.offset
             self.events += 1
             for item in outcome.derived[1:]:  # derived[0] is the Progress: never re-emitted
+                if isinstance(item, ScoreChanged):
+                    continue  # not backfilled by the replay yet: the state keeps the scores
                 if item.id not in emitted and item.id not in new:
                     new[item.id] = item  # type: ignore[assignment]
 

@@ -1,7 +1,8 @@
 """`podium worker`: the composition root of a stream worker.
 
 Reads `podium.events`; writes `podium.state`, `podium.progress`, `podium.achievements`,
-`podium.streaks` and `podium.events.dlq`, each batch of each input partition in one Kafka
+`podium.streaks`, `podium.scores` (on each ranking's own partition) and `podium.events.dlq`,
+each batch of each input partition in one Kafka
 transaction together with its input offset (see docs/runtime.md).
 """
 
@@ -52,24 +53,29 @@ def consumer_for(config: WorkerConfig) -> AIOKafkaConsumer:
     )
 
 
-async def check_partitions(bootstrap: str, names: Names) -> None:
-    """Derived topics are written to the input's partition number: the counts must agree."""
+async def check_partitions(bootstrap: str, names: Names) -> int:
+    """Derived topics are written to the input's partition number: the counts must agree.
+    Returns the partition count of `podium.scores` (routed by ranking, any count works)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         topics = [names.events, names.state, names.progress, names.achievements, names.streaks]
-        described = await admin.describe_topics(topics)
+        described = await admin.describe_topics([*topics, names.scores])
         counts = {t["topic"]: len(t["partitions"]) for t in described}
+        scores = counts.pop(names.scores, 0)
     finally:
         await admin.close()
     if len(set(counts.values())) != 1 or 0 in counts.values():
         raise RuntimeError(f"partition counts differ or topics are missing: {counts}")
+    if scores == 0:
+        raise RuntimeError(f"topic {names.scores} is missing")
+    return scores
 
 
 async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) -> None:
     """Run one worker until `stop` is set."""
     names = config.names
-    await check_partitions(config.bootstrap, names)
+    score_partitions = await check_partitions(config.bootstrap, names)
     if config.metrics_port:
         from prometheus_client import start_http_server
 
@@ -83,6 +89,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         ProducerConfig(config.bootstrap, config.transaction_timeout_ms),
         max_records=config.max_records,
         fence_backoff_s=config.fence_backoff_s,
+        score_partitions=score_partitions,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

@@ -16,6 +16,7 @@ from typing import Final
 
 import msgspec
 
+from schemas.leaderboards import BoardScore
 from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
 
 STATE_VERSION: Final = 1
@@ -61,7 +62,16 @@ class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     recent_events: tuple[str, ...] = ()  # the latest event ids (long ones as "#" + hash)
     achievements: Mapping[str, int] = {}  # key -> achieved_at_ms
     streak: StreakState = msgspec.field(default_factory=StreakState)
+    # board key -> the user's score on it; UNSET (and so absent from the bytes) until the
+    # user first scores on a board, so states written before leaderboards keep their bytes
+    leaderboards: Mapping[str, BoardScore] | msgspec.UnsetType = msgspec.UNSET
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
+
+    @property
+    def board_scores(self) -> Mapping[str, BoardScore]:
+        """The user's board scores (empty when the user never scored on a board)."""
+        scores = self.leaderboards
+        return {} if isinstance(scores, msgspec.UnsetType) else scores
 
     def with_offset(self, offset: int) -> UserState:
         """This state stamped with `offset` (what the runtime does once per changed state)."""

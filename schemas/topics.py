@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from schemas import commands, records, state
+from schemas import commands, leaderboards, records, state
 
 FOREVER = "-1"
 WEEK_MS = str(7 * 24 * 3600 * 1000)
@@ -58,6 +58,27 @@ def _records(kind: Any, name: str) -> Codec[Any]:
         return rec
 
     return Codec(kind, records.encode_record, decode, f"{name} (schemas.records)")
+
+
+RANKING_KEY: Codec[str] = Codec(
+    str, str.encode, bytes.decode, "ranking key board|run|group (UTF-8)"
+)
+
+
+def _leaderboard(kind: Any, name: str) -> Codec[Any]:
+    """A leaderboard record topic's codec; decoding the other record type is refused."""
+
+    def decode(raw: bytes) -> Any:
+        rec = leaderboards.decode_leaderboard_record(raw)
+        if not isinstance(rec, kind):
+            raise commands.InvalidRecord(
+                f"type: expected a {name} record, got {type(rec).__name__}"
+            )
+        return rec
+
+    return Codec(
+        kind, leaderboards.encode_leaderboard_record, decode, f"{name} (schemas.leaderboards)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +142,31 @@ STREAKS = Topic(
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 
-CATALOGUE: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, STATE, PROGRESS, ACHIEVEMENTS, STREAKS)
+SCORES = Topic(
+    "podium.scores",
+    key=RANKING_KEY,
+    value=_leaderboard(leaderboards.ScoreChanged, "ScoreChanged"),
+    partitions=12,  # a ranking's changes all go to ranking_partition(key, 12), not the user's
+    config=_config(cleanup_policy="delete", retention_ms=FOREVER, retention_bytes=FOREVER),
+)
+LEADERBOARDS = Topic(
+    "podium.leaderboards",
+    key=RANKING_KEY,
+    value=_leaderboard(leaderboards.RankChanged, "RankChanged"),
+    partitions=12,  # the ranker writes to its input's partition: as many as podium.scores
+    config=_config(cleanup_policy="delete", retention_ms=FOREVER, retention_bytes=FOREVER),
+)
+
+CATALOGUE: tuple[Topic, ...] = (
+    EVENTS,
+    EVENTS_DLQ,
+    STATE,
+    PROGRESS,
+    ACHIEVEMENTS,
+    STREAKS,
+    SCORES,
+    LEADERBOARDS,
+)
 EVENT_ID_OF_PROGRESS: Callable[[bytes], str | None] = records.progress_event_id
 """The gateway's cheap look-up of a `podium.progress` value's event id (beside its codec)."""
 
@@ -161,6 +206,14 @@ class Names:
         return STREAKS.named(self.prefix)
 
     @property
+    def scores(self) -> str:
+        return SCORES.named(self.prefix)
+
+    @property
+    def leaderboards(self) -> str:
+        return LEADERBOARDS.named(self.prefix)
+
+    @property
     def worker_group(self) -> str:
         """The stream workers' consumer group (its committed offsets say what was applied)."""
         return f"{self.prefix}podium.worker"
@@ -173,3 +226,12 @@ class Names:
     def transactional_id(self, partition: int) -> str:
         """One transactional producer per input partition: a new owner's init fences the old."""
         return f"{self.prefix}podium.worker.{EVENTS.name}.{partition}"
+
+    @property
+    def ranking_group(self) -> str:
+        """The ranking stage's consumer group (its committed offsets on `podium.scores`)."""
+        return f"{self.prefix}podium.ranking"
+
+    def ranking_transactional_id(self, partition: int) -> str:
+        """One transactional producer per `podium.scores` partition of the ranking stage."""
+        return f"{self.prefix}podium.ranking.{SCORES.name}.{partition}"

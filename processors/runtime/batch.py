@@ -1,7 +1,8 @@
 """Fold a batch of raw `podium.events` records into a partition's state: the CPU part of the
 worker, with no I/O. Each record goes through the one per-record step (`step.apply_record`);
 a record it does not apply becomes a `DeadLetter` (it never stops the batch). Each derived
-record is encoded once, keyed by its user id.
+record is encoded once, keyed by its user id; a `ScoreChanged` is keyed by its ranking and
+routed to the ranking's `podium.scores` partition (`ranking_partition`), not the user's.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass, field
 
 from processors.runtime.step import Applied, RawRecord, apply_record, encode_out_record
 from processors.runtime.store import StateStore
+from schemas.leaderboards import ScoreChanged, ranking_partition
 from schemas.records import AchievementCompleted, DeadLetter, Progress, StreakChanged
 from schemas.rules import Rules
 from schemas.state import UserState
+from schemas.topics import SCORES
 
 KeyValue = tuple[bytes, bytes]
 
@@ -26,6 +29,7 @@ class Effects:
     progress: list[KeyValue] = field(default_factory=list)
     achievements: list[KeyValue] = field(default_factory=list)
     streaks: list[KeyValue] = field(default_factory=list)
+    scores: dict[int, list[KeyValue]] = field(default_factory=dict)  # by podium.scores partition
     dead: list[DeadLetter] = field(default_factory=list)
     events: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
@@ -37,6 +41,7 @@ def fold_batch(
     rules: Rules,
     topic: str,
     partition: int,
+    score_partitions: int = SCORES.partitions,
 ) -> Effects:
     """Apply the records in order to `store` (mutating it) and collect their effects.
 
@@ -62,9 +67,18 @@ def fold_batch(
         out.events += 1
         key = uid.encode()
         for item in outcome.derived:
-            sink[type(item)].append((key, encode_out_record(item)))
+            if isinstance(item, ScoreChanged):
+                _route_score(out.scores, item, score_partitions)
+            else:
+                sink[type(item)].append((key, encode_out_record(item)))
     for uid, offset in touched.items():
         state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)
         out.states[uid] = state
     return out
+
+
+def _route_score(scores: dict[int, list[KeyValue]], rec: ScoreChanged, partitions: int) -> None:
+    ranking = rec.ranking
+    out = scores.setdefault(ranking_partition(ranking, partitions), [])
+    out.append((ranking.encode(), encode_out_record(rec)))

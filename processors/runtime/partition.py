@@ -4,7 +4,8 @@ transactional producer (transactional id from the prefix and the partition numbe
 Every batch commits in one Kafka transaction: the changed states (`podium.state`, same
 partition), the derived records (`podium.progress`, `podium.achievements`, `podium.streaks`,
 same partition: they are keyed by user id and have as many partitions as the input), the dead
-letters (`podium.events.dlq`) and the input offset. A new owner's `init_transactions` fences a
+letters (`podium.events.dlq`), the score changes (`podium.scores`, each on its ranking's
+partition) and the input offset. A new owner's `init_transactions` fences a
 stalled former owner and completes its open transaction first.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -69,11 +70,21 @@ class OwnedPartition:
     """State and producer of one owned input partition."""
 
     def __init__(
-        self, names: Names, partition: int, producer: AIOKafkaProducer, store: StateStore
+        self,
+        names: Names,
+        partition: int,
+        producer: AIOKafkaProducer,
+        store: StateStore,
+        *,
+        input_topic: str | None = None,
+        transactional_id: str | None = None,
     ) -> None:
+        """`input_topic` and `transactional_id` default to the worker's (`podium.events`);
+        the ranking stage owns `podium.scores` partitions with its own ids."""
         self.names = names
         self.partition = partition
-        self.tp = TopicPartition(names.events, partition)
+        self.tp = TopicPartition(input_topic or names.events, partition)
+        self.transactional_id = transactional_id or names.transactional_id(partition)
         self.producer = producer
         self.store = store
         self.position = 0  # the next input offset to apply (committed offsets so far)
@@ -88,7 +99,8 @@ class OwnedPartition:
             names.streaks: effects.streaks,
         }
         dead = [encode_out_record(d) for d in effects.dead]
-        await self.transact(by_topic, effects.next_offset, group_id, dead)
+        routed = {(names.scores, p): items for p, items in effects.scores.items()}
+        await self.transact(by_topic, effects.next_offset, group_id, dead, routed)
 
     async def transact(
         self,
@@ -96,13 +108,17 @@ class OwnedPartition:
         next_offset: int,
         group_id: str,
         dead: Sequence[bytes] = (),
+        routed: Mapping[tuple[str, int], Sequence[KeyValue]] | None = None,
     ) -> None:
-        """One transaction: records to this partition of each topic, dead letters, and the
-        input offset `next_offset` committed for `group_id`."""
+        """One transaction: records to this partition of each topic, records `routed` to a
+        (topic, partition) of their own, dead letters, and the input offset `next_offset`
+        committed for `group_id`."""
         await self.producer.begin_transaction()
         futures: list[asyncio.Future[object]] = []
         for topic, items in by_topic.items():
             futures += await self._send(topic, items)
+        for (topic, partition), routed_items in (routed or {}).items():
+            futures += await self._send(topic, routed_items, partition)
         for value in dead:
             futures.append(await self.producer.send(self.names.dlq, value, key=None))
         if futures:
@@ -110,22 +126,23 @@ class OwnedPartition:
         await self.producer.send_offsets_to_transaction({self.tp: next_offset}, group_id)
         await self.producer.commit_transaction()
 
-    async def _send(self, topic: str, items: Sequence[KeyValue]) -> list[asyncio.Future[object]]:
+    async def _send(
+        self, topic: str, items: Sequence[KeyValue], partition: int | None = None
+    ) -> list[asyncio.Future[object]]:
         futures: list[asyncio.Future[object]] = []
         if not items:
             return futures
+        partition = self.partition if partition is None else partition
         batch = self.producer.create_batch()
         for key, value in items:
             if batch.append(key=key, value=value, timestamp=None) is None:
-                futures.append(
-                    await self.producer.send_batch(batch, topic, partition=self.partition)
-                )
+                futures.append(await self.producer.send_batch(batch, topic, partition=partition))
                 batch = self.producer.create_batch()
                 if batch.append(key=key, value=value, timestamp=None) is None:
                     raise ValueError(f"a record for {topic} is larger than {MAX_BATCH_BYTES} bytes")
-        futures.append(await self.producer.send_batch(batch, topic, partition=self.partition))
+        futures.append(await self.producer.send_batch(batch, topic, partition=partition))
         return futures
 
     async def close(self) -> None:
         """Stop the producer (an open transaction is aborted by the broker or the next owner)."""
-        await stop_producer(self.producer, self.names.transactional_id(self.partition))
+        await stop_producer(self.producer, self.transactional_id)

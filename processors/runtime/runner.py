@@ -28,7 +28,7 @@ from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.store import StateStore
 from schemas.rules import Rules
-from schemas.topics import Names
+from schemas.topics import SCORES, Names
 
 log = logging.getLogger("podium.worker")
 
@@ -43,6 +43,7 @@ class Runner:
         *,
         max_records: int = 50_000,
         fence_backoff_s: float = 3.0,
+        score_partitions: int = SCORES.partitions,
     ) -> None:
         self.consumer = consumer
         self.names = names
@@ -50,6 +51,7 @@ class Runner:
         self.producer_config = producer_config
         self.max_records = max_records
         self.fence_backoff_s = fence_backoff_s
+        self.score_partitions = score_partitions  # podium.scores' count: ranking_partition's n
         self.owned: dict[int, OwnedPartition] = {}
         self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
         self.lock = asyncio.Lock()
@@ -82,7 +84,9 @@ class Runner:
             records = [rec for rec in records if rec.offset >= owned.position]
             if not records:
                 return
-        effects = fold_batch(owned.store, records, self.rules, tp.topic, tp.partition)
+        effects = fold_batch(
+            owned.store, records, self.rules, tp.topic, tp.partition, self.score_partitions
+        )
         try:
             await owned.commit(effects, self.names.worker_group)
         except KafkaError as err:

@@ -29,6 +29,7 @@ from schemas.commands import (
     command_user_id,
     decode_command,
 )
+from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.records import DeadLetter, Record, encode_record
 from schemas.rules import Rules
 from schemas.state import UserState, encode_state
@@ -110,8 +111,10 @@ def apply_record(
     return Applied(uid, state, tuple(derived))
 
 
-def encode_out_record(item: Record) -> bytes:
+def encode_out_record(item: Record | ScoreChanged) -> bytes:
     """The bytes of a derived record or dead letter as published."""
+    if isinstance(item, ScoreChanged):
+        return encode_leaderboard_record(item)
     return encode_record(item)
 
 

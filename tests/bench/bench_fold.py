@@ -32,7 +32,7 @@ from decimal import Decimal
 
 from processors.fold import FoldRecord, evolve
 from schemas.commands import MetricTracked, User, decode_command, encode_command
-from schemas.records import Progress, encode_record
+from schemas.records import AchievementCompleted, Progress, StreakChanged, encode_record
 from schemas.rules import Rules, parse_rules
 from schemas.state import UserState, decode_state, encode_state
 
@@ -209,7 +209,7 @@ def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fo
         states[cmd.user.id] = state
         records += out
     progress = [r for r in records if isinstance(r, Progress)]
-    facts = [r for r in records if not isinstance(r, Progress)]
+    facts = [r for r in records if isinstance(r, AchievementCompleted | StreakChanged)]
     raw_states = [encode_state(s) for s in values]
     encode = _cpu_per_item(lambda: _drain(map(encode_command, batch)), len(batch))
     rows = [

@@ -9,6 +9,7 @@ the expected totals are running sums computed in the test."""
 from __future__ import annotations
 
 import base64
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -182,3 +183,29 @@ def test_a_restored_state_is_continued_not_restarted(rules: Rules) -> None:
     out = fold_batch(store, again, rules, TOPIC, 0)
     assert out.states["ann"].totals["words-written"] == Decimal(11)
     assert out.states["ann"].offset == 11
+
+
+def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() -> None:
+    from schemas.leaderboards import decode_leaderboard_record
+    from tests.rules import leaderboard_rules
+
+    users = [f"user-{i}" for i in range(12)]
+    batch = records([(u.encode(), metric(f"e-{u}", u, "4", T0, "words")) for u in users])
+    out = fold_batch(StateStore(), batch, leaderboard_rules(), TOPIC, PARTITION, 7)
+
+    # 2025-12-01 is a Monday: the Sunday weeks' run began 2025-11-30; 00:00 is night-owls time
+    expected = {
+        "all-time-words|all|",
+        "weekly-words|2025-11-30|",
+        "night-owls|2025-12-01|",
+        "longest-streak|all|",
+    }
+    seen: dict[str, set[str]] = {}
+    for partition, items in out.scores.items():
+        for key, raw in items:
+            rec = decode_leaderboard_record(raw)
+            assert key == rec.ranking.encode() == f"{rec.board}|{rec.run}|{rec.group}".encode()
+            assert partition == zlib.crc32(key) % 7  # the documented rule, computed here
+            seen.setdefault(key.decode(), set()).add(rec.user_id)
+    assert seen == {ranking: set(users) for ranking in expected}
+    assert len(out.progress) == len(users)

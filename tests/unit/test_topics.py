@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from schemas.commands import InvalidRecord, MetricTracked, User
+from schemas.leaderboards import RankChanged, ScoreChanged
 from schemas.records import AchievementCompleted, DeadLetter, Progress
 from schemas.state import UserState
 from schemas.topics import (
@@ -16,12 +17,25 @@ from schemas.topics import (
     EVENT_ID_OF_PROGRESS,
     EVENTS,
     EVENTS_DLQ,
+    LEADERBOARDS,
     PROGRESS,
+    SCORES,
     STATE,
 )
 
 DONE = AchievementCompleted(
     id="u:a", user_id="u", achievement="a", achieved_at_ms=5, trigger="api", event_id="e"
+)
+SCORE = ScoreChanged(
+    id="u:score:b:all::e",
+    board="b",
+    run="all",
+    group="",
+    user_id="u",
+    event_id="e",
+    time_ms=5,
+    previous=None,
+    value=Decimal(3),
 )
 VALUES = {
     EVENTS.name: MetricTracked(
@@ -33,6 +47,22 @@ VALUES = {
     ),
     ACHIEVEMENTS.name: DONE,
     EVENTS_DLQ.name: DeadLetter.of("not JSON", b"{", "podium.events", 0, 7, b"u"),
+    SCORES.name: SCORE,
+    LEADERBOARDS.name: RankChanged(
+        id="u:score:b:all::e:rank",
+        cause="u:score:b:all::e",
+        board="b",
+        run="all",
+        group="",
+        user_id="u",
+        time_ms=5,
+        previous_rank=None,
+        rank=1,
+        previous_value=None,
+        value=Decimal(3),
+        reached_ms=5,
+        participants=1,
+    ),
 }
 
 
@@ -52,6 +82,11 @@ def test_the_keys_are_utf8_user_ids_and_the_dlq_keeps_raw_keys() -> None:
 def test_a_derived_topic_refuses_another_topics_record() -> None:
     with pytest.raises(InvalidRecord, match="expected a Progress record, got AchievementCompleted"):
         PROGRESS.value.decode(ACHIEVEMENTS.value.encode(DONE))
+
+
+def test_the_rank_topic_refuses_a_score_change() -> None:
+    with pytest.raises(InvalidRecord, match="expected a RankChanged record, got ScoreChanged"):
+        LEADERBOARDS.value.decode(SCORES.value.encode(SCORE))
 
 
 def test_the_progress_event_id_lookup_matches_the_progress_codec() -> None:
