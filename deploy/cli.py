@@ -23,6 +23,7 @@ from schemas.topics import Names
 if TYPE_CHECKING:
     from ingest.app import GatewayConfig
     from processors.projector import ProjectorConfig
+    from processors.ranker import RankerConfig
     from processors.replay import ReplayConfig, Summary
     from processors.ticker import TickConfig
     from processors.worker import WorkerConfig
@@ -48,6 +49,19 @@ def worker_config(settings: Settings) -> WorkerConfig:
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
         metrics_port=settings.metrics_port,
+    )
+
+
+def ranker_config(settings: Settings) -> RankerConfig:
+    from processors.ranker import RankerConfig
+
+    return RankerConfig(
+        settings.bootstrap,
+        Names(settings.topic_prefix),
+        session_timeout_ms=settings.worker_session_timeout_ms,
+        transaction_timeout_ms=settings.transaction_timeout_ms,
+        max_records=settings.worker_max_records,
+        fence_backoff_s=settings.fence_backoff_s,
     )
 
 
@@ -111,7 +125,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Broker, Redis, worker, projector and gateway in the background, then the demo."""
+    """Broker, Redis, worker, ranker, projector and gateway in the background, then the demo."""
     code = cmd_up(args, settings)
     if code:
         return code
@@ -286,6 +300,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return _serve(settings, lambda stop: run_worker(config, rules, stop))
 
 
+def cmd_ranker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the ranking stage (one member of the podium.ranking consumer group)."""
+    from processors.ranker import run_ranker
+
+    config, rules = ranker_config(settings), rules_of(settings)
+    return _serve(settings, lambda stop: run_ranker(config, rules, stop))
+
+
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     """Write ClockTicked commands for users whose streak a tick would settle."""
     from processors.ticker import emit_ticks
@@ -346,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
         "down": (cmd_down, "stop the local stack"),
         "status": (cmd_status, "show what of the local stack is running"),
         "worker": (cmd_worker, "run a stream worker: fold podium.events into state and records"),
+        "ranker": (
+            cmd_ranker,
+            "run the ranking stage: rank podium.scores into podium.leaderboards",
+        ),
         "tick": (cmd_tick, "settle inactive users' streaks: write ClockTicked commands"),
         "replay": (cmd_replay, "rebuild state from podium.events, backfill new facts once"),
     }

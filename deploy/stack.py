@@ -23,7 +23,7 @@ from schemas.topics import CATALOGUE, Topic
 
 
 class PodiumProcess(Service):
-    """A `podium <command>` process (worker, projector, gateway) with its own environment:
+    """A `podium <command>` process (worker, ranker, projector, gateway) with its own environment:
     the settings reach it as PODIUM_* variables. `port` 0 means it listens on none."""
 
     def __init__(self, name: str, home: Path, port: int, command: list[str]) -> None:
@@ -92,6 +92,7 @@ class Stack:
             redis=RedisServer(run / "redis", settings.redis_port),
             apps=(
                 PodiumProcess("worker", run / "worker", 0, ["worker"]),
+                PodiumProcess("ranker", run / "ranker", 0, ["ranker"]),
                 PodiumProcess("projector", run / "projector", 0, ["projector"]),
                 PodiumProcess("gateway", run / "gateway", settings.gateway_port, ["gateway"]),
             ),

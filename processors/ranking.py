@@ -211,6 +211,24 @@ class Rankings:
             )
         return found
 
+    @staticmethod
+    def restore(boards: Mapping[str, Leaderboard], changes: Iterable[ScoreChanged]) -> Rankings:
+        """The rankings after `changes`, built in one sort per ranking: a ranking's order is a
+        function of each participant's last entry alone, so this equals applying the changes
+        one by one (what the stage does on taking over a partition, without the records)."""
+        last: dict[str, dict[str, ScoreChanged]] = {}
+        for change in changes:
+            last.setdefault(change.ranking, {})[change.user_id] = change
+        rankings = Rankings(boards)
+        for ranking, users in last.items():
+            board = next(iter(users.values())).board
+            known = boards.get(board)
+            rankings.rankings[ranking] = Ranking.build(
+                ((u, c.value, c.time_ms) for u, c in users.items() if c.value is not None),
+                None if known is None else known.max_participants,
+            )
+        return rankings
+
     def apply(self, change: ScoreChanged) -> list[RankChanged]:
         """Fold one score change into its ranking; the rank changes to publish."""
         ranking = self.get(change.board, change.ranking)

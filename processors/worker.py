@@ -36,11 +36,12 @@ class WorkerConfig:
     metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
 
 
-def consumer_for(config: WorkerConfig) -> AIOKafkaConsumer:
+def consumer_for(config: WorkerConfig, group: str | None = None) -> AIOKafkaConsumer:
+    """The worker group's consumer (or, with `group`, the ranking stage's: same settings)."""
     session = config.session_timeout_ms
     return AIOKafkaConsumer(
         bootstrap_servers=config.bootstrap,
-        group_id=config.names.worker_group,
+        group_id=group or config.names.worker_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",

@@ -52,6 +52,7 @@ class Runner:
         self.max_records = max_records
         self.fence_backoff_s = fence_backoff_s
         self.score_partitions = score_partitions  # podium.scores' count: ranking_partition's n
+        self.input_topic = names.events  # the ranking stage's subclass reads podium.scores
         self.owned: dict[int, OwnedPartition] = {}
         self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
         self.lock = asyncio.Lock()
@@ -60,7 +61,7 @@ class Runner:
     # --- the loop -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.consumer.subscribe([self.names.events], listener=_Listener(self))
+        self.consumer.subscribe([self.input_topic], listener=_Listener(self))
         try:
             while not stop.is_set():
                 await self._recover_lost()
@@ -150,7 +151,7 @@ class Runner:
         log.warning(
             "partition %d lost (%s: %s); retaking later", partition, type(err).__name__, err
         )
-        tp = TopicPartition(self.names.events, partition)
+        tp = TopicPartition(self.input_topic, partition)
         if tp in self.consumer.assignment():
             self.consumer.pause(tp)
         self.lost[partition] = time.monotonic() + self.fence_backoff_s
@@ -175,7 +176,7 @@ class Runner:
                 log.warning("retaking %s failed: %s", mine, err)
                 return
             for p in mine:
-                self.consumer.resume(TopicPartition(self.names.events, p))
+                self.consumer.resume(TopicPartition(self.input_topic, p))
 
 
 class _Listener(ConsumerRebalanceListener):

@@ -186,7 +186,7 @@ def test_a_restored_state_is_continued_not_restarted(rules: Rules) -> None:
 
 
 def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() -> None:
-    from schemas.leaderboards import decode_leaderboard_record
+    from schemas.leaderboards import ScoreChanged, decode_leaderboard_record
     from tests.rules import leaderboard_rules
 
     users = [f"user-{i}" for i in range(12)]
@@ -204,6 +204,7 @@ def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() ->
     for partition, items in out.scores.items():
         for key, raw in items:
             rec = decode_leaderboard_record(raw)
+            assert isinstance(rec, ScoreChanged)
             assert key == rec.ranking.encode() == f"{rec.board}|{rec.run}|{rec.group}".encode()
             assert partition == zlib.crc32(key) % 7  # the documented rule, computed here
             seen.setdefault(key.decode(), set()).add(rec.user_id)

@@ -10,6 +10,7 @@ from schemas.rules import Rules, load_rules
 HERE = Path(__file__).parent
 WRITING_PATH = HERE / "writing.toml"  # two metrics, every trigger, a daily streak
 LEADERBOARDS_PATH = HERE / "leaderboards.toml"  # every kind of leaderboard, week from Sunday
+RANKING_PATH = HERE / "ranking.toml"  # two metrics and the one board "top-writers"
 
 
 def writing_rules() -> Rules:

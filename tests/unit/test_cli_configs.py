@@ -11,6 +11,7 @@ from deploy.cli import (
     build_parser,
     gateway_config,
     projector_config,
+    ranker_config,
     replay_config,
     tick_config,
     worker_config,
@@ -46,6 +47,18 @@ def test_the_worker_config_carries_the_worker_settings() -> None:
     assert (config.max_records, config.fence_backoff_s, config.metrics_port) == (1_234, 0.5, 9100)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_records = 1  # type: ignore[misc]
+
+
+def test_the_ranker_config_carries_the_worker_s_kafka_settings() -> None:
+    config = ranker_config(SETTINGS)
+    assert (config.names.scores, config.names.leaderboards, config.names.ranking_group) == (
+        "t1.podium.scores",
+        "t1.podium.leaderboards",
+        "t1.podium.ranking",
+    )
+    assert config.names.ranking_transactional_id(3) == "t1.podium.ranking.podium.scores.3"
+    assert (config.session_timeout_ms, config.transaction_timeout_ms) == (6_000, 8_000)
+    assert (config.max_records, config.fence_backoff_s) == (1_234, 0.5)
 
 
 def test_the_other_process_configs() -> None:

@@ -205,3 +205,29 @@ def test_replaying_the_scores_reproduces_every_rank_record_byte_for_byte(
         ]
 
     assert run() == run()
+
+
+@given(ops, st.one_of(st.none(), st.integers(1, 5)))
+def test_a_restored_stage_equals_the_stage_that_applied_every_change(
+    changes: list[tuple[str, Decimal | None, int]], cap: int | None
+) -> None:
+    boards = {"top": board("top", cap=cap)}
+    live = Rankings(boards)
+    log = [change(user, value, t) for user, value, t in changes]
+    for rec in log:
+        live.apply(rec)
+    restored = Rankings.restore(boards, log)
+    model = Model(cap)
+    for user, value, t in changes:
+        if value is None:
+            model.entries.pop(user, None)
+        else:
+            model.entries[user] = (value, t)
+    expected = [(i + 1, u, model.entries[u][0]) for i, u in enumerate(model.order())]
+    got = restored.rankings.get("top|all|")
+    assert [(e.rank, e.user_id, e.value) for e in (got.entries() if got else [])] == expected
+    if got is not None:
+        assert got.cap == cap and got.threshold() == live.get("top", "top|all|").threshold()
+    # the next change emits the same records from either
+    nxt = change("u0", D(9), 9)
+    assert restored.apply(nxt) == live.apply(nxt)

@@ -64,7 +64,7 @@ def test_run_then_down_leaves_nothing_running(tmp_path: Path) -> None:
         )
         assert got.status_code == 200 and got.json()["current"] == 20_000
         pids.update({f.stem: int(f.read_text()) for f in run_dir.glob("*/*.pid")})
-        assert set(pids) == {"kafka", "redis", "worker", "projector", "gateway"}
+        assert set(pids) == {"kafka", "redis", "worker", "ranker", "projector", "gateway"}
         assert all(_alive(pid) for pid in pids.values())
     finally:
         down = podium("down", timeout=120)

@@ -17,6 +17,7 @@ from aiokafka import ConsumerRecord
 
 from processors.runtime.step import apply_record
 from schemas.commands import MetricTracked, User, encode_command
+from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.records import (
     AchievementCompleted,
     DeadLetter,
@@ -64,6 +65,7 @@ class Expected:
     progress: Counter[bytes] = field(default_factory=Counter)
     achievements: Counter[bytes] = field(default_factory=Counter)
     streaks: Counter[bytes] = field(default_factory=Counter)
+    scores: Counter[bytes] = field(default_factory=Counter)
     invalid: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
 
@@ -88,6 +90,8 @@ def fold_log(
                     out.achievements[encode_record(item)] += 1
                 elif isinstance(item, StreakChanged):
                     out.streaks[encode_record(item)] += 1
+                elif isinstance(item, ScoreChanged):
+                    out.scores[encode_leaderboard_record(item)] += 1
         out.states.update({uid: encode_state(s) for uid, s in states.items()})
     return out
 

@@ -1,0 +1,96 @@
+"""Rank a batch of raw `podium.scores` records: the CPU part of the ranking stage, no I/O.
+
+Each `ScoreChanged` is folded into its ranking (`processors.ranking.Rankings.apply`) and its
+`RankChanged` records are encoded once, keyed by the ranking. A record that is not a score
+change, or that sits on another partition than its ranking's (`ranking_partition`), becomes a
+`DeadLetter` with its coordinates: folding it here would rank part of a ranking on the wrong
+stage instance. It never stops the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from processors.ranking import Rankings
+from processors.runtime.step import RawRecord
+from schemas.leaderboards import (
+    ScoreChanged,
+    decode_leaderboard_record,
+    encode_leaderboard_record,
+    ranking_partition,
+)
+from schemas.records import DeadLetter
+from schemas.wire import InvalidRecord
+
+KeyValue = tuple[bytes, bytes]
+
+
+@dataclass
+class RankEffects:
+    """What one batch of score changes gave: the rank changes to publish on this partition."""
+
+    ranks: list[KeyValue] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    changes: int = 0
+    next_offset: int = -1  # the input offset to commit (last + 1)
+
+
+def score_change_of(rec: RawRecord, partition: int, partitions: int) -> ScoreChanged:
+    """The score change in a `podium.scores` record; raises `InvalidRecord` with the reason."""
+    if rec.value is None:
+        raise InvalidRecord("no value")
+    change = decode_leaderboard_record(rec.value)
+    if not isinstance(change, ScoreChanged):
+        raise InvalidRecord(f"type: expected a ScoreChanged record, got {type(change).__name__}")
+    ranking = change.ranking
+    if rec.key != ranking.encode():
+        raise InvalidRecord(f"key: not the record's ranking {ranking[:128]!r}")
+    home = ranking_partition(ranking, partitions)
+    if home != partition:
+        raise InvalidRecord(f"partition: ranking {ranking[:128]!r} belongs on partition {home}")
+    return change
+
+
+def rank_batch(
+    rankings: Rankings,
+    records: Iterable[RawRecord],
+    topic: str,
+    partition: int,
+    partitions: int,
+) -> RankEffects:
+    """Apply the records in order to `rankings` (mutating it) and collect the rank changes."""
+    out = RankEffects()
+    for rec in records:
+        out.next_offset = rec.offset + 1
+        try:
+            change = score_change_of(rec, partition, partitions)
+        except InvalidRecord as err:
+            out.dead.append(
+                DeadLetter.of(err.reason, rec.value, topic, partition, rec.offset, rec.key)
+            )
+            continue
+        out.changes += 1
+        key = change.ranking.encode()
+        for rank in rankings.apply(change):
+            out.ranks.append((key, encode_leaderboard_record(rank)))
+    return out
+
+
+def keep_last(
+    records: Iterable[RawRecord],
+    partition: int,
+    partitions: int,
+    last: dict[tuple[str, str], ScoreChanged],
+) -> int:
+    """Restore's step: remember each (ranking, user)'s last valid change in `last`; the
+    records `rank_batch` would dead-letter are skipped the same way. Returns how many."""
+    skipped = 0
+    for rec in records:
+        try:
+            change = score_change_of(rec, partition, partitions)
+        except InvalidRecord:
+            skipped += 1
+            continue
+        last[(change.ranking, change.user_id)] = change
+    return skipped

@@ -1,0 +1,133 @@
+"""The ranking stage under failure, against the real broker, with `podium worker` and
+`podium ranker` as real OS processes: events for ~200 users flow on `top-writers` while the
+worker and the ranker are each SIGKILLed three times and restarted.
+
+Afterwards: every score change the fold predicts is on `podium.scores` exactly once; the
+committed `podium.leaderboards` holds exactly the rank changes of ranking those score changes
+in log order (none lost, none doubled, byte for byte, ids unique); and every user's final
+rank, read from the rank changes, equals a ranking computed here from the events alone —
+total words desc, then the time the total was reached, then user id (docs/leaderboards.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from processors.ranking import Ranking, Rankings
+from schemas.commands import MetricTracked, decode_command
+from schemas.leaderboards import (
+    RankChanged,
+    ScoreChanged,
+    decode_leaderboard_record,
+    encode_leaderboard_record,
+)
+from schemas.rules import Rules, load_rules
+from schemas.topics import Names
+from tests.integration.runtime.kafka_io import (
+    committed_offsets,
+    feed,
+    read_topic,
+    wait_caught_up,
+)
+from tests.integration.runtime.oracle import fold_log, metric_events, values
+from tests.rules import RANKING_PATH
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+BOARD, RANKING = "top-writers", "top-writers|all|"
+
+
+async def wait_ranked(bootstrap: str, names: Names, within: float = 90.0) -> None:
+    """Until the ranker group committed past the last committed score change of every
+    partition (the end offsets also count transaction markers, which it never commits)."""
+    scores = await read_topic(bootstrap, names.scores)
+    last = {p: recs[-1].offset + 1 for p, recs in scores.items() if recs}
+    deadline = time.monotonic() + within
+    while True:
+        committed = await committed_offsets(bootstrap, names.ranking_group, names.scores)
+        if all(committed[p] >= end for p, end in last.items()):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ranker not caught up: {committed} < {last}")
+        await asyncio.sleep(0.5)
+
+
+def independent_ranks(events: list[tuple[bytes, bytes]]) -> dict[str, int]:
+    """From the commands alone: each user's words total and when it was reached."""
+    total: dict[str, Decimal] = {}
+    reached: dict[str, int] = {}
+    for _, raw in events:
+        cmd = decode_command(raw)
+        assert isinstance(cmd, MetricTracked)
+        if cmd.metric == "words-written":
+            uid = cmd.user.id
+            total[uid] = total.get(uid, Decimal(0)) + cmd.value
+            reached[uid] = cmd.time_ms  # every value is positive: each event raises the total
+    order = sorted(total, key=lambda u: (-total[u], reached[u], u))
+    return {uid: i + 1 for i, uid in enumerate(order)}
+
+
+async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
+    kafka_bootstrap: str, names: Names, spawn
+) -> None:
+    rules: Rules = load_rules(RANKING_PATH)
+    env = {"PODIUM_RULES_PATH": str(RANKING_PATH)}
+    events = metric_events(8_000, 200, seed=21)
+    worker, ranker = spawn("worker", env=env), spawn("ranker", env=env)
+    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=400, pause=0.6))
+    rnd, hits = random.Random(90210), Counter[str]()
+    for _ in range(3):
+        await asyncio.sleep(rnd.uniform(2.0, 3.5))
+        hits["worker"] += not flow.done()
+        worker.kill()
+        worker = spawn("worker", env=env)
+        await asyncio.sleep(rnd.uniform(0.5, 1.5))
+        hits["ranker"] += not flow.done()
+        ranker.kill()
+        ranker = spawn("ranker", env=env)
+    await flow
+    await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
+    await wait_ranked(kafka_bootstrap, names)
+    worker.stop()
+    ranker.stop()
+    assert hits["worker"] >= 2 and hits["ranker"] >= 2, f"kills mid-flow: {hits}"
+
+    expected = fold_log(await read_topic(kafka_bootstrap, names.events), rules)
+    scores = await read_topic(kafka_bootstrap, names.scores)
+    got_scores = values(scores)
+    missing, doubled = expected.scores - got_scores, got_scores - expected.scores
+    assert not missing and not doubled, (
+        f"scores: {missing.total()} missing, {doubled.total()} extra"
+    )
+
+    stage, want = Rankings(rules.leaderboards), Counter[bytes]()
+    for recs in scores.values():  # the stage's input, in log order per partition
+        for rec in recs:
+            change = decode_leaderboard_record(rec.value)
+            assert isinstance(change, ScoreChanged)
+            want.update(encode_leaderboard_record(r) for r in stage.apply(change))
+    ranks = await read_topic(kafka_bootstrap, names.leaderboards)
+    got = values(ranks)
+    missing, doubled = want - got, got - want
+    assert not missing and not doubled, f"ranks: {missing.total()} missing, {doubled.total()} extra"
+    decoded = [decode_leaderboard_record(r.value) for recs in ranks.values() for r in recs]
+    ids = Counter(r.id for r in decoded)
+    assert ids and max(ids.values()) == 1, "a rank change id appears twice"
+
+    final: dict[str, RankChanged] = {}
+    for r in decoded:  # one ranking: one partition, so this is log order
+        assert isinstance(r, RankChanged) and r.board == BOARD
+        final[r.user_id] = r
+    read = Ranking.build(
+        (u, r.value, r.reached_ms)
+        for u, r in final.items()
+        if r.value is not None and r.reached_ms is not None
+    )
+    truth = independent_ranks(events)
+    assert len(truth) >= 190
+    assert {u: read.rank(u) for u in truth} == truth
