@@ -12,6 +12,7 @@ ranking — so the rankings and the position come from the same committed transa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -95,37 +96,51 @@ class RankRunner(Runner):
         await super()._drop(partitions)
 
     async def take(self, partitions: Iterable[int]) -> None:
-        """Own these partitions: fence former owners, rebuild the rankings up to the
-        committed offset, position the consumer there."""
-        for p in sorted(set(partitions) - set(self.owned)):
-            started = time.monotonic()
-            names = self.names
-            txn = names.ranking_transactional_id(p)
-            producer = await start_producer(self.producer_config, txn)
-            owned = OwnedPartition(
-                names, p, producer, StateStore(), input_topic=names.scores, transactional_id=txn
+        """Own these partitions: fence former owners (concurrently), read the committed
+        offsets, rebuild the rankings up to them (concurrently), keep the consumer there."""
+        wanted = sorted(set(partitions) - set(self.owned))
+        if not wanted:
+            return
+        started = time.monotonic()
+        names = self.names
+        txns = [names.ranking_transactional_id(p) for p in wanted]
+        producers = await asyncio.gather(
+            *(start_producer(self.producer_config, txn) for txn in txns)
+        )
+        taken = [
+            OwnedPartition(
+                names, p, prod, StateStore(), input_topic=names.scores, transactional_id=t
             )
-            try:
+            for p, prod, t in zip(wanted, producers, txns, strict=True)
+        ]
+        try:
+            for owned in taken:
                 owned.position = await self._position_at_committed(owned.tp)
-                rankings, records = await self._restore(p, owned.position)
-            except BaseException:
-                await owned.close()
-                raise
-            self.rankings[p] = rankings
-            self.owned[p] = owned
-            self.lost.pop(p, None)
-            log.info(
-                "took partition %d: %d rankings, %d participants from %d score changes in %.2f s",
-                p,
-                len(rankings.rankings),
-                sum(len(r) for r in rankings.rankings.values()),
-                records,
-                time.monotonic() - started,
+            restored = await asyncio.gather(
+                *(self._restore(owned.partition, owned.position) for owned in taken)
             )
+        except BaseException:
+            for owned in taken:
+                await owned.close()
+            raise
+        for owned, (rankings, _) in zip(taken, restored, strict=True):
+            self.rankings[owned.partition] = rankings
+            self.owned[owned.partition] = owned
+            self.lost.pop(owned.partition, None)
+        log.info(
+            "took partitions %s: %d rankings, %d participants from %d score changes in %.2f s",
+            wanted,
+            sum(len(r.rankings) for r, _ in restored),
+            sum(len(x) for r, _ in restored for x in r.rankings.values()),
+            sum(n for _, n in restored),
+            time.monotonic() - started,
+        )
 
     async def _restore(self, partition: int, end: int) -> tuple[Rankings, int]:
         last: dict[tuple[str, str], ScoreChanged] = {}
         records = 0
+        if end <= 0:
+            return Rankings(self.rules.leaderboards), records
         reader = read_until(self.producer_config.bootstrap, self.input_topic, partition, end)
         async for batch in reader:
             records += len(batch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import Counter
 from decimal import Decimal
@@ -30,6 +31,7 @@ from schemas.leaderboards import (
 from schemas.rules import Rules, load_rules
 from schemas.topics import Names
 from tests.integration.runtime.kafka_io import (
+    WorkerProcess,
     committed_offsets,
     feed,
     read_topic,
@@ -57,6 +59,15 @@ async def wait_ranked(bootstrap: str, names: Names, within: float = 90.0) -> Non
         await asyncio.sleep(0.5)
 
 
+async def working(proc: WorkerProcess, within: float = 30.0) -> None:
+    """Until the process owns partitions (its log says so)."""
+    deadline = time.monotonic() + within
+    while "took partitions" not in proc.log():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{proc.command} took no partitions: {proc.log()[-2000:]}")
+        await asyncio.sleep(0.2)
+
+
 def independent_ranks(events: list[tuple[bytes, bytes]]) -> dict[str, int]:
     """From the commands alone: each user's words total and when it was reached."""
     total: dict[str, Decimal] = {}
@@ -79,23 +90,27 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
     env = {"PODIUM_RULES_PATH": str(RANKING_PATH)}
     events = metric_events(8_000, 200, seed=21)
     worker, ranker = spawn("worker", env=env), spawn("ranker", env=env)
-    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=400, pause=0.6))
+    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=160, pause=0.6))
     rnd, hits = random.Random(90210), Counter[str]()
     for _ in range(3):
-        await asyncio.sleep(rnd.uniform(2.0, 3.5))
-        hits["worker"] += not flow.done()
-        worker.kill()
-        worker = spawn("worker", env=env)
-        await asyncio.sleep(rnd.uniform(0.5, 1.5))
-        hits["ranker"] += not flow.done()
-        ranker.kill()
-        ranker = spawn("ranker", env=env)
+        for name in ("worker", "ranker"):
+            proc = worker if name == "worker" else ranker
+            await working(proc)  # a kill of a process still starting up would test little
+            await asyncio.sleep(rnd.uniform(0.3, 1.5))
+            hits[name] += not flow.done()
+            proc.kill()
+            if name == "worker":
+                worker = spawn("worker", env=env)
+            else:
+                ranker = spawn("ranker", env=env)
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
     await wait_ranked(kafka_bootstrap, names)
     worker.stop()
     ranker.stop()
     assert hits["worker"] >= 2 and hits["ranker"] >= 2, f"kills mid-flow: {hits}"
+    restored = re.findall(r"took partitions .*: \d+ rankings, (\d+) participants", ranker.log())
+    assert restored and int(restored[-1]) > 0, "the last ranker should restore participants"
 
     expected = fold_log(await read_topic(kafka_bootstrap, names.events), rules)
     scores = await read_topic(kafka_bootstrap, names.scores)
