@@ -157,6 +157,17 @@ LEADERBOARDS = Topic(
     config=_config(cleanup_policy="delete", retention_ms=FOREVER, retention_bytes=FOREVER),
 )
 
+RANKING_STATE = Topic(
+    "podium.ranking.state",
+    key=Codec(str, str.encode, bytes.decode, "board|run|group|user (UTF-8)"),
+    value=_leaderboard(leaderboards.ScoreChanged, "ScoreChanged"),
+    partitions=12,  # the ranker's changelog: partition p holds the rankings of scores' p
+    config=_config(cleanup_policy="compact", min_compaction_lag_ms="0"),
+)
+"""The ranking stage's compacted changelog: per participant of each ranking, the last score
+change it applied (value None: the participant left), so a restore reads one record per
+participant rather than all of `podium.scores`."""
+
 CATALOGUE: tuple[Topic, ...] = (
     EVENTS,
     EVENTS_DLQ,
@@ -166,6 +177,7 @@ CATALOGUE: tuple[Topic, ...] = (
     STREAKS,
     SCORES,
     LEADERBOARDS,
+    RANKING_STATE,
 )
 EVENT_ID_OF_PROGRESS: Callable[[bytes], str | None] = records.progress_event_id
 """The gateway's cheap look-up of a `podium.progress` value's event id (beside its codec)."""
@@ -212,6 +224,10 @@ class Names:
     @property
     def leaderboards(self) -> str:
         return LEADERBOARDS.named(self.prefix)
+
+    @property
+    def ranking_state(self) -> str:
+        return RANKING_STATE.named(self.prefix)
 
     @property
     def worker_group(self) -> str:

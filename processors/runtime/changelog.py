@@ -8,9 +8,9 @@ read_committed), so a restore finishes even while others write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 FETCH_BYTES = 16 * 1024 * 1024
@@ -56,34 +56,6 @@ async def read_latest(
                     todo.discard(tp)
             await asyncio.sleep(0)
         return latest
-    finally:
-        await consumer.stop()
-
-
-async def read_until(
-    bootstrap: str, topic: str, partition: int, end: int
-) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
-    """The records of one partition of `topic` from its beginning to offset `end` (excluded),
-    read_committed, in batches (the ranking stage restores its rankings from them)."""
-    tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=FETCH_BYTES,
-        fetch_max_bytes=4 * FETCH_BYTES,
-    )
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        # Transaction markers take offsets too: compare positions, not record offsets.
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=500, max_records=50_000)
-            records = [rec for rec in batch.get(tp, ()) if rec.offset < end]
-            if records:
-                yield records
     finally:
         await consumer.stop()
 

@@ -9,7 +9,7 @@ stage instance. It never stops the batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from processors.ranking import Rankings
@@ -21,6 +21,7 @@ from schemas.leaderboards import (
     ranking_partition,
 )
 from schemas.records import DeadLetter
+from schemas.rules import Leaderboard
 from schemas.wire import InvalidRecord
 
 KeyValue = tuple[bytes, bytes]
@@ -31,6 +32,7 @@ class RankEffects:
     """What one batch of score changes gave: the rank changes to publish on this partition."""
 
     ranks: list[KeyValue] = field(default_factory=list)
+    entries: dict[bytes, bytes] = field(default_factory=dict)  # changelog: key -> last change
     dead: list[DeadLetter] = field(default_factory=list)
     changes: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
@@ -50,6 +52,11 @@ def score_change_of(rec: RawRecord, partition: int, partitions: int) -> ScoreCha
     if home != partition:
         raise InvalidRecord(f"partition: ranking {ranking[:128]!r} belongs on partition {home}")
     return change
+
+
+def entry_key(change: ScoreChanged) -> bytes:
+    """The changelog key of a participant of a ranking: "board|run|group|user"."""
+    return f"{change.ranking}|{change.user_id}".encode()
 
 
 def rank_batch(
@@ -72,6 +79,7 @@ def rank_batch(
             continue
         out.changes += 1
         key = change.ranking.encode()
+        out.entries[entry_key(change)] = encode_leaderboard_record(change)
         for rank in rankings.apply(change):
             out.ranks.append((key, encode_leaderboard_record(rank)))
     return out
@@ -83,8 +91,9 @@ def keep_last(
     partitions: int,
     last: dict[tuple[str, str], ScoreChanged],
 ) -> int:
-    """Restore's step: remember each (ranking, user)'s last valid change in `last`; the
-    records `rank_batch` would dead-letter are skipped the same way. Returns how many."""
+    """A rebuild from `podium.scores` itself: remember each (ranking, user)'s last valid
+    change in `last` (what the changelog holds); the records `rank_batch` would dead-letter
+    are skipped the same way. Returns how many."""
     skipped = 0
     for rec in records:
         try:
@@ -94,3 +103,15 @@ def keep_last(
             continue
         last[(change.ranking, change.user_id)] = change
     return skipped
+
+
+def restore_rankings(boards: Mapping[str, Leaderboard], entries: Iterable[bytes]) -> Rankings:
+    """The rankings of one partition from its changelog entries (each participant's last
+    applied `ScoreChanged`, validated when it was applied): one sort per ranking."""
+    changes = []
+    for raw in entries:
+        change = decode_leaderboard_record(raw)
+        if not isinstance(change, ScoreChanged):
+            raise InvalidRecord(f"type: expected a ScoreChanged entry, got {type(change).__name__}")
+        changes.append(change)
+    return Rankings.restore(boards, changes)

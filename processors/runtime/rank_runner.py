@@ -3,11 +3,13 @@ the worker's `Runner` (ownership, fencing, lost partitions, rebalances), over `p
 
 Per owned partition p of `podium.scores` a transactional producer
 (`Names.ranking_transactional_id(p)`) commits, per batch, the `RankChanged` records
-(`podium.leaderboards`, partition p), its dead letters and the input offset in one
+(`podium.leaderboards`, partition p), the changelog entries of the participants it moved
+(`podium.ranking.state`, partition p), its dead letters and the input offset in one
 transaction. On assignment the producer is started first (fencing any former owner and
 settling its open transaction), then the group's committed offset is read and the rankings
-are rebuilt from `podium.scores` up to it — each participant's last change, one sort per
-ranking — so the rankings and the position come from the same committed transactions.
+are rebuilt from the compacted changelog `podium.ranking.state` (partition p: each
+participant's last applied score change, written in the same transactions as the offsets),
+one sort per ranking, so the rankings and the position come from the same commits.
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ from aiokafka.errors import KafkaError
 
 from processors.ranking import Rankings
 from processors.runtime import metrics
-from processors.runtime.changelog import read_until
+from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
-from processors.runtime.rank_batch import keep_last, rank_batch
+from processors.runtime.rank_batch import rank_batch, restore_rankings
 from processors.runtime.runner import Runner
 from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
-from schemas.leaderboards import ScoreChanged
 from schemas.rules import Rules
 from schemas.topics import Names
 
@@ -73,7 +74,10 @@ class RankRunner(Runner):
         names = self.names
         try:
             await owned.transact(
-                {names.leaderboards: effects.ranks},
+                {
+                    names.leaderboards: effects.ranks,
+                    names.ranking_state: list(effects.entries.items()),
+                },
                 effects.next_offset,
                 names.ranking_group,
                 [encode_out_record(d) for d in effects.dead],
@@ -116,33 +120,22 @@ class RankRunner(Runner):
         try:
             for owned in taken:
                 owned.position = await self._position_at_committed(owned.tp)
-            restored = await asyncio.gather(
-                *(self._restore(owned.partition, owned.position) for owned in taken)
-            )
+            latest = await read_latest(self.producer_config.bootstrap, names.ranking_state, wanted)
         except BaseException:
             for owned in taken:
                 await owned.close()
             raise
-        for owned, (rankings, _) in zip(taken, restored, strict=True):
+        boards = self.rules.leaderboards
+        for owned in taken:
+            rankings = restore_rankings(boards, latest[owned.partition].values())
             self.rankings[owned.partition] = rankings
             self.owned[owned.partition] = owned
             self.lost.pop(owned.partition, None)
         log.info(
-            "took partitions %s: %d rankings, %d participants from %d score changes in %.2f s",
+            "took partitions %s: %d rankings, %d participants from %d changelog entries in %.2f s",
             wanted,
-            sum(len(r.rankings) for r, _ in restored),
-            sum(len(x) for r, _ in restored for x in r.rankings.values()),
-            sum(n for _, n in restored),
+            sum(len(self.rankings[p].rankings) for p in wanted),
+            sum(len(r) for p in wanted for r in self.rankings[p].rankings.values()),
+            sum(len(latest[p]) for p in wanted),
             time.monotonic() - started,
         )
-
-    async def _restore(self, partition: int, end: int) -> tuple[Rankings, int]:
-        last: dict[tuple[str, str], ScoreChanged] = {}
-        records = 0
-        if end <= 0:
-            return Rankings(self.rules.leaderboards), records
-        reader = read_until(self.producer_config.bootstrap, self.input_topic, partition, end)
-        async for batch in reader:
-            records += len(batch)
-            keep_last(batch, partition, self.partitions, last)
-        return Rankings.restore(self.rules.leaderboards, last.values()), records

@@ -13,7 +13,7 @@ from decimal import Decimal
 import orjson
 
 from processors.ranking import Rankings
-from processors.runtime.rank_batch import keep_last, rank_batch
+from processors.runtime.rank_batch import keep_last, rank_batch, restore_rankings
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from tests.rules import leaderboard_rules
 
@@ -120,3 +120,21 @@ def test_restoring_from_the_records_equals_having_ranked_them() -> None:
         == [("bo", 3, 1)]
     )
     assert Decimal(9) == restored.get("all-time-words", RANKING).value("bo")
+
+
+def test_the_changelog_entries_restore_the_rankings_of_the_batches() -> None:
+    live, changelog = Rankings(RULES.leaderboards), {}
+    for i, (k, v) in enumerate(GOOD):  # one batch per record: the latest entry per key wins
+        changelog.update(rank_batch(live, [Rec(i, k, v)], TOPIC, HOME, PARTITIONS).entries)
+    assert sorted(changelog) == [
+        b"all-time-words|all||al",
+        b"all-time-words|all||bo",
+        b"all-time-words|all||cy",
+    ]
+    restored = restore_rankings(RULES.leaderboards, changelog.values())
+    assert [e.user_id for e in restored.get("all-time-words", RANKING).entries()] == [
+        "al",
+        "cy",
+        "bo",
+    ]
+    assert restored.get("all-time-words", RANKING).value("al") == Decimal(8)

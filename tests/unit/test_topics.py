@@ -19,6 +19,7 @@ from schemas.topics import (
     EVENTS_DLQ,
     LEADERBOARDS,
     PROGRESS,
+    RANKING_STATE,
     SCORES,
     STATE,
 )
@@ -48,6 +49,7 @@ VALUES = {
     ACHIEVEMENTS.name: DONE,
     EVENTS_DLQ.name: DeadLetter.of("not JSON", b"{", "podium.events", 0, 7, b"u"),
     SCORES.name: SCORE,
+    RANKING_STATE.name: SCORE,
     LEADERBOARDS.name: RankChanged(
         id="u:score:b:all::e:rank",
         cause="u:score:b:all::e",

@@ -3,7 +3,8 @@
 worker and the ranker are each SIGKILLed three times and restarted.
 
 Afterwards: every score change the fold predicts is on `podium.scores` exactly once; the
-committed `podium.leaderboards` holds exactly the rank changes of ranking those score changes
+compacted `podium.ranking.state` holds each participant's last one; the committed
+`podium.leaderboards` holds exactly the rank changes of ranking those score changes
 in log order (none lost, none doubled, byte for byte, ids unique); and every user's final
 rank, read from the rank changes, equals a ranking computed here from the events alone —
 total words desc, then the time the total was reached, then user id (docs/leaderboards.md).
@@ -37,7 +38,7 @@ from tests.integration.runtime.kafka_io import (
     read_topic,
     wait_caught_up,
 )
-from tests.integration.runtime.oracle import fold_log, metric_events, values
+from tests.integration.runtime.oracle import fold_log, latest_by_key, metric_events, values
 from tests.rules import RANKING_PATH
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -126,6 +127,14 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
             change = decode_leaderboard_record(rec.value)
             assert isinstance(change, ScoreChanged)
             want.update(encode_leaderboard_record(r) for r in stage.apply(change))
+    last_change = {
+        f"{c.ranking}|{c.user_id}": encode_leaderboard_record(c)
+        for recs in scores.values()
+        for c in map(decode_leaderboard_record, (r.value for r in recs))
+        if isinstance(c, ScoreChanged)
+    }
+    changelog = latest_by_key(await read_topic(kafka_bootstrap, names.ranking_state))
+    assert changelog == last_change, "the changelog holds each participant's last change"
     ranks = await read_topic(kafka_bootstrap, names.leaderboards)
     got = values(ranks)
     missing, doubled = want - got, got - want
