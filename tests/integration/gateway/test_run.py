@@ -1,6 +1,6 @@
-"""`podium run` starts the whole stack (broker, Redis, worker, ranker, projector, gateway), plays the
-demo through Trophy's SDK and leaves it running with its URL and a working demo key; then
-`podium down` stops all of it and nothing is left running or listening."""
+"""`podium run` starts the whole stack (broker, Redis, worker, ranker, projector, gateway),
+plays the demo through Trophy's SDK and leaves it running with its URL and a working demo
+key; then `podium down` stops all of it and nothing is left running or listening."""
 
 from __future__ import annotations
 
