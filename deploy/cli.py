@@ -410,7 +410,10 @@ def _gateway_commands(sub: Any) -> None:
     send.add_argument("--idempotency-key")
     send.set_defaults(func=cmd_send)
     tail = sub.add_parser("tail", help="print a derived topic live")
-    tail.add_argument("topic", choices=["progress", "achievements", "streaks", "events", "dlq"])
+    tail.add_argument(
+        "topic",
+        choices=["progress", "achievements", "streaks", "events", "dlq", "scores", "leaderboards"],
+    )
     tail.add_argument("--from-beginning", action="store_true")
     tail.add_argument("--limit", type=int, default=0, help="stop after N records")
     tail.set_defaults(func=cmd_tail)

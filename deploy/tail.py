@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from deploy.settings import Settings
 from processors.projector import partitions, stop
 from schemas.commands import InvalidRecord, MetricTracked, decode_command
+from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from schemas.records import (
     AchievementCompleted,
     DeadLetter,
@@ -16,7 +17,16 @@ from schemas.records import (
     StreakChanged,
     decode_record,
 )
-from schemas.topics import ACHIEVEMENTS, EVENTS, EVENTS_DLQ, PROGRESS, STREAKS, Topic
+from schemas.topics import (
+    ACHIEVEMENTS,
+    EVENTS,
+    EVENTS_DLQ,
+    LEADERBOARDS,
+    PROGRESS,
+    SCORES,
+    STREAKS,
+    Topic,
+)
 
 TOPICS: dict[str, Topic] = {
     "progress": PROGRESS,
@@ -24,6 +34,8 @@ TOPICS: dict[str, Topic] = {
     "streaks": STREAKS,
     "events": EVENTS,
     "dlq": EVENTS_DLQ,
+    "scores": SCORES,
+    "leaderboards": LEADERBOARDS,
 }
 
 
@@ -44,6 +56,8 @@ def describe(topic: str, raw: bytes | None) -> str:
                     f"{cmd.value:+}  event {cmd.event_id}"
                 )
             return f"{_at(cmd.time_ms)}  {type(cmd).__name__}  event {cmd.event_id}"
+        if topic in ("scores", "leaderboards"):
+            return _describe_board(raw)
         rec = decode_record(raw)
     except InvalidRecord as exc:
         return f"(undecodable: {exc.reason})"
@@ -69,6 +83,17 @@ def describe(topic: str, raw: bytes | None) -> str:
         )
     assert isinstance(rec, DeadLetter)
     return f"dead letter {rec.id}: {rec.reason}"
+
+
+def _describe_board(raw: bytes) -> str:
+    rec = decode_leaderboard_record(raw)
+    where = f"{rec.board} run {rec.run}" + (f" group {rec.group}" if rec.group else "")
+    if isinstance(rec, RankChanged):
+        return (
+            f"{_at(rec.time_ms)}  user {rec.user_id}  {where}  rank {rec.previous_rank} -> "
+            f"{rec.rank}  value {rec.value}  of {rec.participants}"
+        )
+    return f"{_at(rec.time_ms)}  user {rec.user_id}  {where}  score {rec.previous} -> {rec.value}"
 
 
 async def tail(settings: Settings, name: str, from_beginning: bool, limit: int = 0) -> None:
