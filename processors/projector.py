@@ -13,6 +13,9 @@ set members, so redelivery after a crash changes nothing. Offsets are committed 
 Redis writes (at least once).
 
 `rebuild` clears the views and replays the changelog from the beginning up to its current end.
+
+The leaderboard views (`processors.board_views`) are kept the same way from
+`podium.ranking.state`, by a second loop of the same process in its own group.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
+from processors.board_views import BoardProjector
 from processors.views import user_view
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
@@ -33,6 +38,21 @@ from schemas.topics import Names
 from schemas.views import WRITE_USER, Keys, encode_view
 
 log = logging.getLogger("podium.projector")
+
+
+class _Pattern(Protocol):
+    @property
+    def pattern(self) -> str: ...
+
+
+class Applies(Protocol):
+    """What the loops need of a projector: its Redis, its keys' pattern, `apply`."""
+
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def keys(self) -> _Pattern: ...
+    async def apply(self, values: Iterable[bytes | None]) -> int: ...
 
 
 class Projector:
@@ -90,7 +110,7 @@ def consumer(bootstrap: str, group: str | None, **extra: object) -> AIOKafkaCons
 
 
 async def run(
-    bootstrap: str, topic: str, group: str, projector: Projector, stop: asyncio.Event | None = None
+    bootstrap: str, topic: str, group: str, projector: Applies, stop: asyncio.Event | None = None
 ) -> None:
     """Project the changelog live until `stop` is set (or forever)."""
     cons = consumer(bootstrap, group)
@@ -131,7 +151,7 @@ async def stop(cons: AIOKafkaConsumer) -> None:
             raise
 
 
-async def clear(redis: Redis, keys: Keys) -> int:
+async def clear(redis: Redis, keys: _Pattern) -> int:
     """Delete every key of the views; how many."""
     deleted = 0
     async for key in redis.scan_iter(match=keys.pattern, count=1000):
@@ -142,7 +162,7 @@ async def clear(redis: Redis, keys: Keys) -> int:
 async def rebuild(
     bootstrap: str,
     topic: str,
-    projector: Projector,
+    projector: Applies,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Clear the views and replay the whole changelog up to its current end; records read."""
@@ -193,11 +213,17 @@ class ProjectorConfig:
 async def run_projector(
     config: ProjectorConfig, rules: Rules, stop: asyncio.Event | None = None
 ) -> None:
-    """Keep the views of `config.names.state` with the projector's consumer group."""
+    """Keep the views of `config.names.state` with the projector's consumer group, and the
+    leaderboard views of `config.names.ranking_state` with its boards group."""
     redis = Redis.from_url(config.redis_url)
+    names = config.names
     try:
-        proj = Projector(redis, Keys(config.views_prefix), rules)
-        await run(config.bootstrap, config.names.state, config.names.projector_group, proj, stop)
+        keys = Keys(config.views_prefix)
+        proj, boards = Projector(redis, keys, rules), BoardProjector(redis, keys)
+        await asyncio.gather(
+            run(config.bootstrap, names.state, names.projector_group, proj, stop),
+            run(config.bootstrap, names.ranking_state, names.board_views_group, boards, stop),
+        )
     finally:
         await redis.aclose()
 
@@ -205,11 +231,14 @@ async def run_projector(
 async def rebuild_views(
     config: ProjectorConfig, rules: Rules, progress: Callable[[int, int], None] | None = None
 ) -> tuple[int, int]:
-    """Clear and rebuild the views; (state records read, user documents written)."""
+    """Clear and rebuild the views, then the leaderboard views; (state records read, user
+    documents written)."""
     redis = Redis.from_url(config.redis_url)
     try:
-        proj = Projector(redis, Keys(config.views_prefix), rules)
+        keys = Keys(config.views_prefix)
+        proj = Projector(redis, keys, rules)
         read = await rebuild(config.bootstrap, config.names.state, proj, progress)
+        await rebuild(config.bootstrap, config.names.ranking_state, BoardProjector(redis, keys))
     finally:
         await redis.aclose()
     return read, proj.applied

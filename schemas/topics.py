@@ -239,6 +239,11 @@ class Names:
         """The projector's consumer group (its committed offsets say what the views hold)."""
         return f"{self.prefix}podium.projector"
 
+    @property
+    def board_views_group(self) -> str:
+        """The projector's group for the leaderboard views (`podium.ranking.state`)."""
+        return f"{self.prefix}podium.projector.boards"
+
     def transactional_id(self, partition: int) -> str:
         """One transactional producer per input partition: a new owner's init fences the old."""
         return f"{self.prefix}podium.worker.{EVENTS.name}.{partition}"

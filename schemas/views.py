@@ -11,6 +11,12 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
+    {prefix}board:{ranking}         zset  one ranking (`board|run|group`): score = -value,
+                                          member = `board_member(reached_ms, user_id)`, so
+                                          ZRANGE ascending is the exact order (value desc,
+                                          reached first, user id) and ZRANK the position - 1
+    {prefix}board-member:{ranking}  hash  user id -> its member in the zset (a move removes
+                                          the old member)
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
@@ -68,10 +74,37 @@ class Keys:
     def completed(self, achievement: str) -> str:
         return f"{self.prefix}completed:{achievement}"
 
+    def board(self, ranking: str) -> str:
+        return f"{self.prefix}board:{ranking}"
+
+    def board_members(self, ranking: str) -> str:
+        return f"{self.prefix}board-member:{ranking}"
+
     @property
     def pattern(self) -> str:
         """A SCAN pattern matching every key of these views."""
         return f"{self.prefix}*"
+
+
+def board_member(reached_ms: int, user_id: str) -> str:
+    """A participant's member in a ranking's zset: equal scores order by member bytes, so the
+    zero-padded time first (who reached the value first), then the user id (UTF-8 byte order
+    is code point order, the ranking's own tie order)."""
+    return f"{reached_ms:015d}:{user_id}"
+
+
+# KEYS[1] = ranking zset, KEYS[2] = its member hash; ARGV = user id, member, score ("" = leave)
+WRITE_BOARD = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then redis.call('ZREM', KEYS[1], old) end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+return 1
+"""
 
 
 def encode_view(view: dict[str, Any]) -> bytes:

@@ -7,7 +7,9 @@ compacted `podium.ranking.state` holds each participant's last one; the committe
 `podium.leaderboards` holds exactly the rank changes of ranking those score changes
 in log order (none lost, none doubled, byte for byte, ids unique); and every user's final
 rank, read from the rank changes, equals a ranking computed here from the events alone —
-total words desc, then the time the total was reached, then user id (docs/leaderboards.md).
+total words desc, then the time the total was reached, then user id (docs/leaderboards.md);
+the Redis sorted set the projector keeps live, and one rebuilt from the changelog, both hold
+exactly that order.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from redis.asyncio import Redis
 
+from processors.projector import ProjectorConfig, rebuild_views
 from processors.ranking import Ranking, Rankings
 from schemas.commands import MetricTracked, decode_command
 from schemas.leaderboards import (
@@ -31,6 +35,7 @@ from schemas.leaderboards import (
 )
 from schemas.rules import Rules, load_rules
 from schemas.topics import Names
+from schemas.views import Keys
 from tests.integration.runtime.kafka_io import (
     WorkerProcess,
     committed_offsets,
@@ -84,12 +89,36 @@ def independent_ranks(events: list[tuple[bytes, bytes]]) -> dict[str, int]:
     return {uid: i + 1 for i, uid in enumerate(order)}
 
 
+async def board_order(redis_url: str, keys: Keys) -> list[str]:
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        members = await redis.zrange(keys.board(RANKING), 0, -1)
+    finally:
+        await redis.aclose()
+    return [str(m).split(":", 1)[1] for m in members]
+
+
+async def projected(redis_url: str, keys: Keys, order: list[str], within: float = 30.0) -> None:
+    """Until the live sorted set holds `order`."""
+    deadline = time.monotonic() + within
+    while (got := await board_order(redis_url, keys)) != order:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"live board view differs: {len(got)} members, {got[:5]}")
+        await asyncio.sleep(0.5)
+
+
 async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
-    kafka_bootstrap: str, names: Names, spawn
+    kafka_bootstrap: str, redis_url: str, names: Names, spawn
 ) -> None:
     rules: Rules = load_rules(RANKING_PATH)
-    env = {"PODIUM_RULES_PATH": str(RANKING_PATH)}
+    live, rebuilt = Keys(f"{names.prefix}live:"), Keys(f"{names.prefix}rebuilt:")
+    env = {
+        "PODIUM_RULES_PATH": str(RANKING_PATH),
+        "PODIUM_REDIS_URL": redis_url,
+        "PODIUM_VIEWS_PREFIX": live.prefix,
+    }
     events = metric_events(8_000, 200, seed=21)
+    projector = spawn("projector", env=env)
     worker, ranker = spawn("worker", env=env), spawn("ranker", env=env)
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=160, pause=0.6))
     rnd, hits = random.Random(90210), Counter[str]()
@@ -155,3 +184,11 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
     truth = independent_ranks(events)
     assert len(truth) >= 190
     assert {u: read.rank(u) for u in truth} == truth
+
+    # the Redis views: kept live by the projector, and rebuilt from the changelog
+    order = sorted(truth, key=truth.__getitem__)
+    await projected(redis_url, live, order)
+    projector.stop()
+    config = ProjectorConfig(kafka_bootstrap, names, redis_url, views_prefix=rebuilt.prefix)
+    await rebuild_views(config, rules)
+    assert await board_order(redis_url, rebuilt) == order
