@@ -3,7 +3,7 @@ the worker's `Runner` (ownership, fencing, lost partitions, rebalances), over `p
 
 Per owned partition p of `podium.scores` a transactional producer
 (`Names.ranking_transactional_id(p)`) commits, per batch, the `RankChanged` records
-(`podium.leaderboards`, partition p), the changelog entries of the participants it moved
+(`podium.leaderboards`, partition p), the changelog entry of each participant a change named
 (`podium.ranking.state`, partition p), its dead letters and the input offset in one
 transaction. On assignment the producer is started first (fencing any former owner and
 settling its open transaction), then the group's committed offset is read and the rankings
