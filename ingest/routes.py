@@ -113,6 +113,7 @@ class Gateway:
     async def user_view(self, user_id: str) -> dict[str, Any]:
         view = await self.views.user(user_id)
         if view is None:
+            await self.views.require_whole()  # a lost Redis is not an unknown user
             raise ApiError(404, f"user {user_id!r} not found")
         return view
 
