@@ -24,6 +24,7 @@ from deploy.settings import Settings
 from ingest.auth import KeyRing
 from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
+from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
 from ingest.views import ViewReader
 from schemas.api import ApiError
@@ -37,11 +38,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class RequireApiKey:
-    """401 in Trophy's shape unless X-API-KEY matches a configured hash (pure ASGI)."""
+    """401 in Trophy's shape unless X-API-KEY matches a configured hash, then 429 with
+    Retry-After when the key is over its rate limit, if one is set (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.keys = keys
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -56,6 +59,16 @@ class RequireApiKey:
             what = "missing X-API-KEY header" if presented is None else "invalid API key"
             await error(401, what)(scope, receive, send)
             return
+        if self.limiter is not None and presented is not None:
+            wait = self.limiter.check(presented)
+            if wait:
+                limit = self.limiter.limit
+                message = (
+                    f"rate limit exceeded: {limit.per_s:g} requests per second per API key "
+                    f"(bursts of {limit.burst:g}); retry after {wait:.2f} s"
+                )
+                await error(429, message, {"Retry-After": retry_after(wait)})(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -95,6 +108,8 @@ def build_app(
     gw: Gateway,
     keys: KeyRing,
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    *,
+    limiter: RateLimiter | None = None,
 ) -> ASGIApp:
     document = openapi_document(gw.rules)
 
@@ -143,7 +158,7 @@ def build_app(
         exception_handlers={HTTPException: http_error, Exception: internal},
         lifespan=lifespan,
     )
-    return RequireApiKey(app, keys)
+    return RequireApiKey(app, keys, limiter)
 
 
 def create_app(settings: Settings, rules: Rules | None = None) -> ASGIApp:
@@ -182,4 +197,8 @@ def create_app(settings: Settings, rules: Rules | None = None) -> ASGIApp:
             await publisher.stop()
             await redis.aclose()
 
-    return build_app(gw, KeyRing(settings.api_keys), lifespan)
+    limiter = None
+    if settings.gateway_rate_limit_per_s > 0:
+        per_s = settings.gateway_rate_limit_per_s
+        limiter = RateLimiter(Limit(per_s, settings.gateway_rate_limit_burst or max(1.0, per_s)))
+    return build_app(gw, KeyRing(settings.api_keys), lifespan, limiter=limiter)

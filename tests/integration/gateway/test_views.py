@@ -158,7 +158,10 @@ def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: li
     )
     assert done.returncode == 0, done.stderr
     assert "views rebuilt" in done.stdout
-    assert _dump(client, keys) == before
+    after = _dump(client, keys)
+    assert after.pop(keys.epoch, None) is not None  # when the views were built: differs
+    before.pop(keys.epoch, None)
+    assert after == before
 
 
 async def _state_records(podium: Podium) -> list[bytes]:
