@@ -33,7 +33,7 @@ from processors.views import user_view
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
-from schemas.views import FINISH_REBUILD, WRITE_USER, Keys, encode_view
+from schemas.views import FINISH_REBUILD, REBUILD_LEASE_S, WRITE_USER, Keys, encode_view
 
 log = logging.getLogger("podium.projector")
 EPOCH_CHECK_S = 1.0  # how often the live projector looks for the views' epoch marker
@@ -105,7 +105,9 @@ async def run(
     try:
         while stop is None or not stop.is_set():
             if time.monotonic() - checked >= EPOCH_CHECK_S:
-                if not await projector.redis.exists(projector.keys.epoch):
+                if not await projector.redis.exists(
+                    projector.keys.epoch, projector.keys.rebuilding
+                ):
                     log.warning("the views' epoch marker is missing: rebuilding from %s", topic)
                     read = await rebuild(bootstrap, topic, projector)
                     log.info("views rebuilt from %d state records", read)
@@ -162,12 +164,12 @@ async def rebuild(
     while True:
         await clear(projector.redis, projector.keys)
         token = uuid.uuid4().hex
-        await projector.redis.set(projector.keys.rebuilding, token)
+        await projector.redis.set(projector.keys.rebuilding, token, ex=REBUILD_LEASE_S)
         seen = await replay(bootstrap, topic, projector, progress)
         keys = [projector.keys.rebuilding, projector.keys.epoch]
         now_ms = time.time_ns() // 1_000_000
         if await projector.redis.eval(FINISH_REBUILD, 2, *keys, token, now_ms):
-            return seen
+            return seen  # 1: done; 2: a later rebuild finishes the job
         log.warning("Redis lost the views during the rebuild: rebuilding again")
 
 
@@ -198,6 +200,7 @@ async def replay(
                 values.extend(r.value for r in recs if r.offset < ends[tp])
                 seen += sum(1 for r in recs if r.offset < ends[tp])
             await projector.apply(values)
+            await projector.redis.expire(projector.keys.rebuilding, REBUILD_LEASE_S)
             for tp in list(remaining):
                 if await cons.position(tp) >= ends[tp]:
                     remaining.discard(tp)

@@ -4,11 +4,14 @@ broker being back, /ready tells the truth meanwhile, and nothing is lost or doub
 The test has its own broker (restarting the session one would disturb other tests): 32
 clients post without pause, each event to a user of its own with value 1 and an
 Idempotency-Key, while the broker is stopped (SIGTERM, or SIGKILL) and started again on the
-same data. Afterwards every event that was not answered 2xx is retried with its key until it
-is; then every user's total must be exactly 1 (0 = lost, 2 = counted twice)."""
+same data, so requests are cut off mid-way. No event answered 503 "not recorded" may be in
+`podium.events` (an ambiguous write must answer 504 "may or may not have been recorded").
+Then every event that was not answered 2xx is retried with its key until it is; then every
+user's total must be exactly 1 (0 = lost, 2 = counted twice)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -16,14 +19,18 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 import pytest
 import redis
 
 from deploy.local import KafkaBroker, free_port
+from schemas.commands import command_user_id, decode_command
+from schemas.topics import EVENTS
 from schemas.views import Keys, decode_view
 from tests.integration.gateway.conftest import JAR_CACHE, Podium, eventually, start_podium
+from tests.integration.runtime.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -153,9 +160,12 @@ def test_gateway_writes_again_after_a_broker_restart(
             assert name not in text
         if status == 504:
             assert "may or may not have been recorded" in text and "Idempotency-Key" in text
+    logged = asyncio.run(users_in_log(pod, tag))
+    not_recorded = {i for i, (s, e) in failed.items() if "not recorded" in e}
+    assert sorted(i for i in not_recorded if i in logged) == [], "'not recorded', yet in the log"
     with httpx.Client(base_url=pod.base_url, headers={"X-API-KEY": pod.api_key}, timeout=30) as h:
         for i in sorted(failed):  # the client's retry, with the same key
-            eventually(lambda i=i: _retried(h, tag, i), within=30, every=0.5)
+            eventually(partial(_retried, h, tag, i), within=30, every=0.5)
     count = max(answers) + 1
     expected = dict.fromkeys(range(count), 1)
     eventually(lambda: _equal(totals(pod, redis_url, tag, count), expected), within=60, every=1)
@@ -173,3 +183,10 @@ def _equal(got: dict[int, int], expected: dict[int, int]) -> None:
 
 def _is(got: object, expected: object) -> None:
     assert got == expected
+
+
+async def users_in_log(pod: Podium, tag: str) -> set[int]:
+    """The event indexes whose command is in `podium.events` (read_committed, to its end)."""
+    records = await read_topic(pod.bootstrap, EVENTS.named(pod.prefix))
+    users = {command_user_id(decode_command(r.value)) for recs in records.values() for r in recs}
+    return {int(u.rsplit("-", 1)[1]) for u in users if u.startswith(tag + "-")}
