@@ -30,6 +30,7 @@ from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaConnectionError,
     KafkaError,
+    KafkaTimeoutError,
     OutOfOrderSequenceNumber,
     ProducerFenced,
     UnknownProducerId,
@@ -64,7 +65,7 @@ class Unconfirmed(Exception):
 
 def describe(exc: BaseException, timeout_s: float) -> str:
     """What went wrong, in the operator's terms (no exception class names)."""
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError | KafkaTimeoutError):
         return f"did not acknowledge the write within {timeout_s:g} s"
     if isinstance(exc, PRODUCER_BROKEN):
         return "rejected the write's sequence (the broker restarted); the gateway reconnects"

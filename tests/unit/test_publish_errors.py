@@ -36,6 +36,7 @@ def test_no_exception_class_name_in_the_text(exc: BaseException) -> None:
 
 def test_the_texts_name_what_happened() -> None:
     assert describe(TimeoutError(), 5.0) == "did not acknowledge the write within 5 s"
+    assert describe(KafkaTimeoutError(), 2.5) == "did not acknowledge the write within 2.5 s"
     assert "broker restarted" in describe(OutOfOrderSequenceNumber(), 5.0)
     assert describe(LeaderNotAvailableError(), 5.0) == "refused the write (leader not available)"
 
