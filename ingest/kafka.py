@@ -46,6 +46,7 @@ log = logging.getLogger("podium.gateway")
 PROBE_FAILURES = 3  # consecutive failed probes before the broker counts as unreachable
 BATCH_FROM = 16  # from this many commands on, publish_many builds record batches itself
 STOP_WITHIN_S = 5.0  # how long a replaced producer may take to close
+CONNECT_WITHIN_S = 15.0  # how long a new producer may take to start (metadata, producer id)
 # Errors after which a producer never writes again (its producer id or sequences are stale).
 PRODUCER_BROKEN = (
     OutOfOrderSequenceNumber,
@@ -111,39 +112,57 @@ class Publisher:
             request_timeout_ms=int(self.timeout_s * 1000),
             compression_type="lz4",
         )
-        try:
-            await producer.start()
+        try:  # start() waits for a producer id without end while the broker is loading
+            await asyncio.wait_for(producer.start(), CONNECT_WITHIN_S)
         except BaseException:
-            await producer.stop()
+            await _close(producer)
             raise
         return producer
 
     async def _supervise(self) -> None:
-        """Connect (retrying), replace a broken producer, probe the broker every second."""
+        """Connect (retrying), replace a broken producer, probe the broker every second.
+        Nothing but our own cancellation ends this loop: if it ended, the gateway would
+        answer 503 until restarted."""
         failures = 0
         while True:
-            if self._producer is not None and (
-                self._broken is self._producer or _sender_dead(self._producer)
-            ):
-                await self._retire(self._producer)
-            if self._producer is None:
-                try:
-                    self._producer = await self._connect()
-                except (KafkaError, OSError) as exc:
-                    log.warning("kafka not reachable at %s: %s", self.bootstrap, exc)
-                    self.ready = False
-                    await asyncio.sleep(1.0)
-                    continue
             try:
-                await asyncio.wait_for(self._probe(self._producer), 2.0)
-                self.ready, failures = True, 0
-            except (KafkaError, OSError, TimeoutError):
-                failures += 1  # one slow answer on a busy machine is not an outage
-                if failures >= PROBE_FAILURES:
-                    self.ready = False
+                failures = await self._step(failures)
+            except asyncio.CancelledError:
+                if _cancelling():
+                    raise
+                log.warning("an internal Kafka client task was cancelled; carrying on")
+            except Exception:
+                log.exception("the Kafka producer's supervisor failed a step; retrying")
+                self.ready = False
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    async def _step(self, failures: int) -> int:
+        """One round: replace a broken producer, connect if needed, probe; the failures."""
+        if self._producer is not None and (
+            self._broken is self._producer or _sender_dead(self._producer)
+        ):
+            await self._retire(self._producer)
+        if self._producer is None:
+            try:
+                self._producer = await self._connect()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("kafka not reachable at %s: %s", self.bootstrap, exc or "timeout")
+                self.ready = False
+                return failures
+        try:
+            await asyncio.wait_for(self._probe(self._producer), 2.0)
+            return 0 if self._set_ready() else failures
+        except (KafkaError, OSError, TimeoutError):
+            failures += 1  # one slow answer on a busy machine is not an outage
+            if failures >= PROBE_FAILURES:
+                self.ready = False
+            return failures
+
+    def _set_ready(self) -> bool:
+        self.ready = self._producer is not None and self._broken is not self._producer
+        return self.ready
 
     async def _retire(self, producer: AIOKafkaProducer) -> None:
         """Drop a producer that cannot write; its unacknowledged batches fail (they were
@@ -153,10 +172,7 @@ class Publisher:
         self.replaced += 1
         log.warning("replacing the Kafka producer: it can no longer write to %s", self.topic)
         producer._message_accumulator.fail_all(KafkaError("producer replaced"))
-        try:
-            await asyncio.wait_for(producer.stop(), STOP_WITHIN_S)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("the replaced producer did not close cleanly: %s", exc)
+        await _close(producer)
 
     async def _probe(self, producer: AIOKafkaProducer) -> None:
         """A metadata request for our topic only (all topics' metadata can be large)."""
@@ -235,6 +251,24 @@ class Publisher:
                 await self._task
         if self._producer is not None:
             await self._producer.stop()
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (aiokafka 0.14 can also raise the
+    CancelledError of an internal task it cancelled, see processors.projector.stop)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _close(producer: AIOKafkaProducer) -> None:
+    """Stop a producer within STOP_WITHIN_S, whatever state it is in."""
+    try:
+        await asyncio.wait_for(producer.stop(), STOP_WITHIN_S)
+    except asyncio.CancelledError:
+        if _cancelling():
+            raise
+    except Exception as exc:
+        log.warning("a Kafka producer did not close cleanly: %s", exc or "timeout")
 
 
 def _sender_dead(producer: AIOKafkaProducer) -> bool:
