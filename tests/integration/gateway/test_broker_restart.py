@@ -154,15 +154,15 @@ def test_gateway_writes_again_after_a_broker_restart(
     assert ready(pod) == 200
     failed = {i: (s, e) for i, (s, e, _) in answers.items() if not 200 <= s < 300}
     assert failed, "the restart went unnoticed: the test proves nothing"
+    logged = asyncio.run(users_in_log(pod, tag))
+    not_recorded = {i for i, (s, e) in failed.items() if "not recorded" in e}
+    assert sorted(i for i in not_recorded if i in logged) == [], "'not recorded', yet in the log"
     for status, text in failed.values():
         assert status in (503, 504), text
         for name in ("TimeoutError", "OutOfOrderSequence", "LeaderNotAvailable", "Error"):
             assert name not in text
         if status == 504:
             assert "may or may not have been recorded" in text and "Idempotency-Key" in text
-    logged = asyncio.run(users_in_log(pod, tag))
-    not_recorded = {i for i, (s, e) in failed.items() if "not recorded" in e}
-    assert sorted(i for i in not_recorded if i in logged) == [], "'not recorded', yet in the log"
     with httpx.Client(base_url=pod.base_url, headers={"X-API-KEY": pod.api_key}, timeout=30) as h:
         for i in sorted(failed):  # the client's retry, with the same key
             eventually(partial(_retried, h, tag, i), within=30, every=0.5)
