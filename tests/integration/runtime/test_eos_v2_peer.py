@@ -1,0 +1,87 @@
+"""Exactly-once of the fast-path prototype (`tests/bench/eos_v2_peer.py`: confluent-kafka, one
+transactional producer per worker, one transaction per batch across partitions, fenced by the
+group generation), against the real broker with the prototype as a real OS process.
+
+The same proof as `test_exactly_once.py`: SIGKILL at random moments while events flow (so
+most kills land between a batch's fold and its commit), then every user's state in the
+changelog must equal an independent fold of the events topic and the derived records
+(read_committed) must be exactly those the fold predicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.settings import REPO_DIR
+from schemas.rules import Rules
+from schemas.topics import Names
+from tests.integration.runtime.kafka_io import WorkerProcess, feed, wait_caught_up
+from tests.integration.runtime.oracle import metric_events
+from tests.integration.runtime.test_exactly_once import assert_exactly_once
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+class PeerProcess(WorkerProcess):
+    """`python -m tests.bench.eos_v2_peer` with the worker's PODIUM_* settings."""
+
+    def start(self) -> PeerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.bench.eos_v2_peer", *self.command],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO_DIR,
+            )
+        return self
+
+
+@pytest.fixture
+def spawn_peer(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., PeerProcess]]:
+    started: list[PeerProcess] = []
+
+    def _spawn(*args: str) -> PeerProcess:
+        proc = PeerProcess(worker_env, tmp_path / f"peer-{len(started)}.log", args).start()
+        started.append(proc)
+        return proc
+
+    yield _spawn
+    for proc in started:
+        proc.stop()
+    for proc in started:
+        print(f"--- {proc.log_path.name} ---\n{proc.log()[-4000:]}")
+
+
+async def test_peer_sigkill_at_random_moments_loses_and_doubles_nothing(
+    kafka_bootstrap: str, names: Names, rules: Rules, spawn_peer
+) -> None:
+    events = metric_events(50_000, 1_000, seed=21)
+    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.4))
+    rnd = random.Random(4712)
+    # Each restart gets a new transactional id: the killed process's open transaction is not
+    # aborted by an init with its id; only the group generation and stable offsets protect.
+    peer = spawn_peer("--instance", "k0")
+    killed_mid_stream = 0
+    for i in range(5):
+        await asyncio.sleep(rnd.uniform(1.5, 3.5))
+        flowing = not flow.done()
+        peer.kill()
+        killed_mid_stream += flowing
+        peer = spawn_peer("--instance", f"k{i + 1}")
+    await flow
+    await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=200)
+    peer.stop()
+    assert killed_mid_stream >= 4, "the kills should hit a peer while events flow"
+    assert "took partitions" in peer.log()
+    await assert_exactly_once(kafka_bootstrap, names, rules, len(events))
