@@ -2,10 +2,10 @@
 transactional producer per worker, one transaction per batch across partitions, fenced by the
 group generation), against the real broker with the prototype as a real OS process.
 
-The same proof as `test_exactly_once.py`: SIGKILL at random moments while events flow (so
-most kills land between a batch's fold and its commit), then every user's state in the
-changelog must equal an independent fold of the events topic and the derived records
-(read_committed) must be exactly those the fold predicts.
+The same proof as `test_exactly_once.py`: SIGKILL at random moments while the peer is
+committing batches (each killed peer had taken the partitions and committed some), then
+every user's state in the changelog must equal an independent fold of the events topic, and
+the derived records (read_committed) must be exactly those the fold predicts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +24,12 @@ import pytest
 from deploy.settings import REPO_DIR
 from schemas.rules import Rules
 from schemas.topics import Names
-from tests.integration.runtime.kafka_io import WorkerProcess, feed, wait_caught_up
+from tests.integration.runtime.kafka_io import (
+    WorkerProcess,
+    committed_offsets,
+    feed,
+    wait_caught_up,
+)
 from tests.integration.runtime.oracle import metric_events
 from tests.integration.runtime.test_exactly_once import assert_exactly_once
 
@@ -63,25 +69,39 @@ def spawn_peer(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[
         print(f"--- {proc.log_path.name} ---\n{proc.log()[-4000:]}")
 
 
-async def test_peer_sigkill_at_random_moments_loses_and_doubles_nothing(
+async def wait_for_work(peer: PeerProcess, bootstrap: str, names: Names, done: int) -> int:
+    """Until this peer owns the partitions and has committed past `done` input records."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "took partitions" in peer.log():
+            committed = sum(
+                (await committed_offsets(bootstrap, names.worker_group, names.events)).values()
+            )
+            if committed > done:
+                return committed
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{peer.log_path.name} committed nothing within 60 s")
+
+
+async def test_peer_sigkill_mid_transaction_loses_and_doubles_nothing(
     kafka_bootstrap: str, names: Names, rules: Rules, spawn_peer
 ) -> None:
-    events = metric_events(50_000, 1_000, seed=21)
-    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.4))
+    events = metric_events(100_000, 1_000, seed=21)
+    flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.5))
     rnd = random.Random(4712)
-    # Each restart gets a new transactional id: the killed process's open transaction is not
-    # aborted by an init with its id; only the group generation and stable offsets protect.
-    peer = spawn_peer("--instance", "k0")
-    killed_mid_stream = 0
-    for i in range(5):
-        await asyncio.sleep(rnd.uniform(1.5, 3.5))
-        flowing = not flow.done()
+    done = 0
+    # Each kill lands while the peer is committing batches (it owns the partitions and has
+    # committed some): most likely between a batch's fold and its commit. Each restart has a
+    # new transactional id, so no init aborts the dead one's open transaction: only the group
+    # generation (fencing its offsets) and the stable-offset read on assignment protect.
+    for i in range(4):
+        peer = spawn_peer("--instance", f"k{i}")
+        done = await wait_for_work(peer, kafka_bootstrap, names, done)
+        await asyncio.sleep(rnd.uniform(0.2, 1.0))
+        assert not flow.done(), f"kill {i}: the flow ended before it; the test proves less"
         peer.kill()
-        killed_mid_stream += flowing
-        peer = spawn_peer("--instance", f"k{i + 1}")
+    peer = spawn_peer("--instance", "last")
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=200)
     peer.stop()
-    assert killed_mid_stream >= 4, "the kills should hit a peer while events flow"
-    assert "took partitions" in peer.log()
     await assert_exactly_once(kafka_bootstrap, names, rules, len(events))
