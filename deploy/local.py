@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,10 +203,18 @@ def _alive(pid: int) -> bool:
 
 
 class KafkaBroker(Service):
-    def __init__(self, home: Path, port: int, controller_port: int, jar_cache: Path) -> None:
+    def __init__(
+        self,
+        home: Path,
+        port: int,
+        controller_port: int,
+        jar_cache: Path,
+        jvm_opts: Sequence[str] = JVM_OPTS,
+    ) -> None:
         super().__init__("kafka", home, port)
         self.controller_port = controller_port
         self.jar_cache = jar_cache
+        self.jvm_opts = list(jvm_opts)
 
     @property
     def bootstrap(self) -> str:
@@ -228,7 +237,7 @@ class KafkaBroker(Service):
             fmt = subprocess.run(
                 [
                     java,
-                    *JVM_OPTS,
+                    *self.jvm_opts,
                     "-cp",
                     classpath,
                     "kafka.tools.StorageTool",
@@ -248,7 +257,7 @@ class KafkaBroker(Service):
         proc = self._spawn(
             [
                 java,
-                *JVM_OPTS,
+                *self.jvm_opts,
                 f"-Dlog4j2.configurationFile={self.home / 'log4j2.yaml'}",
                 f"-Dkafka.logs.dir={self.home}",
                 "-cp",

@@ -93,17 +93,19 @@ def env_for(bootstrap: str, prefix: str, **extra: str) -> dict[str, str]:
     }
 
 
-def timed(
-    bootstrap: str, args: Sequence[str], out_prefix: str, input_topic: str, log: Path
-) -> float:
-    """Seconds from process start until its group has committed the whole input."""
-    asyncio.run(create_topics(bootstrap, out_prefix))
-    extra = ("--input-topic", input_topic) if args is PEER else ()
+def timed(bootstrap: str, args: Sequence[str], source: Names, log: Path) -> float:
+    """Seconds from process start until its group has committed the whole input. The Podium
+    worker writes under the source's prefix; the peer reads the source's events and writes
+    under a prefix of its own (so neither restores the other's states)."""
+    prefix, extra = source.prefix, ()
+    if args is PEER:
+        prefix, extra = f"fp{uuid.uuid4().hex[:6]}.", ("--input-topic", source.events)
+        asyncio.run(create_topics(bootstrap, prefix))
     started = time.perf_counter()
-    proc = spawn([*args, *extra], env_for(bootstrap, out_prefix), log)
+    proc = spawn([*args, *extra], env_for(bootstrap, prefix), log)
     try:
-        group = Names(out_prefix).worker_group
-        asyncio.run(wait_caught_up(bootstrap, group, input_topic, within=3600))
+        group = Names(prefix).worker_group
+        asyncio.run(wait_caught_up(bootstrap, group, source.events, within=3600))
         return time.perf_counter() - started
     finally:
         stop(proc)
@@ -121,7 +123,7 @@ def throughput(broker: KafkaBroker, home: Path) -> None:
     for name, args in KINDS.items():
         cpu0 = cpu_seconds(pid)
         log = home / f"tp-{len(rates)}.log"
-        seconds = timed(bootstrap, args, f"fp{uuid.uuid4().hex[:6]}.", source.events, log)
+        seconds = timed(bootstrap, args, source, log)
         rates[name] = COUNT / seconds
         found = re.findall(r"in (\d+) transactions", log.read_text())
         txs = f", {found[-1]} transactions" if found else ""

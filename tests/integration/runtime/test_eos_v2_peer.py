@@ -5,7 +5,9 @@ group generation), against the real broker with the prototype as a real OS proce
 The same proof as `test_exactly_once.py`: SIGKILL at random moments while the peer is
 committing batches (each killed peer had taken the partitions and committed some), then
 every user's state in the changelog must equal an independent fold of the events topic, and
-the derived records (read_committed) must be exactly those the fold predicts.
+the derived records (read_committed) must be exactly those the fold predicts. And the
+Progress records of the killed peers' aborted transactions (what a gateway reading
+read_uncommitted could have answered) must each equal a committed one.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from tests.integration.runtime.kafka_io import (
     WorkerProcess,
     committed_offsets,
     feed,
+    read_topic,
     wait_caught_up,
 )
-from tests.integration.runtime.oracle import metric_events
+from tests.integration.runtime.oracle import metric_events, values
 from tests.integration.runtime.test_exactly_once import assert_exactly_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -105,3 +108,12 @@ async def test_peer_sigkill_mid_transaction_loses_and_doubles_nothing(
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=200)
     peer.stop()
     await assert_exactly_once(kafka_bootstrap, names, rules, len(events))
+    # Answer before commit: what a read_uncommitted reader (a gateway answering early) saw of
+    # the killed peers' open transactions was aborted, and each such Progress came true later,
+    # byte for byte (the fold is deterministic from the committed state and the log order).
+    committed = values(await read_topic(kafka_bootstrap, names.progress))
+    seen = values(await read_topic(kafka_bootstrap, names.progress, "read_uncommitted"))
+    aborted = seen - committed
+    assert sum(aborted.values()) > 0, "no kill landed inside a transaction that had produced"
+    untrue = set(aborted) - set(committed)
+    assert not untrue, f"{len(untrue)} uncommitted Progress records never came true"
