@@ -7,7 +7,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench_fold", "bench_kafka", "bench_runtime", "bench_gateway"]
+BENCHES = [
+    "bench_fold",
+    "bench_kafka",
+    "bench_runtime",
+    "bench_gateway",
+    "bench_fastpath",
+    "bench_broker_jvm",
+]
 
 
 def main(argv: list[str]) -> int:

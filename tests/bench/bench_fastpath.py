@@ -25,7 +25,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.demo import wait_pipeline
+import httpx
+
 from deploy.local import KafkaBroker, RedisServer, free_port
 from deploy.settings import REPO_DIR, Settings
 from deploy.stack import create_topics, wait_ready
@@ -97,7 +98,7 @@ def timed(bootstrap: str, args: Sequence[str], source: Names, log: Path) -> floa
     """Seconds from process start until its group has committed the whole input. The Podium
     worker writes under the source's prefix; the peer reads the source's events and writes
     under a prefix of its own (so neither restores the other's states)."""
-    prefix, extra = source.prefix, ()
+    prefix, extra = source.prefix, ()  # type: tuple[str, tuple[str, ...]]
     if args is PEER:
         prefix, extra = f"fp{uuid.uuid4().hex[:6]}.", ("--input-topic", source.events)
         asyncio.run(create_topics(bootstrap, prefix))
@@ -143,6 +144,18 @@ def throughput(broker: KafkaBroker, home: Path) -> None:
         print(f"  {name:44} {rate:>9,.0f} {rate / base:>7.0%} {rate / quix:>6.1f}x")
 
 
+def wait_answered(addr: str, key: str, within: float = 120.0) -> None:
+    """Until a metric event comes back 201 with its progress: the worker owns the input."""
+    deadline = time.monotonic() + within
+    with httpx.Client(headers={"X-API-KEY": key}, timeout=10) as http:
+        while time.monotonic() < deadline:
+            resp = http.post(f"http://{addr}{EVENT_PATH}", content=event_body(0))
+            if resp.status_code == 201:
+                return
+            time.sleep(0.5)
+    raise TimeoutError(f"no 201 from {addr} within {within:.0f} s")
+
+
 def sync_run(broker: KafkaBroker, redis_url: str, home: Path, kind: str, rate: int) -> None:
     bootstrap = broker.bootstrap
     names = Names(f"fs{uuid.uuid4().hex[:6]}.")
@@ -151,7 +164,8 @@ def sync_run(broker: KafkaBroker, redis_url: str, home: Path, kind: str, rate: i
     port = free_port()
     env = env_for(
         bootstrap, names.prefix, PODIUM_REDIS_URL=redis_url, PODIUM_API_KEY_HASHES=digest,
-        PODIUM_VIEWS_PREFIX=f"{names.prefix}views:", PODIUM_LOG_LEVEL="WARNING",
+        PODIUM_VIEWS_PREFIX=f"{names.prefix}views:", PODIUM_LOG_LEVEL="INFO",
+        PODIUM_RULES_PATH=str(REPO_DIR / "deploy" / "rules.example.toml"),  # has words-written
     )  # fmt: skip
     worker = spawn(KINDS[kind], env, home / f"sync-{names.prefix}worker.log")
     gateway = spawn(
@@ -160,7 +174,12 @@ def sync_run(broker: KafkaBroker, redis_url: str, home: Path, kind: str, rate: i
     try:
         addr = f"127.0.0.1:{port}"
         wait_ready(f"http://{addr}/ready")
-        wait_pipeline(f"http://{addr}/v1", key)
+        try:
+            wait_answered(addr, key)
+        except Exception:
+            for log in home.glob("*.log"):
+                print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+            raise
         parts = EVENTS.partitions
         pids = {"broker": broker.pid() or 0, "worker": worker.pid, "gateway": gateway.pid}
         with (
