@@ -24,6 +24,11 @@ from pathlib import Path
 DEPLOY_DIR = Path(__file__).resolve().parent
 POM = DEPLOY_DIR / "kafka" / "pom.xml"
 KAFKA_VERSION = "4.1.2"
+# Measured beside C2 (tiered), G1 and a 256 MB heap with tests/bench/bench_broker_jvm.py on
+# 2026-12-02 (2 shared cores, docs/fast-path.md): C1 only + SerialGC starts in 7.4 s (C2:
+# 12.7-14.9 s), holds 214 MB RSS after the run (C2 + Serial 251-256, G1 371), commits the most
+# small transactions (76/s warm, 7.2 ms broker CPU each; C2 41-52/s, 15-19 ms while it still
+# compiles) and one large transaction fastest (255 k records/s; C2 161-208 k). Kept.
 JVM_OPTS = [
     "-Xms64m",
     "-Xmx512m",
