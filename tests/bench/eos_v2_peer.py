@@ -73,7 +73,7 @@ class PeerConfig:
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
     max_records: int = 50_000
-    linger_ms: int = 5
+    linger_ms: int = 1  # commit_transaction flushes anyway
 
     @classmethod
     def from_settings(cls, settings: Settings, input_topic: str, instance: str) -> PeerConfig:
@@ -171,6 +171,9 @@ class Peer:
                 "transaction.timeout.ms": config.transaction_timeout_ms,
                 "acks": "all",
                 "linger.ms": config.linger_ms,
+                # A transaction's first produce often meets the previous one's markers still
+                # being written (CONCURRENT_TRANSACTIONS): retry after 5 ms, not 100.
+                "retry.backoff.ms": 5,
                 "batch.size": 1024 * 1024,
                 "queue.buffering.max.messages": 2_000_000,
                 "queue.buffering.max.kbytes": 2 * 1024 * 1024,
