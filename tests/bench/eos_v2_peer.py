@@ -54,6 +54,11 @@ from schemas.topics import Names
 
 log = logging.getLogger("podium.eosv2")
 FETCH_BYTES = 16 * 1024 * 1024
+SETTLING = {  # errors of a topic whose leadership is still settling
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 
 class Rec(NamedTuple):
@@ -89,11 +94,25 @@ class PeerConfig:
         )
 
 
-def last_stable_offsets(bootstrap: str, topic: str, partitions: list[int]) -> dict[int, int]:
+def last_stable_offsets(
+    bootstrap: str, topic: str, partitions: list[int], within: float = 60.0
+) -> dict[int, int]:
+    """The read_committed end of each partition; retried while leadership settles (a topic
+    created moments ago answers NOT_LEADER_FOR_PARTITION for a while)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     asked = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}
-    futures = admin.list_offsets(asked, isolation_level=IsolationLevel.READ_COMMITTED)
-    return {tp.partition: fut.result().offset for tp, fut in futures.items()}
+    deadline = time.monotonic() + within
+    while True:
+        futures = admin.list_offsets(asked, isolation_level=IsolationLevel.READ_COMMITTED)
+        try:
+            return {tp.partition: fut.result().offset for tp, fut in futures.items()}
+        except KafkaException as exc:
+            err = exc.args[0]
+            settling = err.retriable() or err.code() in SETTLING
+            if not settling or time.monotonic() > deadline:
+                raise
+            log.info("listing offsets of %s: %s; retrying", topic, err)
+            time.sleep(0.5)
 
 
 def restore(bootstrap: str, topic: str, partitions: list[int]) -> dict[int, dict[str, bytes]]:
