@@ -12,6 +12,8 @@ BENCHES = [
     "bench_kafka",
     "bench_runtime",
     "bench_gateway",
+    "bench_fastpath",
+    "bench_broker_jvm",
     "bench_ranking",
     "bench_soak",
 ]
