@@ -1,18 +1,20 @@
 """The pure fold: one user's state and one command in, the new state and its records out.
 
 Reads commands from `podium.events` (via the runtime); its records go to `podium.progress`
-(`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`)
-and `podium.streaks` (`StreakChanged`). No I/O, no clock, no await: time is the command's own.
-Each concern lives in its own module (users, metrics, streaks, achievements); this one only
-composes them and builds the new state once per command.
+(`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`),
+`podium.streaks` (`StreakChanged`) and `podium.points` (`PointsChanged`). No I/O, no clock,
+no await: time is the command's own. Each concern lives in its own module (users, metrics,
+streaks, achievements, points); this one only composes them and builds the new state once
+per command.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from processors import achievements as ach
-from processors import metrics, streaks
+from processors import metrics, points, streaks
 from processors.users import new_user, upsert
 from schemas._fast import maker
 from schemas.commands import (
@@ -22,11 +24,12 @@ from schemas.commands import (
     MetricTracked,
     UserIdentified,
 )
+from schemas.points import PointsChanged, PointsState
 from schemas.records import AchievementCompleted, CommandType, Progress, StreakChanged
 from schemas.rules import Rules
 from schemas.state import StreakState, UserState
 
-FoldRecord = Progress | AchievementCompleted | StreakChanged
+FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged
 ZERO = Decimal(0)
 _new_state = maker(UserState)
 _new_progress = maker(Progress)
@@ -61,6 +64,7 @@ def _build(
         events,
         s.achievements if done is None else done,
         s.streak if streak is None else streak,
+        s.points,
         s.offset,
     )
 
@@ -89,6 +93,7 @@ def _progress(
         key,
         tuple(done) if done else (),
         streaks.snapshot(state.streak, rules, extended),
+        (),
         False,
     )
 
@@ -109,6 +114,7 @@ def evolve(
     A command whose event id was seen recently, or a metric event whose idempotency key was
     seen for that metric, changes nothing: its Progress says `replayed=True`.
     """
+    before = state
     if state is None:
         if isinstance(command, ClockTicked):
             state = new_user(command.user_id, command.time_ms, rules)
@@ -125,10 +131,56 @@ def evolve(
     else:
         events = (*recent, fingerprint)
     if isinstance(command, MetricTracked):
-        return _metric(state, command, rules, events)
-    if isinstance(command, ClockTicked):
-        return _tick(state, command, rules, events)
-    return _identify_or_award(state, command, rules, events)
+        new, records = _metric(state, command, rules, events)
+    elif isinstance(command, ClockTicked):
+        new, records = _tick(state, command, rules, events)
+    else:
+        new, records = _identify_or_award(state, command, rules, events)
+    if rules.points and not records[0].replayed:  # type: ignore[union-attr]
+        return _with_points(before, new, command, records, rules)
+    return new, records
+
+
+def _with_points(
+    before: UserState | None,
+    new: UserState,
+    command: Command,
+    records: list[FoldRecord],
+    rules: Rules,
+) -> tuple[UserState, list[FoldRecord]]:
+    """The command's points (after its other effects): the state with the changed systems,
+    its `Progress` carrying the `PointsChanged` facts, which follow the other records."""
+    systems, facts = points.apply(before, new, command, records[1:], rules)
+    if systems is None:
+        return new, records
+    new = _with_systems(new, systems)
+    if not facts:
+        return new, records
+    progress = replace(records[0], points=tuple(facts))  # type: ignore[arg-type]
+    return new, [progress, *records[1:], *facts]
+
+
+def _with_systems(s: UserState, systems: dict[str, PointsState]) -> UserState:
+    return _new_state(
+        s.user_id,
+        s.version,
+        s.email,
+        s.name,
+        s.tz,
+        s.device_tokens,
+        s.subscribe_to_emails,
+        s.attributes,
+        s.created_ms,
+        s.updated_ms,
+        s.events,
+        s.totals,
+        s.idempotency,
+        s.recent_events,
+        s.achievements,
+        s.streak,
+        systems,
+        s.offset,
+    )
 
 
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
@@ -188,6 +240,7 @@ def _metric(
         events,
         ach.merged(have, done) if done else have,
         streak,
+        state.points,
         state.offset,
     )
     progress = _new_progress(
@@ -202,6 +255,7 @@ def _metric(
         key,
         tuple(done),
         streaks.snapshot(streak, rules, extended),
+        (),
         False,
     )
     if done:
@@ -279,5 +333,6 @@ def close_periods(
         state.recent_events,
         state.achievements,
         streak,
+        state.points,
         state.offset,
     ), list(changes)

@@ -37,6 +37,7 @@ def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None)
         (),
         {},
         initial_streak(rules),
+        {},
         -1,
     )
 

@@ -30,6 +30,7 @@ RECORD_TYPES = {
     "Progress": "progress",
     "AchievementCompleted": "achievement",
     "StreakChanged": "streak",
+    "PointsChanged": "points",
     "DeadLetter": "dead_letter",
 }
 RENAMES = {"time_ms": "time"}  # commands only: the wire says "time"
@@ -88,6 +89,23 @@ def build() -> dict[str, str]:
         "minItems": 3,
         "maxItems": 3,
     }
+    st["$defs"]["PointsState"]["properties"]["awards"] = {
+        "description": "[trigger, seq, points, timeMs, total, count, [boost keys]], oldest first",
+        "type": "array",
+        "items": {"type": "array", "minItems": 7, "maxItems": 7},
+    }
+    st["$defs"]["PointsState"]["properties"]["days"] = {
+        "description": "[local date ordinal, points added that day, total at its end]",
+        "type": "array",
+        "items": {
+            "type": "array",
+            "prefixItems": [{"type": "integer"}, {"type": "integer"}, {"type": "integer"}],
+            "minItems": 3,
+            "maxItems": 3,
+        },
+    }
+    for name in ("PointsAward", "PointsDay"):
+        st["$defs"].pop(name, None)
     st["properties"] = {
         "version": {"const": state.STATE_VERSION},
         **{k: v for k, v in st["properties"].items() if k != "version"},
@@ -97,7 +115,8 @@ def build() -> dict[str, str]:
             "Podium command (podium.events)", _envelope(cmd, COMMAND_TYPES, commands.SCHEMA_VERSION)
         ),
         "records.schema.json": _document(
-            "Podium derived record (podium.progress, .achievements, .streaks, .events.dlq)",
+            "Podium derived record "
+            "(podium.progress, .achievements, .streaks, .points, .events.dlq)",
             _envelope(rec, RECORD_TYPES, records.SCHEMA_VERSION),
         ),
         "state.schema.json": _document("Podium user state (podium.state)", st),

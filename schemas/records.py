@@ -2,15 +2,16 @@
 
 - `Progress` on `podium.progress`: exactly one per command, everything the command changed
   (enough for the gateway to answer Trophy's `EventResponse`).
-- `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`.
+- `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`,
+  `PointsChanged` (schemas.points) on `podium.points`.
 - `DeadLetter` on `podium.events.dlq`: a record that could not be decoded or validated.
 
 Every record has a deterministic `id` (a consumer deduplicates by it) and a `backfilled`
 flag (true when a replay with changed rules emitted it for the first time).
 
 Wire format: a JSON object with "schema_version", "type" ("progress", "achievement",
-"streak", "dead_letter") and camelCase fields; decimals are strings, dates ISO "YYYY-MM-DD",
-times integer epoch milliseconds UTC.
+"streak", "points", "dead_letter") and camelCase fields; decimals are strings, dates ISO
+"YYYY-MM-DD", times integer epoch milliseconds UTC.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import orjson
 
 from schemas.commands import InvalidRecord
+from schemas.points import PointsChanged, changed_json, changed_of
 
 SCHEMA_VERSION = 1
 
@@ -102,6 +104,7 @@ class Progress:
     idempotency_key: str | None = None
     achievements: tuple[AchievementCompleted, ...] = ()
     streak: StreakSnapshot | None = None
+    points: tuple[PointsChanged, ...] = ()  # per points system the command changed
     backfilled: bool = False
 
 
@@ -141,7 +144,7 @@ class DeadLetter:
         return base64.b64decode(self.original)
 
 
-Record = Progress | AchievementCompleted | StreakChanged | DeadLetter
+Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter
 
 
 # --- codecs ---------------------------------------------------------------------------------
@@ -192,8 +195,14 @@ _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {
         {
             "achievements": lambda v: [_achievement_fields(a) for a in v],
             "streak": lambda v: None if v is None else _snapshot_fields(v),
+            "points": lambda v: [changed_json(c) for c in v],
         },
     ),
+    PointsChanged: lambda o: {
+        "schema_version": SCHEMA_VERSION,
+        "type": "points",
+        **changed_json(o),
+    },
     AchievementCompleted: _fields_encoder(
         AchievementCompleted, {"schema_version": SCHEMA_VERSION, "type": "achievement"}
     ),
@@ -246,6 +255,7 @@ def _progress(obj: dict[str, Any]) -> Progress:
     base["achievements"] = tuple(_achievement(a) for a in obj.get("achievements") or ())
     streak = obj.get("streak")
     base["streak"] = None if streak is None else _build(StreakSnapshot, streak)
+    base["points"] = tuple(changed_of(c) for c in obj.get("points") or ())
     rec: Progress = _build(Progress, base, ("total",))
     return rec
 
@@ -254,6 +264,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "progress": _progress,
     "achievement": _achievement,
     "streak": lambda obj: _build(StreakChanged, obj),
+    "points": changed_of,
     "dead_letter": lambda obj: _build(DeadLetter, obj),
 }
 
@@ -271,5 +282,10 @@ def decode_record(raw: bytes) -> Record:
     decoder = _DECODERS.get(obj.get("type"))  # type: ignore[arg-type]
     if decoder is None:
         raise InvalidRecord(f"type: unknown {obj.get('type')!r}")
-    rec: Record = decoder(obj)
+    try:
+        rec: Record = decoder(obj)
+    except InvalidRecord:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidRecord(f"{obj.get('type')}: {type(exc).__name__}: {exc}") from None
     return rec

@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
+from schemas import points as _points
 from schemas._fast import maker
 from schemas.commands import InvalidRecord
+from schemas.points import PointsState
 
 STATE_VERSION = 1
 
@@ -63,6 +65,7 @@ class UserState:
     recent_events: tuple[str, ...] = ()  # the latest event ids (long ones as "#" + hash)
     achievements: Mapping[str, int] = field(default_factory=dict)  # key -> achieved_at_ms
     streak: StreakState = field(default_factory=StreakState)
+    points: Mapping[str, PointsState] = field(default_factory=dict)  # system key -> state
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
 
     def with_offset(self, offset: int) -> UserState:
@@ -85,6 +88,7 @@ class UserState:
             self.recent_events,
             self.achievements,
             self.streak,
+            self.points,
             offset,
         )
 
@@ -124,6 +128,7 @@ def state_json(state: UserState) -> dict[str, Any]:
             "freezeEarned": s.freeze_earned,
             "history": [[h.period, h.length, h.used_freeze] for h in s.history],
         },
+        "points": {k: _points.state_json(v) for k, v in state.points.items()},
         "offset": state.offset,
     }
 
@@ -159,6 +164,13 @@ def _streak(obj: dict[str, Any]) -> StreakState:
     )
 
 
+def _points_of(obj: dict[str, Any], user_id: str) -> dict[str, PointsState]:
+    systems = obj.get("points")  # absent in states written before points existed
+    if not systems:
+        return {}
+    return {k: _points.state_of(v, user_id, k) for k, v in systems.items()}
+
+
 def decode_state(raw: bytes) -> UserState:
     """Decode a state changelog value; raises `InvalidRecord` when it is not one."""
     try:
@@ -183,6 +195,7 @@ def decode_state(raw: bytes) -> UserState:
             tuple(obj["recentEvents"]),
             obj["achievements"],
             _streak(obj["streak"]),
+            _points_of(obj, obj["userId"]),
             obj["offset"],
         )
     except InvalidRecord:

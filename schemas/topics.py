@@ -74,7 +74,23 @@ STREAKS = Topic(
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 
-CATALOGUE: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, STATE, PROGRESS, ACHIEVEMENTS, STREAKS)
+POINTS = Topic(
+    "podium.points",
+    key="user id",
+    value="PointsChanged (schemas.points)",
+    partitions=12,
+    config=_config(cleanup_policy="delete", retention_ms=FOREVER),
+)
+
+CATALOGUE: tuple[Topic, ...] = (
+    EVENTS,
+    EVENTS_DLQ,
+    STATE,
+    PROGRESS,
+    ACHIEVEMENTS,
+    STREAKS,
+    POINTS,
+)
 
 
 # --- names under a prefix, and the identifiers derived from them ----------------------------
@@ -109,6 +125,10 @@ class Names:
     @property
     def streaks(self) -> str:
         return STREAKS.named(self.prefix)
+
+    @property
+    def points(self) -> str:
+        return POINTS.named(self.prefix)
 
     @property
     def worker_group(self) -> str:

@@ -21,6 +21,7 @@ from schemas.commands import (
     command_user_id,
     decode_command,
 )
+from schemas.points import PointsChanged
 from schemas.records import (
     AchievementCompleted,
     DeadLetter,
@@ -53,6 +54,7 @@ class Effects:
     progress: list[KeyValue] = field(default_factory=list)
     achievements: list[KeyValue] = field(default_factory=list)
     streaks: list[KeyValue] = field(default_factory=list)
+    points: list[KeyValue] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     events: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
@@ -98,6 +100,7 @@ def fold_batch(
         Progress: out.progress,
         AchievementCompleted: out.achievements,
         StreakChanged: out.streaks,
+        PointsChanged: out.points,
     }
     for rec in records:
         out.next_offset = rec.offset + 1
