@@ -23,6 +23,7 @@ from schemas.commands import (
     decode_command,
     encode_command,
 )
+from schemas.points import PointsChanged
 from schemas.records import AchievementCompleted, Progress, StreakChanged, encode_record
 from schemas.rules import Rules
 from schemas.state import UserState, encode_state
@@ -64,6 +65,7 @@ class Expected:
     progress: Counter[bytes] = field(default_factory=Counter)
     achievements: Counter[bytes] = field(default_factory=Counter)
     streaks: Counter[bytes] = field(default_factory=Counter)
+    points: Counter[bytes] = field(default_factory=Counter)
     invalid: int = 0
 
 
@@ -92,6 +94,8 @@ def fold_log(
                     out.achievements[encode_record(item)] += 1
                 elif isinstance(item, StreakChanged):
                     out.streaks[encode_record(item)] += 1
+                elif isinstance(item, PointsChanged):
+                    out.points[encode_record(item)] += 1
         out.states.update({uid: encode_state(s) for uid, s in states.items()})
     return out
 
