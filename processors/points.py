@@ -95,36 +95,32 @@ class _Draft:
         units = self.units[trigger.key] = _EXACT.add(self.units.get(trigger.key, ZERO), value)
         return units
 
-    def add(
+    def move(self, amount: int) -> int:
+        """Add `amount` within the bounds; returns what was actually added."""
+        total = bounded(self.total, amount, self.system.max_points)
+        added, self.total = total - self.total, total
+        return added
+
+    def award(
         self,
         trigger: PointsTrigger,
         seq: int,
-        amount: int,
+        added: int,
         count: int,
         time_ms: int,
         boosts: tuple[str, ...],
         ledger: Ledger,
     ) -> None:
-        """Add an award (nothing when the bounds leave it at zero); consecutive awards of one
-        trigger in one command merge into one (a long absence settles many intervals)."""
-        total = bounded(self.total, amount, self.system.max_points)
-        added = total - self.total
+        """Record what a trigger added in this command (nothing when the bounds left it 0)."""
         if added == 0:
             return
-        self.total = total
-        last = self.awards[-1] if self.awards else None
-        if last is not None and last.trigger == trigger.key:
-            added += last.points
-            count += last.count
-            boosts = (*last.boosts, *(b for b in boosts if b not in last.boosts))
-            self.awards.pop()
         self.awards.append(
             PointsAward(
                 id=award_id(ledger.user_id, self.system.key, trigger.key, seq),
                 trigger=trigger.key,
                 points=added,
                 time_ms=time_ms,
-                total=total,
+                total=self.total,
                 count=count,
                 boosts=boosts,
             )
@@ -194,7 +190,7 @@ class Ledger:
             return
         d.set_count(trigger, 1)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
-        d.add(trigger, 1, points, 1, self.time_ms, boosts, self)
+        d.award(trigger, 1, d.move(points), 1, self.time_ms, boosts, self)
 
     def metric(
         self,
@@ -220,7 +216,7 @@ class Ledger:
         d.set_count(trigger, reached)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
         n = reached - done
-        d.add(trigger, reached, points * n, n, self.time_ms, boosts, self)
+        d.award(trigger, reached, d.move(points * n), n, self.time_ms, boosts, self)
 
     def streak(
         self, system: PointsSystem, trigger: PointsTrigger, length: int, attrs: Mapping[str, str]
@@ -232,7 +228,7 @@ class Ledger:
         seq = d.count(trigger) + 1
         d.set_count(trigger, seq)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
-        d.add(trigger, seq, points, 1, self.time_ms, boosts, self)
+        d.award(trigger, seq, d.move(points), 1, self.time_ms, boosts, self)
 
     def settle(
         self,
@@ -252,14 +248,18 @@ class Ledger:
             d.set_count(trigger, due)
             if not _matches(trigger.user_attributes, attrs):
                 continue  # the intervals passed all the same
+            # Between two boost cuts every firing is worth the same, and within such a run the
+            # total moves one way, so bounding the run's sum equals bounding each firing.
             cuts = {c for b in system.boosts for c in _cuts(b, created_ms, interval)}
-            lo = done + 1
+            lo, added = done + 1, 0
+            applied: tuple[str, ...] = ()
             for end in sorted({c for c in cuts if lo < c <= due} | {due + 1}):
-                at = created_ms + lo * interval
-                points, boosts = boosted(system, trigger.points, at, attrs)
-                last = created_ms + (end - 1) * interval
-                d.add(trigger, end - 1, points * (end - lo), end - lo, last, boosts, self)
+                points, boosts = boosted(system, trigger.points, created_ms + lo * interval, attrs)
+                added += d.move(points * (end - lo))
+                applied += tuple(b for b in boosts if b not in applied)
                 lo = end
+            last = created_ms + due * interval
+            d.award(trigger, due, added, due - done, last, applied, self)
 
     def result(self) -> tuple[dict[str, PointsState] | None, list[PointsChanged]]:
         """The user's new points map (None: unchanged) and the facts, in file order."""
