@@ -28,10 +28,11 @@ system: ## Debian's redis-server when it is missing (Java and Maven must be ther
 	@command -v java >/dev/null || { echo "java is missing: install a Java 17+ runtime (apt-get install -y openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "mvn is missing: install Maven (apt-get install -y maven)"; exit 1; }
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import contracts (layers, pure core; pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy schemas processors ingest deploy tests
+	$(BIN)/lint-imports
 
 test: install ## all tests: unit, component and integration against a real Kafka and Redis
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider

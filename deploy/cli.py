@@ -1,5 +1,6 @@
-"""`podium`: the command line. Each subcommand builds the settings at the edge and hands them to
-the composition root of the process it runs."""
+"""`podium`: the command line. The only reader of the settings: each subcommand builds, from
+them, the narrow config of the process it runs (`*_config` below) and loads the rules, and
+hands both to that process's composition root."""
 
 from __future__ import annotations
 
@@ -11,14 +12,87 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy.local import StartError
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
-from schemas.topics import STATE
+from schemas.rules import Rules, load_rules
+from schemas.topics import Names
+
+if TYPE_CHECKING:
+    from ingest.app import GatewayConfig
+    from processors.projector import ProjectorConfig
+    from processors.replay import ReplayConfig, Summary
+    from processors.ticker import TickConfig
+    from processors.worker import WorkerConfig
 
 Command = Callable[[argparse.Namespace, Settings], int]
+
+
+# the narrow configs, from the settings ------------------------------------------------------
+
+
+def rules_of(settings: Settings) -> Rules:
+    return load_rules(settings.rules_path)
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    from processors.worker import WorkerConfig
+
+    return WorkerConfig(
+        settings.bootstrap,
+        Names(settings.topic_prefix),
+        session_timeout_ms=settings.worker_session_timeout_ms,
+        transaction_timeout_ms=settings.transaction_timeout_ms,
+        max_records=settings.worker_max_records,
+        fence_backoff_s=settings.fence_backoff_s,
+        metrics_port=settings.metrics_port,
+    )
+
+
+def replay_config(settings: Settings, strict: bool = False) -> ReplayConfig:
+    from processors.replay import ReplayConfig
+
+    return ReplayConfig(
+        settings.bootstrap,
+        Names(settings.topic_prefix),
+        transaction_timeout_ms=settings.transaction_timeout_ms,
+        strict=strict,
+    )
+
+
+def tick_config(settings: Settings) -> TickConfig:
+    from processors.ticker import TickConfig
+
+    return TickConfig(settings.bootstrap, Names(settings.topic_prefix))
+
+
+def projector_config(settings: Settings) -> ProjectorConfig:
+    from processors.projector import ProjectorConfig
+
+    return ProjectorConfig(
+        settings.bootstrap, Names(settings.topic_prefix), settings.redis, settings.views_prefix
+    )
+
+
+def gateway_config(settings: Settings) -> GatewayConfig:
+    from ingest.app import GatewayConfig
+
+    return GatewayConfig(
+        settings.bootstrap,
+        Names(settings.topic_prefix),
+        settings.redis,
+        views_prefix=settings.views_prefix,
+        api_keys=tuple(settings.api_keys),
+        wait_s=settings.gateway_wait_s,
+        publish_timeout_s=settings.gateway_publish_timeout_s,
+        max_body_bytes=settings.gateway_max_body_bytes,
+        linger_ms=settings.gateway_linger_ms,
+    )
+
+
+# the local stack --------------------------------------------------------------------------
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -104,7 +178,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(settings),
+        create_app(gateway_config(settings), rules_of(settings)),
         host=args.host or settings.gateway_host,
         port=args.port or settings.gateway_port,
         loop="auto",
@@ -117,56 +191,24 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_projector(args: argparse.Namespace, settings: Settings) -> int:
     """Keep the Redis views from the state changelog (processors.projector)."""
-    from processors import projector
+    from processors.projector import run_projector
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-    async def main() -> None:
-        redis, proj = _projector(settings)
-        try:
-            await projector.run(
-                settings.bootstrap,
-                STATE.named(settings.topic_prefix),
-                f"{settings.topic_prefix}podium.projector",
-                proj,
-            )
-        finally:
-            await redis.aclose()
-
-    asyncio.run(main())
+    asyncio.run(run_projector(projector_config(settings), rules_of(settings)))
     return 0
-
-
-def _projector(settings: Settings) -> tuple[Any, Any]:
-    from redis.asyncio import Redis
-
-    from processors.projector import Projector
-    from schemas.rules import load_rules
-    from schemas.views import Keys
-
-    redis = Redis.from_url(settings.redis)
-    return redis, Projector(redis, Keys(settings.views_prefix), load_rules(settings.rules_path))
 
 
 def cmd_views(args: argparse.Namespace, settings: Settings) -> int:
     """`podium views rebuild`: clear the Redis views and rebuild them from Kafka."""
-    from processors import projector
+    from processors.projector import rebuild_views
 
     def show(done: int, total: int) -> None:
         print(f"\rrebuilding views: {done}/{total} state records", end="", flush=True)
 
-    async def main() -> int:
-        redis, proj = _projector(settings)
-        try:
-            read = await projector.rebuild(
-                settings.bootstrap, STATE.named(settings.topic_prefix), proj, show
-            )
-        finally:
-            await redis.aclose()
-        print(f"\nviews rebuilt from {read} state records: {proj.applied} users written")
-        return 0
-
-    return asyncio.run(main())
+    config, rules = projector_config(settings), rules_of(settings)
+    read, written = asyncio.run(rebuild_views(config, rules, show))
+    print(f"\nviews rebuilt from {read} state records: {written} users written")
+    return 0
 
 
 def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,11 +225,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     """Send one metric event straight to podium.events (ingest.client)."""
     from ingest.client import EventClient
     from schemas.api import ApiError
-    from schemas.rules import load_rules
 
     async def main() -> str:
         async with EventClient(
-            settings.bootstrap, load_rules(settings.rules_path), settings.topic_prefix
+            settings.bootstrap, rules_of(settings), settings.topic_prefix
         ) as client:
             user = {"id": args.user, **({"tz": args.tz} if args.tz else {})}
             attrs = dict(a.split("=", 1) for a in args.attr or ())
@@ -241,7 +282,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run a stream worker (one member of the podium.worker consumer group)."""
     from processors.worker import run_worker
 
-    return _serve(settings, lambda stop: run_worker(settings, stop))
+    config, rules = worker_config(settings), rules_of(settings)
+    return _serve(settings, lambda stop: run_worker(config, rules, stop))
 
 
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
@@ -249,32 +291,50 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from processors.ticker import emit_ticks
 
     at_ms = args.at if args.at is not None else time.time_ns() // 1_000_000
+    config, rules = tick_config(settings), rules_of(settings)
 
     async def main(stop: asyncio.Event) -> None:
-        print(f"ticks written: {await emit_ticks(settings, at_ms)}")
+        print(f"ticks written: {await emit_ticks(config, rules, at_ms)}")
 
     return _serve(settings, main)
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    """Rebuild all state from podium.events; publish only new facts, flagged backfilled."""
-    from processors.replay import run_replay
+    """Rebuild all state from podium.events; publish only new facts, flagged backfilled.
+    Every record it skips is counted and logged; with --strict any skip exits 1 (and when
+    found before the hand-over, nothing is written)."""
+    from processors.replay import SkippedRecords, run_replay
     from processors.replay_progress import RichProgress
+
+    config, rules = replay_config(settings, args.strict), rules_of(settings)
+    outcome: list[Summary] = []
 
     async def main(stop: asyncio.Event) -> None:
         with RichProgress() as progress:
-            summary = await run_replay(settings, progress=progress)
-        print(
-            f"replayed {summary.events:,} events of {summary.users:,} users in "
-            f"{summary.seconds:.1f} s: {summary.states_changed:,} states changed, "
-            f"{summary.facts_backfilled:,} facts backfilled"
-        )
-        if args.follow and not stop.is_set():
+            outcome.append(await run_replay(config, rules, progress=progress))
+        print(_replayed(outcome[0]))
+        if args.follow and not stop.is_set() and not (args.strict and outcome[0].skipped):
             from processors.worker import run_worker
 
-            await run_worker(settings, stop)
+            await run_worker(worker_config(settings), rules, stop)
 
-    return _serve(settings, main)
+    try:
+        _serve(settings, main)
+    except SkippedRecords as err:
+        print(f"podium replay --strict: {err}", file=sys.stderr)
+        return 1
+    return 1 if args.strict and outcome and outcome[0].skipped else 0
+
+
+def _replayed(summary: Summary) -> str:
+    skipped = summary.skipped.total()
+    reasons = ", ".join(f"{n:,} {label}" for label, n in sorted(summary.skipped.items()))
+    return (
+        f"replayed {summary.events:,} events of {summary.users:,} users in "
+        f"{summary.seconds:.1f} s: {summary.states_changed:,} states changed, "
+        f"{summary.facts_backfilled:,} facts backfilled, {skipped:,} records skipped"
+        + (f" ({reasons})" if reasons else "")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--at", type=int, help="tick time, epoch ms (default: now)")
         if name == "replay":
             cmd.add_argument("--follow", action="store_true", help="then run as a worker")
+            cmd.add_argument(
+                "--strict", action="store_true", help="exit 1 if any record is skipped"
+            )
     _gateway_commands(sub)
     return parser
 

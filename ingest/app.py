@@ -1,4 +1,5 @@
-"""The gateway's composition root: `podium gateway` serves `create_app(settings)` with uvicorn.
+"""The gateway's composition root: `podium gateway` serves `create_app(config, rules)` with
+uvicorn (the CLI builds the `GatewayConfig` from the settings).
 
 Writes to `podium.events`, reads `podium.progress` (every partition, no group) and the Redis
 views. The whole HTTP surface is on this screen: the routes, the API-key guard, the error
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -20,20 +22,34 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deploy.settings import Settings
 from ingest.auth import KeyRing
 from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
 from ingest.routes import JSON, Gateway, error
 from ingest.views import ViewReader
 from schemas.api import ApiError
-from schemas.rules import Rules, load_rules
-from schemas.topics import EVENTS, PROGRESS
+from schemas.rules import Rules
+from schemas.topics import Names
 from schemas.views import Keys
 
 log = logging.getLogger("podium.gateway")
 OPEN_PATHS = frozenset(("/health", "/ready", "/v1/openapi.json"))
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """What the gateway process needs (built from the settings by the CLI)."""
+
+    bootstrap: str
+    names: Names
+    redis_url: str
+    views_prefix: str = "podium:"
+    api_keys: Sequence[str] = ()  # SHA-256 hashes (hex) of the accepted API keys
+    wait_s: float = 2.0
+    publish_timeout_s: float = 5.0
+    max_body_bytes: int = 1_048_576
+    linger_ms: int = 2
 
 
 class RequireApiKey:
@@ -146,26 +162,25 @@ def build_app(
     return RequireApiKey(app, keys)
 
 
-def create_app(settings: Settings, rules: Rules | None = None) -> ASGIApp:
+def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
     """The gateway process: Kafka producer and progress reader, Redis, the routes."""
-    rules = rules or load_rules(settings.rules_path)
     publisher = Publisher(
-        settings.bootstrap,
-        EVENTS.named(settings.topic_prefix),
-        timeout_s=settings.gateway_publish_timeout_s,
-        linger_ms=settings.gateway_linger_ms,
+        config.bootstrap,
+        config.names.events,
+        timeout_s=config.publish_timeout_s,
+        linger_ms=config.linger_ms,
     )
-    waiter = ProgressWaiter(settings.bootstrap, PROGRESS.named(settings.topic_prefix))
-    redis = Redis.from_url(settings.redis, decode_responses=False)
+    waiter = ProgressWaiter(config.bootstrap, config.names.progress)
+    redis = Redis.from_url(config.redis_url, decode_responses=False)
     gw = Gateway(
         rules,
         publisher,
         waiter,
-        ViewReader(redis, Keys(settings.views_prefix)),
-        wait_s=settings.gateway_wait_s,
-        max_body=settings.gateway_max_body_bytes,
+        ViewReader(redis, Keys(config.views_prefix)),
+        wait_s=config.wait_s,
+        max_body=config.max_body_bytes,
     )
-    if not settings.api_keys:
+    if not config.api_keys:
         log.warning(
             "no API key hashes configured (PODIUM_API_KEY_HASHES): every request "
             "but /health and /ready will be refused"
@@ -182,4 +197,4 @@ def create_app(settings: Settings, rules: Rules | None = None) -> ASGIApp:
             await publisher.stop()
             await redis.aclose()
 
-    return build_app(gw, KeyRing(settings.api_keys), lifespan)
+    return build_app(gw, KeyRing(config.api_keys), lifespan)

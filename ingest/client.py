@@ -3,7 +3,13 @@
 Same payload (`schemas.commands.MetricTracked`), same validation (`schemas.api`: the metric
 must be in the rules, the user and value checked the same way), same stamping: a fresh event
 id, and the receive time unless the caller supplies the event's own time (a backfill).
-Idempotent producer, acks=all, key = user id:
+Idempotent producer, acks=all.
+
+The key rule: every command on `podium.events` is keyed by its user id (UTF-8), which is what
+puts all of a user's commands on one partition. This client does that for you; anything else
+producing to the topic must do the same. The worker turns a command under another key (or no
+key) into a dead letter with the reason `key: ...`, rather than fold it into a second copy of
+the user's state on another partition:
 
     async with EventClient(settings.bootstrap, rules, prefix) as client:
         event_id = await client.send("words-written", {"id": "18"}, 750)
@@ -72,7 +78,13 @@ class EventClient:
         if not 0 <= at <= MAX_TIME_MS:
             raise api.bad(f"time: out of range: {at}")
         return MetricTracked(
-            new_event_id(), at, req.user, req.metric, req.value, req.attributes, req.idempotency_key
+            event_id=new_event_id(),
+            time_ms=at,
+            user=req.user,
+            metric=req.metric,
+            value=req.value,
+            attributes=req.attributes,
+            idempotency_key=req.idempotency_key,
         )
 
     async def send(

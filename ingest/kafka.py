@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
-from schemas.records import Progress, decode_record
+from schemas.records import Progress, decode_record, progress_event_id
 
 log = logging.getLogger("podium.gateway")
 
@@ -232,11 +232,9 @@ class ProgressWaiter:
     def _resolve(self, raw: bytes | None) -> None:
         if raw is None:
             return
-        at = raw.find(b'"eventId":"')  # cheaper than parsing every other process's record
-        if at < 0:
+        event_id = progress_event_id(raw)  # cheaper than decoding every other one's record
+        if event_id is None:
             return
-        end = raw.find(b'"', at + 11)
-        event_id = raw[at + 11 : end].decode("utf-8", "replace")
         future = self._pending.pop(event_id, None)
         if future is None or future.done():
             return

@@ -52,7 +52,8 @@ class Gateway:
 
     # --- plumbing --------------------------------------------------------------------------
 
-    async def body(self, request: Request) -> Any:
+    async def body(self, request: Request) -> bytes:
+        """The request body's bytes (bounded); `schemas.api` decodes them."""
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.max_body:
             raise ApiError(
@@ -66,12 +67,9 @@ class Gateway:
                 raise ApiError(413, f"request body exceeds the limit of {self.max_body} bytes")
             chunks.append(chunk)
         raw = b"".join(chunks)
-        if not raw:
+        if not raw.strip():
             raise api.bad("request body: missing; expected a JSON object")
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise api.bad(f"request body: not valid JSON ({exc})") from None
+        return raw
 
     async def publish(self, commands: list[Command]) -> None:
         try:
@@ -116,13 +114,13 @@ class Gateway:
             await self.body(request), key, self.rules, request.headers.get("idempotency-key")
         )
         cmd = MetricTracked(
-            self.new_id(),
-            self.clock(),
-            req.user,
-            req.metric,
-            req.value,
-            req.attributes,
-            req.idempotency_key,
+            event_id=self.new_id(),
+            time_ms=self.clock(),
+            user=req.user,
+            metric=req.metric,
+            value=req.value,
+            attributes=req.attributes,
+            idempotency_key=req.idempotency_key,
         )
         progress = await self.publish_and_wait(cmd)
         if progress is None:
@@ -135,7 +133,13 @@ class Gateway:
         at = self.clock()
         commands: list[Command] = [
             MetricTracked(
-                self.new_id(), at, e.user, e.metric, e.value, e.attributes, e.idempotency_key
+                event_id=self.new_id(),
+                time_ms=at,
+                user=e.user,
+                metric=e.metric,
+                value=e.value,
+                attributes=e.attributes,
+                idempotency_key=e.idempotency_key,
             )
             for e in events
         ]
@@ -145,7 +149,9 @@ class Gateway:
     async def complete(self, request: Request) -> JSON:
         key = request.path_params["key"]
         user = api.parse_complete(await self.body(request), key, self.rules)
-        cmd = AchievementAwarded(self.new_id(), self.clock(), user, key)
+        cmd = AchievementAwarded(
+            event_id=self.new_id(), time_ms=self.clock(), user=user, achievement=key
+        )
         progress = await self.publish_and_wait(cmd)
         ach = self.rules.achievements[key]
         done = (
@@ -177,7 +183,7 @@ class Gateway:
         )
         if request.method == "PATCH":
             await self.user_view(user.id)
-        cmd = UserIdentified(self.new_id(), self.clock(), user)
+        cmd = UserIdentified(event_id=self.new_id(), time_ms=self.clock(), user=user)
         progress = await self.publish_and_wait(cmd)
         view = await self._projected(user.id, cmd.event_id) if progress else None
         if view is None:

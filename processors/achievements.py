@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from schemas._fast import maker
 from schemas.records import AchievementCompleted
 from schemas.rules import Achievement, Rules
-
-_new_completed = maker(AchievementCompleted)
 
 
 def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
@@ -28,17 +25,16 @@ def _completed(
     total: Decimal | None = None,
     length: int | None = None,
 ) -> AchievementCompleted:
-    return _new_completed(
-        f"{user_id}:{ach.key}",
-        user_id,
-        ach.key,
-        time_ms,
-        ach.trigger,
-        event_id,
-        ach.metric,
-        total,
-        length,
-        False,
+    return AchievementCompleted(
+        id=f"{user_id}:{ach.key}",
+        user_id=user_id,
+        achievement=ach.key,
+        achieved_at_ms=time_ms,
+        trigger=ach.trigger,
+        event_id=event_id,
+        metric=ach.metric,
+        metric_value=total,
+        streak_length=length,
     )
 
 

@@ -4,19 +4,17 @@ Reads commands from `podium.events` (via the runtime); its records go to `podium
 (`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`),
 `podium.streaks` (`StreakChanged`) and `podium.points` (`PointsChanged`). No I/O, no clock,
 no await: time is the command's own. Each concern lives in its own module (users, metrics,
-streaks, achievements, points); this one only composes them and builds the new state once
-per command.
+streaks, achievements, points); this one only composes them.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
 from decimal import Decimal
 
 from processors import achievements as ach
 from processors import metrics, points, streaks
 from processors.users import new_user, upsert
-from schemas._fast import maker
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,
@@ -24,15 +22,19 @@ from schemas.commands import (
     MetricTracked,
     UserIdentified,
 )
-from schemas.points import PointsChanged, PointsState
-from schemas.records import AchievementCompleted, CommandType, Progress, StreakChanged
+from schemas.records import (
+    AchievementCompleted,
+    CommandType,
+    PointsChanged,
+    Progress,
+    StreakChanged,
+)
 from schemas.rules import Rules
 from schemas.state import StreakState, UserState
+from schemas.values import replace
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged
 ZERO = Decimal(0)
-_new_state = maker(UserState)
-_new_progress = maker(Progress)
 _exact_add = metrics.exact_add
 
 
@@ -46,26 +48,16 @@ def _build(
     done: object = None,
     streak: StreakState | None = None,
 ) -> UserState:
-    """The next state in one construction (no chain of `replace` calls on the hot path)."""
-    return _new_state(
-        s.user_id,
-        s.version,
-        s.email,
-        s.name,
-        s.tz,
-        s.device_tokens,
-        s.subscribe_to_emails,
-        s.attributes,
-        s.created_ms,
-        max(s.updated_ms, time_ms),
-        s.events + 1,
-        s.totals if totals is None else totals,
-        s.idempotency if idempotency is None else idempotency,
-        events,
-        s.achievements if done is None else done,
-        s.streak if streak is None else streak,
-        s.points,
-        s.offset,
+    """The next state in one `replace` (one copy, however many fields change)."""
+    return replace(
+        s,
+        updated_ms=max(s.updated_ms, time_ms),
+        events=s.events + 1,
+        totals=s.totals if totals is None else totals,
+        idempotency=s.idempotency if idempotency is None else idempotency,
+        recent_events=events,
+        achievements=s.achievements if done is None else done,
+        streak=s.streak if streak is None else streak,
     )
 
 
@@ -81,20 +73,18 @@ def _progress(
     done: list[AchievementCompleted] | None = None,
     extended: bool = False,
 ) -> Progress:
-    return _new_progress(
-        f"{state.user_id}:progress:{command.event_id}",
-        command.event_id,
-        state.user_id,
-        kind,
-        command.time_ms,
-        metric,
-        None if metric is None else state.totals.get(metric, ZERO),
-        replayed,
-        key,
-        tuple(done) if done else (),
-        streaks.snapshot(state.streak, rules, extended),
-        (),
-        False,
+    return Progress(
+        id=f"{state.user_id}:progress:{command.event_id}",
+        event_id=command.event_id,
+        user_id=state.user_id,
+        command=kind,
+        time_ms=command.time_ms,
+        metric=metric,
+        total=None if metric is None else state.totals.get(metric, ZERO),
+        replayed=replayed,
+        idempotency_key=key,
+        achievements=tuple(done) if done else (),
+        streak=streaks.snapshot(state.streak, rules, extended),
     )
 
 
@@ -148,39 +138,16 @@ def _with_points(
     records: list[FoldRecord],
     rules: Rules,
 ) -> tuple[UserState, list[FoldRecord]]:
-    """The command's points (after its other effects): the state with the changed systems,
+    """The command's points, after its other effects: the state with the changed systems,
     its `Progress` carrying the `PointsChanged` facts, which follow the other records."""
     systems, facts = points.apply(before, new, command, records[1:], rules)
     if systems is None:
         return new, records
-    new = _with_systems(new, systems)
+    new = replace(new, points=systems)
     if not facts:
         return new, records
-    progress = replace(records[0], points=tuple(facts))  # type: ignore[arg-type]
+    progress = replace(records[0], points=tuple(facts))
     return new, [progress, *records[1:], *facts]
-
-
-def _with_systems(s: UserState, systems: dict[str, PointsState]) -> UserState:
-    return _new_state(
-        s.user_id,
-        s.version,
-        s.email,
-        s.name,
-        s.tz,
-        s.device_tokens,
-        s.subscribe_to_emails,
-        s.attributes,
-        s.created_ms,
-        s.updated_ms,
-        s.events,
-        s.totals,
-        s.idempotency,
-        s.recent_events,
-        s.achievements,
-        s.streak,
-        systems,
-        s.offset,
-    )
 
 
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
@@ -194,27 +161,19 @@ def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
 def _metric(
     state: UserState, cmd: MetricTracked, rules: Rules, events: tuple[str, ...]
 ) -> tuple[UserState, list[FoldRecord]]:
-    # The hot path: positional calls and one construction per object, on purpose.
+    # The hot path: positional calls, one `replace` of the state and one Progress, on purpose.
     metric, key = cmd.metric, cmd.idempotency_key
-    keys = state.idempotency
-    if key is not None:
-        key_hash = metrics.short_hash(key)
-        if key_hash in keys.get(metric, ()):
-            return state, [_replayed(state, cmd, rules)]
-        keys = metrics.remember_key(
-            keys, metric, key_hash, rules.limits.idempotency_keys_per_metric
-        )
+    keys = state.idempotency if key is None else _remember_key(state, metric, key, rules)
+    if keys is None:
+        return state, [_replayed(state, cmd, rules)]
     before = state.attributes
     state = upsert(state, cmd.user)
     value = cmd.value
     totals = dict(state.totals)
     total = totals[metric] = _exact_add(totals.get(metric, ZERO), value)
     changes: list[StreakChanged] = []
-    uid = state.user_id
-    eid = cmd.event_id
-    at = cmd.time_ms
-    attrs = state.attributes
-    have = state.achievements
+    uid, eid, at = state.user_id, cmd.event_id, cmd.time_ms
+    attrs, have = state.attributes, state.achievements
     streak, extended = streaks.advance(
         state.streak, rules, state.tz, at, uid, eid, metric, value, changes
     )
@@ -223,44 +182,42 @@ def _metric(
         done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
     if done or attrs is not before:  # otherwise no composite can have become complete
         done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
-    new = _new_state(
-        uid,
-        state.version,
-        state.email,
-        state.name,
-        state.tz,
-        state.device_tokens,
-        state.subscribe_to_emails,
-        attrs,
-        state.created_ms,
-        at if at > state.updated_ms else state.updated_ms,
-        state.events + 1,
-        totals,
-        keys,
-        events,
-        ach.merged(have, done) if done else have,
-        streak,
-        state.points,
-        state.offset,
+    new = replace(
+        state,
+        updated_ms=at if at > state.updated_ms else state.updated_ms,
+        events=state.events + 1,
+        totals=totals,
+        idempotency=keys,
+        recent_events=events,
+        achievements=ach.merged(have, done) if done else have,
+        streak=streak,
     )
-    progress = _new_progress(
-        f"{uid}:progress:{eid}",
-        eid,
-        uid,
-        "metric",
-        at,
-        metric,
-        total,
-        False,
-        key,
-        tuple(done),
-        streaks.snapshot(streak, rules, extended),
-        (),
-        False,
+    progress = Progress(
+        id=f"{uid}:progress:{eid}",
+        event_id=eid,
+        user_id=uid,
+        command="metric",
+        time_ms=at,
+        metric=metric,
+        total=total,
+        idempotency_key=key,
+        achievements=tuple(done),
+        streak=streaks.snapshot(streak, rules, extended),
     )
     if done:
         return new, [progress, *done, *changes]
     return new, [progress, *changes] if changes else [progress]
+
+
+def _remember_key(
+    state: UserState, metric: str, key: str, rules: Rules
+) -> Mapping[str, tuple[str, ...]] | None:
+    """The idempotency keys with `key` remembered for `metric`; None when already seen."""
+    key_hash = metrics.short_hash(key)
+    keys = state.idempotency
+    if key_hash in keys.get(metric, ()):
+        return None
+    return metrics.remember_key(keys, metric, key_hash, rules.limits.idempotency_keys_per_metric)
 
 
 def _tick(
@@ -316,23 +273,4 @@ def close_periods(
     )
     if streak is state.streak:
         return state, []
-    return _new_state(
-        state.user_id,
-        state.version,
-        state.email,
-        state.name,
-        state.tz,
-        state.device_tokens,
-        state.subscribe_to_emails,
-        state.attributes,
-        state.created_ms,
-        state.updated_ms,
-        state.events,
-        state.totals,
-        state.idempotency,
-        state.recent_events,
-        state.achievements,
-        streak,
-        state.points,
-        state.offset,
-    ), list(changes)
+    return replace(state, streak=streak), list(changes)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Context, Decimal
 from hashlib import blake2b
+from typing import TypeVar
 
 ZERO = Decimal(0)
+T = TypeVar("T")
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
 
 
@@ -32,11 +34,12 @@ def event_fingerprint(event_id: str) -> str:
     return event_id if len(event_id) <= 40 else "#" + short_hash(event_id)
 
 
-def remember(kept: tuple[str, ...], fingerprint: str, bound: int) -> tuple[str, ...]:
-    """Append a fingerprint, dropping the oldest beyond `bound` (0 = unbounded)."""
+def remember(kept: tuple[T, ...], item: T, bound: int) -> tuple[T, ...]:
+    """Append `item`, dropping the oldest beyond `bound` (0 = unbounded): idempotency-key
+    fingerprints, streak history."""
     if bound and len(kept) >= bound:
-        return (*kept[len(kept) - bound + 1 :], fingerprint)
-    return (*kept, fingerprint)
+        return (*kept[len(kept) - bound + 1 :], item)
+    return (*kept, item)
 
 
 def remember_key(

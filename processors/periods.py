@@ -1,9 +1,19 @@
-"""Calendar arithmetic for streaks: local dates and period indexes. Pure and cached.
+"""The calendar: local dates, periods and runs in a user's time zone. Pure, stdlib only, cached.
 
-A local date is a proleptic Gregorian ordinal (`date.toordinal()`) in the user's time zone.
-A period index numbers the streak periods so that consecutive periods differ by one:
-daily = the date ordinal; weekly = weeks since the configured week start; monthly =
-year * 12 + month - 1.
+Streaks (periods), points (time triggers) and leaderboards (runs in each user's zone) all do
+their date arithmetic here.
+
+- A *local date* is a proleptic Gregorian ordinal (`date.toordinal()`) in the user's zone;
+  `local_ordinal(time_ms, tz)` is the local date of an instant, `day_start_ms(ordinal, tz)`
+  the first instant of a local date.
+- A *period index* numbers the streak periods of one frequency so that consecutive periods
+  differ by one: daily = the date ordinal; weekly = weeks since the configured week start;
+  monthly = year * 12 + month - 1. `period_bounds` gives its first and last local date,
+  `next_period` the period after it.
+- A *run index* numbers the runs of a schedule "every `interval` days / months / years from
+  an anchor date" (run 0 starts on the anchor; dates before it are in negative runs). A run
+  that starts on day 29-31 starts on the month's last day in shorter months. A weekly
+  schedule is 7 days from a week start.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from zoneinfo import ZoneInfo
 DAY_MS = 86_400_000
 EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 _BUCKET_MS = 900_000  # UTC offsets of real zones change only on 15-minute boundaries
+_MAX_OFFSET_MS = 26 * 3_600_000  # beyond every real UTC offset (-12:00 ... +14:00)
 _offsets: dict[tuple[str, int], int] = {}
 _OFFSET_CACHE_LIMIT = 200_000
 
@@ -24,17 +35,17 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+_ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _offset_ms(tz: str, time_ms: int) -> int:
     dt = datetime.fromtimestamp(time_ms / 1000, zone(tz))
     offset = dt.utcoffset()
     return 0 if offset is None else offset // _ONE_MS
 
 
-_ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def local_ordinal(time_ms: int, tz: str | None) -> int:
-    """The calendar date (ordinal) at `time_ms` in zone `tz` (UTC when None)."""
+    """The local date (ordinal) at `time_ms` in zone `tz` (UTC when None)."""
     if tz is None or tz == "UTC":
         return time_ms // DAY_MS + EPOCH_ORDINAL
     bucket = time_ms // _BUCKET_MS
@@ -50,6 +61,29 @@ def local_ordinal(time_ms: int, tz: str | None) -> int:
     return (time_ms + offset) // DAY_MS + EPOCH_ORDINAL
 
 
+@lru_cache(maxsize=8192)
+def day_start_ms(ordinal: int, tz: str | None) -> int:
+    """The first instant (epoch ms) whose local date in `tz` is `ordinal`.
+
+    Local midnight, or the end of the gap when the clocks skip midnight (the day then starts
+    at the transition, e.g. 01:00)."""
+    utc_midnight = (ordinal - EPOCH_ORDINAL) * DAY_MS
+    if tz is None or tz == "UTC":
+        return utc_midnight
+    d = date.fromordinal(ordinal)
+    guess = int(datetime(d.year, d.month, d.day, tzinfo=zone(tz)).timestamp() * 1000)
+    if local_ordinal(guess, tz) == ordinal and local_ordinal(guess - 1, tz) < ordinal:
+        return guess
+    lo, hi = utc_midnight - _MAX_OFFSET_MS, utc_midnight + _MAX_OFFSET_MS  # lo before, hi on
+    while hi - lo > 1:  # the first instant at or after the day starts (midnight in a gap)
+        mid = (lo + hi) // 2
+        if local_ordinal(mid, tz) >= ordinal:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def period_index(ordinal: int, frequency: str, week_start: int = 0) -> int:
     """The period containing the date; `week_start` 0 = Monday ... 6 = Sunday."""
     if frequency == "daily":
@@ -60,9 +94,14 @@ def period_index(ordinal: int, frequency: str, week_start: int = 0) -> int:
     return d.year * 12 + d.month - 1
 
 
+def local_period(time_ms: int, tz: str | None, frequency: str, week_start: int = 0) -> int:
+    """The period containing the instant `time_ms` in zone `tz`."""
+    return period_index(local_ordinal(time_ms, tz), frequency, week_start)
+
+
 @lru_cache(maxsize=4096)
 def period_bounds(index: int, frequency: str, week_start: int = 0) -> tuple[int, int]:
-    """First and last date (ordinals) of a period."""
+    """First and last local date (ordinals) of a period."""
     if frequency == "daily":
         return index, index
     if frequency == "weekly":
@@ -72,6 +111,61 @@ def period_bounds(index: int, frequency: str, week_start: int = 0) -> tuple[int,
     start = date(year, month0 + 1, 1).toordinal()
     nyear, nmonth0 = divmod(index + 1, 12)
     return start, date(nyear, nmonth0 + 1, 1).toordinal() - 1
+
+
+def next_period(index: int) -> int:
+    """The period after `index`, for every frequency (indexes are consecutive)."""
+    return index + 1
+
+
+def _months(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def _month_day(months: int, day: int) -> int:
+    """The ordinal of `day` in the month `months` (year * 12 + month - 1), or of its last day."""
+    first, last = period_bounds(months, "monthly")
+    return min(first + day - 1, last)
+
+
+def _run_step(unit: str, interval: int) -> tuple[bool, int]:
+    """(counted in months?, step): a year is 12 months."""
+    if interval < 1:
+        raise ValueError(f"run interval: must be at least 1, got {interval}")
+    if unit == "day":
+        return False, interval
+    if unit == "month":
+        return True, interval
+    if unit == "year":
+        return True, 12 * interval
+    raise ValueError(f"run unit: expected 'day', 'month' or 'year', got {unit!r}")
+
+
+@lru_cache(maxsize=8192)
+def run_start(index: int, anchor: int, unit: str, interval: int) -> int:
+    """The first local date (ordinal) of run `index` of the schedule."""
+    in_months, step = _run_step(unit, interval)
+    if not in_months:
+        return anchor + index * step
+    a = date.fromordinal(anchor)
+    return _month_day(_months(a) + index * step, a.day)
+
+
+def run_index(ordinal: int, anchor: int, unit: str, interval: int) -> int:
+    """The run containing the local date `ordinal`, for runs of `interval` days, months or
+    years from the `anchor` date."""
+    in_months, step = _run_step(unit, interval)
+    if not in_months:
+        return (ordinal - anchor) // step
+    index = (_months(date.fromordinal(ordinal)) - _months(date.fromordinal(anchor))) // step
+    return index - 1 if run_start(index, anchor, unit, interval) > ordinal else index
+
+
+def run_bounds(index: int, anchor: int, unit: str, interval: int) -> tuple[int, int]:
+    """First and last local date (ordinals) of run `index`; the next run is `index + 1`."""
+    return run_start(index, anchor, unit, interval), run_start(
+        index + 1, anchor, unit, interval
+    ) - 1
 
 
 @lru_cache(maxsize=8192)

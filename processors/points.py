@@ -15,10 +15,15 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Context, Decimal
 
 from processors.periods import local_ordinal
 from schemas.commands import Command, MetricTracked
-from schemas.points import PointsAward, PointsChanged, PointsDay, PointsState, award_id
-from schemas.records import AchievementCompleted, StreakChanged
+from schemas.records import (
+    AchievementCompleted,
+    PointsAward,
+    PointsChanged,
+    StreakChanged,
+    award_id,
+)
 from schemas.rules import PointsBoost, PointsSystem, PointsTrigger, Rules
-from schemas.state import UserState
+from schemas.state import KeptAward, PointsDay, PointsState, UserState
 
 ZERO = Decimal(0)
 EMPTY = PointsState()
@@ -130,7 +135,7 @@ class _Draft:
         before, limits = self.before, ledger.rules.limits
         awards = before.awards
         if self.awards:
-            awards = (*before.awards, *self.awards)[-limits.points_awards :]
+            awards = (*before.awards, *map(_kept, self.awards))[-limits.points_awards :]
         return PointsState(
             total=self.total,
             level=level_of(self.system, self.total),
@@ -142,6 +147,18 @@ class _Draft:
 
     def changed(self) -> bool:
         return bool(self.awards) or self.counts is not None or self.units is not None
+
+
+def _kept(a: PointsAward) -> KeptAward:
+    return KeptAward(
+        trigger=a.trigger,
+        seq=int(a.id.rsplit(":", 1)[1]),
+        points=a.points,
+        time_ms=a.time_ms,
+        total=a.total,
+        count=a.count,
+        boosts=a.boosts,
+    )
 
 
 def _days(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
@@ -28,6 +29,7 @@ from processors.views import user_view
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
+from schemas.topics import Names
 from schemas.views import WRITE_USER, Keys, encode_view
 
 log = logging.getLogger("podium.projector")
@@ -173,3 +175,41 @@ async def rebuild(
         return seen
     finally:
         await stop(cons)
+
+
+# --- the process root: `podium projector` and `podium views rebuild` -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectorConfig:
+    """What the projector needs (built from the settings by the CLI)."""
+
+    bootstrap: str
+    names: Names
+    redis_url: str
+    views_prefix: str = "podium:"
+
+
+async def run_projector(
+    config: ProjectorConfig, rules: Rules, stop: asyncio.Event | None = None
+) -> None:
+    """Keep the views of `config.names.state` with the projector's consumer group."""
+    redis = Redis.from_url(config.redis_url)
+    try:
+        proj = Projector(redis, Keys(config.views_prefix), rules)
+        await run(config.bootstrap, config.names.state, config.names.projector_group, proj, stop)
+    finally:
+        await redis.aclose()
+
+
+async def rebuild_views(
+    config: ProjectorConfig, rules: Rules, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
+    """Clear and rebuild the views; (state records read, user documents written)."""
+    redis = Redis.from_url(config.redis_url)
+    try:
+        proj = Projector(redis, Keys(config.views_prefix), rules)
+        read = await rebuild(config.bootstrap, config.names.state, proj, progress)
+    finally:
+        await redis.aclose()
+    return read, proj.applied

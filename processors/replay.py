@@ -1,9 +1,9 @@
 """`podium replay`: rebuild every user's state from `podium.events` with the current rules,
 write what differs to `podium.state`, and publish only the facts never emitted before
 (`podium.achievements`, `podium.streaks`, `podium.points`), flagged `backfilled`, once. Then
-hand over. A points fact is new when it holds an award never emitted (every award has a
-deterministic id); it is published with only those awards, so a consumer that sums `added`
-over distinct ids counts each award once.
+hand over. A points fact is new when it holds an award never emitted (award ids are
+deterministic); it is published with only those awards, so a consumer summing `added` over
+distinct fact ids counts each award once.
 
 1. Read the ids already on the fact topics (every fact has a deterministic id) and the
    worker group's committed offsets. Fold every partition from the beginning up to those
@@ -19,9 +19,9 @@ over distinct ids counts each award once.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
@@ -30,18 +30,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from deploy.settings import Settings
-from processors.fold import evolve
-from processors.runtime.batch import decode_valid
 from processors.runtime.changelog import partition_count
+from processors.runtime.metrics import reason_label
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
+from processors.runtime.step import Applied, apply_record, encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
-from schemas.commands import InvalidRecord, command_user_id
-from schemas.points import PointsChanged
-from schemas.records import AchievementCompleted, StreakChanged, encode_record
-from schemas.rules import Rules, load_rules
-from schemas.state import encode_state
+from schemas.records import AchievementCompleted, PointsChanged, StreakChanged
+from schemas.rules import Rules
 from schemas.topics import Names
+from schemas.values import replace
 
 log = logging.getLogger("podium.replay")
 Fact = AchievementCompleted | StreakChanged | PointsChanged
@@ -66,24 +63,24 @@ class Rebuild:
     new: dict[str, Fact] = field(default_factory=dict)
     position: int = 0
     events: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason label -> records
 
-    def fold(self, records: list[Record], rules: Rules) -> None:
+    def fold(self, records: list[Record], rules: Rules, topic: str) -> None:
+        """Fold records through the worker's per-record step; count and log each skipped one
+        (the worker parked it on the dead-letter topic, with the same reason)."""
         store, last, emitted, new = self.store, self.last, self.emitted, self.new
         for rec in records:
             self.position = rec.offset + 1
-            try:
-                cmd = decode_valid(rec.value, rules)
-            except InvalidRecord:
-                continue  # the worker sent it to the dead-letter topic already
-            uid = command_user_id(cmd)
-            try:
-                state, derived = evolve(store.get(uid), cmd, rules)
-            except Exception:  # parked by the worker as a dead letter, likewise
+            outcome = apply_record(rec, store.get, rules, topic, self.partition)
+            if not isinstance(outcome, Applied):
+                self.skipped[reason_label(outcome.reason)] += 1
+                log.warning("skipped %s: %s", outcome.id, outcome.reason)
                 continue
-            store.put(uid, state)
+            uid = outcome.user_id
+            store.put(uid, outcome.state)
             last[uid] = rec.offset
             self.events += 1
-            for item in derived[1:]:  # derived[0] is the Progress: never re-emitted
+            for item in outcome.derived[1:]:  # derived[0] is the Progress: never re-emitted
                 if isinstance(item, PointsChanged):
                     item = unemitted_awards(item, emitted)  # type: ignore[assignment]
                     if item is None:
@@ -108,27 +105,44 @@ class Rebuild:
         for uid, offset in self.last.items():
             state = self.store.get(uid)
             assert state is not None
-            out[uid] = encode_state(state.with_offset(offset))
+            out[uid] = encode_out_state(state.with_offset(offset))
         return out
 
 
 def unemitted_awards(fact: PointsChanged, emitted: set[str]) -> PointsChanged | None:
-    """The fact with only its awards never emitted (itself when all are new, None when
-    none is); the id is that of its first remaining award."""
+    """The fact with only its awards never emitted (itself when all are new, None when none
+    is); its id is that of its first remaining award."""
     awards = tuple(a for a in fact.awards if a.id not in emitted)
     if len(awards) == len(fact.awards):
         return fact
     if not awards:
         return None
-    return dataclasses.replace(
-        fact, id=awards[0].id, awards=awards, added=sum(a.points for a in awards)
-    )
+    return replace(fact, id=awards[0].id, awards=awards, added=sum(a.points for a in awards))
 
 
-def _emitted_ids(raw: bytes) -> set[str]:
-    """The ids a fact record stands for: its own, and for a points fact its awards'."""
+def emitted_ids(raw: bytes) -> set[str]:
+    """The ids a fact record stands for: its own and, for a points fact, its awards'."""
     obj = orjson.loads(raw)
     return {obj["id"], *(a["id"] for a in obj.get("awards") or ())}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayConfig:
+    """What `podium replay` needs (built from the settings by the CLI)."""
+
+    bootstrap: str
+    names: Names
+    transaction_timeout_ms: int = 10_000
+    strict: bool = False  # refuse to hand over when any record was skipped
+
+
+class SkippedRecords(RuntimeError):
+    """A strict replay found records it cannot apply; it handed nothing over."""
+
+    def __init__(self, skipped: Counter[str]) -> None:
+        detail = ", ".join(f"{count} {label}" for label, count in sorted(skipped.items()))
+        super().__init__(f"{skipped.total()} records skipped ({detail}); nothing handed over")
+        self.skipped = skipped
 
 
 @dataclass
@@ -138,6 +152,7 @@ class Summary:
     states_changed: int = 0
     facts_backfilled: int = 0
     seconds: float = 0.0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason label -> records
 
 
 async def _read(
@@ -187,7 +202,7 @@ async def _read_tails(
                 if r.key is not None and r.value is not None:
                     rebuild.current[r.key.decode()] = r.value
         else:
-            rebuild.forget_emitted({i for r in records if r.value for i in _emitted_ids(r.value)})
+            rebuild.forget_emitted({i for r in records if r.value for i in emitted_ids(r.value)})
 
     await _read(consumer, {tp: (since.get(tp, 0), ends[tp]) for tp in tps}, handle)
     since.update(ends)
@@ -198,14 +213,15 @@ async def _committed(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> d
 
 
 async def run_replay(
-    settings: Settings, rules: Rules | None = None, progress: Progress | None = None
+    config: ReplayConfig, rules: Rules, progress: Progress | None = None
 ) -> Summary:
-    rules = rules or load_rules(settings.rules_path)
-    names = Names(settings.topic_prefix)
+    """Rebuild, then hand over partition by partition; the summary counts what was done and
+    every record skipped (by reason). Strict: raise `SkippedRecords` before handing over."""
+    names = config.names
     started = time.monotonic()
-    parts = range(await partition_count(settings.bootstrap, names.events))
+    parts = range(await partition_count(config.bootstrap, names.events))
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
+        bootstrap_servers=config.bootstrap,
         group_id=names.worker_group,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -214,7 +230,6 @@ async def run_replay(
     )
     await consumer.start()
     try:
-        events = [TopicPartition(names.events, p) for p in parts]
         topics = (names.events, names.achievements, names.streaks, names.points, names.state)
         consumer.assign([TopicPartition(t, p) for t in topics for p in parts])
         consumer.pause(*consumer.assignment())
@@ -222,23 +237,18 @@ async def run_replay(
         rebuilds = {p: Rebuild(p) for p in parts}
         await _read_tails(consumer, names, parts, read_to, rebuilds)
         log.info("read emitted facts and current states in %.1f s", time.monotonic() - started)
-        target = await _committed(consumer, events)
-        if progress is not None:
-            progress.begin(sum(target.values()))
-
-        def fold(tp: TopicPartition, records: list[Record]) -> None:
-            rebuilds[tp.partition].fold(records, rules)
-            if progress is not None:
-                progress.advance(len(records))
-
-        await _read(consumer, {tp: (0, target[tp.partition]) for tp in events}, fold)
-        log.info("folded %d events at %.1f s", sum(target.values()), time.monotonic() - started)
+        await _fold_all(consumer, names, rules, rebuilds, progress)
+        log.info("folded the events at %.1f s", time.monotonic() - started)
+        skipped = sum((r.skipped for r in rebuilds.values()), Counter[str]())
+        if skipped and config.strict:
+            raise SkippedRecords(skipped)
         summary = Summary()
         for p in parts:
-            await _hand_over(settings, names, rules, consumer, rebuilds[p], read_to, summary)
+            await _hand_over(config, rules, consumer, rebuilds[p], read_to, summary)
             log.info("handed over partition %d at %.1f s", p, time.monotonic() - started)
             summary.events += rebuilds[p].events
             summary.users += len(rebuilds[p].last)
+            summary.skipped += rebuilds[p].skipped
             rebuilds[p] = Rebuild(p)  # free the memory
     finally:
         await consumer.stop()
@@ -246,9 +256,29 @@ async def run_replay(
     return summary
 
 
-async def _hand_over(
-    settings: Settings,
+async def _fold_all(
+    consumer: AIOKafkaConsumer,
     names: Names,
+    rules: Rules,
+    rebuilds: dict[int, Rebuild],
+    progress: Progress | None,
+) -> None:
+    """Fold every partition from its beginning up to the worker group's committed offset."""
+    events = [TopicPartition(names.events, p) for p in rebuilds]
+    target = await _committed(consumer, events)
+    if progress is not None:
+        progress.begin(sum(target.values()))
+
+    def fold(tp: TopicPartition, records: list[Record]) -> None:
+        rebuilds[tp.partition].fold(records, rules, names.events)
+        if progress is not None:
+            progress.advance(len(records))
+
+    await _read(consumer, {tp: (0, target[tp.partition]) for tp in events}, fold)
+
+
+async def _hand_over(
+    config: ReplayConfig,
     rules: Rules,
     consumer: AIOKafkaConsumer,
     rebuild: Rebuild,
@@ -258,13 +288,12 @@ async def _hand_over(
 ) -> None:
     """Fence the live owner of the partition, catch up with it and commit the difference.
     Under the fence only tails are read: the events, facts and states written since."""
-    p = rebuild.partition
+    names, p = config.names, rebuild.partition
     tp = TopicPartition(names.events, p)
-    config = ProducerConfig(settings.bootstrap, settings.transaction_timeout_ms)
+    producer_config = ProducerConfig(config.bootstrap, config.transaction_timeout_ms)
     for attempt in range(1, attempts + 1):
-        owned = OwnedPartition(
-            names, p, await start_producer(config, names.transactional_id(p)), StateStore()
-        )
+        producer = await start_producer(producer_config, names.transactional_id(p))
+        owned = OwnedPartition(names, p, producer, StateStore())
         try:
             committed = (await _committed(consumer, [tp]))[p]
             if committed < rebuild.position:
@@ -272,7 +301,7 @@ async def _hand_over(
             await _read(
                 consumer,
                 {tp: (rebuild.position, committed)},
-                lambda _tp, recs: rebuild.fold(recs, rules),
+                lambda _tp, recs: rebuild.fold(recs, rules, names.events),
             )
             await _read_tails(consumer, names, range(p, p + 1), read_to, {p: rebuild})
             current = rebuild.current
@@ -298,17 +327,17 @@ async def _commit(
     committed: int,
 ) -> None:
     achievements = [
-        (f.user_id.encode(), encode_record(dataclasses.replace(f, backfilled=True)))
+        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
         for f in facts
         if isinstance(f, AchievementCompleted)
     ]
     streaks = [
-        (f.user_id.encode(), encode_record(dataclasses.replace(f, backfilled=True)))
+        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
         for f in facts
         if isinstance(f, StreakChanged)
     ]
     points = [
-        (f.user_id.encode(), encode_record(dataclasses.replace(f, backfilled=True)))
+        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
         for f in facts
         if isinstance(f, PointsChanged)
     ]

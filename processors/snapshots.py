@@ -6,13 +6,10 @@ separate from advancing the streak, and it is memoised.
 
 from __future__ import annotations
 
-from processors.periods import iso, period_iso
-from schemas._fast import maker
+from processors.periods import iso, next_period, period_iso
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules, Streak
 from schemas.state import StreakState
-
-_new_snapshot = maker(StreakSnapshot)
 
 # Snapshots are immutable values that many users share on the same day (the same dates,
 # length and freezes), so one object per distinct snapshot serves every Progress record: a
@@ -55,21 +52,21 @@ def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSn
     start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
     expires = None
     if s.covered is not None and s.length:
-        expires = period_iso(s.covered + 1, frequency, ws)[1]
+        expires = period_iso(next_period(s.covered), frequency, ws)[1]
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
     interval = (fz.auto_earn_interval_days or None) if fz else None
-    return _new_snapshot(
-        s.length,
-        frequency,
-        started,
-        start,
-        end,
-        expires,
-        extended,
-        s.longest,
-        None if fz is None else s.freezes,
-        None if fz is None else fz.max,
-        interval,
-        fz.auto_earn_amount if fz and interval else None,
+    return StreakSnapshot(
+        length=s.length,
+        frequency=frequency,
+        started=started,
+        period_start=start,
+        period_end=end,
+        expires=expires,
+        extended=extended,
+        longest=s.longest,
+        freezes=None if fz is None else s.freezes,
+        max_freezes=None if fz is None else fz.max,
+        freeze_auto_earn_interval=interval,
+        freeze_auto_earn_amount=fz.auto_earn_amount if fz and interval else None,
     )

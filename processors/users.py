@@ -6,39 +6,29 @@ A field that is absent (None) leaves the stored value; `attributes` are merged k
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from typing import Any
 
 from processors.streaks import initial_streak
-from schemas._fast import maker
 from schemas.commands import User
 from schemas.rules import Rules
-from schemas.state import STATE_VERSION, UserState
-
-_new_state = maker(UserState)
+from schemas.state import UserState
+from schemas.values import replace
 
 
 def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None) -> UserState:
     """A user seen for the first time, with the profile fields `user` carries."""
-    u = user or User(user_id)
-    return _new_state(
-        user_id,
-        STATE_VERSION,
-        u.email,
-        u.name,
-        u.tz,
-        u.device_tokens,
-        u.subscribe_to_emails,
-        dict(u.attributes) if u.attributes else {},
-        time_ms,
-        time_ms,
-        0,
-        {},
-        {},
-        (),
-        {},
-        initial_streak(rules),
-        {},
-        -1,
+    u = user or User(id=user_id)
+    return UserState(
+        user_id=user_id,
+        email=u.email,
+        name=u.name,
+        tz=u.tz,
+        device_tokens=u.device_tokens,
+        subscribe_to_emails=u.subscribe_to_emails,
+        attributes=dict(u.attributes) if u.attributes else {},
+        created_ms=time_ms,
+        updated_ms=time_ms,
+        streak=initial_streak(rules),
     )
 
 
@@ -59,7 +49,7 @@ def upsert(state: UserState, user: User) -> UserState:
         and (not attributes or attributes == state.attributes or _included(attributes, state))
     ):
         return state
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if user.email is not None and user.email != state.email:
         changes["email"] = user.email
     if user.name is not None and user.name != state.name:
@@ -74,7 +64,7 @@ def upsert(state: UserState, user: User) -> UserState:
         changes["subscribe_to_emails"] = user.subscribe_to_emails
     if attributes and attributes != state.attributes and not _included(attributes, state):
         changes["attributes"] = {**state.attributes, **attributes}
-    return replace(state, **changes) if changes else state  # type: ignore[arg-type]
+    return replace(state, **changes) if changes else state
 
 
 def _included(attributes: Mapping[str, str], state: UserState) -> bool:

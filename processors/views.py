@@ -7,7 +7,7 @@ from typing import Any
 
 from processors.periods import iso, period_bounds
 from processors.streaks import snapshot
-from schemas.api import snapshot_fields
+from schemas.render import snapshot_fields
 from schemas.rules import Rules
 from schemas.state import UserState
 

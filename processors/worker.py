@@ -9,24 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy.settings import Settings
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.runner import Runner
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
 from schemas.topics import Names
 
 log = logging.getLogger("podium.worker")
 
 
-def consumer_for(settings: Settings, names: Names) -> AIOKafkaConsumer:
-    session = settings.worker_session_timeout_ms
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What a stream worker needs (built from the settings by the CLI)."""
+
+    bootstrap: str
+    names: Names
+    session_timeout_ms: int = 10_000
+    transaction_timeout_ms: int = 10_000
+    max_records: int = 50_000
+    fence_backoff_s: float = 3.0
+    metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
+
+
+def consumer_for(config: WorkerConfig) -> AIOKafkaConsumer:
+    session = config.session_timeout_ms
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        group_id=names.worker_group,
+        bootstrap_servers=config.bootstrap,
+        group_id=config.names.worker_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -54,24 +67,23 @@ async def check_partitions(bootstrap: str, names: Names) -> None:
         raise RuntimeError(f"partition counts differ or topics are missing: {counts}")
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event, rules: Rules | None = None) -> None:
+async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) -> None:
     """Run one worker until `stop` is set."""
-    rules = rules or load_rules(settings.rules_path)
-    names = Names(settings.topic_prefix)
-    await check_partitions(settings.bootstrap, names)
-    if settings.metrics_port:
+    names = config.names
+    await check_partitions(config.bootstrap, names)
+    if config.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-    consumer = consumer_for(settings, names)
+        start_http_server(config.metrics_port, addr="127.0.0.1")
+    consumer = consumer_for(config)
     await consumer.start()
     runner = Runner(
         consumer,
         names,
         rules,
-        ProducerConfig(settings.bootstrap, settings.transaction_timeout_ms),
-        max_records=settings.worker_max_records,
-        fence_backoff_s=settings.fence_backoff_s,
+        ProducerConfig(config.bootstrap, config.transaction_timeout_ms),
+        max_records=config.max_records,
+        fence_backoff_s=config.fence_backoff_s,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

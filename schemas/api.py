@@ -2,222 +2,61 @@
 and response rendering. Pure: the gateway (`ingest.app`) parses with these and renders with
 these; no Kafka, no Redis, no clock (times are passed in).
 
-Every validation failure raises `ApiError(status, message)`; the message names the field
-(`user.tz`, `events[3].value`), the metric or the attribute that is wrong.
+Request parsing lives in `schemas.requests` (msgspec structs) and is re-exported here; every
+validation failure raises `ApiError(status, message)` naming the field that is wrong.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.commands import InvalidRecord, User, decode_user, parse_value
-from schemas.records import Progress, StreakSnapshot
+from schemas.records import Progress
+from schemas.render import history_json, snapshot_json, streak_json
+from schemas.requests import (
+    DEFAULT_HISTORY_PERIODS,
+    MAX_ATTRIBUTE_LENGTH,
+    MAX_ATTRIBUTES,
+    MAX_BATCH,
+    MAX_DEVICE_TOKENS,
+    MAX_HISTORY_PERIODS,
+    MAX_ID,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_STREAK_USERS,
+    MAX_USER_STRING,
+    ApiError,
+    EventRequest,
+    bad,
+    idempotency_key,
+    parse_batch,
+    parse_complete,
+    parse_event,
+    parse_user,
+)
 from schemas.rules import Achievement, Rules
 
-MAX_ID = 255
-MAX_ATTRIBUTES = 50
-MAX_ATTRIBUTE_LENGTH = 255
-MAX_IDEMPOTENCY_KEY = 255
-MAX_USER_STRING = 255  # email, name, tz, each device token
-MAX_DEVICE_TOKENS = 100
-MAX_BATCH = 1000
-MAX_STREAK_USERS = 100
-MAX_HISTORY_PERIODS = 100
-DEFAULT_HISTORY_PERIODS = 7
-USER_FIELDS = frozenset(
-    ("id", "email", "name", "tz", "signUpDate", "deviceTokens", "subscribeToEmails", "attributes")
-)
-
-
-class ApiError(Exception):
-    """An answer other than success: HTTP `status` and the `{"error": message}` body."""
-
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
-
-
-def bad(message: str) -> ApiError:
-    return ApiError(400, message)
-
-
-# --- requests ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class EventRequest:
-    metric: str
-    user: User
-    value: Decimal
-    attributes: Mapping[str, str]
-    idempotency_key: str | None = None
-
-
-def _object(raw: object, where: str) -> dict[str, Any]:
-    if type(raw) is not dict:
-        what = "missing" if raw is None else f"expected a JSON object, got {_kind(raw)}"
-        raise bad(f"{where}: {what}" if where else f"request body: {what}")
-    return raw
-
-
-def _kind(raw: object) -> str:
-    if isinstance(raw, bool):
-        return "a boolean"
-    if isinstance(raw, int | float):
-        return "a number"
-    kinds: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
-    return kinds.get(type(raw), "null")
-
-
-def _no_unknown(obj: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        place = f"{where}: " if where else ""
-        raise bad(
-            f"{place}unknown field(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _attributes(raw: object, where: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if type(raw) is not dict:
-        raise bad(f"{where}: expected an object of string values, got {_kind(raw)}")
-    if len(raw) > MAX_ATTRIBUTES:
-        raise bad(f"{where}: at most {MAX_ATTRIBUTES} attributes, got {len(raw)}")
-    for key, value in raw.items():
-        if not key or len(key) > MAX_ATTRIBUTE_LENGTH:
-            raise bad(f"{where}: attribute names must have 1 to {MAX_ATTRIBUTE_LENGTH} chars")
-        if type(value) is not str:
-            raise bad(f"{where}.{key}: expected a string, got {_kind(value)}")
-        if len(value) > MAX_ATTRIBUTE_LENGTH:
-            raise bad(f"{where}.{key}: longer than {MAX_ATTRIBUTE_LENGTH} characters")
-    return raw
-
-
-def parse_user(raw: object, where: str = "user", user_id: str | None = None) -> User:
-    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path."""
-    obj = _object(raw, where)
-    _no_unknown(obj, USER_FIELDS, where)
-    if user_id is not None:
-        if "id" in obj and obj["id"] != user_id:
-            raise bad(f"{where}.id: {obj['id']!r} differs from the user id in the path")
-        obj = {**obj, "id": user_id}
-    obj = {k: v for k, v in obj.items() if v is not None and k != "signUpDate"}
-    if "attributes" in obj:
-        _attributes(obj["attributes"], f"{where}.attributes")
-    for name in ("email", "name", "tz"):
-        if type(obj.get(name)) is str and len(obj[name]) > MAX_USER_STRING:
-            raise bad(f"{where}.{name}: longer than {MAX_USER_STRING} characters")
-    tokens = obj.get("deviceTokens")
-    if type(tokens) is list and (
-        len(tokens) > MAX_DEVICE_TOKENS
-        or any(type(t) is str and len(t) > MAX_USER_STRING for t in tokens)
-    ):
-        raise bad(
-            f"{where}.deviceTokens: at most {MAX_DEVICE_TOKENS} tokens of at most "
-            f"{MAX_USER_STRING} characters"
-        )
-    try:
-        user = decode_user(obj, where)
-    except InvalidRecord as exc:
-        raise bad(exc.reason) from None
-    if len(user.id) > MAX_ID:
-        raise bad(f"{where}.id: longer than {MAX_ID} characters")
-    return user
-
-
-def _metric(rules: Rules, key: str) -> str:
-    if key not in rules.metrics:
-        raise ApiError(
-            404,
-            f"metric {key!r} not found; known metrics: "
-            f"{', '.join(sorted(rules.metrics)) or 'none'}",
-        )
-    return key
-
-
-def idempotency_key(raw: object, where: str = "Idempotency-Key") -> str | None:
-    if raw is None:
-        return None
-    if type(raw) is not str or not raw or len(raw) > MAX_IDEMPOTENCY_KEY:
-        raise bad(f"{where}: expected a string of 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    return raw
-
-
-def parse_event(raw: object, metric: str, rules: Rules, key: str | None) -> EventRequest:
-    """The body of `POST /metrics/{key}/event`."""
-    _metric(rules, metric)
-    obj = _object(raw, "")
-    _no_unknown(obj, frozenset(("user", "value", "attributes")), "")
-    if "value" not in obj or obj["value"] is None:
-        raise bad("value: missing")
-    if type(obj["value"]) is not int and type(obj["value"]) is not float:
-        raise bad(f"value: expected a number, got {_kind(obj['value'])}")
-    try:
-        value = parse_value(obj["value"])
-    except InvalidRecord as exc:
-        raise bad(exc.reason) from None
-    return EventRequest(
-        metric,
-        parse_user(obj.get("user")),
-        value,
-        _attributes(obj.get("attributes"), "attributes"),
-        idempotency_key(key),
-    )
-
-
-def parse_batch(raw: object, rules: Rules) -> list[EventRequest]:
-    """The body of `POST /metrics/events`: `{"events": [...]}` (or a bare array)."""
-    if type(raw) is dict:
-        _no_unknown(raw, frozenset(("events",)), "")
-        raw = raw.get("events")
-    if type(raw) is not list:
-        raise bad(f"events: expected an array of events, got {_kind(raw)}")
-    if not raw:
-        raise bad("events: empty; send 1 to 1000 events")
-    if len(raw) > MAX_BATCH:
-        raise bad(f"events: at most {MAX_BATCH} events per batch, got {len(raw)}")
-    out: list[EventRequest] = []
-    for i, item in enumerate(raw):
-        where = f"events[{i}]"
-        obj = _object(item, where)
-        _no_unknown(obj, frozenset(("key", "user", "value", "attributes", "idempotencyKey")), where)
-        metric = obj.get("key")
-        if type(metric) is not str or not metric:
-            raise bad(f"{where}.key: expected the metric key, got {_kind(metric)}")
-        try:
-            parsed = parse_event(
-                {k: obj.get(k) for k in ("user", "value", "attributes") if k in obj},
-                metric,
-                rules,
-                idempotency_key(obj.get("idempotencyKey"), f"{where}.idempotencyKey"),
-            )
-        except ApiError as exc:
-            raise ApiError(exc.status, f"{where}.{exc.message}") from None
-        out.append(parsed)
-    return out
-
-
-def parse_complete(raw: object, key: str, rules: Rules) -> User:
-    """The body of `POST /achievements/{key}/complete`."""
-    ach = rules.achievements.get(key)
-    if ach is None:
-        raise ApiError(404, f"achievement {key!r} not found")
-    if ach.trigger != "api":
-        raise bad(
-            f"achievement {key!r} is completed by its {ach.trigger} trigger, not through the API"
-        )
-    obj = _object(raw, "")
-    _no_unknown(obj, frozenset(("user",)), "")
-    return parse_user(obj.get("user"))
+__all__ = [
+    "DEFAULT_HISTORY_PERIODS",
+    "MAX_ATTRIBUTES",
+    "MAX_ATTRIBUTE_LENGTH",
+    "MAX_BATCH",
+    "MAX_DEVICE_TOKENS",
+    "MAX_HISTORY_PERIODS",
+    "MAX_ID",
+    "MAX_IDEMPOTENCY_KEY",
+    "MAX_STREAK_USERS",
+    "MAX_USER_STRING",
+    "ApiError",
+    "EventRequest",
+    "bad",
+    "idempotency_key",
+    "parse_batch",
+    "parse_complete",
+    "parse_event",
+    "parse_user",
+]
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -260,47 +99,6 @@ def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None)
         out["metricName"] = rules.metrics[ach.metric].name
         out["eventAttributes"] = [{"key": k, "value": v} for k, v in ach.event_attributes.items()]
     return out
-
-
-def streak_json(snap: Mapping[str, Any] | None, rules: Rules) -> dict[str, Any]:
-    """Trophy's `BaseStreakResponse` fields from a view's (or snapshot's) streak."""
-    if snap is None:
-        freq = rules.streak.frequency if rules.streak else "daily"
-        return {
-            "length": 0,
-            "frequency": freq,
-            "started": None,
-            "periodStart": None,
-            "periodEnd": None,
-            "expires": None,
-        }
-    out = {
-        k: snap.get(k)
-        for k in ("length", "frequency", "started", "periodStart", "periodEnd", "expires")
-    }
-    for k in ("freezes", "maxFreezes", "freezeAutoEarnInterval", "freezeAutoEarnAmount"):
-        if snap.get(k) is not None:
-            out[k] = snap[k]
-    return out
-
-
-def snapshot_json(snap: StreakSnapshot | None) -> dict[str, Any] | None:
-    return None if snap is None else snapshot_fields(snap)
-
-
-def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
-    return {
-        "length": snap.length,
-        "frequency": snap.frequency,
-        "started": snap.started,
-        "periodStart": snap.period_start,
-        "periodEnd": snap.period_end,
-        "expires": snap.expires,
-        "freezes": snap.freezes,
-        "maxFreezes": snap.max_freezes,
-        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
-        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
-    }
 
 
 def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
@@ -390,25 +188,6 @@ def with_stats(
     out["completions"] = completions
     out["rarity"] = round(100.0 * completions / users, 2) if users else 0.0
     return out
-
-
-def history_json(view: Mapping[str, Any], periods: int) -> list[dict[str, Any]]:
-    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory)."""
-    kept = view.get("history") or []
-    return (
-        [
-            {
-                "periodStart": ps,
-                "periodEnd": pe,
-                "length": n,
-                "usedFreeze": bool(frozen),
-                "usedPause": False,
-            }
-            for ps, pe, n, frozen in kept[-periods:]
-        ]
-        if periods
-        else []
-    )
 
 
 def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> dict[str, Any]:

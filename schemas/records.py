@@ -3,32 +3,29 @@
 - `Progress` on `podium.progress`: exactly one per command, everything the command changed
   (enough for the gateway to answer Trophy's `EventResponse`).
 - `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`,
-  `PointsChanged` (schemas.points) on `podium.points`.
+  `PointsChanged` on `podium.points` (also carried inside the command's `Progress`).
 - `DeadLetter` on `podium.events.dlq`: a record that could not be decoded or validated.
 
 Every record has a deterministic `id` (a consumer deduplicates by it) and a `backfilled`
 flag (true when a replay with changed rules emitted it for the first time).
 
-Wire format: a JSON object with "schema_version", "type" ("progress", "achievement",
-"streak", "points", "dead_letter") and camelCase fields; decimals are strings, dates ISO
-"YYYY-MM-DD", times integer epoch milliseconds UTC.
+Wire format: a JSON object with "type" ("progress", "achievement", "streak", "points",
+"dead_letter"),
+"schema_version" and camelCase fields; decimals are strings, dates ISO "YYYY-MM-DD", times
+integer epoch milliseconds UTC. The types are msgspec structs, encoded and decoded by msgspec.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Final, Literal
 
-import orjson
+import msgspec
 
-from schemas.commands import InvalidRecord
-from schemas.points import PointsChanged, changed_json, changed_of
+from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 CommandType = Literal["metric", "user", "achievement", "tick"]
 AchievementTrigger = Literal["metric", "streak", "api", "achievement"]
@@ -36,8 +33,15 @@ StreakChangeKind = Literal["started", "extended", "lost", "freeze_consumed", "fr
 Frequency = Literal["daily", "weekly", "monthly"]
 
 
-@dataclass(frozen=True, slots=True)
-class StreakSnapshot:
+def wire_name(name: str) -> str:
+    """A field's name on the wire: camelCase, except the envelope's `schema_version`."""
+    if name == "schema_version":
+        return name
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class StreakSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """The user's streak after a command, shaped like Trophy's MetricEventStreakResponse."""
 
     length: int
@@ -54,10 +58,15 @@ class StreakSnapshot:
     freeze_auto_earn_amount: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AchievementCompleted:
+class _Record(msgspec.Struct, frozen=True, kw_only=True, rename=wire_name, tag_field="type"):
+    """The envelope's settings; each record declares `schema_version` first (a base class's
+    fields would be encoded after the subclass's)."""
+
+
+class AchievementCompleted(_Record, frozen=True, kw_only=True, tag="achievement"):
     """A user completed an achievement (permanent). id = f"{user_id}:{achievement}"."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     user_id: str
     achievement: str
@@ -70,10 +79,10 @@ class AchievementCompleted:
     backfilled: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class StreakChanged:
+class StreakChanged(_Record, frozen=True, kw_only=True, tag="streak"):
     """A streak fact. id = f"{user_id}:streak:{kind}:{period_start}" (+ ":{n}" for earns)."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     kind: StreakChangeKind
     user_id: str
@@ -89,10 +98,45 @@ class StreakChanged:
     backfilled: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class PointsAward(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What one trigger added in one command (all its firings there).
+    id = award_id(user, system, trigger, seq): `seq` counts the trigger's firings for the
+    user (a metric trigger: thresholds passed; a time trigger: intervals ended)."""
+
+    id: str
+    trigger: str  # the trigger's key in the rules file
+    points: int  # added to the total, after boosts and bounds; negative deducts
+    time_ms: int  # the command's time; for a time trigger, when its last interval ended
+    total: int  # the system's total after this award
+    count: int = 1  # firings (one metric event may pass several thresholds)
+    boosts: tuple[str, ...] = ()  # keys of the boosts that multiplied it
+
+
+def award_id(user_id: str, system: str, trigger: str, seq: int) -> str:
+    return f"{user_id}:points:{system}:{trigger}:{seq}"
+
+
+class PointsChanged(_Record, frozen=True, kw_only=True, tag="points"):
+    """A user's total in one points system changed in one command. id = awards[0].id."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str
+    user_id: str
+    system: str
+    event_id: str
+    time_ms: int
+    total: int
+    added: int
+    awards: tuple[PointsAward, ...]
+    previous_level: str | None = None  # level keys; None: below every level (or none set)
+    level: str | None = None
+    backfilled: bool = False
+
+
+class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     """Everything one command changed. id = f"{user_id}:progress:{event_id}"."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     event_id: str
     user_id: str
@@ -104,14 +148,14 @@ class Progress:
     idempotency_key: str | None = None
     achievements: tuple[AchievementCompleted, ...] = ()
     streak: StreakSnapshot | None = None
-    points: tuple[PointsChanged, ...] = ()  # per points system the command changed
+    points: tuple[PointsChanged, ...] = ()  # one per points system the command changed
     backfilled: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
     """A record that could not be decoded or validated. id = f"{topic}:{partition}:{offset}"."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     reason: str
     original: str  # base64 of the original value bytes
@@ -145,147 +189,76 @@ class DeadLetter:
 
 
 Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter
-
-
-# --- codecs ---------------------------------------------------------------------------------
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _fields_encoder(
-    cls: Any, head: dict[str, Any], nested: dict[str, Callable[[Any], Any]] | None = None
-) -> Callable[[Any], dict[str, Any]]:
-    """A function giving `head` and then every field under its camelCase name (decimals as
-    strings, `nested` fields through their function), as one generated dict display.
-
-    The runtime encodes every record it publishes; deriving the names per field per record
-    cost more than the fold itself.
-    """
-    fields = dataclasses.fields(cls)
-    decimals = {f.name for f in fields if "Decimal" in str(f.type)}
-    items = [f"{k!r}: {v!r}" for k, v in head.items()]
-    for name in (f.name for f in fields):
-        if nested and name in nested:
-            expr = f"_{name}(o.{name})"
-        elif name in decimals:
-            expr = f"None if o.{name} is None else str(o.{name})"
-        else:
-            expr = f"o.{name}"
-        items.append(f"{_camel(name)!r}: {expr}")
-    source = "def encode(o):\n    return {" + ", ".join(items) + "}\n"
-    namespace: dict[str, Any] = {f"_{k}": v for k, v in (nested or {}).items()}
-    exec(source, namespace)  # generated from field names only; no outside input
-    encode: Callable[[Any], dict[str, Any]] = namespace["encode"]
-    return encode
-
-
-_achievement_fields = _fields_encoder(AchievementCompleted, {})
-_snapshot_fields = _fields_encoder(StreakSnapshot, {})
-_ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {
-    Progress: _fields_encoder(
-        Progress,
-        {"schema_version": SCHEMA_VERSION, "type": "progress"},
-        {
-            "achievements": lambda v: [_achievement_fields(a) for a in v],
-            "streak": lambda v: None if v is None else _snapshot_fields(v),
-            "points": lambda v: [changed_json(c) for c in v],
-        },
-    ),
-    PointsChanged: lambda o: {
-        "schema_version": SCHEMA_VERSION,
-        "type": "points",
-        **changed_json(o),
-    },
-    AchievementCompleted: _fields_encoder(
-        AchievementCompleted, {"schema_version": SCHEMA_VERSION, "type": "achievement"}
-    ),
-    StreakChanged: _fields_encoder(
-        StreakChanged, {"schema_version": SCHEMA_VERSION, "type": "streak"}
-    ),
-    DeadLetter: _fields_encoder(
-        DeadLetter, {"schema_version": SCHEMA_VERSION, "type": "dead_letter"}
-    ),
+_BY_TAG: dict[object, str] = {
+    "progress": "Progress",
+    "achievement": "AchievementCompleted",
+    "streak": "StreakChanged",
+    "points": "PointsChanged",
+    "dead_letter": "DeadLetter",
 }
 
 
-def record_json(rec: Record) -> dict[str, Any]:
-    """The JSON object of a record (what `encode_record` serialises)."""
-    encoder = _ENCODERS.get(type(rec))
-    if encoder is None:
-        for cls, encoder in _ENCODERS.items():
-            if isinstance(rec, cls):  # a subclass: encoded as its record type
-                return encoder(rec)
-        raise TypeError(f"not a record: {type(rec).__name__}")
-    return encoder(rec)
+# --- codec ----------------------------------------------------------------------------------
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Record)
+UPCASTERS = Upcasters(current=SCHEMA_VERSION, field="schema_version", steps={})
 
 
 def encode_record(rec: Record) -> bytes:
-    return orjson.dumps(record_json(rec))
-
-
-def _build(cls: Any, obj: dict[str, Any], decimals: tuple[str, ...] = ()) -> Any:
-    kwargs: dict[str, Any] = {}
-    for name in cls.__slots__:
-        key = _camel(name)
-        if key in obj:
-            value = obj[key]
-            if name in decimals and value is not None:
-                value = Decimal(value)
-            kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise InvalidRecord(f"{cls.__name__}: {exc}") from None
-
-
-def _achievement(obj: dict[str, Any]) -> AchievementCompleted:
-    rec: AchievementCompleted = _build(AchievementCompleted, obj, ("metric_value",))
-    return rec
-
-
-def _progress(obj: dict[str, Any]) -> Progress:
-    base = dict(obj)
-    base["achievements"] = tuple(_achievement(a) for a in obj.get("achievements") or ())
-    streak = obj.get("streak")
-    base["streak"] = None if streak is None else _build(StreakSnapshot, streak)
-    base["points"] = tuple(changed_of(c) for c in obj.get("points") or ())
-    rec: Progress = _build(Progress, base, ("total",))
-    return rec
-
-
-_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "progress": _progress,
-    "achievement": _achievement,
-    "streak": lambda obj: _build(StreakChanged, obj),
-    "points": changed_of,
-    "dead_letter": lambda obj: _build(DeadLetter, obj),
-}
+    return _encoder.encode(rec)
 
 
 def decode_record(raw: bytes) -> Record:
     """Decode a derived record; raises `InvalidRecord` with the reason."""
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRecord(f"not JSON: {exc}") from None
-    if type(obj) is not dict:
-        raise InvalidRecord("not a JSON object")
-    if obj.get("schema_version") != SCHEMA_VERSION:
-        raise InvalidRecord(f"schema_version: unsupported {obj.get('schema_version')!r}")
-    decoder = _DECODERS.get(obj.get("type"))  # type: ignore[arg-type]
-    if decoder is None:
-        raise InvalidRecord(f"type: unknown {obj.get('type')!r}")
-    try:
-        rec: Record = decoder(obj)
-    except InvalidRecord:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidRecord(f"{obj.get('type')}: {type(exc).__name__}: {exc}") from None
+        rec: Record = _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return _decode_slowly(raw, exc)
+    except msgspec.DecodeError as exc:
+        raise InvalidRecord(not_json(exc)) from None
     return rec
+
+
+def _decode_slowly(raw: bytes, exc: msgspec.ValidationError) -> Record:
+    """The error path (and the upcast path): the version first, then msgspec's complaint."""
+    obj = msgspec.json.decode(raw)
+    if type(obj) is not dict:
+        raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
+    lifted = UPCASTERS.lift(obj)
+    if lifted is not obj:
+        raw = msgspec.json.encode(lifted)
+        try:
+            rec: Record = msgspec.convert(lifted, Record)
+        except msgspec.ValidationError as again:
+            exc = again
+        else:
+            return rec
+    reason = explain(exc, raw, {})
+    name = _BY_TAG.get(obj.get("type"))
+    raise InvalidRecord(reason if name is None else f"{name}: {reason}")
+
+
+def progress_event_id(raw: bytes) -> str | None:
+    """The event id of an encoded `Progress` (or of any record: its first `eventId`), found
+    without decoding: the gateway looks at every progress record of the topic to find the few
+    it waits for. `encode_record` writes the record's own `eventId` before any nested one, and
+    JSON escapes every quote inside strings, so the first match is the record's."""
+    at = raw.find(b'"eventId":"')
+    if at < 0:
+        return None
+    start = at + 11
+    end = raw.find(b'"', start)
+    if end < 0:
+        return None
+    text = raw[start:end]
+    if b"\\" in text:  # an escape inside the id: let msgspec read the string exactly
+        try:
+            return msgspec.json.decode(raw, type=_EventIdOf).event_id
+        except msgspec.MsgspecError:
+            return None
+    return text.decode("utf-8", "replace")
+
+
+class _EventIdOf(msgspec.Struct, rename="camel"):
+    event_id: str | None = None

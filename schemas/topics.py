@@ -7,19 +7,66 @@ gives the concrete name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from schemas import commands, records, state
 
 FOREVER = "-1"
 WEEK_MS = str(7 * 24 * 3600 * 1000)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[T]):
+    """How one side (key or value) of a topic's records is written and read."""
+
+    type: Any  # the decoded type (a class or a union of classes)
+    encode: Callable[[T], bytes]
+    decode: Callable[[bytes], T]
+    description: str
+
+
+def _raw(raw: bytes) -> bytes:
+    return raw
+
+
+USER_ID: Codec[str] = Codec(str, str.encode, bytes.decode, "user id (UTF-8)")
+ORIGINAL_KEY: Codec[bytes] = Codec(bytes, _raw, _raw, "the dead record's original key bytes")
+COMMAND: Codec[commands.Command] = Codec(
+    commands.Command,
+    commands.encode_command,
+    commands.decode_command,
+    "Command (schemas.commands)",
+)
+STATE_VALUE: Codec[state.UserState] = Codec(
+    state.UserState, state.encode_state, state.decode_state, "UserState (schemas.state)"
+)
+
+
+def _records(kind: Any, name: str) -> Codec[Any]:
+    """A derived record topic's codec; decoding any other record type is refused."""
+
+    def decode(raw: bytes) -> Any:
+        rec = records.decode_record(raw)
+        if not isinstance(rec, kind):
+            raise commands.InvalidRecord(
+                f"type: expected a {name} record, got {type(rec).__name__}"
+            )
+        return rec
+
+    return Codec(kind, records.encode_record, decode, f"{name} (schemas.records)")
 
 
 @dataclass(frozen=True, slots=True)
 class Topic:
+    """One topic: its name, the codecs of its keys and values, partitions and config."""
+
     name: str
-    key: str
-    value: str
+    key: Codec[Any]
+    value: Codec[Any]
     partitions: int
     config: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -33,51 +80,51 @@ def _config(**entries: str) -> Mapping[str, str]:
 
 EVENTS = Topic(
     "podium.events",
-    key="user id",
-    value="Command (schemas.commands)",
+    key=USER_ID,
+    value=COMMAND,
     partitions=12,
     config=_config(cleanup_policy="delete", retention_ms=FOREVER, retention_bytes=FOREVER),
 )
 EVENTS_DLQ = Topic(
     "podium.events.dlq",
-    key="original key",
-    value="DeadLetter (schemas.records)",
+    key=ORIGINAL_KEY,
+    value=_records(records.DeadLetter, "DeadLetter"),
     partitions=1,
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 STATE = Topic(
     "podium.state",
-    key="user id",
-    value="UserState (schemas.state)",
+    key=USER_ID,
+    value=STATE_VALUE,
     partitions=12,
     config=_config(cleanup_policy="compact", min_compaction_lag_ms="0"),
 )
 PROGRESS = Topic(
     "podium.progress",
-    key="user id",
-    value="Progress (schemas.records)",
+    key=USER_ID,
+    value=_records(records.Progress, "Progress"),
     partitions=12,
     config=_config(cleanup_policy="delete", retention_ms=WEEK_MS),
 )
 ACHIEVEMENTS = Topic(
     "podium.achievements",
-    key="user id",
-    value="AchievementCompleted (schemas.records)",
+    key=USER_ID,
+    value=_records(records.AchievementCompleted, "AchievementCompleted"),
     partitions=12,
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 STREAKS = Topic(
     "podium.streaks",
-    key="user id",
-    value="StreakChanged (schemas.records)",
+    key=USER_ID,
+    value=_records(records.StreakChanged, "StreakChanged"),
     partitions=12,
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 
 POINTS = Topic(
     "podium.points",
-    key="user id",
-    value="PointsChanged (schemas.points)",
+    key=USER_ID,
+    value=_records(records.PointsChanged, "PointsChanged"),
     partitions=12,
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
@@ -91,6 +138,8 @@ CATALOGUE: tuple[Topic, ...] = (
     STREAKS,
     POINTS,
 )
+EVENT_ID_OF_PROGRESS: Callable[[bytes], str | None] = records.progress_event_id
+"""The gateway's cheap look-up of a `podium.progress` value's event id (beside its codec)."""
 
 
 # --- names under a prefix, and the identifiers derived from them ----------------------------
@@ -98,7 +147,8 @@ CATALOGUE: tuple[Topic, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """The concrete topic names, consumer group and transactional ids under one prefix."""
+    """The concrete topic names, consumer groups and transactional ids under one prefix.
+    No other module spells a consumer group name."""
 
     prefix: str = ""
 
@@ -134,6 +184,11 @@ class Names:
     def worker_group(self) -> str:
         """The stream workers' consumer group (its committed offsets say what was applied)."""
         return f"{self.prefix}podium.worker"
+
+    @property
+    def projector_group(self) -> str:
+        """The projector's consumer group (its committed offsets say what the views hold)."""
+        return f"{self.prefix}podium.projector"
 
     def transactional_id(self, partition: int) -> str:
         """One transactional producer per input partition: a new owner's init fences the old."""

@@ -11,20 +11,20 @@ the input), the dead letters (`podium.events.dlq`) and the input offset. A new o
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
+from processors.runtime import metrics
 from processors.runtime.batch import Effects, KeyValue
+from processors.runtime.step import encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
-from schemas.records import encode_record
-from schemas.state import encode_state
 from schemas.topics import Names
 
 MAX_BATCH_BYTES = 1024 * 1024
+log = logging.getLogger("podium.worker")
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,20 @@ async def start_producer(config: ProducerConfig, transactional_id: str) -> AIOKa
     try:
         await producer.start()
     except BaseException:
-        with contextlib.suppress(Exception):
-            await producer.stop()
+        await stop_producer(producer, transactional_id)
         raise
     return producer
+
+
+async def stop_producer(producer: AIOKafkaProducer, transactional_id: str) -> None:
+    """Stop a producer; a failure is logged and counted, not raised (an open transaction is
+    aborted by the broker after its timeout, or by the next owner's init)."""
+    try:
+        await asyncio.wait_for(producer.stop(), timeout=10)
+    except (Exception, asyncio.CancelledError) as exc:
+        metrics.PRODUCER_STOP_ERRORS.inc()
+        what = f"{type(exc).__name__}: {exc}"
+        log.warning("producer %s did not stop cleanly: %s", transactional_id, what)
 
 
 class OwnedPartition:
@@ -72,13 +82,13 @@ class OwnedPartition:
         """Publish a batch's effects and its input offset in one transaction."""
         names = self.names
         by_topic = {
-            names.state: [(uid.encode(), encode_state(s)) for uid, s in effects.states.items()],
+            names.state: [(uid.encode(), encode_out_state(s)) for uid, s in effects.states.items()],
             names.progress: effects.progress,
             names.achievements: effects.achievements,
             names.streaks: effects.streaks,
             names.points: effects.points,
         }
-        dead = [encode_record(d) for d in effects.dead]
+        dead = [encode_out_record(d) for d in effects.dead]
         await self.transact(by_topic, effects.next_offset, group_id, dead)
 
     async def transact(
@@ -119,5 +129,4 @@ class OwnedPartition:
 
     async def close(self) -> None:
         """Stop the producer (an open transaction is aborted by the broker or the next owner)."""
-        with contextlib.suppress(KafkaError, asyncio.CancelledError, Exception):
-            await asyncio.wait_for(self.producer.stop(), timeout=10)
+        await stop_producer(self.producer, self.names.transactional_id(self.partition))

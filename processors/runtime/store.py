@@ -6,8 +6,6 @@ partition costs one pass over its changelog and no decoding of users that stay i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from schemas.state import UserState, decode_state
 
 
@@ -31,16 +29,3 @@ class StateStore:
 
     def put(self, user_id: str, state: UserState) -> None:
         self._live[user_id] = state
-
-    def __len__(self) -> int:
-        return len(self._raw) + len(self._live)
-
-    def user_ids(self) -> Iterator[str]:
-        yield from self._raw
-        yield from self._live
-
-    def items(self) -> Iterator[tuple[str, UserState]]:
-        """Every state, decoded (for the ticker and for tests; not on the hot path)."""
-        for uid in list(self._raw):
-            self.get(uid)
-        yield from list(self._live.items())

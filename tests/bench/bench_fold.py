@@ -107,7 +107,7 @@ def commands(n: int, users: int, seed: int = 7) -> list[MetricTracked]:
     rng = random.Random(seed)
     people = [
         User(
-            f"user-{u}",
+            id=f"user-{u}",
             tz=ZONES[u % len(ZONES)],
             attributes={"plan": "pro" if u % 3 == 0 else "free"},
         )
@@ -121,13 +121,13 @@ def commands(n: int, users: int, seed: int = 7) -> list[MetricTracked]:
         key = f"k{i}" if rng.random() < 0.1 else None
         out.append(
             MetricTracked(
-                f"evt-{i}",
-                T0 + span * i // n,
-                user,
-                metric,
-                rng.choice(VALUES),
-                rng.choice(SOURCES),
-                key,
+                event_id=f"evt-{i}",
+                time_ms=T0 + span * i // n,
+                user=user,
+                metric=metric,
+                value=rng.choice(VALUES),
+                attributes=rng.choice(SOURCES),
+                idempotency_key=key,
             )
         )
     return out
@@ -211,8 +211,10 @@ def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fo
     progress = [r for r in records if isinstance(r, Progress)]
     facts = [r for r in records if not isinstance(r, Progress)]
     raw_states = [encode_state(s) for s in values]
+    encode = _cpu_per_item(lambda: _drain(map(encode_command, batch)), len(batch))
     rows = [
         ("decode_command", decode, "events"),
+        ("encode_command", encode, "events"),
         (
             "encode_record",
             _cpu_per_item(lambda: _drain(map(encode_record, progress)), len(progress)),
@@ -239,6 +241,10 @@ def codecs(batch: list[MetricTracked], rules: Rules, values: list[UserState], fo
     size = sum(map(len, raw_states)) / len(raw_states)
     print(f"state size        {size:>12,.0f} bytes (mean)")
     print(f"decode + fold     {1 / (1 / fold + decode):>12,.0f} events/s per CPU-s")
+    print(
+        f"per event (µs)    decode {decode * 1e6:.2f}, encode {encode * 1e6:.2f}, "
+        f"fold {1e6 / fold:.2f}"
+    )
 
 
 def main(argv: Sequence[str] = ()) -> None:

@@ -21,9 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
-from deploy.settings import REPO_DIR, Settings
+from deploy.settings import REPO_DIR
 from deploy.stack import create_topics
-from processors.replay import run_replay
+from processors.replay import ReplayConfig, run_replay
 from schemas.rules import load_rules
 from schemas.topics import EVENTS, Names, Topic
 from tests.bench.data import RULES, events, preload
@@ -35,7 +35,7 @@ QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 COUNT, USERS = (100_000, 10_000) if QUICK else (1_000_000, 100_000)
 FAUST_COUNT = 5_000 if QUICK else 30_000
 PREFIX = f"bench{uuid.uuid4().hex[:6]}."  # a fresh namespace, also on a shared broker
-FAUST_TOPIC = Topic(f"{PREFIX}faust.events", key="user id", value="Command", partitions=12)
+FAUST_TOPIC = Topic(f"{PREFIX}faust.events", key=EVENTS.key, value=EVENTS.value, partitions=12)
 
 
 def _worker(bootstrap: str, log: Path) -> subprocess.Popen[bytes]:
@@ -74,22 +74,25 @@ def _timed_worker(bootstrap: str, names: Names, log: Path) -> float:
         _stop(proc)
 
 
+def _preload(bootstrap: str, names: Names) -> None:
+    asyncio.run(create_topics(bootstrap, PREFIX))
+    asyncio.run(create_topics(bootstrap, "", (FAUST_TOPIC,)))
+    started = time.perf_counter()
+    asyncio.run(preload(bootstrap, names.events, events(COUNT, USERS), EVENTS.partitions))
+    asyncio.run(
+        preload(bootstrap, FAUST_TOPIC.name, events(FAUST_COUNT, USERS), FAUST_TOPIC.partitions)
+    )
+    print(
+        f"pre-loaded {COUNT:,} events of {USERS:,} users in {time.perf_counter() - started:.1f} s"
+    )
+
+
 def main() -> None:
     rules = load_rules(RULES)
     names = Names(PREFIX)
     with bench_services() as (bootstrap, _), tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "worker.log"
-        asyncio.run(create_topics(bootstrap, PREFIX))
-        asyncio.run(create_topics(bootstrap, "", (FAUST_TOPIC,)))
-        started = time.perf_counter()
-        asyncio.run(preload(bootstrap, names.events, events(COUNT, USERS), EVENTS.partitions))
-        asyncio.run(
-            preload(bootstrap, FAUST_TOPIC.name, events(FAUST_COUNT, USERS), FAUST_TOPIC.partitions)
-        )
-        print(
-            f"pre-loaded {COUNT:,} events of {USERS:,} users in "
-            f"{time.perf_counter() - started:.1f} s"
-        )
+        _preload(bootstrap, names)
 
         rates: dict[str, float] = {}
 
@@ -109,8 +112,7 @@ def main() -> None:
         if faust_events < FAUST_COUNT:
             print(f"(a) faust folded only {faust_events:,} of {FAUST_COUNT:,} events")
 
-        settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=PREFIX, rules_path=RULES)
-        summary = asyncio.run(run_replay(settings, rules))
+        summary = asyncio.run(run_replay(ReplayConfig(bootstrap, names), rules))
         note("podium replay (rebuild + compare)", summary.events / summary.seconds)
 
         # Restart: a few new events, a fresh worker process, time until they are applied.

@@ -40,7 +40,7 @@ class Run:
         return progress
 
     def user(self, tz: str | None = None, **attributes: str) -> User:
-        return User(self.user_id, tz=tz or self.tz, attributes=attributes or None)
+        return User(id=self.user_id, tz=tz or self.tz, attributes=attributes or None)
 
     def track(
         self,
@@ -56,24 +56,34 @@ class Run:
     ) -> Progress:
         return self.send(
             MetricTracked(
-                event_id or f"e{next(_ids)}",
-                at(when),
-                self.user(tz, **user_attributes),
-                metric,
-                Decimal(str(value)),
-                attributes or {},
-                key,
+                event_id=event_id or f"e{next(_ids)}",
+                time_ms=at(when),
+                user=self.user(tz, **user_attributes),
+                metric=metric,
+                value=Decimal(str(value)),
+                attributes=attributes or {},
+                idempotency_key=key,
             )
         )
 
     def identify(self, when: str, tz: str | None = None, **attributes: str) -> Progress:
-        return self.send(UserIdentified(f"e{next(_ids)}", at(when), self.user(tz, **attributes)))
+        return self.send(
+            UserIdentified(
+                event_id=f"e{next(_ids)}", time_ms=at(when), user=self.user(tz, **attributes)
+            )
+        )
 
     def award(self, when: str, key: str) -> Progress:
-        return self.send(AchievementAwarded(f"e{next(_ids)}", at(when), self.user(), key))
+        return self.send(
+            AchievementAwarded(
+                event_id=f"e{next(_ids)}", time_ms=at(when), user=self.user(), achievement=key
+            )
+        )
 
     def tick(self, when: str) -> Progress:
-        return self.send(ClockTicked(f"e{next(_ids)}", at(when), self.user_id))
+        return self.send(
+            ClockTicked(event_id=f"e{next(_ids)}", time_ms=at(when), user_id=self.user_id)
+        )
 
     def completed(self) -> list[str]:
         return [r.achievement for r in self.records if isinstance(r, AchievementCompleted)]

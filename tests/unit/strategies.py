@@ -261,30 +261,32 @@ def streams(
         kind = draw(st.sampled_from(["metric"] * 8 + ["user", "award", "tick", "repeat"]))
         tz = draw(st.sampled_from(ZONES)) if draw(st.integers(0, 9)) == 0 else None
         plan = draw(st.sampled_from([None, "pro", "free"]))
-        user = User(uid, tz=tz, attributes=None if plan is None else {"plan": plan})
+        user = User(id=uid, tz=tz, attributes=None if plan is None else {"plan": plan})
         eid = f"e{i}"
         if kind == "repeat" and out:
             out.append(draw(st.sampled_from(out)))
             continue
         if kind == "user":
-            out.append(UserIdentified(eid, time_ms, user))
+            out.append(UserIdentified(event_id=eid, time_ms=time_ms, user=user))
         elif kind == "award":
             key = draw(st.sampled_from(["api", "w10", "nope"]))
-            out.append(AchievementAwarded(eid, time_ms, user, key))
+            out.append(
+                AchievementAwarded(event_id=eid, time_ms=time_ms, user=user, achievement=key)
+            )
         elif kind == "tick":
-            out.append(ClockTicked(eid, time_ms, uid))
+            out.append(ClockTicked(event_id=eid, time_ms=time_ms, user_id=uid))
         else:
             genre = draw(st.sampled_from(["poetry", "prose"]))
             idem = draw(st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3"])))
             out.append(
                 MetricTracked(
-                    eid,
-                    time_ms,
-                    user,
-                    draw(st.sampled_from(METRICS)),
-                    draw(values),
-                    {"genre": genre},
-                    idem,
+                    event_id=eid,
+                    time_ms=time_ms,
+                    user=user,
+                    metric=draw(st.sampled_from(METRICS)),
+                    value=draw(values),
+                    attributes={"genre": genre},
+                    idempotency_key=idem,
                 )
             )
     return out

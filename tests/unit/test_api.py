@@ -15,14 +15,13 @@ from trophy.types import (
     UserAchievementResponse,
 )
 
-from deploy.settings import REPO_DIR
 from ingest.auth import KeyRing, hash_key, mint_key
 from schemas import api
 from schemas.api import ApiError
 from schemas.records import AchievementCompleted, Progress, StreakSnapshot
-from schemas.rules import load_rules
+from tests.rules import writing_rules
 
-RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")
+RULES = writing_rules()
 
 
 def test_a_valid_event_parses_exactly() -> None:
@@ -83,30 +82,41 @@ def test_numbers_render_exactly() -> None:
 
 def test_event_response_parses_into_the_sdk_model() -> None:
     done = AchievementCompleted(
-        "18:novella",
-        "18",
-        "novella",
-        1_712_044_800_000,
-        "metric",
-        "e1",
-        "words-written",
-        Decimal(20000),
+        id="18:novella",
+        user_id="18",
+        achievement="novella",
+        achieved_at_ms=1_712_044_800_000,
+        trigger="metric",
+        event_id="e1",
+        metric="words-written",
+        metric_value=Decimal(20000),
     )
     snap = StreakSnapshot(
-        3, "daily", "2024-03-31", "2024-04-02", "2024-04-02", "2024-04-03", True, 3, 1, 3, 7, 1
+        length=3,
+        frequency="daily",
+        started="2024-03-31",
+        period_start="2024-04-02",
+        period_end="2024-04-02",
+        expires="2024-04-03",
+        extended=True,
+        longest=3,
+        freezes=1,
+        max_freezes=3,
+        freeze_auto_earn_interval=7,
+        freeze_auto_earn_amount=1,
     )
     progress = Progress(
-        "18:progress:e1",
-        "e1",
-        "18",
-        "metric",
-        1_712_044_800_000,
-        "words-written",
-        Decimal("20000.5"),
-        False,
-        "k",
-        (done,),
-        snap,
+        id="18:progress:e1",
+        event_id="e1",
+        user_id="18",
+        command="metric",
+        time_ms=1_712_044_800_000,
+        metric="words-written",
+        total=Decimal("20000.5"),
+        replayed=False,
+        idempotency_key="k",
+        achievements=(done,),
+        streak=snap,
     )
     resp = EventResponse.model_validate(api.event_response(progress, RULES))
     assert (resp.event_id, resp.metric_id, resp.total) == ("e1", "words-written", 20000.5)
@@ -196,3 +206,50 @@ def test_keys_are_checked_by_hash_only() -> None:
     ring = KeyRing([hash_key("other"), digest])
     assert ring.check(key) and not ring.check(key + "x") and not ring.check(None)
     assert not KeyRing([]).check(key) and not KeyRing([])
+
+
+def _refusal(call: object, *args: object) -> str:
+    with pytest.raises(ApiError) as err:
+        call(*args)  # type: ignore[operator]
+    assert err.value.status == 400
+    return err.value.message
+
+
+def test_a_batch_items_error_names_its_path_once() -> None:
+    item = {"key": "words-written", "user": {"id": "1"}, "value": 1, "idempotencyKey": ""}
+    message = _refusal(api.parse_batch, {"events": [item]}, RULES)
+    assert message.startswith("events[0].idempotencyKey: expected a string of 1 to 255")
+    assert message.count("events[") == 1
+    bare = _refusal(api.parse_batch, [{**item, "idempotencyKey": None, "value": "x"}], RULES)
+    assert bare == "events[0].value: expected a number, got a string"
+
+
+def test_huge_values_are_out_of_range_not_invalid_json() -> None:
+    body = b'{"user": {"id": "1"}, "value": 1e400}'
+    message = _refusal(api.parse_event, body, "words-written", RULES, None)
+    assert message.startswith("value: too many digits or too large: '1e400'")
+    assert "out of range" in message and "JSON" not in message
+
+
+def test_errors_speak_of_json_kinds_not_python_or_msgspec_names() -> None:
+    message = _refusal(
+        api.parse_event, {"user": {"id": 7}, "value": 1}, "words-written", RULES, None
+    )
+    assert message == "user.id: expected a string, got a number"
+    message = _refusal(
+        api.parse_event,
+        {"user": {"id": "1", "attributes": {"plan": 3}}, "value": 1},
+        "words-written",
+        RULES,
+        None,
+    )
+    assert message == "user.attributes.plan: expected a string, got a number"
+    for word in ("`", "Error", "$.", "decimal", "null"):
+        assert word not in message
+
+
+def test_a_value_from_the_body_bytes_is_exact() -> None:
+    req = api.parse_event(
+        b'{"user": {"id": "1"}, "value": 0.1000000000000000000001}', "words-written", RULES, None
+    )
+    assert req.value == Decimal("0.1000000000000000000001")

@@ -84,7 +84,13 @@ DROP = object()
 def test_a_minimal_metric_event() -> None:
     cmd = decode_command(base())
     assert cmd == MetricTracked(
-        "e1", 1_700_000_000_000, User("18"), "words-written", Decimal("750"), {}, None
+        event_id="e1",
+        time_ms=1_700_000_000_000,
+        user=User(id="18"),
+        metric="words-written",
+        value=Decimal("750"),
+        attributes={},
+        idempotency_key=None,
     )
 
 
@@ -118,13 +124,21 @@ def test_a_full_user_object_is_decoded() -> None:
     }
     cmd = decode_command(base(user=user, attributes={"genre": "poetry"}, idempotencyKey="k"))
     assert cmd == MetricTracked(
-        "e1",
-        1_700_000_000_000,
-        User("18", "a@b.c", "Ada", "Europe/London", ("t1",), True, {"plan": "pro"}),
-        "words-written",
-        Decimal(750),
-        {"genre": "poetry"},
-        "k",
+        event_id="e1",
+        time_ms=1_700_000_000_000,
+        user=User(
+            id="18",
+            email="a@b.c",
+            name="Ada",
+            tz="Europe/London",
+            device_tokens=("t1",),
+            subscribe_to_emails=True,
+            attributes={"plan": "pro"},
+        ),
+        metric="words-written",
+        value=Decimal(750),
+        attributes={"genre": "poetry"},
+        idempotency_key="k",
     )
 
 
@@ -198,3 +212,19 @@ def test_invalid_records_are_rejected_with_the_reason(raw: bytes, reason: str) -
 def test_nan_as_a_json_number_is_not_json() -> None:
     with pytest.raises(InvalidRecord, match="not JSON"):
         decode_command(b'{"schema_version":1,"type":"metric","value":NaN}')
+
+
+def test_msgspec_errors_are_translated_into_the_fields_terms() -> None:
+    """msgspec says "Expected `str`, got `int` - at `$.user.id`"; Podium says it in JSON's terms."""
+    for raw, reason in (
+        (
+            base(user={"id": "1", "deviceTokens": ["a", 2]}),
+            "user.deviceTokens[1]: expected a string, got a number",
+        ),
+        (base(time=True), "time: expected integer epoch milliseconds, got a boolean"),
+        (base(value=1e300), "value: too many digits or too large: '1e+300'"),
+    ):
+        with pytest.raises(InvalidRecord) as caught:
+            decode_command(raw)
+        assert caught.value.reason.startswith(reason), caught.value.reason
+        assert "`" not in caught.value.reason and "$." not in caught.value.reason

@@ -11,8 +11,7 @@ import pytest
 from processors.fold import evolve
 from processors.points import boosted, bounded, level_of
 from schemas.commands import MetricTracked, User
-from schemas.points import PointsChanged
-from schemas.records import AchievementCompleted, Progress, StreakChanged
+from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules, parse_rules
 from schemas.state import decode_state, encode_state
 from tests.unit.fold_helpers import Run, at
@@ -451,7 +450,12 @@ def test_points_state_round_trips_and_old_states_without_points_decode() -> None
 
 def test_rules_without_points_leave_progress_and_state_without_points() -> None:
     rules: Rules = parse_rules("[metrics.m]\n")
-    state, records = evolve(
-        None, MetricTracked("e", at("2024-03-01T10:00"), User("u"), "m", Decimal(5)), rules
+    event = MetricTracked(
+        event_id="e",
+        time_ms=at("2024-03-01T10:00"),
+        user=User(id="u"),
+        metric="m",
+        value=Decimal(5),
     )
+    state, records = evolve(None, event, rules)
     assert state.points == {} and records[0].points == ()  # type: ignore[union-attr]

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from processors.fold import close_periods, evolve
 from schemas.commands import ClockTicked, Command, MetricTracked
-from schemas.points import PointsChanged
-from schemas.records import AchievementCompleted, Progress, StreakChanged
+from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state, encode_state
 from tests.unit.reference import Reference

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from processors.fold import close_periods
 from schemas.commands import MAX_TIME_MS, MetricTracked
+from schemas.state import HistoryEntry, StreakState
+from schemas.values import replace as _changed
 from tests.unit.fold_helpers import Run, at
 from tests.unit.strategies import RULES, make_rules
 
@@ -237,6 +239,66 @@ def test_the_extremes_of_time_fold_in_any_zone() -> None:
         for tz in ("Pacific/Kiritimati", "Etc/GMT+12"):  # UTC+14 and UTC-12
             run = Run(rules, tz=tz)
             run.track("1970-01-01T00:00", 3)
-            late = run.send(MetricTracked("late", MAX_TIME_MS, run.user(), "words", Decimal(3)))
+            late = run.send(
+                MetricTracked(
+                    event_id="late",
+                    time_ms=MAX_TIME_MS,
+                    user=run.user(),
+                    metric="words",
+                    value=Decimal(3),
+                )
+            )
             assert late.streak is not None and late.streak.length == 1
             assert late.streak.period_end is not None and late.streak.period_end <= "9999-12-31"
+
+
+def test_history_keeps_frozen_periods_within_the_bound() -> None:
+    run = Run(RULES)
+    run.track("2024-03-01T10:00", 3)
+    run.track("2024-03-02T10:00", 3)
+    run.track("2024-03-04T10:00", 3)  # 03-03 missed; the freeze earned on 03-04 comes first
+    assert run.changes() == [
+        ("freeze_earned", "2024-03-04"),
+        ("freeze_consumed", "2024-03-03"),
+        ("extended", "2024-03-04"),
+    ]
+    run.track("2024-03-05T10:00", 3)
+    run.track("2024-03-06T10:00", 3)
+    assert run.state is not None
+    history = run.state.streak.history
+    assert [(date.fromordinal(h.period).isoformat(), h.length, h.used_freeze) for h in history] == [
+        ("2024-03-02", 2, False),
+        ("2024-03-03", 2, True),
+        ("2024-03-04", 3, False),
+        ("2024-03-05", 4, False),
+        ("2024-03-06", 5, False),
+    ]
+    assert run.streak == (5, 5, 1)
+
+
+def test_changed_replaces_only_the_named_fields() -> None:
+    entry = HistoryEntry(period=11, length=4, used_freeze=False)
+    s = StreakState(
+        length=4,
+        longest=9,
+        started=8,
+        covered=11,
+        period=12,
+        progress={"words": Decimal(2)},
+        extended_ms=13,
+        freezes=2,
+        freeze_anchor=5,
+        freeze_earned=1,
+        history=(entry,),
+    )
+    assert _changed(s) == s
+    assert _changed(s, length=0, started=None, covered=None) == StreakState(
+        longest=9,
+        period=12,
+        progress={"words": Decimal(2)},
+        extended_ms=13,
+        freezes=2,
+        freeze_anchor=5,
+        freeze_earned=1,
+        history=(entry,),
+    )

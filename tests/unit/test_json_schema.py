@@ -17,7 +17,17 @@ def test_the_command_schema_describes_the_wire_names() -> None:
     schema = json.loads((OUT / "commands.schema.json").read_text(encoding="utf-8"))
     metric = schema["$defs"]["MetricTracked"]
     wire = json.loads(
-        encode_command(MetricTracked("e", 1, User("u", tz="UTC"), "m", Decimal(1), {"a": "b"}, "k"))
+        encode_command(
+            MetricTracked(
+                event_id="e",
+                time_ms=1,
+                user=User(id="u", tz="UTC"),
+                metric="m",
+                value=Decimal(1),
+                attributes={"a": "b"},
+                idempotency_key="k",
+            )
+        )
     )
     assert set(wire) <= set(metric["properties"])
     assert set(metric["required"]) <= set(wire)

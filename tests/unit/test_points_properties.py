@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.commands import ClockTicked, Command
-from schemas.points import PointsChanged
+from schemas.records import PointsChanged
 from tests.unit.strategies import RULES, streams
 from tests.unit.test_fold_properties import fold_all, uid
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from deploy.settings import REPO_DIR
-from processors.views import user_view
-from schemas.rules import load_rules
-from schemas.state import HistoryEntry, StreakState, UserState
+from trophy.types import StreakResponse
 
-RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")  # daily streak
+from processors.views import user_view
+from schemas import api
+from schemas.state import HistoryEntry, StreakState, UserState
+from schemas.values import replace
+from tests.rules import writing_rules
+
+RULES = writing_rules()  # daily streak
 
 
 def _day(iso: str) -> int:
@@ -20,13 +23,13 @@ def _day(iso: str) -> int:
 
 def test_history_fills_the_periods_between_kept_ones() -> None:
     kept = (
-        HistoryEntry(_day("2026-03-01"), 1),
-        HistoryEntry(_day("2026-03-02"), 2),
-        HistoryEntry(_day("2026-03-05"), 1, used_freeze=False),
-        HistoryEntry(_day("2026-03-06"), 1, used_freeze=True),
+        HistoryEntry(period=_day("2026-03-01"), length=1),
+        HistoryEntry(period=_day("2026-03-02"), length=2),
+        HistoryEntry(period=_day("2026-03-05"), length=1, used_freeze=False),
+        HistoryEntry(period=_day("2026-03-06"), length=1, used_freeze=True),
     )
     state = UserState(
-        "u",
+        user_id="u",
         totals={"words-written": Decimal("12.5")},
         achievements={"first-words": 5},
         streak=StreakState(length=1, history=kept),
@@ -47,8 +50,27 @@ def test_history_fills_the_periods_between_kept_ones() -> None:
 
 def test_history_keeps_the_configured_number_of_periods() -> None:
     start = _day("2026-01-01")
-    kept = tuple(HistoryEntry(start + 2 * i, 1) for i in range(40))  # every other day
-    view = user_view(UserState("u", streak=StreakState(history=kept)), RULES)
+    kept = tuple(HistoryEntry(period=start + 2 * i, length=1) for i in range(40))  # every other day
+    view = user_view(UserState(user_id="u", streak=StreakState(history=kept)), RULES)
     assert len(view["history"]) == RULES.streak.history_periods == 30  # type: ignore[union-attr]
     assert view["history"][-1][0] == date.fromordinal(start + 78).isoformat()
     assert [h[2] for h in view["history"][-4:]] == [0, 1, 0, 1]
+
+
+def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
+    """One camelCase streak rendering (schemas.render): the view document's streak, read back
+    by the HTTP answer, parses into Trophy's own StreakResponse with the state's figures."""
+    day = _day("2026-03-10")
+    kept = tuple(HistoryEntry(period=day - 2 + i, length=i + 1) for i in range(3))
+    streak = StreakState(length=3, longest=5, started=day - 2, covered=day, period=day)
+    state = UserState(user_id="u", streak=replace(streak, history=kept))
+    view = user_view(state, RULES)
+    assert view["streak"]["longest"] == 5
+    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    assert (answer.length, answer.frequency, answer.started) == (3, "daily", "2026-03-08")
+    assert (answer.period_start, answer.period_end) == ("2026-03-10", "2026-03-10")
+    assert [(h.period_start, h.length) for h in answer.streak_history] == [
+        ("2026-03-08", 1),
+        ("2026-03-09", 2),
+        ("2026-03-10", 3),
+    ]

@@ -24,9 +24,10 @@ from deploy.local import free_port
 from deploy.settings import REPO_DIR
 from deploy.stack import create_topics, wait_ready
 from ingest.auth import mint_key
+from tests.rules import WRITING_PATH
 
 WORKER = ["-m", "deploy.cli", "worker"]
-RULES = REPO_DIR / "deploy" / "rules.example.toml"
+RULES = WRITING_PATH
 JAR_CACHE = Path(os.environ.get("PODIUM_RUN_DIR", REPO_DIR / ".podium")) / "jars"
 
 

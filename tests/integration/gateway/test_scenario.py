@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from trophy.errors import NotFoundError
 from trophy.types import (
     AchievementCompletionResponse,
     AchievementWithStatsResponse,
@@ -88,8 +89,20 @@ class Model:
         return n, round(100.0 * n / len(self.users), 2)
 
 
-def _today(tz: str) -> str:
-    return datetime.now(ZoneInfo(tz)).date().isoformat()
+def _stamped_day(trophy: Any, user: dict[str, Any]) -> str:
+    """The scenario's day for `user`: the date, in the user's time zone, of the instant the
+    gateway's clock stamped the user's first event (`created`), not the test's own clock,
+    which may already be past midnight."""
+    seen: list[datetime] = []
+
+    def projected() -> None:
+        try:
+            seen[:] = [trophy.users.get(id=user["id"]).created]
+        except NotFoundError as exc:  # until the projector has applied the first event
+            raise AssertionError(f"user {user['id']!r} not projected yet") from exc
+
+    eventually(projected)
+    return seen[0].astimezone(ZoneInfo(user["tz"])).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +134,7 @@ def played(podium: Podium) -> dict[str, Any]:
     answers["published"] = trophy.achievements.complete(key="published", user=ADA)
     model.done["ada"].add("published")
     answers["model"] = model
+    answers["day"] = {u["id"]: _stamped_day(trophy, u) for u in (ADA, BEN)}
     return answers
 
 
@@ -145,10 +159,11 @@ def test_first_event_of_the_day_starts_the_streak(played: dict[str, Any]) -> Non
     ada_first, _ = played["ada-1"]
     ben_first, _ = played["ben-1"]
     ada_later, _ = played["ada-2"]
-    for resp, tz in ((ada_first, ADA["tz"]), (ben_first, BEN["tz"])):
+    for resp, uid in ((ada_first, "ada"), (ben_first, "ben")):
         streak = resp.current_streak
         assert (streak.length, streak.extended, streak.frequency) == (1, True, "daily")
-        assert streak.started == streak.period_start == streak.period_end == _today(tz)
+        day = played["day"][uid]
+        assert streak.started == streak.period_start == streak.period_end == day
         assert streak.freezes == 1 and streak.max_freezes == 3  # rules: initial 1, max 3
     assert (ada_later.current_streak.length, ada_later.current_streak.extended) == (1, False)
 
@@ -250,9 +265,10 @@ def test_streak_reads(podium: Podium, played: dict[str, Any]) -> None:
     trophy = podium.trophy()
     streak = trophy.users.streak(id="ada", history_periods=3)
     assert isinstance(streak, StreakResponse)
-    assert streak.length == 1 and streak.started == _today(ADA["tz"])
+    day = played["day"]["ada"]
+    assert streak.length == 1 and streak.started == day
     assert streak.extended is not None
-    assert [(h.period_start, h.length) for h in streak.streak_history] == [(_today(ADA["tz"]), 1)]
+    assert [(h.period_start, h.length) for h in streak.streak_history] == [(day, 1)]
     bulk = trophy.streaks.list(user_ids=["ada", "ben", "nobody"])
     assert [(s.user_id, s.streak_length) for s in bulk][2] == ("nobody", 0)
     assert {(s.user_id, s.streak_length) for s in bulk[:2]} == {("ada", 1), ("ben", 1)}

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,9 +31,10 @@ from schemas.api import ApiError
 from schemas.commands import MAX_TIME_MS, MetricTracked, User
 from schemas.rules import load_rules
 from schemas.state import UserState, decode_state, encode_state
-from schemas.topics import STATE
+from schemas.topics import STATE, Names
 from schemas.views import Keys, decode_view
 from tests.integration.gateway.conftest import RULES, Podium, eventually
+from tests.integration.runtime.kafka_io import wait_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,9 @@ def _dump(client: redis.Redis, keys: Keys) -> dict[str, Any]:
 def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: list[str]) -> None:
     keys = Keys(podium.env["PODIUM_VIEWS_PREFIX"])
     client = redis.Redis.from_url(podium.redis_url)
-    time.sleep(1.0)  # the projector has caught up (the fixture saw the totals)
+    # every state record written so far is in Redis: the projector commits after its writes
+    group = Names(podium.prefix).projector_group
+    asyncio.run(wait_caught_up(podium.bootstrap, group, STATE.named(podium.prefix), within=30))
     before = _dump(client, keys)
     assert keys.user("lena") in before and keys.completed("three-day-streak") in before
     for key in client.scan_iter(match=keys.pattern):
@@ -191,7 +193,11 @@ def _successive_states() -> list[bytes]:
     out: list[bytes] = []
     for i, (user, at, words) in enumerate(WRITES):
         cmd = MetricTracked(
-            f"e{i}", _ms(at), User(user["id"], tz=user["tz"]), "words-written", Decimal(words)
+            event_id=f"e{i}",
+            time_ms=_ms(at),
+            user=User(id=user["id"], tz=user["tz"]),
+            metric="words-written",
+            value=Decimal(words),
         )
         states[user["id"]], _ = evolve(states.get(user["id"]), cmd, rules)
         out.append(encode_state(states[user["id"]]))

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from deploy.settings import REPO_DIR, Settings
+from deploy.settings import Settings
 from deploy.stack import create_topics
 from schemas.rules import Rules, load_rules
 from schemas.topics import Names
 from tests.integration.runtime.kafka_io import WorkerProcess
+from tests.rules import WRITING_PATH
 
-RULES_PATH = REPO_DIR / "deploy" / "rules.example.toml"
+RULES_PATH = WRITING_PATH
 
 
 @pytest.fixture

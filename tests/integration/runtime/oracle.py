@@ -1,11 +1,12 @@
 """The independent expectation for runtime tests: fold the events topic, partition by
-partition in log order, with the pure core directly (no runtime code), and predict every
-state (stamped with the offset of the last event applied to the user, as the changelog
-contract says) and every derived record."""
+partition in log order, and predict every state (stamped with the offset of the last event
+applied to the user, as the changelog contract says), every derived record and every dead
+letter. It shares only the per-record step (`processors.runtime.step.apply_record`: the one
+decode / validate / fold policy); its states, batching and bookkeeping are its own, with none
+of the worker's store, batches, transactions or offsets."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -14,17 +15,16 @@ from decimal import Decimal
 
 from aiokafka import ConsumerRecord
 
-from processors.fold import evolve
-from schemas.commands import (
-    InvalidRecord,
-    MetricTracked,
-    User,
-    command_user_id,
-    decode_command,
-    encode_command,
+from processors.runtime.step import apply_record
+from schemas.commands import MetricTracked, User, encode_command
+from schemas.records import (
+    AchievementCompleted,
+    DeadLetter,
+    PointsChanged,
+    Progress,
+    StreakChanged,
+    encode_record,
 )
-from schemas.points import PointsChanged
-from schemas.records import AchievementCompleted, Progress, StreakChanged, encode_record
 from schemas.rules import Rules
 from schemas.state import UserState, encode_state
 
@@ -51,7 +51,7 @@ def metric_events(
         cmd = MetricTracked(
             event_id=f"{prefix}{seed}-{i}",
             time_ms=start_ms + span * i // count,
-            user=User(uid),
+            user=User(id=uid),
             metric=rnd.choice(metrics),
             value=Decimal(rnd.choice((1, 5, 50, 120, 400, 1000))),
         )
@@ -67,27 +67,23 @@ class Expected:
     streaks: Counter[bytes] = field(default_factory=Counter)
     points: Counter[bytes] = field(default_factory=Counter)
     invalid: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
 
 
 def fold_log(
-    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]], rules: Rules
+    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]], rules: Rules, topic: str = ""
 ) -> Expected:
     out = Expected()
-    for records in events.values():
+    for partition, records in events.items():
         states: dict[str, UserState] = {}
         for rec in records:
-            try:
-                cmd = decode_command(rec.value)
-            except InvalidRecord:
+            outcome = apply_record(rec, states.get, rules, topic, partition)
+            if isinstance(outcome, DeadLetter):
                 out.invalid += 1
+                out.dead.append(outcome)
                 continue
-            if isinstance(cmd, MetricTracked) and cmd.metric not in rules.metrics:
-                out.invalid += 1
-                continue
-            uid = command_user_id(cmd)
-            state, derived = evolve(states.get(uid), cmd, rules)
-            states[uid] = dataclasses.replace(state, offset=rec.offset)
-            for item in derived:
+            states[outcome.user_id] = outcome.state.with_offset(rec.offset)
+            for item in outcome.derived:
                 if isinstance(item, Progress):
                     out.progress[encode_record(item)] += 1
                 elif isinstance(item, AchievementCompleted):

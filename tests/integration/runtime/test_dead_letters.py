@@ -9,6 +9,7 @@ import asyncio
 import orjson
 import pytest
 
+from deploy.cli import worker_config
 from deploy.settings import Settings
 from processors.runtime import metrics
 from processors.worker import run_worker
@@ -65,7 +66,7 @@ async def test_bad_records_go_to_the_dlq_and_the_worker_goes_on(
     before = _dead_total()
 
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop, rules))
+    worker = asyncio.create_task(run_worker(worker_config(settings), rules, stop))
     try:
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
     finally:

@@ -71,6 +71,15 @@ async def test_replay_with_unchanged_rules_rebuilds_identical_state_and_hands_ov
     await assert_exactly_once(kafka_bootstrap, names, rules, len(first) + len(more))
 
 
+async def _achievements(bootstrap: str, names: Names) -> list[AchievementCompleted]:
+    return [
+        a
+        for recs in (await read_topic(bootstrap, names.achievements)).values()
+        for rec in recs
+        if isinstance(a := decode_record(rec.value), AchievementCompleted)
+    ]
+
+
 async def test_replay_with_a_new_achievement_backfills_it_once(
     kafka_bootstrap: str, names: Names, spawn, worker_env, tmp_path: Path
 ) -> None:
@@ -93,22 +102,12 @@ async def test_replay_with_a_new_achievement_backfills_it_once(
 
     expected = fold_log(await read_topic(kafka_bootstrap, names.events), new_rules)
     assert latest_by_key(await read_topic(kafka_bootstrap, names.state)) == expected.states
-    achievements = [
-        a
-        for recs in (await read_topic(kafka_bootstrap, names.achievements)).values()
-        for rec in recs
-        if isinstance(a := decode_record(rec.value), AchievementCompleted)
-    ]
+    achievements = await _achievements(kafka_bootstrap, names)
     ids = Counter(a.id for a in achievements)
     assert ids.most_common(1)[0][1] == 1, "an achievement was emitted twice"
     want = {orjson.loads(raw)["id"] for raw in expected.achievements}
     assert set(ids) == want
-    prolific = [
-        a
-        for a in achievements
-        if isinstance(a, AchievementCompleted) and a.achievement == "prolific"
-    ]
-    flagged = [a for a in prolific if a.backfilled]
+    flagged = [a for a in achievements if a.achievement == "prolific" and a.backfilled]
     assert len(flagged) == backfilled > 0 and changed > 0
     assert all(not a.backfilled for a in achievements if a.achievement != "prolific")
     progress = [

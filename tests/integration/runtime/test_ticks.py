@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from deploy.cli import tick_config, worker_config
 from deploy.settings import REPO_DIR, Settings
 from processors.ticker import emit_ticks
 from processors.worker import run_worker
@@ -27,11 +28,11 @@ HOUR_MS = 3_600_000
 
 def _words(uid: str, day: int, value: int) -> tuple[bytes, bytes]:
     cmd = MetricTracked(
-        f"{uid}-d{day}",
-        START_MS + day * DAY_MS + 10 * HOUR_MS,
-        User(uid),
-        "words-written",
-        Decimal(value),
+        event_id=f"{uid}-d{day}",
+        time_ms=START_MS + day * DAY_MS + 10 * HOUR_MS,
+        user=User(id=uid),
+        metric="words-written",
+        value=Decimal(value),
     )
     return uid.encode(), encode_command(cmd)
 
@@ -44,6 +45,24 @@ async def _streak_ids(bootstrap: str, names: Names) -> set[str]:
         for raw in recs
         if isinstance(rec := decode_record(raw.value), StreakChanged)
     }
+
+
+async def _tick_command(env: dict[str, str], at: int) -> tuple[int | None, str]:
+    """`podium tick --at <at>` as a subprocess: its exit code and output."""
+    tick = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "deploy.cli",
+        "tick",
+        "--at",
+        str(at),
+        env={**os.environ, **env},
+        cwd=REPO_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(tick.communicate(), 60))[0].decode()
+    return tick.returncode, output
 
 
 async def test_ticks_settle_missed_days_deterministically(
@@ -61,31 +80,19 @@ async def test_ticks_settle_missed_days_deterministically(
         ],
     )
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop, rules))
+    worker = asyncio.create_task(run_worker(worker_config(settings), rules, stop))
     try:
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
         # Day 2, 00:30 UTC: keeper missed day 1 (its freeze covers it); loser is fine.
         at = START_MS + 2 * DAY_MS + HOUR_MS // 2
-        tick = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "deploy.cli",
-            "tick",
-            "--at",
-            str(at),
-            env={**os.environ, **worker_env},
-            cwd=REPO_DIR,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output = (await asyncio.wait_for(tick.communicate(), 60))[0].decode()
-        assert tick.returncode == 0 and "ticks written: 1" in output, output
+        code, output = await _tick_command(worker_env, at)
+        assert code == 0 and "ticks written: 1" in output, output
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
         # Day 4, 00:30: keeper loses (no freeze left); loser freezes day 2, loses day 3.
         at = START_MS + 4 * DAY_MS + HOUR_MS // 2
-        assert await emit_ticks(settings, at, rules) == 2
+        assert await emit_ticks(tick_config(settings), rules, at) == 2
         await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
-        assert await emit_ticks(settings, at, rules) == 0  # settled: nothing more is due
+        assert await emit_ticks(tick_config(settings), rules, at) == 0  # settled: none is due
     finally:
         stop.set()
         await worker

@@ -1,5 +1,6 @@
 """Starting the local stack fails with one line that says what is wrong, and `podium up`/`down`
-leave nothing running behind them."""
+leave nothing running behind them. Integration: it runs `podium up` with a real Kafka broker
+(and needs Java), which the component tier must not."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 
 from deploy.local import KafkaBroker, RedisServer, StartError, ensure_kafka_jars, free_port
 from tests.conftest import JAR_CACHE
+
+pytestmark = pytest.mark.integration  # starts the real broker and redis-server, needs Java
 
 
 @pytest.fixture

@@ -1,0 +1,63 @@
+"""The one camelCase rendering of a streak, shared by the Redis view document
+(`processors.views`) and the HTTP answers (`schemas.api`), and the streak parts of Trophy's
+responses read back from a view document (layout in `schemas.views`). Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.records import StreakSnapshot
+from schemas.rules import Rules
+
+BASE_FIELDS = ("length", "frequency", "started", "periodStart", "periodEnd", "expires")
+FREEZE_FIELDS = ("freezes", "maxFreezes", "freezeAutoEarnInterval", "freezeAutoEarnAmount")
+
+
+def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
+    """A streak snapshot in camelCase (the view's `streak` adds `longest`)."""
+    return {
+        "length": snap.length,
+        "frequency": snap.frequency,
+        "started": snap.started,
+        "periodStart": snap.period_start,
+        "periodEnd": snap.period_end,
+        "expires": snap.expires,
+        "freezes": snap.freezes,
+        "maxFreezes": snap.max_freezes,
+        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
+        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
+    }
+
+
+def snapshot_json(snap: StreakSnapshot | None) -> dict[str, Any] | None:
+    return None if snap is None else snapshot_fields(snap)
+
+
+def streak_json(snap: Mapping[str, Any] | None, rules: Rules) -> dict[str, Any]:
+    """Trophy's `BaseStreakResponse` fields from a view's (or snapshot's) camelCase streak."""
+    if snap is None:
+        freq = rules.streak.frequency if rules.streak else "daily"
+        return {"length": 0, "frequency": freq, **dict.fromkeys(BASE_FIELDS[2:])}
+    out = {k: snap.get(k) for k in BASE_FIELDS}
+    for k in FREEZE_FIELDS:
+        if snap.get(k) is not None:
+            out[k] = snap[k]
+    return out
+
+
+def history_json(view: Mapping[str, Any], periods: int) -> list[dict[str, Any]]:
+    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory)."""
+    if not periods:
+        return []
+    return [
+        {
+            "periodStart": ps,
+            "periodEnd": pe,
+            "length": n,
+            "usedFreeze": bool(frozen),
+            "usedPause": False,
+        }
+        for ps, pe, n, frozen in (view.get("history") or [])[-periods:]
+    ]

@@ -1,0 +1,20 @@
+"""Evolving frozen values: `replace(value, **changes)` is the one way the pure folds build the
+next version of a state or record (msgspec's own `structs.replace`: a C-speed keyword copy).
+
+The folds import it from here so that `processors/` depends on `schemas` alone, not on the
+codec library behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from msgspec import Struct
+from msgspec.structs import replace as _replace
+
+V = TypeVar("V", bound=Struct)
+
+
+def replace(value: V, /, **changes: Any) -> V:
+    """`value` with the named fields changed (the others shared, not copied)."""
+    return _replace(value, **changes)

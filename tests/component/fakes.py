@@ -1,0 +1,169 @@
+"""Hand-written fakes of the gateway's three collaborators, and a gateway built on them.
+
+They subclass the real classes only so the types match `Gateway`'s fields; none of them
+calls the real constructor, so nothing here opens a socket.
+
+- `FakePublisher` records every command it is asked to publish; told to `fail` it answers
+  like an unreachable broker, told to `time_out` like a broker that never acknowledges.
+- `FakeWaiter` answers `expect(event_id)` with the `Progress` handed to it for that event id,
+  and otherwise leaves the future pending (the gateway's bounded wait then times out).
+- `FakeViews` reads view documents, completion sets and the user set from plain dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from ingest.app import build_app
+from ingest.auth import KeyRing, hash_key
+from ingest.kafka import ProgressWaiter, Publisher, Unavailable
+from ingest.routes import Gateway
+from ingest.views import ViewReader
+from schemas.commands import Command
+from schemas.records import Progress
+from schemas.rules import Rules
+
+API_KEY = "pk_component.secret-for-the-component-tier"
+BASE_URL = "http://podium.test/v1"
+NOW_MS = 1_764_547_200_000  # 2025-12-01T00:00:00.000Z: the fixed clock of every fake gateway
+EARLIER_MS = NOW_MS - 86_400_000 - 1  # 2025-11-29T23:59:59.999Z
+
+
+class FakePublisher(Publisher):
+    def __init__(self) -> None:  # no super().__init__: no producer, no broker
+        self.ready = True
+        self.published: list[Command] = []
+        self.calls = 0
+        self.fail = False
+        self.time_out = False
+        self.timeout_s = 0.05
+
+    async def publish_many(self, commands: Sequence[Command]) -> None:
+        self.calls += 1
+        if self.fail:
+            raise Unavailable("the event log (Kafka) is not reachable")
+        if self.time_out:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await asyncio.Event().wait()  # an acknowledgement that never comes
+            except TimeoutError:
+                raise Unavailable(
+                    "the event log (Kafka) did not acknowledge the write: TimeoutError"
+                ) from None
+        self.published.extend(commands)
+
+
+class FakeWaiter(ProgressWaiter):
+    def __init__(self) -> None:  # no super().__init__: no consumer
+        self.ready = True
+        self.handed: dict[str, Progress] = {}
+        self.expected: list[str] = []
+        self.forgotten: list[str] = []
+
+    def hand(self, progress: Progress) -> None:
+        """The Progress that `expect(progress.event_id)` will resolve with."""
+        self.handed[progress.event_id] = progress
+
+    def expect(self, event_id: str) -> asyncio.Future[Progress]:
+        self.expected.append(event_id)
+        future: asyncio.Future[Progress] = asyncio.get_running_loop().create_future()
+        if event_id in self.handed:
+            future.set_result(self.handed[event_id])
+        return future
+
+    def forget(self, event_id: str) -> None:
+        self.forgotten.append(event_id)
+
+
+class FakeViews(ViewReader):
+    def __init__(self) -> None:  # no super().__init__: no Redis
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.completed: dict[str, set[str]] = {}
+        self.known_users: set[str] = set()
+        self.up = True
+
+    def put(self, doc: dict[str, Any]) -> None:
+        """Store a user's view document as the projector would: the user counts, and so do
+        the achievements the document records."""
+        uid = doc["userId"]
+        self.docs[uid] = doc
+        self.known_users.add(uid)
+        for key in doc.get("achievements") or {}:
+            self.completed.setdefault(key, set()).add(uid)
+
+    async def user(self, user_id: str) -> dict[str, Any] | None:
+        return self.docs.get(user_id)
+
+    async def users(self, user_ids: Iterable[str]) -> list[dict[str, Any] | None]:
+        return [self.docs.get(uid) for uid in user_ids]
+
+    async def completions(self, achievements: Iterable[str]) -> tuple[dict[str, int], int]:
+        counts = {key: len(self.completed.get(key, ())) for key in achievements}
+        return counts, len(self.known_users)
+
+    async def ping(self) -> bool:
+        return self.up
+
+
+def view(user: str, **fields: object) -> dict[str, object]:
+    """A view document in the projector's layout (schemas.views), written out by hand."""
+    doc: dict[str, object] = {
+        "userId": user,
+        "email": None,
+        "name": None,
+        "tz": None,
+        "deviceTokens": None,
+        "subscribeToEmails": None,
+        "attributes": {},
+        "createdMs": EARLIER_MS,
+        "updatedMs": EARLIER_MS,
+        "events": 1,
+        "totals": {},
+        "achievements": {},
+        "streak": None,
+        "extendedMs": None,
+        "history": [],
+        "recent": [],
+    }
+    return {**doc, **fields}
+
+
+def event_ids() -> Iterator[str]:
+    """The ids the fake gateway gives its commands, in order: ev-1, ev-2, ..."""
+    return (f"ev-{n}" for n in itertools.count(1))
+
+
+@dataclass
+class Stack:
+    """A gateway over fakes, served in-process through Starlette's TestClient."""
+
+    rules: Rules
+    publisher: FakePublisher = field(default_factory=FakePublisher)
+    waiter: FakeWaiter = field(default_factory=FakeWaiter)
+    views: FakeViews = field(default_factory=FakeViews)
+    wait_s: float = 0.2
+    max_body: int = 1_048_576
+
+    def gateway(self) -> Gateway:
+        ids = event_ids()
+        return Gateway(
+            self.rules,
+            self.publisher,
+            self.waiter,
+            self.views,
+            wait_s=self.wait_s,
+            max_body=self.max_body,
+            clock=lambda: NOW_MS,
+            new_id=lambda: next(ids),
+        )
+
+    def client(self, api_key: str | None = API_KEY) -> TestClient:
+        app = build_app(self.gateway(), KeyRing([hash_key(API_KEY)]))
+        headers = {} if api_key is None else {"X-API-KEY": api_key}
+        return TestClient(app, base_url=BASE_URL, headers=headers)

@@ -1,0 +1,280 @@
+"""Every validation rule of the gateway answers a 4xx in Trophy's error shape
+`{"error": "..."}` whose message names what is wrong (the field, the metric, the attribute),
+and a refused request never reaches the log: the pure validation matrix, through the real
+routes (`build_app`) over fakes, so it runs in seconds with no broker.
+
+The cases and their assertions are the ones `tests/integration/gateway/test_bad_input.py`
+ran against a whole subprocess stack; each test here also checks that nothing was handed
+to the publisher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+from trophy import TrophyApi
+from trophy.environment import TrophyApiEnvironment
+from trophy.errors import BadRequestError, UnauthorizedError
+
+from tests.component.fakes import API_KEY, BASE_URL, Stack
+
+OK_USER = {"id": "u1"}
+EVENT = "/metrics/words-written/event"
+
+
+def sdk(http: httpx.Client, api_key: str = API_KEY) -> TrophyApi:
+    """Trophy's own SDK, sending through the in-process client."""
+    env = TrophyApiEnvironment(api=BASE_URL, admin=BASE_URL)
+    return TrophyApi(api_key=api_key, environment=env, max_retries=0, httpx_client=http)
+
+
+def _check(resp: httpx.Response, status: int, *words: str) -> None:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert list(body) == ["error"] and isinstance(body["error"], str)
+    for word in words:
+        assert word in body["error"], (word, body["error"])
+
+
+EVENT_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
+    ("not an object", [1, 2], 400, ("request body", "object")),
+    ("no user", {"value": 1}, 400, ("user", "missing")),
+    ("user not an object", {"user": "u1", "value": 1}, 400, ("user", "object")),
+    ("no user id", {"user": {"name": "x"}, "value": 1}, 400, ("user.id",)),
+    ("user id a number", {"user": {"id": 7}, "value": 1}, 400, ("user.id", "string")),
+    ("user id too long", {"user": {"id": "x" * 256}, "value": 1}, 400, ("user.id", "255")),
+    (
+        "unknown time zone",
+        {"user": {"id": "u1", "tz": "Mars/Olympus"}, "value": 1},
+        400,
+        ("user.tz", "Mars/Olympus"),
+    ),
+    ("email not a string", {"user": {"id": "u1", "email": 5}, "value": 1}, 400, ("user.email",)),
+    (
+        "device tokens not strings",
+        {"user": {"id": "u1", "deviceTokens": [1]}, "value": 1},
+        400,
+        ("user.deviceTokens",),
+    ),
+    (
+        "subscribe not a boolean",
+        {"user": {"id": "u1", "subscribeToEmails": "yes"}, "value": 1},
+        400,
+        ("user.subscribeToEmails", "boolean"),
+    ),
+    (
+        "user attribute not a string",
+        {"user": {"id": "u1", "attributes": {"plan": 3}}, "value": 1},
+        400,
+        ("user.attributes.plan", "string"),
+    ),
+    ("name too long", {"user": {"id": "u1", "name": "n" * 256}, "value": 1}, 400, ("user.name",)),
+    (
+        "too many device tokens",
+        {"user": {"id": "u1", "deviceTokens": ["t"] * 101}, "value": 1},
+        400,
+        ("user.deviceTokens", "100"),
+    ),
+    (
+        "unknown user field",
+        {"user": {"id": "u1", "nickname": "x"}, "value": 1},
+        400,
+        ("user", "nickname"),
+    ),
+    ("no value", {"user": OK_USER}, 400, ("value", "missing")),
+    ("value a string", {"user": OK_USER, "value": "12"}, 400, ("value", "number")),
+    ("value a boolean", {"user": OK_USER, "value": True}, 400, ("value", "number")),
+    ("value too large", {"user": OK_USER, "value": 1e40}, 400, ("value", "too")),
+    (
+        "attributes not an object",
+        {"user": OK_USER, "value": 1, "attributes": ["a"]},
+        400,
+        ("attributes", "object"),
+    ),
+    (
+        "attribute not a string",
+        {"user": OK_USER, "value": 1, "attributes": {"genre": 1}},
+        400,
+        ("attributes.genre", "string"),
+    ),
+    (
+        "too many attributes",
+        {"user": OK_USER, "value": 1, "attributes": {f"a{i}": "x" for i in range(51)}},
+        400,
+        ("attributes", "50"),
+    ),
+    (
+        "unknown top-level field",
+        {"user": OK_USER, "value": 1, "time": 5},
+        400,
+        ("unknown field", "time"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"), [c[1:] for c in EVENT_CASES], ids=[c[0] for c in EVENT_CASES]
+)
+def test_event_body_validation(
+    stack: Stack, http: TestClient, body: Any, status: int, words: tuple[str, ...]
+) -> None:
+    _check(http.post(EVENT, json=body), status, *words)
+    assert stack.publisher.calls == 0
+
+
+def test_invalid_json_empty_body_and_unknown_metric(stack: Stack, http: TestClient) -> None:
+    _check(http.post(EVENT, content=b"{nope"), 400, "not valid JSON")
+    _check(http.post(EVENT, content=b""), 400, "request body", "missing")
+    _check(
+        http.post("/metrics/pages-read/event", json={"user": OK_USER, "value": 1}),
+        404,
+        "pages-read",
+    )
+    _check(
+        http.post(
+            EVENT, json={"user": OK_USER, "value": 1}, headers={"Idempotency-Key": "k" * 256}
+        ),
+        400,
+        "Idempotency-Key",
+    )
+    assert stack.publisher.calls == 0
+
+
+def test_body_size_limit(stack: Stack, http: TestClient) -> None:
+    big = b'{"user": {"id": "u1"}, "value": 1, "attributes": {"a": "' + b"x" * 1_100_000 + b'"}}'
+    _check(http.post(EVENT, content=big), 413, "limit")
+
+    def chunks() -> Any:  # no Content-Length: the limit holds while streaming
+        for _ in range(20):
+            yield b" " * 100_000
+
+    _check(http.post(EVENT, content=chunks()), 413, "limit")
+    assert stack.publisher.calls == 0
+
+
+def test_api_key_is_required_everywhere_but_health(stack: Stack) -> None:
+    with stack.client(api_key=None) as http:
+        _check(http.post(EVENT, json={"user": OK_USER, "value": 1}), 401, "X-API-KEY")
+        _check(http.get("/users/u1"), 401, "X-API-KEY")
+        _check(
+            http.get("/achievements", headers={"X-API-KEY": API_KEY + "x"}),
+            401,
+            "invalid API key",
+        )
+        root = BASE_URL.removesuffix("/v1")
+        assert http.get(root + "/health").status_code == 200
+        assert http.get(root + "/ready").status_code == 200
+        with pytest.raises(UnauthorizedError):
+            sdk(http, "pk_00000000.wrong").users.get(id="u1")
+    assert stack.publisher.calls == 0
+
+
+def test_sdk_sees_bad_requests_as_its_own_errors(stack: Stack, http: TestClient) -> None:
+    with pytest.raises(BadRequestError) as err:
+        sdk(http).metrics.event(key="words-written", user={"id": "u1", "tz": "Nowhere"}, value=1)
+    assert "user.tz" in err.value.body["error"]
+    assert stack.publisher.calls == 0
+
+
+BATCH_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
+    ("not an array", {"events": {"a": 1}}, 400, ("events", "array")),
+    ("empty", {"events": []}, 400, ("events", "empty")),
+    (
+        "too many",
+        {"events": [{"key": "words-written", "user": OK_USER, "value": 1}] * 1001},
+        400,
+        ("1000", "1001"),
+    ),
+    ("item without key", {"events": [{"user": OK_USER, "value": 1}]}, 400, ("events[0].key",)),
+    (
+        "unknown metric names the item",
+        {
+            "events": [
+                {"key": "words-written", "user": OK_USER, "value": 1},
+                {"key": "pages-read", "user": OK_USER, "value": 1},
+            ]
+        },
+        404,
+        ("events[1]", "pages-read"),
+    ),
+    (
+        "bad value names the item",
+        {
+            "events": [
+                {"key": "words-written", "user": OK_USER, "value": 1},
+                {"key": "words-written", "user": OK_USER, "value": "x"},
+            ]
+        },
+        400,
+        ("events[1].value",),
+    ),
+    (
+        "bad user names the item",
+        {"events": [{"key": "words-written", "user": {"id": "u1", "tz": "Atlantis"}, "value": 1}]},
+        400,
+        ("events[0].user.tz",),
+    ),
+    (
+        "bad idempotency key",
+        {"events": [{"key": "words-written", "user": OK_USER, "value": 1, "idempotencyKey": ""}]},
+        400,
+        ("events[0].idempotencyKey",),
+    ),
+    (
+        "unknown item field",
+        {"events": [{"key": "words-written", "user": OK_USER, "value": 1, "when": 3}]},
+        400,
+        ("events[0]", "when"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"), [c[1:] for c in BATCH_CASES], ids=[c[0] for c in BATCH_CASES]
+)
+def test_batch_validation(
+    stack: Stack, http: TestClient, body: Any, status: int, words: tuple[str, ...]
+) -> None:
+    _check(http.post("/metrics/events", json=body), status, *words)
+    assert stack.publisher.calls == 0
+
+
+def test_other_endpoints_validation(stack: Stack, http: TestClient) -> None:
+    _check(http.post("/achievements/olympian/complete", json={"user": OK_USER}), 404, "olympian")
+    _check(
+        http.post("/achievements/novella/complete", json={"user": OK_USER}),
+        400,
+        "novella",
+        "metric",
+    )
+    _check(http.post("/achievements/published/complete", json={}), 400, "user")
+    _check(http.post("/users", json={"name": "no id"}), 400, "id")
+    _check(http.put("/users/u9", json={"id": "u8"}), 400, "differs")
+    _check(http.patch("/users/never-seen", json={"name": "x"}), 404, "never-seen")
+    _check(http.get("/users/never-seen"), 404, "never-seen")
+    _check(http.get("/users/never-seen/metrics"), 404, "never-seen")
+    _check(http.get("/users/never-seen/metrics/pages-read"), 404, "pages-read")
+    _check(
+        http.get("/users/never-seen/streak", params={"historyPeriods": "x"}),
+        400,
+        "historyPeriods",
+    )
+    _check(
+        http.get("/users/never-seen/streak", params={"historyPeriods": "0"}),
+        400,
+        "historyPeriods",
+    )
+    _check(
+        http.get("/users/never-seen/achievements", params={"includeIncomplete": "maybe"}),
+        400,
+        "includeIncomplete",
+    )
+    _check(http.get("/achievements", params={"userAttributes": "plan"}), 400, "userAttributes")
+    _check(http.get("/streaks"), 400, "userIds")
+    _check(http.get("/streaks", params={"userIds": ",".join(map(str, range(101)))}), 400, "100")
+    _check(http.get("/no/such/thing"), 404, "no such endpoint")
+    _check(http.delete("/users/u1"), 405, "DELETE")
+
+    assert stack.publisher.calls == 0

@@ -1,0 +1,188 @@
+"""The gateway's read routes and /ready through the real app over fake views: each answer
+parses into the Trophy SDK's own model and carries the figures of the view documents put in.
+
+Expected figures are written out by hand from the rules file (`tests/rules/writing.toml`)
+and the documents below; none is read back from the code under test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from trophy.types import (
+    AchievementWithStatsResponse,
+    MetricResponse,
+    StreakResponse,
+    UserAchievementResponse,
+)
+from trophy.types import User as SdkUser
+
+from tests.component.fakes import BASE_URL, NOW_MS, Stack, view
+
+DAY = 86_400_000
+ROOT = BASE_URL.removesuffix("/v1")
+
+
+@pytest.fixture
+def users(stack: Stack) -> Stack:
+    """Three users: ann (two achievements, a 2-day streak), bob (one), cy (none)."""
+    stack.views.put(
+        view(
+            "ann",
+            name="Ann",
+            tz="Europe/London",
+            attributes={"plan": "pro"},
+            totals={"words-written": "1250.5", "chapters-finished": "2"},
+            achievements={"first-words": NOW_MS - 2 * DAY, "first-chapter": NOW_MS - DAY},
+            streak={
+                "length": 2,
+                "frequency": "daily",
+                "started": "2025-11-30",
+                "periodStart": "2025-12-01",
+                "periodEnd": "2025-12-01",
+                "expires": "2025-12-02",
+                "freezes": 1,
+                "maxFreezes": 3,
+                "freezeAutoEarnInterval": 7,
+                "freezeAutoEarnAmount": 1,
+                "longest": 2,
+            },
+            extendedMs=NOW_MS,
+            history=[
+                ["2025-11-29", "2025-11-29", 0, False],
+                ["2025-11-30", "2025-11-30", 1, False],
+                ["2025-12-01", "2025-12-01", 2, False],
+            ],
+        )
+    )
+    stack.views.put(
+        view("bob", totals={"words-written": "3"}, achievements={"first-words": NOW_MS})
+    )
+    stack.views.put(view("cy"))
+    return stack
+
+
+def test_get_user(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/ann")
+    assert resp.status_code == 200
+    user = SdkUser.model_validate(resp.json())
+    assert (user.id, user.name, user.tz, user.attributes) == (
+        "ann",
+        "Ann",
+        "Europe/London",
+        {"plan": "pro"},
+    )
+    assert (user.subscribe_to_emails, user.control) == (False, False)
+
+
+def test_user_metrics_lists_every_metric_with_its_total(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/ann/metrics")
+    assert resp.status_code == 200
+    metrics = [MetricResponse.model_validate(m) for m in resp.json()]
+    assert [(m.key, m.name, m.current) for m in metrics] == [
+        ("words-written", "Words written", 1250.5),
+        ("chapters-finished", "Chapters finished", 2),
+    ]
+    words = {a.id: a.achieved_at for a in metrics[0].achievements}
+    assert set(words) == {"first-words", "novella", "novelist", "pro-wordsmith"}
+    assert words["novella"] is None and words["first-words"] is not None
+
+
+def test_user_metric_of_a_user_without_a_total_is_zero(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/cy/metrics/chapters-finished")
+    assert resp.status_code == 200
+    metric = MetricResponse.model_validate(resp.json())
+    assert (metric.id, metric.current) == ("chapters-finished", 0)
+    assert {a.id for a in metric.achievements} == {"first-chapter", "ten-chapters", "poet"}
+
+
+def test_user_achievements_in_completion_order_with_rarity(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/ann/achievements")
+    assert resp.status_code == 200
+    got = [UserAchievementResponse.model_validate(a) for a in resp.json()]
+    # first-words: 2 of 3 users; first-chapter: 1 of 3
+    assert [(a.id, a.completions, a.rarity) for a in got] == [
+        ("first-words", 2, 66.67),
+        ("first-chapter", 1, 33.33),
+    ]
+    assert [a["achievedAt"] for a in resp.json()] == [
+        "2025-11-29T00:00:00.000Z",
+        "2025-11-30T00:00:00.000Z",
+    ]
+
+
+def test_user_achievements_with_incomplete_ones_last(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/ann/achievements", params={"includeIncomplete": "true"})
+    assert resp.status_code == 200
+    ids = [a["id"] for a in resp.json()]
+    assert ids[:2] == ["first-words", "first-chapter"]
+    assert len(ids) == 13 and len(set(ids)) == 13  # every achievement of the rules, once
+    assert all(a["achievedAt"] is None for a in resp.json()[2:])
+
+
+def test_user_streak_with_its_history(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/ann/streak", params={"historyPeriods": "2"})
+    assert resp.status_code == 200
+    streak = StreakResponse.model_validate(resp.json())
+    assert (streak.length, streak.started, streak.frequency) == (2, "2025-11-30", "daily")
+    assert resp.json()["extended"] == "2025-12-01T00:00:00.000Z"
+    assert [(h.period_start, h.length) for h in streak.streak_history] == [
+        ("2025-11-30", 1),
+        ("2025-12-01", 2),
+    ]
+
+
+def test_a_user_without_a_streak_has_length_zero(users: Stack, http: TestClient) -> None:
+    resp = http.get("/users/cy/streak")
+    assert resp.status_code == 200
+    out = resp.json()
+    assert (out["length"], out["extended"], out["streakHistory"]) == (0, None, [])
+
+
+def test_achievements_with_stats_and_the_attribute_filter(users: Stack, http: TestClient) -> None:
+    every = http.get("/achievements")
+    assert every.status_code == 200
+    stats = {a["id"]: a for a in every.json()}
+    for item in every.json():
+        AchievementWithStatsResponse.model_validate(item)
+    assert len(stats) == 13
+    assert (stats["first-words"]["completions"], stats["first-words"]["rarity"]) == (2, 66.67)
+    assert (stats["novella"]["completions"], stats["novella"]["rarity"]) == (0, 0.0)
+    free = http.get("/achievements", params={"userAttributes": "plan:free"}).json()
+    assert {a["id"] for a in free} == set(stats) - {"pro-wordsmith"}
+
+
+def test_streaks_of_several_users_longest_first(users: Stack, http: TestClient) -> None:
+    resp = http.get("/streaks", params={"userIds": "cy,ann,nobody,ann"})
+    assert resp.status_code == 200
+    assert resp.json() == [
+        {"userId": "ann", "streakLength": 2, "extended": "2025-12-01T00:00:00.000Z"},
+        {"userId": "cy", "streakLength": 0, "extended": None},
+        {"userId": "nobody", "streakLength": 0, "extended": None},
+    ]
+
+
+# --- /health and /ready ---------------------------------------------------------------------
+
+
+def test_ready_when_every_part_answers(http: TestClient) -> None:
+    resp = http.get(ROOT + "/ready")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ready", "kafka": True, "progress": True, "redis": True}
+
+
+@pytest.mark.parametrize("down", ["kafka", "progress", "redis"])
+def test_not_ready_names_what_is_down(stack: Stack, http: TestClient, down: str) -> None:
+    part: Any = {"kafka": stack.publisher, "progress": stack.waiter}.get(down)
+    if part is not None:
+        part.ready = False
+    else:
+        stack.views.up = False
+    resp = http.get(ROOT + "/ready")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+    body = resp.json()
+    assert body["error"] == f"not ready: {down} unavailable"
+    assert body[down] is False
+    assert all(body[k] is True for k in ("kafka", "progress", "redis") if k != down)
+    assert http.get(ROOT + "/health").json() == {"status": "ok"}

@@ -1,0 +1,15 @@
+"""The tests' own rules files, so the demo rules (`deploy/rules.example.toml`) can change
+without changing what any test expects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas.rules import Rules, load_rules
+
+HERE = Path(__file__).parent
+WRITING_PATH = HERE / "writing.toml"  # two metrics, every trigger, a daily streak
+
+
+def writing_rules() -> Rules:
+    return load_rules(WRITING_PATH)

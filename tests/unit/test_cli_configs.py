@@ -1,0 +1,75 @@
+"""The CLI is the only reader of the settings: each process gets a narrow frozen config built
+from them, with the settings' values (given here literally) and the one set of names."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from deploy.cli import (
+    build_parser,
+    gateway_config,
+    projector_config,
+    replay_config,
+    tick_config,
+    worker_config,
+)
+from deploy.settings import Settings
+
+SETTINGS = Settings(
+    kafka_bootstrap="kafka.example:9092",
+    redis_url="redis://redis.example:6379/2",
+    topic_prefix="t1.",
+    worker_session_timeout_ms=6_000,
+    transaction_timeout_ms=8_000,
+    worker_max_records=1_234,
+    fence_backoff_s=0.5,
+    metrics_port=9100,
+    api_key_hashes="aa, bb ,",
+    gateway_wait_s=0.0,
+    gateway_publish_timeout_s=1.5,
+    gateway_max_body_bytes=4096,
+    gateway_linger_ms=7,
+    views_prefix="v:",
+)
+
+
+def test_the_worker_config_carries_the_worker_settings() -> None:
+    config = worker_config(SETTINGS)
+    assert (config.bootstrap, config.names.events, config.names.worker_group) == (
+        "kafka.example:9092",
+        "t1.podium.events",
+        "t1.podium.worker",
+    )
+    assert (config.session_timeout_ms, config.transaction_timeout_ms) == (6_000, 8_000)
+    assert (config.max_records, config.fence_backoff_s, config.metrics_port) == (1_234, 0.5, 9100)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.max_records = 1  # type: ignore[misc]
+
+
+def test_the_other_process_configs() -> None:
+    replay = replay_config(SETTINGS, strict=True)
+    assert (replay.names.prefix, replay.transaction_timeout_ms, replay.strict) == (
+        "t1.",
+        8_000,
+        True,
+    )
+    assert tick_config(SETTINGS).names.state == "t1.podium.state"
+    projector = projector_config(SETTINGS)
+    assert (projector.redis_url, projector.views_prefix) == ("redis://redis.example:6379/2", "v:")
+    assert projector.names.projector_group == "t1.podium.projector"
+    gateway = gateway_config(SETTINGS)
+    assert gateway.api_keys == ("aa", "bb")
+    assert (gateway.wait_s, gateway.publish_timeout_s) == (0.0, 1.5)
+    assert (gateway.max_body_bytes, gateway.linger_ms, gateway.names.progress) == (
+        4096,
+        7,
+        "t1.podium.progress",
+    )
+
+
+def test_replay_takes_strict_and_follow() -> None:
+    args = build_parser().parse_args(["replay", "--strict", "--follow"])
+    assert (args.strict, args.follow) == (True, True)
+    assert build_parser().parse_args(["replay"]).strict is False
