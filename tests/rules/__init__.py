@@ -13,3 +13,10 @@ WRITING_PATH = HERE / "writing.toml"  # two metrics, every trigger, a daily stre
 
 def writing_rules() -> Rules:
     return load_rules(WRITING_PATH)
+
+
+POINTS_PATH = HERE / "points.toml"  # two points systems: levels, boosts, a cap
+
+
+def points_rules() -> Rules:
+    return load_rules(POINTS_PATH)
