@@ -1,10 +1,12 @@
 """The OpenAPI 3.0 document the gateway serves at /v1/openapi.json: Trophy's application
-endpoints that Podium implements, with the rules' metric and achievement keys as enums."""
+endpoints that Podium implements, with the rules' metric, achievement and points system keys
+as enums (the points operations in `ingest.openapi_points`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ingest.openapi_points import points_paths
 from schemas import api
 from schemas.rules import Rules
 
@@ -351,6 +353,7 @@ def openapi_document(rules: Rules) -> Schema:
                 "responses": _answers(200, {"type": "object"}, 400, 404),
             }
         },
+        **points_paths(rules, uid),
     }
     return {
         "openapi": "3.0.3",

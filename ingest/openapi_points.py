@@ -1,0 +1,68 @@
+"""The points operations of the OpenAPI document (`ingest.openapi`): Trophy's paths, with the
+rules' points system keys as the path enum and the statuses each operation answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import api_points
+from schemas.rules import Rules
+
+Schema = dict[str, Any]
+OBJECT: Schema = {"type": "object"}
+ARRAY: Schema = {"type": "array", "items": OBJECT}
+
+
+def _query(name: str, schema: Schema, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+def _get(op: str, params: list[Schema], ok: Schema, *errors: int) -> Schema:
+    answers: Schema = {"200": {"description": "success", **_body(ok)}}
+    for code in (401, 404, *errors):
+        answers[str(code)] = {
+            "description": "error",
+            **_body({"$ref": "#/components/schemas/Error"}),
+        }
+    return {"get": {"operationId": op, "parameters": params, "responses": answers}}
+
+
+def _body(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def points_paths(rules: Rules, uid: Schema) -> Schema:
+    """The user and system points paths (under /v1)."""
+    key = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": sorted(rules.points) or ["none"]},
+    }
+    awards = _query(
+        "awards",
+        {
+            "type": "integer",
+            "default": api_points.DEFAULT_AWARDS,
+            "minimum": 1,
+            "maximum": api_points.MAX_AWARDS,
+        },
+    )
+    summary = [
+        _query("aggregation", {"type": "string", "enum": list(api_points.AGGREGATIONS)}, True),
+        _query("startDate", {"type": "string", "format": "date"}, True),
+        _query("endDate", {"type": "string", "format": "date"}, True),
+    ]
+    attrs = _query("userAttributes", {"type": "string"})
+    finished = _query("includeFinished", {"type": "boolean", "default": False})
+    user = "/v1/users/{id}/points/{key}"
+    return {
+        user: _get("userPoints", [uid, key, awards], OBJECT, 422),
+        user + "/event-summary": _get("userPointsEventSummary", [uid, key, *summary], ARRAY, 422),
+        user + "/boosts": _get("userPointsBoosts", [uid, key], ARRAY),
+        "/v1/points/{key}": _get("pointsSystem", [key], OBJECT),
+        "/v1/points/{key}/summary": _get("pointsSummary", [key, attrs], ARRAY, 422),
+        "/v1/points/{key}/levels": _get("pointsLevels", [key], ARRAY),
+        "/v1/points/{key}/level-summary": _get("pointsLevelSummary", [key], ARRAY),
+        "/v1/points/{key}/boosts": _get("pointsBoosts", [key, finished], ARRAY, 400),
+    }
