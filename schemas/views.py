@@ -11,9 +11,10 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
-    {prefix}points:{system}         zset  every user id seen, scored by its total in the
-                                          points system (0 before any award): the points
-                                          summary and level summary count ranges of it
+    {prefix}points:{system}         zset  the user ids with a standing in the points system
+                                          (awarded in it at least once), scored by their
+                                          total: the points summary and the level summary
+                                          count ranges of it
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a

@@ -8,7 +8,7 @@ calls the real constructor, so nothing here opens a socket.
 - `FakeWaiter` answers `expect(event_id)` with the `Progress` handed to it for that event id,
   and otherwise leaves the future pending (the gateway's bounded wait then times out).
 - `FakeViews` reads view documents, completion sets and the user set from plain dicts; the
-  points sorted sets are the documents' points totals (0 for a user without any).
+  points sorted sets are the totals of the documents that have a standing in the system.
 """
 
 from __future__ import annotations
@@ -110,8 +110,9 @@ class FakeViews(ViewReader):
 
     def points_of(self, system: str) -> dict[str, int]:
         return {
-            uid: int(((doc.get("points") or {}).get(system) or {}).get("total") or 0)
+            uid: int(doc["points"][system]["total"])
             for uid, doc in self.docs.items()
+            if system in (doc.get("points") or {})
         }
 
     async def points_top(self, system: str) -> int:
