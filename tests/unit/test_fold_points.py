@@ -10,6 +10,7 @@ import pytest
 
 from processors.fold import evolve
 from processors.points import boosted, bounded, level_of
+from processors.ticker import ticks_due
 from schemas.commands import MetricTracked, User
 from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules, parse_rules
@@ -459,3 +460,15 @@ def test_rules_without_points_leave_progress_and_state_without_points() -> None:
     )
     state, records = evolve(None, event, rules)
     assert state.points == {} and records[0].points == ()  # type: ignore[union-attr]
+
+
+def test_the_ticker_ticks_a_user_once_a_time_trigger_interval_has_ended() -> None:
+    run = Run(RULES)
+    run.track("2024-03-01T10:00", 1, "words")  # no streak; energy regenerates every 2 h
+    assert run.state is not None
+    latest = {"u1": encode_state(run.state)}
+    assert ticks_due(latest, at("2024-03-01T11:59"), RULES) == []
+    (tick,) = ticks_due(latest, at("2024-03-01T12:00"), RULES)
+    assert (tick.user_id, tick.event_id) == ("u1", f"tick:{at('2024-03-01T12:00')}:u1")
+    run.send(tick)
+    assert ticks_due({"u1": encode_state(run.state)}, at("2024-03-01T13:59"), RULES) == []
