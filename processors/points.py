@@ -32,7 +32,8 @@ _ROUNDING = {"down": ROUND_DOWN, "up": ROUND_UP, "nearest": ROUND_HALF_UP}
 
 
 def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
-    return all(actual.get(k) == v for k, v in required.items())
+    # The common case is no filter: answered without a generator.
+    return not required or all(actual.get(k) == v for k, v in required.items())
 
 
 def boosted(
@@ -109,7 +110,6 @@ class _Draft:
     def award(
         self,
         trigger: PointsTrigger,
-        seq: int,
         added: int,
         count: int,
         time_ms: int,
@@ -121,7 +121,7 @@ class _Draft:
             return
         self.awards.append(
             PointsAward(
-                id=award_id(ledger.user_id, self.system.key, trigger.key, seq),
+                id=award_id(ledger.user_id, self.system.key, trigger.key, ledger.event_id),
                 trigger=trigger.key,
                 points=added,
                 time_ms=time_ms,
@@ -135,7 +135,9 @@ class _Draft:
         before, limits = self.before, ledger.rules.limits
         awards = before.awards
         if self.awards:
-            awards = (*before.awards, *map(_kept, self.awards))[-limits.points_awards :]
+            awards = (*before.awards, *(_kept(a, ledger.event_id) for a in self.awards))[
+                -limits.points_awards :
+            ]
         return PointsState(
             total=self.total,
             level=level_of(self.system, self.total),
@@ -149,10 +151,10 @@ class _Draft:
         return bool(self.awards) or self.counts is not None or self.units is not None
 
 
-def _kept(a: PointsAward) -> KeptAward:
+def _kept(a: PointsAward, event_id: str) -> KeptAward:
     return KeptAward(
         trigger=a.trigger,
-        seq=int(a.id.rsplit(":", 1)[1]),
+        event_id=event_id,
         points=a.points,
         time_ms=a.time_ms,
         total=a.total,
@@ -207,7 +209,7 @@ class Ledger:
             return
         d.set_count(trigger, 1)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
-        d.award(trigger, 1, d.move(points), 1, self.time_ms, boosts, self)
+        d.award(trigger, d.move(points), 1, self.time_ms, boosts, self)
 
     def metric(
         self,
@@ -233,7 +235,7 @@ class Ledger:
         d.set_count(trigger, reached)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
         n = reached - done
-        d.award(trigger, reached, d.move(points * n), n, self.time_ms, boosts, self)
+        d.award(trigger, d.move(points * n), n, self.time_ms, boosts, self)
 
     def streak(
         self, system: PointsSystem, trigger: PointsTrigger, length: int, attrs: Mapping[str, str]
@@ -242,10 +244,9 @@ class Ledger:
         if length % trigger.streak_length or not _matches(trigger.user_attributes, attrs):  # type: ignore[operator]
             return
         d = self.draft(system)
-        seq = d.count(trigger) + 1
-        d.set_count(trigger, seq)
+        d.set_count(trigger, d.count(trigger) + 1)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
-        d.award(trigger, seq, d.move(points), 1, self.time_ms, boosts, self)
+        d.award(trigger, d.move(points), 1, self.time_ms, boosts, self)
 
     def settle(
         self,
@@ -258,10 +259,12 @@ class Ledger:
         for system, trigger in pairs:
             interval = trigger.interval_ms
             due = (self.time_ms - created_ms) // interval if self.time_ms > created_ms else 0
-            d = self.draft(system)
-            done = d.count(trigger)
+            d = self.drafts.get(system.key)
+            stored = self.stored.get(system.key, EMPTY).counts if d is None else None
+            done = d.count(trigger) if stored is None else stored.get(trigger.key, 0)  # type: ignore[union-attr]
             if due <= done:
-                continue
+                continue  # the common case: no interval ended since the last command
+            d = self.draft(system)
             d.set_count(trigger, due)
             if not _matches(trigger.user_attributes, attrs):
                 continue  # the intervals passed all the same
@@ -276,7 +279,7 @@ class Ledger:
                 applied += tuple(b for b in boosts if b not in applied)
                 lo = end
             last = created_ms + due * interval
-            d.award(trigger, due, added, due - done, last, applied, self)
+            d.award(trigger, added, due - done, last, applied, self)
 
     def result(self) -> tuple[dict[str, PointsState] | None, list[PointsChanged]]:
         """The user's new points map (None: unchanged) and the facts, in file order."""

@@ -89,9 +89,9 @@ class Rebuild:
                     new[item.id] = item  # type: ignore[assignment]
 
     def forget_emitted(self, ids: set[str]) -> None:
+        """Drop the new facts emitted meanwhile; a points fact loses only its emitted awards
+        (its id, that of its first award, may be emitted while later awards are not)."""
         self.emitted |= ids
-        for fact_id in ids & self.new.keys():
-            del self.new[fact_id]
         for fact_id, fact in list(self.new.items()):
             if isinstance(fact, PointsChanged):
                 rest = unemitted_awards(fact, self.emitted)
@@ -99,6 +99,8 @@ class Rebuild:
                     del self.new[fact_id]
                     if rest is not None:
                         self.new[rest.id] = rest
+            elif fact_id in ids:
+                del self.new[fact_id]
 
     def states(self) -> dict[str, bytes]:
         out = {}

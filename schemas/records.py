@@ -100,8 +100,9 @@ class StreakChanged(_Record, frozen=True, kw_only=True, tag="streak"):
 
 class PointsAward(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """What one trigger added in one command (all its firings there).
-    id = award_id(user, system, trigger, seq): `seq` counts the trigger's firings for the
-    user (a metric trigger: thresholds passed; a time trigger: intervals ended)."""
+    id = award_id(user, system, trigger, event id): a trigger awards at most once per command.
+    Tied to the event, not to a count of earlier firings, so the award of one event keeps its
+    id when a replay rebuilds the history before it."""
 
     id: str
     trigger: str  # the trigger's key in the rules file
@@ -112,8 +113,8 @@ class PointsAward(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     boosts: tuple[str, ...] = ()  # keys of the boosts that multiplied it
 
 
-def award_id(user_id: str, system: str, trigger: str, seq: int) -> str:
-    return f"{user_id}:points:{system}:{trigger}:{seq}"
+def award_id(user_id: str, system: str, trigger: str, event_id: str) -> str:
+    return f"{user_id}:points:{system}:{trigger}:{event_id}"
 
 
 class PointsChanged(_Record, frozen=True, kw_only=True, tag="points"):

@@ -46,11 +46,11 @@ class StreakState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class KeptAward(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """An award as the state keeps it, on the wire `[trigger, seq, points, timeMs, total,
-    count, boosts]`: its id is `schemas.records.award_id(user, system, trigger, seq)`."""
+    """An award as the state keeps it, on the wire `[trigger, eventId, points, timeMs, total,
+    count, boosts]`: its id is `schemas.records.award_id(user, system, trigger, event_id)`."""
 
     trigger: str
-    seq: int
+    event_id: str
     points: int
     time_ms: int
     total: int

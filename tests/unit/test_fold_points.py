@@ -10,6 +10,7 @@ import pytest
 
 from processors.fold import evolve
 from processors.points import boosted, bounded, level_of
+from processors.ticker import ticks_due
 from schemas.commands import MetricTracked, User
 from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules, parse_rules
@@ -172,10 +173,10 @@ def test_a_metric_trigger_fires_once_per_threshold_and_a_large_event_several_tim
     assert xp(run) == (20, "bronze")
     p = run.track("2024-03-01T11:00", 1, "lessons")  # 3: one firing
     assert awards(p, "xp") == [("per-3-lessons", 10, 1)]
-    p = run.track("2024-03-01T12:00", 7, "lessons")  # 10: thresholds 6 and 9 -> two firings
+    p = run.track("2024-03-01T12:00", 7, "lessons", event_id="big")  # 10: thresholds 6, 9
     assert awards(p, "xp") == [("per-3-lessons", 20, 2)]
     assert xp(run) == (50, "silver")
-    assert changes(p, "xp").awards[0].id == "u1:points:xp:per-3-lessons:3"
+    assert changes(p, "xp").awards[0].id == "u1:points:xp:per-3-lessons:big"
 
 
 def test_fractional_values_count_exactly_and_the_remainder_carries() -> None:
@@ -236,11 +237,11 @@ def test_an_achievement_trigger_fires_when_the_achievement_completes() -> None:
 
 def test_the_records_order_and_the_fact_equals_what_progress_carries() -> None:
     run = Run(RULES)
-    p = run.track("2024-03-01T10:00", 1, "lessons")
+    p = run.track("2024-03-01T10:00", 1, "lessons", event_id="first")
     kinds = [type(r) for r in run.records]
     assert kinds == [Progress, StreakChanged, PointsChanged]
     assert run.records[2] == p.points[0]
-    assert p.points[0].id == "u1:points:xp:welcome:1"
+    assert p.points[0].id == "u1:points:xp:welcome:first"  # the id of its first award
     run2 = Run(RULES, user="u2")
     run2.track("2024-03-01T10:00", 150, "words")
     assert [type(r) for r in run2.records] == [Progress, AchievementCompleted, PointsChanged]
@@ -315,10 +316,10 @@ def test_the_cap_stops_awards_and_a_deduction_stops_at_zero() -> None:
 def test_time_triggers_regenerate_up_to_the_cap_at_each_interval_end() -> None:
     run = Run(RULES)
     run.track("2024-03-01T10:00", 1, "words")  # created at 10:00; energy 0
-    p = run.track("2024-03-01T15:59", 1, "words")  # intervals ended at 12:00, 14:00
+    p = run.track("2024-03-01T15:59", 1, "words", event_id="e1559")  # ended 12:00, 14:00
     assert awards(p, "energy") == [("regen", 2, 2)]
     (award,) = changes(p, "energy").awards
-    assert (award.time_ms, award.id) == (at("2024-03-01T14:00"), "u1:points:energy:regen:2")
+    assert (award.time_ms, award.id) == (at("2024-03-01T14:00"), "u1:points:energy:regen:e1559")
     p = run.track("2024-03-01T16:00", 1, "lessons")  # 16:00 ends interval 3: 3, then -2
     assert awards(p, "energy") == [("regen", 1, 1), ("spend", -2, 1)]
     assert run.state is not None and run.state.points["energy"].total == 1
@@ -459,3 +460,15 @@ def test_rules_without_points_leave_progress_and_state_without_points() -> None:
     )
     state, records = evolve(None, event, rules)
     assert state.points == {} and records[0].points == ()  # type: ignore[union-attr]
+
+
+def test_the_ticker_ticks_a_user_once_a_time_trigger_interval_has_ended() -> None:
+    run = Run(RULES)
+    run.track("2024-03-01T10:00", 1, "words")  # no streak; energy regenerates every 2 h
+    assert run.state is not None
+    latest = {"u1": encode_state(run.state)}
+    assert ticks_due(latest, at("2024-03-01T11:59"), RULES) == []
+    (tick,) = ticks_due(latest, at("2024-03-01T12:00"), RULES)
+    assert (tick.user_id, tick.event_id) == ("u1", f"tick:{at('2024-03-01T12:00')}:u1")
+    run.send(tick)
+    assert ticks_due({"u1": encode_state(run.state)}, at("2024-03-01T13:59"), RULES) == []
