@@ -46,7 +46,7 @@ def _points(state: UserState) -> dict[str, Any]:
             "total": p.total,
             "level": p.level,
             "awards": [
-                [a.trigger, a.seq, a.points, a.time_ms, a.total, a.count, list(a.boosts)]
+                [a.trigger, a.event_id, a.points, a.time_ms, a.total, a.count, list(a.boosts)]
                 for a in p.awards
             ],
             "days": [[d.day, d.added, d.total] for d in p.days],

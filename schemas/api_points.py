@@ -7,7 +7,7 @@ Ids are the rules' keys (a system's, a trigger's, a level's, a boost's); an awar
 `active` and a trigger's `created`/`updated` are the epoch (Podium keeps no such times).
 
 A user's points in a view document (`schemas.views`): `{"total", "level", "awards":
-[[trigger, seq, points, timeMs, total, count, [boost keys]], ...] oldest first, "days":
+[[trigger, eventId, points, timeMs, total, count, [boost keys]], ...] oldest first, "days":
 [[day ordinal in the user's zone, added, total], ...] oldest first}`.
 """
 
@@ -206,9 +206,9 @@ def user_points(
     out["level"] = level_of(system, doc.get("level"))
     out["awards"] = [
         award_json(
-            system, rules, now_ms, award_id(user_id, system.key, t, seq), t, p, at, total, boosts
+            system, rules, now_ms, award_id(user_id, system.key, t, event), t, p, at, total, boosts
         )
-        for t, seq, p, at, total, _count, boosts in reversed(kept)
+        for t, event, p, at, total, _count, boosts in reversed(kept)
     ]
     return out
 

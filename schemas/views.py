@@ -32,7 +32,7 @@ changed and the log was replayed, in which case the later record is the one to k
      "extendedMs": int | null,
      "history": [[periodStart, periodEnd, length, usedFreeze], ...]   (oldest first)
      "recent": [short hashes of the latest event ids applied],
-     "points": {system: {"total", "level", "awards": [[trigger, seq, points, timeMs, total,
+     "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
                 count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see
                 `schemas.api_points`; oldest first)}
 """

@@ -45,10 +45,10 @@ def rules() -> Rules:
 def users(stack: Stack) -> Stack:
     """ann (pro): 160 XP (journeyman) and 6 karma; bob: 20 XP; cy: no points at all."""
     ann_awards = [
-        ["welcome", 1, 40, NOW_MS - DAY, 40, 1, PRO],
-        ["per-100-words", 3, 60, NOW_MS, 100, 3, PRO],
-        ["first-words", 1, 10, NOW_MS, 110, 1, PRO],
-        ["poetry-chapter", 1, 50, NOW_MS + 1, 160, 1, PRO],
+        ["welcome", "ev-a1", 40, NOW_MS - DAY, 40, 1, PRO],
+        ["per-100-words", "ev-a2", 60, NOW_MS, 100, 3, PRO],
+        ["first-words", "ev-a2", 10, NOW_MS, 110, 1, PRO],
+        ["poetry-chapter", "ev-a3", 50, NOW_MS + 1, 160, 1, PRO],
     ]
     stack.views.put(
         view(
@@ -64,13 +64,13 @@ def users(stack: Stack) -> Stack:
                 "karma": {
                     "total": 6,
                     "level": None,
-                    "awards": [["chapter", 2, 6, NOW_MS, 6, 2, []]],
+                    "awards": [["chapter", "ev-a3", 6, NOW_MS, 6, 2, []]],
                     "days": [[TODAY, 6, 6]],
                 },
             },
         )
     )
-    welcome = [["welcome", 1, 20, NOW_MS, 20, 1, []]]
+    welcome = [["welcome", "ev-b1", 20, NOW_MS, 20, 1, []]]
     bob_xp = {"total": 20, "level": "apprentice", "awards": welcome, "days": [[TODAY, 20, 20]]}
     stack.views.put(view("bob", attributes={"plan": "free"}, points={"xp": bob_xp}))
     stack.views.put(view("cy"))
@@ -91,10 +91,10 @@ def test_user_points_total_level_and_newest_awards_first(users: Stack, http: Tes
     assert (out.id, out.key, out.name, out.total) == ("xp", "xp", "XP", 160)
     assert out.level is not None and (out.level.key, out.level.points) == ("journeyman", 100)
     assert [a.id for a in out.awards] == [
-        "ann:points:xp:poetry-chapter:1",
-        "ann:points:xp:first-words:1",
-        "ann:points:xp:per-100-words:3",
-        "ann:points:xp:welcome:1",
+        "ann:points:xp:poetry-chapter:ev-a3",
+        "ann:points:xp:first-words:ev-a2",
+        "ann:points:xp:per-100-words:ev-a2",
+        "ann:points:xp:welcome:ev-a1",
     ]
     newest = out.awards[0]
     assert (newest.awarded, newest.total, newest.date) == (50, 160, "2025-12-01T00:00:00.001Z")
@@ -291,9 +291,9 @@ def test_system_boosts_leave_finished_ones_out_unless_asked(users: Stack, http: 
 # --- points in the write answers ------------------------------------------------------------
 
 
-def _award(system: str, trigger: str, seq: int, points: int, total: int) -> PointsAward:
+def _award(system: str, trigger: str, points: int, total: int) -> PointsAward:
     return PointsAward(
-        id=f"u1:points:{system}:{trigger}:{seq}",
+        id=f"u1:points:{system}:{trigger}:ev-1",
         trigger=trigger,
         points=points,
         time_ms=NOW_MS,
@@ -321,8 +321,8 @@ def _changed(
 def test_an_event_answer_carries_only_the_systems_it_changed(
     stack: Stack, http: TestClient
 ) -> None:
-    xp = _changed("xp", (_award("xp", "per-100-words", 12, 20, 120),), "apprentice", "journeyman")
-    karma = _changed("karma", (_award("karma", "chapter", 3, 3, 9),), None, None)
+    xp = _changed("xp", (_award("xp", "per-100-words", 20, 120),), "apprentice", "journeyman")
+    karma = _changed("karma", (_award("karma", "chapter", 3, 9),), None, None)
     stack.waiter.hand(
         Progress(
             id="u1:progress:ev-1",
@@ -342,7 +342,7 @@ def test_an_event_answer_carries_only_the_systems_it_changed(
     assert (gained.total, gained.added) == (120, 20)
     assert gained.level is not None and gained.level.key == "journeyman"
     assert [(a.id, a.awarded, a.total) for a in gained.awards] == [
-        ("u1:points:xp:per-100-words:12", 20, 120)
+        ("u1:points:xp:per-100-words:ev-1", 20, 120)
     ]
     assert (out.points["karma"].total, out.points["karma"].added) == (9, 3)
     assert "level" not in resp.json()["points"]["karma"]  # unchanged: left out
@@ -357,7 +357,7 @@ def test_a_completion_answer_carries_its_points(stack: Stack, http: TestClient) 
         trigger="api",
         event_id="ev-1",
     )
-    xp = _changed("xp", (_award("xp", "beta-reader", 1, 40, 40),), None, "apprentice")
+    xp = _changed("xp", (_award("xp", "beta-reader", 40, 40),), None, "apprentice")
     stack.waiter.hand(
         Progress(
             id="u1:progress:ev-1",

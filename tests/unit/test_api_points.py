@@ -114,7 +114,9 @@ def test_boost_status_follows_the_clock() -> None:
 
 
 def _changed(system: str, previous: str | None, level: str | None) -> PointsChanged:
-    award = PointsAward(id="u:points:x:t:1", trigger="welcome", points=20, time_ms=NOW, total=20)
+    award = PointsAward(
+        id="u:points:xp:welcome:e", trigger="welcome", points=20, time_ms=NOW, total=20
+    )
     return PointsChanged(
         id=award.id,
         user_id="u",
