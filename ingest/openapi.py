@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.openapi_points import points_paths
+from ingest.openapi_points import points_components, points_paths
 from schemas import api
 from schemas.rules import Rules
 
@@ -128,7 +128,7 @@ def _components() -> Schema:
             total=NUM,
             achievements={"type": "array", "items": _ref("UserAchievement")},
             currentStreak={"allOf": [_ref("Streak"), _obj(["extended"], extended=BOOL)]},
-            points={"type": "object"},
+            points=_ref("EventPoints"),
             leaderboards={"type": "object"},
             idempotencyKey=NULL_STR,
             idempotentReplayed=BOOL,
@@ -187,7 +187,7 @@ def openapi_document(rules: Rules) -> Schema:
         ["completionId", "achievement", "points"],
         completionId=STR,
         achievement=_ref("UserAchievement"),
-        points={"type": "object"},
+        points=_ref("EventPoints"),
     )
     user = _ref("User")
     paths: Schema = {
@@ -360,7 +360,7 @@ def openapi_document(rules: Rules) -> Schema:
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": _components(),
+            "schemas": {**_components(), **points_components()},
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
         },
         "security": [{"ApiKey": []}],

@@ -376,3 +376,27 @@ def test_a_completion_answer_carries_its_points(stack: Stack, http: TestClient) 
     assert (out.points["xp"].total, out.points["xp"].added) == (40, 40)
     trigger = out.points["xp"].awards[0].trigger
     assert trigger is not None and trigger.achievement_id == "beta-reader"
+
+
+def test_the_openapi_document_lists_the_points_operations(http: TestClient) -> None:
+    doc = http.get("/openapi.json").json()
+    ops = {
+        (path, op["operationId"])
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        if "/points" in path
+    }
+    assert {p for p, _ in ops} == {
+        "/v1/users/{id}/points/{key}",
+        "/v1/users/{id}/points/{key}/event-summary",
+        "/v1/users/{id}/points/{key}/boosts",
+        "/v1/points/{key}",
+        "/v1/points/{key}/summary",
+        "/v1/points/{key}/levels",
+        "/v1/points/{key}/level-summary",
+        "/v1/points/{key}/boosts",
+    }
+    summary = doc["paths"]["/v1/users/{id}/points/{key}/event-summary"]["get"]
+    assert sorted(summary["responses"]) == ["200", "401", "404", "422"]  # as Trophy's
+    key = doc["paths"]["/v1/points/{key}"]["get"]["parameters"][0]
+    assert key["schema"]["enum"] == ["karma", "xp"]
