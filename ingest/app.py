@@ -27,6 +27,7 @@ from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
+from ingest.routes_points import PointsRoutes
 from ingest.views import ViewReader
 from schemas.api import ApiError
 from schemas.rules import Rules
@@ -106,6 +107,8 @@ def routes(gw: Gateway) -> list[Route]:
     def r(path: str, handler: Handler, *methods: str) -> Route:
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
+    pts = PointsRoutes(gw)
+
     return [
         r("/metrics/events", gw.track_batch, "POST"),
         r("/metrics/{key}/event", gw.track, "POST"),
@@ -119,6 +122,14 @@ def routes(gw: Gateway) -> list[Route]:
         r("/users/{id}/metrics/{key}", gw.user_metric, "GET"),
         r("/users/{id}/achievements", gw.user_achievements, "GET"),
         r("/users/{id}/streak", gw.user_streak, "GET"),
+        r("/users/{id}/points/{key}", pts.user_points, "GET"),
+        r("/users/{id}/points/{key}/event-summary", pts.user_summary, "GET"),
+        r("/users/{id}/points/{key}/boosts", pts.user_boosts, "GET"),
+        r("/points/{key}", pts.get_system, "GET"),
+        r("/points/{key}/summary", pts.summary, "GET"),
+        r("/points/{key}/levels", pts.levels, "GET"),
+        r("/points/{key}/level-summary", pts.level_summary, "GET"),
+        r("/points/{key}/boosts", pts.boosts, "GET"),
     ]
 
 

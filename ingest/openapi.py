@@ -1,10 +1,12 @@
 """The OpenAPI 3.0 document the gateway serves at /v1/openapi.json: Trophy's application
-endpoints that Podium implements, with the rules' metric and achievement keys as enums."""
+endpoints that Podium implements, with the rules' metric, achievement and points system keys
+as enums (the points operations in `ingest.openapi_points`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ingest.openapi_points import points_components, points_paths
 from schemas import api
 from schemas.rules import Rules
 
@@ -126,7 +128,7 @@ def _components() -> Schema:
             total=NUM,
             achievements={"type": "array", "items": _ref("UserAchievement")},
             currentStreak={"allOf": [_ref("Streak"), _obj(["extended"], extended=BOOL)]},
-            points={"type": "object"},
+            points=_ref("EventPoints"),
             leaderboards={"type": "object"},
             idempotencyKey=NULL_STR,
             idempotentReplayed=BOOL,
@@ -185,7 +187,7 @@ def openapi_document(rules: Rules) -> Schema:
         ["completionId", "achievement", "points"],
         completionId=STR,
         achievement=_ref("UserAchievement"),
-        points={"type": "object"},
+        points=_ref("EventPoints"),
     )
     user = _ref("User")
     paths: Schema = {
@@ -351,13 +353,14 @@ def openapi_document(rules: Rules) -> Schema:
                 "responses": _answers(200, {"type": "object"}, 400, 404),
             }
         },
+        **points_paths(rules, uid),
     }
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": _components(),
+            "schemas": {**_components(), **points_components()},
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
         },
         "security": [{"ApiKey": []}],

@@ -21,7 +21,7 @@ from ingest.kafka import ProgressWaiter, Publisher, Unavailable, Unconfirmed
 from ingest.stamp import new_event_id, now_ms
 from ingest.views import ViewReader
 from processors.metrics import event_fingerprint
-from schemas import api
+from schemas import api, api_points
 from schemas.api import ApiError
 from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
 from schemas.records import Progress
@@ -140,7 +140,8 @@ class Gateway:
         if progress is None:
             return JSON(api.pending_response(cmd.event_id, req, self.rules), 202)
         status = 202 if progress.replayed else 201
-        return JSON(api.event_response(progress, self.rules), status)
+        points = api_points.event_points(progress.points, self.rules, progress.time_ms)
+        return JSON(api.event_response(progress, self.rules, points), status)
 
     async def track_batch(self, request: Request) -> JSON:
         events = api.parse_batch(await self.body(request), self.rules)
@@ -173,9 +174,11 @@ class Gateway:
             if progress
             else None
         )
-        if done is not None:
+        points: dict[str, Any] = {}
+        if done is not None and progress is not None:
             at: int | None = done.achieved_at_ms
             status = 201
+            points = api_points.event_points(progress.points, self.rules, progress.time_ms)
         else:  # completed before (or not yet processed): its first completion time
             view = await self.views.user(user.id)
             at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
@@ -184,7 +187,7 @@ class Gateway:
             {
                 "completionId": cmd.event_id,
                 "achievement": api.achievement_json(ach, self.rules, at),
-                "points": {},
+                "points": points,
             },
             status,
         )

@@ -6,7 +6,7 @@ rarity counts (which would be partial) answer 503 too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -61,6 +61,30 @@ class ViewReader:
         """503 unless the views' epoch marker says they were built whole."""
         if not await self.redis.exists(self.keys.epoch):
             raise rebuilding()
+
+    async def points_top(self, system: str) -> int:
+        """The greatest total any user has in the points system (0: none)."""
+        top = await self.redis.zrevrange(self.keys.points(system), 0, 0, withscores=True)
+        return int(top[0][1]) if top else 0
+
+    async def points_counts(
+        self, system: str, ranges: Sequence[tuple[int | None, int | None]]
+    ) -> list[int]:
+        """Users whose total is within each [low, high] (None: unbounded)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for low, high in ranges:
+            lo = "-inf" if low is None else low
+            hi = "+inf" if high is None else high
+            pipe.zcount(self.keys.points(system), lo, hi)
+        return [int(n) for n in await pipe.execute()]
+
+    async def points_totals(self, system: str) -> dict[str, int]:
+        """Every user's total in the points system (for filters the sorted set cannot do)."""
+        pairs: list[Any] = await self.redis.zrange(self.keys.points(system), 0, -1, withscores=True)
+        out: dict[str, int] = {}
+        for member, score in pairs:
+            out[member.decode() if isinstance(member, bytes) else str(member)] = int(score)
+        return out
 
     async def ping(self) -> bool:
         try:

@@ -1,10 +1,10 @@
 """The pure fold: one user's state and one command in, the new state and its records out.
 
 Reads commands from `podium.events` (via the runtime); its records go to `podium.progress`
-(`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`)
-and `podium.streaks` (`StreakChanged`). No I/O, no clock, no await: time is the command's own.
-Each concern lives in its own module (users, metrics, streaks, achievements); this one only
-composes them and builds the new state once per command.
+(`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`),
+`podium.streaks` (`StreakChanged`) and `podium.points` (`PointsChanged`). No I/O, no clock,
+no await: time is the command's own. Each concern lives in its own module (users, metrics,
+streaks, achievements, points); this one only composes them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from processors import achievements as ach
-from processors import metrics, streaks
+from processors import metrics, points, streaks
 from processors.users import new_user, upsert
 from schemas.commands import (
     AchievementAwarded,
@@ -22,12 +22,18 @@ from schemas.commands import (
     MetricTracked,
     UserIdentified,
 )
-from schemas.records import AchievementCompleted, CommandType, Progress, StreakChanged
+from schemas.records import (
+    AchievementCompleted,
+    CommandType,
+    PointsChanged,
+    Progress,
+    StreakChanged,
+)
 from schemas.rules import Rules
 from schemas.state import StreakState, UserState
 from schemas.values import replace
 
-FoldRecord = Progress | AchievementCompleted | StreakChanged
+FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged
 ZERO = Decimal(0)
 _exact_add = metrics.exact_add
 
@@ -98,6 +104,7 @@ def evolve(
     A command whose event id was seen recently, or a metric event whose idempotency key was
     seen for that metric, changes nothing: its Progress says `replayed=True`.
     """
+    before = state
     if state is None:
         if isinstance(command, ClockTicked):
             state = new_user(command.user_id, command.time_ms, rules)
@@ -114,10 +121,33 @@ def evolve(
     else:
         events = (*recent, fingerprint)
     if isinstance(command, MetricTracked):
-        return _metric(state, command, rules, events)
-    if isinstance(command, ClockTicked):
-        return _tick(state, command, rules, events)
-    return _identify_or_award(state, command, rules, events)
+        new, records = _metric(state, command, rules, events)
+    elif isinstance(command, ClockTicked):
+        new, records = _tick(state, command, rules, events)
+    else:
+        new, records = _identify_or_award(state, command, rules, events)
+    if rules.points and not records[0].replayed:  # type: ignore[union-attr]
+        return _with_points(before, new, command, records, rules)
+    return new, records
+
+
+def _with_points(
+    before: UserState | None,
+    new: UserState,
+    command: Command,
+    records: list[FoldRecord],
+    rules: Rules,
+) -> tuple[UserState, list[FoldRecord]]:
+    """The command's points, after its other effects: the state with the changed systems,
+    its `Progress` carrying the `PointsChanged` facts, which follow the other records."""
+    systems, facts = points.apply(before, new, command, records[1:], rules)
+    if systems is None:
+        return new, records
+    new = replace(new, points=systems)
+    if not facts:
+        return new, records
+    progress = replace(records[0], points=tuple(facts))
+    return new, [progress, *records[1:], *facts]
 
 
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:

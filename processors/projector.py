@@ -1,11 +1,13 @@
 """The projector: keeps the Redis read views (layout in `schemas.views`) from Kafka.
 
 Reads `podium.state` (the compacted per-user state changelog, read_committed) with its own
-consumer group and writes, per record, the user's view document, the users set and the
-completion sets. Why the state changelog and not `podium.progress`: progress is kept one week,
-so a rebuild from it would lose every user idle for longer; the compacted changelog always
-holds each user's latest state, and it carries the profile, totals, achievements (with
-achievedAt) and the streak with its history.
+consumer group and writes, per record, the user's view document, the users set, the
+completion sets and the user's total in the sorted set of each points system it has a
+standing in. Why the state
+changelog and not `podium.progress`: progress is kept one week, so a rebuild from it would
+lose every user idle for longer; the compacted changelog always holds each user's latest
+state, and it carries the profile, totals, achievements (with achievedAt), the streak with
+its history and the points.
 
 Idempotent: a document is written only when its state version (commands applied) is not older
 than the stored one (`schemas.views.WRITE_USER`, a Lua compare-and-set), and completions are
@@ -72,12 +74,17 @@ class Projector:
         pipe = self.redis.pipeline(transaction=False)
         for state in latest.values():
             doc = encode_view(user_view(state, self.rules))
+            systems = [s for s in self.rules.points if s in state.points]
             keys = [
                 self.keys.user(state.user_id),
                 self.keys.users,
                 *(self.keys.completed(a) for a in sorted(state.achievements)),
+                *(self.keys.points(s) for s in systems),
             ]
-            await self.script(keys=keys, args=[state.events, doc, state.user_id], client=pipe)
+            totals = [state.points[s].total for s in systems]
+            args: list[int | str | bytes] = [state.events, doc, state.user_id, len(systems)]
+            args.extend(totals)
+            await self.script(keys=keys, args=args, client=pipe)
         written = sum(int(x) for x in await pipe.execute())
         self.applied += written
         return written

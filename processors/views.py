@@ -38,6 +38,23 @@ def _history(state: UserState, rules: Rules) -> list[list[Any]]:
     return out[-rules.streak.history_periods :] if rules.streak.history_periods else out
 
 
+def _points(state: UserState) -> dict[str, Any]:
+    """Per points system: total, level, the kept awards and days (layout in
+    `schemas.api_points`)."""
+    return {
+        key: {
+            "total": p.total,
+            "level": p.level,
+            "awards": [
+                [a.trigger, a.event_id, a.points, a.time_ms, a.total, a.count, list(a.boosts)]
+                for a in p.awards
+            ],
+            "days": [[d.day, d.added, d.total] for d in p.days],
+        }
+        for key, p in state.points.items()
+    }
+
+
 def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
     """The view document of one user's state."""
     return {
@@ -57,4 +74,5 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "extendedMs": state.streak.extended_ms,
         "history": _history(state, rules),
         "recent": list(state.recent_events),
+        "points": _points(state),
     }

@@ -1,8 +1,8 @@
 """`podium worker`: the composition root of a stream worker.
 
 Reads `podium.events`; writes `podium.state`, `podium.progress`, `podium.achievements`,
-`podium.streaks` and `podium.events.dlq`, each batch of each input partition in one Kafka
-transaction together with its input offset (see docs/runtime.md).
+`podium.streaks`, `podium.points` and `podium.events.dlq`, each batch of each input
+partition in one Kafka transaction together with its input offset (see docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ async def check_partitions(bootstrap: str, names: Names) -> None:
     await admin.start()
     try:
         topics = [names.events, names.state, names.progress, names.achievements, names.streaks]
+        topics.append(names.points)
         described = await admin.describe_topics(topics)
         counts = {t["topic"]: len(t["partitions"]) for t in described}
     finally:

@@ -101,8 +101,11 @@ def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None)
     return out
 
 
-def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
-    """Trophy's `EventResponse` for the `Progress` of a metric event."""
+def event_response(
+    progress: Progress, rules: Rules, points: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Trophy's `EventResponse` for the `Progress` of a metric event; `points` is its
+    rendering of `progress.points` (`schemas.api_points.event_points`)."""
     streak = streak_json(snapshot_json(progress.streak), rules)
     streak["extended"] = bool(progress.streak and progress.streak.extended)
     return {
@@ -115,7 +118,7 @@ def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
             if a.achievement in rules.achievements
         ],
         "currentStreak": streak,
-        "points": {},
+        "points": dict(points or {}),
         "leaderboards": {},
         "idempotencyKey": progress.idempotency_key,
         "idempotentReplayed": progress.replayed,

@@ -2,13 +2,15 @@
 
 - `Progress` on `podium.progress`: exactly one per command, everything the command changed
   (enough for the gateway to answer Trophy's `EventResponse`).
-- `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`.
+- `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`,
+  `PointsChanged` on `podium.points` (also carried inside the command's `Progress`).
 - `DeadLetter` on `podium.events.dlq`: a record that could not be decoded or validated.
 
 Every record has a deterministic `id` (a consumer deduplicates by it) and a `backfilled`
 flag (true when a replay with changed rules emitted it for the first time).
 
-Wire format: a JSON object with "type" ("progress", "achievement", "streak", "dead_letter"),
+Wire format: a JSON object with "type" ("progress", "achievement", "streak", "points",
+"dead_letter"),
 "schema_version" and camelCase fields; decimals are strings, dates ISO "YYYY-MM-DD", times
 integer epoch milliseconds UTC. The types are msgspec structs, encoded and decoded by msgspec.
 """
@@ -96,6 +98,42 @@ class StreakChanged(_Record, frozen=True, kw_only=True, tag="streak"):
     backfilled: bool = False
 
 
+class PointsAward(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What one trigger added in one command (all its firings there).
+    id = award_id(user, system, trigger, event id): a trigger awards at most once per command.
+    Tied to the event, not to a count of earlier firings, so the award of one event keeps its
+    id when a replay rebuilds the history before it."""
+
+    id: str
+    trigger: str  # the trigger's key in the rules file
+    points: int  # added to the total, after boosts and bounds; negative deducts
+    time_ms: int  # the command's time; for a time trigger, when its last interval ended
+    total: int  # the system's total after this award
+    count: int = 1  # firings (one metric event may pass several thresholds)
+    boosts: tuple[str, ...] = ()  # keys of the boosts that multiplied it
+
+
+def award_id(user_id: str, system: str, trigger: str, event_id: str) -> str:
+    return f"{user_id}:points:{system}:{trigger}:{event_id}"
+
+
+class PointsChanged(_Record, frozen=True, kw_only=True, tag="points"):
+    """A user's total in one points system changed in one command. id = awards[0].id."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str
+    user_id: str
+    system: str
+    event_id: str
+    time_ms: int
+    total: int
+    added: int
+    awards: tuple[PointsAward, ...]
+    previous_level: str | None = None  # level keys; None: below every level (or none set)
+    level: str | None = None
+    backfilled: bool = False
+
+
 class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     """Everything one command changed. id = f"{user_id}:progress:{event_id}"."""
 
@@ -111,6 +149,7 @@ class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     idempotency_key: str | None = None
     achievements: tuple[AchievementCompleted, ...] = ()
     streak: StreakSnapshot | None = None
+    points: tuple[PointsChanged, ...] = ()  # one per points system the command changed
     backfilled: bool = False
 
 
@@ -150,11 +189,12 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
         return base64.b64decode(self.original)
 
 
-Record = Progress | AchievementCompleted | StreakChanged | DeadLetter
+Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter
 _BY_TAG: dict[object, str] = {
     "progress": "Progress",
     "achievement": "AchievementCompleted",
     "streak": "StreakChanged",
+    "points": "PointsChanged",
     "dead_letter": "DeadLetter",
 }
 

@@ -1,4 +1,4 @@
-"""The rules file model: metrics, achievements, the streak, limits (TOML, see
+"""The rules file model: metrics, achievements, the streak, points, limits (TOML, see
 deploy/rules.example.toml). `load_rules` / `parse_rules` validate strictly: unknown keys are
 errors, references are checked, and every error names the file, the path inside it
 (`achievements[3].metric`) and what is wrong.
@@ -17,6 +17,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 FREQUENCIES = ("daily", "weekly", "monthly")
 TRIGGERS = ("metric", "streak", "api", "achievement")
 MAX_FREEZES = 100
+POINTS_TRIGGERS = ("metric", "achievement", "streak", "user_creation", "time")
+ROUNDINGS = ("down", "up", "nearest")
+TIME_UNITS = {"hour": 3_600_000, "day": 86_400_000}  # time trigger unit -> milliseconds
 
 
 class RulesError(ValueError):
@@ -72,6 +75,99 @@ class Streak:
 class Limits:
     idempotency_keys_per_metric: int = 0  # 0 = keep forever
     recent_event_ids: int = 8  # 0 = remember none
+    points_awards: int = 100  # recent awards kept per user and points system
+    points_days: int = 400  # days with a points change kept per user and system
+
+
+@dataclass(frozen=True, slots=True)
+class PointsTrigger:
+    """One way to earn (or, with negative `points`, lose) points in a system."""
+
+    key: str  # stable: award ids contain it, so a renamed trigger is a new trigger
+    type: Literal["metric", "achievement", "streak", "user_creation", "time"]
+    points: int  # per firing; never 0
+    metric: str | None = None  # type "metric"
+    threshold: Decimal | None = None  # type "metric": fires once per `threshold` units
+    achievement: str | None = None  # type "achievement"
+    streak_length: int | None = None  # type "streak": fires at every multiple of it
+    time_unit: Literal["hour", "day"] | None = None  # type "time"
+    time_interval: int | None = None  # type "time": fires every `time_interval` units
+    user_attributes: Mapping[str, str] = field(default_factory=dict)
+    event_attributes: Mapping[str, str] = field(default_factory=dict)  # metric only
+
+    @property
+    def interval_ms(self) -> int:
+        """Type "time": the milliseconds between two firings (0 for other types)."""
+        if self.time_unit is None or self.time_interval is None:
+            return 0
+        return TIME_UNITS[self.time_unit] * self.time_interval
+
+
+@dataclass(frozen=True, slots=True)
+class PointsLevel:
+    key: str
+    name: str
+    points: int  # the total at which the level is reached
+    description: str | None = None
+    badge_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PointsBoost:
+    """A multiplier on a system's positive awards while `start_ms <= time < end_ms`."""
+
+    key: str
+    name: str
+    multiplier: Decimal  # > 0, != 1, < 100
+    start_ms: int
+    end_ms: int | None = None  # None: open-ended
+    rounding: Literal["down", "up", "nearest"] = "down"
+    user_attributes: Mapping[str, str] = field(default_factory=dict)  # empty: every user
+
+
+@dataclass(frozen=True, slots=True)
+class PointsSystem:
+    key: str
+    name: str
+    description: str | None = None
+    badge_url: str | None = None
+    max_points: int | None = None  # the total never exceeds it
+    triggers: tuple[PointsTrigger, ...] = ()
+    levels: tuple[PointsLevel, ...] = ()  # lowest threshold first
+    boosts: tuple[PointsBoost, ...] = ()  # in file order (the order they are applied)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsIndex:
+    """Where each kind of points trigger is found: (system, trigger) pairs in file order."""
+
+    by_metric: Mapping[str, tuple[tuple[PointsSystem, PointsTrigger], ...]] = field(
+        default_factory=dict
+    )
+    by_achievement: Mapping[str, tuple[tuple[PointsSystem, PointsTrigger], ...]] = field(
+        default_factory=dict
+    )
+    streak: tuple[tuple[PointsSystem, PointsTrigger], ...] = ()
+    user_creation: tuple[tuple[PointsSystem, PointsTrigger], ...] = ()
+    time: tuple[tuple[PointsSystem, PointsTrigger], ...] = ()
+
+    @staticmethod
+    def build(systems: Mapping[str, PointsSystem]) -> PointsIndex:
+        pairs = [(s, t) for s in systems.values() for t in s.triggers]
+        by_metric: dict[str, list[tuple[PointsSystem, PointsTrigger]]] = {}
+        by_achievement: dict[str, list[tuple[PointsSystem, PointsTrigger]]] = {}
+        for s, t in pairs:
+            if t.type == "metric" and t.metric is not None:
+                by_metric.setdefault(t.metric, []).append((s, t))
+            elif t.type == "achievement" and t.achievement is not None:
+                by_achievement.setdefault(t.achievement, []).append((s, t))
+        return PointsIndex(
+            by_metric={k: tuple(v) for k, v in by_metric.items()},
+            by_achievement={k: tuple(v) for k, v in by_achievement.items()},
+            streak=tuple(p for p in pairs if p[1].type == "streak"),
+            user_creation=tuple(p for p in pairs if p[1].type == "user_creation"),
+            time=tuple(p for p in pairs if p[1].type == "time"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +178,7 @@ class Rules:
     week_start: int = 0  # 0 = Monday ... 6 = Sunday
     limits: Limits = field(default_factory=Limits)
     source: str = "<rules>"
+    points: Mapping[str, PointsSystem] = field(default_factory=dict)  # in file order
     # derived indexes, built by `Rules.build`
     by_metric: Mapping[str, tuple[Achievement, ...]] = field(default_factory=dict)
     streak_achievements: tuple[Achievement, ...] = ()  # shortest streak_length first
@@ -89,6 +186,7 @@ class Rules:
     composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
     leaderboards: Mapping[str, Leaderboard] = field(default_factory=dict)  # in file order
+    points_index: PointsIndex = field(default_factory=PointsIndex)
 
     @staticmethod
     def build(
@@ -98,6 +196,7 @@ class Rules:
         week_start: int = 0,
         limits: Limits | None = None,
         source: str = "<rules>",
+        points: Mapping[str, PointsSystem] | None = None,
     ) -> Rules:
         """Rules with their indexes (assumes references were validated)."""
         by_metric: dict[str, list[Achievement]] = {}
@@ -111,6 +210,7 @@ class Rules:
             week_start=week_start,
             limits=limits or Limits(),
             source=source,
+            points=dict(points or {}),
             by_metric={k: tuple(v) for k, v in by_metric.items()},
             streak_achievements=tuple(
                 sorted(
@@ -127,6 +227,7 @@ class Rules:
             streak_metrics=frozenset(t.metric for t in streak.thresholds)
             if streak
             else frozenset(),
+            points_index=PointsIndex.build(points or {}),
         )
 
 

@@ -28,7 +28,15 @@ from schemas.rules import (
 )
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak", "leaderboards")
+TOP_KEYS = (
+    "week_start",
+    "limits",
+    "metrics",
+    "achievements",
+    "streak",
+    "points",
+    "leaderboards",
+)
 ACHIEVEMENT_KEYS = (
     "key",
     "name",
@@ -137,12 +145,19 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
     metrics = _metrics(d, doc.get("metrics"))
     streak = None if "streak" not in doc else _streak(d, doc["streak"], metrics)
     achievements = _achievements(d, doc.get("achievements", []), metrics, streak)
-    rules = Rules.build(metrics, achievements, streak, week_start, limits, source)
+    from schemas.rules_points import parse_points  # it imports this module
+
+    points = parse_points(d, doc.get("points", []), metrics, achievements, streak)
+    rules = Rules.build(metrics, achievements, streak, week_start, limits, source, points)
     return _with_leaderboards(d, rules, doc.get("leaderboards", []))
 
 
 def _limits(d: _Doc, raw: object) -> Limits:
-    t = d.table(raw, "limits", ("idempotency_keys_per_metric", "recent_event_ids"))
+    t = d.table(
+        raw,
+        "limits",
+        ("idempotency_keys_per_metric", "recent_event_ids", "points_awards", "points_days"),
+    )
     return Limits(
         idempotency_keys_per_metric=d.integer(
             t.get("idempotency_keys_per_metric", 0),
@@ -153,6 +168,8 @@ def _limits(d: _Doc, raw: object) -> Limits:
         recent_event_ids=d.integer(
             t.get("recent_event_ids", 8), "limits.recent_event_ids", 0, 100_000
         ),
+        points_awards=d.integer(t.get("points_awards", 100), "limits.points_awards", 1, 1000),
+        points_days=d.integer(t.get("points_days", 400), "limits.points_days", 1, 5000),
     )
 
 

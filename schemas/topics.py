@@ -121,7 +121,23 @@ STREAKS = Topic(
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 
-CATALOGUE: tuple[Topic, ...] = (EVENTS, EVENTS_DLQ, STATE, PROGRESS, ACHIEVEMENTS, STREAKS)
+POINTS = Topic(
+    "podium.points",
+    key=USER_ID,
+    value=_records(records.PointsChanged, "PointsChanged"),
+    partitions=12,
+    config=_config(cleanup_policy="delete", retention_ms=FOREVER),
+)
+
+CATALOGUE: tuple[Topic, ...] = (
+    EVENTS,
+    EVENTS_DLQ,
+    STATE,
+    PROGRESS,
+    ACHIEVEMENTS,
+    STREAKS,
+    POINTS,
+)
 EVENT_ID_OF_PROGRESS: Callable[[bytes], str | None] = records.progress_event_id
 """The gateway's cheap look-up of a `podium.progress` value's event id (beside its codec)."""
 
@@ -159,6 +175,10 @@ class Names:
     @property
     def streaks(self) -> str:
         return STREAKS.named(self.prefix)
+
+    @property
+    def points(self) -> str:
+        return POINTS.named(self.prefix)
 
     @property
     def worker_group(self) -> str:

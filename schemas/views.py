@@ -20,6 +20,10 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           `REBUILD_LEASE_S` renewed by each batch it applies
                                           (so the live projector does not start a second one;
                                           the epoch is set only if it survived, `FINISH_REBUILD`)
+    {prefix}points:{system}         zset  the user ids with a standing in the points system
+                                          (awarded in it at least once), scored by their
+                                          total: the points summary and the level summary
+                                          count ranges of it
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
@@ -36,7 +40,10 @@ changed and the log was replayed, in which case the later record is the one to k
                 "freezeAutoEarnAmount"} | null,
      "extendedMs": int | null,
      "history": [[periodStart, periodEnd, length, usedFreeze], ...]   (oldest first)
-     "recent": [short hashes of the latest event ids applied]}
+     "recent": [short hashes of the latest event ids applied],
+     "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
+                count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see
+                `schemas.api_points`; oldest first)}
 """
 
 from __future__ import annotations
@@ -49,14 +56,19 @@ import orjson
 
 DEFAULT_PREFIX = "podium:"
 
-# KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets
-# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id. Returns 1 when written.
+# KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then points zsets
+# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id, ARGV[4] = the number of points zsets,
+# ARGV[5..] = the user's total in each (in KEYS order). Returns 1 when written.
 WRITE_USER = """
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
-for i = 3, #KEYS do redis.call('SADD', KEYS[i], ARGV[3]) end
+local zsets = tonumber(ARGV[4] or '0')
+for i = 3, #KEYS - zsets do redis.call('SADD', KEYS[i], ARGV[3]) end
+for j = 1, zsets do
+  redis.call('ZADD', KEYS[#KEYS - zsets + j], ARGV[4 + j], ARGV[3])
+end
 return 1
 """
 
@@ -90,6 +102,9 @@ class Keys:
 
     def completed(self, achievement: str) -> str:
         return f"{self.prefix}completed:{achievement}"
+
+    def points(self, system: str) -> str:
+        return f"{self.prefix}points:{system}"
 
     @property
     def epoch(self) -> str:

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 
 from processors.runtime.step import Applied, RawRecord, apply_record, encode_out_record
 from processors.runtime.store import StateStore
-from schemas.records import AchievementCompleted, DeadLetter, Progress, StreakChanged
+from schemas.records import (
+    AchievementCompleted,
+    DeadLetter,
+    PointsChanged,
+    Progress,
+    StreakChanged,
+)
 from schemas.rules import Rules
 from schemas.state import UserState
 
@@ -26,6 +32,7 @@ class Effects:
     progress: list[KeyValue] = field(default_factory=list)
     achievements: list[KeyValue] = field(default_factory=list)
     streaks: list[KeyValue] = field(default_factory=list)
+    points: list[KeyValue] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     events: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
@@ -49,6 +56,7 @@ def fold_batch(
         Progress: out.progress,
         AchievementCompleted: out.achievements,
         StreakChanged: out.streaks,
+        PointsChanged: out.points,
     }
     for rec in records:
         out.next_offset = rec.offset + 1

@@ -3,9 +3,9 @@ transactional producer (transactional id from the prefix and the partition numbe
 
 Every batch commits in one Kafka transaction: the changed states (`podium.state`, same
 partition), the derived records (`podium.progress`, `podium.achievements`, `podium.streaks`,
-same partition: they are keyed by user id and have as many partitions as the input), the dead
-letters (`podium.events.dlq`) and the input offset. A new owner's `init_transactions` fences a
-stalled former owner and completes its open transaction first.
+`podium.points`, same partition: they are keyed by user id and have as many partitions as
+the input), the dead letters (`podium.events.dlq`) and the input offset. A new owner's
+`init_transactions` fences a stalled former owner and completes its open transaction first.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class OwnedPartition:
             names.progress: effects.progress,
             names.achievements: effects.achievements,
             names.streaks: effects.streaks,
+            names.points: effects.points,
         }
         dead = [encode_out_record(d) for d in effects.dead]
         await self.transact(by_topic, effects.next_offset, group_id, dead)

@@ -7,7 +7,8 @@ calls the real constructor, so nothing here opens a socket.
   like an unreachable broker, told to `time_out` like a broker that never acknowledges.
 - `FakeWaiter` answers `expect(event_id)` with the `Progress` handed to it for that event id,
   and otherwise leaves the future pending (the gateway's bounded wait then times out).
-- `FakeViews` reads view documents, completion sets and the user set from plain dicts.
+- `FakeViews` reads view documents, completion sets and the user set from plain dicts; the
+  points sorted sets are the totals of the documents that have a standing in the system.
 """
 
 from __future__ import annotations
@@ -116,6 +117,28 @@ class FakeViews(ViewReader):
     async def require_whole(self) -> None:
         if not self.whole:
             raise rebuilding()
+
+    def points_of(self, system: str) -> dict[str, int]:
+        return {
+            uid: int(doc["points"][system]["total"])
+            for uid, doc in self.docs.items()
+            if system in (doc.get("points") or {})
+        }
+
+    async def points_top(self, system: str) -> int:
+        return max(self.points_of(system).values(), default=0)
+
+    async def points_counts(
+        self, system: str, ranges: Sequence[tuple[int | None, int | None]]
+    ) -> list[int]:
+        totals = self.points_of(system).values()
+        return [
+            sum(1 for t in totals if (lo is None or lo <= t) and (hi is None or t <= hi))
+            for lo, hi in ranges
+        ]
+
+    async def points_totals(self, system: str) -> dict[str, int]:
+        return self.points_of(system)
 
     async def ping(self) -> bool:
         return self.up

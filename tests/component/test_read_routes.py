@@ -197,6 +197,9 @@ def test_lost_views_answer_503_not_a_false_404(users: Stack, http: TestClient) -
         assert resp.status_code == 503, (path, resp.text)
         assert "rebuilt" in resp.json()["error"] and resp.headers["Retry-After"] == "1"
     assert http.get("/achievements").status_code == 503  # rarity would be partial
+    for system in users.rules.points:  # so would the points summaries
+        assert http.get(f"/points/{system}/summary").status_code == 503
+        assert http.get(f"/points/{system}/level-summary").status_code == 503
     assert http.get("/users/ann").status_code == 200
     users.views.whole = True
     assert http.get("/users/nobody").status_code == 404

@@ -20,6 +20,7 @@ from schemas.commands import MetricTracked, User, encode_command
 from schemas.records import (
     AchievementCompleted,
     DeadLetter,
+    PointsChanged,
     Progress,
     StreakChanged,
     encode_record,
@@ -64,6 +65,7 @@ class Expected:
     progress: Counter[bytes] = field(default_factory=Counter)
     achievements: Counter[bytes] = field(default_factory=Counter)
     streaks: Counter[bytes] = field(default_factory=Counter)
+    points: Counter[bytes] = field(default_factory=Counter)
     invalid: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
 
@@ -88,6 +90,8 @@ def fold_log(
                     out.achievements[encode_record(item)] += 1
                 elif isinstance(item, StreakChanged):
                     out.streaks[encode_record(item)] += 1
+                elif isinstance(item, PointsChanged):
+                    out.points[encode_record(item)] += 1
         out.states.update({uid: encode_state(s) for uid, s in states.items()})
     return out
 

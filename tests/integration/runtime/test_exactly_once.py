@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 async def assert_exactly_once(bootstrap: str, names: Names, rules: Rules, events: int) -> None:
     expected = fold_log(await read_topic(bootstrap, names.events), rules)
     assert sum(expected.progress.values()) == events
+    assert rules.points and sum(expected.points.values()) > 0  # points are in the rules
     states = latest_by_key(await read_topic(bootstrap, names.state))
     assert len(states) == len(expected.states)
     wrong = [uid for uid, raw in expected.states.items() if states.get(uid) != raw]
@@ -34,6 +35,7 @@ async def assert_exactly_once(bootstrap: str, names: Names, rules: Rules, events
         (names.progress, expected.progress),
         (names.achievements, expected.achievements),
         (names.streaks, expected.streaks),
+        (names.points, expected.points),
     ):
         got = values(await read_topic(bootstrap, topic))
         missing, doubled = want - got, got - want
