@@ -89,6 +89,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         publish_timeout_s=settings.gateway_publish_timeout_s,
         max_body_bytes=settings.gateway_max_body_bytes,
         linger_ms=settings.gateway_linger_ms,
+        rate_limit_per_s=settings.gateway_rate_limit_per_s,
+        rate_limit_burst=settings.gateway_rate_limit_burst,
     )
 
 

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     gateway_publish_timeout_s: float = 5.0
     gateway_max_body_bytes: int = 1_048_576
     gateway_linger_ms: int = 2
+    # Requests per second per API key (a token bucket; 0 = no limit) and its burst
+    # (0 = one second's worth); over it the gateway answers 429 with Retry-After.
+    gateway_rate_limit_per_s: float = 0.0
+    gateway_rate_limit_burst: float = 0.0
     # Namespace of the Redis read views (schemas/views.py).
     views_prefix: str = "podium:"
 

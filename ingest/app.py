@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ingest.auth import KeyRing
 from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
+from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
 from ingest.views import ViewReader
 from schemas.api import ApiError
@@ -50,14 +51,18 @@ class GatewayConfig:
     publish_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
     linger_ms: int = 2
+    rate_limit_per_s: float = 0.0  # requests per second per API key (0: no limit)
+    rate_limit_burst: float = 0.0  # bucket size (0: one second's worth)
 
 
 class RequireApiKey:
-    """401 in Trophy's shape unless X-API-KEY matches a configured hash (pure ASGI)."""
+    """401 in Trophy's shape unless X-API-KEY matches a configured hash, then 429 with
+    Retry-After when the key is over its rate limit, if one is set (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.keys = keys
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -72,6 +77,16 @@ class RequireApiKey:
             what = "missing X-API-KEY header" if presented is None else "invalid API key"
             await error(401, what)(scope, receive, send)
             return
+        if self.limiter is not None and presented is not None:
+            wait = self.limiter.check(presented)
+            if wait:
+                limit = self.limiter.limit
+                message = (
+                    f"rate limit exceeded: {limit.per_s:g} requests per second per API key "
+                    f"(bursts of {limit.burst:g}); retry after {wait:.2f} s"
+                )
+                await error(429, message, {"Retry-After": retry_after(wait)})(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -111,6 +126,8 @@ def build_app(
     gw: Gateway,
     keys: KeyRing,
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    *,
+    limiter: RateLimiter | None = None,
 ) -> ASGIApp:
     document = openapi_document(gw.rules)
 
@@ -159,7 +176,7 @@ def build_app(
         exception_handlers={HTTPException: http_error, Exception: internal},
         lifespan=lifespan,
     )
-    return RequireApiKey(app, keys)
+    return RequireApiKey(app, keys, limiter)
 
 
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
@@ -197,4 +214,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
             await publisher.stop()
             await redis.aclose()
 
-    return build_app(gw, KeyRing(config.api_keys), lifespan)
+    limiter = None
+    if config.rate_limit_per_s > 0:
+        per_s = config.rate_limit_per_s
+        limiter = RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
+    return build_app(gw, KeyRing(config.api_keys), lifespan, limiter=limiter)

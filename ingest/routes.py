@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.kafka import ProgressWaiter, Publisher, Unavailable
+from ingest.kafka import ProgressWaiter, Publisher, Unavailable, Unconfirmed
 from ingest.stamp import new_event_id, now_ms
 from ingest.views import ViewReader
 from processors.metrics import event_fingerprint
@@ -37,6 +37,15 @@ class JSON(Response):
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSON:
     return JSON({"error": message}, status_code=status, headers=dict(headers or {}))
+
+
+def unconfirmed(reason: str, count: int) -> str:
+    """The answer to a write whose outcome is unknown: it may be in the log."""
+    what = "the event" if count == 1 else f"the {count} events"
+    return (
+        f"{reason}; {what} may or may not have been recorded. Retry with the same "
+        "Idempotency-Key on each event so that a retry cannot count it twice"
+    )
 
 
 @dataclass
@@ -78,6 +87,10 @@ class Gateway:
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
             ) from None
+        except Unconfirmed as exc:
+            raise ApiError(
+                504, unconfirmed(str(exc), len(commands)), {"Retry-After": "1"}
+            ) from None
 
     async def publish_and_wait(self, command: Command) -> Progress | None:
         """Publish, then wait (bounded) for the command's progress; None on timeout."""
@@ -98,6 +111,7 @@ class Gateway:
     async def user_view(self, user_id: str) -> dict[str, Any]:
         view = await self.views.user(user_id)
         if view is None:
+            await self.views.require_whole()  # a lost Redis is not an unknown user
             raise ApiError(404, f"user {user_id!r} not found")
         return view
 

@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
+from schemas.wire import TaggedCodec, Upcasters
 
 SCHEMA_VERSION: Final = 1
 
@@ -201,43 +201,17 @@ _BY_TAG: dict[object, str] = {
 
 # --- codec ----------------------------------------------------------------------------------
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Record)
 UPCASTERS = Upcasters(current=SCHEMA_VERSION, field="schema_version", steps={})
+_CODEC: TaggedCodec[Record] = TaggedCodec(Record, _BY_TAG, UPCASTERS)
 
 
 def encode_record(rec: Record) -> bytes:
-    return _encoder.encode(rec)
+    return _CODEC.encode(rec)
 
 
 def decode_record(raw: bytes) -> Record:
     """Decode a derived record; raises `InvalidRecord` with the reason."""
-    try:
-        rec: Record = _decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return _decode_slowly(raw, exc)
-    except msgspec.DecodeError as exc:
-        raise InvalidRecord(not_json(exc)) from None
-    return rec
-
-
-def _decode_slowly(raw: bytes, exc: msgspec.ValidationError) -> Record:
-    """The error path (and the upcast path): the version first, then msgspec's complaint."""
-    obj = msgspec.json.decode(raw)
-    if type(obj) is not dict:
-        raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
-    lifted = UPCASTERS.lift(obj)
-    if lifted is not obj:
-        raw = msgspec.json.encode(lifted)
-        try:
-            rec: Record = msgspec.convert(lifted, Record)
-        except msgspec.ValidationError as again:
-            exc = again
-        else:
-            return rec
-    reason = explain(exc, raw, {})
-    name = _BY_TAG.get(obj.get("type"))
-    raise InvalidRecord(reason if name is None else f"{name}: {reason}")
+    return _CODEC.decode(raw)
 
 
 def progress_event_id(raw: bytes) -> str | None:

@@ -186,6 +186,7 @@ class Rules:
     composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
     points_index: PointsIndex = field(default_factory=PointsIndex)
+    leaderboards: Mapping[str, Leaderboard] = field(default_factory=dict)  # in file order
 
     @staticmethod
     def build(
@@ -267,3 +268,49 @@ def load_rules(path: str | Path) -> Rules:
     except OSError as exc:
         raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse_rules(text, source=str(path))
+
+
+# --- leaderboards (parsed by schemas.rules_leaderboards) ------------------------------------
+
+RANK_BY = ("metric", "points", "streak")
+RUN_UNITS = ("day", "month", "year")
+MAX_BREAKDOWN_ATTRIBUTES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    """One `[[leaderboards]]` entry. Dates are local date ordinals (`date.toordinal()`) in each
+    participant's own time zone; times of day are minutes after local midnight.
+
+    `run_unit` None is a perpetual board (one run). A repeating board's runs are
+    `run_interval` units long and count from `anchor`: the start date when one is given,
+    otherwise the calendar (days from the configured week start, so 7 days is a week; months
+    from January; years from 1 January).
+    """
+
+    key: str
+    name: str
+    rank_by: Literal["metric", "points", "streak"]
+    anchor: int  # the first day of run 0
+    description: str | None = None
+    metric: str | None = None  # rank_by "metric": the metric's total within the run
+    points: str | None = None  # rank_by "points": the points system's total within the run
+    run_unit: Literal["day", "month", "year"] | None = None  # None = perpetual
+    run_interval: int = 1
+    start: int | None = None  # first day counted (inclusive); before it: scheduled
+    end: int | None = None  # last day counted (inclusive); after it: finished
+    start_time: int | None = None  # counts activity at or after this local minute of the day
+    end_time: int | None = None  # counts activity before this local minute of the day
+    breakdown_attributes: tuple[str, ...] = ()  # one ranking per combination of their values
+    max_participants: int | None = None  # None = no limit
+
+    @property
+    def repeating(self) -> bool:
+        return self.run_unit is not None
+
+    @property
+    def ranks_whole_total(self) -> bool:
+        """Perpetual with no dates and no window: the score is the user's whole total."""
+        return (self.run_unit, self.start, self.end, self.start_time, self.end_time) == (
+            (None,) * 5
+        )

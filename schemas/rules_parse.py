@@ -28,7 +28,15 @@ from schemas.rules import (
 )
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak", "points")
+TOP_KEYS = (
+    "week_start",
+    "limits",
+    "metrics",
+    "achievements",
+    "streak",
+    "points",
+    "leaderboards",
+)
 ACHIEVEMENT_KEYS = (
     "key",
     "name",
@@ -140,7 +148,8 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
     from schemas.rules_points import parse_points  # it imports this module
 
     points = parse_points(d, doc.get("points", []), metrics, achievements, streak)
-    return Rules.build(metrics, achievements, streak, week_start, limits, source, points)
+    rules = Rules.build(metrics, achievements, streak, week_start, limits, source, points)
+    return _with_leaderboards(d, rules, doc.get("leaderboards", []))
 
 
 def _limits(d: _Doc, raw: object) -> Limits:
@@ -326,3 +335,10 @@ def _check_cycles(
 
     for key in achievements:
         visit(key, [])
+
+
+def _with_leaderboards(d: _Doc, rules: Rules, raw: object) -> Rules:
+    """The rules with their `[[leaderboards]]`, checked against everything parsed before."""
+    from schemas.rules_leaderboards import parse_leaderboards  # it imports this module
+
+    return replace(rules, leaderboards=parse_leaderboards(d, raw, rules))

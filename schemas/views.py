@@ -11,6 +11,15 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
+    {prefix}epoch                   string when the views were last built whole (epoch ms);
+                                          written by the projector after a full rebuild.
+                                          Missing = Redis lost the views (flushed, restarted
+                                          without persistence) or they are being rebuilt:
+                                          the gateway answers 503, never a false 404
+    {prefix}rebuilding              string the token of the rebuild under way, a lease of
+                                          `REBUILD_LEASE_S` renewed by each batch it applies
+                                          (so the live projector does not start a second one;
+                                          the epoch is set only if it survived, `FINISH_REBUILD`)
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
@@ -52,6 +61,20 @@ return 1
 """
 
 
+# KEYS[1] = rebuilding token, KEYS[2] = epoch; ARGV[1] = token, ARGV[2] = epoch ms.
+# Returns 1 when the epoch was set, 0 when the views were lost meanwhile (redo the rebuild),
+# 2 when another rebuild started since (it sets the epoch when done).
+FINISH_REBUILD = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cur ~= ARGV[1] then return 2 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+REBUILD_LEASE_S = 30  # the rebuilding token expires unless its rebuild makes progress
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """The Redis keys of one deployment's views."""
@@ -67,6 +90,14 @@ class Keys:
 
     def completed(self, achievement: str) -> str:
         return f"{self.prefix}completed:{achievement}"
+
+    @property
+    def epoch(self) -> str:
+        return f"{self.prefix}epoch"
+
+    @property
+    def rebuilding(self) -> str:
+        return f"{self.prefix}rebuilding"
 
     @property
     def pattern(self) -> str:

@@ -84,6 +84,8 @@ def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[...,
     spawn("projector", "projector")
     gateway.key = key  # type: ignore[attr-defined]
     gateway.pipeline = procs[:2]  # type: ignore[attr-defined]
+    gateway.procs = procs  # type: ignore[attr-defined]  # every process, gateways after these
+    gateway.prefix = prefix  # type: ignore[attr-defined]
     try:
         yield gateway
     finally:

@@ -24,7 +24,7 @@ from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
 from ingest.kafka import ProgressWaiter, Publisher, Unavailable
 from ingest.routes import Gateway
-from ingest.views import ViewReader
+from ingest.views import ViewReader, rebuilding
 from schemas.commands import Command
 from schemas.records import Progress
 from schemas.rules import Rules
@@ -87,6 +87,7 @@ class FakeViews(ViewReader):
         self.completed: dict[str, set[str]] = {}
         self.known_users: set[str] = set()
         self.up = True
+        self.whole = True  # the views' epoch marker is there (False: Redis lost the views)
 
     def put(self, doc: dict[str, Any]) -> None:
         """Store a user's view document as the projector would: the user counts, and so do
@@ -101,11 +102,20 @@ class FakeViews(ViewReader):
         return self.docs.get(user_id)
 
     async def users(self, user_ids: Iterable[str]) -> list[dict[str, Any] | None]:
-        return [self.docs.get(uid) for uid in user_ids]
+        docs = [self.docs.get(uid) for uid in user_ids]
+        if not self.whole and None in docs:
+            raise rebuilding()
+        return docs
 
     async def completions(self, achievements: Iterable[str]) -> tuple[dict[str, int], int]:
+        if not self.whole:
+            raise rebuilding()
         counts = {key: len(self.completed.get(key, ())) for key in achievements}
         return counts, len(self.known_users)
+
+    async def require_whole(self) -> None:
+        if not self.whole:
+            raise rebuilding()
 
     async def ping(self) -> bool:
         return self.up

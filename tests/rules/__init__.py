@@ -9,7 +9,12 @@ from schemas.rules import Rules, load_rules
 
 HERE = Path(__file__).parent
 WRITING_PATH = HERE / "writing.toml"  # two metrics, every trigger, a daily streak
+LEADERBOARDS_PATH = HERE / "leaderboards.toml"  # every kind of leaderboard, week from Sunday
 
 
 def writing_rules() -> Rules:
     return load_rules(WRITING_PATH)
+
+
+def leaderboard_rules() -> Rules:
+    return load_rules(LEADERBOARDS_PATH)

@@ -21,6 +21,7 @@ PURE = (
     "processors.snapshots",
     "processors.users",
     "processors.views",
+    "processors.leaderboards",
     "processors.runtime.step",
 )
 

@@ -71,7 +71,7 @@ def test_broker_unreachable_means_503_and_not_ready(podium: Podium) -> None:
     proc.stop()
 
 
-def test_broker_stopping_mid_way_means_503(redis_url: str, tmp_path: Path) -> None:
+def test_broker_stopping_mid_way_means_503_or_504(redis_url: str, tmp_path: Path) -> None:
     broker = KafkaBroker(tmp_path / "kafka", free_port(), free_port(), JAR_CACHE)
     broker.start()
     pod = start_podium(broker.bootstrap, redis_url, tmp_path, wait_s=5.0)
@@ -86,7 +86,7 @@ def test_broker_stopping_mid_way_means_503(redis_url: str, tmp_path: Path) -> No
             down = http.post(
                 "/metrics/words-written/event", json={"user": {"id": "after"}, "value": 5}
             )
-            assert down.status_code == 503, down.text
+            assert down.status_code in (503, 504), down.text  # 504: sent, outcome unknown
             assert down.headers["Retry-After"] == "1"
             assert time.monotonic() - started < 8  # bounded by the publish timeout
             root = pod.base_url.removesuffix("/v1")

@@ -1,0 +1,269 @@
+"""Leaderboard scores: which run a moment belongs to, and the score changes a user's
+state change implies. Pure (standard library and `schemas` only); the per-user fold calls
+`score_changes` once per command, and its `ScoreChanged` records go to `podium.scores`.
+
+Every calendar decision is made in the participant's own time zone: a board's runs, its
+start and end dates and its daily window are local, so at one instant a user in Tokyo can be
+in next week's run while a user in London is still in this week's.
+
+A run is named by the ISO date of its first day (`PERPETUAL_RUN` for a perpetual board);
+Trophy's `run=YYYY-MM-DD` query names a run by any date in it: `run_id(board, ordinal)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import quote
+
+from processors import periods
+from processors.periods import DAY_MS, EPOCH_ORDINAL, zone
+from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
+from schemas.rules import Leaderboard
+
+Status = Literal["scheduled", "active", "finished"]
+ZERO = Decimal(0)
+_MINUTE_MS = 60_000
+_ONE_MS = timedelta(milliseconds=1)
+_BUCKET_MS = 900_000
+_OFFSETS_KEPT = 200_000
+_offsets: dict[tuple[str, int], int] = {}
+
+
+# --- runs (the calendar arithmetic is processors.periods') ---------------------------------
+
+
+def run_bounds(board: Leaderboard, ordinal: int) -> tuple[int | None, int | None]:
+    """First and last day (inclusive) of the run containing `ordinal`; None where unbounded."""
+    if board.run_unit is None:
+        return board.start, board.end
+    unit, interval, anchor = board.run_unit, board.run_interval, board.anchor
+    first, last = periods.run_bounds(
+        periods.run_index(ordinal, anchor, unit, interval), anchor, unit, interval
+    )
+    return first, last if board.end is None else min(last, board.end)
+
+
+def run_id(board: Leaderboard, ordinal: int) -> str:
+    """The name of the run containing `ordinal`: the ISO date of its first day."""
+    if board.run_unit is None:
+        return PERPETUAL_RUN
+    return _run_name(ordinal, board.run_unit, board.run_interval, board.anchor)
+
+
+@lru_cache(maxsize=65_536)
+def _run_name(ordinal: int, unit: str, interval: int, anchor: int) -> str:
+    return periods.iso(
+        periods.run_start(
+            periods.run_index(ordinal, anchor, unit, interval), anchor, unit, interval
+        )
+    )
+
+
+def status(board: Leaderboard, ordinal: int) -> Status:
+    """The board's status on a local date: before `start` scheduled, after `end` finished."""
+    if board.start is not None and ordinal < board.start:
+        return "scheduled"
+    if board.end is not None and ordinal > board.end:
+        return "finished"
+    return "active"
+
+
+def in_window(board: Leaderboard, minute: int) -> bool:
+    """Whether a local minute of the day counts: at or after `start_time`, before `end_time`
+    (a window whose end is earlier than its start runs over midnight)."""
+    start, end = board.start_time, board.end_time
+    if start is None:
+        return end is None or minute < end
+    if end is None:
+        return minute >= start
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
+
+
+def local_clock(time_ms: int, tz: str | None) -> tuple[int, int]:
+    """The local date (ordinal) and minute of the day at `time_ms` in zone `tz` (UTC if None)."""
+    local = time_ms if tz is None or tz == "UTC" else time_ms + _offset_ms(time_ms, tz)
+    day, ms = divmod(local, DAY_MS)
+    return day + EPOCH_ORDINAL, ms // _MINUTE_MS
+
+
+def _offset_ms(time_ms: int, tz: str) -> int:
+    """The zone's UTC offset at `time_ms`, memoised per quarter hour: real zones change their
+    offset only on quarter-hour boundaries (a bucket that straddles an odd historical change
+    is computed exactly and not kept)."""
+    bucket = time_ms // _BUCKET_MS
+    offset = _offsets.get((tz, bucket))
+    if offset is None:
+        offset = _exact_offset_ms(time_ms, tz)
+        start = bucket * _BUCKET_MS
+        if _exact_offset_ms(start, tz) == _exact_offset_ms(start + _BUCKET_MS - 1, tz) == offset:
+            if len(_offsets) >= _OFFSETS_KEPT:
+                _offsets.clear()
+            _offsets[(tz, bucket)] = offset
+    return offset
+
+
+def _exact_offset_ms(time_ms: int, tz: str) -> int:
+    offset = datetime.fromtimestamp(time_ms // 1000, zone(tz)).utcoffset()
+    return 0 if offset is None else offset // _ONE_MS
+
+
+def group_of(board: Leaderboard, attributes: Mapping[str, str]) -> str | None:
+    """The breakdown group of a user with these attributes: "" on a board without breakdown,
+    else `attr=value` pairs in the board's order, joined by "&" and percent-encoded so that
+    no two combinations share a name. None: an attribute is missing, the user is in no group.
+    """
+    parts = []
+    for attr in board.breakdown_attributes:
+        value = attributes.get(attr)
+        if value is None:
+            return None
+        parts.append(f"{quote(attr, safe='')}={quote(value, safe='')}")
+    return "&".join(parts)
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a board can rank a user by at one moment: metric totals, points systems' totals
+    and the current streak length."""
+
+    metrics: Mapping[str, Decimal]
+    points: Mapping[str, Decimal] = field(default_factory=dict)
+    streak: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The command a change comes from: who, which event, when, where, with which attributes."""
+
+    user_id: str
+    event_id: str
+    time_ms: int
+    tz: str | None
+    attributes: Mapping[str, str]
+
+
+def score_changes(
+    boards: Mapping[str, Leaderboard],
+    scores: Mapping[str, BoardScore],
+    before: Standing,
+    after: Standing,
+    moment: Moment,
+) -> tuple[Mapping[str, BoardScore], list[ScoreChanged]]:
+    """The user's board scores after a command that took them from `before` to `after`, and
+    the score changes to publish. `scores` itself is returned when nothing changed.
+
+    A metric or points board counts the command's change of its total (on a perpetual board
+    with no dates and no window, the score is the total itself); a streak board takes the
+    current length. Outside the board's dates or daily window nothing counts. A score of an
+    earlier run is final: the first counted change in a new run starts from zero.
+    """
+    if not boards:
+        return scores, []
+    clock = local_clock(moment.time_ms, moment.tz)
+    changed: dict[str, BoardScore] | None = None
+    records: list[ScoreChanged] = []
+    for key, board in boards.items():
+        held = scores.get(key)
+        new = _board(board, held, before, after, moment, clock, records)
+        if new is not held and new is not None:
+            if changed is None:
+                changed = dict(scores)
+            changed[key] = new
+    return (scores if changed is None else changed), records
+
+
+def _value(
+    board: Leaderboard,
+    current: BoardScore | None,
+    before: Standing,
+    after: Standing,
+    minute: int,
+) -> Decimal | None:
+    """The user's new value on the board, or None when this command does not change it."""
+    if board.rank_by == "streak":
+        length = Decimal(after.streak)
+        held = ZERO if current is None else current.value
+        return None if length == held else length
+    key = board.metric if board.rank_by == "metric" else board.points
+    old, new = (
+        (before.metrics, after.metrics)
+        if board.rank_by == "metric"
+        else (
+            before.points,
+            after.points,
+        )
+    )
+    delta = new.get(key or "", ZERO) - old.get(key or "", ZERO)
+    if delta == 0 or not in_window(board, minute):
+        return None
+    if board.ranks_whole_total:
+        return new.get(key or "", ZERO)
+    return (ZERO if current is None else current.value) + delta
+
+
+def _board(
+    board: Leaderboard,
+    held: BoardScore | None,
+    before: Standing,
+    after: Standing,
+    moment: Moment,
+    clock: tuple[int, int],
+    out: list[ScoreChanged],
+) -> BoardScore | None:
+    ordinal, minute = clock
+    if status(board, ordinal) != "active":
+        return held
+    run = run_id(board, ordinal)
+    current = held if held is not None and held.run == run else None
+    value = _value(board, current, before, after, minute)
+    group = group_of(board, moment.attributes)
+    if current is None:
+        if value is None:
+            return held
+        if group is not None:
+            out.append(_record(board, run, group, moment, None, value, moment.time_ms))
+        return BoardScore(run, group, value, moment.time_ms)
+    if group == current.group and value is None:
+        return held
+    if group != current.group and current.group is not None:
+        out.append(_record(board, run, current.group, moment, current.value, None, moment.time_ms))
+    # a move to another group keeps the time the value was reached: the tie rule's order
+    reached = current.reached_ms if value is None else moment.time_ms
+    now = current.value if value is None else value
+    if group is not None:
+        previous = current.value if group == current.group else None
+        out.append(_record(board, run, group, moment, previous, now, reached))
+    return BoardScore(run, group, now, reached)
+
+
+def _record(
+    board: Leaderboard,
+    run: str,
+    group: str,
+    moment: Moment,
+    previous: Decimal | None,
+    value: Decimal | None,
+    reached_ms: int,
+) -> ScoreChanged:
+    uid, eid = moment.user_id, moment.event_id
+    return ScoreChanged(
+        id=f"{uid}:score:{board.key}:{run}:{group}:{eid}",
+        board=board.key,
+        run=run,
+        group=group,
+        user_id=uid,
+        event_id=eid,
+        time_ms=reached_ms,
+        previous=previous,
+        value=value,
+    )
