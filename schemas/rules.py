@@ -185,8 +185,8 @@ class Rules:
     composites: tuple[Achievement, ...] = ()  # dependencies before dependants
     composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
-    leaderboards: Mapping[str, Leaderboard] = field(default_factory=dict)  # in file order
     points_index: PointsIndex = field(default_factory=PointsIndex)
+    leaderboards: Mapping[str, Leaderboard] = field(default_factory=dict)  # in file order
 
     @staticmethod
     def build(

@@ -86,7 +86,7 @@ value = 1
         (
             "colour = 1\n" + MINIMAL,
             "r.toml: colour: unknown key (expected one of week_start, limits,"
-            " metrics, achievements, streak, ",
+            " metrics, achievements, streak, points, leaderboards)",
         ),
         ("", "r.toml: metrics: missing: define at least one metric ([metrics.<key>])"),
         ("metrics = 3", "r.toml: metrics: expected a table of metrics ([metrics.<key>])"),

@@ -86,7 +86,7 @@ def test_without_a_start_month_runs_follow_the_calendar() -> None:
         ('metric = "words"\n', "leaderboards[0].rank_by: expected one of"),
         (
             'rank_by = "points"\npoints = "xp"\n',
-            "leaderboards[0].points: unknown points system 'xp'",
+            "leaderboards[0].points: unknown points system 'xp'",  # the rules have none
         ),
         ('rank_by = "streak"\n', "leaderboards[0].rank_by: a streak leaderboard needs a [streak]"),
         (
