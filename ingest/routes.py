@@ -123,9 +123,9 @@ class Gateway:
             idempotency_key=req.idempotency_key,
         )
         progress = await self.publish_and_wait(cmd)
-        if progress is None:
-            return JSON(api.pending_response(cmd.event_id, req, self.rules), 202)
-        status = 202 if progress.replayed else 201
+        if progress is None:  # durably written, not yet folded: Trophy's 201, `pending: true`
+            return JSON(api.pending_response(cmd.event_id, req, self.rules), 201)
+        status = 202 if progress.replayed else 201  # 202: Trophy's prose for a replay
         return JSON(api.event_response(progress, self.rules), status)
 
     async def track_batch(self, request: Request) -> JSON:
@@ -161,18 +161,17 @@ class Gateway:
         )
         if done is not None:
             at: int | None = done.achieved_at_ms
-            status = 201
         else:  # completed before (or not yet processed): its first completion time
             view = await self.views.user(user.id)
             at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
-            status = 200 if progress is not None else 202
+        # 201 in every case: the only success Trophy's document lists for the operation
         return JSON(
             {
                 "completionId": cmd.event_id,
                 "achievement": api.achievement_json(ach, self.rules, at),
                 "points": {},
             },
-            status,
+            201,
         )
 
     async def identify(self, request: Request) -> JSON:
@@ -186,9 +185,10 @@ class Gateway:
         cmd = UserIdentified(event_id=self.new_id(), time_ms=self.clock(), user=user)
         progress = await self.publish_and_wait(cmd)
         view = await self._projected(user.id, cmd.event_id) if progress else None
+        status = 201 if request.method == "POST" else 200  # Trophy's, also while pending
         if view is None:
-            return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), 202)
-        return JSON(api.user_json(view), 201 if request.method == "POST" else 200)
+            return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), status)
+        return JSON(api.user_json(view), status)
 
     async def _projected(self, user_id: str, event_id: str) -> dict[str, Any] | None:
         """The user's view once the projector has applied `event_id` (bounded wait)."""
@@ -223,6 +223,12 @@ class Gateway:
         return api.user_json(base)
 
     # --- reads -----------------------------------------------------------------------------
+
+    async def user(self, request: Request) -> JSON:
+        """GET, PUT and PATCH /users/{id}: one route, so a 405 lists all three in `Allow`."""
+        if request.method == "GET":
+            return await self.get_user(request)
+        return await self.identify(request)
 
     async def get_user(self, request: Request) -> JSON:
         return JSON(api.user_json(await self.user_view(request.path_params["id"])))

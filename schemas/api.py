@@ -117,9 +117,14 @@ def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
         "currentStreak": streak,
         "points": {},
         "leaderboards": {},
-        "idempotencyKey": progress.idempotency_key,
+        **_idempotency_key(progress.idempotency_key),
         "idempotentReplayed": progress.replayed,
     }
+
+
+def _idempotency_key(key: str | None) -> dict[str, str]:
+    """Trophy's `idempotencyKey` is a string when given: absent (never null) when not."""
+    return {} if key is None else {"idempotencyKey": key}
 
 
 def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str, Any]:
@@ -137,7 +142,7 @@ def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str
         "currentStreak": streak,
         "points": {},
         "leaderboards": {},
-        "idempotencyKey": req.idempotency_key,
+        **_idempotency_key(req.idempotency_key),
         "idempotentReplayed": False,
         "pending": True,
     }

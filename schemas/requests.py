@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from schemas.commands import User, known_time_zone, value_problem, value_reason
 from schemas.rules import Rules
 from schemas.wire import Problem, Words, generic_words, problem_of, words_for
 
+T = TypeVar("T")
 MAX_ID = 255
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 255
@@ -43,7 +45,9 @@ class ApiError(Exception):
 
 
 def bad(message: str) -> ApiError:
-    return ApiError(400, message)
+    """A request Podium cannot process: 422, the status Trophy's document lists for it on
+    every operation (its SDKs raise `UnprocessableEntityError`)."""
+    return ApiError(422, message)
 
 
 # --- request bodies -----------------------------------------------------------------------
@@ -62,16 +66,18 @@ class _Body(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_un
 class UserBody(_Body, frozen=True, kw_only=True):
     """Trophy's `UpsertedUser`; `id` may come from the path instead."""
 
+    # Where Trophy's schema has no null (`email`, `name`, `subscribeToEmails`,
+    # `attributes`), null is refused: absent is the way to leave a field as it is.
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID)] | None = None
-    email: UserString | None = None
-    name: UserString | None = None
+    email: UserString | UnsetType = UNSET
+    name: UserString | UnsetType = UNSET
     tz: UserString | None = None
-    sign_up_date: str | None = None  # accepted, not kept (Trophy's own bookkeeping)
+    sign_up_date: str | UnsetType = UNSET  # accepted, not kept (Trophy's own bookkeeping)
     device_tokens: (
         Annotated[tuple[UserString, ...], msgspec.Meta(max_length=MAX_DEVICE_TOKENS)] | None
     ) = None
-    subscribe_to_emails: bool | None = None
-    attributes: Attributes | None = None
+    subscribe_to_emails: bool | UnsetType = UNSET
+    attributes: Attributes | UnsetType = UNSET
 
 
 class EventBody(_Body, frozen=True, kw_only=True):
@@ -79,14 +85,14 @@ class EventBody(_Body, frozen=True, kw_only=True):
 
     user: UserBody
     value: msgspec.Raw = msgspec.Raw(b"null")
-    attributes: Attributes | None = None
+    attributes: Attributes | UnsetType = UNSET
 
 
 class BatchItem(_Body, frozen=True, kw_only=True):
     key: Annotated[str, msgspec.Meta(min_length=1)]
     user: UserBody
     value: msgspec.Raw = msgspec.Raw(b"null")
-    attributes: Attributes | None = None
+    attributes: Attributes | UnsetType = UNSET
     idempotency_key: IdempotencyKey | None = None
 
 
@@ -141,7 +147,7 @@ WORDS: Words = {
 
 
 def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
-    """`raw` (the body's bytes, or an already parsed JSON value) as `kind`; ApiError(400)
+    """`raw` (the body's bytes, or an already parsed JSON value) as `kind`; ApiError(422)
     naming the field (under `where`) otherwise."""
     data = raw if isinstance(raw, bytes) else msgspec.json.encode(raw)
     try:
@@ -176,13 +182,17 @@ def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
         raise bad(f"{where}.tz: unknown time zone {body.tz[:64]!r}")
     return User(
         id=uid,
-        email=body.email,
-        name=body.name,
+        email=_given(body.email),
+        name=_given(body.name),
         tz=body.tz,
         device_tokens=body.device_tokens,
-        subscribe_to_emails=body.subscribe_to_emails,
-        attributes=body.attributes,
+        subscribe_to_emails=_given(body.subscribe_to_emails),
+        attributes=_given(body.attributes),
     )
+
+
+def _given(value: T | UnsetType) -> T | None:
+    return None if value is UNSET else value  # type: ignore[return-value]
 
 
 _RAW_KINDS = {ord('"'): "a string", ord("t"): "a boolean", ord("f"): "a boolean"}
@@ -235,7 +245,7 @@ def parse_event(raw: bytes | object, metric: str, rules: Rules, key: str | None)
         metric=metric,
         user=_user(body.user, "user"),
         value=_value(body.value, "value"),
-        attributes=body.attributes or {},
+        attributes=_given(body.attributes) or {},
         idempotency_key=idempotency_key(key),
     )
 
@@ -249,7 +259,7 @@ def parse_batch(raw: bytes | object, rules: Rules) -> list[EventRequest]:
             metric=_metric(rules, item.key, f"events[{i}].key"),
             user=_user(item.user, f"events[{i}].user"),
             value=_value(item.value, f"events[{i}].value"),
-            attributes=item.attributes or {},
+            attributes=_given(item.attributes) or {},
             idempotency_key=item.idempotency_key,
         )
         for i, item in enumerate(items)

@@ -48,11 +48,11 @@ def test_a_valid_event_parses_exactly() -> None:
     ("body", "metric", "status", "where"),
     [
         ({"user": {"id": "1"}, "value": 1}, "nope", 404, "'nope'"),
-        ({"user": {"id": "1"}}, "words-written", 400, "value: missing"),
-        ({"user": {"id": "1"}, "value": "1"}, "words-written", 400, "value: expected a number"),
-        ({"user": {"id": ""}, "value": 1}, "words-written", 400, "user.id"),
-        ({"user": {"id": "1", "tz": "X/Y"}, "value": 1}, "words-written", 400, "user.tz"),
-        ({"user": {"id": "1"}, "value": 1, "extra": 1}, "words-written", 400, "'extra'"),
+        ({"user": {"id": "1"}}, "words-written", 422, "value: missing"),
+        ({"user": {"id": "1"}, "value": "1"}, "words-written", 422, "value: expected a number"),
+        ({"user": {"id": ""}, "value": 1}, "words-written", 422, "user.id"),
+        ({"user": {"id": "1", "tz": "X/Y"}, "value": 1}, "words-written", 422, "user.tz"),
+        ({"user": {"id": "1"}, "value": 1, "extra": 1}, "words-written", 422, "'extra'"),
     ],
 )
 def test_invalid_events_name_what_is_wrong(
@@ -211,7 +211,7 @@ def test_keys_are_checked_by_hash_only() -> None:
 def _refusal(call: object, *args: object) -> str:
     with pytest.raises(ApiError) as err:
         call(*args)  # type: ignore[operator]
-    assert err.value.status == 400
+    assert err.value.status == 422
     return err.value.message
 
 
