@@ -103,6 +103,7 @@ def routes(gw: Gateway) -> list[Route]:
         r("/users/{id}/metrics/{key}", gw.user_metric, "GET"),
         r("/users/{id}/achievements", gw.user_achievements, "GET"),
         r("/users/{id}/streak", gw.user_streak, "GET"),
+        r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
     ]
 
 

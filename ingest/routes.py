@@ -282,11 +282,12 @@ class Gateway:
 
     async def streaks(self, request: Request) -> JSON:
         raw = request.query_params.getlist("userIds")
-        ids = list(dict.fromkeys(u for part in raw for u in part.split(",") if u))
-        if not ids:
+        given = [u for part in raw for u in part.split(",") if u]
+        if not given:
             raise api.bad("userIds: missing; give 1 to 100 user ids, comma-separated")
-        if len(ids) > api.MAX_STREAK_USERS:
-            raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} users, got {len(ids)}")
+        if len(given) > api.MAX_STREAK_USERS:  # Trophy: "a list of up to 100 user IDs"
+            raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} user ids, got {len(given)}")
+        ids = list(dict.fromkeys(given))
         out: list[dict[str, Any]] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
             streak = (view or {}).get("streak") or {}
@@ -301,3 +302,27 @@ class Gateway:
             )
         out.sort(key=lambda item: -item["streakLength"])
         return JSON(out)
+
+    # --- preferences -----------------------------------------------------------------------
+
+    async def preferences(self, request: Request) -> JSON:
+        """GET /users/{id}/preferences; PATCH writes the notification channels it gives as a
+        `UserIdentified` through the log, and answers once projected (or merged, if not)."""
+        user_id = request.path_params["id"]
+        if request.method == "GET":
+            return JSON(api.preferences_json(await self.user_view(user_id)))
+        given = api.parse_preferences(await self.body(request))
+        view = await self.user_view(user_id)
+        if not given:  # nothing to change: nothing written
+            return JSON(api.preferences_json(view))
+        cmd = UserIdentified(
+            event_id=self.new_id(),
+            time_ms=self.clock(),
+            user=User(id=user_id, notifications=given),
+        )
+        progress = await self.publish_and_wait(cmd)
+        projected = await self._projected(user_id, cmd.event_id) if progress else None
+        if projected is None:
+            merged = {**(view.get("notifications") or {}), **given}
+            return JSON(api.preferences_json({**view, "notifications": merged}))
+        return JSON(api.preferences_json(projected))

@@ -48,6 +48,8 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
         "subscribeToEmails": state.subscribe_to_emails,
         "attributes": dict(state.attributes),
+        "signUpDate": state.sign_up_date,
+        "notifications": {k: list(v) for k, v in state.notifications.items()},
         "createdMs": state.created_ms,
         "updatedMs": state.updated_ms,
         "events": state.events,

@@ -26,6 +26,7 @@ from schemas.requests import (
     MAX_IDEMPOTENCY_KEY,
     MAX_STREAK_USERS,
     MAX_USER_STRING,
+    NOTIFICATION_TYPES,
     ApiError,
     EventRequest,
     bad,
@@ -33,6 +34,7 @@ from schemas.requests import (
     parse_batch,
     parse_complete,
     parse_event,
+    parse_preferences,
     parse_user,
 )
 from schemas.rules import Achievement, Rules
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_IDEMPOTENCY_KEY",
     "MAX_STREAK_USERS",
     "MAX_USER_STRING",
+    "NOTIFICATION_TYPES",
     "ApiError",
     "EventRequest",
     "bad",
@@ -55,6 +58,7 @@ __all__ = [
     "parse_batch",
     "parse_complete",
     "parse_event",
+    "parse_preferences",
     "parse_user",
 ]
 
@@ -149,18 +153,36 @@ def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str
 
 
 def user_json(view: Mapping[str, Any]) -> dict[str, Any]:
-    """Trophy's `User` from a view document."""
-    return {
+    """Trophy's `User` from a view document; `subscribeToEmails` is true until set (Trophy's
+    default), `signUpDate` is there once given."""
+    subscribed = view.get("subscribeToEmails")
+    out = {
         "id": view["userId"],
         "email": view.get("email"),
         "name": view.get("name"),
         "tz": view.get("tz"),
         "deviceTokens": view.get("deviceTokens"),
-        "subscribeToEmails": bool(view.get("subscribeToEmails") or False),
+        "subscribeToEmails": True if subscribed is None else bool(subscribed),
         "attributes": dict(view.get("attributes") or {}),
         "control": False,
         "created": timestamp(view.get("createdMs") or 0),
         "updated": timestamp(view.get("updatedMs") or 0),
+    }
+    if view.get("signUpDate"):
+        out["signUpDate"] = view["signUpDate"]
+    return out
+
+
+DEFAULT_CHANNELS = ("email", "push")  # a notification type never set: every channel
+
+
+def preferences_json(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Trophy's `UserPreferencesResponse`: the channels of every notification type."""
+    stored = view.get("notifications") or {}
+    return {
+        "notifications": {
+            kind: list(stored.get(kind, DEFAULT_CHANNELS)) for kind in NOTIFICATION_TYPES
+        }
     }
 
 
@@ -228,7 +250,9 @@ def accessible(ach: Achievement, attributes: Mapping[str, str] | None) -> bool:
 
 
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
+    """An integer query parameter; absent: `default`; anything else not an integer in range
+    (an empty value too) is refused."""
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -240,7 +264,8 @@ def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> 
 
 
 def bool_param(raw: str | None, name: str) -> bool:
-    if raw is None or raw == "":
+    """`true` or `false` (any case); absent: false; anything else (empty too) is refused."""
+    if raw is None:
         return False
     lowered = raw.lower()
     if lowered not in ("true", "false"):

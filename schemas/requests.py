@@ -11,8 +11,9 @@ terms (never a Python or msgspec type name).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -29,6 +30,9 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_USER_STRING = 255  # email, name, tz, each device token
 MAX_DEVICE_TOKENS = 100
 MAX_BATCH = 1000
+# |value| of one event: below what a double (Trophy's `format: double`) holds exactly as an
+# integer (2**53), so an SDK's value arrives as sent
+MAX_EVENT_VALUE = Decimal(10) ** 15
 MAX_STREAK_USERS = 100
 MAX_HISTORY_PERIODS = 100
 DEFAULT_HISTORY_PERIODS = 7
@@ -72,7 +76,7 @@ class UserBody(_Body, frozen=True, kw_only=True):
     email: UserString | UnsetType = UNSET
     name: UserString | UnsetType = UNSET
     tz: UserString | None = None
-    sign_up_date: str | UnsetType = UNSET  # accepted, not kept (Trophy's own bookkeeping)
+    sign_up_date: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType = UNSET
     device_tokens: (
         Annotated[tuple[UserString, ...], msgspec.Meta(max_length=MAX_DEVICE_TOKENS)] | None
     ) = None
@@ -105,6 +109,29 @@ class BatchBody(_Body, frozen=True, kw_only=True):
 
 class CompleteBody(_Body, frozen=True, kw_only=True):
     user: UserBody
+
+
+NOTIFICATION_TYPES = ("achievement_completed", "recap", "reactivation", "streak_reminder")
+NotificationChannel = Literal["email", "push"]
+Channels = Annotated[tuple[NotificationChannel, ...], msgspec.Meta(max_length=2)]
+
+
+class NotificationsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Trophy's `NotificationPreferences`: the channels per notification type (snake_case on
+    the wire, as Trophy has it); a type left out keeps its channels."""
+
+    achievement_completed: Channels | UnsetType = UNSET
+    recap: Channels | UnsetType = UNSET
+    reactivation: Channels | UnsetType = UNSET
+    streak_reminder: Channels | UnsetType = UNSET
+
+
+class PreferencesBody(_Body, frozen=True, kw_only=True):
+    """Trophy's `UpdateUserPreferencesRequest`; `streak` is read to refuse it (see
+    `parse_preferences`)."""
+
+    notifications: NotificationsBody | UnsetType = UNSET
+    streak: dict[str, Any] | UnsetType = UNSET
 
 
 class EventRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,7 +207,9 @@ def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
         raise bad(f"{where}.id: missing user id")
     if body.tz is not None and not known_time_zone(body.tz):
         raise bad(f"{where}.tz: unknown time zone {body.tz[:64]!r}")
+    sign_up = None if body.sign_up_date is UNSET else sign_up_date(body.sign_up_date, where)
     return User(
+        sign_up_date=sign_up,
         id=uid,
         email=_given(body.email),
         name=_given(body.name),
@@ -189,6 +218,22 @@ def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
         subscribe_to_emails=_given(body.subscribe_to_emails),
         attributes=_given(body.attributes),
     )
+
+
+def sign_up_date(raw: str, where: str) -> str:
+    """Trophy's `signUpDate`: YYYY-MM-DD, or an ISO 8601 date-time kept as its UTC day."""
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw).isoformat()
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise bad(
+            f"{where}.signUpDate: expected a date YYYY-MM-DD or an ISO 8601 date-time with "
+            f"its offset, got {raw[:40]!r}"
+        )
+    return at.astimezone(UTC).date().isoformat()
 
 
 def _given(value: T | UnsetType) -> T | None:
@@ -210,6 +255,8 @@ def _value(raw: msgspec.Raw, where: str) -> Decimal:
     problem = value_problem(value)
     if problem:
         raise bad(value_reason(problem, text.decode(), where))
+    if abs(value) > MAX_EVENT_VALUE:
+        raise bad(f"{where}: {text.decode()[:40]} is beyond ±{MAX_EVENT_VALUE:,f}")
     return value
 
 
@@ -277,3 +324,25 @@ def parse_complete(raw: bytes | object, key: str, rules: Rules) -> User:
         )
     body: CompleteBody = _decode(raw, CompleteBody)
     return _user(body.user, "user")
+
+
+def parse_preferences(raw: bytes | object) -> dict[str, tuple[str, ...]]:
+    """The body of `PATCH /users/{id}/preferences`: the notification channels it sets, per
+    type. Per-user streak settings are refused with Trophy's 403: Podium's streak is the
+    rules file's, the same for every user (`enabled: true`, the default, is accepted)."""
+    body: PreferencesBody = _decode(raw, PreferencesBody)
+    if body.streak is not UNSET and any(
+        (k, v) != ("enabled", True) for k, v in body.streak.items()
+    ):
+        raise ApiError(
+            403,
+            "streak: per-user streak preferences are not served; the streak rule lives in "
+            "the rules file and is the same for every user",
+        )
+    given: dict[str, tuple[str, ...]] = {}
+    if body.notifications is not UNSET:
+        for kind in NOTIFICATION_TYPES:
+            channels = getattr(body.notifications, kind)
+            if channels is not UNSET:
+                given[kind] = tuple(dict.fromkeys(channels))
+    return given

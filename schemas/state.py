@@ -6,6 +6,8 @@ byte-identical state; the bytes are those of the version before msgspec (a test 
 `tests/unit/vectors/state_v1.jsonl`, written by that version, to it). Calendar dates are
 stored as proleptic Gregorian ordinals (`date.toordinal()`), streak periods as period indexes
 (see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load.
+Fields added later have defaults (`signUpDate`, `notifications`), so a state written before
+them loads as it was, with none.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     recent_events: tuple[str, ...] = ()  # the latest event ids (long ones as "#" + hash)
     achievements: Mapping[str, int] = {}  # key -> achieved_at_ms
     streak: StreakState = msgspec.field(default_factory=StreakState)
+    sign_up_date: str | None = None  # ISO calendar date
+    notifications: Mapping[str, tuple[str, ...]] = {}  # notification type -> channels (set)
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
 
     def with_offset(self, offset: int) -> UserState:

@@ -169,7 +169,12 @@ VIEW = {
 
 def test_views_render_into_the_sdk_models() -> None:
     user = User.model_validate(api.user_json(VIEW))
-    assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, False)
+    # never set: subscribed (Trophy's default for `subscribeToEmails`)
+    assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, True)
+    unsubscribed = User.model_validate(api.user_json({**VIEW, "subscribeToEmails": False}))
+    assert unsubscribed.subscribe_to_emails is False and unsubscribed.sign_up_date is None
+    signed = User.model_validate(api.user_json({**VIEW, "signUpDate": "2024-04-02"}))
+    assert signed.sign_up_date == "2024-04-02"
     metric = MetricResponse.model_validate(api.metric_json("words-written", VIEW, RULES))
     assert metric.current == 750
     assert {a.id for a in metric.achievements if a.achieved_at} == {"first-words"}

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +44,22 @@ ATTRIBUTES = {
     "propertyNames": {"minLength": 1, "maxLength": api.MAX_ATTRIBUTE_LENGTH},
     "additionalProperties": {"type": "string", "maxLength": api.MAX_ATTRIBUTE_LENGTH},
 }
-ZONES = sorted(z for z in zoneinfo.available_timezones() if known_time_zone(z))
-# Podium's values: at most 30 digits, exponent within ±30 (`schemas.commands.value_problem`)
+# A sample of IANA zones (odd offsets, both hemispheres): each enum value is a case of the
+# coverage phase for every user-carrying operation, and all ~600 zones take minutes.
+ZONES = [
+    "UTC",
+    "Europe/London",
+    "America/New_York",
+    "America/St_Johns",
+    "Asia/Kathmandu",
+    "Asia/Tokyo",
+    "Australia/Adelaide",
+    "Pacific/Kiritimati",
+]
+# Podium's values: within ±1e15 (`schemas.requests.MAX_EVENT_VALUE`); at most 30 digits and
+# an exponent within ±30 (`schemas.commands.value_problem`), which cents always meet
 VALUE = {"type": "number", "minimum": -1e15, "maximum": 1e15, "multipleOf": 0.01}
-ATTRIBUTE_PAIRS = "^[^:,]+:[^,]*(,[^:,]+:[^,]*)*$"
+ATTRIBUTE_PAIRS = "^([^:,]+:[^,]*(,[^:,]+:[^,]*)*)?$"  # empty: no filter
 
 
 def _answer(why: str, content: dict[str, Any] = ERROR) -> dict[str, Any]:
@@ -162,6 +173,7 @@ def test_the_amendments_change_only_the_points_they_name() -> None:
     served = trophy_document()["paths"]
     assert sum(len(ops) for ops in served.values()) == 12
     assert set(served) <= set(original["paths"])
+    assert all(known_time_zone(z) for z in ZONES)
 
 
 def test_schemathesis_with_trophys_document_finds_nothing(podium: Podium, tmp_path: Path) -> None:
@@ -180,7 +192,7 @@ def test_schemathesis_with_trophys_document_finds_nothing(podium: Podium, tmp_pa
             "--checks",
             "all",
             "--max-examples",
-            "12",
+            "5",
             "--seed",
             "1",
             "--workers",
