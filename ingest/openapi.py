@@ -135,10 +135,36 @@ def _components() -> Schema:
     }
 
 
-def _also(answers: Schema, schema: Schema, *codes: int) -> Schema:
-    for code in codes:
-        answers[str(code)] = {"description": "success (see the README)", **_json(schema)}
-    return answers
+def _preferences(uid: Schema) -> Schema:
+    """GET and PATCH /v1/users/{id}/preferences (Trophy's `UserPreferencesResponse`)."""
+    channels = {"type": "array", "items": {"type": "string", "enum": ["email", "push"]}}
+    notifications = {
+        "type": "object",
+        "properties": {kind: channels for kind in api.NOTIFICATION_TYPES},
+        "additionalProperties": False,
+    }
+    answer = _obj(["notifications"], notifications=notifications)
+    change = {
+        "type": "object",
+        "properties": {
+            "notifications": notifications,
+            "streak": {"type": "object", "description": "refused (403) but `enabled: true`"},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "get": {
+            "operationId": "userPreferences",
+            "parameters": [uid],
+            "responses": _answers(200, answer, 404),
+        },
+        "patch": {
+            "operationId": "updateUserPreferences",
+            "parameters": [uid],
+            "requestBody": {"required": True, **_json(change)},
+            "responses": _answers(200, answer, 403, 404, 413, 422, 503),
+        },
+    }
 
 
 def openapi_document(rules: Rules) -> Schema:
@@ -207,9 +233,9 @@ def openapi_document(rules: Rules) -> Schema:
                 ],
                 "requestBody": {"required": True, **_json(event)},
                 "responses": {
-                    **_answers(201, _ref("EventResponse"), 400, 404, 413, 503),
+                    **_answers(201, _ref("EventResponse"), 422, 404, 413, 503),
                     "202": {
-                        "description": "replayed, or progress still pending",
+                        "description": "an idempotent replay",
                         **_json(_ref("EventResponse")),
                     },
                 },
@@ -219,7 +245,7 @@ def openapi_document(rules: Rules) -> Schema:
             "post": {
                 "operationId": "trackEvents",
                 "requestBody": {"required": True, **_json(batch)},
-                "responses": _answers(202, _obj(["accepted"], accepted=INT), 400, 404, 413, 503),
+                "responses": _answers(202, _obj(["accepted"], accepted=INT), 422, 404, 413, 503),
             }
         },
         "/v1/achievements": {
@@ -234,7 +260,7 @@ def openapi_document(rules: Rules) -> Schema:
                     }
                 ],
                 "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 422
                 ),
             }
         },
@@ -246,7 +272,7 @@ def openapi_document(rules: Rules) -> Schema:
                     "required": True,
                     **_json(_obj(["user"], user=_ref("UpsertedUser"))),
                 },
-                "responses": _also(_answers(201, completion, 400, 404, 503), completion, 200, 202),
+                "responses": _answers(201, completion, 422, 404, 503),
             }
         },
         "/v1/streaks": {
@@ -271,7 +297,7 @@ def openapi_document(rules: Rules) -> Schema:
                             extended=NULL_STR,
                         ),
                     },
-                    400,
+                    422,
                 ),
             }
         },
@@ -279,7 +305,7 @@ def openapi_document(rules: Rules) -> Schema:
             "post": {
                 "operationId": "createUser",
                 "requestBody": {"required": True, **_json(_ref("UpsertedUser"))},
-                "responses": _also(_answers(201, user, 400, 413, 503), user, 202),
+                "responses": _answers(201, user, 422, 413, 503),
             }
         },
         "/v1/users/{id}": {
@@ -292,13 +318,13 @@ def openapi_document(rules: Rules) -> Schema:
                 "operationId": "identifyUser",
                 "parameters": [uid],
                 "requestBody": user_body,
-                "responses": _also(_answers(200, user, 400, 413, 503), user, 202),
+                "responses": _answers(200, user, 422, 413, 503),
             },
             "patch": {
                 "operationId": "updateUser",
                 "parameters": [uid],
                 "requestBody": user_body,
-                "responses": _also(_answers(200, user, 400, 404, 413, 503), user, 202),
+                "responses": _answers(200, user, 422, 404, 413, 503),
             },
         },
         "/v1/users/{id}/metrics": {
@@ -328,7 +354,7 @@ def openapi_document(rules: Rules) -> Schema:
                     },
                 ],
                 "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400, 404
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 422, 404
                 ),
             }
         },
@@ -348,10 +374,11 @@ def openapi_document(rules: Rules) -> Schema:
                         },
                     },
                 ],
-                "responses": _answers(200, {"type": "object"}, 400, 404),
+                "responses": _answers(200, {"type": "object"}, 422, 404),
             }
         },
     }
+    paths["/v1/users/{id}/preferences"] = _preferences(uid)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},

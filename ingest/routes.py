@@ -213,6 +213,7 @@ class Gateway:
             ("tz", "tz"),
             ("device_tokens", "deviceTokens"),
             ("subscribe_to_emails", "subscribeToEmails"),
+            ("sign_up_date", "signUpDate"),
         ):
             value = getattr(user, name)
             if value is not None:

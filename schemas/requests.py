@@ -113,7 +113,7 @@ class CompleteBody(_Body, frozen=True, kw_only=True):
 
 NOTIFICATION_TYPES = ("achievement_completed", "recap", "reactivation", "streak_reminder")
 NotificationChannel = Literal["email", "push"]
-Channels = Annotated[tuple[NotificationChannel, ...], msgspec.Meta(max_length=2)]
+Channels = tuple[NotificationChannel, ...]  # repeats are kept once
 
 
 class NotificationsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
