@@ -178,7 +178,10 @@ class Gateway:
         """POST /users (id in the body), PUT /users/{id}; PATCH /users/{id} (known users)."""
         path_id = request.path_params.get("id")
         user = api.parse_user(
-            await self.body(request), "user" if path_id else "body", user_id=path_id
+            await self.body(request),
+            "user" if path_id else "body",
+            user_id=path_id,
+            rules=self.rules,
         )
         if request.method == "PATCH":
             await self.user_view(user.id)

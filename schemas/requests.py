@@ -196,7 +196,24 @@ def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
     raise bad(words_for(problem, WORDS))
 
 
-def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
+def attribute_keys(
+    given: Mapping[str, str] | UnsetType | None, known: frozenset[str] | None, where: str
+) -> None:
+    """Refuse attribute keys the rules file does not declare (`known` None: no `[attributes]`
+    section, every key is accepted), in Trophy's words."""
+    if known is None or not given:
+        return
+    unknown = sorted(k for k in given if k not in known)  # type: ignore[union-attr]
+    if unknown:
+        raise bad(
+            f"Invalid attribute keys: {', '.join(k[:64] for k in unknown[:10])} ({where}; "
+            f"declared in the rules file: {', '.join(sorted(known)) or 'none'})"
+        )
+
+
+def _user(
+    body: UserBody, where: str, user_id: str | None = None, rules: Rules | None = None
+) -> User:
     """The command's `User` of a decoded user object; the id from the path when given."""
     uid = body.id
     if user_id is not None:
@@ -208,6 +225,8 @@ def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
     if body.tz is not None and not known_time_zone(body.tz):
         raise bad(f"{where}.tz: unknown time zone {body.tz[:64]!r}")
     sign_up = None if body.sign_up_date is UNSET else sign_up_date(body.sign_up_date, where)
+    if rules is not None and rules.attributes is not None:
+        attribute_keys(body.attributes, rules.attributes.user, f"{where}.attributes")
     return User(
         sign_up_date=sign_up,
         id=uid,
@@ -260,9 +279,21 @@ def _value(raw: msgspec.Raw, where: str) -> Decimal:
     return value
 
 
-def parse_user(raw: bytes | object, where: str = "user", user_id: str | None = None) -> User:
-    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path."""
-    return _user(_decode(raw, UserBody, where), where, user_id)
+def parse_user(
+    raw: bytes | object,
+    where: str = "user",
+    user_id: str | None = None,
+    rules: Rules | None = None,
+) -> User:
+    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path;
+    with `rules`, its attribute keys must be declared ones (when the rules declare any)."""
+    return _user(_decode(raw, UserBody, where), where, user_id, rules)
+
+
+def _event_attributes(given: Attributes | UnsetType, rules: Rules, where: str) -> Attributes:
+    if rules.attributes is not None:
+        attribute_keys(given, rules.attributes.event, where)
+    return _given(given) or {}
 
 
 def _metric(rules: Rules, key: str, where: str = "") -> str:
@@ -290,9 +321,9 @@ def parse_event(raw: bytes | object, metric: str, rules: Rules, key: str | None)
     body: EventBody = _decode(raw, EventBody)
     return EventRequest(
         metric=metric,
-        user=_user(body.user, "user"),
+        user=_user(body.user, "user", rules=rules),
         value=_value(body.value, "value"),
-        attributes=_given(body.attributes) or {},
+        attributes=_event_attributes(body.attributes, rules, "attributes"),
         idempotency_key=idempotency_key(key),
     )
 
@@ -304,9 +335,9 @@ def parse_batch(raw: bytes | object, rules: Rules) -> list[EventRequest]:
     return [
         EventRequest(
             metric=_metric(rules, item.key, f"events[{i}].key"),
-            user=_user(item.user, f"events[{i}].user"),
+            user=_user(item.user, f"events[{i}].user", rules=rules),
             value=_value(item.value, f"events[{i}].value"),
-            attributes=_given(item.attributes) or {},
+            attributes=_event_attributes(item.attributes, rules, f"events[{i}].attributes"),
             idempotency_key=item.idempotency_key,
         )
         for i, item in enumerate(items)
@@ -323,7 +354,7 @@ def parse_complete(raw: bytes | object, key: str, rules: Rules) -> User:
             f"achievement {key!r} is completed by its {ach.trigger} trigger, not through the API"
         )
     body: CompleteBody = _decode(raw, CompleteBody)
-    return _user(body.user, "user")
+    return _user(body.user, "user", rules=rules)
 
 
 def parse_preferences(raw: bytes | object) -> dict[str, tuple[str, ...]]:

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
-from trophy.errors import UnprocessableEntityError, UnauthorizedError
+from trophy.errors import UnauthorizedError, UnprocessableEntityError
 
 from tests.component.fakes import API_KEY, BASE_URL, Stack
 

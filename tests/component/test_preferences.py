@@ -50,9 +50,7 @@ def test_patch_writes_only_the_types_it_gives_and_answers_the_projected_view(
     stack.waiter.hand(user_progress("ev-1"))
     projected = {"recap": ["push"], "streak_reminder": []}
     stack.views.docs["u7"] = view("u7", notifications=projected, recent=["ev-1"])
-    resp = http.patch(
-        "/users/u7/preferences", json={"notifications": {"streak_reminder": []}}
-    )
+    resp = http.patch("/users/u7/preferences", json={"notifications": {"streak_reminder": []}})
     assert resp.status_code == 200, resp.text
     [cmd] = stack.publisher.published
     assert isinstance(cmd, UserIdentified)
