@@ -180,7 +180,11 @@ def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
     try:
         return msgspec.json.decode(data, type=kind)
     except msgspec.ValidationError as exc:
-        problem = problem_of(exc, msgspec.json.decode(data))
+        failed: msgspec.ValidationError = exc
+    except msgspec.DecodeError as exc:
+        raise bad(f"request body: not valid JSON ({exc})") from None
+    try:  # a type error found before the text is read to its end: the text may be bad too
+        problem = problem_of(failed, msgspec.json.decode(data))
     except msgspec.DecodeError as exc:
         raise bad(f"request body: not valid JSON ({exc})") from None
     if where:

@@ -258,3 +258,13 @@ def test_a_value_from_the_body_bytes_is_exact() -> None:
         b'{"user": {"id": "1"}, "value": 0.1000000000000000000001}', "words-written", RULES, None
     )
     assert req.value == Decimal("0.1000000000000000000001")
+
+
+@pytest.mark.parametrize("raw", [b"6\xefD\xa0\xb1", b'"a" x', b"[1] ]"])
+def test_a_body_of_the_wrong_type_and_bad_json_is_refused_as_bad_json(raw: bytes) -> None:
+    """msgspec reports the type before reading on: the answer is still a 422, not a crash."""
+    for parse in (api.parse_user, api.parse_preferences):
+        with pytest.raises(ApiError) as err:
+            parse(raw)
+        assert err.value.status == 422
+        assert err.value.message.startswith("request body: not valid JSON"), err.value.message
