@@ -107,6 +107,28 @@ def routes(gw: Gateway) -> list[Route]:
     ]
 
 
+ADMIN_BASE = "/admin/v1"  # Trophy's admin API (its SDK's `environment.admin`)
+
+
+def admin_routes() -> list[Route]:
+    """Every path under `/admin/v1`: 404 saying where Podium keeps what Trophy's admin API
+    edits (Podium serves no admin operation yet)."""
+
+    async def unserved(request: Request) -> Response:
+        return error(
+            404,
+            f"no such admin endpoint: {request.method} {request.url.path}; Podium's metrics, "
+            "achievements and streak rules live in the rules file (PODIUM_RULES_PATH), "
+            "not behind an admin API",
+        )
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    return [
+        Route(ADMIN_BASE, unserved, methods=methods),
+        Route(ADMIN_BASE + "/{rest:path}", unserved, methods=methods),
+    ]
+
+
 def build_app(
     gw: Gateway,
     keys: KeyRing,
@@ -155,6 +177,7 @@ def build_app(
             Route("/ready", ready),
             Route("/v1/openapi.json", openapi),
             *routes(gw),
+            *admin_routes(),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal},
         lifespan=lifespan,
