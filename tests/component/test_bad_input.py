@@ -26,7 +26,7 @@ EVENT = "/metrics/words-written/event"
 
 def sdk(http: httpx.Client, api_key: str = API_KEY) -> TrophyApi:
     """Trophy's own SDK, sending through the in-process client."""
-    env = TrophyApiEnvironment(api=BASE_URL, admin=BASE_URL)
+    env = TrophyApiEnvironment(api=BASE_URL, admin=BASE_URL.removesuffix("/v1") + "/admin/v1")
     return TrophyApi(api_key=api_key, environment=env, max_retries=0, httpx_client=http)
 
 
