@@ -104,6 +104,7 @@ def routes(gw: Gateway) -> list[Route]:
         r("/users/{id}/achievements", gw.user_achievements, "GET"),
         r("/users/{id}/streak", gw.user_streak, "GET"),
         r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
+        r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
     ]
 
 

@@ -167,6 +167,28 @@ def _preferences(uid: Schema) -> Schema:
     }
 
 
+def _event_summary(uid: Schema, metric: Schema) -> Schema:
+    """GET /v1/users/{id}/metrics/{key}/event-summary."""
+    day = {"type": "string", "format": "date"}
+    query = [
+        ("aggregation", {"type": "string", "enum": list(api.AGGREGATIONS)}),
+        ("startDate", day),
+        ("endDate", day),
+    ]
+    point = _obj(["date", "total", "change"], date=day, total=NUM, change=NUM)
+    return {
+        "get": {
+            "operationId": "userMetricEventSummary",
+            "parameters": [
+                uid,
+                metric,
+                *({"name": n, "in": "query", "required": True, "schema": s} for n, s in query),
+            ],
+            "responses": _answers(200, {"type": "array", "items": point}, 404, 422),
+        }
+    }
+
+
 def openapi_document(rules: Rules) -> Schema:
     metric = {
         "name": "key",
@@ -379,6 +401,7 @@ def openapi_document(rules: Rules) -> Schema:
         },
     }
     paths["/v1/users/{id}/preferences"] = _preferences(uid)
+    paths["/v1/users/{id}/metrics/{key}/event-summary"] = _event_summary(uid, metric)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},

@@ -11,6 +11,8 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -21,6 +23,7 @@ from ingest.kafka import ProgressWaiter, Publisher, Unavailable
 from ingest.stamp import new_event_id, now_ms
 from ingest.views import ViewReader
 from processors.metrics import event_fingerprint
+from processors.summaries import KeptDay, summarize
 from schemas import api
 from schemas.api import ApiError
 from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
@@ -330,3 +333,18 @@ class Gateway:
             merged = {**(view.get("notifications") or {}), **given}
             return JSON(api.preferences_json({**view, "notifications": merged}))
         return JSON(api.preferences_json(projected))
+
+    # --- event summaries -------------------------------------------------------------------
+
+    async def user_metric_summary(self, request: Request) -> JSON:
+        """GET /users/{id}/metrics/{key}/event-summary, from the view's kept days (the fold
+        keeps the latest `processors.metrics.MAX_METRIC_DAYS` local days with a change)."""
+        metric = self.metric(request.path_params["key"])
+        aggregation, start, end = api.summary_params(request.query_params)
+        view = await self.user_view(request.path_params["id"])
+        days = [
+            KeptDay(date.fromisoformat(d).toordinal(), Decimal(added), Decimal(total))
+            for d, added, total in (view.get("metricDays") or {}).get(metric, ())
+        ]
+        points = summarize(days, start, end, aggregation, self.rules.week_start)
+        return JSON(api.summary_json(points))

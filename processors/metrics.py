@@ -11,7 +11,10 @@ from decimal import Context, Decimal
 from hashlib import blake2b
 from typing import TypeVar
 
+from schemas.state import MetricDay
+
 ZERO = Decimal(0)
+MAX_METRIC_DAYS = 400  # per metric: the latest 400 days with a change (Trophy's summary span)
 T = TypeVar("T")
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
 
@@ -48,3 +51,40 @@ def remember_key(
     out = dict(keys)
     out[metric] = remember(keys.get(metric, ()), fingerprint, bound)
     return out
+
+
+def record_day(
+    days: tuple[MetricDay, ...], day: int, value: Decimal, total: Decimal
+) -> tuple[MetricDay, ...]:
+    """The per-day history of one metric with `value` counted on local day `day`, `total`
+    being the metric's total after it. Keeps the latest `MAX_METRIC_DAYS` days. A late event
+    (a day before the latest kept) lands on its own day and moves every later day's total."""
+    if days:
+        last = days[-1]
+        if last.day == day:
+            return (*days[:-1], MetricDay(day=day, added=exact_add(last.added, value), total=total))
+        if last.day > day:
+            return _record_late(days, day, value)
+    return remember(days, MetricDay(day=day, added=value, total=total), MAX_METRIC_DAYS)
+
+
+def _record_late(days: tuple[MetricDay, ...], day: int, value: Decimal) -> tuple[MetricDay, ...]:
+    out: list[MetricDay] = []
+    for kept in days:
+        if kept.day < day:
+            out.append(kept)
+            continue
+        if kept.day == day:
+            out.append(
+                MetricDay(
+                    day=day, added=exact_add(kept.added, value), total=exact_add(kept.total, value)
+                )
+            )
+            day = -1 << 62  # placed; later days only move
+            continue
+        if day > -1 << 62:
+            before = out[-1].total if out else _EXACT.subtract(kept.total, kept.added)
+            out.append(MetricDay(day=day, added=value, total=exact_add(before, value)))
+            day = -1 << 62
+        out.append(MetricDay(day=kept.day, added=kept.added, total=exact_add(kept.total, value)))
+    return tuple(out[-MAX_METRIC_DAYS:])

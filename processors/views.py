@@ -59,4 +59,8 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "extendedMs": state.streak.extended_ms,
         "history": _history(state, rules),
         "recent": list(state.recent_events),
+        "metricDays": {
+            m: [[iso(d.day), str(d.added), str(d.total)] for d in days]
+            for m, days in state.metric_days.items()
+        },
     }

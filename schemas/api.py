@@ -8,8 +8,8 @@ validation failure raises `ApiError(status, message)` naming the field that is w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -271,3 +271,46 @@ def bool_param(raw: str | None, name: str) -> bool:
     if lowered not in ("true", "false"):
         raise bad(f"{name}: expected true or false, got {raw[:40]!r}")
     return lowered == "true"
+
+
+AGGREGATIONS = ("daily", "weekly", "monthly")
+MAX_SUMMARY_DAYS = 400  # Trophy: the date range must not exceed 400 days
+
+
+def summary_params(query: Mapping[str, str]) -> tuple[str, int, int]:
+    """`aggregation`, `startDate`, `endDate` of an event summary: the aggregation and the
+    dates as ordinals; 422 naming the parameter otherwise."""
+    aggregation = query.get("aggregation")
+    if aggregation not in AGGREGATIONS:
+        got = "missing" if aggregation is None else f"got {aggregation[:40]!r}"
+        raise bad(f"aggregation: expected one of {', '.join(AGGREGATIONS)}, {got}")
+    start = _date_param(query.get("startDate"), "startDate")
+    end = _date_param(query.get("endDate"), "endDate")
+    if end < start:
+        raise bad("endDate: before startDate")
+    if end - start > MAX_SUMMARY_DAYS:
+        raise bad(f"endDate: more than {MAX_SUMMARY_DAYS} days after startDate")
+    return aggregation, start, end
+
+
+def _date_param(raw: str | None, name: str) -> int:
+    if raw is None:
+        raise bad(f"{name}: missing; expected a date YYYY-MM-DD")
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw).toordinal()
+    except ValueError:
+        raise bad(f"{name}: expected a date YYYY-MM-DD, got {raw[:40]!r}") from None
+
+
+def summary_json(points: Sequence[tuple[int, Decimal, Decimal]]) -> list[dict[str, Any]]:
+    """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`."""
+    return [
+        {
+            "date": date.fromordinal(first).isoformat(),
+            "total": number(total),
+            "change": number(change),
+        }
+        for first, total, change in points
+    ]

@@ -6,8 +6,8 @@ byte-identical state; the bytes are those of the version before msgspec (a test 
 `tests/unit/vectors/state_v1.jsonl`, written by that version, to it). Calendar dates are
 stored as proleptic Gregorian ordinals (`date.toordinal()`), streak periods as period indexes
 (see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load.
-Fields added later have defaults (`signUpDate`, `notifications`), so a state written before
-them loads as it was, with none.
+Fields added later have defaults (`signUpDate`, `notifications`, `metricDays`), so a state
+written before them loads as it was, with none.
 """
 
 from __future__ import annotations
@@ -46,6 +46,16 @@ class StreakState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     history: tuple[HistoryEntry, ...] = ()
 
 
+class MetricDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A local day (date ordinal in the user's zone) on which a metric's total changed; on
+    the wire `[day, added, total]` (exact decimals, as strings). The same shape as points'
+    `PointsDay`, so event summaries of both aggregate alike (`processors.summaries`)."""
+
+    day: int
+    added: Decimal
+    total: Decimal  # at the end of that day
+
+
 class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     user_id: str
     version: int = STATE_VERSION
@@ -65,6 +75,7 @@ class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     streak: StreakState = msgspec.field(default_factory=StreakState)
     sign_up_date: str | None = None  # ISO calendar date
     notifications: Mapping[str, tuple[str, ...]] = {}  # notification type -> channels (set)
+    metric_days: Mapping[str, tuple[MetricDay, ...]] = {}  # the latest days, oldest first
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
 
     def with_offset(self, offset: int) -> UserState:

@@ -237,12 +237,12 @@ def test_states_written_by_the_previous_version_load_and_reencode_identically() 
     """`state_v1.jsonl` was written by the codec before msgspec (commit 4003ed0: orjson with
     sorted keys): hypothesis states and states a real fold produced, one per line. They load
     with the fields added since at their defaults (no sign-up date, no notification
-    preferences) and re-encode as exactly that."""
+    preferences, no per-day metric history) and re-encode as exactly that."""
     lines = VECTORS.read_bytes().splitlines()
     assert len(lines) == 320
     for raw in lines:
         state = decode_state(raw)
-        added = {**orjson.loads(raw), "signUpDate": None, "notifications": {}}
+        added = {**orjson.loads(raw), "signUpDate": None, "notifications": {}, "metricDays": {}}
         assert encode_state(state) == orjson.dumps(added, option=orjson.OPT_SORT_KEYS)
         assert (state.sign_up_date, state.notifications) == (None, {})
         assert state.user_id == orjson.loads(raw)["userId"]
@@ -260,7 +260,7 @@ def test_an_older_state_version_is_lifted_by_its_upcaster() -> None:
     old = {k: v for k, v in current.items() if k != "userId"}
     old.update(user=current["userId"], version=0)
     state = decode_state(orjson.dumps(old), registry)
-    lifted = {**current, "signUpDate": None, "notifications": {}}
+    lifted = {**current, "signUpDate": None, "notifications": {}, "metricDays": {}}
     assert encode_state(state) == orjson.dumps(lifted, option=orjson.OPT_SORT_KEYS)
     with pytest.raises(InvalidRecord, match=r"state version: unsupported 0 \(expected 1\)"):
         decode_state(orjson.dumps(old))  # the default registry has no step from 0
