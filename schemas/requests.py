@@ -207,7 +207,7 @@ def attribute_keys(
     section, every key is accepted), in Trophy's words."""
     if known is None or not given:
         return
-    unknown = sorted(k for k in given if k not in known)  # type: ignore[union-attr]
+    unknown = sorted(k for k in given if k not in known)
     if unknown:
         raise bad(
             f"Invalid attribute keys: {', '.join(k[:64] for k in unknown[:10])} ({where}; "
@@ -260,7 +260,7 @@ def sign_up_date(raw: str, where: str) -> str:
 
 
 def _given(value: T | UnsetType) -> T | None:
-    return None if value is UNSET else value  # type: ignore[return-value]
+    return None if value is UNSET else value
 
 
 _RAW_KINDS = {ord('"'): "a string", ord("t"): "a boolean", ord("f"): "a boolean"}

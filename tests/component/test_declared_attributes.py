@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from schemas.commands import MetricTracked
 from schemas.rules import parse_rules
 from tests.component.fakes import Stack, view
 from tests.rules import WRITING_PATH
@@ -90,7 +91,9 @@ def test_declared_keys_pass(declared: Stack) -> None:
         )
     assert resp.status_code == 201, resp.text
     [cmd] = declared.publisher.published
-    assert dict(cmd.user.attributes or {}) == {"team": "a"}  # type: ignore[attr-defined]
+    assert isinstance(cmd, MetricTracked)
+    assert dict(cmd.user.attributes or {}) == {"team": "a"}
+    assert dict(cmd.attributes) == {"genre": "poetry"}
 
 
 def test_without_the_section_any_key_is_accepted(stack: Stack, http: TestClient) -> None:

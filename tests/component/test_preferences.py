@@ -104,7 +104,12 @@ def test_per_user_streak_preferences_are_403_as_without_streak_customisation(
     stack: Stack, http: TestClient
 ) -> None:
     stack.views.put(view("u7"))
-    for streak in ({"enabled": False}, {"evaluationMode": "AND"}, {"metrics": []}):
+    streaks: list[dict[str, object]] = [
+        {"enabled": False},
+        {"evaluationMode": "AND"},
+        {"metrics": []},
+    ]
+    for streak in streaks:
         resp = http.patch("/users/u7/preferences", json={"streak": streak})
         assert resp.status_code == 403, resp.text
         assert "rules file" in resp.json()["error"]
