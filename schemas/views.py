@@ -20,6 +20,7 @@ changed and the log was replayed, in which case the later record is the one to k
 `UserView` JSON (camelCase, decimals as strings, times epoch ms, dates ISO):
 
     {"userId", "email", "name", "tz", "deviceTokens", "subscribeToEmails", "attributes",
+     "signUpDate": "YYYY-MM-DD" | null, "notifications": {type: ["email", "push"]},
      "createdMs", "updatedMs", "events", "totals": {metric: "750"},
      "achievements": {key: achievedAtMs},
      "streak": {"length", "longest", "frequency", "started", "periodStart", "periodEnd",
@@ -27,7 +28,8 @@ changed and the log was replayed, in which case the later record is the one to k
                 "freezeAutoEarnAmount"} | null,
      "extendedMs": int | null,
      "history": [[periodStart, periodEnd, length, usedFreeze], ...]   (oldest first)
-     "recent": [short hashes of the latest event ids applied]}
+     "recent": [short hashes of the latest event ids applied],
+     "metricDays": {metric: [[localDay, added, totalAtDayEnd], ...]}   (oldest first)}
 """
 
 from __future__ import annotations
