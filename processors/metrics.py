@@ -6,6 +6,7 @@ computed in a 120-digit context, so no realistic sum is ever rounded.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from decimal import Context, Decimal
 from hashlib import blake2b
@@ -69,22 +70,16 @@ def record_day(
 
 
 def _record_late(days: tuple[MetricDay, ...], day: int, value: Decimal) -> tuple[MetricDay, ...]:
-    out: list[MetricDay] = []
-    for kept in days:
-        if kept.day < day:
-            out.append(kept)
-            continue
-        if kept.day == day:
-            out.append(
-                MetricDay(
-                    day=day, added=exact_add(kept.added, value), total=exact_add(kept.total, value)
-                )
-            )
-            day = -1 << 62  # placed; later days only move
-            continue
-        if day > -1 << 62:
-            before = out[-1].total if out else _EXACT.subtract(kept.total, kept.added)
-            out.append(MetricDay(day=day, added=value, total=exact_add(before, value)))
-            day = -1 << 62
-        out.append(MetricDay(day=kept.day, added=kept.added, total=exact_add(kept.total, value)))
-    return tuple(out[-MAX_METRIC_DAYS:])
+    """`value` on `day`, before the latest kept day: the later days' totals move by it."""
+    at = bisect_left([d.day for d in days], day)
+    before, after = days[:at], days[at:]  # `after` holds at least the latest day
+    if after[0].day == day:
+        hit, after = after[0], after[1:]
+        placed = MetricDay(
+            day=day, added=exact_add(hit.added, value), total=exact_add(hit.total, value)
+        )
+    else:
+        base = before[-1].total if before else _EXACT.subtract(after[0].total, after[0].added)
+        placed = MetricDay(day=day, added=value, total=exact_add(base, value))
+    moved = (MetricDay(day=d.day, added=d.added, total=exact_add(d.total, value)) for d in after)
+    return (*before, placed, *moved)[-MAX_METRIC_DAYS:]

@@ -224,6 +224,7 @@ def test_schemathesis_with_trophys_document_finds_nothing(podium: Podium, tmp_pa
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
         cwd=tmp_path,
     )
+    print(done.stdout[-700:])  # the summary: operations, phases, cases (pytest -s shows it)
     assert done.returncode == 0, done.stdout[-12000:]
     assert "Failures:" not in done.stdout, done.stdout[-12000:]
     assert re.search(r"Tested:\s+15\b", done.stdout), done.stdout[-3000:]  # every operation
