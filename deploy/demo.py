@@ -18,8 +18,8 @@ BEN = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"pla
 
 
 def client(base_url: str, api_key: str) -> TrophyApi:
-    """Trophy's SDK pointed at Podium: only the base URL changes."""
-    env = TrophyApiEnvironment(api=base_url, admin=base_url)
+    """Trophy's SDK pointed at Podium: only the base URLs change (admin: `/admin/v1`)."""
+    env = TrophyApiEnvironment(api=base_url, admin=base_url.removesuffix("/v1") + "/admin/v1")
     return TrophyApi(api_key=api_key, environment=env, max_retries=0)
 
 

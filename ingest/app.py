@@ -116,8 +116,7 @@ def routes(gw: Gateway) -> list[Route]:
         r("/achievements", gw.achievements, "GET"),
         r("/streaks", gw.streaks, "GET"),
         r("/users", gw.identify, "POST"),
-        r("/users/{id}", gw.identify, "PUT", "PATCH"),
-        r("/users/{id}", gw.get_user, "GET"),
+        r("/users/{id}", gw.user, "GET", "PUT", "PATCH"),
         r("/users/{id}/metrics", gw.user_metrics, "GET"),
         r("/users/{id}/metrics/{key}", gw.user_metric, "GET"),
         r("/users/{id}/achievements", gw.user_achievements, "GET"),
@@ -130,6 +129,30 @@ def routes(gw: Gateway) -> list[Route]:
         r("/points/{key}/levels", pts.levels, "GET"),
         r("/points/{key}/level-summary", pts.level_summary, "GET"),
         r("/points/{key}/boosts", pts.boosts, "GET"),
+        r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
+        r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
+    ]
+
+
+ADMIN_BASE = "/admin/v1"  # Trophy's admin API (its SDK's `environment.admin`)
+
+
+def admin_routes() -> list[Route]:
+    """Every path under `/admin/v1`: 404 saying where Podium keeps what Trophy's admin API
+    edits (Podium serves no admin operation yet)."""
+
+    async def unserved(request: Request) -> Response:
+        return error(
+            404,
+            f"no such admin endpoint: {request.method} {request.url.path}; Podium's metrics, "
+            "achievements and streak rules live in the rules file (PODIUM_RULES_PATH), "
+            "not behind an admin API",
+        )
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    return [
+        Route(ADMIN_BASE, unserved, methods=methods),
+        Route(ADMIN_BASE + "/{rest:path}", unserved, methods=methods),
     ]
 
 
@@ -183,6 +206,7 @@ def build_app(
             Route("/ready", ready),
             Route("/v1/openapi.json", openapi),
             *routes(gw),
+            *admin_routes(),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal},
         lifespan=lifespan,

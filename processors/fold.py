@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from processors import achievements as ach
 from processors import metrics, points, streaks
+from processors.periods import local_ordinal
 from processors.users import new_user, upsert
 from schemas.commands import (
     AchievementAwarded,
@@ -30,7 +31,7 @@ from schemas.records import (
     StreakChanged,
 )
 from schemas.rules import Rules
-from schemas.state import StreakState, UserState
+from schemas.state import MetricDay, StreakState, UserState
 from schemas.values import replace
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged
@@ -158,6 +159,14 @@ def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
     )
 
 
+def _days(
+    state: UserState, metric: str, day: int, value: Decimal, total: Decimal
+) -> Mapping[str, tuple[MetricDay, ...]]:
+    out = dict(state.metric_days)
+    out[metric] = metrics.record_day(out.get(metric, ()), day, value, total)
+    return out
+
+
 def _metric(
     state: UserState, cmd: MetricTracked, rules: Rules, events: tuple[str, ...]
 ) -> tuple[UserState, list[FoldRecord]]:
@@ -191,6 +200,7 @@ def _metric(
         recent_events=events,
         achievements=ach.merged(have, done) if done else have,
         streak=streak,
+        metric_days=_days(state, metric, local_ordinal(at, state.tz), value, total),
     )
     progress = Progress(
         id=f"{uid}:progress:{eid}",

@@ -65,6 +65,8 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
         "subscribeToEmails": state.subscribe_to_emails,
         "attributes": dict(state.attributes),
+        "signUpDate": state.sign_up_date,
+        "notifications": {k: list(v) for k, v in state.notifications.items()},
         "createdMs": state.created_ms,
         "updatedMs": state.updated_ms,
         "events": state.events,
@@ -75,4 +77,8 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "history": _history(state, rules),
         "recent": list(state.recent_events),
         "points": _points(state),
+        "metricDays": {
+            m: [[iso(d.day), str(d.added), str(d.total)] for d in days]
+            for m, days in state.metric_days.items()
+        },
     }

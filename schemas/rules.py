@@ -49,6 +49,14 @@ class Achievement:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredAttributes:
+    """The `[attributes]` section: the user and event attribute keys requests may carry."""
+
+    user: frozenset[str] = frozenset()
+    event: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Threshold:
     metric: str
     value: Decimal
@@ -179,6 +187,7 @@ class Rules:
     limits: Limits = field(default_factory=Limits)
     source: str = "<rules>"
     points: Mapping[str, PointsSystem] = field(default_factory=dict)  # in file order
+    attributes: DeclaredAttributes | None = None  # None (no section): any key is accepted
     # derived indexes, built by `Rules.build`
     by_metric: Mapping[str, tuple[Achievement, ...]] = field(default_factory=dict)
     streak_achievements: tuple[Achievement, ...] = ()  # shortest streak_length first

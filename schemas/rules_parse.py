@@ -18,6 +18,7 @@ from schemas.rules import (
     TRIGGERS,
     WEEKDAYS,
     Achievement,
+    DeclaredAttributes,
     Freezes,
     Limits,
     Metric,
@@ -36,6 +37,7 @@ TOP_KEYS = (
     "streak",
     "points",
     "leaderboards",
+    "attributes",
 )
 ACHIEVEMENT_KEYS = (
     "key",
@@ -149,7 +151,44 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
 
     points = parse_points(d, doc.get("points", []), metrics, achievements, streak)
     rules = Rules.build(metrics, achievements, streak, week_start, limits, source, points)
-    return _with_leaderboards(d, rules, doc.get("leaderboards", []))
+    rules = _with_leaderboards(d, rules, doc.get("leaderboards", []))
+    if "attributes" not in doc:
+        return rules
+    declared = _attributes(d, doc["attributes"])
+    _check_filters(d, achievements, declared)
+    return replace(rules, attributes=declared)
+
+
+def _attributes(d: _Doc, raw: object) -> DeclaredAttributes:
+    """`[attributes]`: `user = [...]`, `event = [...]`, the keys requests may carry."""
+    t = d.table(raw, "attributes", ("user", "event"))
+    out: dict[str, frozenset[str]] = {}
+    for kind in ("user", "event"):
+        keys = t.get(kind, [])
+        if not isinstance(keys, list):
+            raise d.error(f"attributes.{kind}", f"expected an array of keys, got {_kind(keys)}")
+        out[kind] = frozenset(
+            d.string(k, f"attributes.{kind}[{i}]", key=True) for i, k in enumerate(keys)
+        )
+    return DeclaredAttributes(user=out["user"], event=out["event"])
+
+
+def _check_filters(
+    d: _Doc, achievements: Mapping[str, Achievement], declared: DeclaredAttributes
+) -> None:
+    """An achievement may only filter on declared attributes."""
+    for i, ach in enumerate(achievements.values()):
+        for kind, keys, known in (
+            ("user_attributes", ach.user_attributes, declared.user),
+            ("event_attributes", ach.event_attributes, declared.event),
+        ):
+            unknown = sorted(set(keys) - known)
+            if unknown:
+                raise d.error(
+                    f"achievements[{i}].{kind}",
+                    f"undeclared attribute keys {', '.join(unknown)} (declare them in "
+                    f"[attributes] {kind.split('_')[0]})",
+                )
 
 
 def _limits(d: _Doc, raw: object) -> Limits:

@@ -6,7 +6,8 @@ byte-identical state; the bytes are those of the version before msgspec (a test 
 `tests/unit/vectors/state_v1.jsonl`, written by that version, to it). Calendar dates are
 stored as proleptic Gregorian ordinals (`date.toordinal()`), streak periods as period indexes
 (see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load:
-version 2 added `points` (version 1 states load with none).
+version 2 added `points` (version 1 states load with none). Fields added since have defaults
+(`signUpDate`, `notifications`, `metricDays`), so a state written before them loads with none.
 """
 
 from __future__ import annotations
@@ -78,6 +79,16 @@ class PointsState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     units: Mapping[str, Decimal] = {}  # metric trigger key -> units counted towards it
 
 
+class MetricDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A local day (date ordinal in the user's zone) on which a metric's total changed; on
+    the wire `[day, added, total]` (exact decimals, as strings). The same shape as points'
+    `PointsDay`, so event summaries of both aggregate alike (`processors.summaries`)."""
+
+    day: int
+    added: Decimal
+    total: Decimal  # at the end of that day
+
+
 class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     user_id: str
     version: int = STATE_VERSION
@@ -96,6 +107,10 @@ class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     achievements: Mapping[str, int] = {}  # key -> achieved_at_ms
     streak: StreakState = msgspec.field(default_factory=StreakState)
     points: Mapping[str, PointsState] = {}  # points system key -> the user's standing
+
+    sign_up_date: str | None = None  # ISO calendar date
+    notifications: Mapping[str, tuple[str, ...]] = {}  # notification type -> channels (set)
+    metric_days: Mapping[str, tuple[MetricDay, ...]] = {}  # the latest days, oldest first
     offset: int = -1  # stamped by the runtime: offset of the last event applied; not the fold
 
     def with_offset(self, offset: int) -> UserState:

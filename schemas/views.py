@@ -33,6 +33,7 @@ changed and the log was replayed, in which case the later record is the one to k
 `UserView` JSON (camelCase, decimals as strings, times epoch ms, dates ISO):
 
     {"userId", "email", "name", "tz", "deviceTokens", "subscribeToEmails", "attributes",
+     "signUpDate": "YYYY-MM-DD" | null, "notifications": {type: ["email", "push"]},
      "createdMs", "updatedMs", "events", "totals": {metric: "750"},
      "achievements": {key: achievedAtMs},
      "streak": {"length", "longest", "frequency", "started", "periodStart", "periodEnd",
@@ -43,7 +44,8 @@ changed and the log was replayed, in which case the later record is the one to k
      "recent": [short hashes of the latest event ids applied],
      "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
                 count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see
-                `schemas.api_points`; oldest first)}
+                `schemas.api_points`; oldest first)},
+     "metricDays": {metric: [[localDay, added, totalAtDayEnd], ...]}   (oldest first)}
 """
 
 from __future__ import annotations

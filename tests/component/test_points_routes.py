@@ -129,7 +129,7 @@ def test_a_user_without_points_has_zero_and_no_level(users: Stack, http: TestCli
         ("/points/gold/level-summary", 404, "points system 'gold'"),
         ("/points/gold/boosts", 404, "points system 'gold'"),
         ("/points/xp/summary?userAttributes=plan", 422, "userAttributes"),
-        ("/points/xp/boosts?includeFinished=maybe", 400, "includeFinished"),
+        ("/points/xp/boosts?includeFinished=maybe", 422, "includeFinished"),
     ],
 )
 def test_refusals_name_what_is_wrong(

@@ -73,7 +73,7 @@ def test_get_user(users: Stack, http: TestClient) -> None:
         "Europe/London",
         {"plan": "pro"},
     )
-    assert (user.subscribe_to_emails, user.control) == (False, False)
+    assert (user.subscribe_to_emails, user.control) == (True, False)  # never set: Trophy's true
 
 
 def test_user_metrics_lists_every_metric_with_its_total(users: Stack, http: TestClient) -> None:

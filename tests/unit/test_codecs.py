@@ -241,15 +241,18 @@ VECTORS = Path(__file__).parent / "vectors" / "state_v1.jsonl"
 
 
 def _as_v2(obj: dict[str, object]) -> dict[str, object]:
-    """What version 2 is, written out independently: version 1 plus no points."""
-    return {**obj, "points": {}, "version": 2}
+    """What version 2 is, written out independently: version 1 plus no points, and the fields
+    added since at their defaults (no sign-up date, no notification preferences, no per-day
+    metric history)."""
+    added: dict[str, object] = {"signUpDate": None, "notifications": {}, "metricDays": {}}
+    return {**obj, "points": {}, **added, "version": 2}
 
 
 def test_states_written_by_the_previous_version_load_and_reencode_identically() -> None:
     """`state_v1.jsonl` was written by the codec before msgspec (commit 4003ed0: orjson with
     sorted keys): hypothesis states and states a real fold produced, one per line. They load
-    as version 2 (points added, none) and re-encode as exactly that; a version 2 state
-    re-encodes byte for byte."""
+    as version 2 (points added, none; the fields added since at their defaults) and re-encode
+    as exactly that; a version 2 state re-encodes byte for byte."""
     lines = VECTORS.read_bytes().splitlines()
     assert len(lines) == 320
     for raw in lines:

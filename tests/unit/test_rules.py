@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -86,7 +87,7 @@ value = 1
         (
             "colour = 1\n" + MINIMAL,
             "r.toml: colour: unknown key (expected one of week_start, limits,"
-            " metrics, achievements, streak, points, leaderboards)",
+            " metrics, achievements, streak, points, leaderboards, attributes)",
         ),
         ("", "r.toml: metrics: missing: define at least one metric ([metrics.<key>])"),
         ("metrics = 3", "r.toml: metrics: expected a table of metrics ([metrics.<key>])"),
@@ -232,3 +233,34 @@ def test_errors_name_the_file_the_path_and_the_fault(text: str, message: str) ->
     with pytest.raises(RulesError) as caught:
         parse_rules(text, source="r.toml")
     assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_declared_attributes_are_read_and_absent_means_any() -> None:
+    assert parse_rules(MINIMAL).attributes is None
+    rules = parse_rules('[attributes]\nuser = ["plan", "team"]\nevent = ["genre"]\n' + MINIMAL)
+    assert rules.attributes is not None
+    assert (rules.attributes.user, rules.attributes.event) == ({"plan", "team"}, {"genre"})
+    only_user = parse_rules('[attributes]\nuser = ["plan"]\n' + MINIMAL)
+    assert only_user.attributes is not None and only_user.attributes.event == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('user = "plan"', "attributes.user: expected an array of keys, got the string 'plan'"),
+        ('user = ["ok", ""]', "attributes.user[1]: expected a non-empty string"),
+        ('colour = ["x"]', "attributes.colour: unknown key (expected one of user, event)"),
+    ],
+)
+def test_bad_attribute_declarations_are_named(section: str, message: str) -> None:
+    with pytest.raises(RulesError, match=re.escape(message)):
+        parse_rules(f"[attributes]\n{section}\n" + MINIMAL, "r.toml")
+
+
+def test_achievement_filters_must_use_declared_attributes() -> None:
+    text = (
+        '[attributes]\nuser = ["plan"]\n' + MINIMAL + "\n[[achievements]]\nkey = 'a'\n"
+        "name = 'A'\ntrigger = 'api'\nuser_attributes = { team = 'blue' }\n"
+    )
+    with pytest.raises(RulesError, match=r"achievements\[0\].user_attributes: undeclared .*team"):
+        parse_rules(text, "r.toml")

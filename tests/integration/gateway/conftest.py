@@ -96,7 +96,7 @@ class Podium:
 
     def trophy(self, base_url: str | None = None, api_key: str | None = None) -> TrophyApi:
         url = base_url or self.base_url
-        env = TrophyApiEnvironment(api=url, admin=url)
+        env = TrophyApiEnvironment(api=url, admin=url.removesuffix("/v1") + "/admin/v1")
         return TrophyApi(
             api_key=api_key or self.api_key, environment=env, max_retries=0, timeout=10
         )

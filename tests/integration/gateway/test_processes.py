@@ -100,7 +100,7 @@ def test_broker_stopping_mid_way_means_503_or_504(redis_url: str, tmp_path: Path
         broker.stop()
 
 
-def test_not_waiting_answers_202_pending_and_the_event_is_processed(podium: Podium) -> None:
+def test_not_waiting_answers_201_pending_and_the_event_is_processed(podium: Podium) -> None:
     base = podium.start_gateway(PODIUM_GATEWAY_WAIT_S="0")
     trophy = podium.trophy(base)
     resp = trophy.metrics.event(
@@ -114,7 +114,7 @@ def test_not_waiting_answers_202_pending_and_the_event_is_processed(podium: Podi
         raw = http.post(
             "/metrics/words-written/event", json={"user": {"id": "async-1"}, "value": 8}
         )
-        assert raw.status_code == 202 and raw.json()["pending"] is True
+        assert raw.status_code == 201 and raw.json()["pending"] is True
 
     def processed() -> None:
         got = trophy.users.single_metric(id="async-1", key="words-written")

@@ -299,7 +299,7 @@ def test_users_create_identify_update_get(podium: Podium, played: dict[str, Any]
         "carol@example.com",
         {"plan": "pro"},
     )
-    with podium.http() as http:  # each write answered once projected: not a 202
+    with podium.http() as http:  # Trophy's success codes
         assert http.post("/users", json={"id": "dan", "name": "Dan"}).status_code == 201
         assert http.put("/users/dan", json={"tz": "UTC"}).status_code == 200
         patched = http.patch("/users/dan", json={"name": "Daniel"})
