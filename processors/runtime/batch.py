@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from processors.fold import FoldRecord
 from processors.runtime.step import (
     Applied,
     RawRecord,
@@ -112,12 +113,11 @@ def _fold(
             out.next_offset = rec.offset  # commit up to it: it is read again
             break
         out.next_offset = rec.offset + 1
-        if isinstance(outcome, Applied):
-            outcome = _fits(outcome, rec, measured, max_bytes, topic, partition)
-        if not isinstance(outcome, tuple):
-            out.dead.append(outcome)
+        fitted = _fits(outcome, rec, measured, max_bytes, topic, partition)
+        if isinstance(fitted, DeadLetter):
+            out.dead.append(fitted)
             continue
-        applied, derived = outcome
+        applied, derived = fitted
         uid = applied.user_id
         if uid not in before:
             before[uid] = store.get(uid)
@@ -135,15 +135,17 @@ def _fold(
 
 
 def _fits(
-    applied: Applied,
+    applied: Applied | DeadLetter,
     rec: RawRecord,
     measured: frozenset[str],
     max_bytes: int,
     topic: str,
     partition: int,
-) -> tuple[Applied, list[tuple[object, bytes]]] | DeadLetter:
+) -> tuple[Applied, list[tuple[FoldRecord, bytes]]] | DeadLetter:
     """The applied record with its derived records encoded, or a dead letter when something
     it would write is over `max_bytes` (its state, for the users in `measured`)."""
+    if isinstance(applied, DeadLetter):
+        return applied
     derived = [(item, encode_out_record(item)) for item in applied.derived]
     largest = max((len(raw) for _, raw in derived), default=0)
     if largest > max_bytes:

@@ -25,6 +25,7 @@ def reason_label(reason: str) -> str:
     """A bounded label for a dead-letter reason: its field (the text before the colon)."""
     return reason.split(":", 1)[0][:40]
 
+
 BLOCKED_PARTITIONS = Gauge(
     "podium_partitions_blocked",
     "Owned partitions waiting at a user whose stored state does not decode (0 = ready)",

@@ -3,8 +3,9 @@ the user's next state with its derived records, or a `DeadLetter` naming what is
 
 decode → validate against the rules → check the key → fold. The worker (`batch.fold_batch`),
 the replay (`replay.Rebuild`) and the runtime tests' oracle all call `apply_record`, so they
-share one error policy: nothing the record causes raises out of it, nothing is dropped unseen — every record
-it does not apply comes back as a dead letter, which the caller counts and logs.
+share one error policy: nothing the record causes raises out of it, nothing is dropped
+unseen — every record it does not apply comes back as a dead letter, which the caller counts
+and logs.
 
 The key rule: a command's Kafka key is its user id (UTF-8). A record keyed otherwise (or not
 at all) may sit on another partition than the user's other commands; folding it would start a

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Sequence
+from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -23,7 +25,7 @@ from tests.integration.runtime.oracle import START_MS, fold_log, latest_by_key, 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
-async def produce_large(bootstrap: str, topic: str, items: list[KeyValue]) -> None:
+async def produce_large(bootstrap: str, topic: str, items: Sequence[KeyValue]) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_request_size=2 * 1024 * 1024
     )
@@ -75,7 +77,7 @@ def _with_attribute(i: int, attributes: dict[str, str]) -> bytes:
         time_ms=START_MS + i * 1000,
         user=User(id="fat", attributes=attributes),
         metric="words-written",
-        value=1,
+        value=Decimal(1),
     )
     return encode_command(cmd)
 
