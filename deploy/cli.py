@@ -47,6 +47,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         transaction_timeout_ms=settings.transaction_timeout_ms,
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
+        blocked_retry_s=settings.worker_blocked_retry_s,
         metrics_port=settings.metrics_port,
     )
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     worker_max_records: int = 50_000
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0
+    # A partition stopped at a user whose stored state does not decode is retried this often.
+    worker_blocked_retry_s: float = 30.0
     # Prometheus metrics on 127.0.0.1:<port> (0 = off).
     metrics_port: int = 0
     # Log level of worker / replay / tick processes.

@@ -32,6 +32,7 @@ class WorkerConfig:
     transaction_timeout_ms: int = 10_000
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
+    blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
     metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
 
 
@@ -84,6 +85,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         ProducerConfig(config.bootstrap, config.transaction_timeout_ms),
         max_records=config.max_records,
         fence_backoff_s=config.fence_backoff_s,
+        blocked_retry_s=config.blocked_retry_s,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

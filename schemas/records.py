@@ -26,6 +26,10 @@ import msgspec
 from schemas.wire import TaggedCodec, Upcasters
 
 SCHEMA_VERSION: Final = 1
+MAX_WHOLE_BYTES: Final = 256 * 1024
+"""A dead record whose key and value together exceed this is dead-lettered by reference: its
+base64 (4/3 of the bytes) must stay well under the broker's message limit (1 MiB by default)."""
+PREFIX_BYTES: Final = 1024
 
 CommandType = Literal["metric", "user", "achievement", "tick"]
 AchievementTrigger = Literal["metric", "streak", "api", "achievement"]
@@ -154,17 +158,26 @@ class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
 
 
 class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
-    """A record that could not be decoded or validated. id = f"{topic}:{partition}:{offset}"."""
+    """A record that could not be decoded, validated or written. id =
+    f"{topic}:{partition}:{offset}".
+
+    A record too large to carry whole (over `MAX_WHOLE_BYTES` of key and value) is dead-lettered
+    by reference: `original` and `key` hold only the first `PREFIX_BYTES` of each, `by_reference`
+    is true and `value_size` / `key_size` give the full lengths; the record itself stays at its
+    coordinates on `topic`."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     reason: str
-    original: str  # base64 of the original value bytes
+    original: str  # base64 of the original value bytes (a prefix of them when by reference)
     topic: str
     partition: int
     offset: int
-    key: str | None = None  # base64 of the original key bytes
+    key: str | None = None  # base64 of the original key bytes (a prefix when by reference)
     backfilled: bool = False
+    by_reference: bool = False
+    value_size: int | None = None  # bytes of the original value (set when by reference)
+    key_size: int | None = None  # bytes of the original key (set when by reference)
 
     @staticmethod
     def of(
@@ -175,18 +188,28 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
         offset: int,
         key: bytes | None = None,
     ) -> DeadLetter:
+        value = value or b""
+        whole = len(value) + len(key or b"") <= MAX_WHOLE_BYTES
+        cut = len(value) if whole else PREFIX_BYTES
         return DeadLetter(
             id=f"{topic}:{partition}:{offset}",
             reason=reason,
-            original=base64.b64encode(value or b"").decode("ascii"),
+            original=_b64(value[:cut]),
             topic=topic,
             partition=partition,
             offset=offset,
-            key=None if key is None else base64.b64encode(key).decode("ascii"),
+            key=None if key is None else _b64(key if whole else key[:PREFIX_BYTES]),
+            by_reference=not whole,
+            value_size=None if whole else len(value),
+            key_size=None if whole or key is None else len(key),
         )
 
     def original_bytes(self) -> bytes:
         return base64.b64decode(self.original)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
 
 
 Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter

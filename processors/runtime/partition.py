@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from processors.runtime import metrics
 from processors.runtime.batch import Effects, KeyValue
-from processors.runtime.step import encode_out_record, encode_out_state
+from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
 from schemas.topics import Names
 
@@ -59,7 +59,7 @@ async def stop_producer(producer: AIOKafkaProducer, transactional_id: str) -> No
     aborted by the broker after its timeout, or by the next owner's init)."""
     try:
         await asyncio.wait_for(producer.stop(), timeout=10)
-    except (Exception, asyncio.CancelledError) as exc:
+    except Exception as exc:  # cancellation is not swallowed: it propagates
         metrics.PRODUCER_STOP_ERRORS.inc()
         what = f"{type(exc).__name__}: {exc}"
         log.warning("producer %s did not stop cleanly: %s", transactional_id, what)
@@ -82,7 +82,7 @@ class OwnedPartition:
         """Publish a batch's effects and its input offset in one transaction."""
         names = self.names
         by_topic = {
-            names.state: [(uid.encode(), encode_out_state(s)) for uid, s in effects.states.items()],
+            names.state: effects.encoded_states,
             names.progress: effects.progress,
             names.achievements: effects.achievements,
             names.streaks: effects.streaks,
@@ -123,6 +123,7 @@ class OwnedPartition:
                 )
                 batch = self.producer.create_batch()
                 if batch.append(key=key, value=value, timestamp=None) is None:
+                    # batch.fold_batch dead-letters what would not fit: this is a bug
                     raise ValueError(f"a record for {topic} is larger than {MAX_BATCH_BYTES} bytes")
         futures.append(await self.producer.send_batch(batch, topic, partition=self.partition))
         return futures

@@ -35,7 +35,7 @@ RULES_TEMPLATE = (
     """
 week_start = "{week_start}"
 [limits]
-recent_event_ids = 100000
+recent_event_ids = 1000
 [metrics.words]
 name = "Words"
 [metrics.chapters]

@@ -38,7 +38,7 @@ def test_a_minimal_file_has_defaults() -> None:
     rules = parse_rules(MINIMAL)
     assert rules.metrics["words"].name == "Words"
     assert rules.streak is None and rules.achievements == {}
-    assert rules.limits.idempotency_keys_per_metric == 0
+    assert rules.limits.idempotency_keys_per_metric == 1000
 
 
 def test_values_are_exact_decimals() -> None:
@@ -103,7 +103,20 @@ value = 1
         ),
         (
             "[limits]\nrecent_event_ids = -1\n" + MINIMAL,
-            "r.toml: limits.recent_event_ids: must be between 0 and 100000, got -1",
+            "r.toml: limits.recent_event_ids: must be between 0 and 10000, got -1",
+        ),
+        (
+            "[limits]\nidempotency_keys_per_metric = 0\n" + MINIMAL,
+            "r.toml: limits.idempotency_keys_per_metric: 0 (keep every key forever) is not"
+            " allowed: a user's state would grow without bound; keep a window, e.g. 1000",
+        ),
+        (
+            # one metric "words", 8 recent ids: 600 + 2 * 10 + 130 + 43 * 8 = 1094 bytes
+            # besides the keys, 19 bytes each: 1094 + 19 * 27_537 = 524_297 > 512 KiB
+            "[limits]\nidempotency_keys_per_metric = 27537\n" + MINIMAL,
+            "r.toml: limits: a user's state could grow to 524297 bytes, over 524288: lower"
+            " limits.idempotency_keys_per_metric (each key costs 19 bytes per metric),"
+            " limits.recent_event_ids or streak.history_periods",
         ),
         ("achievements = 1\n" + MINIMAL, "r.toml: achievements: expected an array of tables"),
         (

@@ -71,11 +71,16 @@ class Expected:
 
 
 def fold_log(
-    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]], rules: Rules, topic: str = ""
+    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]],
+    rules: Rules,
+    topic: str = "",
+    start: Mapping[str, UserState] | None = None,
 ) -> Expected:
+    """The expectation; `start` holds states users had before the log (none: all new)."""
     out = Expected()
     for partition, records in events.items():
-        states: dict[str, UserState] = {}
+        states: dict[str, UserState] = dict(start or {})
+        touched: set[str] = set()
         for rec in records:
             outcome = apply_record(rec, states.get, rules, topic, partition)
             if isinstance(outcome, DeadLetter):
@@ -83,6 +88,7 @@ def fold_log(
                 out.dead.append(outcome)
                 continue
             states[outcome.user_id] = outcome.state.with_offset(rec.offset)
+            touched.add(outcome.user_id)
             for item in outcome.derived:
                 if isinstance(item, Progress):
                     out.progress[encode_record(item)] += 1
@@ -92,7 +98,7 @@ def fold_log(
                     out.streaks[encode_record(item)] += 1
                 elif isinstance(item, PointsChanged):
                     out.points[encode_record(item)] += 1
-        out.states.update({uid: encode_state(s) for uid, s in states.items()})
+        out.states.update({uid: encode_state(states[uid]) for uid in touched})
     return out
 
 
