@@ -48,6 +48,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         transaction_timeout_ms=settings.transaction_timeout_ms,
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
+        blocked_retry_s=settings.worker_blocked_retry_s,
         metrics_port=settings.metrics_port,
     )
 
@@ -103,6 +104,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         publish_timeout_s=settings.gateway_publish_timeout_s,
         max_body_bytes=settings.gateway_max_body_bytes,
         linger_ms=settings.gateway_linger_ms,
+        rate_limit_per_s=settings.gateway_rate_limit_per_s,
+        rate_limit_burst=settings.gateway_rate_limit_burst,
     )
 
 

@@ -1,5 +1,6 @@
 """The demo `podium run` plays through Trophy's own Python SDK against the local gateway: a
-book-writing platform where two authors in two time zones write words and finish chapters."""
+book-writing platform where two authors in two time zones write words and finish chapters,
+earning XP (the example rules' points system `xp`) until Ada levels up."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ BEN = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"pla
 
 
 def client(base_url: str, api_key: str) -> TrophyApi:
-    """Trophy's SDK pointed at Podium: only the base URL changes."""
-    env = TrophyApiEnvironment(api=base_url, admin=base_url)
+    """Trophy's SDK pointed at Podium: only the base URLs change (admin: `/admin/v1`)."""
+    env = TrophyApiEnvironment(api=base_url, admin=base_url.removesuffix("/v1") + "/admin/v1")
     return TrophyApi(api_key=api_key, environment=env, max_retries=0)
 
 
@@ -38,12 +39,21 @@ def wait_pipeline(base_url: str, api_key: str, timeout: float = 60.0) -> None:
             time.sleep(0.5)
 
 
+def _points(resp: EventResponse) -> str:
+    """The points systems the event changed: `+added (total)`, and a level reached."""
+    parts = []
+    for p in (resp.points or {}).values():
+        level = f", level up: {p.level.name}!" if p.level else ""
+        parts.append(f"{p.name} {p.added:+d} (= {p.total}{level})")
+    return "; ".join(parts) or "no points"
+
+
 def _line(who: str, what: str, resp: EventResponse) -> str:
     unlocked = ", ".join(a.name for a in resp.achievements) or "nothing new"
     replay = "  (idempotent replay: nothing changed)" if resp.idempotent_replayed else ""
     return (
         f"  {who:4} {what:32} total {resp.total:>8g}  streak {resp.current_streak.length}"
-        f"  unlocked: {unlocked}{replay}"
+        f"  unlocked: {unlocked}  points: {_points(resp)}{replay}"
     )
 
 
@@ -80,4 +90,13 @@ def play(base_url: str, api_key: str) -> list[str]:
     metrics = trophy.users.all_metrics(id="ada")
     totals = ", ".join(f"{m.name} {m.current:g}" for m in metrics)
     out.append(f"  ada's totals now: {totals}")
+    for system in ("xp",):
+        pts = trophy.users.points(id="ada", key=system, awards=3)
+        level = pts.level.name if pts.level else "no level"
+        recent = ", ".join(
+            f"{a.trigger.id if a.trigger else '?'} {a.awarded:+d}" for a in pts.awards
+        )
+        out.append(f"  ada's {pts.name}: {pts.total} ({level}); latest awards: {recent}")
+    levels = trophy.points.level_summary(key="xp")
+    out.append("  users per XP level: " + ", ".join(f"{s.level.name} {s.users}" for s in levels))
     return out

@@ -17,12 +17,18 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 DEPLOY_DIR = Path(__file__).resolve().parent
 POM = DEPLOY_DIR / "kafka" / "pom.xml"
 KAFKA_VERSION = "4.1.2"
+# Measured beside C2 (tiered), G1 and a 256 MB heap with tests/bench/bench_broker_jvm.py on
+# 2026-12-02 (2 shared cores, docs/fast-path.md): C1 only + SerialGC starts in 7.4 s (C2:
+# 12.7-14.9 s), holds 214 MB RSS after the run (C2 + Serial 251-256, G1 371), commits the most
+# small transactions (76/s warm, 7.2 ms broker CPU each; C2 41-52/s, 15-19 ms while it still
+# compiles) and one large transaction fastest (255 k records/s; C2 161-208 k). Kept.
 JVM_OPTS = [
     "-Xms64m",
     "-Xmx512m",
@@ -202,10 +208,18 @@ def _alive(pid: int) -> bool:
 
 
 class KafkaBroker(Service):
-    def __init__(self, home: Path, port: int, controller_port: int, jar_cache: Path) -> None:
+    def __init__(
+        self,
+        home: Path,
+        port: int,
+        controller_port: int,
+        jar_cache: Path,
+        jvm_opts: Sequence[str] = JVM_OPTS,
+    ) -> None:
         super().__init__("kafka", home, port)
         self.controller_port = controller_port
         self.jar_cache = jar_cache
+        self.jvm_opts = list(jvm_opts)
 
     @property
     def bootstrap(self) -> str:
@@ -228,7 +242,7 @@ class KafkaBroker(Service):
             fmt = subprocess.run(
                 [
                     java,
-                    *JVM_OPTS,
+                    *self.jvm_opts,
                     "-cp",
                     classpath,
                     "kafka.tools.StorageTool",
@@ -248,7 +262,7 @@ class KafkaBroker(Service):
         proc = self._spawn(
             [
                 java,
-                *JVM_OPTS,
+                *self.jvm_opts,
                 f"-Dlog4j2.configurationFile={self.home / 'log4j2.yaml'}",
                 f"-Dkafka.logs.dir={self.home}",
                 "-cp",

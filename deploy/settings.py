@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     worker_max_records: int = 50_000
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0
+    # A partition stopped at a user whose stored state does not decode is retried this often.
+    worker_blocked_retry_s: float = 30.0
     # Prometheus metrics on 127.0.0.1:<port> (0 = off).
     metrics_port: int = 0
     # Log level of worker / replay / tick processes.
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
     gateway_publish_timeout_s: float = 5.0
     gateway_max_body_bytes: int = 1_048_576
     gateway_linger_ms: int = 2
+    # Requests per second per API key (a token bucket; 0 = no limit) and its burst
+    # (0 = one second's worth); over it the gateway answers 429 with Retry-After.
+    gateway_rate_limit_per_s: float = 0.0
+    gateway_rate_limit_burst: float = 0.0
     # Namespace of the Redis read views (schemas/views.py).
     views_prefix: str = "podium:"
 

@@ -25,7 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ingest.auth import KeyRing
 from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
+from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
+from ingest.routes_points import PointsRoutes
 from ingest.views import ViewReader
 from schemas.api import ApiError
 from schemas.rules import Rules
@@ -50,14 +52,18 @@ class GatewayConfig:
     publish_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
     linger_ms: int = 2
+    rate_limit_per_s: float = 0.0  # requests per second per API key (0: no limit)
+    rate_limit_burst: float = 0.0  # bucket size (0: one second's worth)
 
 
 class RequireApiKey:
-    """401 in Trophy's shape unless X-API-KEY matches a configured hash (pure ASGI)."""
+    """401 in Trophy's shape unless X-API-KEY matches a configured hash, then 429 with
+    Retry-After when the key is over its rate limit, if one is set (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.keys = keys
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -72,6 +78,16 @@ class RequireApiKey:
             what = "missing X-API-KEY header" if presented is None else "invalid API key"
             await error(401, what)(scope, receive, send)
             return
+        if self.limiter is not None and presented is not None:
+            wait = self.limiter.check(presented)
+            if wait:
+                limit = self.limiter.limit
+                message = (
+                    f"rate limit exceeded: {limit.per_s:g} requests per second per API key "
+                    f"(bursts of {limit.burst:g}); retry after {wait:.2f} s"
+                )
+                await error(429, message, {"Retry-After": retry_after(wait)})(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -91,6 +107,8 @@ def routes(gw: Gateway) -> list[Route]:
     def r(path: str, handler: Handler, *methods: str) -> Route:
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
+    pts = PointsRoutes(gw)
+
     return [
         r("/metrics/events", gw.track_batch, "POST"),
         r("/metrics/{key}/event", gw.track, "POST"),
@@ -98,12 +116,43 @@ def routes(gw: Gateway) -> list[Route]:
         r("/achievements", gw.achievements, "GET"),
         r("/streaks", gw.streaks, "GET"),
         r("/users", gw.identify, "POST"),
-        r("/users/{id}", gw.identify, "PUT", "PATCH"),
-        r("/users/{id}", gw.get_user, "GET"),
+        r("/users/{id}", gw.user, "GET", "PUT", "PATCH"),
         r("/users/{id}/metrics", gw.user_metrics, "GET"),
         r("/users/{id}/metrics/{key}", gw.user_metric, "GET"),
         r("/users/{id}/achievements", gw.user_achievements, "GET"),
         r("/users/{id}/streak", gw.user_streak, "GET"),
+        r("/users/{id}/points/{key}", pts.user_points, "GET"),
+        r("/users/{id}/points/{key}/event-summary", pts.user_summary, "GET"),
+        r("/users/{id}/points/{key}/boosts", pts.user_boosts, "GET"),
+        r("/points/{key}", pts.get_system, "GET"),
+        r("/points/{key}/summary", pts.summary, "GET"),
+        r("/points/{key}/levels", pts.levels, "GET"),
+        r("/points/{key}/level-summary", pts.level_summary, "GET"),
+        r("/points/{key}/boosts", pts.boosts, "GET"),
+        r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
+        r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
+    ]
+
+
+ADMIN_BASE = "/admin/v1"  # Trophy's admin API (its SDK's `environment.admin`)
+
+
+def admin_routes() -> list[Route]:
+    """Every path under `/admin/v1`: 404 saying where Podium keeps what Trophy's admin API
+    edits (Podium serves no admin operation yet)."""
+
+    async def unserved(request: Request) -> Response:
+        return error(
+            404,
+            f"no such admin endpoint: {request.method} {request.url.path}; Podium's metrics, "
+            "achievements and streak rules live in the rules file (PODIUM_RULES_PATH), "
+            "not behind an admin API",
+        )
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    return [
+        Route(ADMIN_BASE, unserved, methods=methods),
+        Route(ADMIN_BASE + "/{rest:path}", unserved, methods=methods),
     ]
 
 
@@ -111,6 +160,8 @@ def build_app(
     gw: Gateway,
     keys: KeyRing,
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    *,
+    limiter: RateLimiter | None = None,
 ) -> ASGIApp:
     document = openapi_document(gw.rules)
 
@@ -155,11 +206,12 @@ def build_app(
             Route("/ready", ready),
             Route("/v1/openapi.json", openapi),
             *routes(gw),
+            *admin_routes(),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal},
         lifespan=lifespan,
     )
-    return RequireApiKey(app, keys)
+    return RequireApiKey(app, keys, limiter)
 
 
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
@@ -197,4 +249,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
             await publisher.stop()
             await redis.aclose()
 
-    return build_app(gw, KeyRing(config.api_keys), lifespan)
+    limiter = None
+    if config.rate_limit_per_s > 0:
+        per_s = config.rate_limit_per_s
+        limiter = RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
+    return build_app(gw, KeyRing(config.api_keys), lifespan, limiter=limiter)

@@ -1,9 +1,16 @@
 """The gateway's Kafka shell: it writes commands to `podium.events` and reads `podium.progress`.
 
 - `Publisher`: an idempotent producer (acks=all) keyed by user id. `publish` returns only
-  once the broker has acknowledged the record; otherwise it raises `Unavailable`, so the
-  gateway never answers 2xx for an event that is not durably written. It (re)connects in
-  the background and tracks whether the broker answers (`ready`), which /ready reports.
+  once the broker has acknowledged the record, so the gateway never answers 2xx for an event
+  that is not durably written. A failure says which of two things happened: `Unavailable`
+  (nothing was handed to the producer: the event is certainly not recorded) or `Unconfirmed`
+  (handed over, no acknowledgement: it may be in the log, or land later, since an
+  idempotent producer keeps retrying). It (re)connects in the background, tracks whether the
+  broker answers (`ready`, which /ready reports) and replaces its producer when the producer
+  can no longer write: after a broker restart aiokafka's idempotent producer may be answered
+  OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID on every partition; aiokafka 0.14 fails
+  the batch but keeps the advanced sequence numbers, so every later batch fails the same way
+  until a new producer (a new producer id) starts again from sequence 0.
 - `ProgressWaiter`: each gateway process reads every partition of `podium.progress` with no
   consumer group, from the end at start, and resolves the futures of the requests it is
   waiting for by event id; records of other processes' requests are skipped unparsed.
@@ -18,7 +25,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    BrokerResponseError,
+    InvalidProducerEpoch,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from aiokafka.protocol.metadata import MetadataRequest
 
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
@@ -29,10 +45,43 @@ log = logging.getLogger("podium.gateway")
 
 PROBE_FAILURES = 3  # consecutive failed probes before the broker counts as unreachable
 BATCH_FROM = 16  # from this many commands on, publish_many builds record batches itself
+STOP_WITHIN_S = 5.0  # how long a replaced producer may take to close
+CONNECT_WITHIN_S = 15.0  # how long a new producer may take to start (metadata, producer id)
+# Errors after which a producer never writes again (its producer id or sequences are stale).
+PRODUCER_BROKEN = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
 
 
 class Unavailable(Exception):
-    """The broker did not acknowledge the write in time; nothing may be promised."""
+    """Nothing was handed to the broker: the event is certainly not recorded."""
+
+
+class Unconfirmed(Exception):
+    """The write was sent but not acknowledged: it may or may not be in the log."""
+
+
+def describe(exc: BaseException, timeout_s: float) -> str:
+    """What went wrong, in the operator's terms (no exception class names)."""
+    if isinstance(exc, TimeoutError | KafkaTimeoutError):
+        return f"did not acknowledge the write within {timeout_s:g} s"
+    if isinstance(exc, PRODUCER_BROKEN):
+        return "rejected the write's sequence (the broker restarted); the gateway reconnects"
+    if isinstance(exc, KafkaConnectionError):
+        return "closed the connection before acknowledging the write"
+    if isinstance(exc, BrokerResponseError):
+        return f"refused the write ({exc.message.lower().replace('_', ' ')})"
+    return "failed to acknowledge the write"
+
+
+def breaks_producer(exc: BaseException) -> bool:
+    """Whether the producer that raised `exc` must be replaced before it can write again."""
+    if isinstance(exc, PRODUCER_BROKEN):
+        return True
+    return isinstance(exc, BrokerResponseError) and not exc.retriable
 
 
 class Publisher:
@@ -44,7 +93,10 @@ class Publisher:
         self.timeout_s = timeout_s
         self.linger_ms = linger_ms
         self.ready = False
+        self.replaced = 0  # producers replaced since start (a broker restart shows here)
         self._producer: AIOKafkaProducer | None = None
+        self._broken: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -60,33 +112,67 @@ class Publisher:
             request_timeout_ms=int(self.timeout_s * 1000),
             compression_type="lz4",
         )
-        try:
-            await producer.start()
+        try:  # start() waits for a producer id without end while the broker is loading
+            await asyncio.wait_for(producer.start(), CONNECT_WITHIN_S)
         except BaseException:
-            await producer.stop()
+            await _close(producer)
             raise
         return producer
 
     async def _supervise(self) -> None:
-        """Connect (retrying), then probe the broker every second for /ready."""
+        """Connect (retrying), replace a broken producer, probe the broker every second.
+        Nothing but our own cancellation ends this loop: if it ended, the gateway would
+        answer 503 until restarted."""
         failures = 0
         while True:
-            if self._producer is None:
-                try:
-                    self._producer = await self._connect()
-                except (KafkaError, OSError) as exc:
-                    log.warning("kafka not reachable at %s: %s", self.bootstrap, exc)
-                    self.ready = False
-                    await asyncio.sleep(1.0)
-                    continue
             try:
-                await asyncio.wait_for(self._probe(self._producer), 2.0)
-                self.ready, failures = True, 0
-            except (KafkaError, OSError, TimeoutError):
-                failures += 1  # one slow answer on a busy machine is not an outage
-                if failures >= PROBE_FAILURES:
-                    self.ready = False
-            await asyncio.sleep(1.0)
+                failures = await self._step(failures)
+            except asyncio.CancelledError:
+                if _cancelling():
+                    raise
+                log.warning("an internal Kafka client task was cancelled; carrying on")
+            except Exception:
+                log.exception("the Kafka producer's supervisor failed a step; retrying")
+                self.ready = False
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    async def _step(self, failures: int) -> int:
+        """One round: replace a broken producer, connect if needed, probe; the failures."""
+        if self._producer is not None and (
+            self._broken is self._producer or _sender_dead(self._producer)
+        ):
+            await self._retire(self._producer)
+        if self._producer is None:
+            try:
+                self._producer = await self._connect()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("kafka not reachable at %s: %s", self.bootstrap, exc or "timeout")
+                self.ready = False
+                return failures
+        try:
+            await asyncio.wait_for(self._probe(self._producer), 2.0)
+            return 0 if self._set_ready() else failures
+        except (KafkaError, OSError, TimeoutError):
+            failures += 1  # one slow answer on a busy machine is not an outage
+            if failures >= PROBE_FAILURES:
+                self.ready = False
+            return failures
+
+    def _set_ready(self) -> bool:
+        self.ready = self._producer is not None and self._broken is not self._producer
+        return self.ready
+
+    async def _retire(self, producer: AIOKafkaProducer) -> None:
+        """Drop a producer that cannot write; its unacknowledged batches fail (they were
+        answered as unconfirmed already) and a new producer id starts from sequence 0."""
+        self.ready = False
+        self._producer = None
+        self.replaced += 1
+        log.warning("replacing the Kafka producer: it can no longer write to %s", self.topic)
+        producer._message_accumulator.fail_all(KafkaError("producer replaced"))
+        await _close(producer)
 
     async def _probe(self, producer: AIOKafkaProducer) -> None:
         """A metadata request for our topic only (all topics' metadata can be large)."""
@@ -102,24 +188,36 @@ class Publisher:
     async def publish_many(self, commands: Sequence[Command]) -> None:
         """Write the commands and wait for every acknowledgement (acks=all)."""
         producer = self._producer
-        if producer is None or not self.ready:
+        if producer is None or not self.ready or self._broken is producer:
             raise Unavailable("the event log (Kafka) is not reachable")
+        sent = False
         try:
             async with asyncio.timeout(self.timeout_s):
                 if len(commands) < BATCH_FROM:
-                    futures = [
-                        await producer.send(
-                            self.topic, encode_command(cmd), key=command_user_id(cmd).encode()
+                    futures = []
+                    for cmd in commands:
+                        key = command_user_id(cmd).encode()
+                        futures.append(
+                            await producer.send(self.topic, encode_command(cmd), key=key)
                         )
-                        for cmd in commands
-                    ]
+                        sent = True
                 else:
+                    sent = True  # batches go out one by one: some may be sent when one fails
                     futures = await self._send_batches(producer, commands)
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
-            raise Unavailable(
-                f"the event log (Kafka) did not acknowledge the write: {type(exc).__name__}"
-            ) from None
+            if breaks_producer(exc):
+                self._mark_broken(producer)
+            what = describe(exc, self.timeout_s)
+            if sent:
+                raise Unconfirmed(f"the event log (Kafka) {what}") from None
+            raise Unavailable(f"the event log (Kafka) {what}") from None
+
+    def _mark_broken(self, producer: AIOKafkaProducer) -> None:
+        if self._broken is not producer:
+            self._broken = producer
+            self.ready = False
+            self._wake.set()
 
     async def _send_batches(
         self, producer: AIOKafkaProducer, commands: Sequence[Command]
@@ -153,6 +251,30 @@ class Publisher:
                 await self._task
         if self._producer is not None:
             await self._producer.stop()
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (aiokafka 0.14 can also raise the
+    CancelledError of an internal task it cancelled, see processors.projector.stop)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _close(producer: AIOKafkaProducer) -> None:
+    """Stop a producer within STOP_WITHIN_S, whatever state it is in."""
+    try:
+        await asyncio.wait_for(producer.stop(), STOP_WITHIN_S)
+    except asyncio.CancelledError:
+        if _cancelling():
+            raise
+    except Exception as exc:
+        log.warning("a Kafka producer did not close cleanly: %s", exc or "timeout")
+
+
+def _sender_dead(producer: AIOKafkaProducer) -> bool:
+    """aiokafka's sender task ends only on a fatal error; the producer then never sends."""
+    task = producer._sender.sender_task
+    return task is not None and task.done()
 
 
 class ProgressWaiter:

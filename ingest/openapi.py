@@ -1,38 +1,26 @@
 """The OpenAPI 3.0 document the gateway serves at /v1/openapi.json: Trophy's application
-endpoints that Podium implements, with the rules' metric and achievement keys as enums."""
+endpoints that Podium implements, with the rules' metric, achievement and points system keys
+as enums (the points operations in `ingest.openapi_points`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from ingest.openapi_parts import (
+    BOOL,
+    INT,
+    NULL_STR,
+    NUM,
+    STR,
+    Schema,
+    _answers,
+    _event_summary,
+    _json,
+    _obj,
+    _preferences,
+    _ref,
+)
+from ingest.openapi_points import points_components, points_paths
 from schemas import api
 from schemas.rules import Rules
-
-Schema = dict[str, Any]
-STR: Schema = {"type": "string"}
-NUM: Schema = {"type": "number"}
-INT: Schema = {"type": "integer"}
-BOOL: Schema = {"type": "boolean"}
-NULL_STR: Schema = {"type": "string", "nullable": True}
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(required: list[str], **props: Schema) -> Schema:
-    return {"type": "object", "required": required, "properties": props}
-
-
-def _json(schema: Schema) -> Schema:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def _answers(ok: int, schema: Schema, *errors: int) -> Schema:
-    out: Schema = {str(ok): {"description": "success", **_json(schema)}}
-    for code in (401, *errors):
-        out[str(code)] = {"description": "error", **_json(_ref("Error"))}
-    return out
 
 
 def _components() -> Schema:
@@ -126,19 +114,13 @@ def _components() -> Schema:
             total=NUM,
             achievements={"type": "array", "items": _ref("UserAchievement")},
             currentStreak={"allOf": [_ref("Streak"), _obj(["extended"], extended=BOOL)]},
-            points={"type": "object"},
+            points=_ref("EventPoints"),
             leaderboards={"type": "object"},
             idempotencyKey=NULL_STR,
             idempotentReplayed=BOOL,
             pending=BOOL,
         ),
     }
-
-
-def _also(answers: Schema, schema: Schema, *codes: int) -> Schema:
-    for code in codes:
-        answers[str(code)] = {"description": "success (see the README)", **_json(schema)}
-    return answers
 
 
 def openapi_document(rules: Rules) -> Schema:
@@ -185,7 +167,7 @@ def openapi_document(rules: Rules) -> Schema:
         ["completionId", "achievement", "points"],
         completionId=STR,
         achievement=_ref("UserAchievement"),
-        points={"type": "object"},
+        points=_ref("EventPoints"),
     )
     user = _ref("User")
     paths: Schema = {
@@ -207,9 +189,9 @@ def openapi_document(rules: Rules) -> Schema:
                 ],
                 "requestBody": {"required": True, **_json(event)},
                 "responses": {
-                    **_answers(201, _ref("EventResponse"), 400, 404, 413, 503),
+                    **_answers(201, _ref("EventResponse"), 422, 404, 413, 503),
                     "202": {
-                        "description": "replayed, or progress still pending",
+                        "description": "an idempotent replay",
                         **_json(_ref("EventResponse")),
                     },
                 },
@@ -219,7 +201,7 @@ def openapi_document(rules: Rules) -> Schema:
             "post": {
                 "operationId": "trackEvents",
                 "requestBody": {"required": True, **_json(batch)},
-                "responses": _answers(202, _obj(["accepted"], accepted=INT), 400, 404, 413, 503),
+                "responses": _answers(202, _obj(["accepted"], accepted=INT), 422, 404, 413, 503),
             }
         },
         "/v1/achievements": {
@@ -234,7 +216,7 @@ def openapi_document(rules: Rules) -> Schema:
                     }
                 ],
                 "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 422
                 ),
             }
         },
@@ -246,7 +228,7 @@ def openapi_document(rules: Rules) -> Schema:
                     "required": True,
                     **_json(_obj(["user"], user=_ref("UpsertedUser"))),
                 },
-                "responses": _also(_answers(201, completion, 400, 404, 503), completion, 200, 202),
+                "responses": _answers(201, completion, 422, 404, 503),
             }
         },
         "/v1/streaks": {
@@ -271,7 +253,7 @@ def openapi_document(rules: Rules) -> Schema:
                             extended=NULL_STR,
                         ),
                     },
-                    400,
+                    422,
                 ),
             }
         },
@@ -279,7 +261,7 @@ def openapi_document(rules: Rules) -> Schema:
             "post": {
                 "operationId": "createUser",
                 "requestBody": {"required": True, **_json(_ref("UpsertedUser"))},
-                "responses": _also(_answers(201, user, 400, 413, 503), user, 202),
+                "responses": _answers(201, user, 422, 413, 503),
             }
         },
         "/v1/users/{id}": {
@@ -292,13 +274,13 @@ def openapi_document(rules: Rules) -> Schema:
                 "operationId": "identifyUser",
                 "parameters": [uid],
                 "requestBody": user_body,
-                "responses": _also(_answers(200, user, 400, 413, 503), user, 202),
+                "responses": _answers(200, user, 422, 413, 503),
             },
             "patch": {
                 "operationId": "updateUser",
                 "parameters": [uid],
                 "requestBody": user_body,
-                "responses": _also(_answers(200, user, 400, 404, 413, 503), user, 202),
+                "responses": _answers(200, user, 422, 404, 413, 503),
             },
         },
         "/v1/users/{id}/metrics": {
@@ -328,7 +310,7 @@ def openapi_document(rules: Rules) -> Schema:
                     },
                 ],
                 "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 400, 404
+                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 422, 404
                 ),
             }
         },
@@ -348,16 +330,19 @@ def openapi_document(rules: Rules) -> Schema:
                         },
                     },
                 ],
-                "responses": _answers(200, {"type": "object"}, 400, 404),
+                "responses": _answers(200, {"type": "object"}, 422, 404),
             }
         },
+        **points_paths(rules, uid),
     }
+    paths["/v1/users/{id}/preferences"] = _preferences(uid)
+    paths["/v1/users/{id}/metrics/{key}/event-summary"] = _event_summary(uid, metric)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": _components(),
+            "schemas": {**_components(), **points_components()},
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
         },
         "security": [{"ApiKey": []}],

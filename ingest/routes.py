@@ -11,17 +11,20 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.kafka import ProgressWaiter, Publisher, Unavailable
+from ingest.kafka import ProgressWaiter, Publisher, Unavailable, Unconfirmed
 from ingest.stamp import new_event_id, now_ms
 from ingest.views import ViewReader
 from processors.metrics import event_fingerprint
-from schemas import api
+from processors.summaries import KeptDay, summarize
+from schemas import api, api_points
 from schemas.api import ApiError
 from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
 from schemas.records import Progress
@@ -37,6 +40,15 @@ class JSON(Response):
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSON:
     return JSON({"error": message}, status_code=status, headers=dict(headers or {}))
+
+
+def unconfirmed(reason: str, count: int) -> str:
+    """The answer to a write whose outcome is unknown: it may be in the log."""
+    what = "the event" if count == 1 else f"the {count} events"
+    return (
+        f"{reason}; {what} may or may not have been recorded. Retry with the same "
+        "Idempotency-Key on each event so that a retry cannot count it twice"
+    )
 
 
 @dataclass
@@ -78,6 +90,10 @@ class Gateway:
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
             ) from None
+        except Unconfirmed as exc:
+            raise ApiError(
+                504, unconfirmed(str(exc), len(commands)), {"Retry-After": "1"}
+            ) from None
 
     async def publish_and_wait(self, command: Command) -> Progress | None:
         """Publish, then wait (bounded) for the command's progress; None on timeout."""
@@ -98,6 +114,7 @@ class Gateway:
     async def user_view(self, user_id: str) -> dict[str, Any]:
         view = await self.views.user(user_id)
         if view is None:
+            await self.views.require_whole()  # a lost Redis is not an unknown user
             raise ApiError(404, f"user {user_id!r} not found")
         return view
 
@@ -123,10 +140,11 @@ class Gateway:
             idempotency_key=req.idempotency_key,
         )
         progress = await self.publish_and_wait(cmd)
-        if progress is None:
-            return JSON(api.pending_response(cmd.event_id, req, self.rules), 202)
-        status = 202 if progress.replayed else 201
-        return JSON(api.event_response(progress, self.rules), status)
+        if progress is None:  # durably written, not yet folded: Trophy's 201, `pending: true`
+            return JSON(api.pending_response(cmd.event_id, req, self.rules), 201)
+        status = 202 if progress.replayed else 201  # 202: Trophy's prose for a replay
+        points = api_points.event_points(progress.points, self.rules, progress.time_ms)
+        return JSON(api.event_response(progress, self.rules, points), status)
 
     async def track_batch(self, request: Request) -> JSON:
         events = api.parse_batch(await self.body(request), self.rules)
@@ -159,36 +177,41 @@ class Gateway:
             if progress
             else None
         )
-        if done is not None:
+        points: dict[str, Any] = {}
+        if done is not None and progress is not None:
             at: int | None = done.achieved_at_ms
-            status = 201
+            points = api_points.event_points(progress.points, self.rules, progress.time_ms)
         else:  # completed before (or not yet processed): its first completion time
             view = await self.views.user(user.id)
             at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
-            status = 200 if progress is not None else 202
+        # 201 in every case: the only success Trophy's document lists for the operation
         return JSON(
             {
                 "completionId": cmd.event_id,
                 "achievement": api.achievement_json(ach, self.rules, at),
-                "points": {},
+                "points": points,
             },
-            status,
+            201,
         )
 
     async def identify(self, request: Request) -> JSON:
         """POST /users (id in the body), PUT /users/{id}; PATCH /users/{id} (known users)."""
         path_id = request.path_params.get("id")
         user = api.parse_user(
-            await self.body(request), "user" if path_id else "body", user_id=path_id
+            await self.body(request),
+            "user" if path_id else "body",
+            user_id=path_id,
+            rules=self.rules,
         )
         if request.method == "PATCH":
             await self.user_view(user.id)
         cmd = UserIdentified(event_id=self.new_id(), time_ms=self.clock(), user=user)
         progress = await self.publish_and_wait(cmd)
         view = await self._projected(user.id, cmd.event_id) if progress else None
+        status = 201 if request.method == "POST" else 200  # Trophy's, also while pending
         if view is None:
-            return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), 202)
-        return JSON(api.user_json(view), 201 if request.method == "POST" else 200)
+            return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), status)
+        return JSON(api.user_json(view), status)
 
     async def _projected(self, user_id: str, event_id: str) -> dict[str, Any] | None:
         """The user's view once the projector has applied `event_id` (bounded wait)."""
@@ -213,6 +236,7 @@ class Gateway:
             ("tz", "tz"),
             ("device_tokens", "deviceTokens"),
             ("subscribe_to_emails", "subscribeToEmails"),
+            ("sign_up_date", "signUpDate"),
         ):
             value = getattr(user, name)
             if value is not None:
@@ -223,6 +247,12 @@ class Gateway:
         return api.user_json(base)
 
     # --- reads -----------------------------------------------------------------------------
+
+    async def user(self, request: Request) -> JSON:
+        """GET, PUT and PATCH /users/{id}: one route, so a 405 lists all three in `Allow`."""
+        if request.method == "GET":
+            return await self.get_user(request)
+        return await self.identify(request)
 
     async def get_user(self, request: Request) -> JSON:
         return JSON(api.user_json(await self.user_view(request.path_params["id"])))
@@ -276,11 +306,12 @@ class Gateway:
 
     async def streaks(self, request: Request) -> JSON:
         raw = request.query_params.getlist("userIds")
-        ids = list(dict.fromkeys(u for part in raw for u in part.split(",") if u))
-        if not ids:
+        given = [u for part in raw for u in part.split(",") if u]
+        if not given:
             raise api.bad("userIds: missing; give 1 to 100 user ids, comma-separated")
-        if len(ids) > api.MAX_STREAK_USERS:
-            raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} users, got {len(ids)}")
+        if len(given) > api.MAX_STREAK_USERS:  # Trophy: "a list of up to 100 user IDs"
+            raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} user ids, got {len(given)}")
+        ids = list(dict.fromkeys(given))
         out: list[dict[str, Any]] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
             streak = (view or {}).get("streak") or {}
@@ -295,3 +326,42 @@ class Gateway:
             )
         out.sort(key=lambda item: -item["streakLength"])
         return JSON(out)
+
+    # --- preferences -----------------------------------------------------------------------
+
+    async def preferences(self, request: Request) -> JSON:
+        """GET /users/{id}/preferences; PATCH writes the notification channels it gives as a
+        `UserIdentified` through the log, and answers once projected (or merged, if not)."""
+        user_id = request.path_params["id"]
+        if request.method == "GET":
+            return JSON(api.preferences_json(await self.user_view(user_id)))
+        given = api.parse_preferences(await self.body(request))
+        view = await self.user_view(user_id)
+        if not given:  # nothing to change: nothing written
+            return JSON(api.preferences_json(view))
+        cmd = UserIdentified(
+            event_id=self.new_id(),
+            time_ms=self.clock(),
+            user=User(id=user_id, notifications=given),
+        )
+        progress = await self.publish_and_wait(cmd)
+        projected = await self._projected(user_id, cmd.event_id) if progress else None
+        if projected is None:
+            merged = {**(view.get("notifications") or {}), **given}
+            return JSON(api.preferences_json({**view, "notifications": merged}))
+        return JSON(api.preferences_json(projected))
+
+    # --- event summaries -------------------------------------------------------------------
+
+    async def user_metric_summary(self, request: Request) -> JSON:
+        """GET /users/{id}/metrics/{key}/event-summary, from the view's kept days (the fold
+        keeps the latest `processors.metrics.MAX_METRIC_DAYS` local days with a change)."""
+        metric = self.metric(request.path_params["key"])
+        aggregation, start, end = api.summary_params(request.query_params)
+        view = await self.user_view(request.path_params["id"])
+        days = [
+            KeptDay(date.fromisoformat(d).toordinal(), Decimal(added), Decimal(total))
+            for d, added, total in (view.get("metricDays") or {}).get(metric, ())
+        ]
+        points = summarize(days, start, end, aggregation, self.rules.week_start)
+        return JSON(api.summary_json(points))

@@ -1,13 +1,28 @@
-"""The gateway's reads of the Redis views (layout in `schemas.views`)."""
+"""The gateway's reads of the Redis views (layout in `schemas.views`).
+
+When the views' epoch marker is missing, Redis lost them (or the projector is rebuilding
+them): a read that finds nothing answers 503 "views rebuilding", never a false 404, and the
+rarity counts (which would be partial) answer 503 too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from schemas.api import ApiError
 from schemas.views import Keys, decode_view
+
+
+def rebuilding() -> ApiError:
+    return ApiError(
+        503,
+        "the read views are being rebuilt (Redis lost them); no answer can be trusted yet, "
+        "retry shortly",
+        {"Retry-After": "1"},
+    )
 
 
 class ViewReader:
@@ -23,7 +38,11 @@ class ViewReader:
         pipe = self.redis.pipeline(transaction=False)
         for uid in user_ids:
             pipe.hget(self.keys.user(uid), "doc")
-        return [None if raw is None else decode_view(raw) for raw in await pipe.execute()]
+        pipe.exists(self.keys.epoch)
+        *docs, whole = await pipe.execute()
+        if not whole and None in docs:
+            raise rebuilding()
+        return [None if raw is None else decode_view(raw) for raw in docs]
 
     async def completions(self, achievements: Iterable[str]) -> tuple[dict[str, int], int]:
         """Completions per achievement, and the number of users (rarity's denominator)."""
@@ -32,13 +51,43 @@ class ViewReader:
         for key in keys:
             pipe.scard(self.keys.completed(key))
         pipe.scard(self.keys.users)
-        counts = await pipe.execute()
+        pipe.exists(self.keys.epoch)
+        *counts, whole = await pipe.execute()
+        if not whole:
+            raise rebuilding()
         return dict(zip(keys, counts[:-1], strict=True)), int(counts[-1])
+
+    async def require_whole(self) -> None:
+        """503 unless the views' epoch marker says they were built whole."""
+        if not await self.redis.exists(self.keys.epoch):
+            raise rebuilding()
+
+    async def points_top(self, system: str) -> int:
+        """The greatest total any user has in the points system (0: none)."""
+        top = await self.redis.zrevrange(self.keys.points(system), 0, 0, withscores=True)
+        return int(top[0][1]) if top else 0
+
+    async def points_counts(
+        self, system: str, ranges: Sequence[tuple[int | None, int | None]]
+    ) -> list[int]:
+        """Users whose total is within each [low, high] (None: unbounded)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for low, high in ranges:
+            lo = "-inf" if low is None else low
+            hi = "+inf" if high is None else high
+            pipe.zcount(self.keys.points(system), lo, hi)
+        return [int(n) for n in await pipe.execute()]
+
+    async def points_totals(self, system: str) -> dict[str, int]:
+        """Every user's total in the points system (for filters the sorted set cannot do)."""
+        pairs: list[Any] = await self.redis.zrange(self.keys.points(system), 0, -1, withscores=True)
+        out: dict[str, int] = {}
+        for member, score in pairs:
+            out[member.decode() if isinstance(member, bytes) else str(member)] = int(score)
+        return out
 
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())
-        except (OSError, ConnectionError, TimeoutError):
-            return False
-        except Exception:  # redis.exceptions.ConnectionError and kin
+        except (OSError, TimeoutError, RedisError):  # unreachable, slow, or refusing
             return False

@@ -26,11 +26,15 @@ log = logging.getLogger("podium.projector")
 
 
 class BoardKeys:
-    """The board views' part of the key layout (what `projector.rebuild` clears)."""
+    """The board views' part of the key layout (what `projector.rebuild` clears), with an
+    epoch marker of their own: a rebuild of the user views clears everything under the prefix,
+    this marker included, and the board loop then rebuilds the board views by itself."""
 
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
         self.pattern = f"{keys.prefix}board*"
+        self.epoch = f"{keys.prefix}board-epoch"
+        self.rebuilding = f"{keys.prefix}board-rebuilding"
 
 
 class BoardProjector:

@@ -1,11 +1,11 @@
 """The pure fold: one user's state and one command in, the new state and its records out.
 
 Reads commands from `podium.events` (via the runtime); its records go to `podium.progress`
-(`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`)
-`podium.streaks` (`StreakChanged`) and `podium.scores` (`ScoreChanged`, only when the rules
-have leaderboards). No I/O, no clock, no await: time is the command's own.
-Each concern lives in its own module (users, metrics, streaks, achievements); this one only
-composes them and builds the new state once per command.
+(`Progress`, exactly one per command, first), `podium.achievements` (`AchievementCompleted`),
+`podium.streaks` (`StreakChanged`), `podium.points` (`PointsChanged`) and `podium.scores`
+(`ScoreChanged`, only when the rules have leaderboards). No I/O, no clock, no await: time is
+the command's own. Each concern lives in its own module (users, metrics, streaks,
+achievements, points, leaderboards); this one only composes them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from processors import achievements as ach
-from processors import metrics, streaks
+from processors import metrics, points, streaks
 from processors.leaderboards import Moment, Standing, score_changes
+from processors.periods import local_ordinal
 from processors.users import new_user, upsert
 from schemas.commands import (
     AchievementAwarded,
@@ -25,12 +26,18 @@ from schemas.commands import (
     UserIdentified,
 )
 from schemas.leaderboards import ScoreChanged
-from schemas.records import AchievementCompleted, CommandType, Progress, StreakChanged
+from schemas.records import (
+    AchievementCompleted,
+    CommandType,
+    PointsChanged,
+    Progress,
+    StreakChanged,
+)
 from schemas.rules import Rules
-from schemas.state import StreakState, UserState
+from schemas.state import MetricDay, StreakState, UserState
 from schemas.values import replace
 
-FoldRecord = Progress | AchievementCompleted | StreakChanged | ScoreChanged
+FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged | ScoreChanged
 ZERO = Decimal(0)
 _exact_add = metrics.exact_add
 
@@ -101,6 +108,7 @@ def evolve(
     A command whose event id was seen recently, or a metric event whose idempotency key was
     seen for that metric, changes nothing: its Progress says `replayed=True`.
     """
+    before = state
     if state is None:
         if isinstance(command, ClockTicked):
             state = new_user(command.user_id, command.time_ms, rules)
@@ -117,10 +125,37 @@ def evolve(
     else:
         events = (*recent, fingerprint)
     if isinstance(command, MetricTracked):
-        return _metric(state, command, rules, events)
-    if isinstance(command, ClockTicked):
-        return _tick(state, command, rules, events)
-    return _identify_or_award(state, command, rules, events)
+        new, records = _metric(state, command, rules, events)
+    elif isinstance(command, ClockTicked):
+        new, records = _tick(state, command, rules, events)
+    else:
+        new, records = _identify_or_award(state, command, rules, events)
+    if records[0].replayed:  # type: ignore[union-attr]
+        return new, records
+    if rules.points:
+        new, records = _with_points(before, new, command, records, rules)
+    if rules.leaderboards:
+        new = _score(state, new, command, rules, records)
+    return new, records
+
+
+def _with_points(
+    before: UserState | None,
+    new: UserState,
+    command: Command,
+    records: list[FoldRecord],
+    rules: Rules,
+) -> tuple[UserState, list[FoldRecord]]:
+    """The command's points, after its other effects: the state with the changed systems,
+    its `Progress` carrying the `PointsChanged` facts, which follow the other records."""
+    systems, facts = points.apply(before, new, command, records[1:], rules)
+    if systems is None:
+        return new, records
+    new = replace(new, points=systems)
+    if not facts:
+        return new, records
+    progress = replace(records[0], points=tuple(facts))
+    return new, [progress, *records[1:], *facts]
 
 
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
@@ -131,6 +166,14 @@ def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
     )
 
 
+def _days(
+    state: UserState, metric: str, day: int, value: Decimal, total: Decimal
+) -> Mapping[str, tuple[MetricDay, ...]]:
+    out = dict(state.metric_days)
+    out[metric] = metrics.record_day(out.get(metric, ()), day, value, total)
+    return out
+
+
 def _metric(
     state: UserState, cmd: MetricTracked, rules: Rules, events: tuple[str, ...]
 ) -> tuple[UserState, list[FoldRecord]]:
@@ -139,7 +182,7 @@ def _metric(
     keys = state.idempotency if key is None else _remember_key(state, metric, key, rules)
     if keys is None:
         return state, [_replayed(state, cmd, rules)]
-    prior, before = state, state.attributes
+    before = state.attributes
     state = upsert(state, cmd.user)
     value = cmd.value
     totals = dict(state.totals)
@@ -164,6 +207,7 @@ def _metric(
         recent_events=events,
         achievements=ach.merged(have, done) if done else have,
         streak=streak,
+        metric_days=_days(state, metric, local_ordinal(at, state.tz), value, total),
     )
     progress = Progress(
         id=f"{uid}:progress:{eid}",
@@ -177,9 +221,6 @@ def _metric(
         achievements=tuple(done),
         streak=streaks.snapshot(streak, rules, extended),
     )
-    if rules.leaderboards:
-        out: list[FoldRecord] = [progress, *done, *changes]
-        return _score(prior, new, cmd, rules, out), out
     if done:
         return new, [progress, *done, *changes]
     return new, [progress, *changes] if changes else [progress]
@@ -201,8 +242,7 @@ def _tick(
 ) -> tuple[UserState, list[FoldRecord]]:
     settled, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
     new = _build(settled, events=events, time_ms=cmd.time_ms)
-    out: list[FoldRecord] = [_progress(new, cmd, "tick", rules), *changes]
-    return _score(state, new, cmd, rules, out), out
+    return new, [_progress(new, cmd, "tick", rules), *changes]
 
 
 def _identify_or_award(
@@ -211,7 +251,7 @@ def _identify_or_award(
     rules: Rules,
     events: tuple[str, ...],
 ) -> tuple[UserState, list[FoldRecord]]:
-    prior, state = state, upsert(state, cmd.user)
+    state = upsert(state, cmd.user)
     state, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
     uid, eid, at, attrs, have = (
         state.user_id,
@@ -233,27 +273,31 @@ def _identify_or_award(
         kind = "user"
     done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
     new = _build(state, events=events, time_ms=at, done=ach.merged(have, done) if done else None)
-    out: list[FoldRecord] = [_progress(new, cmd, kind, rules, done=done), *done, *changes]
-    return _score(prior, new, cmd, rules, out), out
+    return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]
 
 
 def _score(
     old: UserState, new: UserState, cmd: Command, rules: Rules, out: list[FoldRecord]
 ) -> UserState:
-    """The score step, last: the user's board scores after the command took `old` to `new`
-    (totals, streak length, attributes), its `ScoreChanged` records appended to `out`."""
+    """The score step, last (after points): the user's board scores after the command took
+    `old` to `new` (totals, points totals, streak length, attributes), its `ScoreChanged`
+    records appended to `out`."""
     if not rules.leaderboards:
         return new
     held = new.board_scores
     scores, changed = score_changes(
         rules.leaderboards,
         held,
-        Standing(old.totals, {}, old.streak.length),
-        Standing(new.totals, {}, new.streak.length),
+        Standing(old.totals, _points_totals(old), old.streak.length),
+        Standing(new.totals, _points_totals(new), new.streak.length),
         Moment(new.user_id, cmd.event_id, cmd.time_ms, new.tz, new.attributes),
     )
     out.extend(changed)
     return new if scores is held else replace(new, leaderboards=scores)
+
+
+def _points_totals(state: UserState) -> dict[str, Decimal]:
+    return {key: Decimal(system.total) for key, system in state.points.items()}
 
 
 def close_periods(

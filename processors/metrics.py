@@ -6,12 +6,16 @@ computed in a 120-digit context, so no realistic sum is ever rounded.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from decimal import Context, Decimal
 from hashlib import blake2b
 from typing import TypeVar
 
+from schemas.state import MetricDay
+
 ZERO = Decimal(0)
+MAX_METRIC_DAYS = 400  # per metric: the latest 400 days with a change (Trophy's summary span)
 T = TypeVar("T")
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
 
@@ -48,3 +52,34 @@ def remember_key(
     out = dict(keys)
     out[metric] = remember(keys.get(metric, ()), fingerprint, bound)
     return out
+
+
+def record_day(
+    days: tuple[MetricDay, ...], day: int, value: Decimal, total: Decimal
+) -> tuple[MetricDay, ...]:
+    """The per-day history of one metric with `value` counted on local day `day`, `total`
+    being the metric's total after it. Keeps the latest `MAX_METRIC_DAYS` days. A late event
+    (a day before the latest kept) lands on its own day and moves every later day's total."""
+    if days:
+        last = days[-1]
+        if last.day == day:
+            return (*days[:-1], MetricDay(day=day, added=exact_add(last.added, value), total=total))
+        if last.day > day:
+            return _record_late(days, day, value)
+    return remember(days, MetricDay(day=day, added=value, total=total), MAX_METRIC_DAYS)
+
+
+def _record_late(days: tuple[MetricDay, ...], day: int, value: Decimal) -> tuple[MetricDay, ...]:
+    """`value` on `day`, before the latest kept day: the later days' totals move by it."""
+    at = bisect_left([d.day for d in days], day)
+    before, after = days[:at], days[at:]  # `after` holds at least the latest day
+    if after[0].day == day:
+        hit, after = after[0], after[1:]
+        placed = MetricDay(
+            day=day, added=exact_add(hit.added, value), total=exact_add(hit.total, value)
+        )
+    else:
+        base = before[-1].total if before else _EXACT.subtract(after[0].total, after[0].added)
+        placed = MetricDay(day=day, added=value, total=exact_add(base, value))
+    moved = (MetricDay(day=d.day, added=d.added, total=exact_add(d.total, value)) for d in after)
+    return (*before, placed, *moved)[-MAX_METRIC_DAYS:]

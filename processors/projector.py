@@ -1,18 +1,23 @@
 """The projector: keeps the Redis read views (layout in `schemas.views`) from Kafka.
 
 Reads `podium.state` (the compacted per-user state changelog, read_committed) with its own
-consumer group and writes, per record, the user's view document, the users set and the
-completion sets. Why the state changelog and not `podium.progress`: progress is kept one week,
-so a rebuild from it would lose every user idle for longer; the compacted changelog always
-holds each user's latest state, and it carries the profile, totals, achievements (with
-achievedAt) and the streak with its history.
+consumer group and writes, per record, the user's view document, the users set, the
+completion sets and the user's total in the sorted set of each points system it has a
+standing in. Why the state
+changelog and not `podium.progress`: progress is kept one week, so a rebuild from it would
+lose every user idle for longer; the compacted changelog always holds each user's latest
+state, and it carries the profile, totals, achievements (with achievedAt), the streak with
+its history and the points.
 
 Idempotent: a document is written only when its state version (commands applied) is not older
 than the stored one (`schemas.views.WRITE_USER`, a Lua compare-and-set), and completions are
 set members, so redelivery after a crash changes nothing. Offsets are committed after the
 Redis writes (at least once).
 
-`rebuild` clears the views and replays the changelog from the beginning up to its current end.
+`rebuild` clears the views and replays the changelog from the beginning up to its current end,
+then writes the epoch marker (`schemas.views.Keys.epoch`). `run` checks the marker about once
+a second and rebuilds by itself when it is missing: Redis lost the views (a flush, a restart
+without persistence), or they were never built whole (the first start).
 
 The leaderboard views (`processors.board_views`) are kept the same way from
 `podium.ranking.state`, by a second loop of the same process in its own group.
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,14 +42,21 @@ from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
 from schemas.topics import Names
-from schemas.views import WRITE_USER, Keys, encode_view
+from schemas.views import FINISH_REBUILD, REBUILD_LEASE_S, WRITE_USER, Keys, encode_view
 
 log = logging.getLogger("podium.projector")
+EPOCH_CHECK_S = 1.0  # how often the live projector looks for the views' epoch marker
 
 
 class _Pattern(Protocol):
+    """A views' key layout as the loops use it: what to clear, and its epoch marker."""
+
     @property
     def pattern(self) -> str: ...
+    @property
+    def epoch(self) -> str: ...
+    @property
+    def rebuilding(self) -> str: ...
 
 
 class Applies(Protocol):
@@ -86,12 +100,17 @@ class Projector:
         pipe = self.redis.pipeline(transaction=False)
         for state in latest.values():
             doc = encode_view(user_view(state, self.rules))
+            systems = [s for s in self.rules.points if s in state.points]
             keys = [
                 self.keys.user(state.user_id),
                 self.keys.users,
                 *(self.keys.completed(a) for a in sorted(state.achievements)),
+                *(self.keys.points(s) for s in systems),
             ]
-            await self.script(keys=keys, args=[state.events, doc, state.user_id], client=pipe)
+            totals = [state.points[s].total for s in systems]
+            args: list[int | str | bytes] = [state.events, doc, state.user_id, len(systems)]
+            args.extend(totals)
+            await self.script(keys=keys, args=args, client=pipe)
         written = sum(int(x) for x in await pipe.execute())
         self.applied += written
         return written
@@ -112,12 +131,22 @@ def consumer(bootstrap: str, group: str | None, **extra: object) -> AIOKafkaCons
 async def run(
     bootstrap: str, topic: str, group: str, projector: Applies, stop: asyncio.Event | None = None
 ) -> None:
-    """Project the changelog live until `stop` is set (or forever)."""
+    """Project the changelog live until `stop` is set (or forever); rebuild the views
+    whenever their epoch marker is missing."""
     cons = consumer(bootstrap, group)
     cons.subscribe([topic])
     await cons.start()
+    checked = 0.0
     try:
         while stop is None or not stop.is_set():
+            if time.monotonic() - checked >= EPOCH_CHECK_S:
+                if not await projector.redis.exists(
+                    projector.keys.epoch, projector.keys.rebuilding
+                ):
+                    log.warning("the views' epoch marker is missing: rebuilding from %s", topic)
+                    read = await rebuild(bootstrap, topic, projector)
+                    log.info("views rebuilt from %d state records", read)
+                checked = time.monotonic()
             batches = await cons.getmany(timeout_ms=200, max_records=5000)
             if not batches:
                 continue
@@ -165,8 +194,27 @@ async def rebuild(
     projector: Applies,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Clear the views and replay the whole changelog up to its current end; records read."""
-    await clear(projector.redis, projector.keys)
+    """Clear the views, replay the whole changelog up to its current end and set the epoch
+    marker; records read. Redone when Redis lost the views again meanwhile."""
+    while True:
+        await clear(projector.redis, projector.keys)
+        token = uuid.uuid4().hex
+        await projector.redis.set(projector.keys.rebuilding, token, ex=REBUILD_LEASE_S)
+        seen = await replay(bootstrap, topic, projector, progress)
+        keys = [projector.keys.rebuilding, projector.keys.epoch]
+        now_ms = time.time_ns() // 1_000_000
+        if await projector.redis.eval(FINISH_REBUILD, 2, *keys, token, now_ms):
+            return seen  # 1: done; 2: a later rebuild finishes the job
+        log.warning("Redis lost the views during the rebuild: rebuilding again")
+
+
+async def replay(
+    bootstrap: str,
+    topic: str,
+    projector: Applies,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Apply the whole changelog up to its current end to the views; records read."""
     cons = consumer(bootstrap, None)
     await cons.start()
     try:
@@ -187,6 +235,7 @@ async def rebuild(
                 values.extend(r.value for r in recs if r.offset < ends[tp])
                 seen += sum(1 for r in recs if r.offset < ends[tp])
             await projector.apply(values)
+            await projector.redis.expire(projector.keys.rebuilding, REBUILD_LEASE_S)
             for tp in list(remaining):
                 if await cons.position(tp) >= ends[tp]:
                     remaining.discard(tp)

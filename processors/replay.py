@@ -1,6 +1,9 @@
 """`podium replay`: rebuild every user's state from `podium.events` with the current rules,
 write what differs to `podium.state`, and publish only the facts never emitted before
-(`podium.achievements`, `podium.streaks`), flagged `backfilled`, once. Then hand over.
+(`podium.achievements`, `podium.streaks`, `podium.points`), flagged `backfilled`, once. Then
+hand over. A points fact is new when it holds an award never emitted (award ids are
+deterministic); it is published with only those awards, so a consumer summing `added` over
+distinct fact ids counts each award once.
 
 1. Read the ids already on the fact topics (every fact has a deterministic id) and the
    worker group's committed offsets. Fold every partition from the beginning up to those
@@ -33,13 +36,13 @@ from processors.runtime.partition import OwnedPartition, ProducerConfig, start_p
 from processors.runtime.step import Applied, apply_record, encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
 from schemas.leaderboards import ScoreChanged
-from schemas.records import AchievementCompleted, StreakChanged
+from schemas.records import AchievementCompleted, PointsChanged, StreakChanged
 from schemas.rules import Rules
 from schemas.topics import Names
 from schemas.values import replace
 
 log = logging.getLogger("podium.replay")
-Fact = AchievementCompleted | StreakChanged
+Fact = AchievementCompleted | StreakChanged | PointsChanged
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 CHUNK = 20_000  # records per hand-over transaction
 
@@ -81,13 +84,26 @@ class Rebuild:
             for item in outcome.derived[1:]:  # derived[0] is the Progress: never re-emitted
                 if isinstance(item, ScoreChanged):
                     continue  # not backfilled by the replay yet: the state keeps the scores
+                if isinstance(item, PointsChanged):
+                    item = unemitted_awards(item, emitted)  # type: ignore[assignment]
+                    if item is None:
+                        continue
                 if item.id not in emitted and item.id not in new:
                     new[item.id] = item  # type: ignore[assignment]
 
     def forget_emitted(self, ids: set[str]) -> None:
+        """Drop the new facts emitted meanwhile; a points fact loses only its emitted awards
+        (its id, that of its first award, may be emitted while later awards are not)."""
         self.emitted |= ids
-        for fact_id in ids & self.new.keys():
-            del self.new[fact_id]
+        for fact_id, fact in list(self.new.items()):
+            if isinstance(fact, PointsChanged):
+                rest = unemitted_awards(fact, self.emitted)
+                if rest is not fact:
+                    del self.new[fact_id]
+                    if rest is not None:
+                        self.new[rest.id] = rest
+            elif fact_id in ids:
+                del self.new[fact_id]
 
     def states(self) -> dict[str, bytes]:
         out = {}
@@ -96,6 +112,23 @@ class Rebuild:
             assert state is not None
             out[uid] = encode_out_state(state.with_offset(offset))
         return out
+
+
+def unemitted_awards(fact: PointsChanged, emitted: set[str]) -> PointsChanged | None:
+    """The fact with only its awards never emitted (itself when all are new, None when none
+    is); its id is that of its first remaining award."""
+    awards = tuple(a for a in fact.awards if a.id not in emitted)
+    if len(awards) == len(fact.awards):
+        return fact
+    if not awards:
+        return None
+    return replace(fact, id=awards[0].id, awards=awards, added=sum(a.points for a in awards))
+
+
+def emitted_ids(raw: bytes) -> set[str]:
+    """The ids a fact record stands for: its own and, for a points fact, its awards'."""
+    obj = orjson.loads(raw)
+    return {obj["id"], *(a["id"] for a in obj.get("awards") or ())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +196,7 @@ async def _read_tails(
 ) -> None:
     """Add to each rebuild the fact ids and the states written since the offsets `since`
     (default 0) of the fact topics and of `podium.state`; advance `since` to their ends."""
-    topics = (names.achievements, names.streaks, names.state)
+    topics = (names.achievements, names.streaks, names.points, names.state)
     tps = [TopicPartition(t, p) for t in topics for p in parts]
     ends = await consumer.end_offsets(tps)
 
@@ -174,7 +207,7 @@ async def _read_tails(
                 if r.key is not None and r.value is not None:
                     rebuild.current[r.key.decode()] = r.value
         else:
-            rebuild.forget_emitted({orjson.loads(r.value)["id"] for r in records if r.value})
+            rebuild.forget_emitted({i for r in records if r.value for i in emitted_ids(r.value)})
 
     await _read(consumer, {tp: (since.get(tp, 0), ends[tp]) for tp in tps}, handle)
     since.update(ends)
@@ -202,7 +235,7 @@ async def run_replay(
     )
     await consumer.start()
     try:
-        topics = (names.events, names.achievements, names.streaks, names.state)
+        topics = (names.events, names.achievements, names.streaks, names.points, names.state)
         consumer.assign([TopicPartition(t, p) for t in topics for p in parts])
         consumer.pause(*consumer.assignment())
         read_to: dict[TopicPartition, int] = {}
@@ -308,15 +341,22 @@ async def _commit(
         for f in facts
         if isinstance(f, StreakChanged)
     ]
+    points = [
+        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
+        for f in facts
+        if isinstance(f, PointsChanged)
+    ]
     pending = [(names.state, kv) for kv in ((u.encode(), raw) for u, raw in states)]
     pending += [(names.achievements, kv) for kv in achievements]
     pending += [(names.streaks, kv) for kv in streaks]
+    pending += [(names.points, kv) for kv in points]
     for start in range(0, len(pending), CHUNK):
         chunk = pending[start : start + CHUNK]
         by_topic: dict[str, list[tuple[bytes, bytes]]] = {
             names.state: [],
             names.achievements: [],
             names.streaks: [],
+            names.points: [],
         }
         for topic, kv in chunk:
             by_topic[topic].append(kv)

@@ -1,9 +1,10 @@
-"""`podium tick`: settle the streaks of inactive users by writing `ClockTicked` commands to
-`podium.events` (so a replay sees the very same ticks).
+"""`podium tick`: settle the streaks and the time points triggers of inactive users by writing
+`ClockTicked` commands to `podium.events` (so a replay sees the very same ticks).
 
 Reads the latest states from `podium.state`; for every user with an active streak whose
 streak a tick at `at_ms` would change (a missed period: freeze consumed or streak lost, or a
-freeze earned), writes one tick keyed by the user id. The tick's event id is
+freeze earned), or with a time points trigger whose interval has ended since its last
+command, writes one tick keyed by the user id. The tick's event id is
 `tick:{at_ms}:{user}`, so running the same tick twice changes nothing (the fold drops a
 repeated event id). Run it from cron, e.g. hourly; the fold applies `close_periods`.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
+from processors import points
 from processors.fold import close_periods
 from processors.runtime.changelog import partition_count, read_latest
 from schemas.commands import ClockTicked, encode_command
@@ -38,10 +40,10 @@ def ticks_due(latest: dict[str, bytes], at_ms: int, rules: Rules) -> list[ClockT
     out = []
     for uid, raw in sorted(latest.items()):
         state = decode_state(raw)
-        if state.streak.length == 0:
+        due = bool(rules.points_index.time) and points.due(state, at_ms, rules)
+        if not due and state.streak.length == 0:
             continue
-        _, changes = close_periods(state, at_ms, rules)
-        if changes:
+        if due or close_periods(state, at_ms, rules)[1]:
             out.append(ClockTicked(event_id=f"tick:{at_ms}:{uid}", time_ms=at_ms, user_id=uid))
     return out
 

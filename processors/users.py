@@ -26,6 +26,8 @@ def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None)
         device_tokens=u.device_tokens,
         subscribe_to_emails=u.subscribe_to_emails,
         attributes=dict(u.attributes) if u.attributes else {},
+        sign_up_date=u.sign_up_date,
+        notifications=dict(u.notifications) if u.notifications else {},
         created_ms=time_ms,
         updated_ms=time_ms,
         streak=initial_streak(rules),
@@ -47,6 +49,8 @@ def upsert(state: UserState, user: User) -> UserState:
             or user.subscribe_to_emails == state.subscribe_to_emails
         )
         and (not attributes or attributes == state.attributes or _included(attributes, state))
+        and (user.sign_up_date is None or user.sign_up_date == state.sign_up_date)
+        and (not user.notifications or _included(user.notifications, state.notifications))
     ):
         return state
     changes: dict[str, Any] = {}
@@ -64,10 +68,15 @@ def upsert(state: UserState, user: User) -> UserState:
         changes["subscribe_to_emails"] = user.subscribe_to_emails
     if attributes and attributes != state.attributes and not _included(attributes, state):
         changes["attributes"] = {**state.attributes, **attributes}
+    if user.sign_up_date is not None and user.sign_up_date != state.sign_up_date:
+        changes["sign_up_date"] = user.sign_up_date
+    if user.notifications and not _included(user.notifications, state.notifications):
+        given = {k: tuple(v) for k, v in user.notifications.items()}
+        changes["notifications"] = {**state.notifications, **given}
     return replace(state, **changes) if changes else state
 
 
-def _included(attributes: Mapping[str, str], state: UserState) -> bool:
-    """Whether every given attribute already has that value."""
-    stored = state.attributes
-    return all(stored.get(k) == v for k, v in attributes.items())
+def _included(given: Mapping[str, Any], stored: Mapping[str, Any] | UserState) -> bool:
+    """Whether every given key already has that value (attributes, notification types)."""
+    have = stored.attributes if isinstance(stored, UserState) else stored
+    return all(have.get(k) == v for k, v in given.items())

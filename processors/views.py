@@ -38,6 +38,23 @@ def _history(state: UserState, rules: Rules) -> list[list[Any]]:
     return out[-rules.streak.history_periods :] if rules.streak.history_periods else out
 
 
+def _points(state: UserState) -> dict[str, Any]:
+    """Per points system: total, level, the kept awards and days (layout in
+    `schemas.api_points`)."""
+    return {
+        key: {
+            "total": p.total,
+            "level": p.level,
+            "awards": [
+                [a.trigger, a.event_id, a.points, a.time_ms, a.total, a.count, list(a.boosts)]
+                for a in p.awards
+            ],
+            "days": [[d.day, d.added, d.total] for d in p.days],
+        }
+        for key, p in state.points.items()
+    }
+
+
 def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
     """The view document of one user's state."""
     return {
@@ -48,6 +65,8 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
         "subscribeToEmails": state.subscribe_to_emails,
         "attributes": dict(state.attributes),
+        "signUpDate": state.sign_up_date,
+        "notifications": {k: list(v) for k, v in state.notifications.items()},
         "createdMs": state.created_ms,
         "updatedMs": state.updated_ms,
         "events": state.events,
@@ -57,4 +76,9 @@ def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
         "extendedMs": state.streak.extended_ms,
         "history": _history(state, rules),
         "recent": list(state.recent_events),
+        "points": _points(state),
+        "metricDays": {
+            m: [[iso(d.day), str(d.added), str(d.total)] for d in days]
+            for m, days in state.metric_days.items()
+        },
     }

@@ -1,9 +1,9 @@
 """`podium worker`: the composition root of a stream worker.
 
 Reads `podium.events`; writes `podium.state`, `podium.progress`, `podium.achievements`,
-`podium.streaks`, `podium.scores` (on each ranking's own partition) and `podium.events.dlq`,
-each batch of each input partition in one Kafka
-transaction together with its input offset (see docs/runtime.md).
+`podium.streaks`, `podium.points`, `podium.scores` (on each ranking's own partition) and
+`podium.events.dlq`, each batch of each input partition in one Kafka transaction together
+with its input offset (see docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class WorkerConfig:
     transaction_timeout_ms: int = 10_000
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
+    blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
     metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
 
 
@@ -61,6 +62,7 @@ async def check_partitions(bootstrap: str, names: Names) -> int:
     await admin.start()
     try:
         topics = [names.events, names.state, names.progress, names.achievements, names.streaks]
+        topics.append(names.points)
         described = await admin.describe_topics([*topics, names.scores])
         counts = {t["topic"]: len(t["partitions"]) for t in described}
         scores = counts.pop(names.scores, 0)
@@ -91,6 +93,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         max_records=config.max_records,
         fence_backoff_s=config.fence_backoff_s,
         score_partitions=score_partitions,
+        blocked_retry_s=config.blocked_retry_s,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

@@ -8,8 +8,8 @@ validation failure raises `ApiError(status, message)` naming the field that is w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from schemas.requests import (
     MAX_IDEMPOTENCY_KEY,
     MAX_STREAK_USERS,
     MAX_USER_STRING,
+    NOTIFICATION_TYPES,
     ApiError,
     EventRequest,
     bad,
@@ -33,6 +34,7 @@ from schemas.requests import (
     parse_batch,
     parse_complete,
     parse_event,
+    parse_preferences,
     parse_user,
 )
 from schemas.rules import Achievement, Rules
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_IDEMPOTENCY_KEY",
     "MAX_STREAK_USERS",
     "MAX_USER_STRING",
+    "NOTIFICATION_TYPES",
     "ApiError",
     "EventRequest",
     "bad",
@@ -55,6 +58,7 @@ __all__ = [
     "parse_batch",
     "parse_complete",
     "parse_event",
+    "parse_preferences",
     "parse_user",
 ]
 
@@ -101,8 +105,11 @@ def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None)
     return out
 
 
-def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
-    """Trophy's `EventResponse` for the `Progress` of a metric event."""
+def event_response(
+    progress: Progress, rules: Rules, points: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Trophy's `EventResponse` for the `Progress` of a metric event; `points` is its
+    rendering of `progress.points` (`schemas.api_points.event_points`)."""
     streak = streak_json(snapshot_json(progress.streak), rules)
     streak["extended"] = bool(progress.streak and progress.streak.extended)
     return {
@@ -115,11 +122,16 @@ def event_response(progress: Progress, rules: Rules) -> dict[str, Any]:
             if a.achievement in rules.achievements
         ],
         "currentStreak": streak,
-        "points": {},
+        "points": dict(points or {}),
         "leaderboards": {},
-        "idempotencyKey": progress.idempotency_key,
+        **_idempotency_key(progress.idempotency_key),
         "idempotentReplayed": progress.replayed,
     }
+
+
+def _idempotency_key(key: str | None) -> dict[str, str]:
+    """Trophy's `idempotencyKey` is a string when given: absent (never null) when not."""
+    return {} if key is None else {"idempotencyKey": key}
 
 
 def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str, Any]:
@@ -137,25 +149,43 @@ def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str
         "currentStreak": streak,
         "points": {},
         "leaderboards": {},
-        "idempotencyKey": req.idempotency_key,
+        **_idempotency_key(req.idempotency_key),
         "idempotentReplayed": False,
         "pending": True,
     }
 
 
 def user_json(view: Mapping[str, Any]) -> dict[str, Any]:
-    """Trophy's `User` from a view document."""
-    return {
+    """Trophy's `User` from a view document; `subscribeToEmails` is true until set (Trophy's
+    default), `signUpDate` is there once given."""
+    subscribed = view.get("subscribeToEmails")
+    out = {
         "id": view["userId"],
         "email": view.get("email"),
         "name": view.get("name"),
         "tz": view.get("tz"),
         "deviceTokens": view.get("deviceTokens"),
-        "subscribeToEmails": bool(view.get("subscribeToEmails") or False),
+        "subscribeToEmails": True if subscribed is None else bool(subscribed),
         "attributes": dict(view.get("attributes") or {}),
         "control": False,
         "created": timestamp(view.get("createdMs") or 0),
         "updated": timestamp(view.get("updatedMs") or 0),
+    }
+    if view.get("signUpDate"):
+        out["signUpDate"] = view["signUpDate"]
+    return out
+
+
+DEFAULT_CHANNELS = ("email", "push")  # a notification type never set: every channel
+
+
+def preferences_json(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Trophy's `UserPreferencesResponse`: the channels of every notification type."""
+    stored = view.get("notifications") or {}
+    return {
+        "notifications": {
+            kind: list(stored.get(kind, DEFAULT_CHANNELS)) for kind in NOTIFICATION_TYPES
+        }
     }
 
 
@@ -223,7 +253,9 @@ def accessible(ach: Achievement, attributes: Mapping[str, str] | None) -> bool:
 
 
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
+    """An integer query parameter; absent: `default`; anything else not an integer in range
+    (an empty value too) is refused."""
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -235,9 +267,53 @@ def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> 
 
 
 def bool_param(raw: str | None, name: str) -> bool:
-    if raw is None or raw == "":
+    """`true` or `false` (any case); absent: false; anything else (empty too) is refused."""
+    if raw is None:
         return False
     lowered = raw.lower()
     if lowered not in ("true", "false"):
         raise bad(f"{name}: expected true or false, got {raw[:40]!r}")
     return lowered == "true"
+
+
+AGGREGATIONS = ("daily", "weekly", "monthly")
+MAX_SUMMARY_DAYS = 400  # Trophy: the date range must not exceed 400 days
+
+
+def summary_params(query: Mapping[str, str]) -> tuple[str, int, int]:
+    """`aggregation`, `startDate`, `endDate` of an event summary: the aggregation and the
+    dates as ordinals; 422 naming the parameter otherwise."""
+    aggregation = query.get("aggregation")
+    if aggregation not in AGGREGATIONS:
+        got = "missing" if aggregation is None else f"got {aggregation[:40]!r}"
+        raise bad(f"aggregation: expected one of {', '.join(AGGREGATIONS)}, {got}")
+    start = _date_param(query.get("startDate"), "startDate")
+    end = _date_param(query.get("endDate"), "endDate")
+    if end < start:
+        raise bad("endDate: before startDate")
+    if end - start > MAX_SUMMARY_DAYS:
+        raise bad(f"endDate: more than {MAX_SUMMARY_DAYS} days after startDate")
+    return aggregation, start, end
+
+
+def _date_param(raw: str | None, name: str) -> int:
+    if raw is None:
+        raise bad(f"{name}: missing; expected a date YYYY-MM-DD")
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw).toordinal()
+    except ValueError:
+        raise bad(f"{name}: expected a date YYYY-MM-DD, got {raw[:40]!r}") from None
+
+
+def summary_json(points: Sequence[tuple[int, Decimal, Decimal]]) -> list[dict[str, Any]]:
+    """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`."""
+    return [
+        {
+            "date": date.fromordinal(first).isoformat(),
+            "total": number(total),
+            "change": number(change),
+        }
+        for first, total, change in points
+    ]

@@ -4,7 +4,8 @@ Wire format (JSON object, UTF-8, produced by `encode_command`):
 
     {"type": "metric", "schema_version": 1, "eventId": "...", "time": 1712044800000,
      "user": {"id": "18", "email": ..., "name": ..., "tz": "Europe/London",
-              "deviceTokens": [...], "subscribeToEmails": true, "attributes": {...}},
+              "deviceTokens": [...], "subscribeToEmails": true, "attributes": {...},
+              "signUpDate": "2025-04-02", "notifications": {"recap": ["email"]}},
      "metric": "words-written", "value": "750", "attributes": {"category": "fiction"},
      "idempotencyKey": "..."}
 
@@ -63,6 +64,8 @@ class User(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defau
     device_tokens: tuple[str, ...] | None = None
     subscribe_to_emails: bool | None = None
     attributes: Mapping[str, str] | None = None
+    sign_up_date: str | None = None  # ISO calendar date, YYYY-MM-DD
+    notifications: Mapping[str, tuple[str, ...]] | None = None  # type -> channels, per type
 
 
 class _Command(msgspec.Struct, frozen=True, kw_only=True, rename=wire_name, tag_field="type"):

@@ -69,7 +69,8 @@ def build() -> dict[str, str]:
     docs = {
         "commands.schema.json": _commands(),
         "records.schema.json": _union(
-            "Podium derived record (podium.progress, .achievements, .streaks, .events.dlq)",
+            "Podium derived record "
+            "(podium.progress, .achievements, .streaks, .points, .events.dlq)",
             records.Record,  # type: ignore[arg-type]
         ),
         "state.schema.json": _state(),

@@ -25,7 +25,7 @@ from typing import Final, Literal
 import msgspec
 
 from schemas.records import wire_name
-from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
+from schemas.wire import TaggedCodec, Upcasters
 
 SCHEMA_VERSION: Final = 1
 PERPETUAL_RUN: Final = "all"
@@ -114,40 +114,14 @@ class BoardScore(msgspec.Struct, frozen=True, rename="camel"):
 
 LeaderboardRecord = ScoreChanged | RankChanged
 _BY_TAG: dict[object, str] = {"score": "ScoreChanged", "rank": "RankChanged"}
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(LeaderboardRecord)
 UPCASTERS = Upcasters(current=SCHEMA_VERSION, field="schema_version", steps={})
+_CODEC: TaggedCodec[LeaderboardRecord] = TaggedCodec(LeaderboardRecord, _BY_TAG, UPCASTERS)
 
 
 def encode_leaderboard_record(rec: LeaderboardRecord) -> bytes:
-    return _encoder.encode(rec)
+    return _CODEC.encode(rec)
 
 
 def decode_leaderboard_record(raw: bytes) -> LeaderboardRecord:
     """Decode a score or rank record; raises `InvalidRecord` with the reason."""
-    try:
-        rec: LeaderboardRecord = _decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return _decode_slowly(raw, exc)
-    except msgspec.DecodeError as exc:
-        raise InvalidRecord(not_json(exc)) from None
-    return rec
-
-
-def _decode_slowly(raw: bytes, exc: msgspec.ValidationError) -> LeaderboardRecord:
-    """The error path (and the upcast path), as `schemas.records` does it."""
-    obj = msgspec.json.decode(raw)
-    if type(obj) is not dict:
-        raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
-    lifted = UPCASTERS.lift(obj)
-    if lifted is not obj:
-        raw = msgspec.json.encode(lifted)
-        try:
-            rec: LeaderboardRecord = msgspec.convert(lifted, LeaderboardRecord)
-        except msgspec.ValidationError as again:
-            exc = again
-        else:
-            return rec
-    reason = explain(exc, raw, {})
-    name = _BY_TAG.get(obj.get("type"))
-    raise InvalidRecord(reason if name is None else f"{name}: {reason}")
+    return _CODEC.decode(raw)

@@ -2,13 +2,15 @@
 
 - `Progress` on `podium.progress`: exactly one per command, everything the command changed
   (enough for the gateway to answer Trophy's `EventResponse`).
-- `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`.
+- `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`,
+  `PointsChanged` on `podium.points` (also carried inside the command's `Progress`).
 - `DeadLetter` on `podium.events.dlq`: a record that could not be decoded or validated.
 
 Every record has a deterministic `id` (a consumer deduplicates by it) and a `backfilled`
 flag (true when a replay with changed rules emitted it for the first time).
 
-Wire format: a JSON object with "type" ("progress", "achievement", "streak", "dead_letter"),
+Wire format: a JSON object with "type" ("progress", "achievement", "streak", "points",
+"dead_letter"),
 "schema_version" and camelCase fields; decimals are strings, dates ISO "YYYY-MM-DD", times
 integer epoch milliseconds UTC. The types are msgspec structs, encoded and decoded by msgspec.
 """
@@ -21,9 +23,13 @@ from typing import Final, Literal
 
 import msgspec
 
-from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
+from schemas.wire import TaggedCodec, Upcasters
 
 SCHEMA_VERSION: Final = 1
+MAX_WHOLE_BYTES: Final = 256 * 1024
+"""A dead record whose key and value together exceed this is dead-lettered by reference: its
+base64 (4/3 of the bytes) must stay well under the broker's message limit (1 MiB by default)."""
+PREFIX_BYTES: Final = 1024
 
 CommandType = Literal["metric", "user", "achievement", "tick"]
 AchievementTrigger = Literal["metric", "streak", "api", "achievement"]
@@ -96,6 +102,42 @@ class StreakChanged(_Record, frozen=True, kw_only=True, tag="streak"):
     backfilled: bool = False
 
 
+class PointsAward(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What one trigger added in one command (all its firings there).
+    id = award_id(user, system, trigger, event id): a trigger awards at most once per command.
+    Tied to the event, not to a count of earlier firings, so the award of one event keeps its
+    id when a replay rebuilds the history before it."""
+
+    id: str
+    trigger: str  # the trigger's key in the rules file
+    points: int  # added to the total, after boosts and bounds; negative deducts
+    time_ms: int  # the command's time; for a time trigger, when its last interval ended
+    total: int  # the system's total after this award
+    count: int = 1  # firings (one metric event may pass several thresholds)
+    boosts: tuple[str, ...] = ()  # keys of the boosts that multiplied it
+
+
+def award_id(user_id: str, system: str, trigger: str, event_id: str) -> str:
+    return f"{user_id}:points:{system}:{trigger}:{event_id}"
+
+
+class PointsChanged(_Record, frozen=True, kw_only=True, tag="points"):
+    """A user's total in one points system changed in one command. id = awards[0].id."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str
+    user_id: str
+    system: str
+    event_id: str
+    time_ms: int
+    total: int
+    added: int
+    awards: tuple[PointsAward, ...]
+    previous_level: str | None = None  # level keys; None: below every level (or none set)
+    level: str | None = None
+    backfilled: bool = False
+
+
 class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     """Everything one command changed. id = f"{user_id}:progress:{event_id}"."""
 
@@ -111,21 +153,31 @@ class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     idempotency_key: str | None = None
     achievements: tuple[AchievementCompleted, ...] = ()
     streak: StreakSnapshot | None = None
+    points: tuple[PointsChanged, ...] = ()  # one per points system the command changed
     backfilled: bool = False
 
 
 class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
-    """A record that could not be decoded or validated. id = f"{topic}:{partition}:{offset}"."""
+    """A record that could not be decoded, validated or written. id =
+    f"{topic}:{partition}:{offset}".
+
+    A record too large to carry whole (over `MAX_WHOLE_BYTES` of key and value) is dead-lettered
+    by reference: `original` and `key` hold only the first `PREFIX_BYTES` of each, `by_reference`
+    is true and `value_size` / `key_size` give the full lengths; the record itself stays at its
+    coordinates on `topic`."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     id: str
     reason: str
-    original: str  # base64 of the original value bytes
+    original: str  # base64 of the original value bytes (a prefix of them when by reference)
     topic: str
     partition: int
     offset: int
-    key: str | None = None  # base64 of the original key bytes
+    key: str | None = None  # base64 of the original key bytes (a prefix when by reference)
     backfilled: bool = False
+    by_reference: bool = False
+    value_size: int | None = None  # bytes of the original value (set when by reference)
+    key_size: int | None = None  # bytes of the original key (set when by reference)
 
     @staticmethod
     def of(
@@ -136,68 +188,53 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
         offset: int,
         key: bytes | None = None,
     ) -> DeadLetter:
+        value = value or b""
+        whole = len(value) + len(key or b"") <= MAX_WHOLE_BYTES
+        cut = len(value) if whole else PREFIX_BYTES
         return DeadLetter(
             id=f"{topic}:{partition}:{offset}",
             reason=reason,
-            original=base64.b64encode(value or b"").decode("ascii"),
+            original=_b64(value[:cut]),
             topic=topic,
             partition=partition,
             offset=offset,
-            key=None if key is None else base64.b64encode(key).decode("ascii"),
+            key=None if key is None else _b64(key if whole else key[:PREFIX_BYTES]),
+            by_reference=not whole,
+            value_size=None if whole else len(value),
+            key_size=None if whole or key is None else len(key),
         )
 
     def original_bytes(self) -> bytes:
         return base64.b64decode(self.original)
 
 
-Record = Progress | AchievementCompleted | StreakChanged | DeadLetter
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter
 _BY_TAG: dict[object, str] = {
     "progress": "Progress",
     "achievement": "AchievementCompleted",
     "streak": "StreakChanged",
+    "points": "PointsChanged",
     "dead_letter": "DeadLetter",
 }
 
 
 # --- codec ----------------------------------------------------------------------------------
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Record)
 UPCASTERS = Upcasters(current=SCHEMA_VERSION, field="schema_version", steps={})
+_CODEC: TaggedCodec[Record] = TaggedCodec(Record, _BY_TAG, UPCASTERS)
 
 
 def encode_record(rec: Record) -> bytes:
-    return _encoder.encode(rec)
+    return _CODEC.encode(rec)
 
 
 def decode_record(raw: bytes) -> Record:
     """Decode a derived record; raises `InvalidRecord` with the reason."""
-    try:
-        rec: Record = _decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return _decode_slowly(raw, exc)
-    except msgspec.DecodeError as exc:
-        raise InvalidRecord(not_json(exc)) from None
-    return rec
-
-
-def _decode_slowly(raw: bytes, exc: msgspec.ValidationError) -> Record:
-    """The error path (and the upcast path): the version first, then msgspec's complaint."""
-    obj = msgspec.json.decode(raw)
-    if type(obj) is not dict:
-        raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
-    lifted = UPCASTERS.lift(obj)
-    if lifted is not obj:
-        raw = msgspec.json.encode(lifted)
-        try:
-            rec: Record = msgspec.convert(lifted, Record)
-        except msgspec.ValidationError as again:
-            exc = again
-        else:
-            return rec
-    reason = explain(exc, raw, {})
-    name = _BY_TAG.get(obj.get("type"))
-    raise InvalidRecord(reason if name is None else f"{name}: {reason}")
+    return _CODEC.decode(raw)
 
 
 def progress_event_id(raw: bytes) -> str | None:

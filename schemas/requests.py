@@ -11,15 +11,18 @@ terms (never a Python or msgspec type name).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from schemas.commands import User, known_time_zone, value_problem, value_reason
 from schemas.rules import Rules
 from schemas.wire import Problem, Words, generic_words, problem_of, words_for
 
+T = TypeVar("T")
 MAX_ID = 255
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 255
@@ -27,6 +30,9 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_USER_STRING = 255  # email, name, tz, each device token
 MAX_DEVICE_TOKENS = 100
 MAX_BATCH = 1000
+# |value| of one event: below what a double (Trophy's `format: double`) holds exactly as an
+# integer (2**53), so an SDK's value arrives as sent
+MAX_EVENT_VALUE = Decimal(10) ** 15
 MAX_STREAK_USERS = 100
 MAX_HISTORY_PERIODS = 100
 DEFAULT_HISTORY_PERIODS = 7
@@ -43,7 +49,9 @@ class ApiError(Exception):
 
 
 def bad(message: str) -> ApiError:
-    return ApiError(400, message)
+    """A request Podium cannot process: 422, the status Trophy's document lists for it on
+    every operation (its SDKs raise `UnprocessableEntityError`)."""
+    return ApiError(422, message)
 
 
 # --- request bodies -----------------------------------------------------------------------
@@ -62,16 +70,18 @@ class _Body(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_un
 class UserBody(_Body, frozen=True, kw_only=True):
     """Trophy's `UpsertedUser`; `id` may come from the path instead."""
 
+    # Where Trophy's schema has no null (`email`, `name`, `subscribeToEmails`,
+    # `attributes`), null is refused: absent is the way to leave a field as it is.
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID)] | None = None
-    email: UserString | None = None
-    name: UserString | None = None
+    email: UserString | UnsetType = UNSET
+    name: UserString | UnsetType = UNSET
     tz: UserString | None = None
-    sign_up_date: str | None = None  # accepted, not kept (Trophy's own bookkeeping)
+    sign_up_date: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType = UNSET
     device_tokens: (
         Annotated[tuple[UserString, ...], msgspec.Meta(max_length=MAX_DEVICE_TOKENS)] | None
     ) = None
-    subscribe_to_emails: bool | None = None
-    attributes: Attributes | None = None
+    subscribe_to_emails: bool | UnsetType = UNSET
+    attributes: Attributes | UnsetType = UNSET
 
 
 class EventBody(_Body, frozen=True, kw_only=True):
@@ -79,14 +89,14 @@ class EventBody(_Body, frozen=True, kw_only=True):
 
     user: UserBody
     value: msgspec.Raw = msgspec.Raw(b"null")
-    attributes: Attributes | None = None
+    attributes: Attributes | UnsetType = UNSET
 
 
 class BatchItem(_Body, frozen=True, kw_only=True):
     key: Annotated[str, msgspec.Meta(min_length=1)]
     user: UserBody
     value: msgspec.Raw = msgspec.Raw(b"null")
-    attributes: Attributes | None = None
+    attributes: Attributes | UnsetType = UNSET
     idempotency_key: IdempotencyKey | None = None
 
 
@@ -99,6 +109,29 @@ class BatchBody(_Body, frozen=True, kw_only=True):
 
 class CompleteBody(_Body, frozen=True, kw_only=True):
     user: UserBody
+
+
+NOTIFICATION_TYPES = ("achievement_completed", "recap", "reactivation", "streak_reminder")
+NotificationChannel = Literal["email", "push"]
+Channels = tuple[NotificationChannel, ...]  # repeats are kept once
+
+
+class NotificationsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Trophy's `NotificationPreferences`: the channels per notification type (snake_case on
+    the wire, as Trophy has it); a type left out keeps its channels."""
+
+    achievement_completed: Channels | UnsetType = UNSET
+    recap: Channels | UnsetType = UNSET
+    reactivation: Channels | UnsetType = UNSET
+    streak_reminder: Channels | UnsetType = UNSET
+
+
+class PreferencesBody(_Body, frozen=True, kw_only=True):
+    """Trophy's `UpdateUserPreferencesRequest`; `streak` is read to refuse it (see
+    `parse_preferences`)."""
+
+    notifications: NotificationsBody | UnsetType = UNSET
+    streak: dict[str, Any] | UnsetType = UNSET
 
 
 class EventRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,13 +174,17 @@ WORDS: Words = {
 
 
 def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
-    """`raw` (the body's bytes, or an already parsed JSON value) as `kind`; ApiError(400)
+    """`raw` (the body's bytes, or an already parsed JSON value) as `kind`; ApiError(422)
     naming the field (under `where`) otherwise."""
     data = raw if isinstance(raw, bytes) else msgspec.json.encode(raw)
     try:
         return msgspec.json.decode(data, type=kind)
     except msgspec.ValidationError as exc:
-        problem = problem_of(exc, msgspec.json.decode(data))
+        failed: msgspec.ValidationError = exc
+    except msgspec.DecodeError as exc:
+        raise bad(f"request body: not valid JSON ({exc})") from None
+    try:  # a type error found before the text is read to its end: the text may be bad too
+        problem = problem_of(failed, msgspec.json.decode(data))
     except msgspec.DecodeError as exc:
         raise bad(f"request body: not valid JSON ({exc})") from None
     if where:
@@ -163,7 +200,24 @@ def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
     raise bad(words_for(problem, WORDS))
 
 
-def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
+def attribute_keys(
+    given: Mapping[str, str] | UnsetType | None, known: frozenset[str] | None, where: str
+) -> None:
+    """Refuse attribute keys the rules file does not declare (`known` None: no `[attributes]`
+    section, every key is accepted), in Trophy's words."""
+    if known is None or not given:
+        return
+    unknown = sorted(k for k in given if k not in known)
+    if unknown:
+        raise bad(
+            f"Invalid attribute keys: {', '.join(k[:64] for k in unknown[:10])} ({where}; "
+            f"declared in the rules file: {', '.join(sorted(known)) or 'none'})"
+        )
+
+
+def _user(
+    body: UserBody, where: str, user_id: str | None = None, rules: Rules | None = None
+) -> User:
     """The command's `User` of a decoded user object; the id from the path when given."""
     uid = body.id
     if user_id is not None:
@@ -174,15 +228,39 @@ def _user(body: UserBody, where: str, user_id: str | None = None) -> User:
         raise bad(f"{where}.id: missing user id")
     if body.tz is not None and not known_time_zone(body.tz):
         raise bad(f"{where}.tz: unknown time zone {body.tz[:64]!r}")
+    sign_up = None if body.sign_up_date is UNSET else sign_up_date(body.sign_up_date, where)
+    if rules is not None and rules.attributes is not None:
+        attribute_keys(body.attributes, rules.attributes.user, f"{where}.attributes")
     return User(
+        sign_up_date=sign_up,
         id=uid,
-        email=body.email,
-        name=body.name,
+        email=_given(body.email),
+        name=_given(body.name),
         tz=body.tz,
         device_tokens=body.device_tokens,
-        subscribe_to_emails=body.subscribe_to_emails,
-        attributes=body.attributes,
+        subscribe_to_emails=_given(body.subscribe_to_emails),
+        attributes=_given(body.attributes),
     )
+
+
+def sign_up_date(raw: str, where: str) -> str:
+    """Trophy's `signUpDate`: YYYY-MM-DD, or an ISO 8601 date-time kept as its UTC day."""
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw).isoformat()
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise bad(
+            f"{where}.signUpDate: expected a date YYYY-MM-DD or an ISO 8601 date-time with "
+            f"its offset, got {raw[:40]!r}"
+        )
+    return at.astimezone(UTC).date().isoformat()
+
+
+def _given(value: T | UnsetType) -> T | None:
+    return None if value is UNSET else value
 
 
 _RAW_KINDS = {ord('"'): "a string", ord("t"): "a boolean", ord("f"): "a boolean"}
@@ -200,12 +278,26 @@ def _value(raw: msgspec.Raw, where: str) -> Decimal:
     problem = value_problem(value)
     if problem:
         raise bad(value_reason(problem, text.decode(), where))
+    if abs(value) > MAX_EVENT_VALUE:
+        raise bad(f"{where}: {text.decode()[:40]} is beyond ±{MAX_EVENT_VALUE:,f}")
     return value
 
 
-def parse_user(raw: bytes | object, where: str = "user", user_id: str | None = None) -> User:
-    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path."""
-    return _user(_decode(raw, UserBody, where), where, user_id)
+def parse_user(
+    raw: bytes | object,
+    where: str = "user",
+    user_id: str | None = None,
+    rules: Rules | None = None,
+) -> User:
+    """A Trophy user object (`UpsertedUser`); with `user_id`, the id comes from the path;
+    with `rules`, its attribute keys must be declared ones (when the rules declare any)."""
+    return _user(_decode(raw, UserBody, where), where, user_id, rules)
+
+
+def _event_attributes(given: Attributes | UnsetType, rules: Rules, where: str) -> Attributes:
+    if rules.attributes is not None:
+        attribute_keys(given, rules.attributes.event, where)
+    return _given(given) or {}
 
 
 def _metric(rules: Rules, key: str, where: str = "") -> str:
@@ -233,9 +325,9 @@ def parse_event(raw: bytes | object, metric: str, rules: Rules, key: str | None)
     body: EventBody = _decode(raw, EventBody)
     return EventRequest(
         metric=metric,
-        user=_user(body.user, "user"),
+        user=_user(body.user, "user", rules=rules),
         value=_value(body.value, "value"),
-        attributes=body.attributes or {},
+        attributes=_event_attributes(body.attributes, rules, "attributes"),
         idempotency_key=idempotency_key(key),
     )
 
@@ -247,9 +339,9 @@ def parse_batch(raw: bytes | object, rules: Rules) -> list[EventRequest]:
     return [
         EventRequest(
             metric=_metric(rules, item.key, f"events[{i}].key"),
-            user=_user(item.user, f"events[{i}].user"),
+            user=_user(item.user, f"events[{i}].user", rules=rules),
             value=_value(item.value, f"events[{i}].value"),
-            attributes=item.attributes or {},
+            attributes=_event_attributes(item.attributes, rules, f"events[{i}].attributes"),
             idempotency_key=item.idempotency_key,
         )
         for i, item in enumerate(items)
@@ -266,4 +358,26 @@ def parse_complete(raw: bytes | object, key: str, rules: Rules) -> User:
             f"achievement {key!r} is completed by its {ach.trigger} trigger, not through the API"
         )
     body: CompleteBody = _decode(raw, CompleteBody)
-    return _user(body.user, "user")
+    return _user(body.user, "user", rules=rules)
+
+
+def parse_preferences(raw: bytes | object) -> dict[str, tuple[str, ...]]:
+    """The body of `PATCH /users/{id}/preferences`: the notification channels it sets, per
+    type. Per-user streak settings are refused with Trophy's 403: Podium's streak is the
+    rules file's, the same for every user (`enabled: true`, the default, is accepted)."""
+    body: PreferencesBody = _decode(raw, PreferencesBody)
+    if body.streak is not UNSET and any(
+        (k, v) != ("enabled", True) for k, v in body.streak.items()
+    ):
+        raise ApiError(
+            403,
+            "streak: per-user streak preferences are not served; the streak rule lives in "
+            "the rules file and is the same for every user",
+        )
+    given: dict[str, tuple[str, ...]] = {}
+    if body.notifications is not UNSET:
+        for kind in NOTIFICATION_TYPES:
+            channels = getattr(body.notifications, kind)
+            if channels is not UNSET:
+                given[kind] = tuple(dict.fromkeys(channels))
+    return given

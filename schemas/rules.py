@@ -1,4 +1,4 @@
-"""The rules file model: metrics, achievements, the streak, limits (TOML, see
+"""The rules file model: metrics, achievements, the streak, points, limits (TOML, see
 deploy/rules.example.toml). `load_rules` / `parse_rules` validate strictly: unknown keys are
 errors, references are checked, and every error names the file, the path inside it
 (`achievements[3].metric`) and what is wrong.
@@ -17,6 +17,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 FREQUENCIES = ("daily", "weekly", "monthly")
 TRIGGERS = ("metric", "streak", "api", "achievement")
 MAX_FREEZES = 100
+POINTS_TRIGGERS = ("metric", "achievement", "streak", "user_creation", "time")
+ROUNDINGS = ("down", "up", "nearest")
+TIME_UNITS = {"hour": 3_600_000, "day": 86_400_000}  # time trigger unit -> milliseconds
 
 
 class RulesError(ValueError):
@@ -46,6 +49,14 @@ class Achievement:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredAttributes:
+    """The `[attributes]` section: the user and event attribute keys requests may carry."""
+
+    user: frozenset[str] = frozenset()
+    event: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Threshold:
     metric: str
     value: Decimal
@@ -68,10 +79,113 @@ class Streak:
     history_periods: int = 30
 
 
+IDEMPOTENCY_WINDOW = 1_000
+"""Idempotency keys kept per user and metric by default (Trophy documents no window)."""
+MAX_IDEMPOTENCY_WINDOW = 100_000
+MAX_RECENT_EVENT_IDS = 10_000
+STATE_BUDGET_BYTES = 512 * 1024
+"""The most the rules may let the rules-bounded part of a user's state grow to (see
+`state_bytes_bound`): half the worker's record limit (1,000,000 bytes), the rest is left
+for the user's profile (ids, names, attributes), which commands bound."""
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    idempotency_keys_per_metric: int = 0  # 0 = keep forever
+    idempotency_keys_per_metric: int = IDEMPOTENCY_WINDOW  # the newest N per user and metric
     recent_event_ids: int = 8  # 0 = remember none
+    points_awards: int = 100  # recent awards kept per user and points system
+    points_days: int = 400  # days with a points change kept per user and system
+
+
+@dataclass(frozen=True, slots=True)
+class PointsTrigger:
+    """One way to earn (or, with negative `points`, lose) points in a system."""
+
+    key: str  # stable: award ids contain it, so a renamed trigger is a new trigger
+    type: Literal["metric", "achievement", "streak", "user_creation", "time"]
+    points: int  # per firing; never 0
+    metric: str | None = None  # type "metric"
+    threshold: Decimal | None = None  # type "metric": fires once per `threshold` units
+    achievement: str | None = None  # type "achievement"
+    streak_length: int | None = None  # type "streak": fires at every multiple of it
+    time_unit: Literal["hour", "day"] | None = None  # type "time"
+    time_interval: int | None = None  # type "time": fires every `time_interval` units
+    user_attributes: Mapping[str, str] = field(default_factory=dict)
+    event_attributes: Mapping[str, str] = field(default_factory=dict)  # metric only
+
+    @property
+    def interval_ms(self) -> int:
+        """Type "time": the milliseconds between two firings (0 for other types)."""
+        if self.time_unit is None or self.time_interval is None:
+            return 0
+        return TIME_UNITS[self.time_unit] * self.time_interval
+
+
+@dataclass(frozen=True, slots=True)
+class PointsLevel:
+    key: str
+    name: str
+    points: int  # the total at which the level is reached
+    description: str | None = None
+    badge_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PointsBoost:
+    """A multiplier on a system's positive awards while `start_ms <= time < end_ms`."""
+
+    key: str
+    name: str
+    multiplier: Decimal  # > 0, != 1, < 100
+    start_ms: int
+    end_ms: int | None = None  # None: open-ended
+    rounding: Literal["down", "up", "nearest"] = "down"
+    user_attributes: Mapping[str, str] = field(default_factory=dict)  # empty: every user
+
+
+@dataclass(frozen=True, slots=True)
+class PointsSystem:
+    key: str
+    name: str
+    description: str | None = None
+    badge_url: str | None = None
+    max_points: int | None = None  # the total never exceeds it
+    triggers: tuple[PointsTrigger, ...] = ()
+    levels: tuple[PointsLevel, ...] = ()  # lowest threshold first
+    boosts: tuple[PointsBoost, ...] = ()  # in file order (the order they are applied)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsIndex:
+    """Where each kind of points trigger is found: (system, trigger) pairs in file order."""
+
+    by_metric: Mapping[str, tuple[tuple[PointsSystem, PointsTrigger], ...]] = field(
+        default_factory=dict
+    )
+    by_achievement: Mapping[str, tuple[tuple[PointsSystem, PointsTrigger], ...]] = field(
+        default_factory=dict
+    )
+    streak: tuple[tuple[PointsSystem, PointsTrigger], ...] = ()
+    user_creation: tuple[tuple[PointsSystem, PointsTrigger], ...] = ()
+    time: tuple[tuple[PointsSystem, PointsTrigger], ...] = ()
+
+    @staticmethod
+    def build(systems: Mapping[str, PointsSystem]) -> PointsIndex:
+        pairs = [(s, t) for s in systems.values() for t in s.triggers]
+        by_metric: dict[str, list[tuple[PointsSystem, PointsTrigger]]] = {}
+        by_achievement: dict[str, list[tuple[PointsSystem, PointsTrigger]]] = {}
+        for s, t in pairs:
+            if t.type == "metric" and t.metric is not None:
+                by_metric.setdefault(t.metric, []).append((s, t))
+            elif t.type == "achievement" and t.achievement is not None:
+                by_achievement.setdefault(t.achievement, []).append((s, t))
+        return PointsIndex(
+            by_metric={k: tuple(v) for k, v in by_metric.items()},
+            by_achievement={k: tuple(v) for k, v in by_achievement.items()},
+            streak=tuple(p for p in pairs if p[1].type == "streak"),
+            user_creation=tuple(p for p in pairs if p[1].type == "user_creation"),
+            time=tuple(p for p in pairs if p[1].type == "time"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +196,15 @@ class Rules:
     week_start: int = 0  # 0 = Monday ... 6 = Sunday
     limits: Limits = field(default_factory=Limits)
     source: str = "<rules>"
+    points: Mapping[str, PointsSystem] = field(default_factory=dict)  # in file order
+    attributes: DeclaredAttributes | None = None  # None (no section): any key is accepted
     # derived indexes, built by `Rules.build`
     by_metric: Mapping[str, tuple[Achievement, ...]] = field(default_factory=dict)
     streak_achievements: tuple[Achievement, ...] = ()  # shortest streak_length first
     composites: tuple[Achievement, ...] = ()  # dependencies before dependants
     composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
+    points_index: PointsIndex = field(default_factory=PointsIndex)
     leaderboards: Mapping[str, Leaderboard] = field(default_factory=dict)  # in file order
 
     @staticmethod
@@ -98,6 +215,7 @@ class Rules:
         week_start: int = 0,
         limits: Limits | None = None,
         source: str = "<rules>",
+        points: Mapping[str, PointsSystem] | None = None,
     ) -> Rules:
         """Rules with their indexes (assumes references were validated)."""
         by_metric: dict[str, list[Achievement]] = {}
@@ -111,6 +229,7 @@ class Rules:
             week_start=week_start,
             limits=limits or Limits(),
             source=source,
+            points=dict(points or {}),
             by_metric={k: tuple(v) for k, v in by_metric.items()},
             streak_achievements=tuple(
                 sorted(
@@ -127,7 +246,38 @@ class Rules:
             streak_metrics=frozenset(t.metric for t in streak.thresholds)
             if streak
             else frozenset(),
+            points_index=PointsIndex.build(points or {}),
         )
+
+
+# Encoded sizes (JSON, as `schemas.state.encode_state` writes them) of the state's bounded
+# parts, at their largest: a 16-hex fingerprint in a list, an event id (40 characters or
+# "#" + fingerprint), a decimal total or streak progress (120 significant digits, sign,
+# point, exponent), an achievement's time in ms, a streak history entry `[period,length,false]`.
+STATE_FIXED_BYTES = 600  # every other field, without profile strings (names, ids, attributes)
+KEY_BYTES = 19
+EVENT_ID_BYTES = 43
+DECIMAL_BYTES = 130
+TIME_BYTES = 21
+HISTORY_ENTRY_BYTES = 24
+
+
+def state_bytes_bound(rules: Rules) -> int:
+    """The largest a user's state can grow by what these rules bound (everything but the
+    profile strings the user's commands carry): docs/runtime.md, "How large a state gets"."""
+    limits = rules.limits
+    metrics = sum(
+        2 * (len(key) + 5) + DECIMAL_BYTES + KEY_BYTES * limits.idempotency_keys_per_metric
+        for key in rules.metrics
+    )
+    achievements = sum(len(key) + 5 + TIME_BYTES for key in rules.achievements)
+    streak = 0
+    if rules.streak is not None:
+        streak = HISTORY_ENTRY_BYTES * rules.streak.history_periods + sum(
+            len(t.metric) + 5 + DECIMAL_BYTES for t in rules.streak.thresholds
+        )
+    recent = EVENT_ID_BYTES * limits.recent_event_ids
+    return STATE_FIXED_BYTES + metrics + achievements + streak + recent
 
 
 def _composite_order(achievements: Mapping[str, Achievement]) -> tuple[Achievement, ...]:

@@ -3,7 +3,7 @@
 Errors read like every other rules error, `<file>: leaderboards[1].metric: unknown metric
 'word-written'`. References are checked against the rules parsed before them: a metric board
 needs the metric, a streak board the `[streak]` section, a points board the points system
-(`rules.points`; a Podium without points systems refuses `rank_by = "points"`).
+(`rules.points`).
 """
 
 from __future__ import annotations
@@ -113,14 +113,8 @@ def _ranked_thing(
             raise d.error(f"{path}.metric", f"unknown metric {metric!r}")
         return metric, None
     if rank_by == "points":
-        systems = getattr(rules, "points", None)
-        if systems is None:
-            raise d.error(
-                f"{path}.rank_by",
-                "'points' needs points systems, which this version of Podium does not have",
-            )
         system = d.string(t.get("points"), f"{path}.points")
-        if system not in systems:
+        if system not in rules.points:
             raise d.error(f"{path}.points", f"unknown points system {system!r}")
         return None, system
     if rules.streak is None:

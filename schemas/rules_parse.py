@@ -14,10 +14,16 @@ from typing import Any
 
 from schemas.rules import (
     FREQUENCIES,
+    IDEMPOTENCY_WINDOW,
+    KEY_BYTES,
     MAX_FREEZES,
+    MAX_IDEMPOTENCY_WINDOW,
+    MAX_RECENT_EVENT_IDS,
+    STATE_BUDGET_BYTES,
     TRIGGERS,
     WEEKDAYS,
     Achievement,
+    DeclaredAttributes,
     Freezes,
     Limits,
     Metric,
@@ -25,10 +31,20 @@ from schemas.rules import (
     RulesError,
     Streak,
     Threshold,
+    state_bytes_bound,
 )
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-TOP_KEYS = ("week_start", "limits", "metrics", "achievements", "streak", "leaderboards")
+TOP_KEYS = (
+    "week_start",
+    "limits",
+    "metrics",
+    "achievements",
+    "streak",
+    "points",
+    "leaderboards",
+    "attributes",
+)
 ACHIEVEMENT_KEYS = (
     "key",
     "name",
@@ -137,23 +153,87 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
     metrics = _metrics(d, doc.get("metrics"))
     streak = None if "streak" not in doc else _streak(d, doc["streak"], metrics)
     achievements = _achievements(d, doc.get("achievements", []), metrics, streak)
-    rules = Rules.build(metrics, achievements, streak, week_start, limits, source)
-    return _with_leaderboards(d, rules, doc.get("leaderboards", []))
+    from schemas.rules_points import parse_points  # it imports this module
+
+    points = parse_points(d, doc.get("points", []), metrics, achievements, streak)
+    rules = Rules.build(metrics, achievements, streak, week_start, limits, source, points)
+    rules = _with_leaderboards(d, rules, doc.get("leaderboards", []))
+    if "attributes" in doc:
+        declared = _attributes(d, doc["attributes"])
+        _check_filters(d, achievements, declared)
+        rules = replace(rules, attributes=declared)
+    return _check_state_budget(d, rules)
+
+
+def _attributes(d: _Doc, raw: object) -> DeclaredAttributes:
+    """`[attributes]`: `user = [...]`, `event = [...]`, the keys requests may carry."""
+    t = d.table(raw, "attributes", ("user", "event"))
+    out: dict[str, frozenset[str]] = {}
+    for kind in ("user", "event"):
+        keys = t.get(kind, [])
+        if not isinstance(keys, list):
+            raise d.error(f"attributes.{kind}", f"expected an array of keys, got {_kind(keys)}")
+        out[kind] = frozenset(
+            d.string(k, f"attributes.{kind}[{i}]", key=True) for i, k in enumerate(keys)
+        )
+    return DeclaredAttributes(user=out["user"], event=out["event"])
+
+
+def _check_filters(
+    d: _Doc, achievements: Mapping[str, Achievement], declared: DeclaredAttributes
+) -> None:
+    """An achievement may only filter on declared attributes."""
+    for i, ach in enumerate(achievements.values()):
+        for kind, keys, known in (
+            ("user_attributes", ach.user_attributes, declared.user),
+            ("event_attributes", ach.event_attributes, declared.event),
+        ):
+            unknown = sorted(set(keys) - known)
+            if unknown:
+                raise d.error(
+                    f"achievements[{i}].{kind}",
+                    f"undeclared attribute keys {', '.join(unknown)} (declare them in "
+                    f"[attributes] {kind.split('_')[0]})",
+                )
 
 
 def _limits(d: _Doc, raw: object) -> Limits:
-    t = d.table(raw, "limits", ("idempotency_keys_per_metric", "recent_event_ids"))
+    t = d.table(
+        raw,
+        "limits",
+        ("idempotency_keys_per_metric", "recent_event_ids", "points_awards", "points_days"),
+    )
+    window = t.get("idempotency_keys_per_metric", IDEMPOTENCY_WINDOW)
+    if window == 0:
+        raise d.error(
+            "limits.idempotency_keys_per_metric",
+            "0 (keep every key forever) is not allowed: a user's state would grow without"
+            f" bound; keep a window, e.g. {IDEMPOTENCY_WINDOW}",
+        )
     return Limits(
         idempotency_keys_per_metric=d.integer(
-            t.get("idempotency_keys_per_metric", 0),
-            "limits.idempotency_keys_per_metric",
-            0,
-            10_000_000,
+            window, "limits.idempotency_keys_per_metric", 1, MAX_IDEMPOTENCY_WINDOW
         ),
         recent_event_ids=d.integer(
-            t.get("recent_event_ids", 8), "limits.recent_event_ids", 0, 100_000
+            t.get("recent_event_ids", 8), "limits.recent_event_ids", 0, MAX_RECENT_EVENT_IDS
         ),
+        points_awards=d.integer(t.get("points_awards", 100), "limits.points_awards", 1, 1000),
+        points_days=d.integer(t.get("points_days", 400), "limits.points_days", 1, 5000),
     )
+
+
+def _check_state_budget(d: _Doc, rules: Rules) -> Rules:
+    """The rules-bounded part of a state must stay within `STATE_BUDGET_BYTES`."""
+    bound = state_bytes_bound(rules)
+    if bound > STATE_BUDGET_BYTES:
+        raise d.error(
+            "limits",
+            f"a user's state could grow to {bound} bytes, over {STATE_BUDGET_BYTES}: lower"
+            " limits.idempotency_keys_per_metric (each key costs"
+            f" {KEY_BYTES} bytes per metric), limits.recent_event_ids or"
+            " streak.history_periods",
+        )
+    return rules
 
 
 def _metrics(d: _Doc, raw: object) -> dict[str, Metric]:

@@ -5,21 +5,23 @@ The fold (`processors.fold.evolve`) is the only writer. `encode_state` is determ
 byte-identical state; the bytes are those of the version before msgspec (a test holds
 `tests/unit/vectors/state_v1.jsonl`, written by that version, to it). Calendar dates are
 stored as proleptic Gregorian ordinals (`date.toordinal()`), streak periods as period indexes
-(see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load.
+(see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load:
+version 2 added `points` (version 1 states load with none). Fields added since have defaults
+(`signUpDate`, `notifications`, `metricDays`), so a state written before them loads with none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
 from schemas.leaderboards import BoardScore
 from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
 
 
 class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -45,6 +47,49 @@ class StreakState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     history: tuple[HistoryEntry, ...] = ()
 
 
+class KeptAward(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """An award as the state keeps it, on the wire `[trigger, eventId, points, timeMs, total,
+    count, boosts]`: its id is `schemas.records.award_id(user, system, trigger, event_id)`."""
+
+    trigger: str
+    event_id: str
+    points: int
+    time_ms: int
+    total: int
+    count: int = 1
+    boosts: tuple[str, ...] = ()
+
+
+class PointsDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A local day (date ordinal in the user's zone) on which the total changed; on the wire
+    `[day, added, total]`."""
+
+    day: int
+    added: int
+    total: int  # at the end of that day
+
+
+class PointsState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One user's standing in one points system."""
+
+    total: int = 0
+    level: str | None = None  # the level key; None: below every level (or none set)
+    awards: tuple[KeptAward, ...] = ()  # the latest `limits.points_awards`, oldest first
+    days: tuple[PointsDay, ...] = ()  # the latest `limits.points_days` days, oldest first
+    counts: Mapping[str, int] = {}  # trigger key -> firings so far (intervals, thresholds)
+    units: Mapping[str, Decimal] = {}  # metric trigger key -> units counted towards it
+
+
+class MetricDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A local day (date ordinal in the user's zone) on which a metric's total changed; on
+    the wire `[day, added, total]` (exact decimals, as strings). The same shape as points'
+    `PointsDay`, so event summaries of both aggregate alike (`processors.summaries`)."""
+
+    day: int
+    added: Decimal
+    total: Decimal  # at the end of that day
+
+
 class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     user_id: str
     version: int = STATE_VERSION
@@ -62,6 +107,12 @@ class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     recent_events: tuple[str, ...] = ()  # the latest event ids (long ones as "#" + hash)
     achievements: Mapping[str, int] = {}  # key -> achieved_at_ms
     streak: StreakState = msgspec.field(default_factory=StreakState)
+    points: Mapping[str, PointsState] = {}  # points system key -> the user's standing
+
+    sign_up_date: str | None = None  # ISO calendar date
+    notifications: Mapping[str, tuple[str, ...]] = {}  # notification type -> channels (set)
+    metric_days: Mapping[str, tuple[MetricDay, ...]] = {}  # the latest days, oldest first
+
     # board key -> the user's score on it; UNSET (and so absent from the bytes) until the
     # user first scores on a board, so states written before leaderboards keep their bytes
     leaderboards: Mapping[str, BoardScore] | msgspec.UnsetType = msgspec.UNSET
@@ -82,9 +133,15 @@ class UserState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 _encoder = msgspec.json.Encoder(order="sorted")
 _decoder = msgspec.json.Decoder(UserState)
-UPCASTERS = Upcasters(current=STATE_VERSION, field="version", steps={})
-"""version -> the pure function lifting a decoded state object to version + 1. Empty while
-the state is at its first version; the next change of the state's shape adds `1: ...`."""
+
+
+def _v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added points: a version 1 state has none."""
+    return {**obj, "points": {}, "version": 2}
+
+
+UPCASTERS = Upcasters(current=STATE_VERSION, field="version", steps={1: _v1_to_v2})
+"""version -> the pure function lifting a decoded state object to version + 1."""
 
 
 def encode_state(state: UserState) -> bytes:

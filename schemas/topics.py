@@ -142,6 +142,13 @@ STREAKS = Topic(
     config=_config(cleanup_policy="delete", retention_ms=FOREVER),
 )
 
+POINTS = Topic(
+    "podium.points",
+    key=USER_ID,
+    value=_records(records.PointsChanged, "PointsChanged"),
+    partitions=12,
+    config=_config(cleanup_policy="delete", retention_ms=FOREVER),
+)
 SCORES = Topic(
     "podium.scores",
     key=RANKING_KEY,
@@ -175,6 +182,7 @@ CATALOGUE: tuple[Topic, ...] = (
     PROGRESS,
     ACHIEVEMENTS,
     STREAKS,
+    POINTS,
     SCORES,
     LEADERBOARDS,
     RANKING_STATE,
@@ -216,6 +224,10 @@ class Names:
     @property
     def streaks(self) -> str:
         return STREAKS.named(self.prefix)
+
+    @property
+    def points(self) -> str:
+        return POINTS.named(self.prefix)
 
     @property
     def scores(self) -> str:

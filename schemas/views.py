@@ -11,6 +11,19 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
+    {prefix}epoch                   string when the views were last built whole (epoch ms);
+                                          written by the projector after a full rebuild.
+                                          Missing = Redis lost the views (flushed, restarted
+                                          without persistence) or they are being rebuilt:
+                                          the gateway answers 503, never a false 404
+    {prefix}rebuilding              string the token of the rebuild under way, a lease of
+                                          `REBUILD_LEASE_S` renewed by each batch it applies
+                                          (so the live projector does not start a second one;
+                                          the epoch is set only if it survived, `FINISH_REBUILD`)
+    {prefix}points:{system}         zset  the user ids with a standing in the points system
+                                          (awarded in it at least once), scored by their
+                                          total: the points summary and the level summary
+                                          count ranges of it
     {prefix}board:{ranking}         zset  one ranking (`board|run|group`): score = -value,
                                           member = `board_member(reached_ms, user_id)`, so
                                           ZRANGE ascending is the exact order (value desc,
@@ -26,6 +39,7 @@ changed and the log was replayed, in which case the later record is the one to k
 `UserView` JSON (camelCase, decimals as strings, times epoch ms, dates ISO):
 
     {"userId", "email", "name", "tz", "deviceTokens", "subscribeToEmails", "attributes",
+     "signUpDate": "YYYY-MM-DD" | null, "notifications": {type: ["email", "push"]},
      "createdMs", "updatedMs", "events", "totals": {metric: "750"},
      "achievements": {key: achievedAtMs},
      "streak": {"length", "longest", "frequency", "started", "periodStart", "periodEnd",
@@ -33,7 +47,11 @@ changed and the log was replayed, in which case the later record is the one to k
                 "freezeAutoEarnAmount"} | null,
      "extendedMs": int | null,
      "history": [[periodStart, periodEnd, length, usedFreeze], ...]   (oldest first)
-     "recent": [short hashes of the latest event ids applied]}
+     "recent": [short hashes of the latest event ids applied],
+     "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
+                count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see
+                `schemas.api_points`; oldest first)},
+     "metricDays": {metric: [[localDay, added, totalAtDayEnd], ...]}   (oldest first)}
 """
 
 from __future__ import annotations
@@ -46,16 +64,35 @@ import orjson
 
 DEFAULT_PREFIX = "podium:"
 
-# KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets
-# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id. Returns 1 when written.
+# KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then points zsets
+# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id, ARGV[4] = the number of points zsets,
+# ARGV[5..] = the user's total in each (in KEYS order). Returns 1 when written.
 WRITE_USER = """
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
-for i = 3, #KEYS do redis.call('SADD', KEYS[i], ARGV[3]) end
+local zsets = tonumber(ARGV[4] or '0')
+for i = 3, #KEYS - zsets do redis.call('SADD', KEYS[i], ARGV[3]) end
+for j = 1, zsets do
+  redis.call('ZADD', KEYS[#KEYS - zsets + j], ARGV[4 + j], ARGV[3])
+end
 return 1
 """
+
+
+# KEYS[1] = rebuilding token, KEYS[2] = epoch; ARGV[1] = token, ARGV[2] = epoch ms.
+# Returns 1 when the epoch was set, 0 when the views were lost meanwhile (redo the rebuild),
+# 2 when another rebuild started since (it sets the epoch when done).
+FINISH_REBUILD = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cur ~= ARGV[1] then return 2 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+REBUILD_LEASE_S = 30  # the rebuilding token expires unless its rebuild makes progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +110,17 @@ class Keys:
 
     def completed(self, achievement: str) -> str:
         return f"{self.prefix}completed:{achievement}"
+
+    def points(self, system: str) -> str:
+        return f"{self.prefix}points:{system}"
+
+    @property
+    def epoch(self) -> str:
+        return f"{self.prefix}epoch"
+
+    @property
+    def rebuilding(self) -> str:
+        return f"{self.prefix}rebuilding"
 
     def board(self, ranking: str) -> str:
         return f"{self.prefix}board:{ranking}"

@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
+
+R = TypeVar("R")
 
 
 class InvalidRecord(ValueError):
@@ -240,3 +242,47 @@ class Upcasters:
                 raise InvalidRecord(f"{self.field}: upcaster from {version} did not advance")
             version = obj.get(self.field)
         return obj
+
+
+class TaggedCodec(Generic[R]):
+    """The codec of a tagged union of record types (`type` names the member): msgspec on the
+    fast path; on failure, the upcasters and then msgspec's complaint in Podium's words,
+    prefixed with the record type's name."""
+
+    def __init__(self, union: Any, names: Mapping[object, str], upcasters: Upcasters) -> None:
+        self._union = union
+        self._names = names
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(union)
+        self.upcasters = upcasters
+
+    def encode(self, rec: R) -> bytes:
+        return self._encoder.encode(rec)
+
+    def decode(self, raw: bytes) -> R:
+        """Decode one record; raises `InvalidRecord` with the reason."""
+        try:
+            rec: R = self._decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            return self._decode_slowly(raw, exc)
+        except msgspec.DecodeError as exc:
+            raise InvalidRecord(not_json(exc)) from None
+        return rec
+
+    def _decode_slowly(self, raw: bytes, exc: msgspec.ValidationError) -> R:
+        """The error path (and the upcast path): the version first, then msgspec's complaint."""
+        obj = msgspec.json.decode(raw)
+        if type(obj) is not dict:
+            raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
+        lifted = self.upcasters.lift(obj)
+        if lifted is not obj:
+            raw = msgspec.json.encode(lifted)
+            try:
+                rec: R = msgspec.convert(lifted, self._union)
+            except msgspec.ValidationError as again:
+                exc = again
+            else:
+                return rec
+        reason = explain(exc, raw, {})
+        name = self._names.get(obj.get("type"))
+        raise InvalidRecord(reason if name is None else f"{name}: {reason}")

@@ -1,24 +1,60 @@
 """Fold a batch of raw `podium.events` records into a partition's state: the CPU part of the
 worker, with no I/O. Each record goes through the one per-record step (`step.apply_record`);
 a record it does not apply becomes a `DeadLetter` (it never stops the batch). Each derived
-record is encoded once, keyed by its user id; a `ScoreChanged` is keyed by its ranking and
-routed to the ranking's `podium.scores` partition (`ranking_partition`), not the user's.
+record and each changed state is encoded once, keyed by its user id; a `ScoreChanged` is keyed
+by its ranking and routed to the ranking's `podium.scores` partition (`ranking_partition`),
+not the user's.
+
+Nothing the worker cannot write leaves here. A record over `MAX_RECORD_BYTES` (the broker's
+message limit, less room for the batch header) would fail the partition's transaction on
+every retry, so instead:
+- an event whose derived records would not fit is a dead letter (`record: ...`);
+- an event after which its user's state would not fit is a dead letter (`state: ...`) and
+  the state stays as it was. States are measured once per batch, as written; when one is too
+  large, the batch is folded again with that user's state measured after each event.
+
+A user whose restored state does not decode (`store.StateUndecodable`) stops the batch at
+that user's first event: everything before it is committed, `Effects.blocked` says why, and
+the partition waits there (see docs/runtime.md, "A state that does not decode").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from processors.runtime.step import Applied, RawRecord, apply_record, encode_out_record
-from processors.runtime.store import StateStore
+from processors.fold import FoldRecord
+from processors.runtime.step import (
+    Applied,
+    RawRecord,
+    apply_record,
+    encode_out_record,
+    encode_out_state,
+)
+from processors.runtime.store import StateStore, StateUndecodable
 from schemas.leaderboards import ScoreChanged, ranking_partition
-from schemas.records import AchievementCompleted, DeadLetter, Progress, StreakChanged
+from schemas.records import (
+    AchievementCompleted,
+    DeadLetter,
+    PointsChanged,
+    Progress,
+    StreakChanged,
+)
 from schemas.rules import Rules
 from schemas.state import UserState
 from schemas.topics import SCORES
 
 KeyValue = tuple[bytes, bytes]
+MAX_RECORD_BYTES = 1_000_000  # broker default message.max.bytes is 1,048,588 per batch
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A user whose state does not decode, and the offset of their first waiting event."""
+
+    user_id: str
+    offset: int
+    reason: str
 
 
 @dataclass
@@ -26,13 +62,16 @@ class Effects:
     """What one batch changed: the states to write and the records to publish."""
 
     states: dict[str, UserState] = field(default_factory=dict)
+    encoded_states: list[KeyValue] = field(default_factory=list)
     progress: list[KeyValue] = field(default_factory=list)
     achievements: list[KeyValue] = field(default_factory=list)
     streaks: list[KeyValue] = field(default_factory=list)
+    points: list[KeyValue] = field(default_factory=list)
     scores: dict[int, list[KeyValue]] = field(default_factory=dict)  # by podium.scores partition
     dead: list[DeadLetter] = field(default_factory=list)
     events: int = 0
-    next_offset: int = -1  # the input offset to commit (last + 1)
+    next_offset: int = -1  # the input offset to commit (last applied or parked + 1)
+    blocked: Blocked | None = None  # set: the batch stopped before this user's event
 
 
 def fold_batch(
@@ -41,6 +80,7 @@ def fold_batch(
     rules: Rules,
     topic: str,
     partition: int,
+    max_bytes: int = MAX_RECORD_BYTES,
     score_partitions: int = SCORES.partitions,
 ) -> Effects:
     """Apply the records in order to `store` (mutating it) and collect their effects.
@@ -48,37 +88,93 @@ def fold_batch(
     Each changed user's state is stamped with the offset of the last event applied to it and
     written once per batch (the changelog is compacted: only the latest value matters).
     """
+    batch = list(records)
+    before: dict[str, UserState | None] = {}
+    out = _fold(
+        store, batch, rules, topic, partition, max_bytes, frozenset(), before, score_partitions
+    )
+    too_large = frozenset(
+        key.decode() for key, value in out.encoded_states if len(value) > max_bytes
+    )
+    if not too_large:
+        return out
+    for uid, state in before.items():
+        store.restore(uid, state)
+    return _fold(store, batch, rules, topic, partition, max_bytes, too_large, {}, score_partitions)
+
+
+def _fold(
+    store: StateStore,
+    records: Sequence[RawRecord],
+    rules: Rules,
+    topic: str,
+    partition: int,
+    max_bytes: int,
+    measured: frozenset[str],
+    before: dict[str, UserState | None],
+    score_partitions: int,
+) -> Effects:
     out = Effects()
     touched: dict[str, int] = {}
     sink: dict[type, list[KeyValue]] = {
         Progress: out.progress,
         AchievementCompleted: out.achievements,
         StreakChanged: out.streaks,
+        PointsChanged: out.points,
     }
     for rec in records:
+        try:
+            outcome = apply_record(rec, store.get, rules, topic, partition)
+        except StateUndecodable as err:
+            out.blocked = Blocked(err.user_id, rec.offset, err.reason)
+            out.next_offset = rec.offset  # commit up to it: it is read again
+            break
         out.next_offset = rec.offset + 1
-        outcome = apply_record(rec, store.get, rules, topic, partition)
-        if not isinstance(outcome, Applied):
-            out.dead.append(outcome)
+        fitted = _fits(outcome, rec, measured, max_bytes, topic, partition)
+        if isinstance(fitted, DeadLetter):
+            out.dead.append(fitted)
             continue
-        uid = outcome.user_id
-        store.put(uid, outcome.state)
+        applied, derived = fitted
+        uid = applied.user_id
+        if uid not in before:
+            before[uid] = store.get(uid)
+        store.put(uid, applied.state)
         touched[uid] = rec.offset
         out.events += 1
-        key = uid.encode()
-        for item in outcome.derived:
+        for item, raw in derived:
             if isinstance(item, ScoreChanged):
-                _route_score(out.scores, item, score_partitions)
+                partition_of = ranking_partition(item.ranking, score_partitions)
+                out.scores.setdefault(partition_of, []).append((item.ranking.encode(), raw))
             else:
-                sink[type(item)].append((key, encode_out_record(item)))
+                sink[type(item)].append((uid.encode(), raw))
     for uid, offset in touched.items():
         state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)
         out.states[uid] = state
+        out.encoded_states.append((uid.encode(), encode_out_state(state)))
     return out
 
 
-def _route_score(scores: dict[int, list[KeyValue]], rec: ScoreChanged, partitions: int) -> None:
-    ranking = rec.ranking
-    out = scores.setdefault(ranking_partition(ranking, partitions), [])
-    out.append((ranking.encode(), encode_out_record(rec)))
+def _fits(
+    applied: Applied | DeadLetter,
+    rec: RawRecord,
+    measured: frozenset[str],
+    max_bytes: int,
+    topic: str,
+    partition: int,
+) -> tuple[Applied, list[tuple[FoldRecord, bytes]]] | DeadLetter:
+    """The applied record with its derived records encoded, or a dead letter when something
+    it would write is over `max_bytes` (its state, for the users in `measured`)."""
+    if isinstance(applied, DeadLetter):
+        return applied
+    derived = [(item, encode_out_record(item)) for item in applied.derived]
+    largest = max((len(raw) for _, raw in derived), default=0)
+    if largest > max_bytes:
+        reason = f"record: a derived record would be {largest} bytes, over {max_bytes}"
+        return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)
+    if applied.user_id in measured:
+        size = len(encode_out_state(applied.state.with_offset(rec.offset)))
+        if size > max_bytes:
+            reason = f"state: the user's state would be {size} bytes, over {max_bytes}"
+            return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)
+    return applied, derived

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 EVENTS = Counter("podium_events_applied_total", "Commands folded into user state")
 DEAD_LETTERS = Counter(
@@ -24,3 +24,13 @@ PRODUCER_STOP_ERRORS = Counter(
 def reason_label(reason: str) -> str:
     """A bounded label for a dead-letter reason: its field (the text before the colon)."""
     return reason.split(":", 1)[0][:40]
+
+
+BLOCKED_PARTITIONS = Gauge(
+    "podium_partitions_blocked",
+    "Owned partitions waiting at a user whose stored state does not decode (0 = ready)",
+)
+STATES_UNDECODABLE = Counter(
+    "podium_states_undecodable_total",
+    "Times a partition stopped at a user's event because the user's state does not decode",
+)

@@ -3,9 +3,9 @@ transactional producer (transactional id from the prefix and the partition numbe
 
 Every batch commits in one Kafka transaction: the changed states (`podium.state`, same
 partition), the derived records (`podium.progress`, `podium.achievements`, `podium.streaks`,
-same partition: they are keyed by user id and have as many partitions as the input), the dead
-letters (`podium.events.dlq`), the score changes (`podium.scores`, each on its ranking's
-partition) and the input offset. A new owner's `init_transactions` fences a
+`podium.points`, same partition: they are keyed by user id and have as many partitions as
+the input), the dead letters (`podium.events.dlq`), the score changes (`podium.scores`, each
+on its ranking's partition) and the input offset. A new owner's `init_transactions` fences a
 stalled former owner and completes its open transaction first.
 """
 
@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from processors.runtime import metrics
 from processors.runtime.batch import Effects, KeyValue
-from processors.runtime.step import encode_out_record, encode_out_state
+from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
 from schemas.topics import Names
 
@@ -60,7 +60,7 @@ async def stop_producer(producer: AIOKafkaProducer, transactional_id: str) -> No
     aborted by the broker after its timeout, or by the next owner's init)."""
     try:
         await asyncio.wait_for(producer.stop(), timeout=10)
-    except (Exception, asyncio.CancelledError) as exc:
+    except Exception as exc:  # cancellation is not swallowed: it propagates
         metrics.PRODUCER_STOP_ERRORS.inc()
         what = f"{type(exc).__name__}: {exc}"
         log.warning("producer %s did not stop cleanly: %s", transactional_id, what)
@@ -93,10 +93,11 @@ class OwnedPartition:
         """Publish a batch's effects and its input offset in one transaction."""
         names = self.names
         by_topic = {
-            names.state: [(uid.encode(), encode_out_state(s)) for uid, s in effects.states.items()],
+            names.state: effects.encoded_states,
             names.progress: effects.progress,
             names.achievements: effects.achievements,
             names.streaks: effects.streaks,
+            names.points: effects.points,
         }
         dead = [encode_out_record(d) for d in effects.dead]
         routed = {(names.scores, p): items for p, items in effects.scores.items()}
@@ -139,6 +140,7 @@ class OwnedPartition:
                 futures.append(await self.producer.send_batch(batch, topic, partition=partition))
                 batch = self.producer.create_batch()
                 if batch.append(key=key, value=value, timestamp=None) is None:
+                    # batch.fold_batch dead-letters what would not fit: this is a bug
                     raise ValueError(f"a record for {topic} is larger than {MAX_BATCH_BYTES} bytes")
         futures.append(await self.producer.send_batch(batch, topic, partition=partition))
         return futures

@@ -9,7 +9,9 @@ and settling its open transaction), then its states are restored from `podium.st
 consumer is positioned at the group's committed offset, so state and position always come
 from the same committed transactions. On revocation the states are dropped. A fenced or
 failed transaction loses the partition: its states are dropped, it is paused, and after a
-back-off it is taken over again the same way if the group still assigns it here.
+back-off it is taken over again the same way if the group still assigns it here. A partition
+that reaches an event of a user whose state does not decode commits what came before, then
+waits the same way (`blocked_retry_s`), its committed offset at that event.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from processors.runtime import metrics
-from processors.runtime.batch import fold_batch
+from processors.runtime.batch import Blocked, fold_batch
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.store import StateStore
@@ -44,6 +46,7 @@ class Runner:
         max_records: int = 50_000,
         fence_backoff_s: float = 3.0,
         score_partitions: int = SCORES.partitions,
+        blocked_retry_s: float = 30.0,
     ) -> None:
         self.consumer = consumer
         self.names = names
@@ -53,6 +56,8 @@ class Runner:
         self.fence_backoff_s = fence_backoff_s
         self.score_partitions = score_partitions  # podium.scores' count: ranking_partition's n
         self.input_topic = names.events  # the ranking stage's subclass reads podium.scores
+        self.blocked_retry_s = blocked_retry_s
+        self.blocked: dict[int, Blocked] = {}  # partition -> the user it waits at
         self.owned: dict[int, OwnedPartition] = {}
         self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
         self.lock = asyncio.Lock()
@@ -86,14 +91,25 @@ class Runner:
             if not records:
                 return
         effects = fold_batch(
-            owned.store, records, self.rules, tp.topic, tp.partition, self.score_partitions
+            owned.store,
+            records,
+            self.rules,
+            tp.topic,
+            tp.partition,
+            score_partitions=self.score_partitions,
         )
-        try:
-            await owned.commit(effects, self.names.worker_group)
-        except KafkaError as err:
-            await self._lose(tp.partition, err)
-            return
-        owned.position = effects.next_offset
+        if effects.next_offset > owned.position:
+            try:
+                await owned.commit(effects, self.names.worker_group)
+            except KafkaError as err:
+                await self._lose(tp.partition, err)
+                return
+            owned.position = effects.next_offset
+        if effects.blocked is not None:
+            await self._block(tp.partition, effects.blocked)
+        elif self.blocked.pop(tp.partition, None) is not None:
+            metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+            log.info("partition %d: the state decodes now; it moves on", tp.partition)
         self.applied += effects.events
         metrics.EVENTS.inc(effects.events)
         metrics.TRANSACTIONS.inc()
@@ -142,6 +158,8 @@ class Runner:
         for p in list(partitions):
             owned = self.owned.pop(p, None)
             self.lost.pop(p, None)
+            if self.blocked.pop(p, None) is not None:
+                metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
             if owned is not None:
                 await owned.close()
 
@@ -155,6 +173,31 @@ class Runner:
         if tp in self.consumer.assignment():
             self.consumer.pause(tp)
         self.lost[partition] = time.monotonic() + self.fence_backoff_s
+        if owned is not None:
+            await owned.close()
+
+    async def _block(self, partition: int, blocked: Blocked) -> None:
+        """Stop the partition before the event of a user whose state does not decode: the
+        state's bytes stay untouched, the event and all after it wait (committed offset), and
+        the partition is retaken after `blocked_retry_s` (restoring the states again: a fixed
+        state written to the changelog, or a worker that can decode it, lets it move on)."""
+        metrics.STATES_UNDECODABLE.inc()
+        self.blocked[partition] = blocked
+        metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+        log.error(
+            "partition %d waits at offset %d: the state of user %r does not decode (%s); "
+            "nothing is overwritten, its events wait; retrying in %.0f s",
+            partition,
+            blocked.offset,
+            blocked.user_id[:64],
+            blocked.reason,
+            self.blocked_retry_s,
+        )
+        owned = self.owned.pop(partition, None)
+        tp = TopicPartition(self.names.events, partition)
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)
+        self.lost[partition] = time.monotonic() + self.blocked_retry_s
         if owned is not None:
             await owned.close()
 

@@ -3,8 +3,9 @@ the user's next state with its derived records, or a `DeadLetter` naming what is
 
 decode → validate against the rules → check the key → fold. The worker (`batch.fold_batch`),
 the replay (`replay.Rebuild`) and the runtime tests' oracle all call `apply_record`, so they
-share one error policy: nothing raises out of it and nothing is dropped unseen — every record
-it does not apply comes back as a dead letter, which the caller counts and logs.
+share one error policy: nothing the record causes raises out of it, nothing is dropped
+unseen — every record it does not apply comes back as a dead letter, which the caller counts
+and logs.
 
 The key rule: a command's Kafka key is its user id (UTF-8). A record keyed otherwise (or not
 at all) may sit on another partition than the user's other commands; folding it would start a
@@ -97,14 +98,18 @@ def apply_record(
     topic: str,
     partition: int,
 ) -> Applied | DeadLetter:
-    """Fold one record onto its user's state (`state_of(user_id)`), or say why not."""
+    """Fold one record onto its user's state (`state_of(user_id)`), or say why not.
+
+    What `state_of` raises is not the record's fault and is not a dead letter: it propagates
+    (the worker's store raises `StateUndecodable` for a state it keeps but cannot decode)."""
     try:
         cmd = decode_valid(rec.key, rec.value, rules)
     except InvalidRecord as err:
         return DeadLetter.of(err.reason, rec.value, topic, partition, rec.offset, rec.key)
     uid = command_user_id(cmd)
+    before = state_of(uid)  # may raise (the store's `StateUndecodable`): the record waits
     try:
-        state, derived = evolve(state_of(uid), cmd, rules)
+        state, derived = evolve(before, cmd, rules)
     except Exception as exc:  # a fold bug must not stop the partition: park the record
         reason = f"fold: {type(exc).__name__}: {exc}"[:MAX_REASON]
         return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)

@@ -7,7 +7,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench_fold", "bench_kafka", "bench_runtime", "bench_gateway", "bench_ranking"]
+BENCHES = [
+    "bench_fold",
+    "bench_kafka",
+    "bench_runtime",
+    "bench_gateway",
+    "bench_fastpath",
+    "bench_broker_jvm",
+    "bench_ranking",
+    "bench_soak",
+]
 
 
 def main(argv: list[str]) -> int:

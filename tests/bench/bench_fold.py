@@ -54,7 +54,100 @@ METRICS = [f"metric-{i}" for i in range(10)]
 VALUES = [Decimal(v) for v in ("1", "2", "5", "10", "25", "100", "250", "0.5", "-1", "750")]
 
 
-def bench_rules() -> Rules:
+POINTS_TOML = """
+[[points]]
+key = "xp"
+name = "XP"
+[[points.triggers]]
+key = "m0-per-25"
+type = "metric"
+metric = "metric-0"
+threshold = 25
+points = 10
+[[points.triggers]]
+key = "m1-each"
+type = "metric"
+metric = "metric-1"
+threshold = 1
+points = 2
+[[points.triggers]]
+key = "m2-mobile"
+type = "metric"
+metric = "metric-2"
+threshold = 10
+points = 5
+event_attributes = { source = "mobile" }
+[[points.triggers]]
+key = "m0-done"
+type = "achievement"
+achievement = "m0"
+points = 100
+[[points.triggers]]
+key = "c0-done"
+type = "achievement"
+achievement = "c0"
+points = 250
+[[points.triggers]]
+key = "week"
+type = "streak"
+streak_length = 7
+points = 50
+[[points.triggers]]
+key = "welcome"
+type = "user_creation"
+points = 20
+[[points.levels]]
+key = "l0"
+name = "L0"
+points = 0
+[[points.levels]]
+key = "l1"
+name = "L1"
+points = 100
+[[points.levels]]
+key = "l2"
+name = "L2"
+points = 1000
+[[points.levels]]
+key = "l3"
+name = "L3"
+points = 10000
+[[points.boosts]]
+key = "weekend"
+name = "Weekend"
+multiplier = 2
+start = 2025-01-04T00:00:00Z
+end = 2025-01-06T00:00:00Z
+[[points.boosts]]
+key = "pro"
+name = "Pro"
+multiplier = 1.25
+rounding = "nearest"
+start = 2025-01-01
+user_attributes = { plan = "pro" }
+
+[[points]]
+key = "energy"
+name = "Energy"
+max_points = 5
+[[points.triggers]]
+key = "regen"
+type = "time"
+time_unit = "hour"
+time_interval = 1
+points = 1
+[[points.triggers]]
+key = "spend"
+type = "metric"
+metric = "metric-3"
+threshold = 1
+points = -1
+"""
+
+
+def bench_rules(points: bool = False) -> Rules:
+    """The benchmark's rules; `points`: with two points systems added (`POINTS_TOML`: seven
+    triggers, levels and boosts on XP; hourly regeneration and a cost on energy)."""
     parts = ['week_start = "monday"\n']
     parts += [f'[metrics.{m}]\nname = "{m}"\n' for m in METRICS]
     for i in range(20):  # metric achievements, two per metric, a few with filters
@@ -96,6 +189,8 @@ max = 3
 auto_earn_amount = 1
 auto_earn_interval_days = 7
 """)
+    if points:
+        parts.append(POINTS_TOML)
     return parse_rules("".join(parts), source="bench-rules.toml")
 
 
@@ -178,10 +273,33 @@ def run(n: int, users: int, repeat: int, profile: bool = False, tune_gc: bool = 
         f"{min(cpus) / n * 1e6:.2f} µs per event)"
     )
     codecs(batch[:100_000], rules, list(states.values())[:100_000], n / min(cpus))
+    with_points(batch, repeat, min(cpus))
     if profile:
         profiler = cProfile.Profile()
         profiler.runcall(fold_all, batch, rules)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def with_points(batch: list[MetricTracked], repeat: int, cpu_without: float) -> None:
+    """The same fold with the points systems added to the rules, beside the rate without."""
+    rules = bench_rules(points=True)
+    walls, cpus = [], []
+    for _ in range(repeat):
+        gc.collect()
+        wall, cpu, records, states = fold_all(batch, rules)
+        walls.append(wall)
+        cpus.append(cpu)
+    n = len(batch)
+    print(
+        f"fold with points  {n / min(cpus):>12,.0f} events/s per CPU-s ({min(cpus) / n * 1e6:.2f}"
+        f" µs per event; without points {n / cpu_without:,.0f}; points cost"
+        f" {(min(cpus) - cpu_without) / n * 1e6:.2f} µs per event, best of {repeat})"
+    )
+    size = sum(len(encode_state(s)) for s in list(states.values())[:100_000])
+    print(
+        f"  records         {records / n:>12.2f} per event; mean state "
+        f"{size / min(len(states), 100_000):,.0f} bytes with points"
+    )
 
 
 def _drain(results: Iterable[object]) -> None:

@@ -8,7 +8,8 @@ counts against every request it delays). Everything shares the machine's cores, 
 figures are side by side in one run, not absolutes; the no-wait runs are repeated with the
 worker and projector paused (SIGSTOP) to show the gateway's own capacity.
 
-- no-wait: `PODIUM_GATEWAY_WAIT_S=0`, every POST is published (acks=all) and answered 202.
+- no-wait: `PODIUM_GATEWAY_WAIT_S=0`, every POST is published (acks=all) and answered 201
+  with `pending: true`.
 - batch: 1,000 events per POST, answered 202 once all are acknowledged.
 - sync: the default gateway, POST → 201 with the event's progress (worker round trip).
 """
@@ -84,6 +85,8 @@ def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[...,
     spawn("projector", "projector")
     gateway.key = key  # type: ignore[attr-defined]
     gateway.pipeline = procs[:2]  # type: ignore[attr-defined]
+    gateway.procs = procs  # type: ignore[attr-defined]  # every process, gateways after these
+    gateway.prefix = prefix  # type: ignore[attr-defined]
     try:
         yield gateway
     finally:
@@ -342,7 +345,9 @@ def main() -> None:
         print(f"synchronous POST → 201 with the event's progress, {seconds} s:")
         r = asyncio.run(open_loop(sync, EVENT_PATH, key, 500, seconds, event_body, conns=256))
         _show(f"open loop   500 req/s offered ({r['achieved']:,.0f} done/s)", r)
-        print("no wait for progress (202 once acks=all), worker and projector folding along:")
+        print(
+            "no wait for progress (201 pending once acks=all), worker and projector folding along:"
+        )
         no_wait_runs(nowait, key, seconds, rates, Path(tmp))
         print("no wait for progress, worker and projector paused (gateway + broker only):")
         with paused(gateway.pipeline):  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ calls the real constructor, so nothing here opens a socket.
   like an unreachable broker, told to `time_out` like a broker that never acknowledges.
 - `FakeWaiter` answers `expect(event_id)` with the `Progress` handed to it for that event id,
   and otherwise leaves the future pending (the gateway's bounded wait then times out).
-- `FakeViews` reads view documents, completion sets and the user set from plain dicts.
+- `FakeViews` reads view documents, completion sets and the user set from plain dicts; the
+  points sorted sets are the totals of the documents that have a standing in the system.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
 from ingest.kafka import ProgressWaiter, Publisher, Unavailable
 from ingest.routes import Gateway
-from ingest.views import ViewReader
+from ingest.views import ViewReader, rebuilding
 from schemas.commands import Command
 from schemas.records import Progress
 from schemas.rules import Rules
@@ -87,6 +88,7 @@ class FakeViews(ViewReader):
         self.completed: dict[str, set[str]] = {}
         self.known_users: set[str] = set()
         self.up = True
+        self.whole = True  # the views' epoch marker is there (False: Redis lost the views)
 
     def put(self, doc: dict[str, Any]) -> None:
         """Store a user's view document as the projector would: the user counts, and so do
@@ -101,11 +103,42 @@ class FakeViews(ViewReader):
         return self.docs.get(user_id)
 
     async def users(self, user_ids: Iterable[str]) -> list[dict[str, Any] | None]:
-        return [self.docs.get(uid) for uid in user_ids]
+        docs = [self.docs.get(uid) for uid in user_ids]
+        if not self.whole and None in docs:
+            raise rebuilding()
+        return docs
 
     async def completions(self, achievements: Iterable[str]) -> tuple[dict[str, int], int]:
+        if not self.whole:
+            raise rebuilding()
         counts = {key: len(self.completed.get(key, ())) for key in achievements}
         return counts, len(self.known_users)
+
+    async def require_whole(self) -> None:
+        if not self.whole:
+            raise rebuilding()
+
+    def points_of(self, system: str) -> dict[str, int]:
+        return {
+            uid: int(doc["points"][system]["total"])
+            for uid, doc in self.docs.items()
+            if system in (doc.get("points") or {})
+        }
+
+    async def points_top(self, system: str) -> int:
+        return max(self.points_of(system).values(), default=0)
+
+    async def points_counts(
+        self, system: str, ranges: Sequence[tuple[int | None, int | None]]
+    ) -> list[int]:
+        totals = self.points_of(system).values()
+        return [
+            sum(1 for t in totals if (lo is None or lo <= t) and (hi is None or t <= hi))
+            for lo, hi in ranges
+        ]
+
+    async def points_totals(self, system: str) -> dict[str, int]:
+        return self.points_of(system)
 
     async def ping(self) -> bool:
         return self.up

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
-from trophy.errors import BadRequestError, UnauthorizedError
+from trophy.errors import UnauthorizedError, UnprocessableEntityError
 
 from tests.component.fakes import API_KEY, BASE_URL, Stack
 
@@ -26,7 +26,7 @@ EVENT = "/metrics/words-written/event"
 
 def sdk(http: httpx.Client, api_key: str = API_KEY) -> TrophyApi:
     """Trophy's own SDK, sending through the in-process client."""
-    env = TrophyApiEnvironment(api=BASE_URL, admin=BASE_URL)
+    env = TrophyApiEnvironment(api=BASE_URL, admin=BASE_URL.removesuffix("/v1") + "/admin/v1")
     return TrophyApi(api_key=api_key, environment=env, max_retries=0, httpx_client=http)
 
 
@@ -39,76 +39,76 @@ def _check(resp: httpx.Response, status: int, *words: str) -> None:
 
 
 EVENT_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
-    ("not an object", [1, 2], 400, ("request body", "object")),
-    ("no user", {"value": 1}, 400, ("user", "missing")),
-    ("user not an object", {"user": "u1", "value": 1}, 400, ("user", "object")),
-    ("no user id", {"user": {"name": "x"}, "value": 1}, 400, ("user.id",)),
-    ("user id a number", {"user": {"id": 7}, "value": 1}, 400, ("user.id", "string")),
-    ("user id too long", {"user": {"id": "x" * 256}, "value": 1}, 400, ("user.id", "255")),
+    ("not an object", [1, 2], 422, ("request body", "object")),
+    ("no user", {"value": 1}, 422, ("user", "missing")),
+    ("user not an object", {"user": "u1", "value": 1}, 422, ("user", "object")),
+    ("no user id", {"user": {"name": "x"}, "value": 1}, 422, ("user.id",)),
+    ("user id a number", {"user": {"id": 7}, "value": 1}, 422, ("user.id", "string")),
+    ("user id too long", {"user": {"id": "x" * 256}, "value": 1}, 422, ("user.id", "255")),
     (
         "unknown time zone",
         {"user": {"id": "u1", "tz": "Mars/Olympus"}, "value": 1},
-        400,
+        422,
         ("user.tz", "Mars/Olympus"),
     ),
-    ("email not a string", {"user": {"id": "u1", "email": 5}, "value": 1}, 400, ("user.email",)),
+    ("email not a string", {"user": {"id": "u1", "email": 5}, "value": 1}, 422, ("user.email",)),
     (
         "device tokens not strings",
         {"user": {"id": "u1", "deviceTokens": [1]}, "value": 1},
-        400,
+        422,
         ("user.deviceTokens",),
     ),
     (
         "subscribe not a boolean",
         {"user": {"id": "u1", "subscribeToEmails": "yes"}, "value": 1},
-        400,
+        422,
         ("user.subscribeToEmails", "boolean"),
     ),
     (
         "user attribute not a string",
         {"user": {"id": "u1", "attributes": {"plan": 3}}, "value": 1},
-        400,
+        422,
         ("user.attributes.plan", "string"),
     ),
-    ("name too long", {"user": {"id": "u1", "name": "n" * 256}, "value": 1}, 400, ("user.name",)),
+    ("name too long", {"user": {"id": "u1", "name": "n" * 256}, "value": 1}, 422, ("user.name",)),
     (
         "too many device tokens",
         {"user": {"id": "u1", "deviceTokens": ["t"] * 101}, "value": 1},
-        400,
+        422,
         ("user.deviceTokens", "100"),
     ),
     (
         "unknown user field",
         {"user": {"id": "u1", "nickname": "x"}, "value": 1},
-        400,
+        422,
         ("user", "nickname"),
     ),
-    ("no value", {"user": OK_USER}, 400, ("value", "missing")),
-    ("value a string", {"user": OK_USER, "value": "12"}, 400, ("value", "number")),
-    ("value a boolean", {"user": OK_USER, "value": True}, 400, ("value", "number")),
-    ("value too large", {"user": OK_USER, "value": 1e40}, 400, ("value", "too")),
+    ("no value", {"user": OK_USER}, 422, ("value", "missing")),
+    ("value a string", {"user": OK_USER, "value": "12"}, 422, ("value", "number")),
+    ("value a boolean", {"user": OK_USER, "value": True}, 422, ("value", "number")),
+    ("value too large", {"user": OK_USER, "value": 1e40}, 422, ("value", "too")),
     (
         "attributes not an object",
         {"user": OK_USER, "value": 1, "attributes": ["a"]},
-        400,
+        422,
         ("attributes", "object"),
     ),
     (
         "attribute not a string",
         {"user": OK_USER, "value": 1, "attributes": {"genre": 1}},
-        400,
+        422,
         ("attributes.genre", "string"),
     ),
     (
         "too many attributes",
         {"user": OK_USER, "value": 1, "attributes": {f"a{i}": "x" for i in range(51)}},
-        400,
+        422,
         ("attributes", "50"),
     ),
     (
         "unknown top-level field",
         {"user": OK_USER, "value": 1, "time": 5},
-        400,
+        422,
         ("unknown field", "time"),
     ),
 ]
@@ -125,8 +125,8 @@ def test_event_body_validation(
 
 
 def test_invalid_json_empty_body_and_unknown_metric(stack: Stack, http: TestClient) -> None:
-    _check(http.post(EVENT, content=b"{nope"), 400, "not valid JSON")
-    _check(http.post(EVENT, content=b""), 400, "request body", "missing")
+    _check(http.post(EVENT, content=b"{nope"), 422, "not valid JSON")
+    _check(http.post(EVENT, content=b""), 422, "request body", "missing")
     _check(
         http.post("/metrics/pages-read/event", json={"user": OK_USER, "value": 1}),
         404,
@@ -136,7 +136,7 @@ def test_invalid_json_empty_body_and_unknown_metric(stack: Stack, http: TestClie
         http.post(
             EVENT, json={"user": OK_USER, "value": 1}, headers={"Idempotency-Key": "k" * 256}
         ),
-        400,
+        422,
         "Idempotency-Key",
     )
     assert stack.publisher.calls == 0
@@ -172,22 +172,23 @@ def test_api_key_is_required_everywhere_but_health(stack: Stack) -> None:
 
 
 def test_sdk_sees_bad_requests_as_its_own_errors(stack: Stack, http: TestClient) -> None:
-    with pytest.raises(BadRequestError) as err:
+    """422: the status Trophy's document lists on every operation (400 is not on all)."""
+    with pytest.raises(UnprocessableEntityError) as err:
         sdk(http).metrics.event(key="words-written", user={"id": "u1", "tz": "Nowhere"}, value=1)
     assert "user.tz" in err.value.body["error"]
     assert stack.publisher.calls == 0
 
 
 BATCH_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
-    ("not an array", {"events": {"a": 1}}, 400, ("events", "array")),
-    ("empty", {"events": []}, 400, ("events", "empty")),
+    ("not an array", {"events": {"a": 1}}, 422, ("events", "array")),
+    ("empty", {"events": []}, 422, ("events", "empty")),
     (
         "too many",
         {"events": [{"key": "words-written", "user": OK_USER, "value": 1}] * 1001},
-        400,
+        422,
         ("1000", "1001"),
     ),
-    ("item without key", {"events": [{"user": OK_USER, "value": 1}]}, 400, ("events[0].key",)),
+    ("item without key", {"events": [{"user": OK_USER, "value": 1}]}, 422, ("events[0].key",)),
     (
         "unknown metric names the item",
         {
@@ -207,25 +208,25 @@ BATCH_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
                 {"key": "words-written", "user": OK_USER, "value": "x"},
             ]
         },
-        400,
+        422,
         ("events[1].value",),
     ),
     (
         "bad user names the item",
         {"events": [{"key": "words-written", "user": {"id": "u1", "tz": "Atlantis"}, "value": 1}]},
-        400,
+        422,
         ("events[0].user.tz",),
     ),
     (
         "bad idempotency key",
         {"events": [{"key": "words-written", "user": OK_USER, "value": 1, "idempotencyKey": ""}]},
-        400,
+        422,
         ("events[0].idempotencyKey",),
     ),
     (
         "unknown item field",
         {"events": [{"key": "words-written", "user": OK_USER, "value": 1, "when": 3}]},
-        400,
+        422,
         ("events[0]", "when"),
     ),
 ]
@@ -245,35 +246,35 @@ def test_other_endpoints_validation(stack: Stack, http: TestClient) -> None:
     _check(http.post("/achievements/olympian/complete", json={"user": OK_USER}), 404, "olympian")
     _check(
         http.post("/achievements/novella/complete", json={"user": OK_USER}),
-        400,
+        422,
         "novella",
         "metric",
     )
-    _check(http.post("/achievements/published/complete", json={}), 400, "user")
-    _check(http.post("/users", json={"name": "no id"}), 400, "id")
-    _check(http.put("/users/u9", json={"id": "u8"}), 400, "differs")
+    _check(http.post("/achievements/published/complete", json={}), 422, "user")
+    _check(http.post("/users", json={"name": "no id"}), 422, "id")
+    _check(http.put("/users/u9", json={"id": "u8"}), 422, "differs")
     _check(http.patch("/users/never-seen", json={"name": "x"}), 404, "never-seen")
     _check(http.get("/users/never-seen"), 404, "never-seen")
     _check(http.get("/users/never-seen/metrics"), 404, "never-seen")
     _check(http.get("/users/never-seen/metrics/pages-read"), 404, "pages-read")
     _check(
         http.get("/users/never-seen/streak", params={"historyPeriods": "x"}),
-        400,
+        422,
         "historyPeriods",
     )
     _check(
         http.get("/users/never-seen/streak", params={"historyPeriods": "0"}),
-        400,
+        422,
         "historyPeriods",
     )
     _check(
         http.get("/users/never-seen/achievements", params={"includeIncomplete": "maybe"}),
-        400,
+        422,
         "includeIncomplete",
     )
-    _check(http.get("/achievements", params={"userAttributes": "plan"}), 400, "userAttributes")
-    _check(http.get("/streaks"), 400, "userIds")
-    _check(http.get("/streaks", params={"userIds": ",".join(map(str, range(101)))}), 400, "100")
+    _check(http.get("/achievements", params={"userAttributes": "plan"}), 422, "userAttributes")
+    _check(http.get("/streaks"), 422, "userIds")
+    _check(http.get("/streaks", params={"userIds": ",".join(map(str, range(101)))}), 422, "100")
     _check(http.get("/no/such/thing"), 404, "no such endpoint")
     _check(http.delete("/users/u1"), 405, "DELETE")
 

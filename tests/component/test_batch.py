@@ -191,7 +191,7 @@ def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() ->
 
     users = [f"user-{i}" for i in range(12)]
     batch = records([(u.encode(), metric(f"e-{u}", u, "4", T0, "words")) for u in users])
-    out = fold_batch(StateStore(), batch, leaderboard_rules(), TOPIC, PARTITION, 7)
+    out = fold_batch(StateStore(), batch, leaderboard_rules(), TOPIC, PARTITION, score_partitions=7)
 
     # 2025-12-01 is a Monday: the Sunday weeks' run began 2025-11-30; 00:00 is night-owls time
     expected = {
@@ -210,3 +210,62 @@ def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() ->
             seen.setdefault(key.decode(), set()).add(rec.user_id)
     assert seen == {ranking: set(users) for ranking in expected}
     assert len(out.progress) == len(users)
+
+
+def with_attribute(event_id: str, user: str, name: str, text: str, at: int) -> bytes:
+    doc = orjson.loads(metric(event_id, user, "1", at))
+    doc["user"]["attributes"] = {name: text}
+    return orjson.dumps(doc)
+
+
+def test_a_user_whose_state_does_not_decode_stops_the_batch_and_keeps_its_bytes(
+    rules: Rules,
+) -> None:
+    undecodable = b'{"userId": "u2", "version": 3}'  # a version no upcaster knows
+    store = StateStore({"u2": undecodable})
+    batch = records(
+        [
+            (b"u1", metric("e-1", "u1", "5", T0)),
+            (b"u2", metric("e-2", "u2", "9", T0)),
+            (b"u1", metric("e-3", "u1", "7", T0)),
+        ],
+        first=20,
+    )
+    out = fold_batch(store, batch, rules, TOPIC, PARTITION)
+    assert out.blocked is not None
+    assert (out.blocked.user_id, out.blocked.offset) == ("u2", 21)
+    assert "version" in out.blocked.reason
+    assert out.next_offset == 21  # e-2 and all after it are read again
+    assert out.events == 1 and set(out.states) == {"u1"} and out.dead == []
+    assert out.states["u1"].totals["words-written"] == Decimal(5)
+    # The same again: still waiting, the bytes still there for a fix to decode.
+    again = fold_batch(store, batch[1:], rules, TOPIC, PARTITION)
+    assert again.blocked is not None and again.events == 0
+    fixed = StateStore({"u2": b'{"userId": "u2", "version": 1, "events": 4}'})
+    after = fold_batch(fixed, batch[1:], rules, TOPIC, PARTITION)
+    assert after.blocked is None and after.states["u2"].events == 5
+
+
+def test_an_event_that_would_grow_a_state_over_the_limit_is_parked(rules: Rules) -> None:
+    limit = 2_400
+    texts = ["a" * 600, "b" * 600, "c" * 600]  # two fit in 2,400 bytes of state, three do not
+    batch = records(
+        [
+            (b"u1", with_attribute("e-1", "u1", "x", texts[0], T0)),
+            (b"u2", metric("e-2", "u2", "3", T0)),
+            (b"u1", with_attribute("e-3", "u1", "y", texts[1], T0)),
+            (b"u1", with_attribute("e-4", "u1", "z", texts[2], T0)),
+            (b"u1", metric("e-5", "u1", "7", T0)),
+        ],
+        first=10,
+    )
+    store = StateStore()
+    out = fold_batch(store, batch, rules, TOPIC, PARTITION, max_bytes=limit)
+    [dead] = out.dead
+    assert dead.offset == 13 and dead.reason.startswith("state: the user's state would be")
+    assert dict(out.states["u1"].attributes) == {"x": texts[0], "y": texts[1]}
+    assert out.states["u1"].totals["words-written"] == Decimal(1 + 1 + 7)  # e-1, e-3, e-5
+    assert out.states["u2"].totals["words-written"] == Decimal(3)
+    assert [len(v) <= limit for _, v in out.encoded_states] == [True, True]
+    assert len(out.progress) == 4  # one per applied event, none for the parked one
+    assert store.get("u1") == out.states["u1"]

@@ -73,7 +73,7 @@ def test_get_user(users: Stack, http: TestClient) -> None:
         "Europe/London",
         {"plan": "pro"},
     )
-    assert (user.subscribe_to_emails, user.control) == (False, False)
+    assert (user.subscribe_to_emails, user.control) == (True, False)  # never set: Trophy's true
 
 
 def test_user_metrics_lists_every_metric_with_its_total(users: Stack, http: TestClient) -> None:
@@ -186,3 +186,20 @@ def test_not_ready_names_what_is_down(stack: Stack, http: TestClient, down: str)
     assert body[down] is False
     assert all(body[k] is True for k in ("kafka", "progress", "redis") if k != down)
     assert http.get(ROOT + "/health").json() == {"status": "ok"}
+
+
+def test_lost_views_answer_503_not_a_false_404(users: Stack, http: TestClient) -> None:
+    """Without the views' epoch marker (Redis lost them), a user the views do not hold may
+    exist: the answer is 503 with Retry-After, never 404; a user still held is served."""
+    users.views.whole = False
+    for path in ("/users/nobody", "/users/nobody/metrics", "/users/nobody/streak"):
+        resp = http.get(path)
+        assert resp.status_code == 503, (path, resp.text)
+        assert "rebuilt" in resp.json()["error"] and resp.headers["Retry-After"] == "1"
+    assert http.get("/achievements").status_code == 503  # rarity would be partial
+    for system in users.rules.points:  # so would the points summaries
+        assert http.get(f"/points/{system}/summary").status_code == 503
+        assert http.get(f"/points/{system}/level-summary").status_code == 503
+    assert http.get("/users/ann").status_code == 200
+    users.views.whole = True
+    assert http.get("/users/nobody").status_code == 404

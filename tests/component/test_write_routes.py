@@ -128,8 +128,10 @@ def test_a_replayed_event_answers_202_and_says_so(stack: Stack, http: TestClient
 
 
 def test_an_event_whose_progress_does_not_come_is_pending(stack: Stack, http: TestClient) -> None:
+    """Trophy's 201 (the only success its document lists), marked `pending: true`."""
     resp = http.post(EVENT, json={"user": {"id": "u1"}, "value": 3})
-    assert resp.status_code == 202, resp.text
+    assert resp.status_code == 201, resp.text
+    assert "idempotencyKey" not in resp.json()  # Trophy's string: absent, never null
     out = resp.json()
     assert (out["eventId"], out["pending"], out["total"], out["metricId"]) == (
         "ev-1",
@@ -146,7 +148,7 @@ def test_a_gateway_that_does_not_wait_never_expects(rules: Rules) -> None:
     stack = Stack(rules, wait_s=0)
     with stack.client() as http:
         resp = http.post(EVENT, json={"user": {"id": "u1"}, "value": 3})
-    assert resp.status_code == 202 and resp.json()["pending"] is True
+    assert resp.status_code == 201 and resp.json()["pending"] is True
     assert stack.waiter.expected == [] and len(stack.publisher.published) == 1
 
 
@@ -242,13 +244,13 @@ def test_completing_again_answers_200_with_the_first_completion(
     stack.views.put(view("u1", achievements={"published": EARLIER_MS}))
     stack.waiter.hand(progress("ev-1", command="achievement", metric=None))  # nothing new
     resp = http.post("/achievements/published/complete", json={"user": {"id": "u1"}})
-    assert resp.status_code == 200, resp.text
+    assert resp.status_code == 201, resp.text  # Trophy lists no other success
     assert resp.json()["achievement"]["achievedAt"] == "2025-11-29T23:59:59.999Z"
 
 
-def test_a_completion_not_yet_processed_is_202(stack: Stack, http: TestClient) -> None:
+def test_a_completion_not_yet_processed_is_201(stack: Stack, http: TestClient) -> None:
     resp = http.post("/achievements/published/complete", json={"user": {"id": "u1"}})
-    assert resp.status_code == 202, resp.text
+    assert resp.status_code == 201, resp.text
     assert resp.json()["achievement"]["achievedAt"] == NOW_ISO  # its own time, for now
 
 
@@ -274,10 +276,10 @@ def test_identify_answers_the_projected_user(stack: Stack, http: TestClient) -> 
 def test_identify_before_the_projector_merges_into_the_known_view(
     stack: Stack, http: TestClient
 ) -> None:
-    """No Progress: 202 with the stored view and the request's fields laid over it."""
+    """No Progress: Trophy's 200 with the stored view and the request's fields laid over it."""
     stack.views.put(view("u7", name="Ann", attributes={"plan": "free", "team": "a"}))
     resp = http.put("/users/u7", json={"tz": "Asia/Tokyo", "attributes": {"plan": "pro"}})
-    assert resp.status_code == 202, resp.text
+    assert resp.status_code == 200, resp.text
     out = resp.json()
     assert (out["id"], out["name"], out["tz"]) == ("u7", "Ann", "Asia/Tokyo")
     assert out["attributes"] == {"plan": "pro", "team": "a"}

@@ -19,3 +19,10 @@ def writing_rules() -> Rules:
 
 def leaderboard_rules() -> Rules:
     return load_rules(LEADERBOARDS_PATH)
+
+
+POINTS_PATH = HERE / "points.toml"  # two points systems: levels, boosts, a cap
+
+
+def points_rules() -> Rules:
+    return load_rules(POINTS_PATH)

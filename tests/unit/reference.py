@@ -2,8 +2,9 @@
 
 Written from docs/semantics.md, not from processors/: it walks streak periods one by one with
 `datetime` objects (period identity = its first date), evaluates composites to a fixpoint,
-keeps every event id and idempotency key in plain sets. It imports only schemas (the input
-types) and the standard library. The property tests compare the fold with it.
+keeps every event id and idempotency key in plain sets; points are modelled one firing at a
+time in `reference_points`. It imports only schemas (the input types), the standard library
+and that module. The property tests compare the fold with it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.commands import AchievementAwarded, ClockTicked, Command, MetricTracked
 from schemas.rules import Rules
+from tests.unit.reference_points import PointsModel, RefChange, RefSystem
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -61,6 +63,8 @@ class RefUser:
     anchor: date | None = None
     credited: int = 0
     facts: list[tuple[str, str]] = field(default_factory=list)  # (kind, date) per command
+    created_ms: int = 0
+    points: dict[str, RefSystem] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,12 +74,14 @@ class RefResult:
     completed: set[str]
     extended: bool
     facts: list[tuple[str, str]]
+    points: dict[str, RefChange] = field(default_factory=dict)
 
 
 class Reference:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.users: dict[str, RefUser] = {}
+        self.points = PointsModel(rules)
 
     def user(self, user_id: str) -> RefUser:
         if user_id not in self.users:
@@ -189,7 +195,10 @@ class Reference:
 
     def apply(self, cmd: Command) -> RefResult:
         user_id = cmd.user_id if isinstance(cmd, ClockTicked) else cmd.user.id
+        first = user_id not in self.users
         u = self.user(user_id)
+        if first:
+            u.created_ms = cmd.time_ms
         metric = cmd.metric if isinstance(cmd, MetricTracked) else None
         if cmd.event_id in u.seen or (
             isinstance(cmd, MetricTracked)
@@ -200,6 +209,7 @@ class Reference:
             return RefResult(True, total, set(), False, [])
         u.seen.add(cmd.event_id)
         u.facts = []
+        attrs_before = dict(u.attributes)
         if not isinstance(cmd, ClockTicked):
             self._upsert(u, cmd)
         new: set[str] = set()
@@ -223,7 +233,32 @@ class Reference:
             self._streak_achievements(u, cmd.time_ms, new)
         self._composites(u, cmd.time_ms, new)
         total = None if metric is None else u.totals[metric]
-        return RefResult(False, total, new, extended, list(u.facts))
+        changes = self.points.apply(
+            u.points,
+            first=first,
+            created_ms=u.created_ms,
+            time_ms=cmd.time_ms,
+            attrs_before=attrs_before,
+            attrs=u.attributes,
+            metric=(cmd.metric, cmd.value, cmd.attributes)
+            if isinstance(cmd, MetricTracked)
+            else None,
+            completed=self._in_record_order(new),
+            streak_length=u.length if extended else None,
+        )
+        return RefResult(False, total, new, extended, list(u.facts), changes)
+
+    def _in_record_order(self, keys: set[str]) -> list[str]:
+        """Completions in the documented record order: metric (and API) ones by metric and
+        file order, then streak ones shortest first, then composites."""
+        index = {k: i for i, k in enumerate(self.rules.achievements)}
+        rank = {"metric": 0, "api": 0, "streak": 1, "achievement": 2}
+
+        def key(k: str) -> tuple[int, str, int, int]:
+            a = self.rules.achievements[k]
+            return rank[a.trigger], a.metric or "", a.streak_length or 0, index[k]
+
+        return sorted(keys, key=key)
 
     def _upsert(self, u: RefUser, cmd: Command) -> None:
         user = cmd.user  # type: ignore[union-attr]

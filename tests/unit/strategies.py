@@ -31,10 +31,11 @@ ZONES = [
 ]
 METRICS = ["words", "chapters", "edits"]
 
-RULES_TEMPLATE = """
+RULES_TEMPLATE = (
+    """
 week_start = "{week_start}"
 [limits]
-recent_event_ids = 100000
+recent_event_ids = 1000
 [metrics.words]
 name = "Words"
 [metrics.chapters]
@@ -105,6 +106,121 @@ max = 3
 auto_earn_amount = {amount}
 auto_earn_interval_days = {interval}
 """
+    + """
+[[points]]
+key = "xp"
+name = "XP"
+max_points = 120
+[[points.triggers]]
+key = "w3"
+type = "metric"
+metric = "words"
+threshold = 3
+points = 10
+[[points.triggers]]
+key = "poetry"
+type = "metric"
+metric = "chapters"
+threshold = "0.5"
+points = 4
+event_attributes = {{ genre = "poetry" }}
+[[points.triggers]]
+key = "pro-edits"
+type = "metric"
+metric = "edits"
+threshold = 2
+points = -5
+user_attributes = {{ plan = "pro" }}
+[[points.triggers]]
+key = "ten-words"
+type = "achievement"
+achievement = "w10"
+points = 25
+[[points.triggers]]
+key = "combo"
+type = "achievement"
+achievement = "combo"
+points = 40
+[[points.triggers]]
+key = "published"
+type = "achievement"
+achievement = "api"
+points = 15
+user_attributes = {{ plan = "free" }}
+[[points.triggers]]
+key = "s2"
+type = "streak"
+streak_length = 2
+points = 8
+[[points.triggers]]
+key = "hello"
+type = "user_creation"
+points = 5
+[[points.levels]]
+key = "l0"
+name = "Zero"
+points = 0
+[[points.levels]]
+key = "l30"
+name = "Thirty"
+points = 30
+[[points.levels]]
+key = "l100"
+name = "Hundred"
+points = 100
+[[points.boosts]]
+key = "week"
+name = "Week"
+multiplier = 1.5
+start = 2024-02-22T00:00:00Z
+end = 2024-03-01T00:00:00Z
+[[points.boosts]]
+key = "pro"
+name = "Pro"
+multiplier = 1.25
+rounding = "up"
+start = 2024-02-25T06:00:00Z
+user_attributes = {{ plan = "pro" }}
+[[points.boosts]]
+key = "slow"
+name = "Slow"
+multiplier = 0.7
+rounding = "nearest"
+start = 2024-03-10
+end = 2024-03-20
+
+[[points]]
+key = "energy"
+name = "Energy"
+max_points = 6
+[[points.triggers]]
+key = "regen"
+type = "time"
+time_unit = "hour"
+time_interval = 7
+points = 1
+[[points.triggers]]
+key = "pro-daily"
+type = "time"
+time_unit = "day"
+time_interval = 1
+points = 2
+user_attributes = {{ plan = "pro" }}
+[[points.triggers]]
+key = "spend"
+type = "metric"
+metric = "words"
+threshold = 1
+points = -1
+[[points.boosts]]
+key = "double"
+name = "Double"
+multiplier = 2
+rounding = "nearest"
+start = 2024-03-01T00:00:00Z
+end = 2024-03-05T00:00:00Z
+"""
+)
 
 
 def make_rules(

@@ -48,11 +48,11 @@ def test_a_valid_event_parses_exactly() -> None:
     ("body", "metric", "status", "where"),
     [
         ({"user": {"id": "1"}, "value": 1}, "nope", 404, "'nope'"),
-        ({"user": {"id": "1"}}, "words-written", 400, "value: missing"),
-        ({"user": {"id": "1"}, "value": "1"}, "words-written", 400, "value: expected a number"),
-        ({"user": {"id": ""}, "value": 1}, "words-written", 400, "user.id"),
-        ({"user": {"id": "1", "tz": "X/Y"}, "value": 1}, "words-written", 400, "user.tz"),
-        ({"user": {"id": "1"}, "value": 1, "extra": 1}, "words-written", 400, "'extra'"),
+        ({"user": {"id": "1"}}, "words-written", 422, "value: missing"),
+        ({"user": {"id": "1"}, "value": "1"}, "words-written", 422, "value: expected a number"),
+        ({"user": {"id": ""}, "value": 1}, "words-written", 422, "user.id"),
+        ({"user": {"id": "1", "tz": "X/Y"}, "value": 1}, "words-written", 422, "user.tz"),
+        ({"user": {"id": "1"}, "value": 1, "extra": 1}, "words-written", 422, "'extra'"),
     ],
 )
 def test_invalid_events_name_what_is_wrong(
@@ -169,7 +169,12 @@ VIEW = {
 
 def test_views_render_into_the_sdk_models() -> None:
     user = User.model_validate(api.user_json(VIEW))
-    assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, False)
+    # never set: subscribed (Trophy's default for `subscribeToEmails`)
+    assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, True)
+    unsubscribed = User.model_validate(api.user_json({**VIEW, "subscribeToEmails": False}))
+    assert unsubscribed.subscribe_to_emails is False and unsubscribed.sign_up_date is None
+    signed = User.model_validate(api.user_json({**VIEW, "signUpDate": "2024-04-02"}))
+    assert signed.sign_up_date == "2024-04-02"
     metric = MetricResponse.model_validate(api.metric_json("words-written", VIEW, RULES))
     assert metric.current == 750
     assert {a.id for a in metric.achievements if a.achieved_at} == {"first-words"}
@@ -211,7 +216,7 @@ def test_keys_are_checked_by_hash_only() -> None:
 def _refusal(call: object, *args: object) -> str:
     with pytest.raises(ApiError) as err:
         call(*args)  # type: ignore[operator]
-    assert err.value.status == 400
+    assert err.value.status == 422
     return err.value.message
 
 
@@ -253,3 +258,13 @@ def test_a_value_from_the_body_bytes_is_exact() -> None:
         b'{"user": {"id": "1"}, "value": 0.1000000000000000000001}', "words-written", RULES, None
     )
     assert req.value == Decimal("0.1000000000000000000001")
+
+
+@pytest.mark.parametrize("raw", [b"6\xefD\xa0\xb1", b'"a" x', b"[1] ]"])
+def test_a_body_of_the_wrong_type_and_bad_json_is_refused_as_bad_json(raw: bytes) -> None:
+    """msgspec reports the type before reading on: the answer is still a 422, not a crash."""
+    for parse in (api.parse_user, api.parse_preferences):
+        with pytest.raises(ApiError) as err:
+            parse(raw)
+        assert err.value.status == 422
+        assert err.value.message.startswith("request body: not valid JSON"), err.value.message

@@ -22,7 +22,14 @@ from schemas.records import (
     encode_record,
     progress_event_id,
 )
-from schemas.state import HistoryEntry, StreakState, UserState, decode_state, encode_state
+from schemas.state import (
+    UPCASTERS,
+    HistoryEntry,
+    StreakState,
+    UserState,
+    decode_state,
+    encode_state,
+)
 from schemas.wire import Upcasters
 
 text = st.text(max_size=10)
@@ -233,14 +240,26 @@ def test_bad_state_is_rejected(raw: bytes, reason: str) -> None:
 VECTORS = Path(__file__).parent / "vectors" / "state_v1.jsonl"
 
 
+def _as_v2(obj: dict[str, object]) -> dict[str, object]:
+    """What version 2 is, written out independently: version 1 plus no points, and the fields
+    added since at their defaults (no sign-up date, no notification preferences, no per-day
+    metric history)."""
+    added: dict[str, object] = {"signUpDate": None, "notifications": {}, "metricDays": {}}
+    return {**obj, "points": {}, **added, "version": 2}
+
+
 def test_states_written_by_the_previous_version_load_and_reencode_identically() -> None:
     """`state_v1.jsonl` was written by the codec before msgspec (commit 4003ed0: orjson with
-    sorted keys): hypothesis states and states a real fold produced, one per line."""
+    sorted keys): hypothesis states and states a real fold produced, one per line. They load
+    as version 2 (points added, none; the fields added since at their defaults) and re-encode
+    as exactly that; a version 2 state re-encodes byte for byte."""
     lines = VECTORS.read_bytes().splitlines()
     assert len(lines) == 320
     for raw in lines:
         state = decode_state(raw)
-        assert encode_state(state) == raw
+        lifted = orjson.dumps(_as_v2(orjson.loads(raw)), option=orjson.OPT_SORT_KEYS)
+        assert encode_state(state) == lifted
+        assert encode_state(decode_state(lifted)) == lifted
         assert state.user_id == orjson.loads(raw)["userId"]
 
 
@@ -251,13 +270,13 @@ def _v0_to_v1(obj: dict[str, object]) -> dict[str, object]:
 
 
 def test_an_older_state_version_is_lifted_by_its_upcaster() -> None:
-    registry = Upcasters(current=1, field="version", steps={0: _v0_to_v1})
-    current = orjson.loads(VECTORS.read_bytes().splitlines()[-1])
+    registry = Upcasters(current=2, field="version", steps={**UPCASTERS.steps, 0: _v0_to_v1})
+    current = orjson.loads(VECTORS.read_bytes().splitlines()[-1])  # a version 1 state
     old = {k: v for k, v in current.items() if k != "userId"}
     old.update(user=current["userId"], version=0)
     state = decode_state(orjson.dumps(old), registry)
-    assert encode_state(state) == orjson.dumps(current, option=orjson.OPT_SORT_KEYS)
-    with pytest.raises(InvalidRecord, match=r"state version: unsupported 0 \(expected 1\)"):
+    assert encode_state(state) == orjson.dumps(_as_v2(current), option=orjson.OPT_SORT_KEYS)
+    with pytest.raises(InvalidRecord, match=r"state version: unsupported 0 \(expected 2\)"):
         decode_state(orjson.dumps(old))  # the default registry has no step from 0
 
 

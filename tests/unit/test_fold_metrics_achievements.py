@@ -112,11 +112,17 @@ def test_event_attribute_filters() -> None:
     assert run.completed() == ["c2-poetry"]
 
 
-def test_records_start_with_one_progress_then_achievements_then_streak_facts() -> None:
+def test_records_start_with_one_progress_then_achievements_then_streak_then_points() -> None:
     run = Run(RULES)
     run.track("2024-03-01T10:00", 12)
     kinds = [type(r).__name__ for r in run.records]
-    assert kinds == ["Progress", "AchievementCompleted", "AchievementCompleted", "StreakChanged"]
+    assert kinds == [
+        "Progress",
+        "AchievementCompleted",
+        "AchievementCompleted",
+        "StreakChanged",
+        "PointsChanged",
+    ]
 
 
 def test_recent_event_ids_are_bounded() -> None:

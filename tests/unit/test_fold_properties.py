@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from processors.fold import close_periods, evolve
 from schemas.commands import ClockTicked, Command, MetricTracked
-from schemas.records import AchievementCompleted, Progress, StreakChanged
+from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state, encode_state
 from tests.unit.reference import Reference
+from tests.unit.reference_points import RefChange, RefSystem
 from tests.unit.strategies import RULES, make_rules, streams
 
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -154,6 +155,33 @@ def _check_against_reference(commands: list[Command], rules: Rules) -> None:
         assert progress.streak.extended == expected.extended
         assert dict(state.achievements) == ref_user.done
         assert {k: v for k, v in state.totals.items()} == ref_user.totals
+        _check_points(progress, records, expected.points, state, ref_user.points)
+
+
+def _check_points(
+    progress: Progress,
+    records: list,
+    expected: dict[str, RefChange],
+    state: UserState,
+    ref: dict[str, RefSystem],
+) -> None:
+    got = {
+        c.system: RefChange(
+            c.added,
+            c.total,
+            c.previous_level,
+            c.level,
+            [(a.trigger, a.points, a.count) for a in c.awards],
+        )
+        for c in progress.points
+    }
+    assert got == expected
+    assert [r for r in records if isinstance(r, PointsChanged)] == list(progress.points)
+    for key, system in ref.items():
+        mine = state.points.get(key)
+        assert (mine.total if mine else 0) == system.total
+        assert (mine.level if mine else None) == system.level
+        assert dict(mine.counts if mine else {}) == {k: v for k, v in system.counts.items() if v}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

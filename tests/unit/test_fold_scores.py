@@ -98,3 +98,41 @@ def test_board_scores_round_trip_through_the_state_codec() -> None:
     assert b'"leaderboards":{"all-time-words":' in raw
     assert decode_state(raw) == run.state
     assert encode_state(decode_state(raw)) == raw
+
+
+POINTS_BOARD = """
+[metrics.words]
+name = "Words"
+
+[[points]]
+key = "xp"
+name = "XP"
+
+[[points.triggers]]
+key = "per-10-words"
+type = "metric"
+metric = "words"
+threshold = 10
+points = 3
+
+[[leaderboards]]
+key = "xp-all-time"
+name = "XP"
+rank_by = "points"
+points = "xp"
+"""
+
+
+def test_a_points_board_scores_the_points_the_same_command_awarded() -> None:
+    """The score step runs after points: 25 words cross 10 and 20, 2 x 3 = 6 XP, which the
+    XP board scores in the same command; 4 more words cross nothing and score nothing."""
+    from schemas.rules import parse_rules
+
+    run = Run(parse_rules(POINTS_BOARD, "points-board.toml"))
+    run.track("2025-03-05T12:00", 25)
+    assert scores(run) == [("xp-all-time", "all", "", None, D(6))]
+    assert type(run.records[-1]).__name__ == "ScoreChanged"
+    run.track("2025-03-05T13:00", 4)
+    assert scores(run) == []
+    run.track("2025-03-05T14:00", 1)  # 30 words: a third crossing, 9 XP
+    assert scores(run) == [("xp-all-time", "all", "", D(6), D(9))]

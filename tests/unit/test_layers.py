@@ -16,6 +16,7 @@ PURE = (
     "processors.metrics",
     "processors.achievements",
     "processors.streaks",
+    "processors.points",
     "processors.periods",
     "processors.snapshots",
     "processors.users",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_a_minimal_file_has_defaults() -> None:
     rules = parse_rules(MINIMAL)
     assert rules.metrics["words"].name == "Words"
     assert rules.streak is None and rules.achievements == {}
-    assert rules.limits.idempotency_keys_per_metric == 0
+    assert rules.limits.idempotency_keys_per_metric == 1000
 
 
 def test_values_are_exact_decimals() -> None:
@@ -86,7 +87,7 @@ value = 1
         (
             "colour = 1\n" + MINIMAL,
             "r.toml: colour: unknown key (expected one of week_start, limits,"
-            " metrics, achievements, streak, ",
+            " metrics, achievements, streak, points, leaderboards, attributes)",
         ),
         ("", "r.toml: metrics: missing: define at least one metric ([metrics.<key>])"),
         ("metrics = 3", "r.toml: metrics: expected a table of metrics ([metrics.<key>])"),
@@ -102,7 +103,20 @@ value = 1
         ),
         (
             "[limits]\nrecent_event_ids = -1\n" + MINIMAL,
-            "r.toml: limits.recent_event_ids: must be between 0 and 100000, got -1",
+            "r.toml: limits.recent_event_ids: must be between 0 and 10000, got -1",
+        ),
+        (
+            "[limits]\nidempotency_keys_per_metric = 0\n" + MINIMAL,
+            "r.toml: limits.idempotency_keys_per_metric: 0 (keep every key forever) is not"
+            " allowed: a user's state would grow without bound; keep a window, e.g. 1000",
+        ),
+        (
+            # one metric "words", 8 recent ids: 600 + 2 * 10 + 130 + 43 * 8 = 1094 bytes
+            # besides the keys, 19 bytes each: 1094 + 19 * 27_537 = 524_297 > 512 KiB
+            "[limits]\nidempotency_keys_per_metric = 27537\n" + MINIMAL,
+            "r.toml: limits: a user's state could grow to 524297 bytes, over 524288: lower"
+            " limits.idempotency_keys_per_metric (each key costs 19 bytes per metric),"
+            " limits.recent_event_ids or streak.history_periods",
         ),
         ("achievements = 1\n" + MINIMAL, "r.toml: achievements: expected an array of tables"),
         (
@@ -232,3 +246,34 @@ def test_errors_name_the_file_the_path_and_the_fault(text: str, message: str) ->
     with pytest.raises(RulesError) as caught:
         parse_rules(text, source="r.toml")
     assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_declared_attributes_are_read_and_absent_means_any() -> None:
+    assert parse_rules(MINIMAL).attributes is None
+    rules = parse_rules('[attributes]\nuser = ["plan", "team"]\nevent = ["genre"]\n' + MINIMAL)
+    assert rules.attributes is not None
+    assert (rules.attributes.user, rules.attributes.event) == ({"plan", "team"}, {"genre"})
+    only_user = parse_rules('[attributes]\nuser = ["plan"]\n' + MINIMAL)
+    assert only_user.attributes is not None and only_user.attributes.event == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('user = "plan"', "attributes.user: expected an array of keys, got the string 'plan'"),
+        ('user = ["ok", ""]', "attributes.user[1]: expected a non-empty string"),
+        ('colour = ["x"]', "attributes.colour: unknown key (expected one of user, event)"),
+    ],
+)
+def test_bad_attribute_declarations_are_named(section: str, message: str) -> None:
+    with pytest.raises(RulesError, match=re.escape(message)):
+        parse_rules(f"[attributes]\n{section}\n" + MINIMAL, "r.toml")
+
+
+def test_achievement_filters_must_use_declared_attributes() -> None:
+    text = (
+        '[attributes]\nuser = ["plan"]\n' + MINIMAL + "\n[[achievements]]\nkey = 'a'\n"
+        "name = 'A'\ntrigger = 'api'\nuser_attributes = { team = 'blue' }\n"
+    )
+    with pytest.raises(RulesError, match=r"achievements\[0\].user_attributes: undeclared .*team"):
+        parse_rules(text, "r.toml")

@@ -86,7 +86,7 @@ def test_without_a_start_month_runs_follow_the_calendar() -> None:
         ('metric = "words"\n', "leaderboards[0].rank_by: expected one of"),
         (
             'rank_by = "points"\npoints = "xp"\n',
-            "leaderboards[0].rank_by: 'points' needs points systems",
+            "leaderboards[0].points: unknown points system 'xp'",  # the rules have none
         ),
         ('rank_by = "streak"\n', "leaderboards[0].rank_by: a streak leaderboard needs a [streak]"),
         (
@@ -174,8 +174,8 @@ def test_leaderboards_must_be_an_array_of_tables() -> None:
         parse_rules('leaderboards = 3\n[metrics.words]\nname = "W"\n', "x.toml")
 
 
-# Points systems are another module's; once the rules carry `points`, a points board checks
-# its reference against them (here a stand-in rules object with two systems).
+# A points board checks its reference against the rules' points systems (here a stand-in
+# rules object with just the systems named).
 def _with_points(*systems: str) -> Any:
     return SimpleNamespace(
         metrics={"words": None}, streak=None, week_start=0, points=dict.fromkeys(systems)

@@ -74,3 +74,47 @@ def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
         ("2026-03-09", 2),
         ("2026-03-10", 3),
     ]
+
+
+def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
+    from schemas import api_points
+    from schemas.state import KeptAward, PointsDay, PointsState
+    from tests.rules import points_rules
+
+    rules = points_rules()
+    xp = PointsState(
+        total=120,
+        level="journeyman",
+        awards=(
+            KeptAward(trigger="welcome", event_id="e1", points=20, time_ms=1_000, total=20),
+            KeptAward(
+                trigger="per-100-words",
+                event_id="e2",
+                points=100,
+                time_ms=2_000,
+                total=120,
+                count=10,
+                boosts=("pro-double",),
+            ),
+        ),
+        days=(PointsDay(day=739_000, added=120, total=120),),
+    )
+    state = UserState(user_id="ann", points={"xp": xp})
+    doc = user_view(state, rules)["points"]
+    assert doc == {
+        "xp": {
+            "total": 120,
+            "level": "journeyman",
+            "awards": [
+                ["welcome", "e1", 20, 1_000, 20, 1, []],
+                ["per-100-words", "e2", 100, 2_000, 120, 10, ["pro-double"]],
+            ],
+            "days": [[739_000, 120, 120]],
+        }
+    }
+    out = api_points.user_points(rules.points["xp"], rules, "ann", doc["xp"], 10, 0)
+    assert [a["id"] for a in out["awards"]] == [
+        "ann:points:xp:per-100-words:e2",
+        "ann:points:xp:welcome:e1",
+    ]
+    assert (out["total"], out["level"]["key"]) == (120, "journeyman")

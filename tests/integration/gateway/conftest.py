@@ -96,7 +96,7 @@ class Podium:
 
     def trophy(self, base_url: str | None = None, api_key: str | None = None) -> TrophyApi:
         url = base_url or self.base_url
-        env = TrophyApiEnvironment(api=url, admin=url)
+        env = TrophyApiEnvironment(api=url, admin=url.removesuffix("/v1") + "/admin/v1")
         return TrophyApi(
             api_key=api_key or self.api_key, environment=env, max_retries=0, timeout=10
         )
@@ -128,7 +128,13 @@ def eventually(check: Callable[[], object], within: float = 10.0, every: float =
 
 
 def start_podium(
-    bootstrap: str, redis_url: str, home: Path, *, wait_s: float = 5.0, gateway: bool = True
+    bootstrap: str,
+    redis_url: str,
+    home: Path,
+    *,
+    wait_s: float = 5.0,
+    gateway: bool = True,
+    rules: Path = RULES,
 ) -> Podium:
     prefix = f"t{uuid.uuid4().hex[:10]}."
     asyncio.run(create_topics(bootstrap, prefix))
@@ -138,7 +144,7 @@ def start_podium(
         "PODIUM_REDIS_URL": redis_url,
         "PODIUM_TOPIC_PREFIX": prefix,
         "PODIUM_VIEWS_PREFIX": f"{prefix}views:",
-        "PODIUM_RULES_PATH": str(RULES),
+        "PODIUM_RULES_PATH": str(rules),
         "PODIUM_API_KEY_HASHES": digest,
         "PODIUM_GATEWAY_WAIT_S": str(wait_s),
         "PODIUM_RUN_DIR": str(home / "run"),

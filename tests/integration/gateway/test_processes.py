@@ -71,7 +71,7 @@ def test_broker_unreachable_means_503_and_not_ready(podium: Podium) -> None:
     proc.stop()
 
 
-def test_broker_stopping_mid_way_means_503(redis_url: str, tmp_path: Path) -> None:
+def test_broker_stopping_mid_way_means_503_or_504(redis_url: str, tmp_path: Path) -> None:
     broker = KafkaBroker(tmp_path / "kafka", free_port(), free_port(), JAR_CACHE)
     broker.start()
     pod = start_podium(broker.bootstrap, redis_url, tmp_path, wait_s=5.0)
@@ -86,7 +86,7 @@ def test_broker_stopping_mid_way_means_503(redis_url: str, tmp_path: Path) -> No
             down = http.post(
                 "/metrics/words-written/event", json={"user": {"id": "after"}, "value": 5}
             )
-            assert down.status_code == 503, down.text
+            assert down.status_code in (503, 504), down.text  # 504: sent, outcome unknown
             assert down.headers["Retry-After"] == "1"
             assert time.monotonic() - started < 8  # bounded by the publish timeout
             root = pod.base_url.removesuffix("/v1")
@@ -100,7 +100,7 @@ def test_broker_stopping_mid_way_means_503(redis_url: str, tmp_path: Path) -> No
         broker.stop()
 
 
-def test_not_waiting_answers_202_pending_and_the_event_is_processed(podium: Podium) -> None:
+def test_not_waiting_answers_201_pending_and_the_event_is_processed(podium: Podium) -> None:
     base = podium.start_gateway(PODIUM_GATEWAY_WAIT_S="0")
     trophy = podium.trophy(base)
     resp = trophy.metrics.event(
@@ -114,7 +114,7 @@ def test_not_waiting_answers_202_pending_and_the_event_is_processed(podium: Podi
         raw = http.post(
             "/metrics/words-written/event", json={"user": {"id": "async-1"}, "value": 8}
         )
-        assert raw.status_code == 202 and raw.json()["pending"] is True
+        assert raw.status_code == 201 and raw.json()["pending"] is True
 
     def processed() -> None:
         got = trophy.users.single_metric(id="async-1", key="words-written")

@@ -53,6 +53,11 @@ def test_run_then_down_leaves_nothing_running(tmp_path: Path) -> None:
         assert "ada  wrote 750 words" in out and "unlocked: First words" in out
         assert "idempotent replay" in out and "unlocked: Novella" in out
         assert "completed 'Published' through the API" in out
+        # the example rules' xp: welcome 20, 10 per 100 words (20,000 words), novella 500,
+        # a poetry chapter 25; journeyman from 1,000 (the launch-week boost ended in 2025)
+        xp = 20 + 20_000 // 100 * 10 + 500 + 25
+        assert "level up: Journeyman!" in out
+        assert f"ada's XP: {xp} (Journeyman)" in out, out
         base = re.search(r"base URL: (\S+)", out)
         key = re.search(r"demo API key: (\S+)", out)
         assert base and key, out

@@ -160,7 +160,14 @@ def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: li
     )
     assert done.returncode == 0, done.stderr
     assert "views rebuilt" in done.stdout
-    assert _dump(client, keys) == before
+    before.pop(keys.epoch, None)
+
+    def same() -> None:  # the projector may be rebuilding too (it saw the epoch go)
+        after = _dump(client, keys)
+        assert after.pop(keys.epoch, None) is not None  # when the views were built: differs
+        assert after == before
+
+    eventually(same, within=30, every=0.2)
 
 
 async def _state_records(podium: Podium) -> list[bytes]:
@@ -232,7 +239,10 @@ async def test_redelivery_and_old_records_change_nothing(
         live = Keys(podium.env["PODIUM_VIEWS_PREFIX"])  # the worker's states give the same
 
         def doc(raw: Any) -> dict[str, Any]:
-            return {k: v for k, v in decode_view(raw).items() if k != "recent"}  # event ids
+            view = {k: v for k, v in decode_view(raw).items() if k != "recent"}  # event ids
+            for standing in view.get("points", {}).values():  # an award names its event
+                standing["awards"] = [[a[0], *a[2:]] for a in standing["awards"]]
+            return view
 
         for uid in ("lena", "mo"):
             assert doc(sync.hget(live.user(uid), "doc")) == doc(once[keys.user(uid)][b"doc"])

@@ -21,6 +21,7 @@ from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.records import (
     AchievementCompleted,
     DeadLetter,
+    PointsChanged,
     Progress,
     StreakChanged,
     encode_record,
@@ -66,16 +67,22 @@ class Expected:
     achievements: Counter[bytes] = field(default_factory=Counter)
     streaks: Counter[bytes] = field(default_factory=Counter)
     scores: Counter[bytes] = field(default_factory=Counter)
+    points: Counter[bytes] = field(default_factory=Counter)
     invalid: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
 
 
 def fold_log(
-    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]], rules: Rules, topic: str = ""
+    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]],
+    rules: Rules,
+    topic: str = "",
+    start: Mapping[str, UserState] | None = None,
 ) -> Expected:
+    """The expectation; `start` holds states users had before the log (none: all new)."""
     out = Expected()
     for partition, records in events.items():
-        states: dict[str, UserState] = {}
+        states: dict[str, UserState] = dict(start or {})
+        touched: set[str] = set()
         for rec in records:
             outcome = apply_record(rec, states.get, rules, topic, partition)
             if isinstance(outcome, DeadLetter):
@@ -83,6 +90,7 @@ def fold_log(
                 out.dead.append(outcome)
                 continue
             states[outcome.user_id] = outcome.state.with_offset(rec.offset)
+            touched.add(outcome.user_id)
             for item in outcome.derived:
                 if isinstance(item, Progress):
                     out.progress[encode_record(item)] += 1
@@ -90,9 +98,11 @@ def fold_log(
                     out.achievements[encode_record(item)] += 1
                 elif isinstance(item, StreakChanged):
                     out.streaks[encode_record(item)] += 1
+                elif isinstance(item, PointsChanged):
+                    out.points[encode_record(item)] += 1
                 elif isinstance(item, ScoreChanged):
                     out.scores[encode_leaderboard_record(item)] += 1
-        out.states.update({uid: encode_state(s) for uid, s in states.items()})
+        out.states.update({uid: encode_state(states[uid]) for uid in touched})
     return out
 
 

@@ -1,0 +1,88 @@
+"""Building blocks of the gateway's OpenAPI document (`ingest.openapi`), and the paths of the
+user routes added beside Trophy's first ones (preferences, event summaries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import api
+
+Schema = dict[str, Any]
+STR: Schema = {"type": "string"}
+NUM: Schema = {"type": "number"}
+INT: Schema = {"type": "integer"}
+BOOL: Schema = {"type": "boolean"}
+NULL_STR: Schema = {"type": "string", "nullable": True}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], **props: Schema) -> Schema:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _answers(ok: int, schema: Schema, *errors: int) -> Schema:
+    out: Schema = {str(ok): {"description": "success", **_json(schema)}}
+    for code in (401, *errors):
+        out[str(code)] = {"description": "error", **_json(_ref("Error"))}
+    return out
+
+
+def _preferences(uid: Schema) -> Schema:
+    """GET and PATCH /v1/users/{id}/preferences (Trophy's `UserPreferencesResponse`)."""
+    channels = {"type": "array", "items": {"type": "string", "enum": ["email", "push"]}}
+    notifications = {
+        "type": "object",
+        "properties": {kind: channels for kind in api.NOTIFICATION_TYPES},
+        "additionalProperties": False,
+    }
+    answer = _obj(["notifications"], notifications=notifications)
+    change = {
+        "type": "object",
+        "properties": {
+            "notifications": notifications,
+            "streak": {"type": "object", "description": "refused (403) but `enabled: true`"},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "get": {
+            "operationId": "userPreferences",
+            "parameters": [uid],
+            "responses": _answers(200, answer, 404),
+        },
+        "patch": {
+            "operationId": "updateUserPreferences",
+            "parameters": [uid],
+            "requestBody": {"required": True, **_json(change)},
+            "responses": _answers(200, answer, 403, 404, 413, 422, 503),
+        },
+    }
+
+
+def _event_summary(uid: Schema, metric: Schema) -> Schema:
+    """GET /v1/users/{id}/metrics/{key}/event-summary."""
+    day = {"type": "string", "format": "date"}
+    query = [
+        ("aggregation", {"type": "string", "enum": list(api.AGGREGATIONS)}),
+        ("startDate", day),
+        ("endDate", day),
+    ]
+    point = _obj(["date", "total", "change"], date=day, total=NUM, change=NUM)
+    return {
+        "get": {
+            "operationId": "userMetricEventSummary",
+            "parameters": [
+                uid,
+                metric,
+                *({"name": n, "in": "query", "required": True, "schema": s} for n, s in query),
+            ],
+            "responses": _answers(200, {"type": "array", "items": point}, 404, 422),
+        }
+    }

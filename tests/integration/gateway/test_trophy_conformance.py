@@ -1,0 +1,230 @@
+"""schemathesis with Trophy's own OpenAPI document (version 1.21.1, the one its SDKs are
+generated from) against the real stack, every check on: each operation Podium serves answers
+only the status codes Trophy lists for it, with bodies that validate against Trophy's schemas.
+
+Where Trophy's document is wrong or vague, `amend` changes a copy of it, one named point each
+(a test holds it to the pointers it names), and `docs/trophy-conformance.md` lists the same
+points; nothing else of the document is changed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas import api
+from schemas.commands import known_time_zone
+from tests.integration.gateway.conftest import Podium
+
+pytestmark = pytest.mark.integration
+TROPHY_DOCUMENT = Path("/work/shared/trophy-openapi/application.json")
+SERVED = {
+    "/metrics/{key}/event": ("post",),
+    "/achievements": ("get",),
+    "/achievements/{key}/complete": ("post",),
+    "/streaks": ("get",),
+    "/users": ("post",),
+    "/users/{id}": ("get", "put", "patch"),
+    "/users/{id}/metrics": ("get",),
+    "/users/{id}/metrics/{key}": ("get",),
+    "/users/{id}/achievements": ("get",),
+    "/users/{id}/streak": ("get",),
+    "/users/{id}/preferences": ("get", "patch"),
+    "/users/{id}/metrics/{key}/event-summary": ("get",),
+}
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+STRING = {"type": "string", "maxLength": api.MAX_USER_STRING}
+ATTRIBUTES = {
+    "type": "object",
+    "maxProperties": api.MAX_ATTRIBUTES,
+    "propertyNames": {"minLength": 1, "maxLength": api.MAX_ATTRIBUTE_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": api.MAX_ATTRIBUTE_LENGTH},
+}
+# A sample of IANA zones (odd offsets, both hemispheres): each enum value is a case of the
+# coverage phase for every user-carrying operation, and all ~600 zones take minutes.
+ZONES = [
+    "UTC",
+    "Europe/London",
+    "America/New_York",
+    "America/St_Johns",
+    "Asia/Kathmandu",
+    "Asia/Tokyo",
+    "Australia/Adelaide",
+    "Pacific/Kiritimati",
+]
+# Podium's values: within ±1e15 (`schemas.requests.MAX_EVENT_VALUE`); at most 30 digits and
+# an exponent within ±30 (`schemas.commands.value_problem`), which cents always meet
+VALUE = {"type": "number", "minimum": -1e15, "maximum": 1e15, "multipleOf": 0.01}
+ATTRIBUTE_PAIRS = "^([^:,]+:[^,]*(,[^:,]+:[^,]*)*)?$"  # empty: no filter
+
+
+def _answer(why: str, content: dict[str, Any] = ERROR) -> dict[str, Any]:
+    return {"description": why, "content": content}
+
+
+def amend(doc: dict[str, Any]) -> list[str]:
+    """Apply the points where Trophy's document is wrong or vague (each one listed in
+    docs/trophy-conformance.md); the JSON pointers it changed."""
+    p, c = doc["paths"], doc["components"]["schemas"]
+    event = p["/metrics/{key}/event"]["post"]
+    # Trophy answers 404 for an unknown metric or user; the document omits it
+    event["responses"]["404"] = _answer("unknown metric")
+    p["/users/{id}"]["get"]["responses"]["404"] = _answer("unknown user")
+    # Trophy's prose: an idempotent replay answers 202; the document lists 201 only
+    event["responses"]["202"] = _answer("idempotent replay", event["responses"]["201"]["content"])
+    # Bounds the document leaves out: Podium's (README, "Limits")
+    event["parameters"][1]["schema"].update(minLength=1, maxLength=api.MAX_IDEMPOTENCY_KEY)
+    body = event["requestBody"]["content"]["application/json"]["schema"]
+    body["properties"].update(value=VALUE, attributes=ATTRIBUTES)
+    body["additionalProperties"] = False
+    complete = p["/achievements/{key}/complete"]["post"]["requestBody"]["content"]
+    complete["application/json"]["schema"]["additionalProperties"] = False
+    updated = c["UpdatedUser"]
+    updated["properties"].update(
+        email=STRING,
+        name=STRING,
+        tz={"type": ["string", "null"], "enum": [*ZONES, None]},
+        deviceTokens={"type": ["array", "null"], "items": STRING, "maxItems": 100},
+        attributes=ATTRIBUTES,
+    )
+    updated["additionalProperties"] = False  # Podium refuses unknown fields, naming them
+    c["UpsertedUser"] = {  # UpdatedUser and `id`, closed: `allOf` cannot close it
+        "type": "object",
+        "properties": {
+            **updated["properties"],
+            "id": {"type": "string", "minLength": 1, "maxLength": api.MAX_ID},
+        },
+        "required": ["id"],
+        "additionalProperties": False,
+    }
+    # the PATCH example's body id differs from the path's example id
+    del p["/users/{id}"]["patch"]["requestBody"]["content"]["application/json"]["example"]["id"]
+    # "false" is taken as well as "true" (Trophy: any other value means completed only)
+    p["/users/{id}/achievements"]["get"]["parameters"][1]["schema"]["enum"] = ["true", "false"]
+    history = p["/users/{id}/streak"]["get"]["parameters"][1]["schema"]
+    history.update(minimum=1, maximum=api.MAX_HISTORY_PERIODS)
+    ids = p["/streaks"]["get"]["parameters"][0]["schema"]
+    ids.update(minItems=1, maxItems=api.MAX_STREAK_USERS, items={"type": "string", "minLength": 1})
+    p["/achievements"]["get"]["parameters"][0]["schema"]["pattern"] = ATTRIBUTE_PAIRS
+    # start <= end, at most 400 days apart: two parameters a schema cannot relate; dates
+    # that meet it
+    summary = p["/users/{id}/metrics/{key}/event-summary"]["get"]["parameters"]
+    summary[3]["schema"]["enum"] = ["2024-01-01", "2024-02-29"]
+    summary[4]["schema"]["enum"] = ["2024-03-01", "2024-12-31"]
+    c["UpdateUserPreferencesRequest"]["additionalProperties"] = False
+    c["NotificationPreferences"]["additionalProperties"] = False
+    return AMENDED
+
+
+AMENDED = [
+    "/paths/~1metrics~1{key}~1event/post/responses/404",
+    "/paths/~1metrics~1{key}~1event/post/responses/202",
+    "/paths/~1metrics~1{key}~1event/post/parameters/1/schema",
+    "/paths/~1metrics~1{key}~1event/post/requestBody/content/application~1json/schema",
+    "/paths/~1achievements~1{key}~1complete/post/requestBody/content/application~1json/schema",
+    "/paths/~1users~1{id}/get/responses/404",
+    "/paths/~1users~1{id}/patch/requestBody/content/application~1json/example/id",
+    "/paths/~1users~1{id}~1achievements/get/parameters/1/schema/enum",
+    "/paths/~1users~1{id}~1streak/get/parameters/1/schema",
+    "/paths/~1streaks/get/parameters/0/schema",
+    "/paths/~1achievements/get/parameters/0/schema/pattern",
+    "/components/schemas/UpdatedUser",
+    "/components/schemas/UpsertedUser",
+    "/paths/~1users~1{id}~1metrics~1{key}~1event-summary/get/parameters/3/schema/enum",
+    "/paths/~1users~1{id}~1metrics~1{key}~1event-summary/get/parameters/4/schema/enum",
+    "/components/schemas/UpdateUserPreferencesRequest/additionalProperties",
+    "/components/schemas/NotificationPreferences/additionalProperties",
+]
+
+
+def trophy_document() -> dict[str, Any]:
+    """Trophy's document: the served operations only, amended."""
+    doc = copy.deepcopy(json.loads(TROPHY_DOCUMENT.read_text()))
+    amend(doc)
+    doc["paths"] = {
+        path: {m: doc["paths"][path][m] for m in methods} for path, methods in SERVED.items()
+    }
+    return doc
+
+
+def _differences(a: Any, b: Any, at: str = "") -> list[str]:
+    """The JSON pointers where `a` and `b` differ (the shallowest)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            name = str(key).replace("~", "~0").replace("/", "~1")
+            if key not in a or key not in b:
+                out.append(f"{at}/{name}")
+            else:
+                out.extend(_differences(a[key], b[key], f"{at}/{name}"))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{at}/{i}")
+        ]
+    return [] if a == b else [at]
+
+
+def test_the_amendments_change_only_the_points_they_name() -> None:
+    original = json.loads(TROPHY_DOCUMENT.read_text())
+    assert original["info"]["version"] == "1.21.1"
+    amended = copy.deepcopy(original)
+    named = amend(amended)
+    changed = _differences(original, amended)
+    assert changed, "the amendments changed nothing"
+    for pointer in changed:
+        assert any(pointer == n or pointer.startswith(n + "/") for n in named), pointer
+    assert all(any(c == n or c.startswith(n + "/") for c in changed) for n in named)
+    served = trophy_document()["paths"]
+    assert sum(len(ops) for ops in served.values()) == 15
+    assert set(served) <= set(original["paths"])
+    assert all(known_time_zone(z) for z in ZONES)
+
+
+def test_schemathesis_with_trophys_document_finds_nothing(podium: Podium, tmp_path: Path) -> None:
+    schema = tmp_path / "trophy.json"
+    schema.write_text(json.dumps(trophy_document()))
+    cli = Path(sys.executable).with_name("schemathesis")
+    done = subprocess.run(
+        [
+            str(cli),
+            "run",
+            str(schema),
+            "--url",
+            podium.base_url,
+            "-H",
+            f"X-API-KEY: {podium.api_key}",
+            "--checks",
+            "all",
+            "--max-examples",
+            "20",
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--no-color",
+            "--request-timeout",
+            "15",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        cwd=tmp_path,
+    )
+    print(done.stdout[-700:])  # the summary: operations, phases, cases (pytest -s shows it)
+    assert done.returncode == 0, done.stdout[-12000:]
+    assert "Failures:" not in done.stdout, done.stdout[-12000:]
+    assert re.search(r"Tested:\s+15\b", done.stdout), done.stdout[-3000:]  # every operation
