@@ -288,3 +288,8 @@ def test_achievement_filters_must_use_declared_attributes() -> None:
     )
     with pytest.raises(RulesError, match=r"achievements\[0\].user_attributes: undeclared .*team"):
         parse_rules(text, "r.toml")
+
+
+def test_metric_days_has_a_default_and_can_be_set() -> None:
+    assert parse_rules(MINIMAL).limits.metric_days == 400
+    assert parse_rules("[limits]\nmetric_days = 1000\n" + MINIMAL).limits.metric_days == 1000
