@@ -355,7 +355,7 @@ class Gateway:
 
     async def user_metric_summary(self, request: Request) -> JSON:
         """GET /users/{id}/metrics/{key}/event-summary, from the view's kept days (the fold
-        keeps the latest `processors.metrics.MAX_METRIC_DAYS` local days with a change)."""
+        keeps the latest `[limits] metric_days` local days with a change, 400 by default)."""
         metric = self.metric(request.path_params["key"])
         aggregation, start, end = api.summary_params(request.query_params)
         view = await self.user_view(request.path_params["id"])

@@ -167,10 +167,10 @@ def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
 
 
 def _days(
-    state: UserState, metric: str, day: int, value: Decimal, total: Decimal
+    state: UserState, metric: str, day: int, value: Decimal, total: Decimal, bound: int
 ) -> Mapping[str, tuple[MetricDay, ...]]:
     out = dict(state.metric_days)
-    out[metric] = metrics.record_day(out.get(metric, ()), day, value, total)
+    out[metric] = metrics.record_day(out.get(metric, ()), day, value, total, bound)
     return out
 
 
@@ -207,7 +207,9 @@ def _metric(
         recent_events=events,
         achievements=ach.merged(have, done) if done else have,
         streak=streak,
-        metric_days=_days(state, metric, local_ordinal(at, state.tz), value, total),
+        metric_days=_days(
+            state, metric, local_ordinal(at, state.tz), value, total, rules.limits.metric_days
+        ),
     )
     progress = Progress(
         id=f"{uid}:progress:{eid}",

@@ -15,7 +15,6 @@ from typing import TypeVar
 from schemas.state import MetricDay
 
 ZERO = Decimal(0)
-MAX_METRIC_DAYS = 400  # per metric: the latest 400 days with a change (Trophy's summary span)
 T = TypeVar("T")
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
 
@@ -55,21 +54,24 @@ def remember_key(
 
 
 def record_day(
-    days: tuple[MetricDay, ...], day: int, value: Decimal, total: Decimal
+    days: tuple[MetricDay, ...], day: int, value: Decimal, total: Decimal, bound: int
 ) -> tuple[MetricDay, ...]:
     """The per-day history of one metric with `value` counted on local day `day`, `total`
-    being the metric's total after it. Keeps the latest `MAX_METRIC_DAYS` days. A late event
+    being the metric's total after it. Keeps the latest `bound` days (the rules'
+    `[limits] metric_days`; 400 by default, Trophy's summary span). A late event
     (a day before the latest kept) lands on its own day and moves every later day's total."""
     if days:
         last = days[-1]
         if last.day == day:
             return (*days[:-1], MetricDay(day=day, added=exact_add(last.added, value), total=total))
         if last.day > day:
-            return _record_late(days, day, value)
-    return remember(days, MetricDay(day=day, added=value, total=total), MAX_METRIC_DAYS)
+            return _record_late(days, day, value, bound)
+    return remember(days, MetricDay(day=day, added=value, total=total), bound)
 
 
-def _record_late(days: tuple[MetricDay, ...], day: int, value: Decimal) -> tuple[MetricDay, ...]:
+def _record_late(
+    days: tuple[MetricDay, ...], day: int, value: Decimal, bound: int
+) -> tuple[MetricDay, ...]:
     """`value` on `day`, before the latest kept day: the later days' totals move by it."""
     at = bisect_left([d.day for d in days], day)
     before, after = days[:at], days[at:]  # `after` holds at least the latest day
@@ -82,4 +84,4 @@ def _record_late(days: tuple[MetricDay, ...], day: int, value: Decimal) -> tuple
         base = before[-1].total if before else _EXACT.subtract(after[0].total, after[0].added)
         placed = MetricDay(day=day, added=value, total=exact_add(base, value))
     moved = (MetricDay(day=d.day, added=d.added, total=exact_add(d.total, value)) for d in after)
-    return (*before, placed, *moved)[-MAX_METRIC_DAYS:]
+    return (*before, placed, *moved)[-bound:]

@@ -83,10 +83,7 @@ IDEMPOTENCY_WINDOW = 1_000
 """Idempotency keys kept per user and metric by default (Trophy documents no window)."""
 MAX_IDEMPOTENCY_WINDOW = 100_000
 MAX_RECENT_EVENT_IDS = 10_000
-STATE_BUDGET_BYTES = 512 * 1024
-"""The most the rules may let the rules-bounded part of a user's state grow to (see
-`state_bytes_bound`): half the worker's record limit (1,000,000 bytes), the rest is left
-for the user's profile (ids, names, attributes), which commands bound."""
+MAX_KEPT_DAYS = 5_000  # limits.points_days, limits.metric_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +92,7 @@ class Limits:
     recent_event_ids: int = 8  # 0 = remember none
     points_awards: int = 100  # recent awards kept per user and points system
     points_days: int = 400  # days with a points change kept per user and system
+    metric_days: int = 400  # days with a change kept per user and metric (event summaries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,36 +246,6 @@ class Rules:
             else frozenset(),
             points_index=PointsIndex.build(points or {}),
         )
-
-
-# Encoded sizes (JSON, as `schemas.state.encode_state` writes them) of the state's bounded
-# parts, at their largest: a 16-hex fingerprint in a list, an event id (40 characters or
-# "#" + fingerprint), a decimal total or streak progress (120 significant digits, sign,
-# point, exponent), an achievement's time in ms, a streak history entry `[period,length,false]`.
-STATE_FIXED_BYTES = 600  # every other field, without profile strings (names, ids, attributes)
-KEY_BYTES = 19
-EVENT_ID_BYTES = 43
-DECIMAL_BYTES = 130
-TIME_BYTES = 21
-HISTORY_ENTRY_BYTES = 24
-
-
-def state_bytes_bound(rules: Rules) -> int:
-    """The largest a user's state can grow by what these rules bound (everything but the
-    profile strings the user's commands carry): docs/runtime.md, "How large a state gets"."""
-    limits = rules.limits
-    metrics = sum(
-        2 * (len(key) + 5) + DECIMAL_BYTES + KEY_BYTES * limits.idempotency_keys_per_metric
-        for key in rules.metrics
-    )
-    achievements = sum(len(key) + 5 + TIME_BYTES for key in rules.achievements)
-    streak = 0
-    if rules.streak is not None:
-        streak = HISTORY_ENTRY_BYTES * rules.streak.history_periods + sum(
-            len(t.metric) + 5 + DECIMAL_BYTES for t in rules.streak.thresholds
-        )
-    recent = EVENT_ID_BYTES * limits.recent_event_ids
-    return STATE_FIXED_BYTES + metrics + achievements + streak + recent
 
 
 def _composite_order(achievements: Mapping[str, Achievement]) -> tuple[Achievement, ...]:

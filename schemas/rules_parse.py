@@ -15,11 +15,10 @@ from typing import Any
 from schemas.rules import (
     FREQUENCIES,
     IDEMPOTENCY_WINDOW,
-    KEY_BYTES,
     MAX_FREEZES,
     MAX_IDEMPOTENCY_WINDOW,
+    MAX_KEPT_DAYS,
     MAX_RECENT_EVENT_IDS,
-    STATE_BUDGET_BYTES,
     TRIGGERS,
     WEEKDAYS,
     Achievement,
@@ -31,8 +30,8 @@ from schemas.rules import (
     RulesError,
     Streak,
     Threshold,
-    state_bytes_bound,
 )
+from schemas.state_bound import KEY_BYTES, METRIC_DAY_BYTES, STATE_BUDGET_BYTES, state_bytes_bound
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOP_KEYS = (
@@ -198,11 +197,8 @@ def _check_filters(
 
 
 def _limits(d: _Doc, raw: object) -> Limits:
-    t = d.table(
-        raw,
-        "limits",
-        ("idempotency_keys_per_metric", "recent_event_ids", "points_awards", "points_days"),
-    )
+    names = ("idempotency_keys_per_metric", "recent_event_ids", "points_awards")
+    t = d.table(raw, "limits", (*names, "points_days", "metric_days"))
     window = t.get("idempotency_keys_per_metric", IDEMPOTENCY_WINDOW)
     if window == 0:
         raise d.error(
@@ -210,6 +206,10 @@ def _limits(d: _Doc, raw: object) -> Limits:
             "0 (keep every key forever) is not allowed: a user's state would grow without"
             f" bound; keep a window, e.g. {IDEMPOTENCY_WINDOW}",
         )
+    days = {
+        k: d.integer(t.get(k, 400), f"limits.{k}", 1, MAX_KEPT_DAYS)
+        for k in ("points_days", "metric_days")
+    }
     return Limits(
         idempotency_keys_per_metric=d.integer(
             window, "limits.idempotency_keys_per_metric", 1, MAX_IDEMPOTENCY_WINDOW
@@ -218,7 +218,7 @@ def _limits(d: _Doc, raw: object) -> Limits:
             t.get("recent_event_ids", 8), "limits.recent_event_ids", 0, MAX_RECENT_EVENT_IDS
         ),
         points_awards=d.integer(t.get("points_awards", 100), "limits.points_awards", 1, 1000),
-        points_days=d.integer(t.get("points_days", 400), "limits.points_days", 1, 5000),
+        **days,
     )
 
 
@@ -229,8 +229,9 @@ def _check_state_budget(d: _Doc, rules: Rules) -> Rules:
         raise d.error(
             "limits",
             f"a user's state could grow to {bound} bytes, over {STATE_BUDGET_BYTES}: lower"
-            " limits.idempotency_keys_per_metric (each key costs"
-            f" {KEY_BYTES} bytes per metric), limits.recent_event_ids or"
+            f" limits.metric_days (each day costs {METRIC_DAY_BYTES} bytes per metric),"
+            f" limits.idempotency_keys_per_metric ({KEY_BYTES} bytes per key and metric),"
+            " limits.points_awards, limits.points_days, limits.recent_event_ids or"
             " streak.history_periods",
         )
     return rules

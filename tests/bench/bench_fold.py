@@ -148,7 +148,8 @@ points = -1
 def bench_rules(points: bool = False) -> Rules:
     """The benchmark's rules; `points`: with two points systems added (`POINTS_TOML`: seven
     triggers, levels and boosts on XP; hourly regeneration and a cost on energy)."""
-    parts = ['week_start = "monday"\n']
+    # 10 metrics at the default 400 kept days each would be over the state budget (512 KiB)
+    parts = ['week_start = "monday"\n[limits]\nmetric_days = 50\n']
     parts += [f'[metrics.{m}]\nname = "{m}"\n' for m in METRICS]
     for i in range(20):  # metric achievements, two per metric, a few with filters
         extra = ""

@@ -36,6 +36,7 @@ RULES_TEMPLATE = (
 week_start = "{week_start}"
 [limits]
 recent_event_ids = 1000
+points_days = 300  # within the state budget with 400 days per metric (the default)
 [metrics.words]
 name = "Words"
 [metrics.chapters]

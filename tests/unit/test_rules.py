@@ -111,12 +111,23 @@ value = 1
             " allowed: a user's state would grow without bound; keep a window, e.g. 1000",
         ),
         (
-            # one metric "words", 8 recent ids: 600 + 2 * 10 + 130 + 43 * 8 = 1094 bytes
-            # besides the keys, 19 bytes each: 1094 + 19 * 27_537 = 524_297 > 512 KiB
-            "[limits]\nidempotency_keys_per_metric = 27537\n" + MINIMAL,
-            "r.toml: limits: a user's state could grow to 524297 bytes, over 524288: lower"
-            " limits.idempotency_keys_per_metric (each key costs 19 bytes per metric),"
-            " limits.recent_event_ids or streak.history_periods",
+            # one metric "words", 8 recent ids: 600 + 2 * 10 + 130 + 43 * 8 = 1094 bytes, its
+            # 400 kept days (10 + 271 * 400 = 108_410), sign-up date and notifications (162):
+            # 109_666 besides the keys, 19 bytes each: 109_666 + 19 * 21_823 = 524_303 > 512 KiB
+            "[limits]\nidempotency_keys_per_metric = 21823\n" + MINIMAL,
+            "r.toml: limits: a user's state could grow to 524303 bytes, over 524288: lower"
+            " limits.metric_days (each day costs 271 bytes per metric),"
+            " limits.idempotency_keys_per_metric (19 bytes per key and metric),"
+            " limits.points_awards, limits.points_days, limits.recent_event_ids or"
+            " streak.history_periods",
+        ),
+        (
+            "[limits]\nmetric_days = 0\n" + MINIMAL,
+            "r.toml: limits.metric_days: must be between 1 and 5000, got 0",
+        ),
+        (
+            "[limits]\nmetric_days = 5001\n" + MINIMAL,
+            "r.toml: limits.metric_days: must be between 1 and 5000, got 5001",
         ),
         ("achievements = 1\n" + MINIMAL, "r.toml: achievements: expected an array of tables"),
         (
@@ -277,3 +288,8 @@ def test_achievement_filters_must_use_declared_attributes() -> None:
     )
     with pytest.raises(RulesError, match=r"achievements\[0\].user_attributes: undeclared .*team"):
         parse_rules(text, "r.toml")
+
+
+def test_metric_days_has_a_default_and_can_be_set() -> None:
+    assert parse_rules(MINIMAL).limits.metric_days == 400
+    assert parse_rules("[limits]\nmetric_days = 1000\n" + MINIMAL).limits.metric_days == 1000

@@ -28,7 +28,7 @@ def _fold(evs: list[tuple[int, Decimal]]) -> tuple[MetricDay, ...]:
     total = Decimal(0)
     for offset, value in evs:
         total += value
-        days = metrics.record_day(days, D0 + offset, value, total)
+        days = metrics.record_day(days, D0 + offset, value, total, RULES.limits.metric_days)
     return days
 
 
@@ -80,10 +80,11 @@ def test_a_late_event_moves_later_totals() -> None:
 
 
 def test_the_history_is_bounded_to_the_latest_days() -> None:
-    """The latest `MAX_METRIC_DAYS` days with a change are kept: a range within them is
+    """The latest `[limits] metric_days` days with a change are kept: a range within them is
     exact (Trophy's ranges span at most 400 days); before them, a period shows the total
     before the kept days and no change (documented)."""
-    bound = metrics.MAX_METRIC_DAYS
+    bound = RULES.limits.metric_days
+    assert bound == 400  # the default: Trophy's longest summary range
     days = _fold([(i, Decimal(1)) for i in range(bound + 5)])
     assert len(days) == bound and days[0].day == D0 + 5 and days[-1].total == bound + 5
     inside = summarize(days, D0 + 5, D0 + bound + 4, "daily")

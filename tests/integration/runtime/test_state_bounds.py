@@ -1,5 +1,5 @@
 """One user sends many keyed events: the worker keeps running and the user's state stays
-within the documented bound (`schemas.rules.state_bytes_bound`), the idempotency keys
+within the documented bound (`schemas.state_bound.state_bytes_bound`), the idempotency keys
 within their window. Before the window, every key was kept (≈ 19 bytes each) until the
 state was over the record limit and the worker crash-looped.
 
@@ -16,8 +16,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas.commands import MetricTracked, User, encode_command
-from schemas.rules import Rules, state_bytes_bound
+from schemas.rules import Rules
 from schemas.state import decode_state
+from schemas.state_bound import state_bytes_bound
 from schemas.topics import Names
 from tests.integration.runtime.kafka_io import read_topic, wait_caught_up
 from tests.integration.runtime.oracle import START_MS, latest_by_key
