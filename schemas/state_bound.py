@@ -42,6 +42,13 @@ POINTS_DAY_BYTES = 3 + DAY_BYTES + 2 * INT_BYTES  # `[day,added,total],`
 METRIC_DAY_BYTES = 3 + DAY_BYTES + 2 * DECIMAL_BYTES  # `[day,"added","total"],`
 
 
+BOARD_SCORE_BYTES = 26 + INT_BYTES + 8 + 10 + 10 + DECIMAL_BYTES + 2
+"""One board's score `{"group":null,"reachedMs":N,"run":"YYYY-MM-DD","value":"..."},`
+without the board key. A breakdown group's text (`attr=value&...`, percent-encoded) replaces
+`null`: its attribute names count here, their values as profile (they are the user's)."""
+LEADERBOARDS_BYTES = 18  # `"leaderboards":{},` (absent until the user first scores)
+
+
 def state_bytes_bound(rules: Rules) -> int:
     """The largest a user's state can grow by what these rules bound (everything but the
     profile strings the user's commands carry)."""
@@ -60,7 +67,18 @@ def state_bytes_bound(rules: Rules) -> int:
     points = sum(points_bytes_bound(s, rules) for s in rules.points.values())
     days = sum(len(key) + 5 + METRIC_DAY_BYTES * limits.metric_days for key in rules.metrics)
     profile = SIGN_UP_DATE_BYTES + NOTIFICATIONS_BYTES
-    return STATE_FIXED_BYTES + metrics + achievements + streak + recent + points + days + profile
+    rest = points + days + profile + boards_bytes_bound(rules)
+    return STATE_FIXED_BYTES + metrics + achievements + streak + recent + rest
+
+
+def boards_bytes_bound(rules: Rules) -> int:
+    """`leaderboards` at its largest: one score per board (its run, group, value, time)."""
+    if not rules.leaderboards:
+        return 0
+    return LEADERBOARDS_BYTES + sum(
+        len(key) + 3 + BOARD_SCORE_BYTES + sum(3 * len(a) + 3 for a in board.breakdown_attributes)
+        for key, board in rules.leaderboards.items()
+    )
 
 
 def points_bytes_bound(system: PointsSystem, rules: Rules) -> int:

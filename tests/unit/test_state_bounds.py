@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import msgspec
+
 from processors.fold import evolve
 from processors.metrics import short_hash
 from schemas.commands import MetricTracked, User
+from schemas.leaderboards import BoardScore
 from schemas.requests import NOTIFICATION_TYPES, parse_preferences
 from schemas.rules import PointsSystem, parse_rules
 from schemas.state import (
@@ -23,7 +26,7 @@ from schemas.state import (
     UserState,
     encode_state,
 )
-from schemas.state_bound import state_bytes_bound
+from schemas.state_bound import boards_bytes_bound, state_bytes_bound
 
 RULES = parse_rules(
     """
@@ -251,3 +254,48 @@ def test_the_fold_keeps_points_and_metric_days_to_their_rules() -> None:
     assert xp.level == "accomplished-author"  # 75,000 words at 10 per hundred pass 1,000
     assert state.points["karma"].total == 50  # capped: its awards stopped at the cap
     assert len(encode_state(state)) <= state_bytes_bound(RULES) + len(b"u1")
+
+
+BOARDS = parse_rules(
+    """
+[metrics.words-written]
+[[leaderboards]]
+key = "top-writers"
+name = "Top"
+rank_by = "metric"
+metric = "words-written"
+[[leaderboards]]
+key = "weekly-by-plan-and-region"
+name = "Weekly"
+rank_by = "metric"
+metric = "words-written"
+run_unit = "day"
+run_interval = 7
+breakdown_attributes = ["plan", "region"]
+""",
+    "boards.toml",
+)
+
+
+def test_board_scores_at_their_largest_are_within_the_bound() -> None:
+    """One score per board, each at its longest (a dated run, the longest decimal, a 64-bit
+    time); the breakdown group's values are the user's own strings and count as profile."""
+    values = {"plan": "p" * 40, "region": "r" * 40}
+    group = "&".join(f"{k}={v}" for k, v in values.items())
+    state = UserState(
+        user_id="u1",
+        attributes=values,
+        leaderboards={
+            "top-writers": BoardScore(
+                run="all", group="", value=LONGEST_DECIMAL, reached_ms=2**63 - 1
+            ),
+            "weekly-by-plan-and-region": BoardScore(
+                run="9999-12-27", group=group, value=LONGEST_DECIMAL, reached_ms=2**63 - 1
+            ),
+        },
+    )
+    without = len(encode_state(msgspec.structs.replace(state, leaderboards=msgspec.UNSET)))
+    grown = len(encode_state(state)) - without  # what the scores add to the state
+    profile = sum(len(v) for v in values.values())  # the group repeats the user's values
+    assert grown <= boards_bytes_bound(BOARDS) + profile
+    assert grown > boards_bytes_bound(BOARDS) - 40  # and not loose by much
