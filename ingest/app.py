@@ -156,6 +156,21 @@ def admin_routes() -> list[Route]:
     ]
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 in Trophy's error shape, naming the method and path."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error(404, f"no such endpoint: {request.method} {request.url.path}")
+    if exc.status_code == 405:
+        return error(405, f"method {request.method} not allowed on {request.url.path}", exc.headers)
+    return error(exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error(500, "internal error")
+
+
 def build_app(
     gw: Gateway,
     keys: KeyRing,
@@ -186,20 +201,6 @@ def build_app(
     async def openapi(request: Request) -> JSON:
         return JSON(document)
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 404:
-            return error(404, f"no such endpoint: {request.method} {request.url.path}")
-        if exc.status_code == 405:
-            return error(
-                405, f"method {request.method} not allowed on {request.url.path}", exc.headers
-            )
-        return error(exc.status_code, str(exc.detail), exc.headers)
-
-    async def internal(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error(500, "internal error")
-
     app = Starlette(
         routes=[
             Route("/health", health),
@@ -208,7 +209,7 @@ def build_app(
             *routes(gw),
             *admin_routes(),
         ],
-        exception_handlers={HTTPException: http_error, Exception: internal},
+        exception_handlers={HTTPException: _http_error, Exception: _internal},
         lifespan=lifespan,
     )
     return RequireApiKey(app, keys, limiter)

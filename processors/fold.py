@@ -223,9 +223,7 @@ def _metric(
         achievements=tuple(done),
         streak=streaks.snapshot(streak, rules, extended),
     )
-    if done:
-        return new, [progress, *done, *changes]
-    return new, [progress, *changes] if changes else [progress]
+    return new, [progress, *done, *changes]
 
 
 def _remember_key(

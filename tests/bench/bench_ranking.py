@@ -112,6 +112,23 @@ def restore_figures(entries: list[tuple[str, Decimal, int]], repeat: int) -> Non
 def run(n: int, updates: int, repeat: int) -> None:
     rng = random.Random(7)
     entries = participants(n, rng)
+    measure_build(entries, repeat)
+    measure_rebuild(entries[: n // 10], n, repeat)
+    restore_figures(entries, repeat)
+    ranking = Ranking.build(entries)
+    users = [u for u, _, _ in entries]
+    current = {u: v for u, v, _ in entries}
+    picks = [rng.choice(users) for _ in range(updates)]
+    deltas = [Decimal(rng.choice((1, 5, 25, 100, 750))) for _ in range(updates)]
+    measure_updates(ranking, current, picks, deltas)
+    queries = [rng.choice(users) for _ in range(updates)]
+    measure_queries(ranking, queries, n, repeat)
+    assert len(ranking) == n
+
+
+def measure_build(entries: list[tuple[str, Decimal, int]], repeat: int) -> None:
+    """Build time and resident memory of one ranking of all entries."""
+    n = len(entries)
     # memory first, before any other ranking's freed memory is there for the next to reuse
     gc.collect()
     before = rss_bytes()
@@ -124,7 +141,11 @@ def run(n: int, updates: int, repeat: int) -> None:
     print(f"participants      {n:>12,}")
     print(f"build             {build:>12.2f} s ({n / build:,.0f} entries/s)")
     print(f"memory (RSS)      {rss / 2**20:>12,.0f} MiB ({rss / n:.0f} bytes per participant)")
-    encoded = [encode_leaderboard_record(score(u, v, t, 0)) for u, v, t in entries[: n // 10]]
+
+
+def measure_rebuild(sample: list[tuple[str, Decimal, int]], n: int, repeat: int) -> None:
+    """Rebuilding a ranking from encoded leaderboard records, per record and scaled to n."""
+    encoded = [encode_leaderboard_record(score(u, v, t, 0)) for u, v, t in sample]
 
     def rebuild_from_records() -> Ranking:
         recs = [decode_leaderboard_record(raw) for raw in encoded]
@@ -137,14 +158,12 @@ def run(n: int, updates: int, repeat: int) -> None:
     per_record = best(repeat, rebuild_from_records) / len(encoded)
     print(f"rebuild (decode)  {1 / per_record:>12,.0f} records/s ({per_record * n:.2f} s at n)")
 
-    restore_figures(entries, repeat)
 
-    ranking = Ranking.build(entries)
-    users = [u for u, _, _ in entries]
-    current = {u: v for u, v, _ in entries}
-
-    picks = [rng.choice(users) for _ in range(updates)]
-    deltas = [Decimal(rng.choice((1, 5, 25, 100, 750))) for _ in range(updates)]
+def measure_updates(
+    ranking: Ranking, current: dict[str, Decimal], picks: list[str], deltas: list[Decimal]
+) -> None:
+    """Score changes applied to the ranking directly, then through the leaderboard stage."""
+    updates = len(picks)
 
     def apply_all() -> None:
         t = T0 + 86_400_000 * 31
@@ -169,15 +188,16 @@ def run(n: int, updates: int, repeat: int) -> None:
     per = best(1, stage_all) / updates
     print(f"stage step        {1 / per:>12,.0f} changes/s ({per * 1e6:.1f} µs, records in/out)")
 
-    queries = [rng.choice(users) for _ in range(updates)]
-    per = best(repeat, lambda: [ranking.rank(u) for u in queries]) / updates
+
+def measure_queries(ranking: Ranking, queries: list[str], n: int, repeat: int) -> None:
+    """Rank look-ups and pages at the top and at n/2."""
+    per = best(repeat, lambda: [ranking.rank(u) for u in queries]) / len(queries)
     print(f"rank query        {per * 1e6:>12.2f} µs")
     per = best(repeat, lambda: [ranking.page(0, 100) for _ in range(1000)]) / 1000
     print(f"top-100 page      {per * 1e6:>12.1f} µs")
     mid = n // 2
     per = best(repeat, lambda: [ranking.page(mid, 100) for _ in range(1000)]) / 1000
     print(f"page at n/2       {per * 1e6:>12.1f} µs")
-    assert len(ranking) == n
 
 
 def main(argv: Sequence[str] = ()) -> None:

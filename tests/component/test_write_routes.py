@@ -63,6 +63,24 @@ def progress(event_id: str, **fields: object) -> Progress:
 # --- POST /metrics/{key}/event --------------------------------------------------------------
 
 
+def assert_tracked_as_sent(cmd: object) -> None:
+    """The published command carries the request's event: id, time, metric, value, user,
+    attributes and idempotency key."""
+    assert isinstance(cmd, MetricTracked)
+    assert (cmd.event_id, cmd.time_ms, cmd.metric, cmd.value) == (
+        "ev-1",
+        NOW_MS,
+        "words-written",
+        Decimal("750.5"),
+    )
+    assert (cmd.user.id, cmd.user.tz, dict(cmd.attributes), cmd.idempotency_key) == (
+        "u1",
+        "Europe/London",
+        {"genre": "poetry"},
+        "k1",
+    )
+
+
 def test_an_event_is_published_and_answered_with_its_progress(
     stack: Stack, http: TestClient
 ) -> None:
@@ -84,19 +102,7 @@ def test_an_event_is_published_and_answered_with_its_progress(
 
     assert resp.status_code == 201, resp.text
     [cmd] = stack.publisher.published
-    assert isinstance(cmd, MetricTracked)
-    assert (cmd.event_id, cmd.time_ms, cmd.metric, cmd.value) == (
-        "ev-1",
-        NOW_MS,
-        "words-written",
-        Decimal("750.5"),
-    )
-    assert (cmd.user.id, cmd.user.tz, dict(cmd.attributes), cmd.idempotency_key) == (
-        "u1",
-        "Europe/London",
-        {"genre": "poetry"},
-        "k1",
-    )
+    assert_tracked_as_sent(cmd)
     assert stack.waiter.expected == ["ev-1"] and stack.waiter.forgotten == []
     out = EventResponse.model_validate(resp.json())
     assert (out.event_id, out.metric_id, out.total) == ("ev-1", "words-written", 750.5)

@@ -200,11 +200,7 @@ class Reference:
         if first:
             u.created_ms = cmd.time_ms
         metric = cmd.metric if isinstance(cmd, MetricTracked) else None
-        if cmd.event_id in u.seen or (
-            isinstance(cmd, MetricTracked)
-            and cmd.idempotency_key is not None
-            and (cmd.metric, cmd.idempotency_key) in u.keys
-        ):
+        if self._is_duplicate(u, cmd):
             total = None if metric is None else u.totals.get(metric, Decimal(0))
             return RefResult(True, total, set(), False, [])
         u.seen.add(cmd.event_id)
@@ -213,24 +209,8 @@ class Reference:
         if not isinstance(cmd, ClockTicked):
             self._upsert(u, cmd)
         new: set[str] = set()
-        extended = False
         self._advance(u, cmd.time_ms)
-        if isinstance(cmd, MetricTracked):
-            if cmd.idempotency_key is not None:
-                u.keys.add((cmd.metric, cmd.idempotency_key))
-            u.totals[cmd.metric] = u.totals.get(cmd.metric, Decimal(0)) + cmd.value
-            extended = self._count(u, cmd.metric, cmd.value, cmd.time_ms)
-            self._metric_achievements(u, cmd.metric, cmd.time_ms, new, dict(cmd.attributes))
-            if extended:
-                self._streak_achievements(u, cmd.time_ms, new)
-        elif isinstance(cmd, AchievementAwarded):
-            ach = self.rules.achievements.get(cmd.achievement)
-            if ach is not None and ach.trigger == "api":
-                self._complete(u, cmd.achievement, cmd.time_ms, new)
-        elif not isinstance(cmd, ClockTicked):  # UserIdentified
-            for m in list(u.totals):
-                self._metric_achievements(u, m, cmd.time_ms, new, None)
-            self._streak_achievements(u, cmd.time_ms, new)
+        extended = self._fold_command(u, cmd, new)
         self._composites(u, cmd.time_ms, new)
         total = None if metric is None else u.totals[metric]
         changes = self.points.apply(
@@ -247,6 +227,37 @@ class Reference:
             streak_length=u.length if extended else None,
         )
         return RefResult(False, total, new, extended, list(u.facts), changes)
+
+    @staticmethod
+    def _is_duplicate(u: RefUser, cmd: Command) -> bool:
+        """Seen before: the same event id, or a metric event repeating an idempotency key."""
+        return cmd.event_id in u.seen or (
+            isinstance(cmd, MetricTracked)
+            and cmd.idempotency_key is not None
+            and (cmd.metric, cmd.idempotency_key) in u.keys
+        )
+
+    def _fold_command(self, u: RefUser, cmd: Command, new: set[str]) -> bool:
+        """Apply what this kind of command does to totals, streaks and achievements; adds
+        completions to `new` and says whether the streak was extended."""
+        extended = False
+        if isinstance(cmd, MetricTracked):
+            if cmd.idempotency_key is not None:
+                u.keys.add((cmd.metric, cmd.idempotency_key))
+            u.totals[cmd.metric] = u.totals.get(cmd.metric, Decimal(0)) + cmd.value
+            extended = self._count(u, cmd.metric, cmd.value, cmd.time_ms)
+            self._metric_achievements(u, cmd.metric, cmd.time_ms, new, dict(cmd.attributes))
+            if extended:
+                self._streak_achievements(u, cmd.time_ms, new)
+        elif isinstance(cmd, AchievementAwarded):
+            ach = self.rules.achievements.get(cmd.achievement)
+            if ach is not None and ach.trigger == "api":
+                self._complete(u, cmd.achievement, cmd.time_ms, new)
+        elif not isinstance(cmd, ClockTicked):  # UserIdentified
+            for m in list(u.totals):
+                self._metric_achievements(u, m, cmd.time_ms, new, None)
+            self._streak_achievements(u, cmd.time_ms, new)
+        return extended
 
     def _in_record_order(self, keys: set[str]) -> list[str]:
         """Completions in the documented record order: metric (and API) ones by metric and

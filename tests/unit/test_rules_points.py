@@ -59,11 +59,8 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 1000
 
 
-def test_a_full_system_parses_with_its_indexes() -> None:
-    rules = parse_rules(
-        BASE
-        + STREAK
-        + """
+# One points system using every trigger type, two levels (listed highest first) and two boosts.
+FULL_POINTS_SYSTEM = """
 [[points]]
 key = "xp"
 name = "XP"
@@ -121,7 +118,10 @@ name = "Forever"
 multiplier = "0.5"
 start = "2025-02-01T00:00:00Z"
 """
-    )
+
+
+def test_a_full_system_parses_with_its_indexes() -> None:
+    rules = parse_rules(BASE + STREAK + FULL_POINTS_SYSTEM)
     xp = rules.points["xp"]
     assert (xp.name, xp.description, xp.max_points) == ("XP", "Experience", 500)
     words, published, week, welcome, regen = xp.triggers

@@ -46,35 +46,16 @@ def test_reads_say_rebuilding_then_are_right_after_a_flush(
     sent: dict[str, int] = {}
     stop = threading.Event()
     lock = threading.Lock()
-
-    def writer() -> None:
-        with pod.http() as http:
-            n = 0
-            while not stop.is_set():
-                uid, value = f"loss-{n % USERS}", 1 + n % 7
-                resp = http.post(
-                    f"/metrics/{METRIC}/event", json={"user": {"id": uid}, "value": value}
-                )
-                assert resp.is_success, resp.text
-                with lock:
-                    sent[uid] = sent.get(uid, 0) + value
-                n += 1
-
-    thread = threading.Thread(target=writer)
+    thread = threading.Thread(target=_write_until, args=(pod, stop, sent, lock))
     thread.start()
     try:
         with pod.http() as http:
-            eventually(lambda: _status(http, "/users/loss-0", 200), within=20)
+            # every user written once before the flush (the writer goes round them in order),
+            # so any 404 after it is a false one
+            eventually(lambda: _status(http, f"/users/loss-{USERS - 1}", 200), within=20)
             with redis.Redis.from_url(server.url) as r:
                 r.flushall()
-            statuses: list[tuple[int, str]] = []
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                resp = http.get(f"/users/loss-{len(statuses) % USERS}")
-                statuses.append((resp.status_code, resp.text))
-                if resp.status_code == 200 and len(statuses) > USERS:
-                    break
-                time.sleep(0.005)
+            statuses = _read_until_rebuilt(http)
     finally:
         stop.set()
         thread.join(30)
@@ -96,6 +77,35 @@ def test_reads_say_rebuilding_then_are_right_after_a_flush(
     eventually(totals_right, within=30, every=0.5)
     with pod.http() as http:  # an unknown user is still a 404 once the views are whole
         assert http.get("/users/nobody-at-all").status_code == 404
+
+
+def _write_until(
+    pod: Podium, stop: threading.Event, sent: dict[str, int], lock: threading.Lock
+) -> None:
+    """Send metric events round the users until `stop`, adding each value to `sent`."""
+    with pod.http() as http:
+        n = 0
+        while not stop.is_set():
+            uid, value = f"loss-{n % USERS}", 1 + n % 7
+            resp = http.post(f"/metrics/{METRIC}/event", json={"user": {"id": uid}, "value": value})
+            assert resp.is_success, resp.text
+            with lock:
+                sent[uid] = sent.get(uid, 0) + value
+            n += 1
+
+
+def _read_until_rebuilt(http: httpx.Client) -> list[tuple[int, str]]:
+    """Read the users in turn (for at most 30 s) until a 200 comes after more reads than
+    there are users; every (status, body) seen."""
+    statuses: list[tuple[int, str]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        resp = http.get(f"/users/loss-{len(statuses) % USERS}")
+        statuses.append((resp.status_code, resp.text))
+        if resp.status_code == 200 and len(statuses) > USERS:
+            break
+        time.sleep(0.005)
+    return statuses
 
 
 def _status(http: httpx.Client, path: str, expected: int) -> None:

@@ -33,48 +33,56 @@ def test_run_then_down_leaves_nothing_running(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
     env.update({f"PODIUM_{k}": str(v) for k, v in ports.items()})
     env["PODIUM_RUN_DIR"] = str(run_dir)
-
-    def podium(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "deploy.cli", *args],
-            cwd=REPO_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
     pids: dict[str, int] = {}
     try:
-        run = podium("run")
+        run = podium(env, "run")
         assert run.returncode == 0, run.stdout + run.stderr
-        out = run.stdout
-        assert "ada  wrote 750 words" in out and "unlocked: First words" in out
-        assert "idempotent replay" in out and "unlocked: Novella" in out
-        assert "completed 'Published' through the API" in out
-        # the example rules' xp: welcome 20, 10 per 100 words (20,000 words), novella 500,
-        # a poetry chapter 25; journeyman from 1,000 (the launch-week boost ended in 2025)
-        xp = 20 + 20_000 // 100 * 10 + 500 + 25
-        assert "level up: Journeyman!" in out
-        assert f"ada's XP: {xp} (Journeyman)" in out, out
-        base = re.search(r"base URL: (\S+)", out)
-        key = re.search(r"demo API key: (\S+)", out)
-        assert base and key, out
-        assert base.group(1) == f"http://127.0.0.1:{ports['GATEWAY_PORT']}/v1"
-        got = httpx.get(
-            base.group(1) + "/users/ada/metrics/words-written",
-            headers={"X-API-KEY": key.group(1)},
-            timeout=10,
-        )
-        assert got.status_code == 200 and got.json()["current"] == 20_000
+        assert_demo_played_and_serving(run.stdout, ports["GATEWAY_PORT"])
         pids.update({f.stem: int(f.read_text()) for f in run_dir.glob("*/*.pid")})
         assert set(pids) == {"kafka", "redis", "worker", "ranker", "projector", "gateway"}
         assert all(_alive(pid) for pid in pids.values())
     finally:
-        down = podium("down", timeout=120)
+        down = podium(env, "down", timeout=120)
     assert down.returncode == 0, down.stderr
     assert "stopped:" in down.stdout
     assert not [p for p in pids.values() if _alive(p)]
     assert not [name for name, port in ports.items() if port_open(port)]
     assert list(run_dir.glob("*/*.pid")) == []
+
+
+def podium(
+    env: dict[str, str], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """The `podium` command line with this run's environment, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_demo_played_and_serving(out: str, gateway_port: int) -> None:
+    """`podium run`'s output tells the demo's story, and the base URL and demo key it prints
+    answer the SDK's routes."""
+    assert "ada  wrote 750 words" in out and "unlocked: First words" in out
+    assert "idempotent replay" in out and "unlocked: Novella" in out
+    assert "completed 'Published' through the API" in out
+    # the example rules' xp: welcome 20, 10 per 100 words (20,000 words), novella 500,
+    # a poetry chapter 25; journeyman from 1,000 (the launch-week boost ended in 2025)
+    xp = 20 + 20_000 // 100 * 10 + 500 + 25
+    assert "level up: Journeyman!" in out
+    assert f"ada's XP: {xp} (Journeyman)" in out, out
+    base = re.search(r"base URL: (\S+)", out)
+    key = re.search(r"demo API key: (\S+)", out)
+    assert base and key, out
+    assert base.group(1) == f"http://127.0.0.1:{gateway_port}/v1"
+    got = httpx.get(
+        base.group(1) + "/users/ada/metrics/words-written",
+        headers={"X-API-KEY": key.group(1)},
+        timeout=10,
+    )
+    assert got.status_code == 200 and got.json()["current"] == 20_000

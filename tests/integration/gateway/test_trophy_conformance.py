@@ -73,6 +73,16 @@ def amend(doc: dict[str, Any]) -> list[str]:
     """Apply the points where Trophy's document is wrong or vague (each one listed in
     docs/trophy-conformance.md); the JSON pointers it changed."""
     p, c = doc["paths"], doc["components"]["schemas"]
+    _amend_writes(p)
+    _amend_users(p, c)
+    _amend_reads(p)
+    c["UpdateUserPreferencesRequest"]["additionalProperties"] = False
+    c["NotificationPreferences"]["additionalProperties"] = False
+    return AMENDED
+
+
+def _amend_writes(p: dict[str, Any]) -> None:
+    """The metric event's answers and bounds; the write bodies closed."""
     event = p["/metrics/{key}/event"]["post"]
     # Trophy answers 404 for an unknown metric or user; the document omits it
     event["responses"]["404"] = _answer("unknown metric")
@@ -86,6 +96,10 @@ def amend(doc: dict[str, Any]) -> list[str]:
     body["additionalProperties"] = False
     complete = p["/achievements/{key}/complete"]["post"]["requestBody"]["content"]
     complete["application/json"]["schema"]["additionalProperties"] = False
+
+
+def _amend_users(p: dict[str, Any], c: dict[str, Any]) -> None:
+    """The user bodies bounded and closed; the PATCH example made consistent."""
     updated = c["UpdatedUser"]
     updated["properties"].update(
         email=STRING,
@@ -106,6 +120,10 @@ def amend(doc: dict[str, Any]) -> list[str]:
     }
     # the PATCH example's body id differs from the path's example id
     del p["/users/{id}"]["patch"]["requestBody"]["content"]["application/json"]["example"]["id"]
+
+
+def _amend_reads(p: dict[str, Any]) -> None:
+    """The read routes' query parameters bounded."""
     # "false" is taken as well as "true" (Trophy: any other value means completed only)
     p["/users/{id}/achievements"]["get"]["parameters"][1]["schema"]["enum"] = ["true", "false"]
     history = p["/users/{id}/streak"]["get"]["parameters"][1]["schema"]
@@ -118,9 +136,6 @@ def amend(doc: dict[str, Any]) -> list[str]:
     summary = p["/users/{id}/metrics/{key}/event-summary"]["get"]["parameters"]
     summary[3]["schema"]["enum"] = ["2024-01-01", "2024-02-29"]
     summary[4]["schema"]["enum"] = ["2024-03-01", "2024-12-31"]
-    c["UpdateUserPreferencesRequest"]["additionalProperties"] = False
-    c["NotificationPreferences"]["additionalProperties"] = False
-    return AMENDED
 
 
 AMENDED = [

@@ -281,40 +281,14 @@ def test_tail_prints_a_derived_topic(podium: Podium, backfilled: list[str]) -> N
 
 def test_send_and_apikey_commands(podium: Podium, backfilled: list[str]) -> None:
     env = {**os.environ, **podium.env}
-    sent = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deploy.cli",
-            "send",
-            "words-written",
-            "zed",
-            "150",
-            "--tz",
-            "Asia/Tokyo",
-            "--attr",
-            "genre=poetry",
-            "--idempotency-key",
-            "z1",
-        ],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    sent = _cli(
+        env,
+        *("send", "words-written", "zed", "150", "--tz", "Asia/Tokyo"),
+        *("--attr", "genre=poetry", "--idempotency-key", "z1"),
     )
     assert sent.returncode == 0, sent.stderr
     assert re.fullmatch(r"sent event [0-9a-f]{32}\n", sent.stdout)
-    refused = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "send", "pages-read", "zed", "1"],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    refused = _cli(env, "send", "pages-read", "zed", "1")
     assert refused.returncode == 2 and "pages-read" in refused.stderr
     trophy = podium.trophy()
 
@@ -324,16 +298,21 @@ def test_send_and_apikey_commands(podium: Podium, backfilled: list[str]) -> None
         assert trophy.users.get(id="zed").tz == "Asia/Tokyo"
 
     eventually(arrived)
-    minted = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "apikey"],
+    minted = _cli(env, "apikey", check=True)
+    key = re.search(r"it is not stored\): (\S+)", minted.stdout)
+    digest = re.search(r"PODIUM_API_KEY_HASHES=([0-9a-f]{64})", minted.stdout)
+    assert key and digest
+    assert hashlib.sha256(key.group(1).encode()).hexdigest() == digest.group(1)
+
+
+def _cli(env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """`podium <args>` against this test's stack, its output captured (30 s at most)."""
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
         cwd=REPO_DIR,
         env=env,
         capture_output=True,
         text=True,
         timeout=30,
-        check=True,
+        check=check,
     )
-    key = re.search(r"it is not stored\): (\S+)", minted.stdout)
-    digest = re.search(r"PODIUM_API_KEY_HASHES=([0-9a-f]{64})", minted.stdout)
-    assert key and digest
-    assert hashlib.sha256(key.group(1).encode()).hexdigest() == digest.group(1)

@@ -20,6 +20,7 @@ import re
 import time
 from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -119,6 +120,34 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
     }
     events = metric_events(8_000, 200, seed=21)
     projector = spawn("projector", env=env)
+    await _flow_with_kills(kafka_bootstrap, names, events, spawn, env)
+
+    expected = fold_log(await read_topic(kafka_bootstrap, names.events), rules)
+    scores = await read_topic(kafka_bootstrap, names.scores)
+    got_scores = values(scores)
+    missing, doubled = expected.scores - got_scores, got_scores - expected.scores
+    assert not missing and not doubled, (
+        f"scores: {missing.total()} missing, {doubled.total()} extra"
+    )
+    decoded = await _assert_rank_changes(kafka_bootstrap, names, rules, scores)
+    truth = independent_ranks(events)
+    assert len(truth) >= 190
+    assert _final_ranks(decoded, truth) == truth
+
+    # the Redis views: kept live by the projector, and rebuilt from the changelog
+    order = sorted(truth, key=truth.__getitem__)
+    await projected(redis_url, live, order)
+    projector.stop()
+    config = ProjectorConfig(kafka_bootstrap, names, redis_url, views_prefix=rebuilt.prefix)
+    await rebuild_views(config, rules)
+    assert await board_order(redis_url, rebuilt) == order
+
+
+async def _flow_with_kills(
+    kafka_bootstrap: str, names: Names, events: list[Any], spawn: Any, env: dict[str, str]
+) -> None:
+    """Feed the events while SIGKILLing the worker and the ranker three times each (only
+    once they own partitions), then wait until both have caught up."""
     worker, ranker = spawn("worker", env=env), spawn("ranker", env=env)
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=160, pause=0.6))
     rnd, hits = random.Random(90210), Counter[str]()
@@ -142,14 +171,12 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
     restored = re.findall(r"took partitions .*: \d+ rankings, (\d+) participants", ranker.log())
     assert restored and int(restored[-1]) > 0, "the last ranker should restore participants"
 
-    expected = fold_log(await read_topic(kafka_bootstrap, names.events), rules)
-    scores = await read_topic(kafka_bootstrap, names.scores)
-    got_scores = values(scores)
-    missing, doubled = expected.scores - got_scores, got_scores - expected.scores
-    assert not missing and not doubled, (
-        f"scores: {missing.total()} missing, {doubled.total()} extra"
-    )
 
+async def _assert_rank_changes(
+    kafka_bootstrap: str, names: Names, rules: Rules, scores: Any
+) -> list[Any]:
+    """The changelog holds each participant's last change, and `podium.leaderboards` holds
+    exactly the rank changes of ranking the scores in log order, no id twice."""
     stage, want = Rankings(rules.leaderboards), Counter[bytes]()
     for recs in scores.values():  # the stage's input, in log order per partition
         for rec in recs:
@@ -171,7 +198,11 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
     decoded = [decode_leaderboard_record(r.value) for recs in ranks.values() for r in recs]
     ids = Counter(r.id for r in decoded)
     assert ids and max(ids.values()) == 1, "a rank change id appears twice"
+    return decoded
 
+
+def _final_ranks(decoded: list[Any], truth: dict[str, int]) -> dict[str, int | None]:
+    """Each user's rank as its last rank change puts it."""
     final: dict[str, RankChanged] = {}
     for r in decoded:  # one ranking: one partition, so this is log order
         assert isinstance(r, RankChanged) and r.board == BOARD
@@ -181,14 +212,4 @@ async def test_kill_9_of_worker_and_ranker_loses_and_doubles_no_rank(
         for u, r in final.items()
         if r.value is not None and r.reached_ms is not None
     )
-    truth = independent_ranks(events)
-    assert len(truth) >= 190
-    assert {u: read.rank(u) for u in truth} == truth
-
-    # the Redis views: kept live by the projector, and rebuilt from the changelog
-    order = sorted(truth, key=truth.__getitem__)
-    await projected(redis_url, live, order)
-    projector.stop()
-    config = ProjectorConfig(kafka_bootstrap, names, redis_url, views_prefix=rebuilt.prefix)
-    await rebuild_views(config, rules)
-    assert await board_order(redis_url, rebuilt) == order
+    return {u: read.rank(u) for u in truth}
