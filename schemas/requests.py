@@ -89,14 +89,15 @@ class EventBody(_Body, frozen=True, kw_only=True):
 
     user: UserBody
     value: msgspec.Raw = msgspec.Raw(b"null")
-    attributes: Attributes | UnsetType = UNSET
+    # null as absent: Trophy's SDK sends `"attributes": null` for `attributes=None`
+    attributes: Attributes | UnsetType | None = UNSET
 
 
 class BatchItem(_Body, frozen=True, kw_only=True):
     key: Annotated[str, msgspec.Meta(min_length=1)]
     user: UserBody
     value: msgspec.Raw = msgspec.Raw(b"null")
-    attributes: Attributes | UnsetType = UNSET
+    attributes: Attributes | UnsetType | None = UNSET
     idempotency_key: IdempotencyKey | None = None
 
 
@@ -294,7 +295,9 @@ def parse_user(
     return _user(_decode(raw, UserBody, where), where, user_id, rules)
 
 
-def _event_attributes(given: Attributes | UnsetType, rules: Rules, where: str) -> Attributes:
+def _event_attributes(given: Attributes | UnsetType | None, rules: Rules, where: str) -> Attributes:
+    if given is None:  # what Trophy's SDK sends for `attributes=None`: no attributes
+        given = UNSET
     if rules.attributes is not None:
         attribute_keys(given, rules.attributes.event, where)
     return _given(given) or {}

@@ -122,6 +122,20 @@ def test_an_event_is_published_and_answered_with_its_progress(
     assert (out.idempotency_key, out.idempotent_replayed) == ("k1", False)
 
 
+def test_null_event_attributes_are_no_attributes(stack: Stack, http: TestClient) -> None:
+    """Trophy's SDK sends `"attributes": null` for `attributes=None`: the event is tracked
+    with no attributes; a user's null attributes are still refused (Trophy has no null)."""
+    stack.waiter.hand(progress("ev-1"))
+    body = {"user": {"id": "u1"}, "value": 3, "attributes": None}
+    resp = http.post(EVENT, json=body)
+    assert resp.status_code == 201, resp.text
+    [cmd] = stack.publisher.published
+    assert isinstance(cmd, MetricTracked) and dict(cmd.attributes) == {}
+    refused = http.post(EVENT, json={"user": {"id": "u1", "attributes": None}, "value": 3})
+    assert refused.status_code == 422 and "attributes" in refused.json()["error"]
+    assert len(stack.publisher.published) == 1
+
+
 def test_a_replayed_event_answers_202_and_says_so(stack: Stack, http: TestClient) -> None:
     stack.waiter.hand(progress("ev-1", total=Decimal(5), replayed=True, idempotency_key="k1"))
     resp = http.post(

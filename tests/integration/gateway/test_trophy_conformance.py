@@ -92,7 +92,8 @@ def _amend_writes(p: dict[str, Any]) -> None:
     # Bounds the document leaves out: Podium's (README, "Limits")
     event["parameters"][1]["schema"].update(minLength=1, maxLength=api.MAX_IDEMPOTENCY_KEY)
     body = event["requestBody"]["content"]["application/json"]["schema"]
-    body["properties"].update(value=VALUE, attributes=ATTRIBUTES)
+    # an event's attributes may be null: Trophy's SDK sends null for `attributes=None`
+    body["properties"].update(value=VALUE, attributes={"anyOf": [ATTRIBUTES, {"type": "null"}]})
     body["additionalProperties"] = False
     complete = p["/achievements/{key}/complete"]["post"]["requestBody"]["content"]
     complete["application/json"]["schema"]["additionalProperties"] = False
