@@ -33,8 +33,8 @@ class BoardKeys:
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
         self.pattern = f"{keys.prefix}board*"
-        self.epoch = f"{keys.prefix}board-epoch"
-        self.rebuilding = f"{keys.prefix}board-rebuilding"
+        self.epoch = keys.board_epoch
+        self.rebuilding = keys.board_rebuilding
 
 
 class BoardProjector:

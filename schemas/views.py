@@ -28,6 +28,8 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           member = `board_member(reached_ms, user_id)`, so
                                           ZRANGE ascending is the exact order (value desc,
                                           reached first, user id) and ZRANK the position - 1
+    {prefix}board-epoch, {prefix}board-rebuilding   the board views' own epoch marker and
+                                          rebuild lease, as `epoch` and `rebuilding` above
     {prefix}board-member:{ranking}  hash  user id -> its member in the zset (a move removes
                                           the old member)
 
@@ -121,6 +123,15 @@ class Keys:
     @property
     def rebuilding(self) -> str:
         return f"{self.prefix}rebuilding"
+
+    @property
+    def board_epoch(self) -> str:
+        """The board views' own epoch marker (`processors.board_views`)."""
+        return f"{self.prefix}board-epoch"
+
+    @property
+    def board_rebuilding(self) -> str:
+        return f"{self.prefix}board-rebuilding"
 
     def board(self, ranking: str) -> str:
         return f"{self.prefix}board:{ranking}"

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from trophy import TrophyApi
+from trophy.core.api_error import ApiError as SdkApiError
 from trophy.environment import TrophyApiEnvironment
 
 from deploy.local import free_port
@@ -115,13 +116,14 @@ class Podium:
 
 
 def eventually(check: Callable[[], object], within: float = 10.0, every: float = 0.05) -> None:
-    """Retry `check` (which asserts) until it passes or `within` seconds have gone."""
+    """Retry `check` (which asserts) until it passes or `within` seconds have gone; an SDK
+    error answer (a user not projected yet: 404) is retried too, and re-raised at the end."""
     deadline = time.monotonic() + within
     while True:
         try:
             check()
             return
-        except AssertionError:
+        except (AssertionError, SdkApiError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(every)
