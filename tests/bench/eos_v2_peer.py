@@ -49,7 +49,6 @@ from processors.runtime.batch import Effects, KeyValue, fold_batch
 from processors.runtime.store import StateStore
 from schemas.records import encode_record
 from schemas.rules import Rules, load_rules
-from schemas.state import encode_state
 from schemas.topics import Names
 
 log = logging.getLogger("podium.eosv2")
@@ -269,14 +268,18 @@ class Peer:
     def _produce(self, effects: Effects, partition: int) -> None:
         names = self.config.names
         by_topic: dict[str, list[KeyValue]] = {
-            names.state: [(uid.encode(), encode_state(s)) for uid, s in effects.states.items()],
+            names.state: effects.encoded_states,
             names.progress: effects.progress,
             names.achievements: effects.achievements,
             names.streaks: effects.streaks,
+            names.points: effects.points,
         }
         for topic, items in by_topic.items():
             for key, value in items:
                 self._send(topic, key, value, partition)
+        for score_partition, scores in effects.scores.items():  # each on its ranking's own
+            for key, value in scores:
+                self._send(names.scores, key, value, score_partition)
         for dead in effects.dead:
             log.warning("dead letter %s: %s", dead.id, dead.reason)
             self._send(names.dlq, None, encode_record(dead), -1)

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from schemas.rules import Rules
-from schemas.state import UserState, decode_state, encode_state
+from schemas.state import STATE_VERSION, UserState, decode_state, encode_state
 from schemas.topics import Names
 from tests.integration.runtime.kafka_io import (
     committed_offsets,
@@ -42,16 +42,16 @@ BEFORE = UserState(
 
 
 def future_version(state: UserState) -> bytes:
-    """The state as a later release might write it: version 2 with a field added."""
+    """The state as a later release might write it: the next version, with a field added."""
     obj = msgspec.json.decode(encode_state(state))
-    return msgspec.json.encode({**obj, "version": 2, "wordsPerDay": "120"})
+    return msgspec.json.encode({**obj, "version": STATE_VERSION + 1, "wordsPerDay": "120"})
 
 
-def upcast_to_1(raw: bytes) -> bytes:
-    """The fix: the pure step from version 2 back to this release's shape."""
+def upcast_to_current(raw: bytes) -> bytes:
+    """The fix: the pure step from the next version back to this release's shape."""
     obj = msgspec.json.decode(raw)
     obj.pop("wordsPerDay")
-    return encode_state(msgspec.convert({**obj, "version": 1}, UserState))
+    return encode_state(msgspec.convert({**obj, "version": STATE_VERSION}, UserState))
 
 
 async def wait_blocked_at(bootstrap: str, names: Names, partition: int, offset: int) -> None:
@@ -90,9 +90,10 @@ async def test_an_undecodable_state_is_kept_and_its_events_wait_for_the_fix(
     ] == first
     assert latest_by_key(await read_topic(kafka_bootstrap, names.state))[USER] == bad
     assert values(await read_topic(kafka_bootstrap, names.dlq)) == {}
-    assert "does not decode" in worker.log() and "state version: unsupported 2" in worker.log()
+    unsupported = f"state version: unsupported {STATE_VERSION + 1}"
+    assert "does not decode" in worker.log() and unsupported in worker.log()
 
-    fixed = upcast_to_1(bad)
+    fixed = upcast_to_current(bad)
     assert decode_state(fixed) == BEFORE
     await produce(kafka_bootstrap, names.state, [(USER.encode(), fixed)])
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
