@@ -19,12 +19,14 @@ from typing import Any
 
 import pytest
 
+from deploy.settings import REPO_DIR
 from schemas import api
 from schemas.commands import known_time_zone
 from tests.integration.gateway.conftest import Podium
 
 pytestmark = pytest.mark.integration
-TROPHY_DOCUMENT = Path("/work/shared/trophy-openapi/application.json")
+# Trophy's own document, kept unchanged in the steering folder beside the repository
+TROPHY_DOCUMENT = REPO_DIR.parent / "shared" / "trophy-openapi" / "application.json"
 SERVED = {
     "/metrics/{key}/event": ("post",),
     "/achievements": ("get",),
