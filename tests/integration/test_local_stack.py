@@ -105,8 +105,10 @@ def test_up_then_down_leaves_nothing_running(tmp_path: Path) -> None:
     assert down.returncode == 0 and "stopped: redis, kafka" in down.stdout
     for pid in pids:
         assert not _running(pid)
-    status = _podium(env, "status").stdout.splitlines()  # kafka, redis, worker, projector, gateway
-    assert len(status) == 5 and all(line.split()[1] == "stopped" for line in status)
+    status = _podium(env, "status").stdout.splitlines()
+    names = ["kafka", "redis", "worker", "ranker", "projector", "gateway"]
+    assert [line.split()[0] for line in status] == names
+    assert all(line.split()[1] == "stopped" for line in status)
 
 
 def _running(pid: int) -> bool:
