@@ -20,14 +20,13 @@ import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 from processors.ranking import Rankings
 from processors.runtime import metrics
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.rank_batch import rank_batch, restore_rankings
-from processors.runtime.runner import Runner
+from processors.runtime.runner import TRANSACTION_LOST, Runner
 from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
 from schemas.rules import Rules
@@ -82,7 +81,7 @@ class RankRunner(Runner):
                 names.ranking_group,
                 [encode_out_record(d) for d in effects.dead],
             )
-        except KafkaError as err:
+        except TRANSACTION_LOST as err:
             self.rankings.pop(tp.partition, None)  # it may have ranked what was not committed
             await self._lose(tp.partition, err)
             return

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalOperation, KafkaError
 
 from processors.runtime import metrics
 from processors.runtime.batch import Blocked, fold_batch
@@ -31,6 +31,10 @@ from processors.runtime.partition import OwnedPartition, ProducerConfig, start_p
 from processors.runtime.store import StateStore
 from schemas.rules import Rules
 from schemas.topics import SCORES, Names
+
+# A transaction that cannot commit: a Kafka error, or aiokafka's IllegalOperation when a fence
+# (found by its sender in the background) already ended the transaction before a send.
+TRANSACTION_LOST = (KafkaError, IllegalOperation)
 
 log = logging.getLogger("podium.worker")
 
@@ -101,7 +105,7 @@ class Runner:
         if effects.next_offset > owned.position:
             try:
                 await owned.commit(effects, self.names.worker_group)
-            except KafkaError as err:
+            except TRANSACTION_LOST as err:
                 await self._lose(tp.partition, err)
                 return
             owned.position = effects.next_offset
