@@ -68,7 +68,10 @@ async def read_topic(
     out: dict[int, list[ConsumerRecord[bytes, bytes]]] = {tp.partition: [] for tp in tps}
     try:
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
+        if isolation == "read_committed":
+            ends = await settled_ends(bootstrap, consumer, tps)
+        else:
+            ends = await consumer.end_offsets(tps)
         todo = {tp for tp in tps if ends[tp] > 0}
         await consumer.seek_to_beginning(*tps)
         while todo:
@@ -81,6 +84,34 @@ async def read_topic(
         return out
     finally:
         await consumer.stop()
+
+
+async def settled_ends(
+    bootstrap: str,
+    committed: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    within: float = 15.0,
+) -> dict[TopicPartition, int]:
+    """The last stable offsets once no transaction is open on `tps` (each partition's LSO equals
+    its high watermark), or as they stand after `within` seconds of a flow that never pauses.
+
+    A producer's commit returns once the coordinator has logged it; the markers that make the
+    records readable reach each partition afterwards, one partition at a time. So a group's
+    committed offsets (themselves made visible by a marker on `__consumer_offsets`) can show a
+    transaction as done while its output partitions still hide its records from read_committed
+    readers: reading to the LSO at that moment would miss them."""
+    raw = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_uncommitted")
+    await raw.start()
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            stable = await committed.end_offsets(tps)
+            high = await raw.end_offsets(tps)
+            if stable == high or time.monotonic() > deadline:
+                return stable
+            await asyncio.sleep(0.1)
+    finally:
+        await raw.stop()
 
 
 async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
