@@ -295,6 +295,7 @@ class ProgressWaiter:
         return future
 
     def forget(self, event_id: str) -> None:
+        """Release `event_id`'s entry; a no-op once its Progress has resolved it."""
         future = self._pending.pop(event_id, None)
         if future is not None and not future.done():
             future.cancel()
