@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ingest import metrics
 from ingest.auth import KeyRing
 from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
@@ -167,6 +168,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
+    metrics.INTERNAL_ERRORS.inc()
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error(500, "internal error")
 

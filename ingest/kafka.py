@@ -37,6 +37,7 @@ from aiokafka.errors import (
 )
 from aiokafka.protocol.metadata import MetadataRequest
 
+from ingest import metrics
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
 from schemas.records import Progress, decode_record, progress_event_id
 
@@ -132,6 +133,7 @@ class Publisher:
                     raise
                 log.warning("an internal Kafka client task was cancelled; carrying on")
             except Exception:
+                metrics.SUPERVISOR_ERRORS.inc()
                 log.exception("the Kafka producer's supervisor failed a step; retrying")
                 self.ready = False
             self._wake.clear()
@@ -268,6 +270,7 @@ async def _close(producer: AIOKafkaProducer) -> None:
         if _cancelling():
             raise
     except Exception as exc:
+        metrics.PRODUCER_CLOSE_ERRORS.inc()
         log.warning("a Kafka producer did not close cleanly: %s", exc or "timeout")
 
 
@@ -295,6 +298,7 @@ class ProgressWaiter:
         return future
 
     def forget(self, event_id: str) -> None:
+        """Release `event_id`'s entry; a no-op once its Progress has resolved it."""
         future = self._pending.pop(event_id, None)
         if future is not None and not future.done():
             future.cancel()
@@ -306,6 +310,7 @@ class ProgressWaiter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker went away: reconnect from the end
+                metrics.PROGRESS_RECONNECTS.inc()
                 log.warning("progress consumer stopped (%s); reconnecting", exc)
                 self.ready = False
                 await asyncio.sleep(1.0)

@@ -96,20 +96,21 @@ class Gateway:
             ) from None
 
     async def publish_and_wait(self, command: Command) -> Progress | None:
-        """Publish, then wait (bounded) for the command's progress; None on timeout."""
+        """Publish, then wait (bounded) for the command's progress; None on timeout.
+        The waiter's entry is released however this ends (answered, timed out, refused, or
+        cancelled because the client went away), so the pending map cannot grow."""
         future = self.waiter.expect(command.event_id) if self.wait_s > 0 else None
         try:
             await self.publish([command])
-        except ApiError:
-            self.waiter.forget(command.event_id)
-            raise
-        if future is None:
-            return None
-        try:
-            return await asyncio.wait_for(future, self.wait_s)
-        except TimeoutError:
-            self.waiter.forget(command.event_id)
-            return None
+            if future is None:
+                return None
+            try:
+                return await asyncio.wait_for(future, self.wait_s)
+            except TimeoutError:
+                return None
+        finally:
+            if future is not None:
+                self.waiter.forget(command.event_id)
 
     async def user_view(self, user_id: str) -> dict[str, Any]:
         view = await self.views.user(user_id)

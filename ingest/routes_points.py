@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ingest.routes import JSON, Gateway
-from schemas import api, api_points
+from schemas import api_points
 from schemas.api import ApiError
 from schemas.rules import PointsSystem
 
@@ -106,5 +106,5 @@ class PointsRoutes:
 
     async def boosts(self, request: Request) -> JSON:
         system = self.system(request)
-        finished = api.bool_param(request.query_params.get("includeFinished"), "includeFinished")
+        finished = api_points.include_finished_param(request.query_params.get("includeFinished"))
         return JSON(api_points.system_boosts(system, self.gw.clock(), finished))

@@ -227,6 +227,14 @@ def awards_param(raw: str | None) -> int:
         raise unprocessable(exc) from None
 
 
+def include_finished_param(raw: str | None) -> bool:
+    """`includeFinished` of GET /points/{key}/boosts: `true` (any case) includes the finished
+    boosts, any other value is the default (left out), never a refusal. Trophy's document
+    lists only 200, 401 and 404 (an unknown system) for the operation, and its prose names
+    only 'true'; its SDKs send true or false."""
+    return raw is not None and raw.lower() == "true"
+
+
 def user_attributes_param(raw: str | None) -> dict[str, str] | None:
     try:
         return attributes_param(raw)

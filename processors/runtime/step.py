@@ -111,6 +111,7 @@ def apply_record(
     try:
         state, derived = evolve(before, cmd, rules)
     except Exception as exc:  # a fold bug must not stop the partition: park the record
+        # (the dead letter is data: the runner and the replay log and count every one)
         reason = f"fold: {type(exc).__name__}: {exc}"[:MAX_REASON]
         return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)
     return Applied(uid, state, tuple(derived))

@@ -18,7 +18,10 @@ from trophy.types import (
 )
 from trophy.types import User as SdkUser
 
-from tests.component.fakes import BASE_URL, NOW_MS, Stack, view
+from ingest import metrics
+from ingest.app import build_app
+from ingest.auth import KeyRing, hash_key
+from tests.component.fakes import API_KEY, BASE_URL, NOW_MS, Stack, view
 
 DAY = 86_400_000
 ROOT = BASE_URL.removesuffix("/v1")
@@ -203,3 +206,23 @@ def test_lost_views_answer_503_not_a_false_404(users: Stack, http: TestClient) -
     assert http.get("/users/ann").status_code == 200
     users.views.whole = True
     assert http.get("/users/nobody").status_code == 404
+
+
+def test_an_unhandled_error_is_500_logged_and_counted(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug is Trophy's error shape with no detail, and `podium_gateway_internal_errors_total`
+    moves (the log line carries the traceback)."""
+
+    async def broken(user_id: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(stack.views, "user", broken)
+    before = metrics.INTERNAL_ERRORS._value.get()
+    app = build_app(stack.gateway(), KeyRing([hash_key(API_KEY)]))
+    with TestClient(
+        app, base_url=BASE_URL, headers={"X-API-KEY": API_KEY}, raise_server_exceptions=False
+    ) as http:
+        resp = http.get("/users/ann")
+    assert (resp.status_code, resp.json()) == (500, {"error": "internal error"})
+    assert metrics.INTERNAL_ERRORS._value.get() == before + 1

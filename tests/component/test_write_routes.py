@@ -103,7 +103,7 @@ def test_an_event_is_published_and_answered_with_its_progress(
     assert resp.status_code == 201, resp.text
     [cmd] = stack.publisher.published
     assert_tracked_as_sent(cmd)
-    assert stack.waiter.expected == ["ev-1"] and stack.waiter.forgotten == []
+    assert stack.waiter.expected == stack.waiter.forgotten == ["ev-1"]  # released once answered
     out = EventResponse.model_validate(resp.json())
     assert (out.event_id, out.metric_id, out.total) == ("ev-1", "words-written", 750.5)
     assert [(a.id, a.name, a.metric_value) for a in out.achievements] == [

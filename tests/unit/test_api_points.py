@@ -102,6 +102,21 @@ def test_awards_param_is_1_to_100(raw: str) -> None:
     assert api_points.awards_param(None) == 10 and api_points.awards_param("100") == 100
 
 
+@pytest.mark.parametrize(
+    ("raw", "included"),
+    [
+        (None, False),
+        ("true", True),
+        ("TRUE", True),
+        ("false", False),
+        ("maybe", False),
+        ("", False),
+    ],
+)
+def test_include_finished_is_true_only_for_true(raw: str | None, included: bool) -> None:
+    assert api_points.include_finished_param(raw) is included
+
+
 def test_boost_status_follows_the_clock() -> None:
     by_key = {b.key: b for b in XP.boosts}
     assert api_points.boost_status(by_key["pro-double"], NOW) == "active"

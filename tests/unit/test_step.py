@@ -12,17 +12,16 @@ from decimal import Decimal
 
 import pytest
 
-from deploy.settings import REPO_DIR
 from processors.replay import Rebuild
 from processors.runtime.batch import fold_batch
 from processors.runtime.step import Applied, apply_record
 from processors.runtime.store import StateStore
 from schemas.commands import MetricTracked, User, encode_command
 from schemas.records import DeadLetter, Progress
-from schemas.rules import load_rules
 from schemas.state import UserState, decode_state
+from tests.rules import writing_rules
 
-RULES = load_rules(REPO_DIR / "deploy" / "rules.example.toml")
+RULES = writing_rules()  # "words-written" is a metric, "lines-deleted" is not
 TOPIC = "t.podium.events"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 

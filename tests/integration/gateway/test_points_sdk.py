@@ -5,7 +5,7 @@ independent model of the rules file computes from the events sent.
 
 The model reads `tests/rules/points.toml` itself (tomllib, not `schemas.rules`): per user and
 system it counts each metric trigger's units and firings, fires the once-only triggers, doubles
-what the boosts active now multiply, and derives the level, the histogram and the level
+what the boosts in force at `AT` multiply, and derives the level, the histogram and the level
 summary from the totals.
 """
 
@@ -38,6 +38,12 @@ pytestmark = pytest.mark.integration
 ANN: dict[str, Any] = {"id": "ann", "tz": "Europe/London", "attributes": {"plan": "pro"}}
 BOB: dict[str, Any] = {"id": "bob", "tz": "America/New_York"}
 ROUNDING = {"down": ROUND_DOWN, "up": ROUND_UP, "nearest": ROUND_HALF_UP}
+# The instant the model decides boosts at. The gateway stamps each event with its receive time
+# (ingest.stamp.now_ms; Trophy's event has no time field) and decides boosts by it, so the test
+# cannot choose the events' instant. points.toml puts every boost boundary in 2020 or 2999:
+# the same boosts are in force at any instant between, and test_boosts checks that the
+# gateway's own stamps fall in the same interval as this fixed one.
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _instant(value: Any) -> datetime:
@@ -60,10 +66,9 @@ class Model:
         self.awards: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
 
     def boosted(self, system: dict[str, Any], points: int, attrs: dict[str, str]) -> int:
-        now = datetime.now(UTC)
         for b in system.get("boosts", []):
             end = b.get("end")
-            if _instant(b["start"]) > now or (end is not None and _instant(end) <= now):
+            if _instant(b["start"]) > AT or (end is not None and _instant(end) <= AT):
                 continue
             if any(attrs.get(k) != v for k, v in b.get("user_attributes", {}).items()):
                 continue
@@ -254,12 +259,20 @@ def test_event_summary_adds_up_to_the_total(podium: Podium, played: dict[str, An
         )
 
 
+def _boundaries(model: Model) -> list[datetime]:
+    """Every boost's start and end: the instants at which the boosts in force change."""
+    boosts = [b for system in model.systems.values() for b in system.get("boosts", [])]
+    return sorted(_instant(b[edge]) for b in boosts for edge in ("start", "end") if edge in b)
+
+
 def test_boosts(podium: Podium, played: dict[str, Any]) -> None:
     trophy, model = podium.trophy(), played["model"]
-    now = datetime.now(UTC)
+    for user in (ANN, BOB):  # the gateway decided at its stamps: the same boosts as at AT
+        stamped = trophy.users.get(id=user["id"]).created
+        assert not [t for t in _boundaries(model) if min(AT, stamped) < t <= max(AT, stamped)]
     boosts = model.systems["xp"]["boosts"]
-    ended = {b["key"] for b in boosts if "end" in b and _instant(b["end"]) <= now}
-    active = {b["key"] for b in boosts if _instant(b["start"]) <= now and b["key"] not in ended}
+    ended = {b["key"] for b in boosts if "end" in b and _instant(b["end"]) <= AT}
+    active = {b["key"] for b in boosts if _instant(b["start"]) <= AT and b["key"] not in ended}
     assert {b.id for b in trophy.points.boosts(key="xp")} == {b["key"] for b in boosts} - ended
     assert {b.id for b in trophy.points.boosts(key="xp", include_finished=True)} == {
         b["key"] for b in boosts
