@@ -105,7 +105,7 @@ def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
     }
     run = _query("run", DAY)
     page = [
-        _query("offset", {"type": "integer", "minimum": 0, "default": 0}),
+        _query("offset", {**INT, "minimum": 0, "maximum": lb.MAX_OFFSET, "default": 0}),
         _query(
             "limit", {**INT, "minimum": 0, "maximum": lb.MAX_LIMIT, "default": lb.DEFAULT_LIMIT}
         ),

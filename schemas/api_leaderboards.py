@@ -21,6 +21,7 @@ from schemas.api import attributes_param, bool_param, int_param
 from schemas.requests import ApiError, bad
 from schemas.rules import Leaderboard, Rules
 
+MAX_OFFSET = 2**31 - 1  # beyond every ranking; Redis takes 64-bit positions only
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000  # Trophy: rankings per page (and its participant cap)
 DEFAULT_EVENTS = 10
@@ -102,7 +103,7 @@ def include_finished_param(raw: str | None) -> bool:
 
 def page_params(query: Mapping[str, str]) -> tuple[int, int]:
     """`offset` (0 or more, default 0) and `limit` (0 to 1,000, default 10)."""
-    offset = int_param(query.get("offset"), "offset", 0, 0, 2**31 - 1)
+    offset = int_param(query.get("offset"), "offset", 0, 0, MAX_OFFSET)
     limit = int_param(query.get("limit"), "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
     return offset, limit
 

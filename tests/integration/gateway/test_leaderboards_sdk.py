@@ -67,12 +67,7 @@ def podium(
         home = tmp_path_factory.mktemp("podium-boards")
         pod = start_podium(kafka_bootstrap, redis_url, home, rules=BOARDS_PATH)
         stack.callback(pod.stop)
-        ranker = pod.spawn("ranker", ["-m", "deploy.cli", "ranker"])
-        deadline = time.monotonic() + 30
-        while "took partitions" not in ranker.tail():
-            pod.check_alive()
-            assert time.monotonic() < deadline, ranker.tail()
-            time.sleep(0.1)
+        pod.start_ranker()
         yield pod
         pod.check_alive()
 
