@@ -28,6 +28,7 @@ from ingest.kafka import ProgressWaiter, Publisher
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
+from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
 from ingest.views import ViewReader
 from schemas.api import ApiError
@@ -108,7 +109,7 @@ def routes(gw: Gateway) -> list[Route]:
     def r(path: str, handler: Handler, *methods: str) -> Route:
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
-    pts = PointsRoutes(gw)
+    pts, boards = PointsRoutes(gw), LeaderboardRoutes(gw)
 
     return [
         r("/metrics/events", gw.track_batch, "POST"),
@@ -130,6 +131,9 @@ def routes(gw: Gateway) -> list[Route]:
         r("/points/{key}/levels", pts.levels, "GET"),
         r("/points/{key}/level-summary", pts.level_summary, "GET"),
         r("/points/{key}/boosts", pts.boosts, "GET"),
+        r("/leaderboards", boards.all, "GET"),
+        r("/leaderboards/{key}", boards.get, "GET"),
+        r("/users/{id}/leaderboards/{key}", boards.user_board, "GET"),
         r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
         r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
     ]

@@ -1,9 +1,11 @@
 """The OpenAPI 3.0 document the gateway serves at /v1/openapi.json: Trophy's application
-endpoints that Podium implements, with the rules' metric, achievement and points system keys
-as enums (the points operations in `ingest.openapi_points`)."""
+endpoints that Podium implements, with the rules' metric, achievement, points system and
+leaderboard keys as enums (the points operations in `ingest.openapi_points`, the leaderboard
+ones in `ingest.openapi_leaderboards`)."""
 
 from __future__ import annotations
 
+from ingest.openapi_leaderboards import leaderboard_components, leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
     INT,
@@ -334,6 +336,7 @@ def openapi_document(rules: Rules) -> Schema:
             }
         },
         **points_paths(rules, uid),
+        **leaderboard_paths(rules, uid),
     }
     paths["/v1/users/{id}/preferences"] = _preferences(uid)
     paths["/v1/users/{id}/metrics/{key}/event-summary"] = _event_summary(uid, metric)
@@ -342,7 +345,7 @@ def openapi_document(rules: Rules) -> Schema:
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": {**_components(), **points_components()},
+            "schemas": {**_components(), **points_components(), **leaderboard_components()},
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
         },
         "security": [{"ApiKey": []}],

@@ -2,7 +2,8 @@
 
 When the views' epoch marker is missing, Redis lost them (or the projector is rebuilding
 them): a read that finds nothing answers 503 "views rebuilding", never a false 404, and the
-rarity counts (which would be partial) answer 503 too."""
+rarity counts (which would be partial) answer 503 too. The leaderboard views have their own
+marker (`Keys.board_epoch`): every board read answers 503 while it is missing."""
 
 from __future__ import annotations
 
@@ -23,6 +24,24 @@ def rebuilding() -> ApiError:
         "retry shortly",
         {"Retry-After": "1"},
     )
+
+
+def boards_rebuilding() -> ApiError:
+    return ApiError(
+        503,
+        "the leaderboard views are being rebuilt (Redis lost them); no ranking can be trusted "
+        "yet, retry shortly",
+        {"Retry-After": "1"},
+    )
+
+
+Entry = tuple[str, float]  # a ranking's participant: user id, value
+
+
+def _user_of(member: bytes | str) -> str:
+    """The user id in a ranking's member (`schemas.views.board_member`: reached ms, ':', id)."""
+    text = member.decode() if isinstance(member, bytes) else member
+    return text.split(":", 1)[1]
 
 
 class ViewReader:
@@ -85,6 +104,40 @@ class ViewReader:
         for member, score in pairs:
             out[member.decode() if isinstance(member, bytes) else str(member)] = int(score)
         return out
+
+    # --- leaderboard views: one sorted set per ranking, score = -value --------------------
+
+    async def board_page(self, ranking: str, start: int, stop: int) -> list[Entry]:
+        """The ranking's entries at positions [start, stop) (0 is first), each (user id,
+        value); 503 while the board views are being rebuilt."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(self.keys.board_epoch)
+        pipe.zrange(self.keys.board(ranking), start, max(stop - 1, start), withscores=True)
+        whole, pairs = await pipe.execute()
+        if not whole:
+            raise boards_rebuilding()
+        if stop <= start:
+            return []
+        return [(_user_of(member), -float(score)) for member, score in pairs]
+
+    async def board_standing(self, ranking: str, user_id: str) -> tuple[int, float] | None:
+        """The user's position (0 is first) and value in the ranking; None when the user is
+        not in it. 503 while the board views are being rebuilt."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(self.keys.board_epoch)
+        pipe.hget(self.keys.board_members(ranking), user_id)
+        whole, member = await pipe.execute()
+        if not whole:
+            raise boards_rebuilding()
+        if member is None:
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrank(self.keys.board(ranking), member)
+        pipe.zscore(self.keys.board(ranking), member)
+        position, score = await pipe.execute()
+        if position is None or score is None:  # moved between the two reads
+            return None
+        return int(position), -float(score)
 
     async def ping(self) -> bool:
         try:

@@ -8,7 +8,9 @@ calls the real constructor, so nothing here opens a socket.
 - `FakeWaiter` answers `expect(event_id)` with the `Progress` handed to it for that event id,
   and otherwise leaves the future pending (the gateway's bounded wait then times out).
 - `FakeViews` reads view documents, completion sets and the user set from plain dicts; the
-  points sorted sets are the totals of the documents that have a standing in the system.
+  points sorted sets are the totals of the documents that have a standing in the system; the
+  leaderboard sorted sets are `boards` (ranking -> user -> (value, reached ms)), ordered as
+  Redis orders them: value desc, then the member (reached ms, then user id).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
 from ingest.kafka import ProgressWaiter, Publisher, Unavailable
 from ingest.routes import Gateway
-from ingest.views import ViewReader, rebuilding
+from ingest.views import Entry, ViewReader, boards_rebuilding, rebuilding
 from schemas.commands import Command
 from schemas.records import Progress
 from schemas.rules import Rules
@@ -89,6 +91,8 @@ class FakeViews(ViewReader):
         self.known_users: set[str] = set()
         self.up = True
         self.whole = True  # the views' epoch marker is there (False: Redis lost the views)
+        self.boards: dict[str, dict[str, tuple[float, int]]] = {}
+        self.boards_whole = True  # the board views' epoch marker is there
 
     def put(self, doc: dict[str, Any]) -> None:
         """Store a user's view document as the projector would: the user counts, and so do
@@ -139,6 +143,28 @@ class FakeViews(ViewReader):
 
     async def points_totals(self, system: str) -> dict[str, int]:
         return self.points_of(system)
+
+    def score(self, ranking: str, user: str, value: float, reached_ms: int = NOW_MS) -> None:
+        """A participant's entry in a ranking (`board|run|group`), as the projector keeps it."""
+        self.boards.setdefault(ranking, {})[user] = (value, reached_ms)
+
+    def ordered(self, ranking: str) -> list[Entry]:
+        entries = self.boards.get(ranking, {})
+        order = sorted(entries, key=lambda u: (-entries[u][0], entries[u][1], u))
+        return [(u, entries[u][0]) for u in order]
+
+    async def board_page(self, ranking: str, start: int, stop: int) -> list[Entry]:
+        if not self.boards_whole:
+            raise boards_rebuilding()
+        return self.ordered(ranking)[start:stop]
+
+    async def board_standing(self, ranking: str, user_id: str) -> tuple[int, float] | None:
+        if not self.boards_whole:
+            raise boards_rebuilding()
+        for position, (user, value) in enumerate(self.ordered(ranking)):
+            if user == user_id:
+                return position, value
+        return None
 
     async def ping(self) -> bool:
         return self.up

@@ -21,6 +21,7 @@ def leaderboard_rules() -> Rules:
     return load_rules(LEADERBOARDS_PATH)
 
 
+BOARDS_PATH = HERE / "boards.toml"  # one metric, three perpetual boards (a breakdown, a cap)
 POINTS_PATH = HERE / "points.toml"  # two points systems: levels, boosts, a cap
 
 

@@ -95,6 +95,17 @@ class Podium:
         self.gateways.append(base + "/v1")
         return base + "/v1"
 
+    def start_ranker(self, within: float = 30.0) -> Proc:
+        """`podium ranker` (the leaderboards' ranking stage), once it owns partitions."""
+        ranker = self.spawn("ranker", ["-m", "deploy.cli", "ranker"])
+        deadline = time.monotonic() + within
+        while "took partitions" not in ranker.tail():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"the ranker took no partitions within {within:g} s:\n{ranker.tail()}")
+            time.sleep(0.1)
+        return ranker
+
     def trophy(self, base_url: str | None = None, api_key: str | None = None) -> TrophyApi:
         url = base_url or self.base_url
         env = TrophyApiEnvironment(api=url, admin=url.removesuffix("/v1") + "/admin/v1")

@@ -1,6 +1,8 @@
 """schemathesis with Trophy's own OpenAPI document (version 1.21.1, the one its SDKs are
 generated from) against the real stack, every check on: each operation Podium serves answers
 only the status codes Trophy lists for it, with bodies that validate against Trophy's schemas.
+The stack runs the tests' writing rules with three leaderboards added (`BOARDS`) and the
+ranker, so the leaderboard reads answer real boards, ranked from the events the fuzzer sends.
 
 Where Trophy's document is wrong or vague, `amend` changes a copy of it, one named point each
 (a test holds it to the pointers it names), and `docs/trophy-conformance.md` lists the same
@@ -14,15 +16,18 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deploy.settings import REPO_DIR
-from schemas import api
+from schemas import api, api_leaderboards
 from schemas.commands import known_time_zone
-from tests.integration.gateway.conftest import Podium
+from tests.integration.gateway.conftest import Podium, start_podium
+from tests.rules import WRITING_PATH
 
 pytestmark = pytest.mark.integration
 # Trophy's own document, kept unchanged in the steering folder beside the repository
@@ -40,7 +45,38 @@ SERVED = {
     "/users/{id}/streak": ("get",),
     "/users/{id}/preferences": ("get", "patch"),
     "/users/{id}/metrics/{key}/event-summary": ("get",),
+    "/leaderboards": ("get",),
+    "/leaderboards/{key}": ("get",),
+    "/users/{id}/leaderboards/{key}": ("get",),
 }
+OPERATIONS = 18
+# Added to the writing rules: a perpetual board, a weekly one with a cap, a finished one
+BOARDS = """
+[[leaderboards]]
+key = "top-writers"
+name = "Top writers"
+rank_by = "metric"
+metric = "words-written"
+
+[[leaderboards]]
+key = "weekly-top"
+name = "Weekly top three"
+rank_by = "metric"
+metric = "chapters-finished"
+run_unit = "day"
+run_interval = 7
+max_participants = 3
+
+[[leaderboards]]
+key = "spring-2020"
+name = "Spring 2020"
+rank_by = "metric"
+metric = "words-written"
+run_unit = "month"
+start = 2020-03-01
+end = 2020-05-31
+"""
+BOARD_KEYS = ["top-writers", "weekly-top", "spring-2020"]
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 STRING = {"type": "string", "maxLength": api.MAX_USER_STRING}
 ATTRIBUTES = {
@@ -78,6 +114,7 @@ def amend(doc: dict[str, Any]) -> list[str]:
     _amend_writes(p)
     _amend_users(p, c)
     _amend_reads(p)
+    _amend_leaderboards(p)
     c["UpdateUserPreferencesRequest"]["additionalProperties"] = False
     c["NotificationPreferences"]["additionalProperties"] = False
     return AMENDED
@@ -141,6 +178,19 @@ def _amend_reads(p: dict[str, Any]) -> None:
     summary[4]["schema"]["enum"] = ["2024-03-01", "2024-12-31"]
 
 
+def _amend_leaderboards(p: dict[str, Any]) -> None:
+    """The leaderboard reads' keys named, their bounds stated."""
+    board = p["/leaderboards/{key}"]["get"]["parameters"]
+    user = p["/users/{id}/leaderboards/{key}"]["get"]["parameters"]
+    # the boards of the test's rules, so that the cases reach them (any other key is a 404)
+    board[0]["schema"]["enum"] = user[1]["schema"]["enum"] = BOARD_KEYS
+    board[1]["schema"]["maximum"] = api_leaderboards.MAX_OFFSET  # offset
+    board[2]["schema"]["maximum"] = api_leaderboards.MAX_LIMIT  # limit
+    # userAttributes chooses a breakdown group, required with a breakdown and refused
+    # without one: a rule between two parameters; the test's boards have no breakdown
+    board[5]["schema"]["enum"] = [""]
+
+
 AMENDED = [
     "/paths/~1metrics~1{key}~1event/post/responses/404",
     "/paths/~1metrics~1{key}~1event/post/responses/202",
@@ -157,9 +207,30 @@ AMENDED = [
     "/components/schemas/UpsertedUser",
     "/paths/~1users~1{id}~1metrics~1{key}~1event-summary/get/parameters/3/schema/enum",
     "/paths/~1users~1{id}~1metrics~1{key}~1event-summary/get/parameters/4/schema/enum",
+    "/paths/~1leaderboards~1{key}/get/parameters/0/schema/enum",
+    "/paths/~1leaderboards~1{key}/get/parameters/1/schema/maximum",
+    "/paths/~1leaderboards~1{key}/get/parameters/2/schema/maximum",
+    "/paths/~1leaderboards~1{key}/get/parameters/5/schema/enum",
+    "/paths/~1users~1{id}~1leaderboards~1{key}/get/parameters/1/schema/enum",
     "/components/schemas/UpdateUserPreferencesRequest/additionalProperties",
     "/components/schemas/NotificationPreferences/additionalProperties",
 ]
+
+
+@pytest.fixture(scope="module")
+def podium(
+    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Podium]:
+    """The writing rules with `BOARDS`, and the ranker beside the worker and projector."""
+    with ExitStack() as stack:
+        home = tmp_path_factory.mktemp("podium-conformance")
+        rules = home / "rules.toml"
+        rules.write_text(WRITING_PATH.read_text() + BOARDS)
+        pod = start_podium(kafka_bootstrap, redis_url, home, rules=rules)
+        stack.callback(pod.stop)
+        pod.start_ranker()
+        yield pod
+        pod.check_alive()
 
 
 def trophy_document() -> dict[str, Any]:
@@ -203,7 +274,7 @@ def test_the_amendments_change_only_the_points_they_name() -> None:
         assert any(pointer == n or pointer.startswith(n + "/") for n in named), pointer
     assert all(any(c == n or c.startswith(n + "/") for c in changed) for n in named)
     served = trophy_document()["paths"]
-    assert sum(len(ops) for ops in served.values()) == 15
+    assert sum(len(ops) for ops in served.values()) == OPERATIONS
     assert set(served) <= set(original["paths"])
     assert all(known_time_zone(z) for z in ZONES)
 
@@ -245,4 +316,5 @@ def test_schemathesis_with_trophys_document_finds_nothing(podium: Podium, tmp_pa
     print(done.stdout[-700:])  # the summary: operations, phases, cases (pytest -s shows it)
     assert done.returncode == 0, done.stdout[-12000:]
     assert "Failures:" not in done.stdout, done.stdout[-12000:]
-    assert re.search(r"Tested:\s+15\b", done.stdout), done.stdout[-3000:]  # every operation
+    tested = re.search(r"Tested:\s+(\d+)\b", done.stdout)
+    assert tested and int(tested.group(1)) == OPERATIONS, done.stdout[-3000:]  # every one

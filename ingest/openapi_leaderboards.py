@@ -1,0 +1,143 @@
+"""The leaderboard operations of the OpenAPI document (`ingest.openapi`): Trophy's three
+paths, with the rules' board keys as the path enum, Trophy's shapes and the statuses each
+operation answers (503 while the board views are being rebuilt)."""
+
+from __future__ import annotations
+
+from ingest.openapi_parts import INT, NULL_STR, STR, Schema, _answers, _obj, _ref
+from schemas import api_leaderboards as lb
+from schemas.rules import Rules
+
+DAY: Schema = {"type": "string", "format": "date"}
+NULL_INT: Schema = {"type": "integer", "nullable": True}
+STATUS: Schema = {"type": "string", "enum": ["active", "scheduled", "finished"]}
+
+
+def _query(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+BOARD_REQUIRED = [
+    "id",
+    "key",
+    "name",
+    "description",
+    "rankBy",
+    "status",
+    "breakdownAttribute",
+    "breakdownAttributes",
+    "start",
+    "end",
+    "startTime",
+    "endTime",
+    "maxParticipants",
+    "runUnit",
+    "runInterval",
+    "userAttributes",
+]
+
+
+def _board() -> Schema:
+    """Trophy's `LeaderboardResponse` with `status`: the rank-by pair only where it applies."""
+    return _obj(
+        BOARD_REQUIRED,
+        id=STR,
+        key=STR,
+        name=STR,
+        description=NULL_STR,
+        rankBy={"type": "string", "enum": ["metric", "points", "streak"]},
+        metricKey=STR,
+        metricName=STR,
+        pointsSystemKey=STR,
+        pointsSystemName=STR,
+        status=STATUS,
+        breakdownAttribute=NULL_STR,
+        breakdownAttributes={"type": "array", "items": STR},
+        start=DAY,
+        end={**DAY, "nullable": True},
+        startTime=NULL_STR,
+        endTime=NULL_STR,
+        maxParticipants=NULL_INT,
+        runUnit={"type": "string", "enum": ["day", "month", "year"], "nullable": True},
+        runInterval=NULL_INT,
+        userAttributes={"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)},
+    )
+
+
+def leaderboard_components() -> Schema:
+    """Trophy's `LeaderboardResponse` (with `status`), `LeaderboardRanking`,
+    `LeaderboardEvent` and the two answers built on them."""
+    ranking = _obj(
+        ["userId", "userName", "rank", "value"], userId=STR, userName=NULL_STR, rank=INT, value=INT
+    )
+    event = _obj(
+        ["date", "timestamp", "previousRank", "rank", "previousValue", "value"],
+        date=DAY,
+        timestamp={"type": "string", "format": "date-time"},
+        previousRank=NULL_INT,
+        rank=NULL_INT,
+        previousValue=NULL_INT,
+        value=NULL_INT,
+    )
+    rankings = _obj(["rankings"], rankings={"type": "array", "items": _ref("LeaderboardRanking")})
+    user = _obj(
+        ["rank", "value", "history"],
+        rank=NULL_INT,
+        value=NULL_INT,
+        history={"type": "array", "items": _ref("LeaderboardEvent")},
+    )
+    return {
+        "Leaderboard": _board(),
+        "LeaderboardRanking": ranking,
+        "LeaderboardEvent": event,
+        "LeaderboardWithRankings": {"allOf": [_ref("Leaderboard"), rankings]},
+        "UserLeaderboard": {"allOf": [_ref("Leaderboard"), user]},
+    }
+
+
+def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
+    """GET /v1/leaderboards, /v1/leaderboards/{key}, /v1/users/{id}/leaderboards/{key}."""
+    key = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": list(rules.leaderboards) or ["none"]},
+    }
+    run = _query("run", DAY)
+    page = [
+        _query("offset", {**INT, "minimum": 0, "maximum": lb.MAX_OFFSET, "default": 0}),
+        _query(
+            "limit", {**INT, "minimum": 0, "maximum": lb.MAX_LIMIT, "default": lb.DEFAULT_LIMIT}
+        ),
+        run,
+        _query("userId", STR),
+        _query("userAttributes", STR),
+    ]
+    events = _query(
+        "numEvents", {**INT, "minimum": 0, "maximum": lb.MAX_EVENTS, "default": lb.DEFAULT_EVENTS}
+    )
+    boards = {"type": "array", "items": _ref("Leaderboard")}
+    finished = _query("includeFinished", {"type": "boolean", "default": False})
+    return {
+        "/v1/leaderboards": {
+            "get": {
+                "operationId": "listLeaderboards",
+                "parameters": [finished],
+                "responses": _answers(200, boards, 422),
+            }
+        },
+        "/v1/leaderboards/{key}": {
+            "get": {
+                "operationId": "getLeaderboard",
+                "parameters": [key, *page],
+                "responses": _answers(200, _ref("LeaderboardWithRankings"), 404, 422, 503),
+            }
+        },
+        "/v1/users/{id}/leaderboards/{key}": {
+            "get": {
+                "operationId": "userLeaderboard",
+                "parameters": [uid, key, run, events],
+                "responses": _answers(200, _ref("UserLeaderboard"), 404, 422, 503),
+            }
+        },
+    }

@@ -1,0 +1,143 @@
+"""The leaderboard endpoints under /v1 (Trophy's): every board, one board's rankings, one
+user's standing on a board. Reads only: the rules, the Redis board views (one sorted set per
+ranking `board|run|group`, `ingest.views.ViewReader.board_page` / `board_standing`) and the
+user views (names, time zones, attributes). Shapes in `schemas.api_leaderboards`.
+
+Which run and which status: a board's runs and status are local dates
+(`processors.leaderboards`), so "today" is the date in the zone of the user the request is
+about (`userId`, or the user of `/users/{id}/leaderboards/{key}`), else in UTC; the list of
+boards uses UTC. Without `run=` the answer is about the run containing today, or the board's
+first run before its start and its last run after its end. A `run=` date outside the board's
+dates is a 404 naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from ingest.routes import JSON, Gateway
+from ingest.views import Entry
+from processors.leaderboards import group_of, run_id, status
+from processors.periods import local_ordinal
+from schemas import api_leaderboards as lb
+from schemas.api import ApiError
+from schemas.leaderboards import ranking_key
+from schemas.rules import Leaderboard
+
+
+@dataclass
+class LeaderboardRoutes:
+    gw: Gateway
+
+    def board(self, request: Request) -> Leaderboard:
+        key = request.path_params["key"]
+        board = self.gw.rules.leaderboards.get(key)
+        if board is None:
+            raise ApiError(404, f"leaderboard {key!r} not found")
+        return board
+
+    def today(self, tz: str | None) -> int:
+        """Today's date (ordinal) in the zone `tz` (UTC when None)."""
+        return local_ordinal(self.gw.clock(), tz)
+
+    @staticmethod
+    def run_of(board: Leaderboard, asked: int | None, today: int) -> str:
+        """The run a request is about: the one containing the `run=` date (404 outside the
+        board's dates), else the one containing today, kept within the board's dates."""
+        first, last = board.start, board.end
+        if asked is not None:
+            if (first is not None and asked < first) or (last is not None and asked > last):
+                raise lb.no_such_run(board, asked)
+            return run_id(board, asked)
+        day = today if first is None else max(today, first)
+        return run_id(board, day if last is None else min(day, last))
+
+    async def names(self, user_ids: list[str]) -> list[str | None]:
+        """The users' names from their view documents (None: no name, or no document)."""
+        docs = await self.gw.views.users(user_ids) if user_ids else []
+        return [(doc or {}).get("name") for doc in docs]
+
+    # --- GET /leaderboards ---------------------------------------------------------------
+
+    async def all(self, request: Request) -> JSON:
+        finished = lb.include_finished_param(request.query_params.get("includeFinished"))
+        today, rules = self.today(None), self.gw.rules
+        out = []
+        for board in rules.leaderboards.values():
+            state = status(board, today)
+            if state != "finished" or finished:
+                out.append(lb.board_json(board, rules, state))
+        return JSON(out)
+
+    # --- GET /leaderboards/{key} ---------------------------------------------------------
+
+    async def get(self, request: Request) -> JSON:
+        board = self.board(request)
+        q = request.query_params
+        offset, limit = lb.page_params(q)
+        asked = lb.run_param(q.get("run"))
+        attrs = lb.breakdown_param(board, q.get("userAttributes"))
+        uid = q.get("userId")
+        view = await self.gw.views.user(uid) if uid else None
+        today = self.today((view or {}).get("tz"))
+        group = group_of(board, attrs) or ""
+        ranking = ranking_key(board.key, self.run_of(board, asked, today), group)
+        rankings = await self.rankings(board, ranking, uid, offset, limit)
+        base = lb.board_json(board, self.gw.rules, status(board, today))
+        return JSON({**base, "rankings": rankings})
+
+    async def rankings(
+        self, board: Leaderboard, ranking: str, uid: str | None, offset: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """A page of the ranking: `limit` entries from position `offset` on, counted from the
+        user's position when `uid` is given (empty when the user is not on the board); never
+        past the board's `max_participants`."""
+        start = offset
+        if uid is not None:
+            standing = await self.gw.views.board_standing(ranking, uid)
+            if standing is None or not self.shown(board, standing[0]):
+                return []
+            start = standing[0] + offset
+        stop = start + limit
+        if board.max_participants is not None:
+            stop = min(stop, board.max_participants)
+        entries = await self.gw.views.board_page(ranking, start, stop)
+        return self.rendered(start, entries, await self.names([u for u, _ in entries]))
+
+    @staticmethod
+    def shown(board: Leaderboard, position: int) -> bool:
+        """Whether a position (0 is first) is on the board: within `max_participants`."""
+        return board.max_participants is None or position < board.max_participants
+
+    @staticmethod
+    def rendered(start: int, entries: list[Entry], names: list[str | None]) -> list[dict[str, Any]]:
+        return [
+            lb.ranking_json(user, name, start + i + 1, value)
+            for i, ((user, value), name) in enumerate(zip(entries, names, strict=True))
+        ]
+
+    # --- GET /users/{id}/leaderboards/{key} ----------------------------------------------
+
+    async def user_board(self, request: Request) -> JSON:
+        """The user's rank and value on the board's run (null when not on the board). The
+        group is the one of the user's current attributes. `history` is empty: Podium keeps
+        no daily snapshots yet (docs/leaderboards.md)."""
+        board = self.board(request)
+        q = request.query_params
+        asked = lb.run_param(q.get("run"))
+        lb.events_param(q.get("numEvents"))  # validated; no history to cut yet
+        uid = request.path_params["id"]
+        view = await self.gw.user_view(uid)
+        today = self.today(view.get("tz"))
+        run = self.run_of(board, asked, today)
+        group = group_of(board, view.get("attributes") or {})
+        standing = None
+        if group is not None:
+            got = await self.gw.views.board_standing(ranking_key(board.key, run, group), uid)
+            if got is not None and self.shown(board, got[0]):
+                standing = (got[0] + 1, got[1])
+        base = lb.board_json(board, self.gw.rules, status(board, today))
+        return JSON(lb.user_board_json(base, standing, []))

@@ -1,0 +1,156 @@
+"""The HTTP API's leaderboard shapes (Trophy's `LeaderboardResponse`, `LeaderboardRanking`,
+`UserLeaderboardResponseWithHistory`; see the `trophy` SDK's `types/`) and the query
+parameters of the three leaderboard reads. Pure: no Redis, no clock (the status and the run
+are decided by the caller, `ingest.routes_leaderboards`).
+
+A board's id is its key in the rules file. Podium keeps no creation date of a board, so a
+board without a `start` answers the epoch's date as its start (as a points trigger's
+`created` is the epoch). Values are integers in Trophy's shapes: a decimal score is rendered
+rounded down (`floor`), while the rank stays the exact position of the ranking, which orders
+the exact decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from schemas.api import attributes_param, bool_param, int_param
+from schemas.requests import ApiError, bad
+from schemas.rules import Leaderboard, Rules
+
+MAX_OFFSET = 2**31 - 1  # beyond every ranking; Redis takes 64-bit positions only
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 1000  # Trophy: rankings per page (and its participant cap)
+DEFAULT_EVENTS = 10
+MAX_EVENTS = 100  # Trophy: days of history
+EPOCH_DAY = "1970-01-01"  # the start of a board that has no start date
+
+
+def _day(ordinal: int | None) -> str | None:
+    return None if ordinal is None else date.fromordinal(ordinal).isoformat()
+
+
+def _clock(minute: int | None) -> str | None:
+    return None if minute is None else f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _ranked_by(board: Leaderboard, rules: Rules) -> dict[str, str]:
+    """`metricKey`/`metricName` or `pointsSystemKey`/`pointsSystemName`: only the pair of
+    what the board ranks by (Trophy's schema types them as strings, never null)."""
+    if board.rank_by == "metric" and board.metric is not None:
+        metric = rules.metrics[board.metric]
+        return {"metricKey": metric.key, "metricName": metric.name}
+    if board.rank_by == "points" and board.points is not None:
+        system = rules.points[board.points]
+        return {"pointsSystemKey": system.key, "pointsSystemName": system.name}
+    return {}
+
+
+def board_json(board: Leaderboard, rules: Rules, status: str) -> dict[str, Any]:
+    """Trophy's `LeaderboardResponse` with `status` (its `LeaderboardsAllResponseItem`).
+    `userAttributes` (participation filters) is empty: Podium's boards have none; the
+    deprecated `breakdownAttribute` names the one breakdown attribute when there is one."""
+    attrs = board.breakdown_attributes
+    return {
+        "id": board.key,
+        "key": board.key,
+        "name": board.name,
+        "description": board.description,
+        "rankBy": board.rank_by,
+        **_ranked_by(board, rules),
+        "status": status,
+        "breakdownAttribute": attrs[0] if len(attrs) == 1 else None,
+        "breakdownAttributes": list(attrs),
+        "start": _day(board.start) or EPOCH_DAY,
+        "end": _day(board.end),
+        "startTime": _clock(board.start_time),
+        "endTime": _clock(board.end_time),
+        "maxParticipants": board.max_participants,
+        "runUnit": board.run_unit,
+        "runInterval": board.run_interval if board.repeating else None,
+        "userAttributes": [],
+    }
+
+
+def whole(value: float) -> int:
+    """A board value as Trophy's integer: rounded down (2.5 -> 2, -2.5 -> -3)."""
+    return math.floor(value)
+
+
+def ranking_json(user_id: str, name: str | None, rank: int, value: float) -> dict[str, Any]:
+    """Trophy's `LeaderboardRanking`."""
+    return {"userId": user_id, "userName": name, "rank": rank, "value": whole(value)}
+
+
+def user_board_json(
+    base: dict[str, Any], standing: tuple[int, float] | None, history: list[Any]
+) -> dict[str, Any]:
+    """Trophy's `UserLeaderboardResponseWithHistory`: the board, the user's rank and value
+    (both null when the user is not on the board) and the history."""
+    rank, value = (None, None) if standing is None else (standing[0], whole(standing[1]))
+    return {**base, "rank": rank, "value": value, "history": history}
+
+
+# --- query parameters (422, the status Trophy's document lists for each operation) ---------
+
+
+def include_finished_param(raw: str | None) -> bool:
+    return bool_param(raw, "includeFinished")
+
+
+def page_params(query: Mapping[str, str]) -> tuple[int, int]:
+    """`offset` (0 or more, default 0) and `limit` (0 to 1,000, default 10)."""
+    offset = int_param(query.get("offset"), "offset", 0, 0, MAX_OFFSET)
+    limit = int_param(query.get("limit"), "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    return offset, limit
+
+
+def events_param(raw: str | None) -> int:
+    return int_param(raw, "numEvents", DEFAULT_EVENTS, 0, MAX_EVENTS)
+
+
+def run_param(raw: str | None) -> int | None:
+    """`run=YYYY-MM-DD`: a date in the run wanted, as an ordinal; None when absent."""
+    if raw is None:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw).toordinal()
+    except ValueError:
+        raise bad(f"run: expected a date as YYYY-MM-DD, got {raw[:40]!r}") from None
+
+
+def breakdown_param(board: Leaderboard, raw: str | None) -> dict[str, str]:
+    """`userAttributes=attr:value,...` choosing one breakdown group of the board: required
+    on a board with a breakdown (one value per breakdown attribute, no other key), refused on
+    a board without one (Trophy: "only valid for leaderboards with a breakdown attribute")."""
+    given = attributes_param(raw) or {}
+    wanted = board.breakdown_attributes
+    if not wanted:
+        if given:
+            raise bad(f"userAttributes: leaderboard {board.key!r} has no breakdown attributes")
+        return {}
+    missing = [a for a in wanted if a not in given]
+    extra = sorted(set(given) - set(wanted))
+    if missing or extra:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
+        raise bad(
+            f"userAttributes: leaderboard {board.key!r} is broken down by "
+            f"{', '.join(wanted)}; give one value for each as attribute:value pairs ({problem})"
+        )
+    return given
+
+
+def no_such_run(board: Leaderboard, ordinal: int) -> ApiError:
+    """404 for a `run` date outside the board's dates, naming the date and the dates."""
+    since, until = _day(board.start), _day(board.end)
+    span = " ".join(
+        part
+        for part in (f"from {since}" if since else "", f"until {until}" if until else "")
+        if part
+    )
+    return ApiError(404, f"leaderboard {board.key!r} has no run on {_day(ordinal)}: it runs {span}")

@@ -1,0 +1,150 @@
+"""Leaderboards end to end through Trophy's own Python SDK: the worker, `podium ranker`, the
+projector and the gateway as real processes on the real broker and Redis, rules
+`tests/rules/boards.toml`. Six authors write words (one ties another's total later, one
+writes a decimal, one goes down, one has no plan); then the three leaderboard reads, with the
+SDK's models, equal rankings computed here from the events sent alone: total desc, then when
+the total was reached (the events are sent one at a time, a few milliseconds apart, so the
+gateway stamps them in sending order), then user id; values rounded down.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from trophy.errors import NotFoundError, UnprocessableEntityError
+
+from tests.integration.gateway.conftest import Podium, eventually, start_podium
+from tests.rules import BOARDS_PATH
+
+pytestmark = pytest.mark.integration
+METRIC = "words-written"
+USERS: dict[str, dict[str, Any]] = {
+    "ann": {"id": "ann", "name": "Ann", "attributes": {"plan": "pro"}},
+    "bob": {"id": "bob", "name": "Bob", "attributes": {"plan": "free"}},
+    "cy": {"id": "cy", "attributes": {"plan": "pro"}},
+    "dee": {"id": "dee", "name": "Dee", "attributes": {"plan": "free"}},
+    "eve": {"id": "eve", "name": "Eve", "attributes": {"plan": "pro"}},
+    "fay": {"id": "fay", "name": "Fay"},  # no plan: on no board broken down by plan
+}
+# in sending order: cy ties ann's 100 after her, bob reaches 100 later still, ann drops to 90
+EVENTS = [
+    ("ann", "100"),
+    ("bob", "60"),
+    ("cy", "100"),
+    ("bob", "40"),
+    ("dee", "250.5"),
+    ("eve", "30"),
+    ("ann", "-10"),
+    ("fay", "70"),
+]
+Row = tuple[str, str | None, int, int]  # user, name, rank, value
+
+
+def expected(plan: str | None = None, cap: int | None = None) -> list[Row]:
+    """The ranking of `EVENTS` (among the users on `plan`, when given), first `cap` only."""
+    total: dict[str, Decimal] = {}
+    reached: dict[str, int] = {}
+    for seq, (uid, value) in enumerate(EVENTS):
+        total[uid] = total.get(uid, Decimal(0)) + Decimal(value)
+        reached[uid] = seq
+    users = [u for u in total if plan is None or USERS[u].get("attributes", {}).get("plan") == plan]
+    users.sort(key=lambda u: (-total[u], reached[u], u))
+    rows = [(u, USERS[u].get("name"), i + 1, math.floor(total[u])) for i, u in enumerate(users)]
+    return rows[:cap]
+
+
+@pytest.fixture(scope="module")
+def podium(
+    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Podium]:
+    with ExitStack() as stack:
+        home = tmp_path_factory.mktemp("podium-boards")
+        pod = start_podium(kafka_bootstrap, redis_url, home, rules=BOARDS_PATH)
+        stack.callback(pod.stop)
+        pod.start_ranker()
+        yield pod
+        pod.check_alive()
+
+
+def _rows(board: Any) -> list[Row]:
+    return [(r.user_id, r.user_name, r.rank, r.value) for r in board.rankings]
+
+
+@pytest.fixture(scope="module")
+def played(podium: Podium) -> None:
+    trophy = podium.trophy()
+    for uid, value in EVENTS:
+        trophy.metrics.event(key=METRIC, user=USERS[uid], value=float(value))
+        time.sleep(0.005)  # distinct receive milliseconds, in sending order
+    want = expected()
+
+    def ranked() -> None:
+        assert _rows(trophy.leaderboards.get(key="top-writers", limit=100)) == want
+
+    eventually(ranked, within=30, every=0.2)
+
+
+def test_rankings_equal_the_independent_order(podium: Podium, played: None) -> None:
+    trophy = podium.trophy()
+    board = trophy.leaderboards.get(key="top-writers")
+    assert (board.key, board.status, board.rank_by, board.metric_key) == (
+        "top-writers",
+        "active",
+        "metric",
+        METRIC,
+    )
+    assert _rows(board) == expected()
+    assert _rows(trophy.leaderboards.get(key="top-writers", offset=1, limit=2)) == expected()[1:3]
+    assert _rows(trophy.leaderboards.get(key="top-writers", run="2025-01-15")) == expected()
+    around = trophy.leaderboards.get(key="top-writers", user_id="ann", limit=2)
+    place = [r[0] for r in expected()].index("ann")
+    assert _rows(around) == expected()[place : place + 2]
+    assert trophy.leaderboards.get(key="top-writers", user_id="nobody").rankings == []
+
+
+def test_breakdown_groups_and_the_cap(podium: Podium, played: None) -> None:
+    trophy = podium.trophy()
+    for plan in ("pro", "free"):
+        got = trophy.leaderboards.get(key="top-by-plan", user_attributes=f"plan:{plan}")
+        assert _rows(got) == expected(plan=plan), plan
+    assert _rows(trophy.leaderboards.get(key="podium", limit=10)) == expected(cap=3)
+    with pytest.raises(UnprocessableEntityError):
+        trophy.leaderboards.get(key="top-by-plan")  # which group: required
+    with pytest.raises(UnprocessableEntityError):
+        trophy.leaderboards.get(key="top-writers", limit=1001)
+    with pytest.raises(NotFoundError):
+        trophy.leaderboards.get(key="bottom-writers")
+
+
+def test_a_users_standing(podium: Podium, played: None) -> None:
+    trophy = podium.trophy()
+    for uid in USERS:
+        for key, rows in (
+            ("top-writers", expected()),
+            ("top-by-plan", expected(plan=USERS[uid].get("attributes", {}).get("plan"))),
+            ("podium", expected(cap=3)),
+        ):
+            mine = [(rank, value) for u, _, rank, value in rows if u == uid]
+            if key == "top-by-plan" and "attributes" not in USERS[uid]:
+                mine = []  # no plan: in no group
+            got = trophy.users.leaderboard(id=uid, key=key)
+            assert (got.rank, got.value) == (mine[0] if mine else (None, None)), (uid, key)
+            assert got.history == []
+    with pytest.raises(NotFoundError):
+        trophy.users.leaderboard(id="nobody", key="top-writers")
+
+
+def test_the_list_of_boards(podium: Podium, played: None) -> None:
+    boards = podium.trophy().leaderboards.all_()
+    assert [(b.key, b.status) for b in boards] == [
+        ("top-writers", "active"),
+        ("top-by-plan", "active"),
+        ("podium", "active"),
+    ]
+    assert boards[1].breakdown_attributes == ["plan"] and boards[2].max_participants == 3
