@@ -28,6 +28,7 @@ from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
 from ingest.routes_points import PointsRoutes
+from ingest.routes_wrapped import WrappedRoutes
 from ingest.views import ViewReader
 from schemas.api import ApiError
 from schemas.rules import Rules
@@ -131,6 +132,7 @@ def routes(gw: Gateway) -> list[Route]:
         r("/points/{key}/boosts", pts.boosts, "GET"),
         r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
         r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
+        r("/users/{id}/wrapped", WrappedRoutes(gw).wrapped, "GET"),
     ]
 
 
