@@ -8,7 +8,8 @@ calls the real constructor, so nothing here opens a socket.
 - `FakeWaiter` answers `expect(event_id)` with the `Progress` handed to it for that event id,
   and otherwise leaves the future pending (the gateway's bounded wait then times out).
 - `FakeViews` reads view documents, completion sets and the user set from plain dicts; the
-  points sorted sets are the totals of the documents that have a standing in the system.
+  points sorted sets are the totals of the documents that have a standing in the system;
+  the yearly sorted sets are what a test puts in `years`.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class FakeViews(ViewReader):
         self.known_users: set[str] = set()
         self.up = True
         self.whole = True  # the views' epoch marker is there (False: Redis lost the views)
+        # (kind, key, year) -> user id -> the user's change that year (the yearly zsets)
+        self.years: dict[tuple[str, str, int], dict[str, float]] = {}
 
     def put(self, doc: dict[str, Any]) -> None:
         """Store a user's view document as the projector would: the user counts, and so do
@@ -139,6 +142,19 @@ class FakeViews(ViewReader):
 
     async def points_totals(self, system: str) -> dict[str, int]:
         return self.points_of(system)
+
+    async def year_ranks(
+        self, user_id: str, year: int, series: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        if not self.whole:
+            raise rebuilding()
+        out = {}
+        for kind, key in series:
+            scores = self.years.get((kind, key, year), {})
+            if user_id in scores:
+                mine = scores[user_id]
+                out[(kind, key)] = (sum(1 for v in scores.values() if v <= mine), len(scores))
+        return out
 
     async def ping(self) -> bool:
         return self.up
