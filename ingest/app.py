@@ -30,6 +30,7 @@ from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
+from ingest.routes_wrapped import WrappedRoutes
 from ingest.views import ViewReader
 from schemas.api import ApiError
 from schemas.rules import Rules
@@ -136,6 +137,7 @@ def routes(gw: Gateway) -> list[Route]:
         r("/users/{id}/leaderboards/{key}", boards.user_board, "GET"),
         r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
         r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
+        r("/users/{id}/wrapped", WrappedRoutes(gw).wrapped, "GET"),
     ]
 
 

@@ -21,6 +21,7 @@ from ingest.openapi_parts import (
     _ref,
 )
 from ingest.openapi_points import points_components, points_paths
+from ingest.openapi_wrapped import wrapped_components, wrapped_path
 from schemas import api
 from schemas.rules import Rules
 
@@ -340,12 +341,18 @@ def openapi_document(rules: Rules) -> Schema:
     }
     paths["/v1/users/{id}/preferences"] = _preferences(uid)
     paths["/v1/users/{id}/metrics/{key}/event-summary"] = _event_summary(uid, metric)
+    paths["/v1/users/{id}/wrapped"] = wrapped_path(uid)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": {**_components(), **points_components(), **leaderboard_components()},
+            "schemas": {
+                **_components(),
+                **points_components(),
+                **leaderboard_components(),
+                **wrapped_components(),
+            },
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
         },
         "security": [{"ApiKey": []}],

@@ -139,6 +139,31 @@ class ViewReader:
             return None
         return int(position), -float(score)
 
+    async def year_ranks(
+        self, user_id: str, year: int, series: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per `(kind, key)` in which the user has a change scored for the year: (users whose
+        change is at or below the user's, users scored). 503 while the views are rebuilt."""
+        keys = [self.keys.year(kind, key, year) for kind, key in series]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zscore(key, user_id)
+            pipe.zcard(key)
+        pipe.exists(self.keys.epoch)
+        *found, whole = await pipe.execute()
+        if not whole:
+            raise rebuilding()
+        scored = [
+            (s, k, score, n)
+            for s, k, score, n in zip(series, keys, found[::2], found[1::2], strict=True)
+            if score is not None
+        ]
+        pipe = self.redis.pipeline(transaction=False)
+        for _s, key, score, _n in scored:
+            pipe.zcount(key, "-inf", score)
+        below = await pipe.execute()
+        return {s: (int(b), int(n)) for (s, _k, _score, n), b in zip(scored, below, strict=True)}
+
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())

@@ -2,8 +2,9 @@
 
 Reads `podium.state` (the compacted per-user state changelog, read_committed) with its own
 consumer group and writes, per record, the user's view document, the users set, the
-completion sets and the user's total in the sorted set of each points system it has a
-standing in. Why the state
+completion sets, the user's total in the sorted set of each points system it has a
+standing in, and the user's change in each local year its kept days cover whole, per metric
+and points system (wrapped's percentiles; `processors.wrapped.year_changes`). Why the state
 changelog and not `podium.progress`: progress is kept one week, so a rebuild from it would
 lose every user idle for longer; the compacted changelog always holds each user's latest
 state, and it carries the profile, totals, achievements (with achievedAt), the streak with
@@ -29,7 +30,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +38,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
 from processors.board_views import BoardProjector
+from processors.summaries import Day
 from processors.views import user_view
+from processors.wrapped import year_changes
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
@@ -100,20 +103,48 @@ class Projector:
         pipe = self.redis.pipeline(transaction=False)
         for state in latest.values():
             doc = encode_view(user_view(state, self.rules))
-            systems = [s for s in self.rules.points if s in state.points]
+            scored, left = self.scores(state)
             keys = [
                 self.keys.user(state.user_id),
                 self.keys.users,
                 *(self.keys.completed(a) for a in sorted(state.achievements)),
-                *(self.keys.points(s) for s in systems),
+                *scored,
+                *left,
             ]
-            totals = [state.points[s].total for s in systems]
-            args: list[int | str | bytes] = [state.events, doc, state.user_id, len(systems)]
-            args.extend(totals)
+            args: list[int | str | bytes] = [state.events, doc, state.user_id]
+            args.extend((len(scored), len(left), *scored.values()))
             await self.script(keys=keys, args=args, client=pipe)
         written = sum(int(x) for x in await pipe.execute())
         self.applied += written
         return written
+
+    def scores(self, state: UserState) -> tuple[dict[str, int | str], list[str]]:
+        """The sorted sets the user is scored in (the points totals, the changes of every
+        year the kept days cover whole), and those the user leaves (years kept in part)."""
+        rules, keys = self.rules, self.keys
+        scored: dict[str, int | str] = {
+            keys.points(s): state.points[s].total for s in rules.points if s in state.points
+        }
+        left: list[str] = []
+        metric_days, points = state.metric_days, state.points
+        kept: list[tuple[str, str, Sequence[Day], int]] = [
+            *(
+                ("metric", m, metric_days[m], rules.limits.metric_days)
+                for m in rules.metrics
+                if m in metric_days
+            ),
+            *(
+                ("points", s, points[s].days, rules.limits.points_days)
+                for s in rules.points
+                if s in points
+            ),
+        ]
+        for kind, key, days, keep in kept:
+            changes, partial = year_changes(days, keep)
+            for year, change in changes.items():
+                scored[keys.year(kind, key, year)] = repr(float(change))
+            left.extend(keys.year(kind, key, year) for year in partial)
+        return scored, left
 
 
 def consumer(bootstrap: str, group: str | None, **extra: object) -> AIOKafkaConsumer:

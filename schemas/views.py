@@ -24,6 +24,12 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           (awarded in it at least once), scored by their
                                           total: the points summary and the level summary
                                           count ranges of it
+    {prefix}year:{kind}:{key}:{year}
+                                    zset  one year's (`kind` metric | points) change per user,
+                                          in each user's local year, over the kept days
+                                          (`processors.wrapped.year_changes`): only years the
+                                          user's kept days cover whole; wrapped's percentiles
+                                          count ranges of it
     {prefix}board:{ranking}         zset  one ranking (`board|run|group`): score = -value,
                                           member = `board_member(reached_ms, user_id)`, so
                                           ZRANGE ascending is the exact order (value desc,
@@ -66,19 +72,24 @@ import orjson
 
 DEFAULT_PREFIX = "podium:"
 
-# KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then points zsets
-# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id, ARGV[4] = the number of points zsets,
-# ARGV[5..] = the user's total in each (in KEYS order). Returns 1 when written.
+# KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then the zsets the
+# user is scored in (points totals, year changes), then the zsets the user leaves
+# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id, ARGV[4] = the number of zsets scored,
+# ARGV[5] = the number left, ARGV[6..] = the user's score in each scored one (in KEYS order).
+# Returns 1 when written.
 WRITE_USER = """
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 local zsets = tonumber(ARGV[4] or '0')
-for i = 3, #KEYS - zsets do redis.call('SADD', KEYS[i], ARGV[3]) end
+local gone = tonumber(ARGV[5] or '0')
+local sets = #KEYS - zsets - gone
+for i = 3, sets do redis.call('SADD', KEYS[i], ARGV[3]) end
 for j = 1, zsets do
-  redis.call('ZADD', KEYS[#KEYS - zsets + j], ARGV[4 + j], ARGV[3])
+  redis.call('ZADD', KEYS[sets + j], ARGV[5 + j], ARGV[3])
 end
+for k = 1, gone do redis.call('ZREM', KEYS[sets + zsets + k], ARGV[3]) end
 return 1
 """
 
@@ -115,6 +126,10 @@ class Keys:
 
     def points(self, system: str) -> str:
         return f"{self.prefix}points:{system}"
+
+    def year(self, kind: str, key: str, year: int) -> str:
+        """The year's changes of one metric (`kind` "metric") or points system ("points")."""
+        return f"{self.prefix}year:{kind}:{key}:{year}"
 
     @property
     def epoch(self) -> str:

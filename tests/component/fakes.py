@@ -10,7 +10,8 @@ calls the real constructor, so nothing here opens a socket.
 - `FakeViews` reads view documents, completion sets and the user set from plain dicts; the
   points sorted sets are the totals of the documents that have a standing in the system; the
   leaderboard sorted sets are `boards` (ranking -> user -> (value, reached ms)), ordered as
-  Redis orders them: value desc, then the member (reached ms, then user id).
+  Redis orders them: value desc, then the member (reached ms, then user id); the yearly
+  sorted sets are what a test puts in `years`.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class FakeViews(ViewReader):
         self.whole = True  # the views' epoch marker is there (False: Redis lost the views)
         self.boards: dict[str, dict[str, tuple[float, int]]] = {}
         self.boards_whole = True  # the board views' epoch marker is there
+        # (kind, key, year) -> user id -> the user's change that year (the yearly zsets)
+        self.years: dict[tuple[str, str, int], dict[str, float]] = {}
 
     def put(self, doc: dict[str, Any]) -> None:
         """Store a user's view document as the projector would: the user counts, and so do
@@ -165,6 +168,19 @@ class FakeViews(ViewReader):
             if user == user_id:
                 return position, value
         return None
+
+    async def year_ranks(
+        self, user_id: str, year: int, series: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        if not self.whole:
+            raise rebuilding()
+        out = {}
+        for kind, key in series:
+            scores = self.years.get((kind, key, year), {})
+            if user_id in scores:
+                mine = scores[user_id]
+                out[(kind, key)] = (sum(1 for v in scores.values() if v <= mine), len(scores))
+        return out
 
     async def ping(self) -> bool:
         return self.up

@@ -17,6 +17,7 @@ DECLARATIVE = {
     Path("ingest/openapi.py"),
     Path("ingest/openapi_parts.py"),
     Path("ingest/openapi_points.py"),
+    Path("ingest/openapi_wrapped.py"),
 }
 
 

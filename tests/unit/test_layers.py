@@ -25,6 +25,8 @@ PURE = (
     "processors.views",
     "processors.leaderboards",
     "processors.ranking",
+    "processors.wrapped",
+    "processors.summaries",
     "processors.runtime.step",
 )
 # The one third-party import a pure module may make: pure Python, no I/O (pyproject says why).
