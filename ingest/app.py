@@ -166,6 +166,13 @@ def admin_routes() -> list[Route]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 in Trophy's error shape, naming the method and path."""
     assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405) and b"%2f" in request.scope.get("raw_path", b"").lower():
+        # the server decodes %2F before routing: an id with '/' lands on no route, or another
+        return error(
+            422,
+            "path: an id containing '/' (sent as %2F) cannot be addressed in a URL path; "
+            "use ids without '/'",
+        )
     if exc.status_code == 404:
         return error(404, f"no such endpoint: {request.method} {request.url.path}")
     if exc.status_code == 405:
@@ -220,6 +227,9 @@ def build_app(
         exception_handlers={HTTPException: _http_error, Exception: _internal},
         lifespan=lifespan,
     )
+    # no 307 to the path without its trailing slash: Trophy documents no redirect, and a
+    # redirect would drop an encoded '/' that the 404 handler must see
+    app.router.redirect_slashes = False
     return RequireApiKey(app, keys, limiter)
 
 

@@ -96,12 +96,13 @@ def leaderboard_components() -> Schema:
 
 
 def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
-    """GET /v1/leaderboards, /v1/leaderboards/{key}, /v1/users/{id}/leaderboards/{key}."""
+    """GET /v1/leaderboards, /v1/leaderboards/{key}, /v1/users/{id}/leaderboards/{key}; the
+    last two only when the rules have a board (their key is an enum of the rules' boards)."""
     key = {
         "name": "key",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "enum": list(rules.leaderboards) or ["none"]},
+        "schema": {"type": "string", "enum": list(rules.leaderboards)},
     }
     run = _query("run", DAY)
     page = [
@@ -118,7 +119,7 @@ def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
     )
     boards = {"type": "array", "items": _ref("Leaderboard")}
     finished = _query("includeFinished", {"type": "boolean", "default": False})
-    return {
+    listed = {
         "/v1/leaderboards": {
             "get": {
                 "operationId": "listLeaderboards",
@@ -126,6 +127,11 @@ def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
                 "responses": _answers(200, boards, 422),
             }
         },
+    }
+    if not rules.leaderboards:  # no key to name: the two reads of one board answer only 404
+        return listed
+    return {
+        **listed,
         "/v1/leaderboards/{key}": {
             "get": {
                 "operationId": "getLeaderboard",

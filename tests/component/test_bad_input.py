@@ -279,3 +279,21 @@ def test_other_endpoints_validation(stack: Stack, http: TestClient) -> None:
     _check(http.delete("/users/u1"), 405, "DELETE")
 
     assert stack.publisher.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/users/%2F"),
+        ("PATCH", "/users/a%2fb"),
+        ("GET", "/users/a%2Fb/metrics"),
+        ("GET", "/users/%2F/streak"),
+    ],
+)
+def test_an_id_with_an_encoded_slash_is_422_not_a_stray_route(
+    http: TestClient, method: str, path: str
+) -> None:
+    """The server decodes %2F before routing, so the request would land on no route (404) or
+    on another one (405): Trophy documents 422 for every user operation, and it says why."""
+    _check(http.request(method, path, json={}), 422, "'/'", "%2F", "cannot be addressed")
+    assert http.get("/users/a%2Fb").status_code == 422
