@@ -281,7 +281,8 @@ def _score(
 ) -> UserState:
     """The score step, last (after points): the user's board scores after the command took
     `old` to `new` (totals, points totals, streak length, attributes), its `ScoreChanged`
-    records appended to `out`."""
+    records appended to `out` and their ids on the command's `Progress` (`out[0]`), so the
+    gateway knows which rank changes answer the event."""
     if not rules.leaderboards:
         return new
     held = new.board_scores
@@ -292,7 +293,11 @@ def _score(
         Standing(new.totals, _points_totals(new), new.streak.length),
         Moment(new.user_id, cmd.event_id, cmd.time_ms, new.tz, new.attributes),
     )
-    out.extend(changed)
+    if changed:
+        progress = out[0]
+        assert isinstance(progress, Progress)
+        out[0] = replace(progress, scores=tuple(c.id for c in changed))
+        out.extend(changed)
     return new if scores is held else replace(new, leaderboards=scores)
 
 

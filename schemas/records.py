@@ -155,6 +155,9 @@ class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     streak: StreakSnapshot | None = None
     points: tuple[PointsChanged, ...] = ()  # one per points system the command changed
     backfilled: bool = False
+    # the ids of the `ScoreChanged` records the command caused (one per board whose score it
+    # moved); the ranking stage answers each with a `RankChanged` whose id is this + ":rank"
+    scores: tuple[str, ...] = ()
 
 
 class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from schemas.leaderboards import BoardScore, ScoreChanged
+from schemas.records import Progress
 from schemas.state import decode_state, encode_state
 from tests.rules import leaderboard_rules, writing_rules
 from tests.unit.fold_helpers import Run, at
@@ -40,6 +41,21 @@ def test_a_metric_event_scores_every_board_it_counts_on_after_the_other_records(
     assert run.state.board_scores["weekly-words"] == BoardScore(
         "2025-03-02", "", D(5), at("2025-03-05T12:00")
     )
+
+
+def test_the_progress_names_each_score_change_so_the_gateway_can_wait_for_its_rank() -> None:
+    run = Run(RULES)
+    run.track("2025-03-05T12:00", 5, event_id="e1")
+    progress = run.records[0]
+    assert isinstance(progress, Progress)
+    uid = progress.user_id
+    assert progress.scores == (
+        f"{uid}:score:all-time-words:all::e1",
+        f"{uid}:score:weekly-words:2025-03-02::e1",
+        f"{uid}:score:longest-streak:all::e1",
+    )
+    run.track("2025-03-05T13:00", 0, event_id="e2")  # moves no score
+    assert run.records[0].scores == ()  # type: ignore[union-attr]
 
 
 def test_the_next_week_starts_from_zero_and_the_window_counts_at_night() -> None:
