@@ -39,6 +39,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from ingest import metrics
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
+from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from schemas.records import Progress, decode_record, progress_event_id
 
 log = logging.getLogger("podium.gateway")
@@ -280,28 +281,30 @@ def _sender_dead(producer: AIOKafkaProducer) -> bool:
     return task is not None and task.done()
 
 
-class ProgressWaiter:
+class TopicReader:
+    """Reads every partition of one topic read_committed, with no consumer group, from the end
+    as it stands at start, and hands each record's value to `_take` while anything waits
+    (`_waiting`). Reconnects after any failure (the broker went away), counting it."""
+
+    name = "topic-reader"
+
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.ready = False
-        self._pending: dict[str, asyncio.Future[Progress]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name="progress-waiter")
+        self._task = asyncio.create_task(self._supervise(), name=self.name)
 
-    def expect(self, event_id: str) -> asyncio.Future[Progress]:
-        """A future for the Progress of `event_id`; register before publishing."""
-        future: asyncio.Future[Progress] = asyncio.get_running_loop().create_future()
-        self._pending[event_id] = future
-        return future
+    def _waiting(self) -> bool:
+        raise NotImplementedError
 
-    def forget(self, event_id: str) -> None:
-        """Release `event_id`'s entry; a no-op once its Progress has resolved it."""
-        future = self._pending.pop(event_id, None)
-        if future is not None and not future.done():
-            future.cancel()
+    def _take(self, raw: bytes) -> None:
+        raise NotImplementedError
+
+    def _release_all(self) -> None:
+        raise NotImplementedError
 
     async def _supervise(self) -> None:
         while True:
@@ -310,8 +313,8 @@ class ProgressWaiter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker went away: reconnect from the end
-                metrics.PROGRESS_RECONNECTS.inc()
-                log.warning("progress consumer stopped (%s); reconnecting", exc)
+                metrics.READER_RECONNECTS.labels(self.name).inc()
+                log.warning("%s consumer stopped (%s); reconnecting", self.name, exc)
                 self.ready = False
                 await asyncio.sleep(1.0)
 
@@ -334,11 +337,12 @@ class ProgressWaiter:
             self.ready = True
             while True:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-                if not self._pending:
+                if not self._waiting():
                     continue
                 for records in batches.values():
                     for rec in records:
-                        self._resolve(rec.value)
+                        if rec.value is not None:
+                            self._take(rec.value)
         finally:
             self.ready = False
             try:
@@ -356,9 +360,40 @@ class ProgressWaiter:
             await consumer._client.force_metadata_update()
             await asyncio.sleep(0.5)
 
-    def _resolve(self, raw: bytes | None) -> None:
-        if raw is None:
-            return
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._release_all()
+
+
+class ProgressWaiter(TopicReader):
+    """Resolves the futures of the requests this process waits for by event id; records of
+    other processes' requests are skipped unparsed."""
+
+    name = "progress-waiter"
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(bootstrap, topic)
+        self._pending: dict[str, asyncio.Future[Progress]] = {}
+
+    def expect(self, event_id: str) -> asyncio.Future[Progress]:
+        """A future for the Progress of `event_id`; register before publishing."""
+        future: asyncio.Future[Progress] = asyncio.get_running_loop().create_future()
+        self._pending[event_id] = future
+        return future
+
+    def forget(self, event_id: str) -> None:
+        """Release `event_id`'s entry; a no-op once its Progress has resolved it."""
+        future = self._pending.pop(event_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    def _waiting(self) -> bool:
+        return bool(self._pending)
+
+    def _take(self, raw: bytes) -> None:
         event_id = progress_event_id(raw)  # cheaper than decoding every other one's record
         if event_id is None:
             return
@@ -373,11 +408,73 @@ class ProgressWaiter:
         if isinstance(record, Progress):
             future.set_result(record)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def _release_all(self) -> None:
         for future in self._pending.values():
             future.cancel()
+        self._pending.clear()
+
+
+class _Ranks:
+    """The mover's rank changes caused by one event, as they arrive."""
+
+    __slots__ = ("arrived", "by_id")
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, RankChanged] = {}
+        self.arrived = asyncio.Event()
+
+
+class RankWaiter(TopicReader):
+    """Collects, from `podium.leaderboards`, the rank changes the ranking stage made of the
+    events this process waits for. A rank change names its cause, the `ScoreChanged` id,
+    which ends with the event id (the gateway's ids are hex, without a colon). Registered
+    at publish time, before the event is written, so that no rank change can come first; the
+    request learns which ones to wait for from its Progress (`Progress.scores`)."""
+
+    name = "rank-waiter"
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(bootstrap, topic)
+        self._pending: dict[str, _Ranks] = {}
+
+    def expect(self, event_id: str) -> None:
+        self._pending[event_id] = _Ranks()
+
+    def forget(self, event_id: str) -> None:
+        self._pending.pop(event_id, None)
+
+    async def ranks(
+        self, event_id: str, ids: Sequence[str], within_s: float
+    ) -> dict[str, RankChanged]:
+        """The rank changes with these ids (a `ScoreChanged` id + ":rank") that arrive within
+        `within_s`, by id; fewer when the ranking stage is late (or saw nothing to move)."""
+        box = self._pending.get(event_id)
+        if box is None:
+            return {}
+        deadline = asyncio.get_running_loop().time() + within_s
+        while not all(i in box.by_id for i in ids):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            box.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(box.arrived.wait(), left)
+        return {i: box.by_id[i] for i in ids if i in box.by_id}
+
+    def _waiting(self) -> bool:
+        return bool(self._pending)
+
+    def _take(self, raw: bytes) -> None:
+        try:
+            record = decode_leaderboard_record(raw)
+        except InvalidRecord:
+            return  # not the gateway's to judge: the topic's consumers dead-letter it
+        if not isinstance(record, RankChanged):
+            return
+        box = self._pending.get(record.cause.rpartition(":")[2])
+        if box is not None:
+            box.by_id[record.id] = record
+            box.arrived.set()
+
+    def _release_all(self) -> None:
         self._pending.clear()

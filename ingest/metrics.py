@@ -16,9 +16,11 @@ PRODUCER_CLOSE_ERRORS = Counter(
     "podium_gateway_producer_close_errors_total",
     "Replaced or stopped gateway producers that did not close cleanly",
 )
-PROGRESS_RECONNECTS = Counter(
-    "podium_gateway_progress_reconnects_total",
-    "Times the gateway's podium.progress consumer failed and reconnected from the end",
+READER_RECONNECTS = Counter(
+    "podium_gateway_reader_reconnects_total",
+    "Times one of the gateway's topic readers (progress-waiter on podium.progress, "
+    "rank-waiter on podium.leaderboards) failed and reconnected from the end",
+    ["reader"],
 )
 INTERNAL_ERRORS = Counter(
     "podium_gateway_internal_errors_total",

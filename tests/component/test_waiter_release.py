@@ -81,7 +81,7 @@ async def test_answered_timed_out_and_refused_requests_release_their_entries(
     gw = gateway(rules, publisher, w)
     answered = asyncio.create_task(gw.publish_and_wait(command("ev-1")))
     await until(lambda: publisher.published)
-    w._resolve(progress_record("ev-1"))
+    w._take(progress_record("ev-1"))
     assert isinstance(await answered, Progress)
 
     gw.wait_s = 0.01

@@ -9,17 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from prometheus_client import Counter
 
 from ingest import metrics
-from ingest.kafka import ProgressWaiter, Publisher, _close
+from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, _close
 
 
-def value(counter: Counter) -> float:
+def value(counter: Any) -> float:
     return counter._value.get()
 
 
-async def counted(counter: Counter, run: Callable[[], Any]) -> float:
+async def counted(counter: Any, run: Callable[[], Any]) -> float:
     """Start `run()` as a task, wait (a bounded number of loop turns) until `counter` moved,
     stop the task; how much it moved."""
     before = value(counter)
@@ -61,7 +60,10 @@ async def test_a_failed_supervisor_step_is_counted(monkeypatch: pytest.MonkeyPat
     assert publisher.ready is False
 
 
-async def test_a_stopped_progress_consumer_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    waiter = ProgressWaiter("unused:9092", "podium.progress")
+@pytest.mark.parametrize("reader", [ProgressWaiter, RankWaiter])
+async def test_a_stopped_topic_reader_is_counted(
+    reader: type[ProgressWaiter | RankWaiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiter = reader("unused:9092", "a.topic")
     monkeypatch.setattr(waiter, "_consume", fails)
-    assert await counted(metrics.PROGRESS_RECONNECTS, waiter._supervise) == 1
+    assert await counted(metrics.READER_RECONNECTS.labels(reader.name), waiter._supervise) == 1
