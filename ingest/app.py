@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest import metrics
 from ingest.auth import KeyRing
-from ingest.kafka import ProgressWaiter, Publisher
+from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
@@ -242,12 +242,14 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         linger_ms=config.linger_ms,
     )
     waiter = ProgressWaiter(config.bootstrap, config.names.progress)
+    ranks = RankWaiter(config.bootstrap, config.names.leaderboards) if rules.leaderboards else None
     redis = Redis.from_url(config.redis_url, decode_responses=False)
     gw = Gateway(
         rules,
         publisher,
         waiter,
         ViewReader(redis, Keys(config.views_prefix)),
+        ranks=ranks,
         wait_s=config.wait_s,
         max_body=config.max_body_bytes,
     )
@@ -261,9 +263,13 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await publisher.start()
         await waiter.start()
+        if ranks is not None:
+            await ranks.start()
         try:
             yield
         finally:
+            if ranks is not None:
+                await ranks.stop()
             await waiter.stop()
             await publisher.stop()
             await redis.aclose()

@@ -118,7 +118,7 @@ def _components() -> Schema:
             achievements={"type": "array", "items": _ref("UserAchievement")},
             currentStreak={"allOf": [_ref("Streak"), _obj(["extended"], extended=BOOL)]},
             points=_ref("EventPoints"),
-            leaderboards={"type": "object"},
+            leaderboards={"type": "object", "additionalProperties": _ref("EventLeaderboard")},
             idempotencyKey=NULL_STR,
             idempotentReplayed=BOOL,
             pending=BOOL,

@@ -37,9 +37,10 @@ BOARD_REQUIRED = [
 ]
 
 
-def _board() -> Schema:
-    """Trophy's `LeaderboardResponse` with `status`: the rank-by pair only where it applies."""
-    return _obj(
+def _board(with_status: bool = True) -> Schema:
+    """Trophy's `LeaderboardResponse` (with `status`, unless told): the rank-by pair only
+    where it applies."""
+    board = _obj(
         BOARD_REQUIRED,
         id=STR,
         key=STR,
@@ -62,6 +63,25 @@ def _board() -> Schema:
         runInterval=NULL_INT,
         userAttributes={"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)},
     )
+    if not with_status:
+        del board["properties"]["status"]
+        board["required"] = [name for name in BOARD_REQUIRED if name != "status"]
+    return board
+
+
+def _event_board() -> Schema:
+    """Trophy's `MetricEventLeaderboardResponse`: a board the event moved the user on, the
+    run it counted in, the ranks after and before it, the threshold, the user's group."""
+    pair = _obj(["key", "value"], key=STR, value=STR)
+    moved = _obj(
+        ["rank", "previousRank", "threshold"],
+        rank=NULL_INT,
+        previousRank=NULL_INT,
+        threshold=INT,
+        breakdownAttributeValue=STR,
+        breakdownAttributeValues={"type": "array", "items": pair},
+    )
+    return {"allOf": [_board(with_status=False), moved]}
 
 
 def leaderboard_components() -> Schema:
@@ -92,6 +112,7 @@ def leaderboard_components() -> Schema:
         "LeaderboardEvent": event,
         "LeaderboardWithRankings": {"allOf": [_ref("Leaderboard"), rankings]},
         "UserLeaderboard": {"allOf": [_ref("Leaderboard"), user]},
+        "EventLeaderboard": _event_board(),
     }
 
 

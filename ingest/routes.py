@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.kafka import ProgressWaiter, Publisher, Unavailable, Unconfirmed
+from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable, Unconfirmed
 from ingest.stamp import new_event_id, now_ms
 from ingest.views import ViewReader
+from processors.leaderboards import run_bounds
 from processors.metrics import event_fingerprint
 from processors.summaries import KeptDay, summarize
-from schemas import api, api_points
+from schemas import api, api_leaderboards, api_points
 from schemas.api import ApiError
 from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
+from schemas.leaderboards import PERPETUAL_RUN, RankChanged, mover_rank_id
 from schemas.records import Progress
 from schemas.rules import Rules
 
@@ -51,12 +53,21 @@ def unconfirmed(reason: str, count: int) -> str:
     )
 
 
+class Folded(NamedTuple):
+    """What the gateway learned of a command it waited for: its `Progress`, and the rank
+    changes of the boards it moved (by `RankChanged.id`) that the ranking stage made in time."""
+
+    progress: Progress
+    ranks: Mapping[str, RankChanged]
+
+
 @dataclass
 class Gateway:
     rules: Rules
     publisher: Publisher
     waiter: ProgressWaiter
     views: ViewReader
+    ranks: RankWaiter | None = None  # None: the rules have no leaderboards
     wait_s: float = 2.0
     max_body: int = 1_048_576
     clock: Callable[[], int] = field(default=now_ms)
@@ -95,22 +106,51 @@ class Gateway:
                 504, unconfirmed(str(exc), len(commands)), {"Retry-After": "1"}
             ) from None
 
-    async def publish_and_wait(self, command: Command) -> Progress | None:
-        """Publish, then wait (bounded) for the command's progress; None on timeout.
-        The waiter's entry is released however this ends (answered, timed out, refused, or
-        cancelled because the client went away), so the pending map cannot grow."""
-        future = self.waiter.expect(command.event_id) if self.wait_s > 0 else None
+    async def publish_and_wait(self, command: Command) -> Folded | None:
+        """Publish, then wait (bounded by `wait_s` in all) for the command's progress and for
+        the rank changes it caused; None when the progress did not come in time. The
+        waiters' entries are released however this ends (answered, timed out, refused, or
+        cancelled because the client went away), so their pending maps cannot grow."""
+        eid = command.event_id
+        future = self.waiter.expect(eid) if self.wait_s > 0 else None
+        ranks = self.ranks if future is not None else None
+        if ranks is not None:
+            ranks.expect(eid)  # before the write: no rank change can come first
         try:
             await self.publish([command])
             if future is None:
                 return None
+            deadline = time.monotonic() + self.wait_s
             try:
-                return await asyncio.wait_for(future, self.wait_s)
+                progress = await asyncio.wait_for(future, self.wait_s)
             except TimeoutError:
                 return None
+            if ranks is None or not progress.scores:
+                return Folded(progress, {})
+            wanted = [mover_rank_id(score) for score in progress.scores]
+            return Folded(progress, await ranks.ranks(eid, wanted, deadline - time.monotonic()))
         finally:
             if future is not None:
-                self.waiter.forget(command.event_id)
+                self.waiter.forget(eid)
+            if ranks is not None:
+                ranks.forget(eid)
+
+    def event_boards(self, moves: Iterable[RankChanged]) -> dict[str, Any]:
+        """`EventResponse.leaderboards`: each board the event moved the user on, with the run
+        it counted in (its dates from the run's name: its first day, or "all")."""
+        out: dict[str, Any] = {}
+        for moved in moves:
+            board = self.rules.leaderboards.get(moved.board)
+            if board is None:  # a board the rules no longer have
+                continue
+            if moved.run == PERPETUAL_RUN:
+                first, last = board.start, board.end
+            else:
+                first, last = run_bounds(board, date.fromisoformat(moved.run).toordinal())
+            out[moved.board] = api_leaderboards.event_board_json(
+                board, self.rules, moved, first, last
+            )
+        return out
 
     async def user_view(self, user_id: str) -> dict[str, Any]:
         view = await self.views.user(user_id)
@@ -140,12 +180,14 @@ class Gateway:
             attributes=req.attributes,
             idempotency_key=req.idempotency_key,
         )
-        progress = await self.publish_and_wait(cmd)
-        if progress is None:  # durably written, not yet folded: Trophy's 201, `pending: true`
+        folded = await self.publish_and_wait(cmd)
+        if folded is None:  # durably written, not yet folded: Trophy's 201, `pending: true`
             return JSON(api.pending_response(cmd.event_id, req, self.rules), 201)
+        progress = folded.progress
         status = 202 if progress.replayed else 201  # 202: Trophy's prose for a replay
         points = api_points.event_points(progress.points, self.rules, progress.time_ms)
-        return JSON(api.event_response(progress, self.rules, points), status)
+        boards = self.event_boards(folded.ranks.values())
+        return JSON(api.event_response(progress, self.rules, points, boards), status)
 
     async def track_batch(self, request: Request) -> JSON:
         events = api.parse_batch(await self.body(request), self.rules)
@@ -171,7 +213,8 @@ class Gateway:
         cmd = AchievementAwarded(
             event_id=self.new_id(), time_ms=self.clock(), user=user, achievement=key
         )
-        progress = await self.publish_and_wait(cmd)
+        folded = await self.publish_and_wait(cmd)
+        progress = folded.progress if folded else None
         ach = self.rules.achievements[key]
         done = (
             next((a for a in progress.achievements if a.achievement == key), None)
@@ -207,8 +250,8 @@ class Gateway:
         if request.method == "PATCH":
             await self.user_view(user.id)
         cmd = UserIdentified(event_id=self.new_id(), time_ms=self.clock(), user=user)
-        progress = await self.publish_and_wait(cmd)
-        view = await self._projected(user.id, cmd.event_id) if progress else None
+        folded = await self.publish_and_wait(cmd)
+        view = await self._projected(user.id, cmd.event_id) if folded else None
         status = 201 if request.method == "POST" else 200  # Trophy's, also while pending
         if view is None:
             return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), status)
@@ -345,8 +388,8 @@ class Gateway:
             time_ms=self.clock(),
             user=User(id=user_id, notifications=given),
         )
-        progress = await self.publish_and_wait(cmd)
-        projected = await self._projected(user_id, cmd.event_id) if progress else None
+        folded = await self.publish_and_wait(cmd)
+        projected = await self._projected(user_id, cmd.event_id) if folded else None
         if projected is None:
             merged = {**(view.get("notifications") or {}), **given}
             return JSON(api.preferences_json({**view, "notifications": merged}))

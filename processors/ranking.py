@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from sortedcontainers import SortedList
 
-from schemas.leaderboards import RankChanged, ScoreChanged
+from schemas.leaderboards import RankChanged, ScoreChanged, mover_rank_id
 from schemas.rules import Leaderboard
 
 Key = tuple[int | Decimal, int, str]  # (-value, reached_ms, user_id)
@@ -234,9 +234,10 @@ class Rankings:
         ranking = self.get(change.board, change.ranking)
         moves = ranking.apply(change.user_id, change.value, change.time_ms)
         threshold = ranking.threshold() if moves else None
+        mover = mover_rank_id(change.id)
         return [
             RankChanged(
-                id=f"{change.id}:rank" if i == 0 else f"{change.id}:rank:{m.user_id}",
+                id=mover if i == 0 else f"{mover}:{m.user_id}",
                 cause=change.id,
                 board=change.board,
                 run=change.run,

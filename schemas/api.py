@@ -106,10 +106,14 @@ def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None)
 
 
 def event_response(
-    progress: Progress, rules: Rules, points: Mapping[str, Any] | None = None
+    progress: Progress,
+    rules: Rules,
+    points: Mapping[str, Any] | None = None,
+    leaderboards: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Trophy's `EventResponse` for the `Progress` of a metric event; `points` is its
-    rendering of `progress.points` (`schemas.api_points.event_points`)."""
+    rendering of `progress.points` (`schemas.api_points.event_points`), `leaderboards` that
+    of the rank changes it caused (`schemas.api_leaderboards.event_leaderboards`)."""
     streak = streak_json(snapshot_json(progress.streak), rules)
     streak["extended"] = bool(progress.streak and progress.streak.extended)
     return {
@@ -123,7 +127,7 @@ def event_response(
         ],
         "currentStreak": streak,
         "points": dict(points or {}),
-        "leaderboards": {},
+        "leaderboards": dict(leaderboards or {}),
         **_idempotency_key(progress.idempotency_key),
         "idempotentReplayed": progress.replayed,
     }

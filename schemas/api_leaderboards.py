@@ -15,9 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 from schemas.api import attributes_param, bool_param, int_param
+from schemas.leaderboards import RankChanged
 from schemas.requests import ApiError, bad
 from schemas.rules import Leaderboard, Rules
 
@@ -75,7 +78,34 @@ def board_json(board: Leaderboard, rules: Rules, status: str) -> dict[str, Any]:
     }
 
 
-def whole(value: float) -> int:
+def event_board_json(
+    board: Leaderboard, rules: Rules, moved: RankChanged, first: int | None, last: int | None
+) -> dict[str, Any]:
+    """Trophy's `MetricEventLeaderboardResponse`: the board, the run the event counted in
+    (`first`..`last`, its dates), the user's rank after and before the event, and the
+    threshold: the value a newcomer must exceed to enter a full capped board, 0 where any
+    value enters (not capped, or not full). A breakdown board names the user's group."""
+    out = board_json(board, rules, "active")
+    del out["status"]  # not in this shape
+    out.update(
+        start=_day(first) or EPOCH_DAY,
+        end=_day(last),
+        rank=moved.rank,
+        previousRank=moved.previous_rank,
+        threshold=0 if moved.threshold is None else whole(moved.threshold),
+    )
+    if board.breakdown_attributes:
+        values = [
+            {"key": unquote(k), "value": unquote(v)}
+            for k, _, v in (part.partition("=") for part in moved.group.split("&"))
+        ]
+        out["breakdownAttributeValues"] = values
+        if len(values) == 1:
+            out["breakdownAttributeValue"] = values[0]["value"]
+    return out
+
+
+def whole(value: float | Decimal) -> int:
     """A board value as Trophy's integer: rounded down (2.5 -> 2, -2.5 -> -3)."""
     return math.floor(value)
 

@@ -36,6 +36,12 @@ def ranking_key(board: str, run: str, group: str) -> str:
     return f"{board}|{run}|{group}"
 
 
+def mover_rank_id(score_id: str) -> str:
+    """The id of the `RankChanged` the ranking stage writes for the mover of a `ScoreChanged`
+    (a participant it pushed across a capped board's edge gets this + ":" + user id)."""
+    return f"{score_id}:rank"
+
+
 def ranking_partition(ranking: str, partitions: int) -> int:
     """The `podium.scores` partition of a ranking: every worker sends a ranking's changes to
     this one partition (the runtime's "same partition as the input" rule does not apply), so

@@ -26,10 +26,11 @@ from starlette.testclient import TestClient
 
 from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
-from ingest.kafka import ProgressWaiter, Publisher, Unavailable
+from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable
 from ingest.routes import Gateway
 from ingest.views import Entry, ViewReader, boards_rebuilding, rebuilding
 from schemas.commands import Command
+from schemas.leaderboards import RankChanged
 from schemas.records import Progress
 from schemas.rules import Rules
 
@@ -83,6 +84,32 @@ class FakeWaiter(ProgressWaiter):
 
     def forget(self, event_id: str) -> None:
         self.forgotten.append(event_id)
+
+
+class FakeRanks(RankWaiter):
+    """The rank changes a test hands over, answered to the requests that wait for them."""
+
+    def __init__(self) -> None:  # no super().__init__: no consumer
+        self.ready = True
+        self.handed: dict[str, RankChanged] = {}
+        self.expected: list[str] = []
+        self.forgotten: list[str] = []
+        self.asked: list[list[str]] = []
+
+    def hand(self, moved: RankChanged) -> None:
+        self.handed[moved.id] = moved
+
+    def expect(self, event_id: str) -> None:
+        self.expected.append(event_id)
+
+    def forget(self, event_id: str) -> None:
+        self.forgotten.append(event_id)
+
+    async def ranks(
+        self, event_id: str, ids: Sequence[str], within_s: float
+    ) -> dict[str, RankChanged]:
+        self.asked.append(list(ids))
+        return {i: self.handed[i] for i in ids if i in self.handed}
 
 
 class FakeViews(ViewReader):
@@ -221,6 +248,7 @@ class Stack:
     rules: Rules
     publisher: FakePublisher = field(default_factory=FakePublisher)
     waiter: FakeWaiter = field(default_factory=FakeWaiter)
+    ranks: FakeRanks | None = None  # a gateway whose rules have leaderboards has one
     views: FakeViews = field(default_factory=FakeViews)
     wait_s: float = 0.2
     max_body: int = 1_048_576
@@ -232,6 +260,7 @@ class Stack:
             self.publisher,
             self.waiter,
             self.views,
+            ranks=self.ranks,
             wait_s=self.wait_s,
             max_body=self.max_body,
             clock=lambda: NOW_MS,

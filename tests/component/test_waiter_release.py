@@ -82,7 +82,8 @@ async def test_answered_timed_out_and_refused_requests_release_their_entries(
     answered = asyncio.create_task(gw.publish_and_wait(command("ev-1")))
     await until(lambda: publisher.published)
     w._take(progress_record("ev-1"))
-    assert isinstance(await answered, Progress)
+    folded = await answered
+    assert folded is not None and isinstance(folded.progress, Progress)
 
     gw.wait_s = 0.01
     assert await gw.publish_and_wait(command("ev-2")) is None  # Trophy's pending 201

@@ -46,11 +46,12 @@ EVENTS = [
 Row = tuple[str, str | None, int, int]  # user, name, rank, value
 
 
-def expected(plan: str | None = None, cap: int | None = None) -> list[Row]:
-    """The ranking of `EVENTS` (among the users on `plan`, when given), first `cap` only."""
+def expected(plan: str | None = None, cap: int | None = None, upto: int = len(EVENTS)) -> list[Row]:
+    """The ranking of the first `upto` of `EVENTS` (among the users on `plan`, when given),
+    first `cap` only."""
     total: dict[str, Decimal] = {}
     reached: dict[str, int] = {}
-    for seq, (uid, value) in enumerate(EVENTS):
+    for seq, (uid, value) in enumerate(EVENTS[:upto]):
         total[uid] = total.get(uid, Decimal(0)) + Decimal(value)
         reached[uid] = seq
     users = [u for u in total if plan is None or USERS[u].get("attributes", {}).get("plan") == plan]
@@ -65,7 +66,8 @@ def podium(
 ) -> Iterator[Podium]:
     with ExitStack() as stack:
         home = tmp_path_factory.mktemp("podium-boards")
-        pod = start_podium(kafka_bootstrap, redis_url, home, rules=BOARDS_PATH)
+        # a generous wait: each answer waits for the ranker's rank changes too
+        pod = start_podium(kafka_bootstrap, redis_url, home, rules=BOARDS_PATH, wait_s=15.0)
         stack.callback(pod.stop)
         pod.start_ranker()
         yield pod
@@ -77,10 +79,12 @@ def _rows(board: Any) -> list[Row]:
 
 
 @pytest.fixture(scope="module")
-def played(podium: Podium) -> None:
+def played(podium: Podium) -> list[Any]:
+    """Send `EVENTS` in order; the SDK's `EventResponse` of each."""
     trophy = podium.trophy()
+    answers = []
     for uid, value in EVENTS:
-        trophy.metrics.event(key=METRIC, user=USERS[uid], value=float(value))
+        answers.append(trophy.metrics.event(key=METRIC, user=USERS[uid], value=float(value)))
         time.sleep(0.005)  # distinct receive milliseconds, in sending order
     want = expected()
 
@@ -88,9 +92,41 @@ def played(podium: Podium) -> None:
         assert _rows(trophy.leaderboards.get(key="top-writers", limit=100)) == want
 
     eventually(ranked, within=30, every=0.2)
+    return answers
 
 
-def test_rankings_equal_the_independent_order(podium: Podium, played: None) -> None:
+def rank_of(uid: str, rows: list[Row]) -> int | None:
+    return next((rank for u, _, rank, _ in rows if u == uid), None)
+
+
+def test_each_events_answer_carries_its_ranks(played: list[Any]) -> None:
+    """`EventResponse.leaderboards`: every board the event moved its user on, with the rank
+    after and before it from the independent rankings of the events up to it and before it;
+    the capped board's threshold is the last value on it once full, else 0."""
+    for seq, ((uid, _), answer) in enumerate(zip(EVENTS, played, strict=True)):
+        plan = USERS[uid].get("attributes", {}).get("plan")
+        boards = answer.leaderboards
+        assert sorted(boards) == sorted(["top-writers", "podium", *(["top-by-plan"] * bool(plan))])
+        for key, before, after in (
+            ("top-writers", expected(upto=seq), expected(upto=seq + 1)),
+            ("top-by-plan", expected(plan, upto=seq), expected(plan, upto=seq + 1)),
+            ("podium", expected(cap=3, upto=seq), expected(cap=3, upto=seq + 1)),
+        ):
+            if key not in boards:
+                continue
+            got = boards[key]
+            assert (got.rank, got.previous_rank) == (
+                rank_of(uid, after),
+                rank_of(uid, before),
+            ), (seq, key)
+        full = expected(upto=seq + 1)
+        assert boards["podium"].threshold == (full[2][3] if len(full) >= 3 else 0), seq
+        assert boards["top-writers"].threshold == 0
+        if plan:
+            assert boards["top-by-plan"].breakdown_attribute_values[0].value == plan
+
+
+def test_rankings_equal_the_independent_order(podium: Podium, played: list[Any]) -> None:
     trophy = podium.trophy()
     board = trophy.leaderboards.get(key="top-writers")
     assert (board.key, board.status, board.rank_by, board.metric_key) == (
@@ -108,7 +144,7 @@ def test_rankings_equal_the_independent_order(podium: Podium, played: None) -> N
     assert trophy.leaderboards.get(key="top-writers", user_id="nobody").rankings == []
 
 
-def test_breakdown_groups_and_the_cap(podium: Podium, played: None) -> None:
+def test_breakdown_groups_and_the_cap(podium: Podium, played: list[Any]) -> None:
     trophy = podium.trophy()
     for plan in ("pro", "free"):
         got = trophy.leaderboards.get(key="top-by-plan", user_attributes=f"plan:{plan}")
@@ -122,7 +158,7 @@ def test_breakdown_groups_and_the_cap(podium: Podium, played: None) -> None:
         trophy.leaderboards.get(key="bottom-writers")
 
 
-def test_a_users_standing(podium: Podium, played: None) -> None:
+def test_a_users_standing(podium: Podium, played: list[Any]) -> None:
     trophy = podium.trophy()
     for uid in USERS:
         for key, rows in (
@@ -140,7 +176,7 @@ def test_a_users_standing(podium: Podium, played: None) -> None:
         trophy.users.leaderboard(id="nobody", key="top-writers")
 
 
-def test_the_list_of_boards(podium: Podium, played: None) -> None:
+def test_the_list_of_boards(podium: Podium, played: list[Any]) -> None:
     boards = podium.trophy().leaderboards.all_()
     assert [(b.key, b.status) for b in boards] == [
         ("top-writers", "active"),
