@@ -101,6 +101,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         views_prefix=settings.views_prefix,
         api_keys=tuple(settings.api_keys),
         wait_s=settings.gateway_wait_s,
+        rank_wait_s=settings.gateway_rank_wait_s,
         publish_timeout_s=settings.gateway_publish_timeout_s,
         max_body_bytes=settings.gateway_max_body_bytes,
         linger_ms=settings.gateway_linger_ms,

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     # How long POST /metrics/{key}/event waits for the event's progress (0 = never: 202).
     gateway_wait_s: float = 2.0
+    # Of that, how long an answer waits for the ranking stage's ranks once the progress is
+    # there (EventResponse.leaderboards; a board not ranked by then is left out).
+    gateway_rank_wait_s: float = 1.0
     # How long a write may wait for the broker's acknowledgement before answering 503.
     gateway_publish_timeout_s: float = 5.0
     gateway_max_body_bytes: int = 1_048_576

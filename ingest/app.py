@@ -52,6 +52,7 @@ class GatewayConfig:
     views_prefix: str = "podium:"
     api_keys: Sequence[str] = ()  # SHA-256 hashes (hex) of the accepted API keys
     wait_s: float = 2.0
+    rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
     publish_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
     linger_ms: int = 2
@@ -251,6 +252,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         ViewReader(redis, Keys(config.views_prefix)),
         ranks=ranks,
         wait_s=config.wait_s,
+        rank_wait_s=config.rank_wait_s,
         max_body=config.max_body_bytes,
     )
     if not config.api_keys:

@@ -69,6 +69,7 @@ class Gateway:
     views: ViewReader
     ranks: RankWaiter | None = None  # None: the rules have no leaderboards
     wait_s: float = 2.0
+    rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
     max_body: int = 1_048_576
     clock: Callable[[], int] = field(default=now_ms)
     new_id: Callable[[], str] = field(default=new_event_id)
@@ -107,10 +108,11 @@ class Gateway:
             ) from None
 
     async def publish_and_wait(self, command: Command) -> Folded | None:
-        """Publish, then wait (bounded by `wait_s` in all) for the command's progress and for
-        the rank changes it caused; None when the progress did not come in time. The
-        waiters' entries are released however this ends (answered, timed out, refused, or
-        cancelled because the client went away), so their pending maps cannot grow."""
+        """Publish, then wait (bounded by `wait_s` in all) for the command's progress and
+        (at most `rank_wait_s` of it) for the rank changes it caused; None when the progress
+        did not come in time. The waiters' entries are released however this ends (answered,
+        timed out, refused, or cancelled because the client went away), so their pending maps
+        cannot grow."""
         eid = command.event_id
         future = self.waiter.expect(eid) if self.wait_s > 0 else None
         ranks = self.ranks if future is not None else None
@@ -128,7 +130,8 @@ class Gateway:
             if ranks is None or not progress.scores:
                 return Folded(progress, {})
             wanted = [mover_rank_id(score) for score in progress.scores]
-            return Folded(progress, await ranks.ranks(eid, wanted, deadline - time.monotonic()))
+            within = min(deadline - time.monotonic(), self.rank_wait_s)
+            return Folded(progress, await ranks.ranks(eid, wanted, within))
         finally:
             if future is not None:
                 self.waiter.forget(eid)

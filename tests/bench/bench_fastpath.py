@@ -166,6 +166,7 @@ def sync_run(broker: KafkaBroker, redis_url: str, home: Path, kind: str, rate: i
         bootstrap, names.prefix, PODIUM_REDIS_URL=redis_url, PODIUM_API_KEY_HASHES=digest,
         PODIUM_VIEWS_PREFIX=f"{names.prefix}views:", PODIUM_LOG_LEVEL="INFO",
         PODIUM_RULES_PATH=str(REPO_DIR / "deploy" / "rules.example.toml"),  # has words-written
+        PODIUM_GATEWAY_RANK_WAIT_S="0",  # no ranker here: the stages measured end at the worker
     )  # fmt: skip
     worker = spawn(KINDS[kind], env, home / f"sync-{names.prefix}worker.log")
     gateway = spawn(

@@ -1,17 +1,19 @@
 """The HTTP gateway: single-event POST rate and latency, batch events/s, synchronous latency.
 
-One gateway process (uvicorn) in front of the real broker, worker and projector, on loopback;
-load comes from `wrk` (closed loop: the most the gateway answers), `hey` (fixed offered rates:
-50 connections, each limited to rate/50 requests per second) and, for the synchronous run, an
-open-loop Python generator (latency from each request's scheduled send time, so a stall
-counts against every request it delays). Everything shares the machine's cores, so the
-figures are side by side in one run, not absolutes; the no-wait runs are repeated with the
-worker and projector paused (SIGSTOP) to show the gateway's own capacity.
+One gateway process (uvicorn) in front of the real broker, worker, ranker and projector, on
+loopback; load comes from `wrk` (closed loop: the most the gateway answers), `hey` (fixed
+offered rates: 50 connections, each limited to rate/50 requests per second) and, for the
+synchronous run, an open-loop Python generator (latency from each request's scheduled send
+time, so a stall counts against every request it delays). Everything shares the machine's
+cores, so the figures are side by side in one run, not absolutes; the no-wait runs are
+repeated with the worker, ranker and projector paused (SIGSTOP) to show the gateway's own
+capacity.
 
 - no-wait: `PODIUM_GATEWAY_WAIT_S=0`, every POST is published (acks=all) and answered 201
   with `pending: true`.
 - batch: 1,000 events per POST, answered 202 once all are acknowledged.
-- sync: the default gateway, POST → 201 with the event's progress (worker round trip).
+- sync: the default gateway, POST → 201 with the event's progress (worker round trip) and
+  its ranks (ranker round trip), beside a gateway that answers without waiting for ranks.
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[...,
 
     spawn("worker", "worker")
     spawn("projector", "projector")
+    spawn("ranker", "ranker")
     gateway.key = key  # type: ignore[attr-defined]
-    gateway.pipeline = procs[:2]  # type: ignore[attr-defined]
+    gateway.pipeline = procs[:3]  # type: ignore[attr-defined]
     gateway.procs = procs  # type: ignore[attr-defined]  # every process, gateways after these
     gateway.prefix = prefix  # type: ignore[attr-defined]
     try:
@@ -327,6 +330,16 @@ def no_wait_runs(addr: str, key: str, seconds: int, rates: list[int], tmp: Path)
         )
 
 
+def sync_runs(ranked: str, unranked: str, key: str, seconds: int) -> None:
+    """The same events (words-written: two boards of the example rules move with each) through
+    a gateway that waits for the ranking stage's ranks (`EventResponse.leaderboards`) and one
+    that answers without them, one after the other."""
+    print(f"synchronous POST → 201 with the event's progress, {seconds} s:")
+    for label, addr in (("with leaderboards", ranked), ("without leaderboards", unranked)):
+        r = asyncio.run(open_loop(addr, EVENT_PATH, key, 500, seconds, event_body, conns=256))
+        _show(f"500 req/s offered, {label} ({r['achieved']:,.0f} done/s)", r)
+
+
 def main() -> None:
     seconds = 3 if QUICK else 10
     rates = [1000, 2500] if QUICK else [1000, 2500, 5000]
@@ -341,10 +354,9 @@ def main() -> None:
         key: str = gateway.key  # type: ignore[attr-defined]
         nowait = gateway(PODIUM_GATEWAY_WAIT_S="0")
         sync = gateway(PODIUM_GATEWAY_WAIT_S="2")
+        unranked = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
         wait_pipeline(f"http://{sync}/v1", key)  # the worker has its partitions
-        print(f"synchronous POST → 201 with the event's progress, {seconds} s:")
-        r = asyncio.run(open_loop(sync, EVENT_PATH, key, 500, seconds, event_body, conns=256))
-        _show(f"open loop   500 req/s offered ({r['achieved']:,.0f} done/s)", r)
+        sync_runs(sync, unranked, key, seconds)
         print(
             "no wait for progress (201 pending once acks=all), worker and projector folding along:"
         )

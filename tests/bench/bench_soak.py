@@ -1,11 +1,11 @@
 """Soak: a steady 500 events/s through the gateway for 10 minutes; RSS and lag each minute.
 
 One gateway (not waiting for progress: 202 once the broker acknowledged) in front of the
-real broker, worker and projector (fresh local services), so the worker and projector must
+real broker, worker, ranker and projector (fresh local services), so the worker and projector must
 keep up with the offered rate on their own; the lag says whether they do. An open-loop
 generator posts single events at a fixed rate (each request is scheduled on the clock, so a
 stall shows as requests behind schedule instead of a silently lower rate). Each sample
-prints the RSS of every process (broker, Redis, worker, projector, gateway, this load
+prints the RSS of every process (broker, Redis, worker, projector, ranker, gateway, this load
 generator), the worker group's lag on `podium.events` and the projector's on
 `podium.state`, and the answers since the last sample. Flat RSS and bounded lag are the pass.
 
@@ -138,14 +138,15 @@ def main() -> None:
         try:
             with podium(broker.bootstrap, redis.url, home) as gateway:
                 addr = gateway(PODIUM_GATEWAY_WAIT_S="0")  # 202 once acknowledged
-                worker, projector = gateway.pipeline  # type: ignore[attr-defined]
+                worker, projector, ranker = gateway.pipeline  # type: ignore[attr-defined]
                 procs = gateway.procs  # type: ignore[attr-defined]
                 pids = {
                     "broker": broker.pid(),
                     "redis": redis.pid(),
                     "worker": worker.pid,
                     "projector": projector.pid,
-                    "gateway": procs[2].pid,
+                    "ranker": ranker.pid,
+                    "gateway": procs[3].pid,
                     "load": os.getpid(),
                 }
                 names = Names(gateway.prefix)  # type: ignore[attr-defined]

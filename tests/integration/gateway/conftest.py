@@ -160,6 +160,7 @@ def start_podium(
         "PODIUM_RULES_PATH": str(rules),
         "PODIUM_API_KEY_HASHES": digest,
         "PODIUM_GATEWAY_WAIT_S": str(wait_s),
+        "PODIUM_GATEWAY_RANK_WAIT_S": str(wait_s),
         "PODIUM_RUN_DIR": str(home / "run"),
     }
     podium = Podium(bootstrap, redis_url, prefix, key, env, home)
