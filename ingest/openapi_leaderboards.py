@@ -37,10 +37,9 @@ BOARD_REQUIRED = [
 ]
 
 
-def _board(with_status: bool = True) -> Schema:
-    """Trophy's `LeaderboardResponse` (with `status`, unless told): the rank-by pair only
-    where it applies."""
-    board = _obj(
+def _board() -> Schema:
+    """Trophy's `LeaderboardResponse` with `status`: the rank-by pair only where it applies."""
+    return _obj(
         BOARD_REQUIRED,
         id=STR,
         key=STR,
@@ -63,10 +62,6 @@ def _board(with_status: bool = True) -> Schema:
         runInterval=NULL_INT,
         userAttributes={"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)},
     )
-    if not with_status:
-        del board["properties"]["status"]
-        board["required"] = [name for name in BOARD_REQUIRED if name != "status"]
-    return board
 
 
 def _event_board() -> Schema:
@@ -81,7 +76,7 @@ def _event_board() -> Schema:
         breakdownAttributeValue=STR,
         breakdownAttributeValues={"type": "array", "items": pair},
     )
-    return {"allOf": [_board(with_status=False), moved]}
+    return {"allOf": [_board(), moved]}
 
 
 def leaderboard_components() -> Schema:

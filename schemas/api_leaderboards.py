@@ -85,8 +85,7 @@ def event_board_json(
     (`first`..`last`, its dates), the user's rank after and before the event, and the
     threshold: the value a newcomer must exceed to enter a full capped board, 0 where any
     value enters (not capped, or not full). A breakdown board names the user's group."""
-    out = board_json(board, rules, "active")
-    del out["status"]  # not in this shape
+    out = board_json(board, rules, "active")  # Trophy's shape requires it; the event counted
     out.update(
         start=_day(first) or EPOCH_DAY,
         end=_day(last),

@@ -108,7 +108,7 @@ def test_each_board_the_event_moved_is_answered_with_its_run_and_ranks() -> None
         "Weekly words",
         "words",
     )
-    assert "status" not in week and "breakdownAttributeValues" not in week
+    assert week["status"] == "active" and "breakdownAttributeValues" not in week
     ever = boards["all-time-words"]
     assert isinstance(ever, dict)
     assert (ever["start"], ever["end"], ever["rank"], ever["previousRank"]) == (
