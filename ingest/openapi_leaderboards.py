@@ -111,6 +111,19 @@ def leaderboard_components() -> Schema:
     }
 
 
+def _page(run: Schema) -> list[Schema]:
+    """The query parameters of GET /v1/leaderboards/{key}."""
+    return [
+        _query("offset", {**INT, "minimum": 0, "maximum": lb.MAX_OFFSET, "default": 0}),
+        _query(
+            "limit", {**INT, "minimum": 0, "maximum": lb.MAX_LIMIT, "default": lb.DEFAULT_LIMIT}
+        ),
+        run,
+        _query("userId", STR),
+        _query("userAttributes", STR),
+    ]
+
+
 def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
     """GET /v1/leaderboards, /v1/leaderboards/{key}, /v1/users/{id}/leaderboards/{key}; the
     last two only when the rules have a board (their key is an enum of the rules' boards)."""
@@ -121,15 +134,6 @@ def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
         "schema": {"type": "string", "enum": list(rules.leaderboards)},
     }
     run = _query("run", DAY)
-    page = [
-        _query("offset", {**INT, "minimum": 0, "maximum": lb.MAX_OFFSET, "default": 0}),
-        _query(
-            "limit", {**INT, "minimum": 0, "maximum": lb.MAX_LIMIT, "default": lb.DEFAULT_LIMIT}
-        ),
-        run,
-        _query("userId", STR),
-        _query("userAttributes", STR),
-    ]
     events = _query(
         "numEvents", {**INT, "minimum": 0, "maximum": lb.MAX_EVENTS, "default": lb.DEFAULT_EVENTS}
     )
@@ -151,7 +155,7 @@ def leaderboard_paths(rules: Rules, uid: Schema) -> Schema:
         "/v1/leaderboards/{key}": {
             "get": {
                 "operationId": "getLeaderboard",
-                "parameters": [key, *page],
+                "parameters": [key, *_page(run)],
                 "responses": _answers(200, _ref("LeaderboardWithRankings"), 404, 422, 503),
             }
         },

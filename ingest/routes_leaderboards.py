@@ -1,7 +1,8 @@
 """The leaderboard endpoints under /v1 (Trophy's): every board, one board's rankings, one
 user's standing on a board. Reads only: the rules, the Redis board views (one sorted set per
-ranking `board|run|group`, `ingest.views.ViewReader.board_page` / `board_standing`) and the
-user views (names, time zones, attributes). Shapes in `schemas.api_leaderboards`.
+ranking `board|run|group`, `ingest.views.ViewReader.board_page` / `board_standing`, and the
+participant's daily history, `board_history`) and the user views (names, time zones,
+attributes). Shapes in `schemas.api_leaderboards`.
 
 Which run and which status: a board's runs and status are local dates
 (`processors.leaderboards`), so "today" is the date in the zone of the user the request is
@@ -122,22 +123,24 @@ class LeaderboardRoutes:
     # --- GET /users/{id}/leaderboards/{key} ----------------------------------------------
 
     async def user_board(self, request: Request) -> JSON:
-        """The user's rank and value on the board's run (null when not on the board). The
-        group is the one of the user's current attributes. `history` is empty: Podium keeps
-        no daily snapshots yet (docs/leaderboards.md)."""
+        """The user's rank and value on the board's run (null when not on the board) and the
+        latest `numEvents` days of the user's history on it. The group is the one of the
+        user's current attributes (no group: no rank, no history)."""
         board = self.board(request)
         q = request.query_params
         asked = lb.run_param(q.get("run"))
-        lb.events_param(q.get("numEvents"))  # validated; no history to cut yet
+        count = lb.events_param(q.get("numEvents"))
         uid = request.path_params["id"]
         view = await self.gw.user_view(uid)
         today = self.today(view.get("tz"))
         run = self.run_of(board, asked, today)
         group = group_of(board, view.get("attributes") or {})
-        standing = None
+        standing, history = None, []
         if group is not None:
-            got = await self.gw.views.board_standing(ranking_key(board.key, run, group), uid)
+            ranking = ranking_key(board.key, run, group)
+            got = await self.gw.views.board_standing(ranking, uid)
             if got is not None and self.shown(board, got[0]):
                 standing = (got[0] + 1, got[1])
+            history = lb.history_json(await self.gw.views.board_history(ranking, uid), count)
         base = lb.board_json(board, self.gw.rules, status(board, today))
-        return JSON(lb.user_board_json(base, standing, []))
+        return JSON(lb.user_board_json(base, standing, history))

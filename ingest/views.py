@@ -3,7 +3,8 @@
 When the views' epoch marker is missing, Redis lost them (or the projector is rebuilding
 them): a read that finds nothing answers 503 "views rebuilding", never a false 404, and the
 rarity counts (which would be partial) answer 503 too. The leaderboard views have their own
-marker (`Keys.board_epoch`): every board read answers 503 while it is missing."""
+marker (`Keys.board_epoch`): every board read answers 503 while it is missing; so do the
+participants' daily histories (`Keys.rank_history_epoch`), never an empty history."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas.api import ApiError
-from schemas.views import Keys, decode_view
+from schemas.views import HistoryDay, Keys, decode_view, parse_history_member
 
 
 def rebuilding() -> ApiError:
@@ -138,6 +139,17 @@ class ViewReader:
         if position is None or score is None:  # moved between the two reads
             return None
         return int(position), -float(score)
+
+    async def board_history(self, ranking: str, user_id: str) -> list[HistoryDay]:
+        """The participant's kept days on the ranking, oldest first (`schemas.views.HistoryDay`);
+        503 while the histories are being rebuilt."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(self.keys.rank_history_epoch)
+        pipe.zrange(self.keys.rank_history(ranking, user_id), 0, -1)
+        whole, members = await pipe.execute()
+        if not whole:
+            raise boards_rebuilding()
+        return [parse_history_member(m) for m in members]
 
     async def year_ranks(
         self, user_id: str, year: int, series: Sequence[tuple[str, str]]

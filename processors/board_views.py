@@ -1,4 +1,5 @@
-"""The leaderboard read views: a Redis sorted set per ranking (layout in `schemas.views`).
+"""The leaderboard read views: a Redis sorted set per ranking, and each participant's daily
+history on it (layout in `schemas.views`).
 
 Reads `podium.ranking.state` (the ranking stage's compacted changelog, read_committed): each
 record is a participant's last applied `ScoreChanged`, so the views hold exactly the stage's
@@ -9,6 +10,13 @@ the same views (at least once, idempotent).
 
 Scores are floats: every whole value below 2^53 and decimals up to 15 significant digits
 are exact; the member carries the tie order.
+
+The histories (`HistoryProjector`) come from `podium.leaderboards` (the stage's `RankChanged`
+records, read_committed): per batch, the stored days of every participant it touches are read
+in one round trip, folded with its records by the pure `processors.rank_history.fold_history`,
+and the days that differ written back in a second. A ranking's records sit on one partition,
+so one instance writes a participant's history; a redelivery re-folds a suffix in order,
+which ends in the same days.
 """
 
 from __future__ import annotations
@@ -17,10 +25,24 @@ import logging
 from collections.abc import Iterable
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
+from processors.rank_history import fold_history
 from schemas.commands import InvalidRecord
-from schemas.leaderboards import ScoreChanged, decode_leaderboard_record
-from schemas.views import WRITE_BOARD, Keys, board_member
+from schemas.leaderboards import (
+    RankChanged,
+    ScoreChanged,
+    decode_leaderboard_record,
+    ranking_key,
+)
+from schemas.views import (
+    WRITE_BOARD,
+    HistoryDay,
+    Keys,
+    board_member,
+    history_member,
+    parse_history_member,
+)
 
 log = logging.getLogger("podium.projector")
 
@@ -76,3 +98,77 @@ class BoardProjector:
         await pipe.execute()
         self.applied += len(latest)
         return len(latest)
+
+
+class HistoryKeys:
+    """The histories' part of the key layout, with their own epoch marker: they are rebuilt
+    from `podium.leaderboards`, not from the changelog the board views come from."""
+
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
+        self.pattern = f"{keys.prefix}rank-history*"
+        self.epoch = keys.rank_history_epoch
+        self.rebuilding = keys.rank_history_rebuilding
+
+
+Participant = tuple[str, str]  # (ranking, user id)
+
+
+class HistoryProjector:
+    """Folds `RankChanged` records into each participant's daily history."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = HistoryKeys(keys)
+        self.applied = 0
+        self.invalid = 0
+
+    def changes(self, values: Iterable[bytes | None]) -> dict[Participant, list[RankChanged]]:
+        """The rank changes among these records, per participant and ranking, in order."""
+        out: dict[Participant, list[RankChanged]] = {}
+        for raw in values:
+            if raw is None:
+                continue
+            try:
+                change = decode_leaderboard_record(raw)
+            except InvalidRecord as exc:
+                self.invalid += 1
+                log.warning("skipping a rank record that does not decode: %s", exc.reason)
+                continue
+            if isinstance(change, RankChanged):
+                ranking = ranking_key(change.board, change.run, change.group)
+                out.setdefault((ranking, change.user_id), []).append(change)
+        return out
+
+    async def apply(self, values: Iterable[bytes | None]) -> int:
+        """Fold these records into the histories; the number of days written."""
+        changes = self.changes(values)
+        if not changes:
+            return 0
+        keys = [self.keys.keys.rank_history(ranking, user) for ranking, user in changes]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrange(key, 0, -1)
+        stored = await pipe.execute()
+        pipe = self.redis.pipeline(transaction=False)
+        written = 0
+        for key, members, batch in zip(keys, stored, changes.values(), strict=True):
+            old = {e.day: e for e in map(parse_history_member, members)}
+            written += self.write(pipe, key, old, fold_history(old, batch))
+        await pipe.execute()
+        self.applied += written
+        return written
+
+    @staticmethod
+    def write(
+        pipe: Pipeline, key: str, old: dict[int, HistoryDay], new: dict[int, HistoryDay]
+    ) -> int:
+        """Queue the days of `new` that differ from `old`, and drop the days no longer kept."""
+        changed = [e for day, e in new.items() if old.get(day) != e]
+        for entry in changed:
+            pipe.zremrangebyscore(key, entry.day, entry.day)
+            pipe.zadd(key, {history_member(entry): entry.day})
+        gone = [history_member(e) for day, e in old.items() if day not in new]
+        if gone:
+            pipe.zrem(key, *gone)
+        return len(changed)

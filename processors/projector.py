@@ -21,7 +21,9 @@ a second and rebuilds by itself when it is missing: Redis lost the views (a flus
 without persistence), or they were never built whole (the first start).
 
 The leaderboard views (`processors.board_views`) are kept the same way from
-`podium.ranking.state`, by a second loop of the same process in its own group.
+`podium.ranking.state`, by a second loop of the same process in its own group, and the
+participants' daily histories from `podium.leaderboards` by a third (own group, own epoch
+marker).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
-from processors.board_views import BoardProjector
+from processors.board_views import BoardProjector, HistoryProjector
 from processors.summaries import Day
 from processors.views import user_view
 from processors.wrapped import year_changes
@@ -293,16 +295,19 @@ class ProjectorConfig:
 async def run_projector(
     config: ProjectorConfig, rules: Rules, stop: asyncio.Event | None = None
 ) -> None:
-    """Keep the views of `config.names.state` with the projector's consumer group, and the
-    leaderboard views of `config.names.ranking_state` with its boards group."""
+    """Keep the views of `config.names.state` with the projector's consumer group, the
+    leaderboard views of `config.names.ranking_state` with its boards group and the daily
+    histories of `config.names.leaderboards` with its history group."""
     redis = Redis.from_url(config.redis_url)
     names = config.names
     try:
         keys = Keys(config.views_prefix)
         proj, boards = Projector(redis, keys, rules), BoardProjector(redis, keys)
+        history = HistoryProjector(redis, keys)
         await asyncio.gather(
             run(config.bootstrap, names.state, names.projector_group, proj, stop),
             run(config.bootstrap, names.ranking_state, names.board_views_group, boards, stop),
+            run(config.bootstrap, names.leaderboards, names.board_history_group, history, stop),
         )
     finally:
         await redis.aclose()
@@ -311,14 +316,15 @@ async def run_projector(
 async def rebuild_views(
     config: ProjectorConfig, rules: Rules, progress: Callable[[int, int], None] | None = None
 ) -> tuple[int, int]:
-    """Clear and rebuild the views, then the leaderboard views; (state records read, user
-    documents written)."""
+    """Clear and rebuild the views, then the leaderboard views and the daily histories;
+    (state records read, user documents written)."""
     redis = Redis.from_url(config.redis_url)
     try:
         keys = Keys(config.views_prefix)
         proj = Projector(redis, keys, rules)
         read = await rebuild(config.bootstrap, config.names.state, proj, progress)
         await rebuild(config.bootstrap, config.names.ranking_state, BoardProjector(redis, keys))
+        await rebuild(config.bootstrap, config.names.leaderboards, HistoryProjector(redis, keys))
     finally:
         await redis.aclose()
     return read, proj.applied

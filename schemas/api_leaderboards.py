@@ -13,7 +13,7 @@ the exact decimals.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -23,12 +23,13 @@ from schemas.api import attributes_param, bool_param, int_param
 from schemas.leaderboards import RankChanged
 from schemas.requests import ApiError, bad
 from schemas.rules import Leaderboard, Rules
+from schemas.views import HISTORY_DAYS, HistoryDay
 
 MAX_OFFSET = 2**31 - 1  # beyond every ranking; Redis takes 64-bit positions only
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000  # Trophy: rankings per page (and its participant cap)
 DEFAULT_EVENTS = 10
-MAX_EVENTS = 100  # Trophy: days of history
+MAX_EVENTS = HISTORY_DAYS  # Trophy: days of history (100); the views keep as many
 EPOCH_DAY = "1970-01-01"  # the start of a board that has no start date
 
 
@@ -114,8 +115,38 @@ def ranking_json(user_id: str, name: str | None, rank: int, value: float) -> dic
     return {"userId": user_id, "userName": name, "rank": rank, "value": whole(value)}
 
 
+def _shown(rank: int | None, value: Decimal | None) -> int | None:
+    """A history value as Trophy shows it: null when the participant is not on the board
+    (never joined, left, or beyond the cap), like the rank; else rounded down."""
+    return None if rank is None or value is None else whole(value)
+
+
+def history_json(days: Sequence[HistoryDay], count: int) -> list[dict[str, Any]]:
+    """Trophy's `LeaderboardEvent`s: the latest `count` days, oldest first, on which the
+    participant was on the board before or after (a day spent wholly off a capped board is
+    not a snapshot of the board). `date` is the UTC day; the deprecated `timestamp` its
+    start."""
+    shown = [
+        d for d in sorted(days, key=lambda d: d.day) if (d.previous_rank, d.rank) != (None, None)
+    ]
+    out = []
+    for entry in shown[-count:] if count > 0 else []:
+        day = date.fromordinal(entry.day).isoformat()
+        out.append(
+            {
+                "date": day,
+                "timestamp": f"{day}T00:00:00.000Z",
+                "previousRank": entry.previous_rank,
+                "rank": entry.rank,
+                "previousValue": _shown(entry.previous_rank, entry.previous_value),
+                "value": _shown(entry.rank, entry.value),
+            }
+        )
+    return out
+
+
 def user_board_json(
-    base: dict[str, Any], standing: tuple[int, float] | None, history: list[Any]
+    base: dict[str, Any], standing: tuple[int, float] | None, history: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Trophy's `UserLeaderboardResponseWithHistory`: the board, the user's rank and value
     (both null when the user is not on the board) and the history."""

@@ -256,6 +256,11 @@ class Names:
         """The projector's group for the leaderboard views (`podium.ranking.state`)."""
         return f"{self.prefix}podium.projector.boards"
 
+    @property
+    def board_history_group(self) -> str:
+        """The projector's group for the participants' daily histories (`podium.leaderboards`)."""
+        return f"{self.prefix}podium.projector.history"
+
     def transactional_id(self, partition: int) -> str:
         """One transactional producer per input partition: a new owner's init fences the old."""
         return f"{self.prefix}podium.worker.{EVENTS.name}.{partition}"

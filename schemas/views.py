@@ -38,6 +38,14 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           rebuild lease, as `epoch` and `rebuilding` above
     {prefix}board-member:{ranking}  hash  user id -> its member in the zset (a move removes
                                           the old member)
+    {prefix}rank-history:{ranking}:{user_id}
+                                    zset  the participant's daily snapshots on one ranking:
+                                          score = the UTC day (date ordinal), member =
+                                          `history_member(day)`; at most `HISTORY_DAYS` days
+                                          (the latest), from `podium.leaderboards`
+                                          (`processors.board_views.HistoryProjector`)
+    {prefix}rank-history-epoch, {prefix}rank-history-rebuilding   the histories' own epoch
+                                          marker and rebuild lease
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
@@ -154,6 +162,21 @@ class Keys:
     def board_members(self, ranking: str) -> str:
         return f"{self.prefix}board-member:{ranking}"
 
+    def rank_history(self, ranking: str, user_id: str) -> str:
+        """A participant's daily snapshots on one ranking. A ranking key has no ':' (the group
+        is percent-encoded, board keys and runs have none), so the user id after it is
+        unambiguous."""
+        return f"{self.prefix}rank-history:{ranking}:{user_id}"
+
+    @property
+    def rank_history_epoch(self) -> str:
+        """The histories' own epoch marker (they are rebuilt from their own topic)."""
+        return f"{self.prefix}rank-history-epoch"
+
+    @property
+    def rank_history_rebuilding(self) -> str:
+        return f"{self.prefix}rank-history-rebuilding"
+
     @property
     def pattern(self) -> str:
         """A SCAN pattern matching every key of these views."""
@@ -179,6 +202,45 @@ else
 end
 return 1
 """
+
+
+HISTORY_DAYS = 100  # days kept per participant and ranking: Trophy's `numEvents` maximum
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryDay:
+    """One participant's day on one ranking: its rank and value before the day's first change
+    and after the day's last (None: not on the board). `day` is the UTC date's ordinal."""
+
+    day: int
+    previous_rank: int | None
+    rank: int | None
+    previous_value: Decimal | None
+    value: Decimal | None
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def history_member(entry: HistoryDay) -> str:
+    """A day's member in the history zset: `day|previousRank|rank|previousValue|value`, ""
+    for None; decimals as written (no '|' in either)."""
+    fields = (entry.day, entry.previous_rank, entry.rank, entry.previous_value, entry.value)
+    return "|".join(_text(f) for f in fields)
+
+
+def parse_history_member(member: bytes | str) -> HistoryDay:
+    """The inverse of `history_member`."""
+    text = member.decode() if isinstance(member, bytes) else member
+    day, prev_rank, rank, prev_value, value = text.split("|")
+    return HistoryDay(
+        int(day),
+        int(prev_rank) if prev_rank else None,
+        int(rank) if rank else None,
+        Decimal(prev_value) if prev_value else None,
+        Decimal(value) if value else None,
+    )
 
 
 def encode_view(view: dict[str, Any]) -> bytes:

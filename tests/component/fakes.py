@@ -11,7 +11,8 @@ calls the real constructor, so nothing here opens a socket.
   points sorted sets are the totals of the documents that have a standing in the system; the
   leaderboard sorted sets are `boards` (ranking -> user -> (value, reached ms)), ordered as
   Redis orders them: value desc, then the member (reached ms, then user id); the yearly
-  sorted sets are what a test puts in `years`.
+  sorted sets are what a test puts in `years`; the participants' daily histories are what a
+  test puts in `histories` ((ranking, user) -> days).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from schemas.commands import Command
 from schemas.leaderboards import RankChanged
 from schemas.records import Progress
 from schemas.rules import Rules
+from schemas.views import HistoryDay
 
 API_KEY = "pk_component.secret-for-the-component-tier"
 BASE_URL = "http://podium.test/v1"
@@ -121,6 +123,9 @@ class FakeViews(ViewReader):
         self.whole = True  # the views' epoch marker is there (False: Redis lost the views)
         self.boards: dict[str, dict[str, tuple[float, int]]] = {}
         self.boards_whole = True  # the board views' epoch marker is there
+        # (ranking, user id) -> the participant's kept days, as the projector stores them
+        self.histories: dict[tuple[str, str], list[HistoryDay]] = {}
+        self.history_whole = True  # the histories' epoch marker is there
         # (kind, key, year) -> user id -> the user's change that year (the yearly zsets)
         self.years: dict[tuple[str, str, int], dict[str, float]] = {}
 
@@ -195,6 +200,11 @@ class FakeViews(ViewReader):
             if user == user_id:
                 return position, value
         return None
+
+    async def board_history(self, ranking: str, user_id: str) -> list[HistoryDay]:
+        if not self.history_whole:
+            raise boards_rebuilding()
+        return sorted(self.histories.get((ranking, user_id), []), key=lambda d: d.day)
 
     async def year_ranks(
         self, user_id: str, year: int, series: Sequence[tuple[str, str]]

@@ -11,6 +11,8 @@ Run names and group names below are written out by hand from those rules."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal as D
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from trophy import LeaderboardsAllResponseItem
 from trophy.types import LeaderboardResponseWithRankings, UserLeaderboardResponseWithHistory
 
 from schemas.rules import Rules
+from schemas.views import HistoryDay
 from tests.component.fakes import NOW_MS, Stack, view
 from tests.rules import leaderboard_rules
 
@@ -289,6 +292,76 @@ def test_a_user_beyond_the_cap_is_not_on_the_board(boards: Stack, http: TestClie
     assert (out.rank, out.value) == (None, None)
     boards.views.score(WEEK, "ann", 39.5)
     assert _user(http, "/users/ann/leaderboards/weekly-words").rank == 2
+
+
+def _days(first: str, steps: list[tuple[int | None, float | None]]) -> list[HistoryDay]:
+    """Consecutive days from `first`, each ending at (rank, value) and starting where the day
+    before ended (the first from nothing), as the projector keeps them."""
+    start = date.fromisoformat(first).toordinal()
+    befores = [(None, None), *steps[:-1]]
+    return [
+        HistoryDay(
+            start + i, pr, r, None if pv is None else D(str(pv)), None if v is None else D(str(v))
+        )
+        for i, ((pr, pv), (r, v)) in enumerate(zip(befores, steps, strict=True))
+    ]
+
+
+def _events(out: UserLeaderboardResponseWithHistory) -> list[tuple[Any, ...]]:
+    return [(e.date, e.previous_rank, e.rank, e.previous_value, e.value) for e in out.history]
+
+
+def test_a_users_history_is_its_latest_days_oldest_first(boards: Stack, http: TestClient) -> None:
+    steps: list[tuple[int | None, float | None]] = [(9 - i, 10.5 * (i + 1)) for i in range(9)]
+    steps += [(2, 120.25), (2, 130), (1, 500)]  # twelve days, 2025-11-20 to 2025-12-01
+    boards.views.histories[(ALL_TIME, "ann")] = _days("2025-11-20", steps)
+    out = _user(http, "/users/ann/leaderboards/all-time-words")
+    assert len(out.history) == 10  # numEvents' default
+    assert _events(out)[:2] == [("2025-11-22", 8, 7, 21, 31), ("2025-11-23", 7, 6, 31, 42)]
+    assert _events(out)[-1] == ("2025-12-01", 2, 1, 130, 500)
+    assert out.history[-1].timestamp.isoformat() == "2025-12-01T00:00:00+00:00"
+    every = _user(http, "/users/ann/leaderboards/all-time-words?numEvents=100")
+    assert _events(every)[0] == ("2025-11-20", None, 9, None, 10)
+    assert [e.date for e in every.history] == [f"2025-11-{d}" for d in range(20, 31)] + [
+        "2025-12-01"
+    ]
+    two = _user(http, "/users/ann/leaderboards/all-time-words?numEvents=2")
+    assert _events(two) == [("2025-11-30", 2, 2, 120, 130), ("2025-12-01", 2, 1, 130, 500)]
+    assert _user(http, "/users/ann/leaderboards/all-time-words?numEvents=0").history == []
+
+
+def test_the_history_is_of_the_run_and_group_asked(boards: Stack, http: TestClient) -> None:
+    boards.views.histories[(WEEK, "ann")] = _days("2025-11-30", [(1, 7), (2, 7)])
+    boards.views.histories[("weekly-words|2025-11-23|", "ann")] = _days("2025-11-24", [(3, 4)])
+    assert _events(_user(http, "/users/ann/leaderboards/weekly-words")) == [
+        ("2025-11-30", None, 1, None, 7),
+        ("2025-12-01", 1, 2, 7, 7),
+    ]
+    old = _user(http, "/users/ann/leaderboards/weekly-words?run=2025-11-29")
+    assert _events(old) == [("2025-11-24", None, 3, None, 4)]
+    boards.views.histories[(f"monthly-chapters|2025-06-30|{PRO_EU}", "pia")] = _days(
+        "2025-06-30", [(1, 4.9)]
+    )
+    assert _events(_user(http, "/users/pia/leaderboards/monthly-chapters")) == [
+        ("2025-06-30", None, 1, None, 4)
+    ]
+    assert _user(http, "/users/quin/leaderboards/monthly-chapters").history == []  # no group
+
+
+def test_a_day_off_the_capped_board_is_no_snapshot(boards: Stack, http: TestClient) -> None:
+    boards.views.histories[(WEEK, "ann")] = _days("2025-11-29", [(None, 5), (3, 9), (None, 9)])
+    assert _events(_user(http, "/users/ann/leaderboards/weekly-words")) == [
+        ("2025-11-30", None, 3, None, 9),
+        ("2025-12-01", 3, None, 9, None),
+    ]
+
+
+def test_lost_histories_answer_503_not_an_empty_history(boards: Stack, http: TestClient) -> None:
+    boards.views.history_whole = False
+    resp = http.get("/users/ann/leaderboards/all-time-words")
+    assert resp.status_code == 503, resp.text
+    assert resp.headers["retry-after"] == "1"
+    assert http.get("/leaderboards/all-time-words").status_code == 200  # rankings need none
 
 
 def test_the_openapi_document_lists_the_leaderboard_operations(http: TestClient) -> None:

@@ -24,6 +24,7 @@ PURE = (
     "processors.users",
     "processors.views",
     "processors.leaderboards",
+    "processors.rank_history",
     "processors.ranking",
     "processors.wrapped",
     "processors.summaries",

@@ -4,21 +4,30 @@ projector and the gateway as real processes on the real broker and Redis, rules
 writes a decimal, one goes down, one has no plan); then the three leaderboard reads, with the
 SDK's models, equal rankings computed here from the events sent alone: total desc, then when
 the total was reached (the events are sent one at a time, a few milliseconds apart, so the
-gateway stamps them in sending order), then user id; values rounded down.
+gateway stamps them in sending order), then user id; values rounded down. Each user's
+history (one UTC day: all events are sent today) equals the rank and value before the user's
+first rank change and after the last, both computed from the same rankings before and after
+each event.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from trophy.errors import NotFoundError, UnprocessableEntityError
 
+from deploy.settings import REPO_DIR
 from tests.integration.gateway.conftest import Podium, eventually, start_podium
 from tests.rules import BOARDS_PATH
 
@@ -78,11 +87,17 @@ def _rows(board: Any) -> list[Row]:
     return [(r.user_id, r.user_name, r.rank, r.value) for r in board.rankings]
 
 
+def utc_today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
 @pytest.fixture(scope="module")
-def played(podium: Podium) -> list[Any]:
-    """Send `EVENTS` in order; the SDK's `EventResponse` of each."""
+def sent(podium: Podium) -> tuple[list[Any], set[str]]:
+    """Send `EVENTS` in order; the SDK's `EventResponse` of each, and the UTC dates the
+    sending spanned."""
     trophy = podium.trophy()
     answers = []
+    first = utc_today()
     for uid, value in EVENTS:
         answers.append(trophy.metrics.event(key=METRIC, user=USERS[uid], value=float(value)))
         time.sleep(0.005)  # distinct receive milliseconds, in sending order
@@ -92,7 +107,12 @@ def played(podium: Podium) -> list[Any]:
         assert _rows(trophy.leaderboards.get(key="top-writers", limit=100)) == want
 
     eventually(ranked, within=30, every=0.2)
-    return answers
+    return answers, {first, utc_today()}
+
+
+@pytest.fixture(scope="module")
+def played(sent: tuple[list[Any], set[str]]) -> list[Any]:
+    return sent[0]
 
 
 def rank_of(uid: str, rows: list[Row]) -> int | None:
@@ -171,7 +191,6 @@ def test_a_users_standing(podium: Podium, played: list[Any]) -> None:
                 mine = []  # no plan: in no group
             got = trophy.users.leaderboard(id=uid, key=key)
             assert (got.rank, got.value) == (mine[0] if mine else (None, None)), (uid, key)
-            assert got.history == []
     with pytest.raises(NotFoundError):
         trophy.users.leaderboard(id="nobody", key="top-writers")
 
@@ -184,3 +203,96 @@ def test_the_list_of_boards(podium: Podium, played: list[Any]) -> None:
         ("podium", "active"),
     ]
     assert boards[1].breakdown_attributes == ["plan"] and boards[2].max_participants == 3
+
+
+def place(uid: str, rows: list[Row], cap: int | None) -> tuple[int | None, int | None]:
+    """The user's rank on the board (None: not a participant, or beyond the cap) and value."""
+    mine = [(rank, value) for u, _, rank, value in rows if u == uid]
+    if not mine:
+        return None, None
+    rank, value = mine[0]
+    return (rank if cap is None or rank <= cap else None), value
+
+
+def history_of(uid: str, plan: str | None, cap: int | None) -> list[tuple[Any, ...]]:
+    """The user's history on the ranking of `plan` (None: everyone), from the rankings before
+    and after each event: the stage records a rank change for the mover, and for whoever the
+    move took across the cap; the day runs from the first record's "before" to the last's
+    "after", and is no snapshot when the user is off the board at both ends."""
+    records = []
+    for seq, (mover, _) in enumerate(EVENTS):
+        if plan is not None and USERS[mover].get("attributes", {}).get("plan") != plan:
+            continue  # a change of another ranking
+        before = place(uid, expected(plan, upto=seq), cap)
+        after = place(uid, expected(plan, upto=seq + 1), cap)
+        if mover == uid or (before[0] is None) != (after[0] is None):
+            records.append((before, after))
+    if not records:
+        return []
+    (prev_rank, prev_value), (rank, value) = records[0][0], records[-1][1]
+    if prev_rank is None and rank is None:
+        return []
+    return [
+        (
+            prev_rank,
+            rank,
+            None if prev_rank is None else prev_value,
+            None if rank is None else value,
+        )
+    ]
+
+
+def test_each_users_history_is_the_day_of_its_rank_changes(
+    podium: Podium, sent: tuple[list[Any], set[str]]
+) -> None:
+    """`history`: per user and board one entry for today (UTC), from the rank and value before
+    the user's first rank change to those after the last (computed here from the events);
+    none where the user is in no group, or stayed off the capped board."""
+    days = sent[1]
+    if len(days) > 1:
+        pytest.skip("the events straddled midnight UTC: each one's history day is unknown")
+    (today,) = days
+    trophy = podium.trophy()
+    for uid in USERS:
+        plan = USERS[uid].get("attributes", {}).get("plan")
+        for key, want in (
+            ("top-writers", history_of(uid, None, None)),
+            ("top-by-plan", history_of(uid, plan, None) if plan else []),
+            ("podium", history_of(uid, None, 3)),
+        ):
+
+            def recorded(uid: str = uid, key: str = key, want: Any = want) -> None:
+                got = trophy.users.leaderboard(id=uid, key=key).history
+                rows = [(e.previous_rank, e.rank, e.previous_value, e.value) for e in got]
+                assert rows == want, (uid, key)
+                assert [e.date for e in got] == [today] * len(want)
+                assert all(e.timestamp.isoformat() == f"{today}T00:00:00+00:00" for e in got)
+
+            eventually(recorded, within=30, every=0.2)
+    assert trophy.users.leaderboard(id="ann", key="top-writers", num_events=0).history == []
+
+
+def test_podium_views_rebuild_restores_the_histories(podium: Podium, played: list[Any]) -> None:
+    """The histories lost from Redis come back, the same, from `podium.leaderboards`."""
+    trophy = podium.trophy()
+    before = {uid: trophy.users.leaderboard(id=uid, key="podium").history for uid in USERS}
+    assert any(before.values())
+    client = redis.Redis.from_url(podium.redis_url)
+    client.delete(*client.keys(f"{podium.env['PODIUM_VIEWS_PREFIX']}rank-history:*"))
+    assert trophy.users.leaderboard(id="dee", key="podium").history == []
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "views", "rebuild"],
+        cwd=REPO_DIR,
+        env={**os.environ, **podium.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    def restored() -> None:
+        got = {uid: trophy.users.leaderboard(id=uid, key="podium").history for uid in USERS}
+        assert got == before
+
+    eventually(restored, within=30, every=0.2)
