@@ -48,13 +48,36 @@ def _points(resp: EventResponse) -> str:
     return "; ".join(parts) or "no points"
 
 
+def _ranks(resp: EventResponse) -> str:
+    """The boards the event moved the user on: `#rank`, and the rank before when it changed."""
+    parts = []
+    for board in (resp.leaderboards or {}).values():
+        if board.rank is None:
+            continue
+        was = board.previous_rank
+        moved = f" (was #{was})" if was is not None and was != board.rank else ""
+        parts.append(f"{board.name} #{board.rank}{moved}")
+    return ", ".join(parts) or "no rank change"
+
+
 def _line(who: str, what: str, resp: EventResponse) -> str:
     unlocked = ", ".join(a.name for a in resp.achievements) or "nothing new"
     replay = "  (idempotent replay: nothing changed)" if resp.idempotent_replayed else ""
     return (
         f"  {who:4} {what:32} total {resp.total:>8g}  streak {resp.current_streak.length}"
-        f"  unlocked: {unlocked}  points: {_points(resp)}{replay}"
+        f"  unlocked: {unlocked}  points: {_points(resp)}  ranks: {_ranks(resp)}{replay}"
     )
+
+
+def _top(trophy: TrophyApi, key: str, timeout: float = 10.0) -> str:
+    """The board's first places once the read views have them (they follow the log)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        board = trophy.leaderboards.get(key=key)
+        if board.rankings or time.monotonic() > deadline:
+            places = (f"#{r.rank} {r.user_name or r.user_id} {r.value}" for r in board.rankings)
+            return f"  {board.name}: " + (", ".join(places) or "nobody yet")
+        time.sleep(0.2)
 
 
 def play(base_url: str, api_key: str) -> list[str]:
@@ -99,4 +122,5 @@ def play(base_url: str, api_key: str) -> list[str]:
         out.append(f"  ada's {pts.name}: {pts.total} ({level}); latest awards: {recent}")
     levels = trophy.points.level_summary(key="xp")
     out.append("  users per XP level: " + ", ".join(f"{s.level.name} {s.users}" for s in levels))
+    out.append(_top(trophy, "top-writers"))
     return out
