@@ -22,7 +22,8 @@ def test_the_example_rules_file_loads() -> None:
     rules = load_rules(EXAMPLE)
     assert set(rules.metrics) == {"words-written", "chapters-finished"}
     triggers = {a.trigger for a in rules.achievements.values()}
-    assert triggers == {"metric", "streak", "api", "achievement"}
+    assert triggers == {"metric", "streak", "api", "achievement", "anniversary"}
+    assert [a.key for a in rules.anniversaries] == ["first-anniversary"]
     assert rules.streak is not None and rules.streak.frequency == "daily"
     assert rules.streak.freezes is not None and rules.streak.freezes.max == 3
     assert rules.week_start == 0
