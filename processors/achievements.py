@@ -1,4 +1,5 @@
-"""Achievement rules: metric, streak, API and composite. Pure; completion is permanent.
+"""Achievement rules: metric, streak, API, anniversary and composite. Pure; completion is
+permanent.
 
 Each function returns the newly completed achievements as `AchievementCompleted` records
 (`podium.achievements`); the fold merges them into the user's state.
@@ -6,9 +7,13 @@ Each function returns the newly completed achievements as `AchievementCompleted`
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
+from datetime import MAXYEAR, date
 from decimal import Decimal
+from functools import lru_cache
 
+from schemas.commands import iso_date
 from schemas.records import AchievementCompleted
 from schemas.rules import Achievement, Rules
 
@@ -105,6 +110,50 @@ def on_api(
     if not _matches(ach.user_attributes, user_attributes):
         return []
     return [_completed(ach, user_id, event_id, time_ms)]
+
+
+@lru_cache(maxsize=16_384)
+def anniversary_day(sign_up: str, years: int) -> int | None:
+    """The date (ordinal) `years` years after the sign-up date `sign_up` (YYYY-MM-DD): the
+    same month and day, except that a 29 February sign-up has its anniversary on 28 February
+    in a common year (the anniversary never leaves the sign-up's month, as adding years does
+    in most date libraries). None when `sign_up` is not such a date, or the day would fall
+    after the calendar's last year."""
+    signed = iso_date(sign_up)
+    if signed is None:
+        return None
+    year = signed.year + years
+    if year > MAXYEAR:
+        return None
+    day = min(signed.day, calendar.monthrange(year, signed.month)[1])
+    return date(year, signed.month, day).toordinal()
+
+
+def on_anniversary(
+    done: Mapping[str, int],
+    rules: Rules,
+    sign_up: str | None,
+    today: int,
+    user_attributes: Mapping[str, str],
+    user_id: str,
+    event_id: str,
+    time_ms: int,
+) -> list[AchievementCompleted]:
+    """Anniversary achievements whose day (sign-up date + N years) the user's local date
+    `today` (an ordinal, in the user's zone at the command) has reached. A user without a
+    sign-up date completes none: Trophy says such users are not eligible."""
+    out: list[AchievementCompleted] = []
+    if sign_up is None:
+        return out
+    for ach in rules.anniversaries:  # fewest years first, so the days come in order
+        due = anniversary_day(sign_up, ach.anniversary_years)
+        if due is None or today < due:
+            break
+        if ach.key not in done and (
+            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
+        ):
+            out.append(_completed(ach, user_id, event_id, time_ms))
+    return out
 
 
 def on_composites(

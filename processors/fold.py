@@ -184,18 +184,19 @@ def _metric(
         return state, [_replayed(state, cmd, rules)]
     before = state.attributes
     state = upsert(state, cmd.user)
-    value = cmd.value
     totals = dict(state.totals)
-    total = totals[metric] = _exact_add(totals.get(metric, ZERO), value)
+    total = totals[metric] = _exact_add(totals.get(metric, ZERO), cmd.value)
     changes: list[StreakChanged] = []
     uid, eid, at = state.user_id, cmd.event_id, cmd.time_ms
-    attrs, have = state.attributes, state.achievements
+    attrs, have, day = state.attributes, state.achievements, local_ordinal(at, state.tz)
     streak, extended = streaks.advance(
-        state.streak, rules, state.tz, at, uid, eid, metric, value, changes
+        state.streak, rules, state.tz, at, uid, eid, metric, cmd.value, changes
     )
     done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
     if extended and rules.streak_achievements:
         done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
+    if rules.anniversaries and state.sign_up_date is not None:
+        done += ach.on_anniversary(have, rules, state.sign_up_date, day, attrs, uid, eid, at)
     if done or attrs is not before:  # otherwise no composite can have become complete
         done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
     new = replace(
@@ -207,9 +208,7 @@ def _metric(
         recent_events=events,
         achievements=ach.merged(have, done) if done else have,
         streak=streak,
-        metric_days=_days(
-            state, metric, local_ordinal(at, state.tz), value, total, rules.limits.metric_days
-        ),
+        metric_days=_days(state, metric, day, cmd.value, total, rules.limits.metric_days),
     )
     progress = Progress(
         id=f"{uid}:progress:{eid}",
@@ -240,9 +239,48 @@ def _remember_key(
 def _tick(
     state: UserState, cmd: ClockTicked, rules: Rules, events: tuple[str, ...]
 ) -> tuple[UserState, list[FoldRecord]]:
+    """Time passed: settle the streak, and complete the anniversaries the user's local date
+    has reached (with the composites they finish), so an inactive user gets them too."""
     settled, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
-    new = _build(settled, events=events, time_ms=cmd.time_ms)
-    return new, [_progress(new, cmd, "tick", rules), *changes]
+    done = _on_anniversary(settled, cmd, rules, [])
+    if done:
+        attrs, have = settled.attributes, settled.achievements
+        done += ach.on_composites(
+            have, done, rules, attrs, settled.user_id, cmd.event_id, cmd.time_ms
+        )
+    new = _build(
+        settled,
+        events=events,
+        time_ms=cmd.time_ms,
+        done=ach.merged(settled.achievements, done) if done else None,
+    )
+    return new, [_progress(new, cmd, "tick", rules, done=done), *done, *changes]
+
+
+def _on_anniversary(
+    state: UserState, cmd: Command, rules: Rules, done: list[AchievementCompleted]
+) -> list[AchievementCompleted]:
+    """`done` with the anniversary achievements the user reaches at this command (the user's
+    local date at its time, in the zone the user has after it)."""
+    if not rules.anniversaries or state.sign_up_date is None:
+        return done
+    day = local_ordinal(cmd.time_ms, state.tz)
+    return done + ach.on_anniversary(
+        state.achievements,
+        rules,
+        state.sign_up_date,
+        day,
+        state.attributes,
+        state.user_id,
+        cmd.event_id,
+        cmd.time_ms,
+    )
+
+
+def anniversary_due(state: UserState, at_ms: int, rules: Rules) -> bool:
+    """Whether a tick at `at_ms` would complete an anniversary achievement for this user."""
+    tick = ClockTicked(event_id="due", time_ms=at_ms, user_id=state.user_id)
+    return bool(_on_anniversary(state, tick, rules, []))
 
 
 def _identify_or_award(
@@ -271,6 +309,7 @@ def _identify_or_award(
         ]
         done += ach.on_streak(have, rules, state.streak.length, attrs, uid, eid, at)
         kind = "user"
+    done = _on_anniversary(state, cmd, rules, done)
     done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
     new = _build(state, events=events, time_ms=at, done=ach.merged(have, done) if done else None)
     return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]

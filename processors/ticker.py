@@ -1,10 +1,12 @@
-"""`podium tick`: settle the streaks and the time points triggers of inactive users by writing
-`ClockTicked` commands to `podium.events` (so a replay sees the very same ticks).
+"""`podium tick`: settle the streaks, the time points triggers and the anniversary
+achievements of inactive users by writing `ClockTicked` commands to `podium.events` (so a
+replay sees the very same ticks).
 
 Reads the latest states from `podium.state`; for every user with an active streak whose
 streak a tick at `at_ms` would change (a missed period: freeze consumed or streak lost, or a
-freeze earned), or with a time points trigger whose interval has ended since its last
-command, writes one tick keyed by the user id. The tick's event id is
+freeze earned), with a time points trigger whose interval has ended since its last
+command, or with an anniversary achievement whose day has come, writes one tick keyed by
+the user id. The tick's event id is
 `tick:{at_ms}:{user}`, so running the same tick twice changes nothing (the fold drops a
 repeated event id). Run it from cron, e.g. hourly; the fold applies `close_periods`.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from processors import points
-from processors.fold import close_periods
+from processors.fold import anniversary_due, close_periods
 from processors.runtime.changelog import partition_count, read_latest
 from schemas.commands import ClockTicked, encode_command
 from schemas.rules import Rules
@@ -40,7 +42,9 @@ def ticks_due(latest: dict[str, bytes], at_ms: int, rules: Rules) -> list[ClockT
     out = []
     for uid, raw in sorted(latest.items()):
         state = decode_state(raw)
-        due = bool(rules.points_index.time) and points.due(state, at_ms, rules)
+        due = (bool(rules.points_index.time) and points.due(state, at_ms, rules)) or (
+            anniversary_due(state, at_ms, rules)
+        )
         if not due and state.streak.length == 0:
             continue
         if due or close_periods(state, at_ms, rules)[1]:

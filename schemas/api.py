@@ -95,6 +95,8 @@ def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None)
         out["key"] = ach.key
     elif ach.trigger == "streak":
         out["streakLength"] = ach.streak_length
+    elif ach.trigger == "anniversary":
+        out["anniversaryYears"] = ach.anniversary_years
     elif ach.trigger == "achievement":
         out["achievementIds"] = list(ach.achievement_keys)
     elif ach.trigger == "metric" and ach.metric is not None:

@@ -25,6 +25,7 @@ not a decode error.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
@@ -106,7 +107,8 @@ class AchievementAwarded(_Command, frozen=True, kw_only=True, tag="achievement")
 
 
 class ClockTicked(_Command, frozen=True, kw_only=True, tag="tick"):
-    """Time passed for an inactive user: settle streak loss and freeze use at `time_ms`."""
+    """Time passed for an inactive user: settle streak loss and freeze use, time points
+    triggers and anniversary achievements at `time_ms`."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: NonEmpty
@@ -172,7 +174,9 @@ def decode_command(raw: bytes) -> Command:
         return _decode_slowly(raw, None)
     if type(cmd) is MetricTracked and (problem := value_problem(cmd.value)):
         raise InvalidRecord(value_reason(problem, sent_text(raw, "value")))
-    if type(cmd) is not ClockTicked and cmd.user.tz is not None:  # type: ignore[union-attr]
+    if type(cmd) is not ClockTicked and (
+        cmd.user.tz is not None or cmd.user.sign_up_date is not None  # type: ignore[union-attr]
+    ):
         check_user(cmd.user, "user")  # type: ignore[union-attr]
     return cmd
 
@@ -207,9 +211,25 @@ def known_time_zone(name: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1024)
+def iso_date(text: str) -> date | None:
+    """The calendar date `text` spells as YYYY-MM-DD (the only form a `signUpDate` is kept
+    in), or None."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def check_user(user: User, where: str) -> None:
     if user.tz is not None and not known_time_zone(user.tz):
         raise InvalidRecord(f"{where}.tz: unknown time zone {user.tz[:64]!r}")
+    if user.sign_up_date is not None and iso_date(user.sign_up_date) is None:
+        raise InvalidRecord(
+            f"{where}.signUpDate: expected a date YYYY-MM-DD, got {user.sign_up_date[:40]!r}"
+        )
 
 
 def value_problem(value: Decimal) -> str | None:

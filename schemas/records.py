@@ -32,7 +32,7 @@ base64 (4/3 of the bytes) must stay well under the broker's message limit (1 MiB
 PREFIX_BYTES: Final = 1024
 
 CommandType = Literal["metric", "user", "achievement", "tick"]
-AchievementTrigger = Literal["metric", "streak", "api", "achievement"]
+AchievementTrigger = Literal["metric", "streak", "api", "achievement", "anniversary"]
 StreakChangeKind = Literal["started", "extended", "lost", "freeze_consumed", "freeze_earned"]
 Frequency = Literal["daily", "weekly", "monthly"]
 

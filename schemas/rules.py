@@ -15,7 +15,8 @@ from typing import Literal
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 FREQUENCIES = ("daily", "weekly", "monthly")
-TRIGGERS = ("metric", "streak", "api", "achievement")
+TRIGGERS = ("metric", "streak", "api", "achievement", "anniversary")
+MAX_ANNIVERSARY_YEARS = 1000
 MAX_FREEZES = 100
 POINTS_TRIGGERS = ("metric", "achievement", "streak", "user_creation", "time")
 ROUNDINGS = ("down", "up", "nearest")
@@ -37,13 +38,14 @@ class Metric:
 class Achievement:
     key: str
     name: str
-    trigger: Literal["metric", "streak", "api", "achievement"]
+    trigger: Literal["metric", "streak", "api", "achievement", "anniversary"]
     description: str | None = None
     badge_url: str | None = None
     metric: str | None = None  # trigger "metric"
     metric_value: Decimal | None = None  # trigger "metric": total >= metric_value
     streak_length: int | None = None  # trigger "streak": length >= streak_length
     achievement_keys: tuple[str, ...] = ()  # trigger "achievement" (composite): all complete
+    anniversary_years: int | None = None  # trigger "anniversary": sign-up date + N years
     user_attributes: Mapping[str, str] = field(default_factory=dict)
     event_attributes: Mapping[str, str] = field(default_factory=dict)  # metric trigger only
 
@@ -199,6 +201,7 @@ class Rules:
     # derived indexes, built by `Rules.build`
     by_metric: Mapping[str, tuple[Achievement, ...]] = field(default_factory=dict)
     streak_achievements: tuple[Achievement, ...] = ()  # shortest streak_length first
+    anniversaries: tuple[Achievement, ...] = ()  # fewest anniversary_years first
     composites: tuple[Achievement, ...] = ()  # dependencies before dependants
     composite_parts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     streak_metrics: frozenset[str] = frozenset()
@@ -233,6 +236,12 @@ class Rules:
                 sorted(
                     (a for a in achievements.values() if a.trigger == "streak"),
                     key=lambda a: a.streak_length or 0,
+                )
+            ),
+            anniversaries=tuple(
+                sorted(
+                    (a for a in achievements.values() if a.trigger == "anniversary"),
+                    key=lambda a: a.anniversary_years or 0,
                 )
             ),
             composites=_composite_order(achievements),

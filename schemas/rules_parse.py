@@ -15,6 +15,7 @@ from typing import Any
 from schemas.rules import (
     FREQUENCIES,
     IDEMPOTENCY_WINDOW,
+    MAX_ANNIVERSARY_YEARS,
     MAX_FREEZES,
     MAX_IDEMPOTENCY_WINDOW,
     MAX_KEPT_DAYS,
@@ -53,6 +54,7 @@ ACHIEVEMENT_KEYS = (
     "metric",
     "value",
     "streak_length",
+    "anniversary_years",
     "achievements",
     "user_attributes",
     "event_attributes",
@@ -62,6 +64,7 @@ PER_TRIGGER = {
     "streak": {"streak_length"},
     "api": set(),
     "achievement": {"achievements"},
+    "anniversary": {"anniversary_years"},
 }
 
 
@@ -326,29 +329,46 @@ def _achievement(
         user_attributes=d.str_map(t.get("user_attributes", {}), f"{path}.user_attributes"),
         event_attributes=d.str_map(t.get("event_attributes", {}), f"{path}.event_attributes"),
     )
+    return _with(ach, **_trigger_fields(d, t, path, trigger, metrics, streak))
+
+
+def _trigger_fields(
+    d: _Doc,
+    t: Mapping[str, Any],
+    path: str,
+    trigger: str,
+    metrics: Mapping[str, Metric],
+    streak: Streak | None,
+) -> dict[str, Any]:
+    """The fields only an achievement of this trigger has (none for an API one)."""
     if trigger == "metric":
         metric = d.string(t.get("metric"), f"{path}.metric")
         if metric not in metrics:
             raise d.error(f"{path}.metric", f"unknown metric {metric!r}")
         if "value" not in t:
             raise d.error(f"{path}.value", "missing: the metric total that completes it")
-        return _with(ach, metric=metric, metric_value=d.number(t["value"], f"{path}.value"))
+        return {"metric": metric, "metric_value": d.number(t["value"], f"{path}.value")}
     if trigger == "streak":
         if streak is None:
             raise d.error(f"{path}.trigger", "a streak achievement needs a [streak] section")
-        length = d.integer(t.get("streak_length"), f"{path}.streak_length", 1, 100_000)
-        return _with(ach, streak_length=length)
+        return {
+            "streak_length": d.integer(t.get("streak_length"), f"{path}.streak_length", 1, 100_000)
+        }
+    if trigger == "anniversary":
+        years = d.integer(
+            t.get("anniversary_years"), f"{path}.anniversary_years", 1, MAX_ANNIVERSARY_YEARS
+        )
+        return {"anniversary_years": years}
     if trigger == "achievement":
         keys = t.get("achievements")
         if not isinstance(keys, list) or not keys:
             raise d.error(f"{path}.achievements", "expected a non-empty array of keys")
-        return _with(
-            ach,
-            achievement_keys=tuple(
+        return {
+            "achievement_keys": tuple(
                 d.string(k, f"{path}.achievements[{j}]") for j, k in enumerate(keys)
-            ),
-        )
-    return ach
+            )
+        }
+    return {}
 
 
 def _with(ach: Achievement, **changes: Any) -> Achievement:

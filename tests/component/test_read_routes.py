@@ -120,7 +120,7 @@ def test_user_achievements_with_incomplete_ones_last(users: Stack, http: TestCli
     assert resp.status_code == 200
     ids = [a["id"] for a in resp.json()]
     assert ids[:2] == ["first-words", "first-chapter"]
-    assert len(ids) == 13 and len(set(ids)) == 13  # every achievement of the rules, once
+    assert len(ids) == 14 and len(set(ids)) == 14  # every achievement of the rules, once
     assert all(a["achievedAt"] is None for a in resp.json()[2:])
 
 
@@ -149,7 +149,7 @@ def test_achievements_with_stats_and_the_attribute_filter(users: Stack, http: Te
     stats = {a["id"]: a for a in every.json()}
     for item in every.json():
         AchievementWithStatsResponse.model_validate(item)
-    assert len(stats) == 13
+    assert len(stats) == 14
     assert (stats["first-words"]["completions"], stats["first-words"]["rarity"]) == (2, 66.67)
     assert (stats["novella"]["completions"], stats["novella"]["rarity"]) == (0, 0.0)
     free = http.get("/achievements", params={"userAttributes": "plan:free"}).json()

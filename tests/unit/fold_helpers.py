@@ -30,6 +30,7 @@ def at(text: str) -> int:
 class Run:
     def __init__(self, rules: Rules, user: str = "u1", tz: str | None = None) -> None:
         self.rules, self.user_id, self.tz = rules, user, tz
+        self.sign_up: str | None = None  # the signUpDate every command's user object carries
         self.state: UserState | None = None
         self.records: list[FoldRecord] = []
 
@@ -40,7 +41,12 @@ class Run:
         return progress
 
     def user(self, tz: str | None = None, **attributes: str) -> User:
-        return User(id=self.user_id, tz=tz or self.tz, attributes=attributes or None)
+        return User(
+            id=self.user_id,
+            tz=tz or self.tz,
+            attributes=attributes or None,
+            sign_up_date=self.sign_up,
+        )
 
     def track(
         self,

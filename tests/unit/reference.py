@@ -65,6 +65,7 @@ class RefUser:
     facts: list[tuple[str, str]] = field(default_factory=list)  # (kind, date) per command
     created_ms: int = 0
     points: dict[str, RefSystem] = field(default_factory=dict)
+    sign_up: str | None = None  # YYYY-MM-DD, as the user object last gave it
 
 
 @dataclass
@@ -191,6 +192,24 @@ class Reference:
             ):
                 self._complete(u, ach.key, at, new)
 
+    def _anniversary_achievements(self, u: RefUser, at: int, new: set[str]) -> None:
+        """Complete when the user's local date has reached the sign-up date + N years (29
+        February: the 28th when that year has none); never without a sign-up date."""
+        if u.sign_up is None:
+            return
+        signed = date.fromisoformat(u.sign_up)
+        today = local_date(at, u.tz)
+        for ach in self.rules.achievements.values():
+            if ach.trigger != "anniversary" or ach.anniversary_years is None:
+                continue
+            year = signed.year + ach.anniversary_years
+            try:
+                day = date(year, signed.month, signed.day)
+            except ValueError:  # 29 February in a common year
+                day = date(year, 2, 28)
+            if today >= day:
+                self._complete(u, ach.key, at, new)
+
     # --- commands -------------------------------------------------------------------------
 
     def apply(self, cmd: Command) -> RefResult:
@@ -211,6 +230,7 @@ class Reference:
         new: set[str] = set()
         self._advance(u, cmd.time_ms)
         extended = self._fold_command(u, cmd, new)
+        self._anniversary_achievements(u, cmd.time_ms, new)
         self._composites(u, cmd.time_ms, new)
         total = None if metric is None else u.totals[metric]
         changes = self.points.apply(
@@ -261,13 +281,15 @@ class Reference:
 
     def _in_record_order(self, keys: set[str]) -> list[str]:
         """Completions in the documented record order: metric (and API) ones by metric and
-        file order, then streak ones shortest first, then composites."""
+        file order, then streak ones shortest first, then anniversary ones fewest years
+        first, then composites."""
         index = {k: i for i, k in enumerate(self.rules.achievements)}
-        rank = {"metric": 0, "api": 0, "streak": 1, "achievement": 2}
+        rank = {"metric": 0, "api": 0, "streak": 1, "anniversary": 2, "achievement": 3}
 
         def key(k: str) -> tuple[int, str, int, int]:
             a = self.rules.achievements[k]
-            return rank[a.trigger], a.metric or "", a.streak_length or 0, index[k]
+            length = a.streak_length or a.anniversary_years or 0
+            return rank[a.trigger], a.metric or "", length, index[k]
 
         return sorted(keys, key=key)
 
@@ -277,3 +299,5 @@ class Reference:
             u.tz = user.tz
         if user.attributes:
             u.attributes.update(user.attributes)
+        if user.sign_up_date is not None:
+            u.sign_up = user.sign_up_date

@@ -30,6 +30,8 @@ ZONES = [
     "Pacific/Kiritimati",
 ]
 METRICS = ["words", "chapters", "edits"]
+# one year (or, for 29 February 2020, four) before days the streams span, and a later date
+SIGN_UPS = ["2023-02-21", "2023-02-28", "2023-03-01", "2023-03-12", "2020-02-29", "2024-03-05"]
 
 RULES_TEMPLATE = (
     """
@@ -81,6 +83,22 @@ streak_length = 4
 key = "api"
 name = "Published"
 trigger = "api"
+[[achievements]]
+key = "a1"
+name = "A year"
+trigger = "anniversary"
+anniversary_years = 1
+[[achievements]]
+key = "a4-pro"
+name = "Four years on pro"
+trigger = "anniversary"
+anniversary_years = 4
+user_attributes = {{ plan = "pro" }}
+[[achievements]]
+key = "old-hand"
+name = "Old hand"
+trigger = "achievement"
+achievements = ["a1", "w10"]
 [[achievements]]
 key = "combo"
 name = "Combo"
@@ -262,7 +280,13 @@ def streams(
         kind = draw(st.sampled_from(["metric"] * 8 + ["user", "award", "tick", "repeat"]))
         tz = draw(st.sampled_from(ZONES)) if draw(st.integers(0, 9)) == 0 else None
         plan = draw(st.sampled_from([None, "pro", "free"]))
-        user = User(id=uid, tz=tz, attributes=None if plan is None else {"plan": plan})
+        sign_up = draw(st.sampled_from([None] * 8 + SIGN_UPS))
+        user = User(
+            id=uid,
+            tz=tz,
+            attributes=None if plan is None else {"plan": plan},
+            sign_up_date=sign_up,
+        )
         eid = f"e{i}"
         if kind == "repeat" and out:
             out.append(draw(st.sampled_from(out)))

@@ -173,6 +173,14 @@ def test_unknown_keys_are_ignored() -> None:
         (base(user={"id": ""}), "user.id: missing user id"),
         (base(user={"id": 18}), "user.id: expected a string, got a number"),
         (base(user={"id": "1", "tz": "Mars/Olympus"}), "user.tz: unknown time zone 'Mars/Olympus'"),
+        (
+            base(user={"id": "1", "signUpDate": "2023-02-29"}),
+            "user.signUpDate: expected a date YYYY-MM-DD, got '2023-02-29'",
+        ),
+        (
+            base(user={"id": "1", "signUpDate": "2024-W09-4"}),
+            "user.signUpDate: expected a date YYYY-MM-DD, got '2024-W09-4'",
+        ),
         (base(user={"id": "1", "email": 3}), "user.email: expected a string, got a number"),
         (
             base(user={"id": "1", "deviceTokens": "t"}),

@@ -22,7 +22,8 @@ def test_the_example_rules_file_loads() -> None:
     rules = load_rules(EXAMPLE)
     assert set(rules.metrics) == {"words-written", "chapters-finished"}
     triggers = {a.trigger for a in rules.achievements.values()}
-    assert triggers == {"metric", "streak", "api", "achievement"}
+    assert triggers == {"metric", "streak", "api", "achievement", "anniversary"}
+    assert [a.key for a in rules.anniversaries] == ["first-anniversary"]
     assert rules.streak is not None and rules.streak.frequency == "daily"
     assert rules.streak.freezes is not None and rules.streak.freezes.max == 3
     assert rules.week_start == 0
@@ -54,6 +55,17 @@ value = 0.3
 """
     )
     assert rules.achievements["a"].metric_value == Decimal("0.3")
+
+
+def test_anniversary_achievements_are_indexed_fewest_years_first() -> None:
+    text = MINIMAL + "".join(
+        f'[[achievements]]\nkey = "{key}"\nname = "{key}"\ntrigger = "anniversary"\n'
+        f"anniversary_years = {years}\n"
+        for key, years in (("five", 5), ("one", 1), ("also-one", 1))
+    )
+    rules = parse_rules(text)
+    assert rules.achievements["five"].anniversary_years == 5
+    assert [a.key for a in rules.anniversaries] == ["one", "also-one", "five"]
 
 
 def test_week_start_is_configurable() -> None:
@@ -143,7 +155,7 @@ value = 1
         (
             MINIMAL + ACH.replace('"api"', '"magic"'),
             "r.toml: achievements[0].trigger: expected one "
-            "of metric, streak, api, achievement, got the string 'magic'",
+            "of metric, streak, api, achievement, anniversary, got the string 'magic'",
         ),
         (MINIMAL + ACH + "colour = 'red'\n", "r.toml: achievements[0].colour: unknown key"),
         (
@@ -176,6 +188,26 @@ value = 1
         (
             MINIMAL + STREAK + ACH.replace('"api"', '"streak"') + "streak_length = 0\n",
             "r.toml: achievements[0].streak_length: must be between 1 and 100000, got 0",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"anniversary"'),
+            "r.toml: achievements[0].anniversary_years: missing",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"anniversary"') + "anniversary_years = 0\n",
+            "r.toml: achievements[0].anniversary_years: must be between 1 and 1000, got 0",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"anniversary"') + "anniversary_years = 1.5\n",
+            "r.toml: achievements[0].anniversary_years: expected an integer, got the number 1.5",
+        ),
+        (
+            MINIMAL + ACH + "anniversary_years = 1\n",
+            "r.toml: achievements[0].anniversary_years: not allowed for trigger 'api'",
+        ),
+        (
+            MINIMAL + ACH.replace('"api"', '"anniversary"') + "anniversary_years = 1\nvalue = 3\n",
+            "r.toml: achievements[0].value: not allowed for trigger 'anniversary'",
         ),
         (
             MINIMAL + ACH.replace('"api"', '"achievement"') + "achievements = []\n",
