@@ -15,7 +15,6 @@ SKIPPED_DIRS = {".venv", ".podium"}
 # the OpenAPI document's builders: nested literals, one per route and schema
 DECLARATIVE = {
     Path("ingest/openapi.py"),
-    Path("ingest/openapi_leaderboards.py"),
     Path("ingest/openapi_parts.py"),
     Path("ingest/openapi_points.py"),
     Path("ingest/openapi_wrapped.py"),
