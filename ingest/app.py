@@ -13,9 +13,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,6 +62,37 @@ class GatewayConfig:
     rate_limit_burst: float = 0.0  # bucket size (0: one second's worth)
 
 
+class SegmentConvertor(Convertor[str]):
+    """A path segment that may hold '/' and '%': `with_segments` keeps them escaped in the
+    routed path (as %2F and %25), and this turns them back, so a user id such as "a/b" (sent
+    as a%2Fb) is addressable instead of landing on another route."""
+
+    regex = "[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value.replace("%2F", "/").replace("%25", "%")
+
+    def to_string(self, value: str) -> str:
+        return value.replace("%", "%25").replace("/", "%2F")
+
+
+register_url_convertor("segment", SegmentConvertor())
+
+
+def with_segments(scope: Scope) -> Scope:
+    """The scope with its path decoded segment by segment from the raw path when the raw path
+    escapes a '/' or a '%' (the server decodes %2F into a separator before routing)."""
+    raw: bytes = scope.get("raw_path") or b""
+    lowered = raw.lower()
+    if b"%2f" not in lowered and b"%25" not in lowered:
+        return scope
+    segments = (
+        unquote(part).replace("%", "%25").replace("/", "%2F")
+        for part in raw.split(b"?", 1)[0].decode("latin-1").split("/")
+    )
+    return {**scope, "path": "/".join(segments)}
+
+
 class RequireApiKey:
     """401 in Trophy's shape unless X-API-KEY matches a configured hash, then 429 with
     Retry-After when the key is over its rate limit, if one is set (pure ASGI)."""
@@ -70,6 +103,8 @@ class RequireApiKey:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = with_segments(scope)
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
@@ -109,6 +144,7 @@ def guarded(handler: Handler) -> Handler:
 
 def routes(gw: Gateway) -> list[Route]:
     def r(path: str, handler: Handler, *methods: str) -> Route:
+        path = path.replace("{id}", "{id:segment}")  # a user id may hold '/' (SegmentConvertor)
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
     pts, boards = PointsRoutes(gw), LeaderboardRoutes(gw)
@@ -167,13 +203,6 @@ def admin_routes() -> list[Route]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 in Trophy's error shape, naming the method and path."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code in (404, 405) and b"%2f" in request.scope.get("raw_path", b"").lower():
-        # the server decodes %2F before routing: an id with '/' lands on no route, or another
-        return error(
-            422,
-            "path: an id containing '/' (sent as %2F) cannot be addressed in a URL path; "
-            "use ids without '/'",
-        )
     if exc.status_code == 404:
         return error(404, f"no such endpoint: {request.method} {request.url.path}")
     if exc.status_code == 405:
@@ -228,8 +257,7 @@ def build_app(
         exception_handlers={HTTPException: _http_error, Exception: _internal},
         lifespan=lifespan,
     )
-    # no 307 to the path without its trailing slash: Trophy documents no redirect, and a
-    # redirect would drop an encoded '/' that the 404 handler must see
+    # no 307 to the path without its trailing slash: Trophy documents no redirect
     app.router.redirect_slashes = False
     return RequireApiKey(app, keys, limiter)
 

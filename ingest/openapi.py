@@ -130,15 +130,6 @@ def _components() -> Schema:
     }
 
 
-def _unaddressable_ids(paths: Schema) -> None:
-    """Every operation on a user (`{id}` in its path) may answer 422 (as Trophy documents for
-    each): a user id with '/' sent as %2F in the path cannot be routed (`ingest.app`)."""
-    for path, operations in paths.items():
-        if "{id}" in path:
-            for operation in operations.values():
-                operation["responses"].setdefault("422", _answers(200, {}, 422)["422"])
-
-
 def openapi_document(rules: Rules) -> Schema:
     metric = {
         "name": "key",
@@ -355,7 +346,6 @@ def openapi_document(rules: Rules) -> Schema:
     paths["/v1/users/{id}/preferences"] = _preferences(uid)
     paths["/v1/users/{id}/metrics/{key}/event-summary"] = _event_summary(uid, metric)
     paths["/v1/users/{id}/wrapped"] = wrapped_path(uid)
-    _unaddressable_ids(paths)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},

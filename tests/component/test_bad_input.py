@@ -281,19 +281,13 @@ def test_other_endpoints_validation(stack: Stack, http: TestClient) -> None:
     assert stack.publisher.calls == 0
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("PUT", "/users/%2F"),
-        ("PATCH", "/users/a%2fb"),
-        ("GET", "/users/a%2Fb/metrics"),
-        ("GET", "/users/%2F/streak"),
-    ],
-)
-def test_an_id_with_an_encoded_slash_is_422_not_a_stray_route(
-    http: TestClient, method: str, path: str
-) -> None:
-    """The server decodes %2F before routing, so the request would land on no route (404) or
-    on another one (405): Trophy documents 422 for every user operation, and it says why."""
-    _check(http.request(method, path, json={}), 422, "'/'", "%2F", "cannot be addressed")
-    assert http.get("/users/a%2Fb").status_code == 422
+def test_a_user_id_with_a_slash_or_a_percent_is_addressable(stack: Stack, http: TestClient) -> None:
+    """The server decodes %2F into a separator before routing: the gateway routes on the raw
+    path's segments instead, so "a/b" (sent as a%2Fb) and "50%" (50%25) are user ids like any
+    other, not another route (404) or a method not allowed (405)."""
+    assert http.put("/users/a%2Fb", json={"name": "Slash"}).status_code == 200
+    assert http.put("/users/50%25", json={}).status_code == 200
+    assert [c.user.id for c in stack.publisher.published] == ["a/b", "50%"]  # type: ignore[union-attr]
+    _check(http.get("/users/a%2Fb/metrics"), 404, "user 'a/b' not found")
+    _check(http.get("/users/%2F"), 404, "user '/' not found")
+    _check(http.get("/users/50%25/streak"), 404, "user '50%' not found")

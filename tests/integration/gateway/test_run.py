@@ -77,8 +77,11 @@ def assert_demo_played_and_serving(out: str, gateway_port: int) -> None:
     assert "level up: Journeyman!" in out
     assert f"ada's XP: {xp} (Journeyman)" in out, out
     # top-writers by words: ada 750, then ben 4,200 passes her; ada at 20,000 passes him back
-    # (#1, was #2), ben at 10,200 stays behind (#2, was #1)
-    assert "Top writers #1 (was #2)" in out and "Top writers #2 (was #1)" in out, out
+    # (#1, was #2); ben at 10,200 stays #2 (ada's move put him there: his answer's previous
+    # rank is the one before his own event)
+    assert "Top writers #1 (was #2)" in out, out
+    [ben] = [line for line in out.splitlines() if "ben  wrote 6000 words" in line]
+    assert "ranks: Top writers #2," in ben, ben
     assert "Top writers: #1 Ada 20000, #2 Ben 10200" in out, out
     base = re.search(r"base URL: (\S+)", out)
     key = re.search(r"demo API key: (\S+)", out)

@@ -115,6 +115,8 @@ def amend(doc: dict[str, Any]) -> list[str]:
     _amend_users(p, c)
     _amend_reads(p)
     _amend_leaderboards(p)
+    # Trophy's SDK 1.27 has the `anniversary` trigger (`anniversaryYears`); the document does not
+    c["AchievementResponse"]["properties"]["trigger"]["enum"].append("anniversary")
     c["UpdateUserPreferencesRequest"]["additionalProperties"] = False
     c["NotificationPreferences"]["additionalProperties"] = False
     return AMENDED
@@ -212,6 +214,7 @@ AMENDED = [
     "/paths/~1leaderboards~1{key}/get/parameters/2/schema/maximum",
     "/paths/~1leaderboards~1{key}/get/parameters/5/schema/enum",
     "/paths/~1users~1{id}~1leaderboards~1{key}/get/parameters/1/schema/enum",
+    "/components/schemas/AchievementResponse/properties/trigger/enum",
     "/components/schemas/UpdateUserPreferencesRequest/additionalProperties",
     "/components/schemas/NotificationPreferences/additionalProperties",
 ]
