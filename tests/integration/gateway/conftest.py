@@ -116,6 +116,20 @@ class Podium:
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers={"X-API-KEY": self.api_key}, timeout=10)
 
+    def rebuild_views(self) -> str:
+        """`podium views rebuild` against this stack, as an operator runs it; its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.cli", "views", "rebuild"],
+            cwd=REPO_DIR,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def check_alive(self) -> None:
         for proc in self.procs:
             if not proc.stopped and proc.popen.poll() is not None:

@@ -13,9 +13,6 @@ each event.
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -27,7 +24,6 @@ import pytest
 import redis
 from trophy.errors import NotFoundError, UnprocessableEntityError
 
-from deploy.settings import REPO_DIR
 from tests.integration.gateway.conftest import Podium, eventually, start_podium
 from tests.rules import BOARDS_PATH
 
@@ -280,16 +276,7 @@ def test_podium_views_rebuild_restores_the_histories(podium: Podium, played: lis
     client = redis.Redis.from_url(podium.redis_url)
     client.delete(*client.keys(f"{podium.env['PODIUM_VIEWS_PREFIX']}rank-history:*"))
     assert trophy.users.leaderboard(id="dee", key="podium").history == []
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "views", "rebuild"],
-        cwd=REPO_DIR,
-        env={**os.environ, **podium.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    podium.rebuild_views()
 
     def restored() -> None:
         got = {uid: trophy.users.leaderboard(id=uid, key="podium").history for uid in USERS}

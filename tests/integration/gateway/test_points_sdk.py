@@ -12,9 +12,6 @@ summary from the totals.
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -28,7 +25,6 @@ import redis
 from trophy.errors import NotFoundError, UnprocessableEntityError
 from trophy.types import AchievementCompletionResponse, EventResponse
 
-from deploy.settings import REPO_DIR
 from schemas.views import Keys
 from tests.integration.gateway.conftest import Podium, eventually, start_podium
 from tests.rules import POINTS_PATH
@@ -338,14 +334,5 @@ def test_rebuild_restores_the_points_counts(podium: Podium, played: dict[str, An
     for system in played["model"].systems:
         client.delete(keys.points(system))
     assert podium.trophy().points.level_summary(key="xp")[0].users == 0
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "views", "rebuild"],
-        cwd=REPO_DIR,
-        env={**os.environ, **podium.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    podium.rebuild_views()
     _check_summaries(podium, played["model"])
