@@ -22,7 +22,7 @@ which ends in the same days.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -30,6 +30,7 @@ from redis.asyncio.client import Pipeline
 from processors.rank_history import fold_history
 from schemas.commands import InvalidRecord
 from schemas.leaderboards import (
+    LeaderboardRecord,
     RankChanged,
     ScoreChanged,
     decode_leaderboard_record,
@@ -59,7 +60,24 @@ class BoardKeys:
         self.rebuilding = keys.board_rebuilding
 
 
-class BoardProjector:
+class _Decoding:
+    """Decodes the leaderboard records a projector is handed; one that does not decode is
+    logged, counted (`invalid`) and skipped."""
+
+    invalid: int
+
+    def decoded(self, values: Iterable[bytes | None]) -> Iterator[LeaderboardRecord]:
+        for raw in values:
+            if raw is None:
+                continue
+            try:
+                yield decode_leaderboard_record(raw)
+            except InvalidRecord as exc:
+                self.invalid += 1
+                log.warning("skipping a leaderboard record that does not decode: %s", exc.reason)
+
+
+class BoardProjector(_Decoding):
     """Applies ranking changelog values to the sorted sets."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
@@ -72,15 +90,7 @@ class BoardProjector:
     async def apply(self, values: Iterable[bytes | None]) -> int:
         """Write these changelog values in order; the number of entries written."""
         latest: dict[tuple[str, str], ScoreChanged] = {}
-        for raw in values:
-            if raw is None:
-                continue
-            try:
-                change = decode_leaderboard_record(raw)
-            except InvalidRecord as exc:
-                self.invalid += 1
-                log.warning("skipping a ranking record that does not decode: %s", exc.reason)
-                continue
+        for change in self.decoded(values):
             if isinstance(change, ScoreChanged):
                 latest[(change.ranking, change.user_id)] = change
         if not latest:
@@ -114,7 +124,7 @@ class HistoryKeys:
 Participant = tuple[str, str]  # (ranking, user id)
 
 
-class HistoryProjector:
+class HistoryProjector(_Decoding):
     """Folds `RankChanged` records into each participant's daily history."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
@@ -126,15 +136,7 @@ class HistoryProjector:
     def changes(self, values: Iterable[bytes | None]) -> dict[Participant, list[RankChanged]]:
         """The rank changes among these records, per participant and ranking, in order."""
         out: dict[Participant, list[RankChanged]] = {}
-        for raw in values:
-            if raw is None:
-                continue
-            try:
-                change = decode_leaderboard_record(raw)
-            except InvalidRecord as exc:
-                self.invalid += 1
-                log.warning("skipping a rank record that does not decode: %s", exc.reason)
-                continue
+        for change in self.decoded(values):
             if isinstance(change, RankChanged):
                 ranking = ranking_key(change.board, change.run, change.group)
                 out.setdefault((ranking, change.user_id), []).append(change)
