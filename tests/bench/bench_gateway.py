@@ -244,6 +244,26 @@ async def _request(
     return int(status_line.split()[1])
 
 
+Pool = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+
+
+def post_head(addr: str, path: str, key: str) -> bytes:
+    """A JSON POST's request line and headers, up to the body's length (`_request` adds it)."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
+        f"X-API-KEY: {key}\r\nContent-Length: "
+    ).encode()
+
+
+async def connections(addr: str, count: int) -> Pool:
+    """`count` open keep-alive connections to `addr`, queued for the requests to take."""
+    host, port = addr.split(":")
+    pool: Pool = asyncio.Queue()
+    for _ in range(count):
+        pool.put_nowait(await asyncio.open_connection(host, int(port)))
+    return pool
+
+
 async def open_loop(
     addr: str,
     path: str,
@@ -253,14 +273,8 @@ async def open_loop(
     body: Callable[[int], bytes],
     conns: int = 64,
 ) -> dict[str, float]:
-    host, port = addr.split(":")
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
-        f"X-API-KEY: {key}\r\nContent-Length: "
-    ).encode()
-    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(conns):
-        pool.put_nowait(await asyncio.open_connection(host, int(port)))
+    head = post_head(addr, path, key)
+    pool = await connections(addr, conns)
     total = int(rate * seconds)
     latencies: list[float] = []
     statuses: dict[int, int] = {}

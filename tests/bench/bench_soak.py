@@ -28,7 +28,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from deploy.local import KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
 from schemas.topics import Names
-from tests.bench.bench_gateway import EVENT_PATH, USERS, _request, podium
+from tests.bench.bench_gateway import (
+    EVENT_PATH,
+    USERS,
+    _request,
+    connections,
+    podium,
+    post_head,
+)
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 MINUTES = float(os.environ.get("PODIUM_SOAK_MINUTES", "2" if QUICK else "10"))
@@ -55,13 +62,8 @@ async def load(addr: str, key: str, answers: Counter[str], behind: list[float], 
     (raw HTTP/1.1, as `bench_gateway.open_loop` does: an httpx client of that many
     connections was itself the limit, at ≈ 50 to 80 requests/s on this box)."""
     host, port = addr.split(":")
-    head = (
-        f"POST {EVENT_PATH} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
-        f"X-API-KEY: {key}\r\nContent-Length: "
-    ).encode()
-    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(CONNECTIONS):
-        pool.put_nowait(await asyncio.open_connection(host, int(port)))
+    head = post_head(addr, EVENT_PATH, key)
+    pool = await connections(addr, CONNECTIONS)
 
     async def one(i: int) -> None:
         body = orjson.dumps({"user": {"id": f"u{i % USERS}"}, "value": 1 + i % 7})
