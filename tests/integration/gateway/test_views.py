@@ -148,7 +148,8 @@ def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: li
     assert keys.user("lena") in before and keys.completed("three-day-streak") in before
     for key in client.scan_iter(match=keys.pattern):
         client.delete(key)
-    assert _dump(client, keys) == {}
+    # no emptiness check here: the projector sees its epoch gone and may start its own
+    # rebuild (its lease, then views) at once; a CI run caught it holding the lease already
     assert "views rebuilt" in podium.rebuild_views()
     before.pop(keys.epoch, None)
     before.pop(keys.board_epoch, None)
