@@ -358,7 +358,8 @@ def _replayed(summary: Summary) -> str:
     return (
         f"replayed {summary.events:,} events of {summary.users:,} users in "
         f"{summary.seconds:.1f} s: {summary.states_changed:,} states changed, "
-        f"{summary.facts_backfilled:,} facts backfilled, {skipped:,} records skipped"
+        f"{summary.facts_backfilled:,} facts backfilled, "
+        f"{summary.scores_backfilled:,} score changes backfilled, {skipped:,} records skipped"
         + (f" ({reasons})" if reasons else "")
     )
 

@@ -12,6 +12,7 @@ Trophy's `run=YYYY-MM-DD` query names a run by any date in it: `run_id(board, or
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -267,3 +268,53 @@ def _record(
         previous=previous,
         value=value,
     )
+
+
+# --- backfill by replay ---------------------------------------------------------------------
+
+
+def backfill_changes(
+    boards: Mapping[str, Leaderboard],
+    rebuilt: Mapping[str, ScoreChanged],
+    published: Mapping[str, ScoreChanged],
+) -> list[ScoreChanged]:
+    """What a replay publishes for one user so the ranking stage holds the rebuilt entries:
+    `rebuilt` is the user's last `ScoreChanged` per ranking from folding the whole log under
+    the current rules, `published` the last one on `podium.scores` per ranking. An entry the
+    stage holds differently (or not at all) gets the rebuilt one; an entry it holds on a
+    current board that the rebuild has not gets a leave. Flagged backfilled, in ranking
+    order.
+
+    The stage applies a change as "set this participant's entry", so each record states the
+    final value, never the history; its id is the rebuilt change's id (or the left one's)
+    plus a digest of the id it replaces, distinct from every id emitted before, and the same
+    for the same log and the same `podium.scores`."""
+    out = []
+    for ranking in sorted(rebuilt.keys() | published.keys()):
+        new, old = rebuilt.get(ranking), published.get(ranking)
+        held = None if old is None or old.value is None else old
+        if new is None or new.value is None:
+            if held is None or held.board not in boards:
+                continue
+            base, value, time_ms = held, None, held.time_ms
+        elif held is not None and (held.value, held.time_ms) == (new.value, new.time_ms):
+            continue
+        else:
+            base, value, time_ms = new, new.value, new.time_ms
+        replaced = "-" if old is None else old.id
+        digest = hashlib.blake2b(replaced.encode(), digest_size=6).hexdigest()
+        out.append(
+            ScoreChanged(
+                id=f"{base.id}:backfill:{digest}",
+                board=base.board,
+                run=base.run,
+                group=base.group,
+                user_id=base.user_id,
+                event_id=base.event_id,
+                time_ms=time_ms,
+                previous=None if held is None else held.value,
+                value=value,
+                backfilled=True,
+            )
+        )
+    return out

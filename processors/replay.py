@@ -1,6 +1,7 @@
 """`podium replay`: rebuild every user's state from `podium.events` with the current rules,
 write what differs to `podium.state`, and publish only the facts never emitted before
-(`podium.achievements`, `podium.streaks`, `podium.points`), flagged `backfilled`, once. Then
+(`podium.achievements`, `podium.streaks`, `podium.points`), flagged `backfilled`, once, and
+the score changes that make the ranking stage hold the rebuilt leaderboard entries. Then
 hand over. A points fact is new when it holds an award never emitted (award ids are
 deterministic); it is published with only those awards, so a consumer summing `added` over
 distinct fact ids counts each award once.
@@ -15,6 +16,12 @@ distinct fact ids counts each award once.
    offset, the states that differ and the facts whose ids are new. The fenced worker retakes
    the partition after its back-off and restores the rebuilt states: no gap, no double count.
    A replay interrupted half-way may be run again: what it committed is then "emitted before".
+3. Leaderboards: `podium.scores` is read like the fact topics, keeping each participant's
+   last change per ranking (what the ranking stage holds, or will once it catches up). Under
+   the fence, each user of the partition whose rebuilt entry differs gets one `ScoreChanged`
+   stating the rebuilt final value (`processors.leaderboards.backfill_changes`), in the
+   hand-over transaction: it lands on `podium.scores` after every live change of that user
+   before the fence and before every one after it, so no older value comes back.
 """
 
 from __future__ import annotations
@@ -30,21 +37,25 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from processors.leaderboards import backfill_changes
 from processors.runtime.changelog import partition_count
 from processors.runtime.metrics import reason_label
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
+from processors.runtime.rank_batch import score_change_of
 from processors.runtime.step import Applied, apply_record, encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
-from schemas.leaderboards import ScoreChanged
+from schemas.leaderboards import ScoreChanged, encode_leaderboard_record, ranking_partition
 from schemas.records import AchievementCompleted, PointsChanged, StreakChanged
 from schemas.rules import Rules
 from schemas.topics import Names
 from schemas.values import replace
+from schemas.wire import InvalidRecord
 
 log = logging.getLogger("podium.replay")
 Fact = AchievementCompleted | StreakChanged | PointsChanged
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 CHUNK = 20_000  # records per hand-over transaction
+Scores: TypeAlias = dict[str, dict[str, ScoreChanged]]  # user -> ranking -> last change
 
 
 class Progress(Protocol):
@@ -62,6 +73,7 @@ class Rebuild:
     emitted: set[str] = field(default_factory=set)  # fact ids already on the fact topics
     current: dict[str, bytes] = field(default_factory=dict)  # states on podium.state now
     new: dict[str, Fact] = field(default_factory=dict)
+    scores: Scores = field(default_factory=dict)  # the rebuilt last change per ranking
     position: int = 0
     events: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # reason label -> records
@@ -83,7 +95,8 @@ class Rebuild:
             self.events += 1
             for item in outcome.derived[1:]:  # derived[0] is the Progress: never re-emitted
                 if isinstance(item, ScoreChanged):
-                    continue  # not backfilled by the replay yet: the state keeps the scores
+                    self.scores.setdefault(uid, {})[item.ranking] = item
+                    continue
                 if isinstance(item, PointsChanged):
                     item = unemitted_awards(item, emitted)  # type: ignore[assignment]
                     if item is None:
@@ -131,6 +144,47 @@ def emitted_ids(raw: bytes) -> set[str]:
     return {obj["id"], *(a["id"] for a in obj.get("awards") or ())}
 
 
+@dataclass
+class Published:
+    """What the ranking stage holds, or will once it catches up, as `podium.scores` says:
+    each user's last change per ranking. A record the stage dead-letters is skipped."""
+
+    parts: range  # podium.scores' partitions (empty: the rules have no leaderboards)
+    scores: Scores = field(default_factory=dict)
+    since: dict[TopicPartition, int] = field(default_factory=dict)
+
+    async def read(self, consumer: AIOKafkaConsumer, topic: str) -> None:
+        """Read `podium.scores` from where the last read stopped to its end."""
+        tps = [TopicPartition(topic, p) for p in self.parts]
+        if not tps:
+            return
+        ends = await consumer.end_offsets(tps)
+        count = len(self.parts)
+
+        def handle(tp: TopicPartition, records: list[Record]) -> None:
+            for rec in records:
+                try:
+                    change = score_change_of(rec, tp.partition, count)
+                except InvalidRecord:
+                    continue
+                self.scores.setdefault(change.user_id, {})[change.ranking] = change
+
+        await _read(consumer, {tp: (self.since.get(tp, 0), ends[tp]) for tp in tps}, handle)
+        self.since.update(ends)
+
+    def backfill(self, rules: Rules, rebuild: Rebuild) -> dict[int, list[tuple[bytes, bytes]]]:
+        """The score changes that give the stage the rebuilt entries of the partition's users,
+        by `podium.scores` partition."""
+        routed: dict[int, list[tuple[bytes, bytes]]] = {}
+        for uid in sorted(rebuild.last):
+            rebuilt, held = rebuild.scores.get(uid, {}), self.scores.get(uid, {})
+            for change in backfill_changes(rules.leaderboards, rebuilt, held):
+                partition = ranking_partition(change.ranking, len(self.parts))
+                record = (change.ranking.encode(), encode_leaderboard_record(change))
+                routed.setdefault(partition, []).append(record)
+        return routed
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayConfig:
     """What `podium replay` needs (built from the settings by the CLI)."""
@@ -156,6 +210,7 @@ class Summary:
     users: int = 0
     states_changed: int = 0
     facts_backfilled: int = 0
+    scores_backfilled: int = 0
     seconds: float = 0.0
     skipped: Counter[str] = field(default_factory=Counter)  # reason label -> records
 
@@ -225,6 +280,8 @@ async def run_replay(
     names = config.names
     started = time.monotonic()
     parts = range(await partition_count(config.bootstrap, names.events))
+    boards = await partition_count(config.bootstrap, names.scores) if rules.leaderboards else 0
+    published = Published(range(boards))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=config.bootstrap,
         group_id=names.worker_group,
@@ -236,11 +293,13 @@ async def run_replay(
     await consumer.start()
     try:
         topics = (names.events, names.achievements, names.streaks, names.points, names.state)
-        consumer.assign([TopicPartition(t, p) for t in topics for p in parts])
+        scores = [TopicPartition(names.scores, p) for p in published.parts]
+        consumer.assign([TopicPartition(t, p) for t in topics for p in parts] + scores)
         consumer.pause(*consumer.assignment())
         read_to: dict[TopicPartition, int] = {}
         rebuilds = {p: Rebuild(p) for p in parts}
         await _read_tails(consumer, names, parts, read_to, rebuilds)
+        await published.read(consumer, names.scores)
         log.info("read emitted facts and current states in %.1f s", time.monotonic() - started)
         await _fold_all(consumer, names, rules, rebuilds, progress)
         log.info("folded the events at %.1f s", time.monotonic() - started)
@@ -249,7 +308,7 @@ async def run_replay(
             raise SkippedRecords(skipped)
         summary = Summary()
         for p in parts:
-            await _hand_over(config, rules, consumer, rebuilds[p], read_to, summary)
+            await _hand_over(config, rules, consumer, rebuilds[p], (read_to, published), summary)
             log.info("handed over partition %d at %.1f s", p, time.monotonic() - started)
             summary.events += rebuilds[p].events
             summary.users += len(rebuilds[p].last)
@@ -287,13 +346,14 @@ async def _hand_over(
     rules: Rules,
     consumer: AIOKafkaConsumer,
     rebuild: Rebuild,
-    read_to: dict[TopicPartition, int],
+    read: tuple[dict[TopicPartition, int], Published],
     summary: Summary,
     attempts: int = 5,
 ) -> None:
     """Fence the live owner of the partition, catch up with it and commit the difference.
-    Under the fence only tails are read: the events, facts and states written since."""
+    Under the fence only tails are read: the events, facts, states and scores written since."""
     names, p = config.names, rebuild.partition
+    read_to, published = read
     tp = TopicPartition(names.events, p)
     producer_config = ProducerConfig(config.bootstrap, config.transaction_timeout_ms)
     for attempt in range(1, attempts + 1):
@@ -309,13 +369,17 @@ async def _hand_over(
                 lambda _tp, recs: rebuild.fold(recs, rules, names.events),
             )
             await _read_tails(consumer, names, range(p, p + 1), read_to, {p: rebuild})
+            await published.read(consumer, names.scores)
             current = rebuild.current
             changed = [
                 (uid, raw) for uid, raw in rebuild.states().items() if current.get(uid) != raw
             ]
-            await _commit(owned, names, changed, list(rebuild.new.values()), committed)
+            scores = published.backfill(rules, rebuild)
+            facts = list(rebuild.new.values())
+            await _commit(owned, names, (changed, facts, scores), committed)
             summary.states_changed += len(changed)
             summary.facts_backfilled += len(rebuild.new)
+            summary.scores_backfilled += sum(map(len, scores.values()))
             return
         except KafkaError as err:  # fenced by the live worker retaking it: catch up again
             log.warning("hand-over of partition %d, attempt %d: %s", p, attempt, err)
@@ -327,37 +391,32 @@ async def _hand_over(
 async def _commit(
     owned: OwnedPartition,
     names: Names,
-    states: list[tuple[str, bytes]],
-    facts: list[Fact],
+    out: tuple[list[tuple[str, bytes]], list[Fact], dict[int, list[tuple[bytes, bytes]]]],
     committed: int,
 ) -> None:
-    achievements = [
-        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
-        for f in facts
-        if isinstance(f, AchievementCompleted)
+    """Commit the changed states, the new facts (flagged backfilled) and the score changes
+    (to their rankings' partitions) in transactions of `CHUNK` records, each with the input
+    offset `committed`."""
+    states, facts, scores = out
+    topic_of = {
+        AchievementCompleted: names.achievements,
+        StreakChanged: names.streaks,
+        PointsChanged: names.points,
+    }
+    pending: list[tuple[str | tuple[str, int], tuple[bytes, bytes]]] = [
+        (names.state, (u.encode(), raw)) for u, raw in states
     ]
-    streaks = [
-        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
+    pending += [
+        (topic_of[type(f)], (f.user_id.encode(), encode_out_record(replace(f, backfilled=True))))
         for f in facts
-        if isinstance(f, StreakChanged)
     ]
-    points = [
-        (f.user_id.encode(), encode_out_record(replace(f, backfilled=True)))
-        for f in facts
-        if isinstance(f, PointsChanged)
-    ]
-    pending = [(names.state, kv) for kv in ((u.encode(), raw) for u, raw in states)]
-    pending += [(names.achievements, kv) for kv in achievements]
-    pending += [(names.streaks, kv) for kv in streaks]
-    pending += [(names.points, kv) for kv in points]
+    pending += [((names.scores, p), kv) for p, kvs in sorted(scores.items()) for kv in kvs]
     for start in range(0, len(pending), CHUNK):
-        chunk = pending[start : start + CHUNK]
-        by_topic: dict[str, list[tuple[bytes, bytes]]] = {
-            names.state: [],
-            names.achievements: [],
-            names.streaks: [],
-            names.points: [],
-        }
-        for topic, kv in chunk:
-            by_topic[topic].append(kv)
-        await owned.transact(by_topic, committed, names.worker_group)
+        by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
+        routed: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
+        for where, kv in pending[start : start + CHUNK]:
+            if isinstance(where, str):
+                by_topic.setdefault(where, []).append(kv)
+            else:
+                routed.setdefault(where, []).append(kv)
+        await owned.transact(by_topic, committed, names.worker_group, routed=routed)

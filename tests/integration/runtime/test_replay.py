@@ -37,6 +37,15 @@ SUMMARY = re.compile(r"replayed ([\d,]+) events .* ([\d,]+) states changed, ([\d
 
 async def replay(env: dict[str, str]) -> tuple[int, int, int]:
     """Run `podium replay`; (events, states changed, facts backfilled) from its summary."""
+    output = await replay_output(env)
+    match = SUMMARY.search(output)
+    assert match, output[-3000:]
+    events, changed, facts = (int(g.replace(",", "")) for g in match.groups())
+    return events, changed, facts
+
+
+async def replay_output(env: dict[str, str]) -> str:
+    """Run `podium replay` to its end; what it printed (it must exit 0)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -48,10 +57,8 @@ async def replay(env: dict[str, str]) -> tuple[int, int, int]:
         stderr=asyncio.subprocess.STDOUT,
     )
     output = (await asyncio.wait_for(proc.communicate(), 120))[0].decode()
-    match = SUMMARY.search(output)
-    assert proc.returncode == 0 and match, output[-3000:]
-    events, changed, facts = (int(g.replace(",", "")) for g in match.groups())
-    return events, changed, facts
+    assert proc.returncode == 0, output[-3000:]
+    return output
 
 
 async def test_replay_with_unchanged_rules_rebuilds_identical_state_and_hands_over(
