@@ -33,6 +33,7 @@ from ingest.routes import JSON, Gateway, error
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
 from ingest.routes_wrapped import WrappedRoutes
+from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
 from schemas.api import ApiError
 from schemas.rules import Rules
@@ -95,7 +96,8 @@ def with_segments(scope: Scope) -> Scope:
 
 class RequireApiKey:
     """401 in Trophy's shape unless X-API-KEY matches a configured hash, then 429 with
-    Retry-After when the key is over its rate limit, if one is set (pure ASGI)."""
+    Retry-After when the key is over its rate limit, if one is set (pure ASGI). The request
+    it passes on runs as its `Tenant-ID` header's tenant (`ingest.tenancy`)."""
 
     def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter | None = None) -> None:
         self.app = app
@@ -127,7 +129,11 @@ class RequireApiKey:
                 )
                 await error(429, message, {"Retry-After": retry_after(wait)})(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        token = TENANT.set(tenant_of(scope["headers"]))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            TENANT.reset(token)
 
 
 def guarded(handler: Handler) -> Handler:

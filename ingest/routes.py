@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable, Unconfirmed
 from ingest.stamp import new_event_id, now_ms
+from ingest.tenancy import with_tenant
 from ingest.views import ViewReader
 from processors.leaderboards import run_bounds
 from processors.metrics import event_fingerprint
@@ -96,8 +97,9 @@ class Gateway:
         return raw
 
     async def publish(self, commands: list[Command]) -> None:
+        """Write the commands (their user ids qualified by the request's tenant)."""
         try:
-            await self.publisher.publish_many(commands)
+            await self.publisher.publish_many([with_tenant(c) for c in commands])
         except Unavailable as exc:
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}

@@ -20,12 +20,12 @@ from typing import Any
 from starlette.requests import Request
 
 from ingest.routes import JSON, Gateway
+from ingest.tenancy import ranking as tenant_ranking
 from ingest.views import Entry
 from processors.leaderboards import group_of, run_id, status
 from processors.periods import local_ordinal
 from schemas import api_leaderboards as lb
 from schemas.api import ApiError
-from schemas.leaderboards import ranking_key
 from schemas.rules import Leaderboard
 
 
@@ -85,7 +85,7 @@ class LeaderboardRoutes:
         view = await self.gw.views.user(uid) if uid else None
         today = self.today((view or {}).get("tz"))
         group = group_of(board, attrs) or ""
-        ranking = ranking_key(board.key, self.run_of(board, asked, today), group)
+        ranking = tenant_ranking(board.key, self.run_of(board, asked, today), group)
         rankings = await self.rankings(board, ranking, uid, offset, limit)
         base = lb.board_json(board, self.gw.rules, status(board, today))
         return JSON({**base, "rankings": rankings})
@@ -137,7 +137,7 @@ class LeaderboardRoutes:
         group = group_of(board, view.get("attributes") or {})
         standing, history = None, []
         if group is not None:
-            ranking = ranking_key(board.key, run, group)
+            ranking = tenant_ranking(board.key, run, group)
             got = await self.gw.views.board_standing(ranking, uid)
             if got is not None and self.shown(board, got[0]):
                 standing = (got[0] + 1, got[1])

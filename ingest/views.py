@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ingest.tenancy import TENANT
 from schemas.api import ApiError
 from schemas.views import HistoryDay, Keys, decode_view, parse_history_member
 
@@ -48,7 +49,13 @@ def _user_of(member: bytes | str) -> str:
 class ViewReader:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
-        self.keys = keys
+        self.base = keys
+
+    @property
+    def keys(self) -> Keys:
+        """The keys of the request's tenant (`ingest.tenancy`; the default tenant's without
+        one)."""
+        return self.base.scoped(TENANT.get())
 
     async def user(self, user_id: str) -> dict[str, Any] | None:
         raw = await self.redis.hget(self.keys.user(user_id), "doc")

@@ -8,6 +8,9 @@ removes the participant's old member and adds the new one (or none: it left). Re
 ranking sit on one partition and are applied in order, so a redelivery after a crash ends in
 the same views (at least once, idempotent).
 
+A tenant's user (`schemas.tenants`) is on its tenant's rankings only (their group names the
+tenant), so a member carries the id the tenant knows.
+
 Scores are floats: every whole value below 2^53 and decimals up to 15 significant digits
 are exact; the member carries the tie order.
 
@@ -36,6 +39,7 @@ from schemas.leaderboards import (
     decode_leaderboard_record,
     ranking_key,
 )
+from schemas.tenants import split_user
 from schemas.views import (
     WRITE_BOARD,
     HistoryDay,
@@ -97,7 +101,8 @@ class BoardProjector(_Decoding):
             return 0
         keys = self.keys.keys
         pipe = self.redis.pipeline(transaction=False)
-        for (ranking, user), change in latest.items():
+        for (ranking, qualified), change in latest.items():
+            user = split_user(qualified)[1]  # a tenant's ranking holds its users only
             score = "" if change.value is None else repr(-float(change.value))
             member = board_member(change.time_ms, user)
             await self.script(
@@ -147,7 +152,9 @@ class HistoryProjector(_Decoding):
         changes = self.changes(values)
         if not changes:
             return 0
-        keys = [self.keys.keys.rank_history(ranking, user) for ranking, user in changes]
+        keys = [
+            self.keys.keys.rank_history(ranking, split_user(user)[1]) for ranking, user in changes
+        ]
         pipe = self.redis.pipeline(transaction=False)
         for key in keys:
             pipe.zrange(key, 0, -1)

@@ -25,6 +25,7 @@ from processors import periods
 from processors.periods import DAY_MS, EPOCH_ORDINAL, zone
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
+from schemas.tenants import split_user, tenant_group
 
 Status = Literal["scheduled", "active", "finished"]
 ZERO = Decimal(0)
@@ -171,11 +172,15 @@ def score_changes(
     if not boards:
         return scores, []
     clock = local_clock(moment.time_ms, moment.tz)
+    tenant = split_user(moment.user_id)[0]
     changed: dict[str, BoardScore] | None = None
     records: list[ScoreChanged] = []
     for key, board in boards.items():
         held = scores.get(key)
-        new = _board(board, held, before, after, moment, clock, records)
+        group = group_of(board, moment.attributes)
+        if tenant is not None and group is not None:
+            group = tenant_group(tenant, group)  # a tenant's users rank among themselves
+        new = _board(board, held, (before, after), moment, (clock, group), records)
         if new is not held and new is not None:
             if changed is None:
                 changed = dict(scores)
@@ -215,19 +220,19 @@ def _value(
 def _board(
     board: Leaderboard,
     held: BoardScore | None,
-    before: Standing,
-    after: Standing,
+    standings: tuple[Standing, Standing],
     moment: Moment,
-    clock: tuple[int, int],
+    where: tuple[tuple[int, int], str | None],
     out: list[ScoreChanged],
 ) -> BoardScore | None:
-    ordinal, minute = clock
+    """The user's score on one board after the command (`standings` before and after;
+    `where`: the local date and minute, and the ranking group or None)."""
+    (ordinal, minute), group = where
     if status(board, ordinal) != "active":
         return held
     run = run_id(board, ordinal)
     current = held if held is not None and held.run == run else None
-    value = _value(board, current, before, after, minute)
-    group = group_of(board, moment.attributes)
+    value = _value(board, current, *standings, minute)
     if current is None:
         if value is None:
             return held

@@ -10,6 +10,9 @@ lose every user idle for longer; the compacted changelog always holds each user'
 state, and it carries the profile, totals, achievements (with achievedAt), the streak with
 its history and the points.
 
+A tenant's user (`schemas.tenants`) is written under the tenant's keys (`Keys.scoped`) with
+the id the tenant knows.
+
 Idempotent: a document is written only when its state version (commands applied) is not older
 than the stored one (`schemas.views.WRITE_USER`, a Lua compare-and-set), and completions are
 set members, so redelivery after a crash changes nothing. Offsets are committed after the
@@ -46,6 +49,7 @@ from processors.wrapped import year_changes
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
+from schemas.tenants import split_user
 from schemas.topics import Names
 from schemas.views import FINISH_REBUILD, REBUILD_LEASE_S, WRITE_USER, Keys, encode_view
 
@@ -104,26 +108,29 @@ class Projector:
             return 0
         pipe = self.redis.pipeline(transaction=False)
         for state in latest.values():
-            doc = encode_view(user_view(state, self.rules))
-            scored, left = self.scores(state)
+            tenant, uid = split_user(state.user_id)
+            scope = self.keys.scoped(tenant)
+            doc = encode_view(user_view(state, self.rules) | {"userId": uid})
+            scored, left = self.scores(state, scope)
             keys = [
-                self.keys.user(state.user_id),
-                self.keys.users,
-                *(self.keys.completed(a) for a in sorted(state.achievements)),
+                scope.user(uid),
+                scope.users,
+                *(scope.completed(a) for a in sorted(state.achievements)),
                 *scored,
                 *left,
             ]
-            args: list[int | str | bytes] = [state.events, doc, state.user_id]
+            args: list[int | str | bytes] = [state.events, doc, uid]
             args.extend((len(scored), len(left), *scored.values()))
             await self.script(keys=keys, args=args, client=pipe)
         written = sum(int(x) for x in await pipe.execute())
         self.applied += written
         return written
 
-    def scores(self, state: UserState) -> tuple[dict[str, int | str], list[str]]:
-        """The sorted sets the user is scored in (the points totals, the changes of every
-        year the kept days cover whole), and those the user leaves (years kept in part)."""
-        rules, keys = self.rules, self.keys
+    def scores(self, state: UserState, keys: Keys) -> tuple[dict[str, int | str], list[str]]:
+        """The sorted sets (of the user's tenant, `keys`) the user is scored in (the points
+        totals, the changes of every year the kept days cover whole), and those the user
+        leaves (years kept in part)."""
+        rules = self.rules
         scored: dict[str, int | str] = {
             keys.points(s): state.points[s].total for s in rules.points if s in state.points
         }

@@ -23,6 +23,7 @@ from schemas.api import attributes_param, bool_param, int_param
 from schemas.leaderboards import RankChanged
 from schemas.requests import ApiError, bad
 from schemas.rules import Leaderboard, Rules
+from schemas.tenants import split_group
 from schemas.views import HISTORY_DAYS, HistoryDay
 
 MAX_OFFSET = 2**31 - 1  # beyond every ranking; Redis takes 64-bit positions only
@@ -97,7 +98,7 @@ def event_board_json(
     if board.breakdown_attributes:
         values = [
             {"key": unquote(k), "value": unquote(v)}
-            for k, _, v in (part.partition("=") for part in moved.group.split("&"))
+            for k, _, v in (part.partition("=") for part in split_group(moved.group)[1].split("&"))
         ]
         out["breakdownAttributeValues"] = values
         if len(values) == 1:

@@ -20,6 +20,7 @@ from msgspec import UNSET, UnsetType
 
 from schemas.commands import User, known_time_zone, value_problem, value_reason
 from schemas.rules import Rules
+from schemas.tenants import SEPARATOR
 from schemas.wire import Problem, Words, generic_words, problem_of, words_for
 
 T = TypeVar("T")
@@ -227,6 +228,8 @@ def _user(
         uid = user_id
     if uid is None:
         raise bad(f"{where}.id: missing user id")
+    if SEPARATOR in uid:  # it would name a user of a tenant (schemas.tenants)
+        raise bad(f"{where}.id: a user id may not contain U+0000")
     if body.tz is not None and not known_time_zone(body.tz):
         raise bad(f"{where}.tz: unknown time zone {body.tz[:64]!r}")
     sign_up = None if body.sign_up_date is UNSET else sign_up_date(body.sign_up_date, where)

@@ -47,6 +47,13 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}rank-history-epoch, {prefix}rank-history-rebuilding   the histories' own epoch
                                           marker and rebuild lease
 
+A tenant's users (`schemas.tenants`) have the same per-user and aggregate keys with
+`tenant:{tenant}:` (percent-encoded) after the prefix (`Keys.scoped`):
+`{prefix}tenant:acme:user:18`, its own users set, completion sets, points and yearly sets,
+with the ids the tenant knows. A tenant's rankings are rankings of their own (the group
+starts with `@{tenant}`), so `board:`, `board-member:` and `rank-history:` keys need no
+scope; their members are the ids the tenant knows. The markers are shared.
+
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
 newer view. Equal versions carry the same state (the fold is deterministic) unless the rules
@@ -75,6 +82,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -118,26 +126,36 @@ REBUILD_LEASE_S = 30  # the rebuilding token expires unless its rebuild makes pr
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """The Redis keys of one deployment's views."""
+    """The Redis keys of one deployment's views: the markers under `prefix`, the data of the
+    default tenant too, a tenant's data under `prefix` + its `scope` (`scoped`)."""
 
     prefix: str = DEFAULT_PREFIX
+    scope: str = ""  # "" for users of no tenant; "tenant:{quoted tenant}:" for a tenant's
+
+    def scoped(self, tenant: str | None) -> Keys:
+        """The keys of a tenant's views (`schemas.tenants`): the same markers, its own users,
+        completion sets, points and yearly sets. Rankings and histories are not scoped: a
+        tenant's rankings have names of their own (`schemas.tenants.tenant_group`)."""
+        if not tenant:
+            return self if not self.scope else Keys(self.prefix)
+        return Keys(self.prefix, f"tenant:{quote(tenant, safe='')}:")
 
     def user(self, user_id: str) -> str:
-        return f"{self.prefix}user:{user_id}"
+        return f"{self.prefix}{self.scope}user:{user_id}"
 
     @property
     def users(self) -> str:
-        return f"{self.prefix}users"
+        return f"{self.prefix}{self.scope}users"
 
     def completed(self, achievement: str) -> str:
-        return f"{self.prefix}completed:{achievement}"
+        return f"{self.prefix}{self.scope}completed:{achievement}"
 
     def points(self, system: str) -> str:
-        return f"{self.prefix}points:{system}"
+        return f"{self.prefix}{self.scope}points:{system}"
 
     def year(self, kind: str, key: str, year: int) -> str:
         """The year's changes of one metric (`kind` "metric") or points system ("points")."""
-        return f"{self.prefix}year:{kind}:{key}:{year}"
+        return f"{self.prefix}{self.scope}year:{kind}:{key}:{year}"
 
     @property
     def epoch(self) -> str:

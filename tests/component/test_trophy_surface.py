@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 
+from schemas.commands import UserIdentified
 from tests.component.fakes import API_KEY, Stack, view
 
 ROOT = "http://podium.test"
@@ -44,14 +45,30 @@ def test_a_405_lists_every_method_of_the_path(http: TestClient) -> None:
     assert set(resp.headers["allow"].replace(" ", "").split(",")) >= {"GET", "PUT", "PATCH"}
 
 
-def test_the_tenant_id_header_is_accepted_and_changes_nothing(
+def test_a_tenants_write_carries_the_tenants_user_and_its_answer_the_bare_id(
     stack: Stack, http: TestClient
 ) -> None:
-    stack.views.put(view("u1", name="Ann"))
-    plain = http.get("/users/u1")
-    tenant = http.get("/users/u1", headers={"Tenant-ID": "acme"})
-    assert tenant.status_code == plain.status_code == 200
-    assert tenant.json() == plain.json()
+    """The command on the log names the tenant's user (`schemas.tenants`); the answer, and
+    every read, the id the tenant knows. Isolation of the reads: tests/integration/gateway/
+    test_tenants_sdk.py (the fakes here ignore the keys)."""
+    resp = http.put("/users/u1", json={"name": "Ann"}, headers={"Tenant-ID": "acme"})
+    assert resp.status_code in (200, 201, 202), resp.text
+    [cmd] = stack.publisher.published
+    assert isinstance(cmd, UserIdentified) and cmd.user.id == "acme\x00u1"
+    assert resp.json()["id"] == "u1"
+    http.put("/users/u2", json={"name": "Bob"})
+    assert stack.publisher.published[-1].user.id == "u2"  # type: ignore[union-attr]
+
+
+def test_a_user_id_holding_u0000_is_refused_on_every_write(http: TestClient) -> None:
+    for method, path, body in (
+        ("PUT", "/users/acme%0018", {"name": "x"}),
+        ("POST", "/users", {"id": "acme\x0018"}),
+        ("POST", "/metrics/words-written/event", {"user": {"id": "acme\x0018"}, "value": 1}),
+    ):
+        resp = http.request(method, path, json=body)
+        assert resp.status_code == 422, (path, resp.text)
+        assert "U+0000" in resp.json()["error"]
 
 
 def test_bad_query_values_are_422(stack: Stack, http: TestClient) -> None:

@@ -106,11 +106,17 @@ class Podium:
             time.sleep(0.1)
         return ranker
 
-    def trophy(self, base_url: str | None = None, api_key: str | None = None) -> TrophyApi:
+    def trophy(
+        self, base_url: str | None = None, api_key: str | None = None, tenant: str | None = None
+    ) -> TrophyApi:
         url = base_url or self.base_url
         env = TrophyApiEnvironment(api=url, admin=url.removesuffix("/v1") + "/admin/v1")
         return TrophyApi(
-            api_key=api_key or self.api_key, environment=env, max_retries=0, timeout=10
+            api_key=api_key or self.api_key,
+            environment=env,
+            max_retries=0,
+            timeout=10,
+            tenant_id=tenant,
         )
 
     def http(self) -> httpx.Client:
