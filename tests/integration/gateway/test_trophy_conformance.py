@@ -268,8 +268,9 @@ def _amend_points(p: dict[str, Any]) -> None:
             key["schema"]["enum"] = POINTS_KEYS
     p["/points/{key}/summary"]["get"]["parameters"][1]["schema"]["pattern"] = ATTRIBUTE_PAIRS
     # includeFinished: the operation lists no 422, and the prose names only 'true' (any
-    # other value is the default), so every value is answered
-    p["/points/{key}/boosts"]["get"]["parameters"][1]["schema"] = {"type": "string"}
+    # other value is the default), so every value is answered; the SDK's booleans stay
+    finished = {"anyOf": [{"type": "boolean"}, {"type": "string"}], "default": False}
+    p["/points/{key}/boosts"]["get"]["parameters"][1]["schema"] = finished
     # year: "between 1 and the current year" (the user's): the year now where it is earliest
     # (UTC-12) is current for every user
     wrapped = p["/users/{id}/wrapped"]["get"]["parameters"][1]["schema"]
