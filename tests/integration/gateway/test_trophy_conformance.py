@@ -140,6 +140,7 @@ start = 2999-01-01T00:00:00Z
 rounding = "up"
 """
 POINTS_KEYS = ["xp", "coins", "karma"]
+LEVELLED_KEYS = ["xp", "karma"]  # `coins` has no levels
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 STRING = {"type": "string", "maxLength": api.MAX_USER_STRING}
 ATTRIBUTES = {
@@ -266,6 +267,9 @@ def _amend_points(p: dict[str, Any]) -> None:
         if path.startswith(("/points/{key}", "/users/{id}/points/{key}")):
             key = next(q for q in item["get"]["parameters"] if q["name"] == "key")
             key["schema"]["enum"] = POINTS_KEYS
+    # the level summary of a system without levels is 422 (Trophy's "No levels configured"),
+    # a rule over the rules file that a schema cannot state: the systems with levels
+    p["/points/{key}/level-summary"]["get"]["parameters"][0]["schema"]["enum"] = LEVELLED_KEYS
     p["/points/{key}/summary"]["get"]["parameters"][1]["schema"]["pattern"] = ATTRIBUTE_PAIRS
     # includeFinished: the operation lists no 422, and the prose names only 'true' (any
     # other value is the default), so every value is answered; the SDK's booleans stay
