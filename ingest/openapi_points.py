@@ -177,7 +177,7 @@ def points_paths(rules: Rules, uid: Schema) -> Schema:
         "/v1/points/{key}/summary": _get("pointsSummary", [key, attrs], _array("PointsRange"), 422),
         "/v1/points/{key}/levels": _get("pointsLevels", [key], _array("PointsLevel")),
         "/v1/points/{key}/level-summary": _get(
-            "pointsLevelSummary", [key], _array("PointsLevelUsers")
+            "pointsLevelSummary", [key], _array("PointsLevelUsers"), 422
         ),
         "/v1/points/{key}/boosts": _get("pointsBoosts", [key, finished], boosts),  # as Trophy's
     }

@@ -100,6 +100,7 @@ class PointsRoutes:
 
     async def level_summary(self, request: Request) -> JSON:
         system = self.system(request)
+        api_points.require_levels(system)
         await self.gw.views.require_whole()  # counts over lost views would be partial
         counts = await self.gw.views.points_counts(system.key, api_points.level_ranges(system))
         return JSON(api_points.level_summary_json(system, counts))

@@ -348,6 +348,13 @@ def count_levels(totals: Sequence[int], system: PointsSystem) -> list[int]:
     ]
 
 
+def require_levels(system: PointsSystem) -> None:
+    """The level summary of a system without levels is 422, Trophy's answer ("No levels
+    configured on the points system")."""
+    if not system.levels:
+        raise ApiError(422, f"points system {system.key!r} has no levels")
+
+
 def level_summary_json(system: PointsSystem, counts: Sequence[int]) -> list[Any]:
     """Trophy's `PointsLevelSummaryResponse`: users per level, lowest level first."""
     return [

@@ -129,6 +129,7 @@ def test_a_user_without_points_has_zero_and_no_level(users: Stack, http: TestCli
         ("/points/gold/level-summary", 404, "points system 'gold'"),
         ("/points/gold/boosts", 404, "points system 'gold'"),
         ("/points/xp/summary?userAttributes=plan", 422, "userAttributes"),
+        ("/points/karma/level-summary", 422, "points system 'karma' has no levels"),
     ],
 )
 def test_refusals_name_what_is_wrong(

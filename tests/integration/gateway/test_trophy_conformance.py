@@ -1,8 +1,9 @@
 """schemathesis with Trophy's own OpenAPI document (version 1.21.1, the one its SDKs are
 generated from) against the real stack, every check on: each operation Podium serves answers
 only the status codes Trophy lists for it, with bodies that validate against Trophy's schemas.
-The stack runs the tests' writing rules with three leaderboards added (`BOARDS`) and the
-ranker, so the leaderboard reads answer real boards, ranked from the events the fuzzer sends.
+The stack runs the tests' writing rules with three leaderboards and a points system added
+(`BOARDS`, `POINTS`) and the ranker, so the leaderboard and points reads answer real boards and
+systems, ranked and awarded from the events the fuzzer sends.
 
 Where Trophy's document is wrong or vague, `amend` changes a copy of it, one named point each
 (a test holds it to the pointers it names), and `docs/trophy-conformance.md` lists the same
@@ -18,8 +19,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -48,8 +51,17 @@ SERVED = {
     "/leaderboards": ("get",),
     "/leaderboards/{key}": ("get",),
     "/users/{id}/leaderboards/{key}": ("get",),
+    "/points/{key}": ("get",),
+    "/points/{key}/summary": ("get",),
+    "/points/{key}/boosts": ("get",),
+    "/points/{key}/levels": ("get",),
+    "/points/{key}/level-summary": ("get",),
+    "/users/{id}/points/{key}": ("get",),
+    "/users/{id}/points/{key}/boosts": ("get",),
+    "/users/{id}/points/{key}/event-summary": ("get",),
+    "/users/{id}/wrapped": ("get",),
 }
-OPERATIONS = 18
+OPERATIONS = 27
 # Added to the writing rules: a perpetual board, a weekly one with a cap, a finished one
 BOARDS = """
 [[leaderboards]]
@@ -77,6 +89,58 @@ start = 2020-03-01
 end = 2020-05-31
 """
 BOARD_KEYS = ["top-writers", "weekly-top", "spring-2020"]
+# Added too: a points system with a described level and a badge, and a boost of each status
+# (one for a user attribute), beside the writing rules' `xp` (levels) and `coins` (a cap)
+POINTS = """
+[[points]]
+key = "karma"
+name = "Karma"
+description = "Standing among the writers"
+badge_url = "https://example.com/badges/karma.png"
+
+[[points.triggers]]
+key = "per-chapter"
+type = "metric"
+metric = "chapters-finished"
+threshold = 1
+points = 4
+event_attributes = { genre = "poetry" }
+
+[[points.levels]]
+key = "newcomer"
+name = "Newcomer"
+points = 0
+
+[[points.levels]]
+key = "regular"
+name = "Regular"
+description = "20 karma"
+badge_url = "https://example.com/badges/regular.png"
+points = 20
+
+[[points.boosts]]
+key = "pro-double"
+name = "Pro double"
+multiplier = 2
+start = 2020-01-01T00:00:00Z
+user_attributes = { plan = "pro" }
+
+[[points.boosts]]
+key = "launch-triple"
+name = "Launch triple"
+multiplier = 3
+start = 2020-01-01T00:00:00Z
+end = 2020-02-01T00:00:00Z
+
+[[points.boosts]]
+key = "future-half"
+name = "Future bonus"
+multiplier = 1.5
+start = 2999-01-01T00:00:00Z
+rounding = "up"
+"""
+POINTS_KEYS = ["xp", "coins", "karma"]
+LEVELLED_KEYS = ["xp", "karma"]  # `coins` has no levels
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 STRING = {"type": "string", "maxLength": api.MAX_USER_STRING}
 ATTRIBUTES = {
@@ -115,6 +179,7 @@ def amend(doc: dict[str, Any]) -> list[str]:
     _amend_users(p, c)
     _amend_reads(p)
     _amend_leaderboards(p)
+    _amend_points(p)
     # Trophy's SDK 1.27 has the `anniversary` trigger (`anniversaryYears`); the document does not
     c["AchievementResponse"]["properties"]["trigger"]["enum"].append("anniversary")
     c["UpdateUserPreferencesRequest"]["additionalProperties"] = False
@@ -175,9 +240,10 @@ def _amend_reads(p: dict[str, Any]) -> None:
     p["/achievements"]["get"]["parameters"][0]["schema"]["pattern"] = ATTRIBUTE_PAIRS
     # start <= end, at most 400 days apart: two parameters a schema cannot relate; dates
     # that meet it
-    summary = p["/users/{id}/metrics/{key}/event-summary"]["get"]["parameters"]
-    summary[3]["schema"]["enum"] = ["2024-01-01", "2024-02-29"]
-    summary[4]["schema"]["enum"] = ["2024-03-01", "2024-12-31"]
+    for path in ("/users/{id}/metrics/{key}", "/users/{id}/points/{key}"):
+        summary = p[path + "/event-summary"]["get"]["parameters"]
+        summary[3]["schema"]["enum"] = ["2024-01-01", "2024-02-29"]
+        summary[4]["schema"]["enum"] = ["2024-03-01", "2024-12-31"]
 
 
 def _amend_leaderboards(p: dict[str, Any]) -> None:
@@ -191,6 +257,28 @@ def _amend_leaderboards(p: dict[str, Any]) -> None:
     # userAttributes chooses a breakdown group, required with a breakdown and refused
     # without one: a rule between two parameters; the test's boards have no breakdown
     board[5]["schema"]["enum"] = [""]
+
+
+def _amend_points(p: dict[str, Any]) -> None:
+    """The points reads' keys named, their query parameters stated."""
+    # the points systems of the test's rules, so that the cases reach them (any other key
+    # is a 404)
+    for path, item in p.items():
+        if path.startswith(("/points/{key}", "/users/{id}/points/{key}")):
+            key = next(q for q in item["get"]["parameters"] if q["name"] == "key")
+            key["schema"]["enum"] = POINTS_KEYS
+    # the level summary of a system without levels is 422 (Trophy's "No levels configured"),
+    # a rule over the rules file that a schema cannot state: the systems with levels
+    p["/points/{key}/level-summary"]["get"]["parameters"][0]["schema"]["enum"] = LEVELLED_KEYS
+    p["/points/{key}/summary"]["get"]["parameters"][1]["schema"]["pattern"] = ATTRIBUTE_PAIRS
+    # includeFinished: the operation lists no 422, and the prose names only 'true' (any
+    # other value is the default), so every value is answered; the SDK's booleans stay
+    finished = {"anyOf": [{"type": "boolean"}, {"type": "string"}], "default": False}
+    p["/points/{key}/boosts"]["get"]["parameters"][1]["schema"] = finished
+    # year: "between 1 and the current year" (the user's): the year now where it is earliest
+    # (UTC-12) is current for every user
+    wrapped = p["/users/{id}/wrapped"]["get"]["parameters"][1]["schema"]
+    wrapped["maximum"] = datetime.now(ZoneInfo("Etc/GMT+12")).year
 
 
 AMENDED = [
@@ -209,11 +297,24 @@ AMENDED = [
     "/components/schemas/UpsertedUser",
     "/paths/~1users~1{id}~1metrics~1{key}~1event-summary/get/parameters/3/schema/enum",
     "/paths/~1users~1{id}~1metrics~1{key}~1event-summary/get/parameters/4/schema/enum",
+    "/paths/~1users~1{id}~1points~1{key}~1event-summary/get/parameters/3/schema/enum",
+    "/paths/~1users~1{id}~1points~1{key}~1event-summary/get/parameters/4/schema/enum",
     "/paths/~1leaderboards~1{key}/get/parameters/0/schema/enum",
     "/paths/~1leaderboards~1{key}/get/parameters/1/schema/maximum",
     "/paths/~1leaderboards~1{key}/get/parameters/2/schema/maximum",
     "/paths/~1leaderboards~1{key}/get/parameters/5/schema/enum",
     "/paths/~1users~1{id}~1leaderboards~1{key}/get/parameters/1/schema/enum",
+    "/paths/~1points~1{key}/get/parameters/0/schema/enum",
+    "/paths/~1points~1{key}~1summary/get/parameters/0/schema/enum",
+    "/paths/~1points~1{key}~1summary/get/parameters/1/schema/pattern",
+    "/paths/~1points~1{key}~1boosts/get/parameters/0/schema/enum",
+    "/paths/~1points~1{key}~1boosts/get/parameters/1/schema",
+    "/paths/~1points~1{key}~1levels/get/parameters/0/schema/enum",
+    "/paths/~1points~1{key}~1level-summary/get/parameters/0/schema/enum",
+    "/paths/~1users~1{id}~1points~1{key}/get/parameters/1/schema/enum",
+    "/paths/~1users~1{id}~1points~1{key}~1boosts/get/parameters/1/schema/enum",
+    "/paths/~1users~1{id}~1points~1{key}~1event-summary/get/parameters/1/schema/enum",
+    "/paths/~1users~1{id}~1wrapped/get/parameters/1/schema/maximum",
     "/components/schemas/AchievementResponse/properties/trigger/enum",
     "/components/schemas/UpdateUserPreferencesRequest/additionalProperties",
     "/components/schemas/NotificationPreferences/additionalProperties",
@@ -228,7 +329,7 @@ def podium(
     with ExitStack() as stack:
         home = tmp_path_factory.mktemp("podium-conformance")
         rules = home / "rules.toml"
-        rules.write_text(WRITING_PATH.read_text() + BOARDS)
+        rules.write_text(WRITING_PATH.read_text() + BOARDS + POINTS)
         pod = start_podium(kafka_bootstrap, redis_url, home, rules=rules)
         stack.callback(pod.stop)
         pod.start_ranker()
