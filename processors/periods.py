@@ -113,6 +113,12 @@ def period_bounds(index: int, frequency: str, week_start: int = 0) -> tuple[int,
     return start, date(nyear, nmonth0 + 1, 1).toordinal() - 1
 
 
+def js_weekday(ordinal: int) -> int:
+    """The weekday of a local date as JavaScript's `Date.getDay()` numbers it (0 = Sunday ...
+    6 = Saturday), as Trophy's `daysOff` does: ordinal 1 (0001-01-01) is a Monday."""
+    return ordinal % 7
+
+
 def next_period(index: int) -> int:
     """The period after `index`, for every frequency (indexes are consecutive)."""
     return index + 1

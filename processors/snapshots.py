@@ -6,7 +6,7 @@ separate from advancing the streak, and it is memoised.
 
 from __future__ import annotations
 
-from processors.periods import iso, next_period, period_iso
+from processors.periods import iso, js_weekday, next_period, period_iso
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules, Streak
 from schemas.state import StreakState
@@ -47,12 +47,21 @@ def snapshot(s: StreakState, rules: Rules, extended: bool) -> StreakSnapshot | N
     return made
 
 
+def _next_counted(period: int, rule: Streak) -> int:
+    """The first period after `period` that counts: a missed day off only pauses the streak,
+    so it expires at the end of the first day after the kept one that is not a day off."""
+    following = next_period(period)
+    while rule.days_off and js_weekday(following) in rule.days_off:
+        following = next_period(following)  # ends: the rules keep at least one day counting
+    return following
+
+
 def _snapshot(s: StreakState, rule: Streak, ws: int, extended: bool) -> StreakSnapshot:
     frequency = rule.frequency
     start, end = (None, None) if s.period is None else period_iso(s.period, frequency, ws)
     expires = None
     if s.covered is not None and s.length:
-        expires = period_iso(next_period(s.covered), frequency, ws)[1]
+        expires = period_iso(_next_counted(s.covered, rule), frequency, ws)[1]
     started = None if s.started is None else iso(s.started)
     fz = rule.freezes
     interval = (fz.auto_earn_interval_days or None) if fz else None

@@ -13,11 +13,18 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from processors.metrics import exact_add, remember
-from processors.periods import iso, local_ordinal, period_bounds, period_index, period_iso
+from processors.periods import (
+    iso,
+    js_weekday,
+    local_ordinal,
+    period_bounds,
+    period_index,
+    period_iso,
+)
 from processors.snapshots import snapshot
 from schemas.records import StreakChanged, StreakChangeKind
 from schemas.rules import Freezes, Rules, Streak
-from schemas.state import HistoryEntry, StreakState
+from schemas.state import HistoryEntry, Paused, StreakState, pauses
 from schemas.values import replace
 
 __all__ = ["advance", "initial_streak", "snapshot"]
@@ -108,14 +115,18 @@ def _unsettled(s: StreakState, fz: Freezes | None, day: int, period: int) -> boo
 
 
 def _settle(s: StreakState, step: _Step, day: int, period: int) -> StreakState:
-    """Close the periods before `period`, in order: a freeze keeps each missed one, else the
-    streak is lost. Freezes earned by the day after a missed period count for it."""
+    """Close the periods before `period`, in order: a missed day off pauses the streak, a
+    freeze keeps each other missed one, else the streak is lost. Freezes earned by the day
+    after a missed period count for it."""
     if s.freeze_anchor is None:
         s = replace(s, freeze_anchor=day)  # the user's first day: auto-earn counts from it
     if s.covered is not None:
+        off = step.rule.days_off  # daily streaks only: a period is a date ordinal
         for missed in range(s.covered + 1, period):
             s = _earn(s, step, period_bounds(missed, step.rule.frequency, step.week_start)[1] + 1)
-            if s.freezes > 0:
+            if off and js_weekday(missed) in off:
+                s = _pause(s, step, missed)
+            elif s.freezes > 0:
                 s = _freeze(s, step, missed)
             else:
                 step.emit("lost", missed, s)  # the fact shows the length that was lost
@@ -124,14 +135,34 @@ def _settle(s: StreakState, step: _Step, day: int, period: int) -> StreakState:
     return _earn(s, step, day)
 
 
+def _pause(s: StreakState, step: _Step, missed: int) -> StreakState:
+    """A missed day off keeps the streak paused: the length stays, no freeze is used, the
+    period joins the history as paused. No fact: length, freezes and start are unchanged."""
+    history = remember(
+        s.history, _entry(missed, s.length, used_freeze=False), step.rule.history_periods
+    )
+    paused = _kept_pauses((*s.paused_periods, missed), history)
+    return replace(s, covered=missed, history=history, paused=paused)
+
+
+def _kept_pauses(periods: tuple[int, ...], history: tuple[HistoryEntry, ...]) -> Paused:
+    """The paused periods `history` still keeps (it drops its oldest beyond the bound)."""
+    oldest = history[0].period if history else 0
+    if periods and periods[0] < oldest:
+        periods = tuple(p for p in periods if p >= oldest)
+    return pauses(periods)
+
+
 def _freeze(s: StreakState, step: _Step, missed: int) -> StreakState:
     """A freeze keeps the missed period: the length stays, the period joins the history."""
     entry = _entry(missed, s.length, used_freeze=True)
+    history = remember(s.history, entry, step.rule.history_periods)
     s = replace(
         s,
         freezes=s.freezes - 1,
         covered=missed,
-        history=remember(s.history, entry, step.rule.history_periods),
+        history=history,
+        paused=_kept_pauses(s.paused_periods, history),
     )
     step.emit("freeze_consumed", missed, s)
     return s
@@ -168,6 +199,7 @@ def _extend(
     else:
         kind, length, started = "extended", s.length + 1, s.started
     entry = _entry(period, length, used_freeze=False)
+    history = remember(s.history, entry, step.rule.history_periods)
     grown = StreakState(
         length=length,
         longest=max(s.longest, length),
@@ -179,7 +211,8 @@ def _extend(
         freezes=s.freezes,
         freeze_anchor=s.freeze_anchor,
         freeze_earned=s.freeze_earned,
-        history=remember(s.history, entry, step.rule.history_periods),
+        history=history,
+        paused=_kept_pauses(s.paused_periods, history),
     )
     step.emit(kind, period, grown)
     return grown

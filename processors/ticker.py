@@ -4,11 +4,12 @@ replay sees the very same ticks).
 
 Reads the latest states from `podium.state`; for every user with an active streak whose
 streak a tick at `at_ms` would change (a missed period: freeze consumed or streak lost, or a
-freeze earned), with a time points trigger whose interval has ended since its last
-command, or with an anniversary achievement whose day has come, writes one tick keyed by
-the user id. The tick's event id is
-`tick:{at_ms}:{user}`, so running the same tick twice changes nothing (the fold drops a
-repeated event id). Run it from cron, e.g. hourly; the fold applies `close_periods`.
+freeze earned; a missed day off only pauses it, which no fact reports and no tick needs),
+with a time points trigger whose interval has ended since its last command, or with an
+anniversary achievement whose day has come, writes one tick keyed by the user id. The
+tick's event id is `tick:{at_ms}:{user}`, so running the same tick twice changes nothing
+(the fold drops a repeated event id). Run it from cron, e.g. hourly; the fold applies
+`close_periods`.
 """
 
 from __future__ import annotations

@@ -20,20 +20,21 @@ def _streak(state: UserState, rules: Rules) -> dict[str, Any] | None:
 
 
 def _history(state: UserState, rules: Rules) -> list[list[Any]]:
-    """[periodStart, periodEnd, length, usedFreeze] per period, oldest first; a period between
-    two kept ones that the state does not keep had no streak (length 0)."""
+    """[periodStart, periodEnd, length, usedFreeze, usedPause] per period, oldest first; a
+    period between two kept ones that the state does not keep had no streak (length 0)."""
     if rules.streak is None:
         return []
     freq, ws = rules.streak.frequency, rules.week_start
+    paused = frozenset(state.streak.paused_periods)
     out: list[list[Any]] = []
     previous: int | None = None
     for entry in sorted(state.streak.history, key=lambda h: h.period):
         if previous is not None:
             for gap in range(previous + 1, entry.period):
                 first, last = period_bounds(gap, freq, ws)
-                out.append([iso(first), iso(last), 0, False])
+                out.append([iso(first), iso(last), 0, False, False])
         first, last = period_bounds(entry.period, freq, ws)
-        out.append([iso(first), iso(last), entry.length, entry.used_freeze])
+        out.append([iso(first), iso(last), entry.length, entry.used_freeze, entry.period in paused])
         previous = entry.period
     return out[-rules.streak.history_periods :] if rules.streak.history_periods else out
 

@@ -182,7 +182,7 @@ def longest_streak(history: Sequence[Kept], year: int, now: StreakNow) -> Streak
         return StreakRun(0, None, None, None)
     j = best
     while j > 0 and 0 < history[j - 1].length <= history[j].length:
-        j -= 1  # back through the run's earlier periods (a freeze keeps the length)
+        j -= 1  # back through the run's earlier periods (a freeze or a pause keeps the length)
     begun: int | None = history[j].first if history[j].length == 1 else None
     started: int | None = None
     if _runs_to_now(history, best, now.length) and now.started is not None:
@@ -308,7 +308,7 @@ def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> dict[str, Any
     frequency = rules.streak.frequency if rules.streak else "daily"
     history = [
         Kept(date.fromisoformat(ps).toordinal(), date.fromisoformat(pe).toordinal(), int(n))
-        for ps, pe, n, _frozen in view.get("history") or ()
+        for ps, pe, n, *_kept_how in view.get("history") or ()  # usedFreeze[, usedPause]
     ]
     snap = view.get("streak") or {}
     began = snap.get("started")

@@ -48,16 +48,17 @@ def streak_json(snap: Mapping[str, Any] | None, rules: Rules) -> dict[str, Any]:
 
 
 def history_json(view: Mapping[str, Any], periods: int) -> list[dict[str, Any]]:
-    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory)."""
+    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory). A row
+    of a view written before days off has no `usedPause` column: no pause."""
     if not periods:
         return []
     return [
         {
-            "periodStart": ps,
-            "periodEnd": pe,
-            "length": n,
-            "usedFreeze": bool(frozen),
-            "usedPause": False,
+            "periodStart": row[0],
+            "periodEnd": row[1],
+            "length": row[2],
+            "usedFreeze": bool(row[3]),
+            "usedPause": len(row) > 4 and bool(row[4]),
         }
-        for ps, pe, n, frozen in (view.get("history") or [])[-periods:]
+        for row in (view.get("history") or [])[-periods:]
     ]

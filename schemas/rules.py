@@ -79,6 +79,9 @@ class Streak:
     combine: Literal["all", "any"] = "all"
     freezes: Freezes | None = None
     history_periods: int = 30
+    # daily only: local weekdays (JavaScript's getDay(), 0 = Sunday ... 6 = Saturday) that
+    # do not count: a missed one pauses the streak instead of losing it
+    days_off: frozenset[int] = frozenset()
 
 
 IDEMPOTENCY_WINDOW = 1_000

@@ -275,7 +275,11 @@ def _freezes(d: _Doc, raw: object) -> Freezes:
 
 
 def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
-    t = d.table(raw, "streak", ("frequency", "combine", "thresholds", "freezes", "history_periods"))
+    t = d.table(
+        raw,
+        "streak",
+        ("frequency", "combine", "thresholds", "freezes", "history_periods", "days_off"),
+    )
     frequency = t.get("frequency")
     if frequency not in FREQUENCIES:
         raise d.error(
@@ -302,7 +306,29 @@ def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
         thresholds.append(Threshold(metric, value))
     freezes = None if "freezes" not in t else _freezes(d, t["freezes"])
     history = d.integer(t.get("history_periods", 30), "streak.history_periods", 1, 1000)
-    return Streak(frequency, tuple(thresholds), combine, freezes, history)
+    days_off = _days_off(d, t["days_off"], frequency) if "days_off" in t else frozenset()
+    return Streak(frequency, tuple(thresholds), combine, freezes, history, days_off)
+
+
+def _days_off(d: _Doc, raw: object, frequency: str) -> frozenset[int]:
+    """`days_off = [0, 6]`: weekdays as JavaScript's `Date.getDay()` numbers them (Trophy's
+    `daysOff`), for a daily streak only; at least one day of the week must count."""
+    path = "streak.days_off"
+    if frequency != "daily":
+        raise d.error(path, f"only a daily streak has days off (this one is {frequency})")
+    if not isinstance(raw, list):
+        raise d.error(
+            path, f"expected an array of weekdays (0 = Sunday ... 6 = Saturday), got {_kind(raw)}"
+        )
+    days: set[int] = set()
+    for i, item in enumerate(raw):
+        day = d.integer(item, f"{path}[{i}]", 0, 6)
+        if day in days:
+            raise d.error(f"{path}[{i}]", f"weekday {day} is listed twice")
+        days.add(day)
+    if len(days) == 7:
+        raise d.error(path, "every day of the week is off: at least one day must count")
+    return frozenset(days)
 
 
 def _achievement(

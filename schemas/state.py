@@ -7,7 +7,9 @@ byte-identical state; the bytes are those of the version before msgspec (a test 
 stored as proleptic Gregorian ordinals (`date.toordinal()`), streak periods as period indexes
 (see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load:
 version 2 added `points` (version 1 states load with none). Fields added since have defaults
-(`signUpDate`, `notifications`, `metricDays`), so a state written before them loads with none.
+(`signUpDate`, `notifications`, `metricDays`), so a state written before them loads with none;
+`leaderboards` and `streak.paused` are absent until first used, so such a state also
+re-encodes to its very bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     used_freeze: bool = False
 
 
+Paused = tuple[int, ...] | msgspec.UnsetType
+
+
+def pauses(periods: tuple[int, ...]) -> Paused:
+    """`StreakState.paused` holding these periods: UNSET (absent from the bytes) for none."""
+    return periods or msgspec.UNSET
+
+
 class StreakState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     length: int = 0
     longest: int = 0
@@ -45,6 +55,15 @@ class StreakState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     freeze_anchor: int | None = None  # local date ordinal auto-earn counts from
     freeze_earned: int = 0  # auto-earn intervals credited since the anchor
     history: tuple[HistoryEntry, ...] = ()
+    # the periods of `history` a day off kept (the streak paused), ascending; UNSET (absent
+    # from the bytes) when there are none, so states written before days off keep their bytes
+    paused: Paused = msgspec.UNSET
+
+    @property
+    def paused_periods(self) -> tuple[int, ...]:
+        """The periods of `history` a day off kept (empty when none)."""
+        kept = self.paused
+        return () if isinstance(kept, msgspec.UnsetType) else kept
 
 
 class KeptAward(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

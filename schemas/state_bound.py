@@ -31,6 +31,7 @@ NOTIFICATIONS_BYTES = 150
 """`notifications` at its fullest as the API accepts it (`schemas.requests`): each of the four
 notification types with both channels, `{"achievement_completed":["email","push"],...}`."""
 DAY_BYTES = 8  # a local date ordinal (at most 3,652,059: 9999-12-31) and a comma
+PAUSED_FIXED_BYTES = 12  # `"paused":[],` (the streak's periods a day off kept)
 POINTS_SYSTEM_BYTES = 100
 """One `"system":{"awards":[],"counts":{},"days":[],"level":null,"total":N,"units":{}}`
 without its key, items and level key."""
@@ -63,6 +64,8 @@ def state_bytes_bound(rules: Rules) -> int:
         streak = HISTORY_ENTRY_BYTES * rules.streak.history_periods + sum(
             len(t.metric) + 5 + DECIMAL_BYTES for t in rules.streak.thresholds
         )
+        if rules.streak.days_off:  # `"paused":[day,...],`: at most every kept period
+            streak += PAUSED_FIXED_BYTES + DAY_BYTES * rules.streak.history_periods
     recent = EVENT_ID_BYTES * limits.recent_event_ids
     points = sum(points_bytes_bound(s, rules) for s in rules.points.values())
     days = sum(len(key) + 5 + METRIC_DAY_BYTES * limits.metric_days for key in rules.metrics)

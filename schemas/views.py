@@ -69,7 +69,8 @@ changed and the log was replayed, in which case the later record is the one to k
                 "expires", "freezes", "maxFreezes", "freezeAutoEarnInterval",
                 "freezeAutoEarnAmount"} | null,
      "extendedMs": int | null,
-     "history": [[periodStart, periodEnd, length, usedFreeze], ...]   (oldest first)
+     "history": [[periodStart, periodEnd, length, usedFreeze, usedPause], ...]   (oldest
+                first; documents written before days off have no usedPause: false)
      "recent": [short hashes of the latest event ids applied],
      "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
                 count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see

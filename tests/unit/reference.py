@@ -63,6 +63,8 @@ class RefUser:
     anchor: date | None = None
     credited: int = 0
     facts: list[tuple[str, str]] = field(default_factory=list)  # (kind, date) per command
+    # every kept period: (its first date, the length at its end, frozen, paused), oldest first
+    kept_periods: list[tuple[date, int, bool, bool]] = field(default_factory=list)
     created_ms: int = 0
     points: dict[str, RefSystem] = field(default_factory=dict)
     sign_up: str | None = None  # YYYY-MM-DD, as the user object last gave it
@@ -119,14 +121,23 @@ class Reference:
             following = next_period(u.period, rule.frequency)
             self._credit(u, following)
             if u.length > 0 and not u.kept:
-                if u.freezes > 0:
+                if self._is_day_off(u.period):
+                    u.kept_periods.append((u.period, u.length, False, True))  # paused, no fact
+                elif u.freezes > 0:
                     u.freezes -= 1
                     u.facts.append(("freeze_consumed", u.period.isoformat()))
+                    u.kept_periods.append((u.period, u.length, True, False))
                 else:
                     u.facts.append(("lost", u.period.isoformat()))
                     u.length = 0
             u.period, u.kept, u.progress = following, False, {}
         self._credit(u, today)
+
+    def _is_day_off(self, day: date) -> bool:
+        """A weekday the rules' `days_off` lists, numbered as JavaScript's getDay() does
+        (Sunday 0, Monday 1 ... Saturday 6); only daily streaks have days off."""
+        rule = self.rules.streak
+        return rule is not None and (day.weekday() + 1) % 7 in rule.days_off
 
     def _count(self, u: RefUser, metric: str, value: Decimal, time_ms: int) -> bool:
         rule = self.rules.streak
@@ -141,6 +152,7 @@ class Reference:
         u.length += 1
         u.longest = max(u.longest, u.length)
         u.kept = True
+        u.kept_periods.append((u.period, u.length, False, False))
         return True
 
     # --- achievements ---------------------------------------------------------------------

@@ -113,6 +113,7 @@ achievements = ["combo", "api"]
 frequency = "{frequency}"
 combine = "{combine}"
 history_periods = 5
+{days_off}
 [[streak.thresholds]]
 metric = "words"
 value = 3
@@ -249,7 +250,9 @@ def make_rules(
     initial: int = 1,
     amount: int = 1,
     interval: int = 3,
+    days_off: tuple[int, ...] = (),
 ) -> Rules:
+    """The template's rules; `days_off` (JavaScript weekdays, 0 = Sunday) for a daily streak."""
     text = RULES_TEMPLATE.format(
         frequency=frequency,
         combine=combine,
@@ -257,6 +260,7 @@ def make_rules(
         initial=initial,
         amount=amount,
         interval=interval,
+        days_off=f"days_off = {list(days_off)}" if days_off else "",
     )
     return parse_rules(text, source="test-rules.toml")
 

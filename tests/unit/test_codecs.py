@@ -112,6 +112,7 @@ streak_states = st.builds(
     history=st.lists(
         st.builds(HistoryEntry, period=ints, length=ints, used_freeze=st.booleans()), max_size=4
     ).map(tuple),
+    paused=st.lists(ints, min_size=1, max_size=3).map(tuple) | st.just(msgspec.UNSET),
 )
 states = st.builds(
     UserState,

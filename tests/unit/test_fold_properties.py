@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gc
+from datetime import date
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from processors.fold import close_periods, evolve
+from processors.periods import period_bounds
 from schemas.commands import ClockTicked, Command, MetricTracked
 from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules
@@ -155,7 +157,29 @@ def _check_against_reference(commands: list[Command], rules: Rules) -> None:
         assert progress.streak.extended == expected.extended
         assert dict(state.achievements) == ref_user.done
         assert {k: v for k, v in state.totals.items()} == ref_user.totals
+        _check_history(state, ref_user.kept_periods, rules)
         _check_points(progress, records, expected.points, state, ref_user.points)
+
+
+def _check_history(
+    state: UserState, kept: list[tuple[date, int, bool, bool]], rules: Rules
+) -> None:
+    """The state's streak history (and which of its periods were paused) is the reference's
+    kept periods, the last `history_periods` of them."""
+    assert rules.streak is not None
+    freq, bound = rules.streak.frequency, rules.streak.history_periods
+    paused = set(state.streak.paused_periods)
+    mine = [
+        (
+            date.fromordinal(period_bounds(h.period, freq, rules.week_start)[0]),
+            h.length,
+            h.used_freeze,
+            h.period in paused,
+        )
+        for h in state.streak.history
+    ]
+    assert mine == kept[-bound:]
+    assert paused <= {h.period for h in state.streak.history}
 
 
 def _check_points(
@@ -191,6 +215,8 @@ def test_fold_agrees_with_the_reference_daily(commands: list[Command]) -> None:
 
 
 RULE_VARIANTS = [
+    make_rules("daily", "any", initial=1, amount=1, interval=3, days_off=(6, 0)),
+    make_rules("daily", "all", initial=0, amount=0, interval=0, days_off=(1, 3, 5)),
     make_rules("weekly", "all", "sunday", initial=0, amount=1, interval=10),
     make_rules("weekly", "any", "wednesday", initial=2, amount=2, interval=4),
     make_rules("monthly", "any", initial=1, amount=1, interval=20),
@@ -207,22 +233,26 @@ def test_fold_agrees_with_the_reference_on_rule_variants(which: int, data: st.Da
     _check_against_reference(data.draw(streams(gap_hours=gap)), rules)
 
 
+WEEKENDS_OFF = make_rules(initial=0, amount=0, interval=0, days_off=(6, 0))
+
+
 @FAST
-@given(streams(), st.integers(0, 90 * 24))
+@given(streams(), st.integers(0, 90 * 24), st.sampled_from([RULES, WEEKENDS_OFF]))
 def test_settling_is_independent_of_how_often_the_clock_ticks(
-    commands: list[Command], hours: int
+    commands: list[Command], hours: int, rules: Rules
 ) -> None:
-    states, _ = fold_all(commands)
+    states, _ = fold_all(commands, rules)
     for state in states.values():
         end = state.updated_ms + hours * 3_600_000
-        once, _ = close_periods(state, end, RULES)
+        once, _ = close_periods(state, end, rules)
         stepped = state
         for t in range(state.updated_ms, end + 1, 7 * 3_600_000):
-            stepped, _ = close_periods(stepped, t, RULES)
-        stepped, _ = close_periods(stepped, end, RULES)
+            stepped, _ = close_periods(stepped, t, rules)
+        stepped, _ = close_periods(stepped, end, rules)
         assert stepped.streak.length == once.streak.length
         assert stepped.streak.freezes == once.streak.freezes
         assert stepped.streak.covered == once.streak.covered
+        assert stepped.streak.paused_periods == once.streak.paused_periods
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

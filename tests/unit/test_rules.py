@@ -325,3 +325,59 @@ def test_achievement_filters_must_use_declared_attributes() -> None:
 def test_metric_days_has_a_default_and_can_be_set() -> None:
     assert parse_rules(MINIMAL).limits.metric_days == 400
     assert parse_rules("[limits]\nmetric_days = 1000\n" + MINIMAL).limits.metric_days == 1000
+
+
+def _with_days_off(days_off: str, frequency: str = "daily") -> str:
+    streak = STREAK.replace('"daily"', f'"{frequency}"')
+    return MINIMAL + streak.replace("[[streak.thresholds]]", f"{days_off}\n[[streak.thresholds]]")
+
+
+def test_streak_days_off_are_javascript_weekdays_and_default_to_none() -> None:
+    assert parse_rules(MINIMAL + STREAK).streak.days_off == frozenset()  # type: ignore[union-attr]
+    rules = parse_rules(_with_days_off("days_off = [6, 0]"))
+    assert rules.streak.days_off == frozenset({0, 6})  # type: ignore[union-attr]
+    assert parse_rules(_with_days_off("days_off = []")).streak.days_off == frozenset()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            _with_days_off("days_off = [0]", "weekly"),
+            "r.toml: streak.days_off: only a daily streak has days off (this one is weekly)",
+        ),
+        (
+            _with_days_off("days_off = [6]", "monthly"),
+            "r.toml: streak.days_off: only a daily streak has days off (this one is monthly)",
+        ),
+        (
+            _with_days_off("days_off = [0, 7]"),
+            "r.toml: streak.days_off[1]: must be between 0 and 6, got 7",
+        ),
+        (
+            _with_days_off("days_off = [-1]"),
+            "r.toml: streak.days_off[0]: must be between 0 and 6, got -1",
+        ),
+        (
+            _with_days_off("days_off = ['sunday']"),
+            "r.toml: streak.days_off[0]: expected an integer, got the string 'sunday'",
+        ),
+        (
+            _with_days_off("days_off = 0"),
+            "r.toml: streak.days_off: expected an array of weekdays (0 = Sunday ... 6 = Saturday),"
+            " got the number 0",
+        ),
+        (
+            _with_days_off("days_off = [6, 0, 6]"),
+            "r.toml: streak.days_off[2]: weekday 6 is listed twice",
+        ),
+        (
+            _with_days_off("days_off = [0, 1, 2, 3, 4, 5, 6]"),
+            "r.toml: streak.days_off: every day of the week is off: at least one day must count",
+        ),
+    ],
+)
+def test_bad_streak_days_off_are_named(text: str, message: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, source="r.toml")
+    assert str(caught.value) == message

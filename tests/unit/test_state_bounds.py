@@ -28,8 +28,7 @@ from schemas.state import (
 )
 from schemas.state_bound import boards_bytes_bound, state_bytes_bound
 
-RULES = parse_rules(
-    """
+RULES_TEXT = """
 [limits]
 idempotency_keys_per_metric = 50
 recent_event_ids = 20
@@ -120,9 +119,8 @@ type = "metric"
 metric = "chapters-finished"
 threshold = 1
 points = 3
-""",
-    "bounds.toml",
-)
+"""
+RULES = parse_rules(RULES_TEXT, "bounds.toml")
 # The longest a total can print: 120 significant digits (the fold's context), negative, with
 # an exponent (inputs have exponents within ±30, so sums stay far from three digits).
 LONGEST_DECIMAL = Decimal("-" + "9" * 120 + "E-99")
@@ -299,3 +297,17 @@ def test_board_scores_at_their_largest_are_within_the_bound() -> None:
     profile = sum(len(v) for v in values.values())  # the group repeats the user's values
     assert grown <= boards_bytes_bound(BOARDS) + profile
     assert grown > boards_bytes_bound(BOARDS) - 40  # and not loose by much
+
+
+def test_paused_periods_fit_what_days_off_add_to_the_bound() -> None:
+    """With days off, every kept period may be paused: `streak.paused` lists them all."""
+    rules_off = parse_rules(
+        RULES_TEXT.replace("history_periods = 30", "history_periods = 30\ndays_off = [0, 6]")
+    )
+    plain = _largest_state("u1")
+    paused = msgspec.structs.replace(
+        plain, streak=msgspec.structs.replace(plain.streak, paused=(DATE,) * 30)
+    )
+    added = len(encode_state(paused)) - len(encode_state(plain))
+    assert added == len(b',"paused":[]') + 30 * len(str(DATE)) + 29  # the commas between
+    assert 0 < added <= state_bytes_bound(rules_off) - state_bytes_bound(RULES)

@@ -27,21 +27,23 @@ def test_history_fills_the_periods_between_kept_ones() -> None:
         HistoryEntry(period=_day("2026-03-02"), length=2),
         HistoryEntry(period=_day("2026-03-05"), length=1, used_freeze=False),
         HistoryEntry(period=_day("2026-03-06"), length=1, used_freeze=True),
+        HistoryEntry(period=_day("2026-03-07"), length=1),  # a Saturday off: paused
     )
     state = UserState(
         user_id="u",
         totals={"words-written": Decimal("12.5")},
         achievements={"first-words": 5},
-        streak=StreakState(length=1, history=kept),
+        streak=StreakState(length=1, history=kept, paused=(_day("2026-03-07"),)),
     )
     view = user_view(state, RULES)
     assert view["history"] == [
-        ["2026-03-01", "2026-03-01", 1, False],
-        ["2026-03-02", "2026-03-02", 2, False],
-        ["2026-03-03", "2026-03-03", 0, False],
-        ["2026-03-04", "2026-03-04", 0, False],
-        ["2026-03-05", "2026-03-05", 1, False],
-        ["2026-03-06", "2026-03-06", 1, True],
+        ["2026-03-01", "2026-03-01", 1, False, False],
+        ["2026-03-02", "2026-03-02", 2, False, False],
+        ["2026-03-03", "2026-03-03", 0, False, False],
+        ["2026-03-04", "2026-03-04", 0, False, False],
+        ["2026-03-05", "2026-03-05", 1, False, False],
+        ["2026-03-06", "2026-03-06", 1, True, False],
+        ["2026-03-07", "2026-03-07", 1, False, True],
     ]
     assert view["totals"] == {"words-written": "12.5"}
     assert view["achievements"] == {"first-words": 5}
@@ -118,3 +120,25 @@ def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
         "ann:points:xp:welcome:e1",
     ]
     assert (out["total"], out["level"]["key"]) == (120, "journeyman")
+
+
+def test_paused_periods_render_as_used_pause_and_old_rows_as_none() -> None:
+    """`usedPause` comes from the view's fifth column; a view written before days off has
+    four columns, read as no pause."""
+    view = {
+        "streak": None,
+        "history": [
+            ["2026-03-06", "2026-03-06", 4, False],  # written before days off
+            ["2026-03-07", "2026-03-07", 4, False, True],
+            ["2026-03-08", "2026-03-08", 4, True, False],
+        ],
+    }
+    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    assert [
+        (h.period_start, h.length, h.used_freeze, h.used_pause) for h in answer.streak_history
+    ] == [
+        ("2026-03-06", 4, False, False),
+        ("2026-03-07", 4, False, True),
+        ("2026-03-08", 4, True, False),
+    ]
+    assert answer.pauses == []

@@ -17,10 +17,12 @@ from processors.wrapped import (
     longest_streak,
     percent_change,
     percentile,
+    streak_of,
     year_changes,
 )
 from schemas.api_wrapped import Figures, StreakRun, year_param
 from schemas.requests import ApiError
+from tests.rules import writing_rules
 
 
 def o(text: str) -> int:
@@ -122,6 +124,32 @@ def test_a_streak_begun_before_the_kept_history_has_no_known_start() -> None:
     alive = _daily("2025-06-01", [8, 9, 10])  # ... unless it is the streak still alive now
     got = longest_streak(alive, 2025, StreakNow(10, o("2025-05-24"), "daily", 0))
     assert got == StreakRun(10, o("2025-05-24"), o("2025-06-03"), o("2025-05-24"))
+
+
+def test_a_paused_weekend_belongs_to_the_run_it_paused() -> None:
+    """Friday 3 January 2025 starts it, the weekend pauses it at 1 (days off), Monday and
+    Tuesday extend it to 3; the view's rows carry usedPause (a fifth column) or, written
+    before days off, none."""
+    history = _daily("2025-01-03", [1, 1, 1, 2, 3, 0])
+    got = longest_streak(history, 2025, StreakNow(0, None, "daily", 0))
+    assert got == StreakRun(3, o("2025-01-03"), o("2025-01-07"), o("2025-01-03"))
+    view = {
+        "streak": None,
+        "history": [
+            ["2025-01-03", "2025-01-03", 1, False],
+            ["2025-01-04", "2025-01-04", 1, False, True],
+            ["2025-01-05", "2025-01-05", 1, False, True],
+            ["2025-01-06", "2025-01-06", 2, False, False],
+            ["2025-01-07", "2025-01-07", 3, False, False],
+        ],
+    }
+    assert streak_of(view, writing_rules(), 2025) == {
+        "length": 3,
+        "frequency": "daily",
+        "periodStart": "2025-01-03",
+        "periodEnd": "2025-01-07",
+        "started": "2025-01-03",
+    }
 
 
 def test_a_weekly_streak_starts_on_a_known_day_only_when_it_is_the_current_one() -> None:
