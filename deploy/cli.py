@@ -102,6 +102,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         api_keys=tuple(settings.api_keys),
         wait_s=settings.gateway_wait_s,
         rank_wait_s=settings.gateway_rank_wait_s,
+        answer_uncommitted=settings.gateway_answer_uncommitted,
         publish_timeout_s=settings.gateway_publish_timeout_s,
         max_body_bytes=settings.gateway_max_body_bytes,
         linger_ms=settings.gateway_linger_ms,

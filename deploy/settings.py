@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Of that, how long an answer waits for the ranking stage's ranks once the progress is
     # there (EventResponse.leaderboards; a board not ranked by then is left out).
     gateway_rank_wait_s: float = 1.0
+    # Answer from the worker's progress as soon as it is written, before its transaction
+    # commits (read_uncommitted; docs/fast-path.md, "Answer before the commit").
+    gateway_answer_uncommitted: bool = False
     # How long a write may wait for the broker's acknowledgement before answering 503.
     gateway_publish_timeout_s: float = 5.0
     gateway_max_body_bytes: int = 1_048_576

@@ -56,6 +56,7 @@ class GatewayConfig:
     api_keys: Sequence[str] = ()  # SHA-256 hashes (hex) of the accepted API keys
     wait_s: float = 2.0
     rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
+    answer_uncommitted: bool = False  # read the progress before its transaction commits
     publish_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
     linger_ms: int = 2
@@ -276,7 +277,9 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         timeout_s=config.publish_timeout_s,
         linger_ms=config.linger_ms,
     )
-    waiter = ProgressWaiter(config.bootstrap, config.names.progress)
+    waiter = ProgressWaiter(
+        config.bootstrap, config.names.progress, committed=not config.answer_uncommitted
+    )
     ranks = RankWaiter(config.bootstrap, config.names.leaderboards) if rules.leaderboards else None
     redis = Redis.from_url(config.redis_url, decode_responses=False)
     gw = Gateway(

@@ -282,15 +282,17 @@ def _sender_dead(producer: AIOKafkaProducer) -> bool:
 
 
 class TopicReader:
-    """Reads every partition of one topic read_committed, with no consumer group, from the end
-    as it stands at start, and hands each record's value to `_take` while anything waits
-    (`_waiting`). Reconnects after any failure (the broker went away), counting it."""
+    """Reads every partition of one topic read_committed (or, not `committed`,
+    read_uncommitted), with no consumer group, from the end as it stands at start, and hands
+    each record's value to `_take` while anything waits (`_waiting`). Reconnects after any
+    failure (the broker went away), counting it."""
 
     name = "topic-reader"
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.committed = committed
         self.ready = False
         self._task: asyncio.Task[None] | None = None
 
@@ -323,7 +325,7 @@ class TopicReader:
             bootstrap_servers=self.bootstrap,
             group_id=None,
             enable_auto_commit=False,
-            isolation_level="read_committed",
+            isolation_level="read_committed" if self.committed else "read_uncommitted",
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
@@ -370,12 +372,18 @@ class TopicReader:
 
 class ProgressWaiter(TopicReader):
     """Resolves the futures of the requests this process waits for by event id; records of
-    other processes' requests are skipped unparsed."""
+    other processes' requests are skipped unparsed.
+
+    Not `committed`: a progress is taken as soon as the worker writes it, before its
+    transaction commits. The fold is deterministic over the partition's order and the event
+    is in the log already, so a transaction that aborts (the worker crashed or was fenced)
+    is redone by the next owner with the very same progress; only a rules change between the
+    two makes them differ (docs/fast-path.md)."""
 
     name = "progress-waiter"
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        super().__init__(bootstrap, topic)
+    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
+        super().__init__(bootstrap, topic, committed=committed)
         self._pending: dict[str, asyncio.Future[Progress]] = {}
 
     def expect(self, event_id: str) -> asyncio.Future[Progress]:

@@ -13,7 +13,8 @@ capacity.
   with `pending: true`.
 - batch: 1,000 events per POST, answered 202 once all are acknowledged.
 - sync: the default gateway, POST → 201 with the event's progress (worker round trip) and
-  its ranks (ranker round trip), beside a gateway that answers without waiting for ranks.
+  its ranks (ranker round trip), beside a gateway that answers without waiting for ranks
+  and one that, besides, reads the progress before the worker's transaction commits.
 """
 
 from __future__ import annotations
@@ -312,7 +313,7 @@ async def open_loop(
 
 def _show(label: str, r: dict[str, float]) -> None:
     codes = " ".join(f"{k[1:]}:{int(v)}" for k, v in sorted(r.items()) if k.startswith("s"))
-    print(f"  {label:44} p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  answers {codes}")
+    print(f"  {label:62} p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  answers {codes}")
 
 
 def no_wait_runs(addr: str, key: str, seconds: int, rates: list[int], tmp: Path) -> None:
@@ -344,14 +345,23 @@ def no_wait_runs(addr: str, key: str, seconds: int, rates: list[int], tmp: Path)
         )
 
 
-def sync_runs(ranked: str, unranked: str, key: str, seconds: int) -> None:
-    """The same events (words-written: two boards of the example rules move with each) through
-    a gateway that waits for the ranking stage's ranks (`EventResponse.leaderboards`) and one
-    that answers without them, one after the other."""
-    print(f"synchronous POST → 201 with the event's progress, {seconds} s:")
-    for label, addr in (("with leaderboards", ranked), ("without leaderboards", unranked)):
-        r = asyncio.run(open_loop(addr, EVENT_PATH, key, 500, seconds, event_body, conns=256))
-        _show(f"500 req/s offered, {label} ({r['achieved']:,.0f} done/s)", r)
+def sync_runs(gateways: dict[str, str], key: str, seconds: int) -> None:
+    """The same events (words-written: two boards of the example rules move with each)
+    through a gateway that waits for the ranking stage's ranks (`EventResponse.leaderboards`),
+    one that answers without them, and one that also answers before the worker's commit
+    (`PODIUM_GATEWAY_ANSWER_UNCOMMITTED`), one after the other, at 100, 500 and 1,000
+    requests per second offered."""
+    print(f"synchronous POST → 201 with the event's progress, {seconds} s per run:")
+    runs = [
+        (rate, label)
+        for rate in (100, 500, 1000)
+        for label in ("with leaderboards", "without leaderboards", "answered before the commit")
+        if rate == 500 or label != "with leaderboards"
+    ]
+    for rate, label in runs:
+        addr = gateways[label]
+        r = asyncio.run(open_loop(addr, EVENT_PATH, key, rate, seconds, event_body, conns=256))
+        _show(f"{rate:,} req/s offered, {label} ({r['achieved']:,.0f} done/s)", r)
 
 
 def main() -> None:
@@ -369,8 +379,18 @@ def main() -> None:
         nowait = gateway(PODIUM_GATEWAY_WAIT_S="0")
         sync = gateway(PODIUM_GATEWAY_WAIT_S="2")
         unranked = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
+        early = gateway(
+            PODIUM_GATEWAY_WAIT_S="2",
+            PODIUM_GATEWAY_RANK_WAIT_S="0",
+            PODIUM_GATEWAY_ANSWER_UNCOMMITTED="true",
+        )
         wait_pipeline(f"http://{sync}/v1", key)  # the worker has its partitions
-        sync_runs(sync, unranked, key, seconds)
+        gateways = {
+            "with leaderboards": sync,
+            "without leaderboards": unranked,
+            "answered before the commit": early,
+        }
+        sync_runs(gateways, key, seconds)
         print(
             "no wait for progress (201 pending once acks=all), worker and projector folding along:"
         )
