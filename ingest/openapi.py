@@ -175,6 +175,7 @@ def openapi_document(rules: Rules) -> Schema:
         completionId=STR,
         achievement=_ref("UserAchievement"),
         points=_ref("EventPoints"),
+        leaderboards={"type": "object", "additionalProperties": _ref("EventLeaderboard")},
     )
     user = _ref("User")
     paths: Schema = {

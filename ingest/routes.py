@@ -233,12 +233,16 @@ class Gateway:
         else:  # completed before (or not yet processed): its first completion time
             view = await self.views.user(user.id)
             at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
-        # 201 in every case: the only success Trophy's document lists for the operation
+        # 201 in every case: the only success Trophy's document lists for the operation.
+        # `leaderboards` (not in Trophy's schema, which allows more properties): the boards
+        # the completion moved the user on, e.g. a points board its points trigger counted on
+        boards = self.event_boards(folded.ranks.values()) if folded else {}
         return JSON(
             {
                 "completionId": cmd.event_id,
                 "achievement": api.achievement_json(ach, self.rules, at),
                 "points": points,
+                "leaderboards": boards,
             },
             201,
         )

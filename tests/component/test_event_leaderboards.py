@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from trophy.types import EventResponse
+from trophy.types import AchievementCompletionResponse, EventResponse
 
 from schemas.leaderboards import RankChanged
-from schemas.records import Progress
+from schemas.records import AchievementCompleted, Progress
+from schemas.rules import parse_rules
+from schemas.values import replace
 from tests.component.fakes import NOW_MS, FakeRanks, Stack
-from tests.rules import leaderboard_rules
+from tests.rules import LEADERBOARDS_PATH, leaderboard_rules
 
 EVENT = "/metrics/words/event"
 BODY = {"user": {"id": "u1"}, "value": 5}
@@ -152,3 +154,33 @@ def test_an_event_that_moved_no_score_asks_for_no_rank() -> None:
     stack.waiter.hand(progress())
     assert post(stack) == {}
     assert ranks.asked == [] and ranks.expected == ranks.forgotten == ["ev-1"]
+
+
+def test_an_api_completion_answers_the_boards_it_moved_the_user_on() -> None:
+    """`POST /achievements/{key}/complete` carries `leaderboards` like an event's answer (a
+    points trigger on the achievement may move a points board); Trophy's model still reads
+    the answer (the field is an addition its schema allows)."""
+    rules = parse_rules(
+        LEADERBOARDS_PATH.read_text()
+        + '\n[[achievements]]\nkey = "beta"\nname = "Beta"\ntrigger = "api"\n'
+    )
+    stack = Stack(rules, ranks=FakeRanks())
+    assert stack.ranks is not None
+    forever = moved("all-time-words", "all", rank=3, previous_rank=5)
+    stack.ranks.hand(forever)
+    done = AchievementCompleted(
+        id="u1:beta",
+        user_id="u1",
+        achievement="beta",
+        achieved_at_ms=NOW_MS,
+        trigger="api",
+        event_id="ev-1",
+    )
+    stack.waiter.hand(replace(progress(score_id("all-time-words", "all")), achievements=(done,)))
+    with stack.client() as http:
+        resp = http.post("/achievements/beta/complete", json={"user": {"id": "u1"}})
+    assert resp.status_code == 201, resp.text
+    AchievementCompletionResponse.model_validate(resp.json())
+    boards = resp.json()["leaderboards"]
+    assert list(boards) == ["all-time-words"]
+    assert (boards["all-time-words"]["rank"], boards["all-time-words"]["previousRank"]) == (3, 5)

@@ -255,6 +255,7 @@ def test_completing_an_api_achievement(stack: Stack, http: TestClient) -> None:
             "achievedAt": NOW_ISO,
         },
         "points": {},
+        "leaderboards": {},  # none moved (the rules have no boards)
     }
 
 
