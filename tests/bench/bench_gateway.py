@@ -234,15 +234,15 @@ def paused(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
 
 async def _request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
-) -> int:
+) -> tuple[int, bytes]:
+    """One request on a keep-alive connection: the answer's status and body."""
     writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
     status_line = await reader.readline()
     length = 0
     while (line := await reader.readline()) not in (b"\r\n", b""):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
+    return int(status_line.split()[1]), await reader.readexactly(length)
 
 
 Pool = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
@@ -273,7 +273,10 @@ async def open_loop(
     seconds: float,
     body: Callable[[int], bytes],
     conns: int = 64,
+    keep: list[tuple[int, int, bytes]] | None = None,
 ) -> dict[str, float]:
+    """Post `body(i)` at `rate` per second for `seconds`; latency figures and status counts
+    (and, into `keep`, each request's index, status and answer)."""
     head = post_head(addr, path, key)
     pool = await connections(addr, conns)
     total = int(rate * seconds)
@@ -285,9 +288,11 @@ async def open_loop(
         scheduled = start + i / rate
         conn = await pool.get()
         try:
-            status = await _request(*conn, head, body(i))
+            status, answer = await _request(*conn, head, body(i))
         finally:
             pool.put_nowait(conn)
+        if keep is not None:
+            keep.append((i, status, answer))
         latencies.append((time.perf_counter() - scheduled) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
 

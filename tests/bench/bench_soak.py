@@ -69,7 +69,7 @@ async def load(addr: str, key: str, answers: Counter[str], behind: list[float], 
         body = orjson.dumps({"user": {"id": f"u{i % USERS}"}, "value": 1 + i % 7})
         conn = await pool.get()
         try:
-            answers[str(await _request(*conn, head, body))] += 1
+            answers[str((await _request(*conn, head, body))[0])] += 1
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             answers["transport error"] += 1
             conn = await asyncio.open_connection(host, int(port))
