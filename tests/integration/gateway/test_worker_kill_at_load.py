@@ -72,7 +72,7 @@ def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
     flow = threading.Thread(target=load)
     flow.start()
     worker = next(p for p in podium.procs if p.name == "worker")
-    for n, at in enumerate((3.0, 4.0)):  # the second kill lands while the first restart runs
+    for n, at in enumerate((3.0, 4.0)):  # 3 s into the flow, then 4 s after the first kill
         time.sleep(at)
         worker.popen.kill()
         worker.popen.wait()
