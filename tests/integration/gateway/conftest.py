@@ -52,6 +52,14 @@ class Proc:
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
+    def working(self, within: float = 30.0) -> None:
+        """Until a worker (or ranker) process owns partitions, as its log says."""
+        deadline = time.monotonic() + within
+        while "took partitions" not in self.tail():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} took no partitions: {self.tail()}")
+            time.sleep(0.1)
+
 
 @dataclass
 class Podium:

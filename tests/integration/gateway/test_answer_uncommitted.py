@@ -29,7 +29,7 @@ from schemas import api, api_points
 from schemas.records import Progress, decode_record
 from schemas.rules import load_rules
 from schemas.topics import Names
-from tests.integration.gateway.conftest import RULES, WORKER, Podium, Proc, start_podium
+from tests.integration.gateway.conftest import RULES, WORKER, Podium, start_podium
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 CLIENTS, USERS = 8, 120
@@ -123,14 +123,6 @@ def flow(pod: Podium, stop: threading.Event, answers: list[Answer]) -> None:
         list(pool.map(client, range(CLIENTS)))
 
 
-def working(proc: Proc, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while "took partitions" not in proc.tail():
-        if time.monotonic() > deadline:
-            raise TimeoutError(proc.tail())
-        time.sleep(0.1)
-
-
 def test_answers_before_the_commit_equal_the_committed_ones(podium: Podium) -> None:
     rules = load_rules(RULES)
     worker = next(p for p in podium.procs if p.name == "worker")
@@ -141,14 +133,14 @@ def test_answers_before_the_commit_equal_the_committed_ones(podium: Podium) -> N
     rnd, kills, hit = random.Random(7), list[float](), set[str]()
     try:
         while len(kills) < 12 and not hit:
-            working(worker)
+            worker.working()
             time.sleep(rnd.uniform(1.0, 2.0))
             kills.append(time.monotonic())
             worker.popen.kill()  # SIGKILL: between a fold and its commit, some of the time
             worker.popen.wait()
             worker = podium.spawn(f"worker-{len(kills)}", WORKER)  # a log of its own
             hit = before_the_redo(answers, aborted_ids(podium), kills)
-        working(worker)
+        worker.working()
         time.sleep(2.0)
     finally:
         stop.set()

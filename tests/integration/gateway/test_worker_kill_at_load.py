@@ -23,7 +23,7 @@ from schemas.records import Progress, decode_record
 from schemas.state import decode_state
 from schemas.topics import Names
 from tests.bench.bench_gateway import EVENT_PATH, open_loop
-from tests.integration.gateway.conftest import WORKER, Podium, Proc, start_podium
+from tests.integration.gateway.conftest import WORKER, Podium, start_podium
 from tests.integration.runtime.kafka_io import read_topic, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -45,14 +45,6 @@ def podium(
         pod = start_podium(kafka_bootstrap, redis_url, home, wait_s=1.0)
         stack.callback(pod.stop)
         yield pod
-
-
-def working(proc: Proc, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while "took partitions" not in proc.tail():
-        if time.monotonic() > deadline:
-            raise TimeoutError(proc.tail())
-        time.sleep(0.1)
 
 
 def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
@@ -78,7 +70,7 @@ def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
         worker.popen.wait()
         worker = podium.spawn(f"worker-{n}", WORKER)  # a log of its own
     flow.join()
-    working(worker)
+    worker.working()
     names = Names(podium.prefix)
     asyncio.run(wait_caught_up(podium.bootstrap, names.worker_group, names.events, within=90))
 
