@@ -47,9 +47,9 @@ def podium(
         yield pod
 
 
-def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
-    podium: Podium,
-) -> None:
+def flow_with_kills(podium: Podium) -> tuple[list[tuple[int, int, bytes]], dict[str, float]]:
+    """Post at `RATE` for `SECONDS` while the worker is SIGKILLed twice and restarted, until
+    the last worker caught up; each request's (index, status, answer), and the load figures."""
     addr = podium.base_url.removeprefix("http://").removesuffix("/v1")
     answers: list[tuple[int, int, bytes]] = []
     stats: dict[str, float] = {}
@@ -73,7 +73,32 @@ def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
     worker.working()
     names = Names(podium.prefix)
     asyncio.run(wait_caught_up(podium.bootstrap, names.worker_group, names.events, within=90))
+    return answers, stats
 
+
+def totals(bootstrap: str, names: Names) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """Per user: the sum of the values of the logged events (answered or not), and the
+    committed state's total."""
+    want: dict[str, Decimal] = {}
+    for recs in asyncio.run(read_topic(bootstrap, names.events)).values():
+        for raw in recs:
+            cmd = decode_command(raw.value)
+            assert isinstance(cmd, MetricTracked)
+            want[cmd.user.id] = want.get(cmd.user.id, Decimal(0)) + cmd.value
+    states = {
+        state.user_id: state
+        for recs in asyncio.run(read_topic(bootstrap, names.state)).values()
+        for raw in recs
+        if (state := decode_state(raw.value))
+    }
+    return want, {uid: s.totals.get("words-written", Decimal(0)) for uid, s in states.items()}
+
+
+def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
+    podium: Podium,
+) -> None:
+    answers, stats = flow_with_kills(podium)
+    names = Names(podium.prefix)
     assert len(answers) == RATE * SECONDS
     ok = [(i, orjson.loads(raw)) for i, status, raw in answers if 200 <= status < 300]
     assert len(ok) >= 0.99 * len(answers), Counter(status for _, status, _ in answers)
@@ -86,20 +111,7 @@ def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
     assert max(progress.values()) == 1, "an event was applied twice"
     lost = [i for i, answer in ok if progress[answer["eventId"]] != 1]
     assert not lost, f"{len(lost)} answered events have no committed progress"
-
-    want: dict[str, Decimal] = {}  # every event in the log, answered or not, folded once
-    for recs in asyncio.run(read_topic(podium.bootstrap, names.events)).values():
-        for raw in recs:
-            cmd = decode_command(raw.value)
-            assert isinstance(cmd, MetricTracked)
-            want[cmd.user.id] = want.get(cmd.user.id, Decimal(0)) + cmd.value
+    want, got = totals(podium.bootstrap, names)
     assert sum(want.values()) >= sum(1 + i % 7 for i, _ in ok)
-    states = {
-        state.user_id: state
-        for recs in asyncio.run(read_topic(podium.bootstrap, names.state)).values()
-        for raw in recs
-        if (state := decode_state(raw.value))
-    }
-    got = {uid: s.totals.get("words-written", Decimal(0)) for uid, s in states.items()}
-    assert got == want
+    assert got == want  # every logged event folded once
     print(f"{len(ok):,} answered 2xx of {len(answers):,}; {stats}")
