@@ -215,19 +215,24 @@ def sync_run(broker: KafkaBroker, redis_url: str, home: Path, kind: str, rate: i
     finally:
         stop(gateway)
         stop(worker)
-    ok = r.get("s201", 0) / (rate * SECONDS)
-    done = r.get("achieved", 0.0)
-    per_k = ", ".join(f"{k} {v * 1000 / done:.2f}" for k, v in cpu.items()) if done else "-"
-    print(
-        f"  {kind}, {rate} req/s offered ({done:,.0f} done/s): HTTP p50 {r['p50']:.1f} ms "
-        f"p99 {r['p99']:.1f} ms, {ok:.2%} 201; CPU "
-        + ", ".join(f"{k} {v:.0%}" for k, v in cpu.items())
-        + f"; CPU s per 1,000 events: {per_k}"
-    )
+    _answers(f"{kind}, {rate} req/s offered", r, rate, cpu)
     per_s = markers / elapsed
     broker_ms = cpu["broker"] * 1000 / per_s if per_s else float("nan")
     print(f"    state-topic transaction markers {per_s:,.0f}/s; broker CPU {broker_ms:.1f} ms each")
     show(s.line() for s in stages(names.events, names.progress, unc, com))
+
+
+def _answers(what: str, r: dict[str, float], rate: int, cpu: dict[str, float]) -> None:
+    """The HTTP figures and each process's CPU: share of a core, seconds per 1,000 events."""
+    ok = r.get("s201", 0) / (rate * SECONDS)
+    done = r.get("achieved", 0.0)
+    per_k = ", ".join(f"{k} {v * 1000 / done:.2f}" for k, v in cpu.items()) if done else "-"
+    print(
+        f"  {what} ({done:,.0f} done/s): HTTP p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms, "
+        f"{ok:.2%} 201; CPU "
+        + ", ".join(f"{k} {v:.0%}" for k, v in cpu.items())
+        + f"; CPU s per 1,000 events: {per_k}"
+    )
 
 
 def main() -> None:
