@@ -245,10 +245,15 @@ async def send_batches(
     instead of one each; await the futures for the acknowledgements. Batches go out one by
     one: when one fails, some may already be sent."""
     await producer.client._wait_on_metadata(topic)
+    # what producer._partition would pass the partitioner, once instead of once per record
+    cluster = producer.client.cluster
+    every = sorted(cluster.partitions_for_topic(topic))
+    available = sorted(cluster.available_partitions_for_topic(topic))
+    partitioner = producer._partitioner
     batches: dict[int, Any] = {}
     futures: list[asyncio.Future[object]] = []
     for key, value in records:
-        partition = producer._partition(topic, None, None, None, key, None)
+        partition = partitioner(key, every, available)
         batch = batches.get(partition)
         if batch is None or batch.append(timestamp=None, key=key, value=value) is None:
             if batch is not None:  # full: send it, start another
