@@ -33,7 +33,9 @@ log = logging.getLogger("podium.worker")
 class ProducerConfig:
     bootstrap: str
     transaction_timeout_ms: int = 10_000
-    linger_ms: int = 5
+    # The worker hands the producer whole record batches and waits for them before it
+    # commits, so a linger would only delay every transaction by itself.
+    linger_ms: int = 0
     # How long the producer waits before it retries a request the broker answered with a
     # retriable error (aiokafka's default is 100 ms). See `retry_backoff`.
     retry_backoff_ms: int = 5
