@@ -46,6 +46,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         Names(settings.topic_prefix),
         session_timeout_ms=settings.worker_session_timeout_ms,
         transaction_timeout_ms=settings.transaction_timeout_ms,
+        retry_backoff_ms=settings.transaction_retry_backoff_ms,
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
         blocked_retry_s=settings.worker_blocked_retry_s,

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     worker_session_timeout_ms: int = 10_000
     # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
     transaction_timeout_ms: int = 10_000
+    # How soon a transactional producer retries after a retriable error, and (at most 20 ms)
+    # after CONCURRENT_TRANSACTIONS (aiokafka: 100 and 20 ms; docs/fast-path.md, section 6).
+    transaction_retry_backoff_ms: int = 5
     # Records per getmany batch (across partitions).
     worker_max_records: int = 50_000
     # After a fenced or failed transaction, wait this long before retaking the partition.

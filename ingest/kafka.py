@@ -206,7 +206,9 @@ class Publisher:
                         sent = True
                 else:
                     sent = True  # batches go out one by one: some may be sent when one fails
-                    futures = await self._send_batches(producer, commands)
+                    futures = await send_batches(
+                        producer, self.topic, [_keyed(cmd) for cmd in commands]
+                    )
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
             if breaks_producer(exc):
@@ -222,31 +224,6 @@ class Publisher:
             self.ready = False
             self._wake.set()
 
-    async def _send_batches(
-        self, producer: AIOKafkaProducer, commands: Sequence[Command]
-    ) -> list[asyncio.Future[object]]:
-        """One record batch per partition (the producer's own partitioner picks it), so a
-        large request costs a handful of futures instead of one per event."""
-        await producer.client._wait_on_metadata(self.topic)
-        batches: dict[int, Any] = {}
-        futures: list[asyncio.Future[object]] = []
-        for cmd in commands:
-            key = command_user_id(cmd).encode()
-            partition = producer._partition(self.topic, None, None, None, key, None)
-            value = encode_command(cmd)
-            batch = batches.get(partition)
-            if batch is None or batch.append(timestamp=None, key=key, value=value) is None:
-                if batch is not None:  # full: send it, start another
-                    futures.append(
-                        await producer.send_batch(batch, self.topic, partition=partition)
-                    )
-                batch = batches[partition] = producer.create_batch()
-                if batch.append(timestamp=None, key=key, value=value) is None:
-                    raise ValueError(f"a record of {len(value)} bytes exceeds a batch")
-        for partition, batch in batches.items():
-            futures.append(await producer.send_batch(batch, self.topic, partition=partition))
-        return futures
-
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -254,6 +231,39 @@ class Publisher:
                 await self._task
         if self._producer is not None:
             await self._producer.stop()
+
+
+def _keyed(cmd: Command) -> tuple[bytes, bytes]:
+    return command_user_id(cmd).encode(), encode_command(cmd)
+
+
+async def send_batches(
+    producer: AIOKafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]]
+) -> list[asyncio.Future[object]]:
+    """Hand keyed records to `producer` as one record batch per partition (the producer's
+    own partitioner picks it, as `send` would), so many records cost a handful of futures
+    instead of one each; await the futures for the acknowledgements. Batches go out one by
+    one: when one fails, some may already be sent."""
+    await producer.client._wait_on_metadata(topic)
+    # what producer._partition would pass the partitioner, once instead of once per record
+    cluster = producer.client.cluster
+    every = sorted(cluster.partitions_for_topic(topic))
+    available = sorted(cluster.available_partitions_for_topic(topic))
+    partitioner = producer._partitioner
+    batches: dict[int, Any] = {}
+    futures: list[asyncio.Future[object]] = []
+    for key, value in records:
+        partition = partitioner(key, every, available)
+        batch = batches.get(partition)
+        if batch is None or batch.append(timestamp=None, key=key, value=value) is None:
+            if batch is not None:  # full: send it, start another
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = batches[partition] = producer.create_batch()
+            if batch.append(timestamp=None, key=key, value=value) is None:
+                raise ValueError(f"a record of {len(value)} bytes exceeds a batch")
+    for partition, batch in batches.items():
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 def _cancelling() -> bool:

@@ -31,6 +31,7 @@ class WorkerConfig:
     names: Names
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
+    retry_backoff_ms: int = 5  # the transactional producers' (ProducerConfig)
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
@@ -89,7 +90,11 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         consumer,
         names,
         rules,
-        ProducerConfig(config.bootstrap, config.transaction_timeout_ms),
+        ProducerConfig(
+            config.bootstrap,
+            config.transaction_timeout_ms,
+            retry_backoff_ms=config.retry_backoff_ms,
+        ),
         max_records=config.max_records,
         fence_backoff_s=config.fence_backoff_s,
         score_partitions=score_partitions,

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.producer import sender
 
 from processors.runtime import metrics
 from processors.runtime.batch import Effects, KeyValue
@@ -32,11 +33,31 @@ log = logging.getLogger("podium.worker")
 class ProducerConfig:
     bootstrap: str
     transaction_timeout_ms: int = 10_000
-    linger_ms: int = 5
+    # The worker hands the producer whole record batches and waits for them before it
+    # commits, so a linger would only delay every transaction by itself.
+    linger_ms: int = 0
+    # How long the producer waits before it retries a request the broker answered with a
+    # retriable error (aiokafka's default is 100 ms). See `retry_backoff`.
+    retry_backoff_ms: int = 5
+
+
+def retry_backoff(config: ProducerConfig) -> None:
+    """Set how soon a transaction retries after CONCURRENT_TRANSACTIONS.
+
+    The broker writes a committed transaction's markers after answering the commit; a new
+    transaction of the same producer that adds a partition meanwhile is answered
+    CONCURRENT_TRANSACTIONS (KAFKA-5477), and aiokafka retries after a fixed 20 ms
+    (`sender.BACKOFF_OVERRIDE`, or its retry back-off once partitions are added). The worker
+    begins its next transaction right after a commit, so under a steady trickle most
+    transactions paid that wait (docs/fast-path.md, section 6: one small transaction at a
+    time, 23 to 27 ms p50 with aiokafka's back-offs, 2 to 4 ms with shorter ones). The
+    constant is the module's: this sets it for every producer of the process."""
+    sender.BACKOFF_OVERRIDE = min(config.retry_backoff_ms, 20) / 1000
 
 
 async def start_producer(config: ProducerConfig, transactional_id: str) -> AIOKafkaProducer:
     """A started transactional producer; starting it fences every older one with this id."""
+    retry_backoff(config)
     producer = AIOKafkaProducer(
         bootstrap_servers=config.bootstrap,
         transactional_id=transactional_id,
@@ -44,6 +65,7 @@ async def start_producer(config: ProducerConfig, transactional_id: str) -> AIOKa
         enable_idempotence=True,
         acks="all",
         linger_ms=config.linger_ms,
+        retry_backoff_ms=config.retry_backoff_ms,
         max_batch_size=MAX_BATCH_BYTES,
         max_request_size=4 * MAX_BATCH_BYTES,
     )
