@@ -13,6 +13,7 @@ BENCHES = [
     "bench_runtime",
     "bench_gateway",
     "bench_fastpath",
+    "bench_worker_settings",
     "bench_broker_jvm",
     "bench_ranking",
     "bench_soak",
