@@ -1,0 +1,53 @@
+"""The records fetched for each owned partition that its task has not taken yet, and which
+partitions hold so many that their fetching is paused (the runner's back-pressure).
+
+Pure bookkeeping, no I/O: the runner asks `put` whether to pause a partition and `take`
+whether to resume it, and makes the consumer calls itself. Only what `put` paused is ever
+resumed here: a partition the runner paused for another reason (lost, blocked) is not
+marked, and `discard` forgets the mark of a partition that stops being processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+R = TypeVar("R")
+
+
+class Backlog(Generic[R]):
+    def __init__(self, limit: int) -> None:
+        """`limit`: the most records a partition may hold queued before it is paused."""
+        self.limit = limit
+        self.queued: dict[int, list[R]] = {}
+        self.paused: set[int] = set()  # paused here for holding more than `limit`
+
+    def put(self, partition: int, records: Sequence[R]) -> bool:
+        """Queue records behind the partition's others; True when the partition now holds
+        more than `limit` and was not paused yet: the caller pauses its fetching."""
+        queue = self.queued.setdefault(partition, [])
+        queue.extend(records)
+        if len(queue) > self.limit and partition not in self.paused:
+            self.paused.add(partition)
+            return True
+        return False
+
+    def take(self, partition: int, most: int) -> tuple[list[R], bool]:
+        """The oldest `most` records queued (fewer if fewer are), and True when the partition
+        was paused here and its queue is now empty: the caller resumes its fetching."""
+        queue = self.queued.get(partition, [])
+        taken, rest = queue[:most], queue[most:]
+        if rest:
+            self.queued[partition] = rest
+            return taken, False
+        self.queued.pop(partition, None)
+        if partition in self.paused:
+            self.paused.discard(partition)
+            return taken, True
+        return taken, False
+
+    def discard(self, partition: int) -> None:
+        """Forget the partition's queued records and its pause (it is dropped, lost or
+        blocked: the next owner reads the records again from the committed offset)."""
+        self.queued.pop(partition, None)
+        self.paused.discard(partition)
