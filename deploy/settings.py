@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     transaction_timeout_ms: int = 10_000
     # Records per getmany batch (across partitions).
     worker_max_records: int = 50_000
+    # Temporary, for the side-by-side benchmark: false runs the former barrier loop.
+    worker_pipelined: bool = True
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0
     # A partition stopped at a user whose stored state does not decode is retried this often.

@@ -35,6 +35,7 @@ class WorkerConfig:
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
     metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
+    pipelined: bool = True  # temporary: False runs the former barrier loop (benchmark)
 
 
 def consumer_for(config: WorkerConfig, group: str | None = None) -> AIOKafkaConsumer:
@@ -94,6 +95,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         fence_backoff_s=config.fence_backoff_s,
         score_partitions=score_partitions,
         blocked_retry_s=config.blocked_retry_s,
+        pipelined=config.pipelined,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

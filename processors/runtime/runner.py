@@ -1,17 +1,25 @@
 """The consume → fold → transact loop of one worker in the `podium.worker` consumer group.
 
-Reads `podium.events` (read_committed) in `getmany` batches; each owned partition's share of
-a batch is folded (`batch.fold_batch`) and committed in that partition's own transaction
-(`partition.OwnedPartition`), the partitions of a batch concurrently.
+Reads `podium.events` (read_committed) with `getmany` and hands each owned partition's
+records to that partition's queue (`backlog.Backlog`), then fetches again at once. A task per
+partition with records queued folds what is queued (`batch.fold_batch`, at most
+`max_records`), commits it in the partition's own transaction (`partition.OwnedPartition`),
+then takes what arrived meanwhile, until its queue is empty: no partition waits for another's
+commit, a record that arrives while its partition commits goes in the next transaction, and
+a busy partition's transactions grow by themselves. A partition with more than `max_records`
+queued is paused in the consumer until its task has taken them all. An error in a task other
+than a lost transaction ends the loop.
 
 Ownership: on assignment a partition's producer is started first (fencing any former owner
 and settling its open transaction), then its states are restored from `podium.state` and the
 consumer is positioned at the group's committed offset, so state and position always come
-from the same committed transactions. On revocation the states are dropped. A fenced or
-failed transaction loses the partition: its states are dropped, it is paused, and after a
-back-off it is taken over again the same way if the group still assigns it here. A partition
-that reaches an event of a user whose state does not decode commits what came before, then
-waits the same way (`blocked_retry_s`), its committed offset at that event.
+from the same committed transactions. On revocation nothing new starts for the partition,
+its transaction in flight ends, then its queued records and states are dropped (the next
+owner reads them again from the committed offset). A fenced or failed transaction loses the
+partition: its states and queue are dropped, it is paused, and after a back-off it is taken
+over again the same way if the group still assigns it here. A partition that reaches an
+event of a user whose state does not decode commits what came before, then waits the same
+way (`blocked_retry_s`), its committed offset at that event.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import IllegalOperation, KafkaError
 
 from processors.runtime import metrics
+from processors.runtime.backlog import Backlog
 from processors.runtime.batch import Blocked, fold_batch
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
@@ -51,6 +60,7 @@ class Runner:
         fence_backoff_s: float = 3.0,
         score_partitions: int = SCORES.partitions,
         blocked_retry_s: float = 30.0,
+        pipelined: bool = True,
     ) -> None:
         self.consumer = consumer
         self.names = names
@@ -64,13 +74,35 @@ class Runner:
         self.blocked: dict[int, Blocked] = {}  # partition -> the user it waits at
         self.owned: dict[int, OwnedPartition] = {}
         self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # ownership changes: take, drop, retake
+        self.backlog: Backlog[ConsumerRecord[bytes, bytes]] = Backlog(max_records)
+        self.tasks: dict[int, asyncio.Task[None]] = {}  # partition -> its `_drain` task
+        self.failed: Exception | None = None  # what ended a partition's task: ends the run
+        self.pipelined = pipelined
         self.applied = 0
 
     # --- the loop -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         self.consumer.subscribe([self.input_topic], listener=_Listener(self))
+        if not self.pipelined:
+            await self._run_barrier(stop)
+            return
+        try:
+            while not stop.is_set():
+                self._raise_failure()
+                await self._recover_lost()
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                for tp, records in batch.items():
+                    self._enqueue(tp, records)
+            self._raise_failure()
+        finally:
+            async with self.lock:
+                await self._drop({*self.owned, *self.tasks})
+
+    async def _run_barrier(self, stop: asyncio.Event) -> None:
+        """The former loop (temporary, for the side-by-side benchmark): each batch's
+        partitions are processed concurrently, and the next fetch waits for all of them."""
         try:
             while not stop.is_set():
                 await self._recover_lost()
@@ -83,6 +115,42 @@ class Runner:
         finally:
             async with self.lock:
                 await self._drop(list(self.owned))
+
+    def _enqueue(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Queue a partition's fetched records for its task, and start the task if none runs."""
+        p = tp.partition
+        if p not in self.owned or self.failed is not None:
+            return  # revoked or lost meanwhile: the next owner reads these again
+        if self.backlog.put(p, records):
+            self._pause(tp)  # too much queued: `_drain` resumes it once its queue is empty
+        if p not in self.tasks:
+            self.tasks[p] = asyncio.create_task(self._drain(tp), name=f"partition {p}")
+
+    async def _drain(self, tp: TopicPartition) -> None:
+        """Fold and commit what is queued for the partition in one transaction (at most
+        `max_records`), again with what arrived meanwhile, until nothing is queued: busy, the
+        transactions grow; quiet, a record is committed as soon as the last commit ends. An
+        error other than a lost transaction (`_process` handles those) is kept for the fetch
+        loop to raise, and the partition's queue is dropped with it (nothing after records
+        that failed may be committed)."""
+        p = tp.partition
+        try:
+            while True:
+                records, resume = self.backlog.take(p, self.max_records)
+                if resume and p in self.owned:
+                    self.consumer.resume(tp)
+                if not records:
+                    return
+                await self._process(tp, records)
+        except Exception as err:
+            self.backlog.discard(p)
+            self.failed = self.failed or err
+        finally:
+            del self.tasks[p]
+
+    def _raise_failure(self) -> None:
+        if self.failed is not None:
+            raise self.failed
 
     async def _process(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
@@ -159,13 +227,28 @@ class Runner:
         return committed
 
     async def _drop(self, partitions: Iterable[int]) -> None:
-        for p in list(partitions):
-            owned = self.owned.pop(p, None)
+        """Stop processing these partitions: nothing new starts for them, a transaction in
+        flight commits (or fails) first, then their states go and their producers close.
+        Their queued records are dropped: the next owner reads them from the committed
+        offset."""
+        partitions = list(partitions)
+        dropped = [self.owned.pop(p, None) for p in partitions]
+        for p in partitions:
+            self.backlog.discard(p)
+        running = [self.tasks[p] for p in partitions if p in self.tasks]
+        if running:
+            await asyncio.wait(running)
+        for p in partitions:
             self.lost.pop(p, None)
             if self.blocked.pop(p, None) is not None:
                 metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+        for owned in dropped:
             if owned is not None:
                 await owned.close()
+
+    def _pause(self, tp: TopicPartition) -> None:
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)
 
     async def _lose(self, partition: int, err: Exception) -> None:
         owned = self.owned.pop(partition, None)
@@ -173,9 +256,8 @@ class Runner:
         log.warning(
             "partition %d lost (%s: %s); retaking later", partition, type(err).__name__, err
         )
-        tp = TopicPartition(self.input_topic, partition)
-        if tp in self.consumer.assignment():
-            self.consumer.pause(tp)
+        self.backlog.discard(partition)  # read again from the committed offset when retaken
+        self._pause(TopicPartition(self.input_topic, partition))
         self.lost[partition] = time.monotonic() + self.fence_backoff_s
         if owned is not None:
             await owned.close()
@@ -198,16 +280,16 @@ class Runner:
             self.blocked_retry_s,
         )
         owned = self.owned.pop(partition, None)
-        tp = TopicPartition(self.names.events, partition)
-        if tp in self.consumer.assignment():
-            self.consumer.pause(tp)
+        self.backlog.discard(partition)  # the records after the blocked one wait too
+        self._pause(TopicPartition(self.names.events, partition))
         self.lost[partition] = time.monotonic() + self.blocked_retry_s
         if owned is not None:
             await owned.close()
 
     async def _recover_lost(self) -> None:
         now = time.monotonic()
-        due = [p for p, at in self.lost.items() if at <= now]
+        # a partition whose task still runs (closing the lost producer) waits for it to end
+        due = [p for p, at in self.lost.items() if at <= now and p not in self.tasks]
         if not due:
             return
         async with self.lock:
