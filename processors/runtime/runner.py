@@ -137,8 +137,8 @@ class Runner:
         try:
             while True:
                 records, resume = self.backlog.take(p, self.max_records)
-                if resume and p in self.owned:
-                    self.consumer.resume(tp)
+                if resume and p in self.owned and tp in self.consumer.assignment():
+                    self.consumer.resume(tp)  # not lost or blocked (those left `owned`)
                 if not records:
                     return
                 await self._process(tp, records)
