@@ -5,14 +5,25 @@ Pure bookkeeping, no I/O: the runner asks `put` whether to pause a partition and
 whether to resume it, and makes the consumer calls itself. Only what `put` paused is ever
 resumed here: a partition the runner paused for another reason (lost, blocked) is not
 marked, and `discard` forgets the mark of a partition that stops being processed.
+
+A record is queued once: a fetch that delivers again what is committed or already queued
+(aiokafka was seen to deliver a partition's first records twice around a seek) adds only what
+follows. So the queue of a partition is always the next records after its committed offset,
+in order, each once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-R = TypeVar("R")
+
+class Record(Protocol):
+    @property
+    def offset(self) -> int: ...
+
+
+R = TypeVar("R", bound=Record)
 
 
 class Backlog(Generic[R]):
@@ -20,13 +31,20 @@ class Backlog(Generic[R]):
         """`limit`: the most records a partition may hold queued before it is paused."""
         self.limit = limit
         self.queued: dict[int, list[R]] = {}
+        self.next: dict[int, int] = {}  # partition -> the offset after the last one queued
         self.paused: set[int] = set()  # paused here for holding more than `limit`
 
-    def put(self, partition: int, records: Sequence[R]) -> bool:
-        """Queue records behind the partition's others; True when the partition now holds
-        more than `limit` and was not paused yet: the caller pauses its fetching."""
+    def put(self, partition: int, records: Sequence[R], position: int) -> bool:
+        """Queue the records at or after `position` (the owner's next offset to commit) and
+        after those queued before; True when the partition now holds more than `limit` and
+        was not paused yet: the caller pauses its fetching."""
+        start = max(position, self.next.get(partition, position))
+        fresh = [r for r in records if r.offset >= start]
+        if not fresh:
+            return False
         queue = self.queued.setdefault(partition, [])
-        queue.extend(records)
+        queue.extend(fresh)
+        self.next[partition] = fresh[-1].offset + 1
         if len(queue) > self.limit and partition not in self.paused:
             self.paused.add(partition)
             return True
@@ -47,7 +65,9 @@ class Backlog(Generic[R]):
         return taken, False
 
     def discard(self, partition: int) -> None:
-        """Forget the partition's queued records and its pause (it is dropped, lost or
-        blocked: the next owner reads the records again from the committed offset)."""
+        """Forget the partition's queued records, where they ended and its pause (it is
+        dropped, lost or blocked: the next owner reads the records again from the committed
+        offset)."""
         self.queued.pop(partition, None)
+        self.next.pop(partition, None)
         self.paused.discard(partition)

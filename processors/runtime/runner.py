@@ -93,8 +93,10 @@ class Runner:
                 self._raise_failure()
                 await self._recover_lost()
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                for tp, records in batch.items():
-                    self._enqueue(tp, records)
+                if batch:
+                    async with self.lock:  # see _enqueue
+                        for tp, records in batch.items():
+                            self._enqueue(tp, records)
             self._raise_failure()
         finally:
             async with self.lock:
@@ -117,11 +119,15 @@ class Runner:
                 await self._drop(list(self.owned))
 
     def _enqueue(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Queue a partition's fetched records for its task, and start the task if none runs."""
-        p = tp.partition
-        if p not in self.owned or self.failed is not None:
+        """Queue a partition's fetched records for its task, and start the task if none runs.
+        Called under the lock, so never while partitions are being taken: records that arrive
+        for a partition during its `take` wait until it is owned (dropped, they would be lost:
+        the consumer has moved past them); what is below its committed offset or queued
+        already is skipped (`Backlog.put`)."""
+        owned = self.owned.get(p := tp.partition)
+        if owned is None or self.failed is not None:
             return  # revoked or lost meanwhile: the next owner reads these again
-        if self.backlog.put(p, records):
+        if self.backlog.put(p, records, owned.position):
             self._pause(tp)  # too much queued: `_drain` resumes it once its queue is empty
         if p not in self.tasks:
             self.tasks[p] = asyncio.create_task(self._drain(tp), name=f"partition {p}")

@@ -3,7 +3,8 @@
 does not wait for another's commit and takes what arrived during its own in one transaction;
 a partition with too much queued is paused and resumed when its task has taken it all, but a
 lost one stays paused; a revocation waits for the transaction in flight and drops the queue;
-an error in a partition's task ends `run`."""
+records fetched while a partition is being taken are kept for it; an error in a partition's
+task ends `run`."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class FakeConsumer:
 
 @dataclass
 class FakeOwned:
+    position: int = 0  # the next offset to commit
     closed: bool = False
 
     async def close(self) -> None:
@@ -200,3 +202,21 @@ async def test_an_error_in_a_partition_task_ends_the_run(
         await asyncio.wait_for(runner.run(asyncio.Event()), 5)
     assert sorted(runner.commits) == [(1, [0]), (2, [0])]
     assert runner.owned == {} and runner.tasks == {}
+
+
+async def test_records_fetched_while_a_partition_is_taken_wait_for_it(
+    consumer: FakeConsumer, rules: Rules
+) -> None:
+    runner = GatedRunner(consumer, rules, max_records=100)
+    taking = runner.owned.pop(0)
+    runner.gates[0].set()
+    consumer.batches = [{tp(0): records(0, range(0, 3))}]
+    stop = asyncio.Event()
+    async with runner.lock:  # as `take` holds it, positioning partition 0
+        running = asyncio.create_task(runner.run(stop))
+        await asyncio.sleep(0.05)  # the fetch loop has the batch and waits
+        runner.owned[0] = taking
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 2)
+    assert runner.commits == [(0, [0, 1, 2])]
