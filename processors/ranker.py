@@ -33,7 +33,7 @@ class RankerConfig:
     transaction_timeout_ms: int = 10_000
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
-    pipelined: bool = True  # temporary: False runs the former barrier loop (benchmark)
+    pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
 
 
 async def check_partitions(bootstrap: str, names: Names) -> int:

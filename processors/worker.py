@@ -35,7 +35,7 @@ class WorkerConfig:
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
     metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
-    pipelined: bool = True  # temporary: False runs the former barrier loop (benchmark)
+    pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
 
 
 def consumer_for(config: WorkerConfig, group: str | None = None) -> AIOKafkaConsumer:

@@ -27,14 +27,12 @@ R = TypeVar("R", bound=Record)
 
 
 class Backlog(Generic[R]):
-    def __init__(self, limit: int) -> None:
-        """`limit`: the most records a partition may hold queued before it is paused."""
-        self.limit = limit
+    def __init__(self) -> None:
         self.queued: dict[int, list[R]] = {}
         self.next: dict[int, int] = {}  # partition -> the offset after the last one queued
         self.paused: set[int] = set()  # paused here for holding more than `limit`
 
-    def put(self, partition: int, records: Sequence[R], position: int) -> bool:
+    def put(self, partition: int, records: Sequence[R], position: int, limit: int) -> bool:
         """Queue the records at or after `position` (the owner's next offset to commit) and
         after those queued before; True when the partition now holds more than `limit` and
         was not paused yet: the caller pauses its fetching."""
@@ -45,7 +43,7 @@ class Backlog(Generic[R]):
         queue = self.queued.setdefault(partition, [])
         queue.extend(fresh)
         self.next[partition] = fresh[-1].offset + 1
-        if len(queue) > self.limit and partition not in self.paused:
+        if len(queue) > limit and partition not in self.paused:
             self.paused.add(partition)
             return True
         return False

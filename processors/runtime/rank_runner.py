@@ -46,7 +46,7 @@ class RankRunner(Runner):
         partitions: int,
         max_records: int = 50_000,
         fence_backoff_s: float = 3.0,
-        pipelined: bool = True,
+        pipelined: bool = False,
     ) -> None:
         super().__init__(
             consumer,

@@ -1,25 +1,31 @@
 """The consume → fold → transact loop of one worker in the `podium.worker` consumer group.
 
-Reads `podium.events` (read_committed) with `getmany` and hands each owned partition's
-records to that partition's queue (`backlog.Backlog`), then fetches again at once. A task per
-partition with records queued folds what is queued (`batch.fold_batch`, at most
-`max_records`), commits it in the partition's own transaction (`partition.OwnedPartition`),
-then takes what arrived meanwhile, until its queue is empty: no partition waits for another's
-commit, a record that arrives while its partition commits goes in the next transaction, and
-a busy partition's transactions grow by themselves. A partition with more than `max_records`
-queued is paused in the consumer until its task has taken them all. An error in a task other
-than a lost transaction ends the loop.
+Reads `podium.events` (read_committed) with `getmany`, in one of two loops (`pipelined`,
+setting `worker_pipelined`; docs/fast-path.md, section 6, for their figures):
+
+- barrier (the default): each owned partition's share of a batch is folded
+  (`batch.fold_batch`) and committed in that partition's own transaction
+  (`partition.OwnedPartition`), the partitions of a batch concurrently; the next `getmany`
+  waits for all of them.
+- pipelined: the fetch loop hands each owned partition's records to that partition's queue
+  (`backlog.Backlog`) and fetches again at once. A task per partition with records queued
+  folds what is queued (all transactions in flight together hold at most `max_records`),
+  commits it, then takes what arrived meanwhile, until its queue is empty: no partition waits
+  for another's commit, and a busy partition's transactions grow by themselves. A partition
+  with more than its share (`max_records` / owned partitions) queued is paused in the
+  consumer until its task has taken them all. An error in a task other than a lost
+  transaction ends the loop.
 
 Ownership: on assignment a partition's producer is started first (fencing any former owner
 and settling its open transaction), then its states are restored from `podium.state` and the
 consumer is positioned at the group's committed offset, so state and position always come
 from the same committed transactions. On revocation nothing new starts for the partition,
-its transaction in flight ends, then its queued records and states are dropped (the next
-owner reads them again from the committed offset). A fenced or failed transaction loses the
-partition: its states and queue are dropped, it is paused, and after a back-off it is taken
-over again the same way if the group still assigns it here. A partition that reaches an
-event of a user whose state does not decode commits what came before, then waits the same
-way (`blocked_retry_s`), its committed offset at that event.
+its transaction in flight ends, then its queued records (pipelined) and states are dropped
+(the next owner reads them again from the committed offset). A fenced or failed transaction
+loses the partition: its states (and queue) are dropped, it is paused, and after a back-off
+it is taken over again the same way if the group still assigns it here. A partition that
+reaches an event of a user whose state does not decode commits what came before, then waits
+the same way (`blocked_retry_s`), its committed offset at that event.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ class Runner:
         fence_backoff_s: float = 3.0,
         score_partitions: int = SCORES.partitions,
         blocked_retry_s: float = 30.0,
-        pipelined: bool = True,
+        pipelined: bool = False,
     ) -> None:
         self.consumer = consumer
         self.names = names
@@ -75,9 +81,11 @@ class Runner:
         self.owned: dict[int, OwnedPartition] = {}
         self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
         self.lock = asyncio.Lock()  # ownership changes: take, drop, retake
-        self.backlog: Backlog[ConsumerRecord[bytes, bytes]] = Backlog(max_records)
+        self.backlog: Backlog[ConsumerRecord[bytes, bytes]] = Backlog()
         self.tasks: dict[int, asyncio.Task[None]] = {}  # partition -> its `_drain` task
         self.failed: Exception | None = None  # what ended a partition's task: ends the run
+        self.in_flight = 0  # records the partitions' transactions hold: see `_room`
+        self.room_freed = asyncio.Event()
         self.pipelined = pipelined
         self.applied = 0
 
@@ -85,9 +93,30 @@ class Runner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.consumer.subscribe([self.input_topic], listener=_Listener(self))
-        if not self.pipelined:
+        if self.pipelined:
+            await self._run_pipelined(stop)
+        else:
             await self._run_barrier(stop)
-            return
+
+    async def _run_barrier(self, stop: asyncio.Event) -> None:
+        """Each batch's partitions are folded and committed concurrently, and the next fetch
+        waits for all of them."""
+        try:
+            while not stop.is_set():
+                await self._recover_lost()
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch:
+                    async with self.lock:
+                        await asyncio.gather(
+                            *(self._process(tp, recs) for tp, recs in batch.items())
+                        )
+        finally:
+            async with self.lock:
+                await self._drop(list(self.owned))
+
+    async def _run_pipelined(self, stop: asyncio.Event) -> None:
+        """Fetch and queue each partition's records for its task (`_drain`), and fetch again;
+        an error that ended a task ends the loop."""
         try:
             while not stop.is_set():
                 self._raise_failure()
@@ -102,22 +131,6 @@ class Runner:
             async with self.lock:
                 await self._drop({*self.owned, *self.tasks})
 
-    async def _run_barrier(self, stop: asyncio.Event) -> None:
-        """The former loop (temporary, for the side-by-side benchmark): each batch's
-        partitions are processed concurrently, and the next fetch waits for all of them."""
-        try:
-            while not stop.is_set():
-                await self._recover_lost()
-                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                if batch:
-                    async with self.lock:
-                        await asyncio.gather(
-                            *(self._process(tp, recs) for tp, recs in batch.items())
-                        )
-        finally:
-            async with self.lock:
-                await self._drop(list(self.owned))
-
     def _enqueue(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Queue a partition's fetched records for its task, and start the task if none runs.
         Called under the lock, so never while partitions are being taken: records that arrive
@@ -127,14 +140,14 @@ class Runner:
         owned = self.owned.get(p := tp.partition)
         if owned is None or self.failed is not None:
             return  # revoked or lost meanwhile: the next owner reads these again
-        if self.backlog.put(p, records, owned.position):
+        if self.backlog.put(p, records, owned.position, self._share()):
             self._pause(tp)  # too much queued: `_drain` resumes it once its queue is empty
         if p not in self.tasks:
             self.tasks[p] = asyncio.create_task(self._drain(tp), name=f"partition {p}")
 
     async def _drain(self, tp: TopicPartition) -> None:
-        """Fold and commit what is queued for the partition in one transaction (at most
-        `max_records`), again with what arrived meanwhile, until nothing is queued: busy, the
+        """Fold and commit what is queued for the partition in one transaction (as much as
+        `_room` allows), again with what arrived meanwhile, until nothing is queued: busy, the
         transactions grow; quiet, a record is committed as soon as the last commit ends. An
         error other than a lost transaction (`_process` handles those) is kept for the fetch
         loop to raise, and the partition's queue is dropped with it (nothing after records
@@ -142,17 +155,39 @@ class Runner:
         p = tp.partition
         try:
             while True:
-                records, resume = self.backlog.take(p, self.max_records)
+                records, resume = self.backlog.take(p, await self._room())
                 if resume and p in self.owned and tp in self.consumer.assignment():
                     self.consumer.resume(tp)  # not lost or blocked (those left `owned`)
                 if not records:
                     return
-                await self._process(tp, records)
+                self.in_flight += len(records)
+                try:
+                    await self._process(tp, records)
+                finally:
+                    self.in_flight -= len(records)
+                    self.room_freed.set()
         except Exception as err:
             self.backlog.discard(p)
             self.failed = self.failed or err
         finally:
             del self.tasks[p]
+
+    async def _room(self) -> int:
+        """How many records a task may take now: `max_records` less those that the
+        partitions' transactions hold (folding or committing), waiting while none are left.
+        So at most `max_records` are folded between two commits, as in one `getmany` batch of
+        the barrier loop: a fold does not yield to the event loop, and with `max_records` per
+        partition a backlog starved the consumer's heartbeat (its session expired) and the
+        worker's peak memory was 2.4 times the barrier loop's."""
+        while self.in_flight >= self.max_records:
+            self.room_freed.clear()
+            await self.room_freed.wait()
+        return self.max_records - self.in_flight
+
+    def _share(self) -> int:
+        """A partition's share of `max_records`: the most it may hold queued before its
+        fetching pauses, so that all queues together hold about `max_records`."""
+        return max(1, self.max_records // max(1, len(self.owned)))
 
     def _raise_failure(self) -> None:
         if self.failed is not None:

@@ -50,11 +50,8 @@ USERS = 10_000
 
 
 @contextmanager
-def podium(
-    bootstrap: str, redis_url: str, home: Path, extra_env: dict[str, str] | None = None
-) -> Iterator[Callable[..., str]]:
-    """Worker and projector for a fresh prefix (every process with `extra_env` set besides);
-    yields a function starting gateways."""
+def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[..., str]]:
+    """Worker and projector for a fresh prefix; yields a function starting gateways."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
     asyncio.run(create_topics(bootstrap, prefix))
     key, digest = mint_key()
@@ -66,7 +63,6 @@ def podium(
         "PODIUM_VIEWS_PREFIX": f"{prefix}views:",
         "PODIUM_API_KEY_HASHES": digest,
         "PODIUM_LOG_LEVEL": "WARNING",
-        **(extra_env or {}),
     }
     procs: list[subprocess.Popen[bytes]] = []
 

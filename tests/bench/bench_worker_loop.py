@@ -1,13 +1,14 @@
-"""The worker's loop side by side: the former barrier loop against the pipelined one.
+"""The worker's loop side by side: the barrier loop against the pipelined one.
 
-Temporary, for the change that introduces the pipelined loop: `PODIUM_WORKER_PIPELINED`
-selects the loop of the worker and of the ranker. For each variant in turn (alternating
-order, `REPS` times each) a fresh stack of `bench_gateway.podium` (worker, projector, ranker,
-two gateways on a fresh prefix) takes the synchronous POST → 201 at 100 and 500 requests/s
-offered (the open loop of `bench_gateway`, latency from each request's scheduled time),
-through a gateway that answers without the ranks (the worker's round trip) and, at 500/s, one
-that waits for them (worker and ranker). Printed per run: p50, p99, done/s, the worker's CPU
-and its transactions per second (its Prometheus counter); then the medians per variant.
+`PODIUM_WORKER_PIPELINED` selects the loop of the worker and of the ranker (not in `make
+bench`: `python -m tests.bench bench_worker_loop`, ≈ 4 minutes). For each variant in turn
+(alternating order, `REPS` times each; `PODIUM_BENCH_LOOP_FIRST=pipelined` starts with the
+other) a fresh stack of `bench_gateway.podium` (worker, projector, ranker, two gateways on a
+fresh prefix) takes the synchronous POST → 201 at 100 and 500 requests/s offered (the open
+loop of `bench_gateway`, latency from each request's scheduled time), through a gateway that
+answers without the ranks (the worker's round trip) and, at 500/s, one that waits for them
+(worker and ranker). Printed per run: p50, p99, done/s, the worker's CPU and its
+transactions per second (its Prometheus counter); then the medians per variant.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def measured(addr: str, key: str, rate: int, worker_pid: int, port: int) -> Figu
 def one_stack(bootstrap: str, redis_url: str, home: Path, variant: str) -> dict[str, Figures]:
     """A fresh stack with the variant's loop; the runs of `RUNS`, after a warm-up."""
     port = free_port()
-    env = {"PODIUM_WORKER_PIPELINED": VARIANTS[variant], "PODIUM_METRICS_PORT": str(port)}
-    with podium(bootstrap, redis_url, home, env) as gateway:
+    # podium() passes the environment on to every process it starts
+    os.environ.update(PODIUM_WORKER_PIPELINED=VARIANTS[variant], PODIUM_METRICS_PORT=str(port))
+    with podium(bootstrap, redis_url, home) as gateway:
         key: str = gateway.key  # type: ignore[attr-defined]
         worker_pid: int = gateway.pipeline[0].pid  # type: ignore[attr-defined]
         addrs = {
@@ -93,6 +95,8 @@ def main() -> None:
     print(f"{REPS} x {SECONDS} s per variant and run, variants alternating, a fresh stack each")
     got: dict[str, list[dict[str, Figures]]] = {v: [] for v in VARIANTS}
     order = list(VARIANTS)
+    if os.environ.get("PODIUM_BENCH_LOOP_FIRST") == order[1]:  # the first stack meets a cold broker
+        order.reverse()
     with bench_services() as (bootstrap, redis_url):
         for rep in range(REPS):
             for variant in order if rep % 2 == 0 else order[::-1]:

@@ -2,9 +2,9 @@
 `_process` that waits for the test to let each transaction commit, no broker: a partition
 does not wait for another's commit and takes what arrived during its own in one transaction;
 a partition with too much queued is paused and resumed when its task has taken it all, but a
-lost one stays paused; a revocation waits for the transaction in flight and drops the queue;
-records fetched while a partition is being taken are kept for it; an error in a partition's
-task ends `run`."""
+lost one stays paused; the transactions in flight hold at most `max_records`; a revocation
+waits for the transaction in flight and drops the queue; records fetched while a partition is
+being taken are kept for it; an error in a partition's task ends `run`."""
 
 from __future__ import annotations
 
@@ -140,14 +140,14 @@ async def test_a_partition_commits_while_another_waits_and_batches_what_arrived(
 async def test_too_much_queued_pauses_until_the_task_has_taken_it_all(
     consumer: FakeConsumer, rules: Rules
 ) -> None:
-    runner = GatedRunner(consumer, rules, max_records=3)
+    runner = GatedRunner(consumer, rules, max_records=12)  # 4 partitions owned: 3 each
     runner._enqueue(tp(2), records(2, range(0, 1)))
     await settle()
     runner._enqueue(tp(2), records(2, range(1, 5)))  # 4 queued > 3
     assert consumer.calls == [("pause", 2)]
     runner.gates[2].set()
     await settle()
-    assert runner.commits == [(2, [0]), (2, [1, 2, 3]), (2, [4])]
+    assert runner.commits == [(2, [0]), (2, [1, 2, 3, 4])]
     assert consumer.calls == [("pause", 2), ("resume", 2)]
     assert consumer.paused == set()
 
@@ -155,7 +155,7 @@ async def test_too_much_queued_pauses_until_the_task_has_taken_it_all(
 async def test_a_lost_partition_stays_paused_and_its_queue_is_dropped(
     consumer: FakeConsumer, rules: Rules
 ) -> None:
-    runner = GatedRunner(consumer, rules, max_records=3)
+    runner = GatedRunner(consumer, rules, max_records=12)
     runner.fail[3] = KafkaError("fenced")
     runner._enqueue(tp(3), records(3, range(0, 1)))
     await settle()
@@ -220,3 +220,21 @@ async def test_records_fetched_while_a_partition_is_taken_wait_for_it(
     stop.set()
     await asyncio.wait_for(running, 2)
     assert runner.commits == [(0, [0, 1, 2])]
+
+
+async def test_the_transactions_in_flight_hold_at_most_max_records(
+    consumer: FakeConsumer, rules: Rules
+) -> None:
+    runner = GatedRunner(consumer, rules, max_records=12)
+    runner._enqueue(tp(0), records(0, range(0, 10)))
+    await settle()
+    runner._enqueue(tp(1), records(1, range(0, 5)))
+    await settle()
+    assert runner.commits == [(0, list(range(10))), (1, [0, 1])]  # 10 + 2 = 12 in flight
+    runner.gates[0].set()
+    await settle()
+    assert runner.commits == [(0, list(range(10))), (1, [0, 1])]  # 1 waits for its own commit
+    runner.gates[1].set()
+    await settle()
+    assert runner.commits == [(0, list(range(10))), (1, [0, 1]), (1, [2, 3, 4])]
+    assert runner.in_flight == 0
