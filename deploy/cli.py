@@ -51,6 +51,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         fence_backoff_s=settings.fence_backoff_s,
         blocked_retry_s=settings.worker_blocked_retry_s,
         metrics_port=settings.metrics_port,
+        pipelined=settings.worker_pipelined,
     )
 
 
@@ -64,6 +65,7 @@ def ranker_config(settings: Settings) -> RankerConfig:
         transaction_timeout_ms=settings.transaction_timeout_ms,
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
+        pipelined=settings.worker_pipelined,
     )
 
 

@@ -33,6 +33,7 @@ class RankerConfig:
     transaction_timeout_ms: int = 10_000
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
+    pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
 
 
 async def check_partitions(bootstrap: str, names: Names) -> int:
@@ -67,6 +68,7 @@ async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) ->
         partitions=partitions,
         max_records=config.max_records,
         fence_backoff_s=config.fence_backoff_s,
+        pipelined=config.pipelined,
     )
     log.info("ranker started: group %s, %d boards", names.ranking_group, len(rules.leaderboards))
     try:

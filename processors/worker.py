@@ -36,6 +36,7 @@ class WorkerConfig:
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
     metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
+    pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
 
 
 def consumer_for(config: WorkerConfig, group: str | None = None) -> AIOKafkaConsumer:
@@ -99,6 +100,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         fence_backoff_s=config.fence_backoff_s,
         score_partitions=score_partitions,
         blocked_retry_s=config.blocked_retry_s,
+        pipelined=config.pipelined,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

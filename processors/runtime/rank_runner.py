@@ -46,6 +46,7 @@ class RankRunner(Runner):
         partitions: int,
         max_records: int = 50_000,
         fence_backoff_s: float = 3.0,
+        pipelined: bool = False,
     ) -> None:
         super().__init__(
             consumer,
@@ -54,6 +55,7 @@ class RankRunner(Runner):
             producer_config,
             max_records=max_records,
             fence_backoff_s=fence_backoff_s,
+            pipelined=pipelined,
         )
         self.input_topic = names.scores
         self.partitions = partitions  # of podium.scores: ranking_partition's n

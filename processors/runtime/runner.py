@@ -1,17 +1,31 @@
 """The consume → fold → transact loop of one worker in the `podium.worker` consumer group.
 
-Reads `podium.events` (read_committed) in `getmany` batches; each owned partition's share of
-a batch is folded (`batch.fold_batch`) and committed in that partition's own transaction
-(`partition.OwnedPartition`), the partitions of a batch concurrently.
+Reads `podium.events` (read_committed) with `getmany`, in one of two loops (`pipelined`,
+setting `worker_pipelined`; docs/fast-path.md, section 6, for their figures):
+
+- barrier (the default): each owned partition's share of a batch is folded
+  (`batch.fold_batch`) and committed in that partition's own transaction
+  (`partition.OwnedPartition`), the partitions of a batch concurrently; the next `getmany`
+  waits for all of them.
+- pipelined: the fetch loop hands each owned partition's records to that partition's queue
+  (`backlog.Backlog`) and fetches again at once. A task per partition with records queued
+  folds what is queued (all transactions in flight together hold at most `max_records`),
+  commits it, then takes what arrived meanwhile, until its queue is empty: no partition waits
+  for another's commit, and a busy partition's transactions grow by themselves. A partition
+  with more than its share (`max_records` / owned partitions) queued is paused in the
+  consumer until its task has taken them all. An error in a task other than a lost
+  transaction ends the loop.
 
 Ownership: on assignment a partition's producer is started first (fencing any former owner
 and settling its open transaction), then its states are restored from `podium.state` and the
 consumer is positioned at the group's committed offset, so state and position always come
-from the same committed transactions. On revocation the states are dropped. A fenced or
-failed transaction loses the partition: its states are dropped, it is paused, and after a
-back-off it is taken over again the same way if the group still assigns it here. A partition
-that reaches an event of a user whose state does not decode commits what came before, then
-waits the same way (`blocked_retry_s`), its committed offset at that event.
+from the same committed transactions. On revocation nothing new starts for the partition,
+its transaction in flight ends, then its queued records (pipelined) and states are dropped
+(the next owner reads them again from the committed offset). A fenced or failed transaction
+loses the partition: its states (and queue) are dropped, it is paused, and after a back-off
+it is taken over again the same way if the group still assigns it here. A partition that
+reaches an event of a user whose state does not decode commits what came before, then waits
+the same way (`blocked_retry_s`), its committed offset at that event.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import IllegalOperation, KafkaError
 
 from processors.runtime import metrics
+from processors.runtime.backlog import Backlog
 from processors.runtime.batch import Blocked, fold_batch
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
@@ -51,6 +66,7 @@ class Runner:
         fence_backoff_s: float = 3.0,
         score_partitions: int = SCORES.partitions,
         blocked_retry_s: float = 30.0,
+        pipelined: bool = False,
     ) -> None:
         self.consumer = consumer
         self.names = names
@@ -64,13 +80,27 @@ class Runner:
         self.blocked: dict[int, Blocked] = {}  # partition -> the user it waits at
         self.owned: dict[int, OwnedPartition] = {}
         self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # ownership changes: take, drop, retake
+        self.backlog: Backlog[ConsumerRecord[bytes, bytes]] = Backlog()
+        self.tasks: dict[int, asyncio.Task[None]] = {}  # partition -> its `_drain` task
+        self.failed: Exception | None = None  # what ended a partition's task: ends the run
+        self.in_flight = 0  # records the partitions' transactions hold: see `_room`
+        self.room_freed = asyncio.Event()
+        self.pipelined = pipelined
         self.applied = 0
 
     # --- the loop -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         self.consumer.subscribe([self.input_topic], listener=_Listener(self))
+        if self.pipelined:
+            await self._run_pipelined(stop)
+        else:
+            await self._run_barrier(stop)
+
+    async def _run_barrier(self, stop: asyncio.Event) -> None:
+        """Each batch's partitions are folded and committed concurrently, and the next fetch
+        waits for all of them."""
         try:
             while not stop.is_set():
                 await self._recover_lost()
@@ -83,6 +113,85 @@ class Runner:
         finally:
             async with self.lock:
                 await self._drop(list(self.owned))
+
+    async def _run_pipelined(self, stop: asyncio.Event) -> None:
+        """Fetch and queue each partition's records for its task (`_drain`), and fetch again;
+        an error that ended a task ends the loop."""
+        try:
+            while not stop.is_set():
+                self._raise_failure()
+                await self._recover_lost()
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch:
+                    async with self.lock:  # see _enqueue
+                        for tp, records in batch.items():
+                            self._enqueue(tp, records)
+            self._raise_failure()
+        finally:
+            async with self.lock:
+                await self._drop({*self.owned, *self.tasks})
+
+    def _enqueue(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Queue a partition's fetched records for its task, and start the task if none runs.
+        Called under the lock, so never while partitions are being taken: records that arrive
+        for a partition during its `take` wait until it is owned (dropped, they would be lost:
+        the consumer has moved past them); what is below its committed offset or queued
+        already is skipped (`Backlog.put`)."""
+        owned = self.owned.get(p := tp.partition)
+        if owned is None or self.failed is not None:
+            return  # revoked or lost meanwhile: the next owner reads these again
+        if self.backlog.put(p, records, owned.position, self._share()):
+            self._pause(tp)  # too much queued: `_drain` resumes it once its queue is empty
+        if p not in self.tasks:
+            self.tasks[p] = asyncio.create_task(self._drain(tp), name=f"partition {p}")
+
+    async def _drain(self, tp: TopicPartition) -> None:
+        """Fold and commit what is queued for the partition in one transaction (as much as
+        `_room` allows), again with what arrived meanwhile, until nothing is queued: busy, the
+        transactions grow; quiet, a record is committed as soon as the last commit ends. An
+        error other than a lost transaction (`_process` handles those) is kept for the fetch
+        loop to raise, and the partition's queue is dropped with it (nothing after records
+        that failed may be committed)."""
+        p = tp.partition
+        try:
+            while True:
+                records, resume = self.backlog.take(p, await self._room())
+                if resume and p in self.owned and tp in self.consumer.assignment():
+                    self.consumer.resume(tp)  # not lost or blocked (those left `owned`)
+                if not records:
+                    return
+                self.in_flight += len(records)
+                try:
+                    await self._process(tp, records)
+                finally:
+                    self.in_flight -= len(records)
+                    self.room_freed.set()
+        except Exception as err:
+            self.backlog.discard(p)
+            self.failed = self.failed or err
+        finally:
+            del self.tasks[p]
+
+    async def _room(self) -> int:
+        """How many records a task may take now: `max_records` less those that the
+        partitions' transactions hold (folding or committing), waiting while none are left.
+        So at most `max_records` are folded between two commits, as in one `getmany` batch of
+        the barrier loop: a fold does not yield to the event loop, and with `max_records` per
+        partition a backlog starved the consumer's heartbeat (its session expired) and the
+        worker's peak memory was 2.4 times the barrier loop's."""
+        while self.in_flight >= self.max_records:
+            self.room_freed.clear()
+            await self.room_freed.wait()
+        return self.max_records - self.in_flight
+
+    def _share(self) -> int:
+        """A partition's share of `max_records`: the most it may hold queued before its
+        fetching pauses, so that all queues together hold about `max_records`."""
+        return max(1, self.max_records // max(1, len(self.owned)))
+
+    def _raise_failure(self) -> None:
+        if self.failed is not None:
+            raise self.failed
 
     async def _process(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
@@ -159,13 +268,28 @@ class Runner:
         return committed
 
     async def _drop(self, partitions: Iterable[int]) -> None:
-        for p in list(partitions):
-            owned = self.owned.pop(p, None)
+        """Stop processing these partitions: nothing new starts for them, a transaction in
+        flight commits (or fails) first, then their states go and their producers close.
+        Their queued records are dropped: the next owner reads them from the committed
+        offset."""
+        partitions = list(partitions)
+        dropped = [self.owned.pop(p, None) for p in partitions]
+        for p in partitions:
+            self.backlog.discard(p)
+        running = [self.tasks[p] for p in partitions if p in self.tasks]
+        if running:
+            await asyncio.wait(running)
+        for p in partitions:
             self.lost.pop(p, None)
             if self.blocked.pop(p, None) is not None:
                 metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+        for owned in dropped:
             if owned is not None:
                 await owned.close()
+
+    def _pause(self, tp: TopicPartition) -> None:
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)
 
     async def _lose(self, partition: int, err: Exception) -> None:
         owned = self.owned.pop(partition, None)
@@ -173,9 +297,8 @@ class Runner:
         log.warning(
             "partition %d lost (%s: %s); retaking later", partition, type(err).__name__, err
         )
-        tp = TopicPartition(self.input_topic, partition)
-        if tp in self.consumer.assignment():
-            self.consumer.pause(tp)
+        self.backlog.discard(partition)  # read again from the committed offset when retaken
+        self._pause(TopicPartition(self.input_topic, partition))
         self.lost[partition] = time.monotonic() + self.fence_backoff_s
         if owned is not None:
             await owned.close()
@@ -198,16 +321,16 @@ class Runner:
             self.blocked_retry_s,
         )
         owned = self.owned.pop(partition, None)
-        tp = TopicPartition(self.names.events, partition)
-        if tp in self.consumer.assignment():
-            self.consumer.pause(tp)
+        self.backlog.discard(partition)  # the records after the blocked one wait too
+        self._pause(TopicPartition(self.names.events, partition))
         self.lost[partition] = time.monotonic() + self.blocked_retry_s
         if owned is not None:
             await owned.close()
 
     async def _recover_lost(self) -> None:
         now = time.monotonic()
-        due = [p for p, at in self.lost.items() if at <= now]
+        # a partition whose task still runs (closing the lost producer) waits for it to end
+        due = [p for p, at in self.lost.items() if at <= now and p not in self.tasks]
         if not due:
             return
         async with self.lock:

@@ -29,6 +29,7 @@ PURE = (
     "processors.wrapped",
     "processors.summaries",
     "processors.runtime.step",
+    "processors.runtime.backlog",
 )
 # The one third-party import a pure module may make: pure Python, no I/O (pyproject says why).
 EXTRA = {"processors.ranking": frozenset({"sortedcontainers"})}
