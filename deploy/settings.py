@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     worker_max_records: int = 50_000
     # The worker's and the ranker's loop: false, each getmany batch commits (every partition
     # concurrently) before the next getmany; true, a task per partition commits what it has
-    # queued as soon as its last commit ends (docs/fast-path.md, section 6: halves the answer
+    # queued as soon as its last commit ends (docs/fast-path.md, section 7: halves the answer
     # at 100 events/s, ≈ 8 % less backlog throughput).
     worker_pipelined: bool = False
     # After a fenced or failed transaction, wait this long before retaking the partition.

@@ -34,7 +34,7 @@ class ProducerConfig:
     bootstrap: str
     transaction_timeout_ms: int = 10_000
     # The worker hands the producer whole record batches and waits for them before it
-    # commits, so a linger would only delay every transaction by itself.
+    # commits: a linger could only delay a transaction.
     linger_ms: int = 0
     # How long the producer waits before it retries a request the broker answered with a
     # retriable error (aiokafka's default is 100 ms). See `retry_backoff`.
@@ -49,9 +49,10 @@ def retry_backoff(config: ProducerConfig) -> None:
     CONCURRENT_TRANSACTIONS (KAFKA-5477), and aiokafka retries after a fixed 20 ms
     (`sender.BACKOFF_OVERRIDE`, or its retry back-off once partitions are added). The worker
     begins its next transaction right after a commit, so under a steady trickle most
-    transactions paid that wait (docs/fast-path.md, section 6: one small transaction at a
-    time, 23 to 27 ms p50 with aiokafka's back-offs, 2 to 4 ms with shorter ones). The
-    constant is the module's: this sets it for every producer of the process."""
+    transactions paid that wait (docs/fast-path.md, section 6: a lone transaction's p99 was
+    31 to 37 ms with aiokafka's back-offs and 10 ms with these; under load the gain is not
+    established). The constant is the module's: this sets it for every producer of the
+    process."""
     sender.BACKOFF_OVERRIDE = min(config.retry_backoff_ms, 20) / 1000
 
 

@@ -1,7 +1,7 @@
 """The consume → fold → transact loop of one worker in the `podium.worker` consumer group.
 
 Reads `podium.events` (read_committed) with `getmany`, in one of two loops (`pipelined`,
-setting `worker_pipelined`; docs/fast-path.md, section 6, for their figures):
+setting `worker_pipelined`; docs/fast-path.md, section 7, for their figures):
 
 - barrier (the default): each owned partition's share of a batch is folded
   (`batch.fold_batch`) and committed in that partition's own transaction
