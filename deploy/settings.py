@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
     transaction_timeout_ms: int = 10_000
     # How soon a transactional producer retries after a retriable error, and (at most 20 ms)
-    # after CONCURRENT_TRANSACTIONS (aiokafka: 100 and 20 ms; docs/fast-path.md, section 6).
-    transaction_retry_backoff_ms: int = 5
+    # after CONCURRENT_TRANSACTIONS (aiokafka's 100 and 20 ms by default; 5 ms shortens a lone
+    # transaction, docs/fast-path.md, section 6).
+    transaction_retry_backoff_ms: int = 100
     # Records per getmany batch (across partitions).
     worker_max_records: int = 50_000
     # The worker's and the ranker's loop: false, each getmany batch commits (every partition

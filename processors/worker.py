@@ -31,7 +31,7 @@ class WorkerConfig:
     names: Names
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
-    retry_backoff_ms: int = 5  # the transactional producers' (ProducerConfig)
+    retry_backoff_ms: int = 100  # the transactional producers' (ProducerConfig)
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state

@@ -34,7 +34,7 @@ from tests.integration.gateway.conftest import RULES, WORKER, Podium, start_podi
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 CLIENTS, USERS = 8, 120
 # A kill must land between a fold and its commit, which is a matter of chance: 12 kills once
-# went by without one (2026-12-04); transactions are shorter now (5 ms retry back-offs).
+# went by without one (2026-12-04).
 MAX_KILLS = 25
 
 
