@@ -26,6 +26,7 @@ from deploy.demo import wait_pipeline
 from deploy.local import free_port
 from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
 from tests.bench.services import bench_services
+from tests.bench.stages import cpu_seconds as cpu_s
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 REPS = 1 if QUICK else 3
@@ -33,12 +34,6 @@ SECONDS = 3 if QUICK else 8
 VARIANTS = {"barrier": "false", "pipelined": "true"}
 RUNS = [("unranked", 100), ("unranked", 500), ("ranked", 500)]
 Figures = dict[str, float]
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def transactions(port: int) -> float:
@@ -59,11 +54,13 @@ def measured(addr: str, key: str, rate: int, worker_pid: int, port: int) -> Figu
     return r
 
 
-def one_stack(bootstrap: str, redis_url: str, home: Path, variant: str) -> dict[str, Figures]:
-    """A fresh stack with the variant's loop; the runs of `RUNS`, after a warm-up."""
+def one_stack(
+    bootstrap: str, redis_url: str, home: Path, variant: str, setting: tuple[str, str]
+) -> dict[str, Figures]:
+    """A fresh stack with `setting` (name, value); the runs of `RUNS`, after a warm-up."""
     port = free_port()
     # podium() passes the environment on to every process it starts
-    os.environ.update(PODIUM_WORKER_PIPELINED=VARIANTS[variant], PODIUM_METRICS_PORT=str(port))
+    os.environ.update({setting[0]: setting[1], "PODIUM_METRICS_PORT": str(port)})
     with podium(bootstrap, redis_url, home) as gateway:
         key: str = gateway.key  # type: ignore[attr-defined]
         worker_pid: int = gateway.pipeline[0].pid  # type: ignore[attr-defined]
@@ -82,7 +79,9 @@ def one_stack(bootstrap: str, redis_url: str, home: Path, variant: str) -> dict[
 
 
 def show(label: str, r: Figures) -> None:
-    codes = " ".join(f"{k[1:]}:{int(v)}" for k, v in sorted(r.items()) if k[1:].isdigit())
+    codes = " ".join(
+        f"{k[1:]}:{int(v)}" for k, v in sorted(r.items()) if k[0] == "s" and k[1:].isdigit()
+    )
     print(
         f"  {label}  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  "
         f"done {r['achieved']:6.1f}/s  worker cpu {r['cpu']:5.1f} %  "
@@ -92,16 +91,28 @@ def show(label: str, r: Figures) -> None:
 
 
 def main() -> None:
+    first = os.environ.get("PODIUM_BENCH_LOOP_FIRST")  # the first stack meets a cold broker
+    compare("PODIUM_WORKER_PIPELINED", VARIANTS, first)
+
+
+def compare(setting: str, variants: dict[str, str], first: str | None = None) -> None:
+    """The worker with `setting` at each of `variants` (label → value) side by side."""
     print(f"{REPS} x {SECONDS} s per variant and run, variants alternating, a fresh stack each")
-    got: dict[str, list[dict[str, Figures]]] = {v: [] for v in VARIANTS}
-    order = list(VARIANTS)
-    if os.environ.get("PODIUM_BENCH_LOOP_FIRST") == order[1]:  # the first stack meets a cold broker
+    got: dict[str, list[dict[str, Figures]]] = {v: [] for v in variants}
+    order = list(variants)
+    if first == order[1]:
         order.reverse()
     with bench_services() as (bootstrap, redis_url):
         for rep in range(REPS):
             for variant in order if rep % 2 == 0 else order[::-1]:
                 with tempfile.TemporaryDirectory(prefix="podium-bench-loop-") as tmp:
-                    got[variant].append(one_stack(bootstrap, redis_url, Path(tmp), variant))
+                    value = (setting, variants[variant])
+                    try:
+                        stack = one_stack(bootstrap, redis_url, Path(tmp), variant, value)
+                    finally:  # the benchmarks after this one start their processes without it
+                        for name in (setting, "PODIUM_METRICS_PORT"):
+                            os.environ.pop(name, None)
+                    got[variant].append(stack)
     for run in got[order[0]][0]:
         for variant, stacks in got.items():
             rs = [stack[run] for stack in stacks]
