@@ -246,7 +246,7 @@ def cmd_apikey(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     """Send one metric event straight to podium.events (ingest.client)."""
     from ingest.client import EventClient
-    from schemas.api import ApiError
+    from ingest.http.api import ApiError
 
     async def main() -> str:
         async with EventClient(
@@ -333,8 +333,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild all state from podium.events; publish only new facts, flagged backfilled.
     Every record it skips is counted and logged; with --strict any skip exits 1 (and when
     found before the hand-over, nothing is written)."""
+    from deploy.replay_progress import RichProgress
     from processors.replay import SkippedRecords, run_replay
-    from processors.replay_progress import RichProgress
 
     config, rules = replay_config(settings, args.strict), rules_of(settings)
     outcome: list[Summary] = []

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest import metrics
 from ingest.auth import KeyRing
+from ingest.http.api import ApiError
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
@@ -35,7 +36,6 @@ from ingest.routes_points import PointsRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
-from schemas.api import ApiError
 from schemas.rules import Rules
 from schemas.topics import Names
 from schemas.views import Keys

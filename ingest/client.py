@@ -1,6 +1,6 @@
 """A Python client that sends events straight to `podium.events`, without the HTTP gateway.
 
-Same payload (`schemas.commands.MetricTracked`), same validation (`schemas.api`: the metric
+Same payload (`schemas.commands.MetricTracked`), same validation (`ingest.http.api`: the metric
 must be in the rules, the user and value checked the same way), same stamping: a fresh event
 id, and the receive time unless the caller supplies the event's own time (a backfill).
 Idempotent producer, acks=all.
@@ -31,9 +31,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from ingest.http import api
 from ingest.kafka import send_batches
 from ingest.stamp import new_event_id, now_ms
-from schemas import api
 from schemas.commands import MAX_TIME_MS, MetricTracked, encode_command
 from schemas.rules import Rules
 from schemas.tenants import qualify
@@ -89,7 +89,7 @@ class EventClient:
         idempotency_key: str | None = None,
         time_ms: int | None = None,
     ) -> MetricTracked:
-        """The validated, stamped command; raises `schemas.api.ApiError` like the gateway."""
+        """The validated, stamped command; raises `ingest.http.api.ApiError` like the gateway."""
         body: dict[str, Any] = {"user": dict(user), "value": value}
         if attributes is not None:
             body["attributes"] = dict(attributes)

@@ -5,6 +5,7 @@ ones in `ingest.openapi_leaderboards`)."""
 
 from __future__ import annotations
 
+from ingest.http import api
 from ingest.openapi_leaderboards import leaderboard_components, leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
@@ -22,7 +23,6 @@ from ingest.openapi_parts import (
 )
 from ingest.openapi_points import points_components, points_paths
 from ingest.openapi_wrapped import wrapped_components, wrapped_path
-from schemas import api
 from schemas.rules import Rules
 
 

@@ -4,8 +4,8 @@ operation answers (503 while the board views are being rebuilt)."""
 
 from __future__ import annotations
 
+from ingest.http import api_leaderboards as lb
 from ingest.openapi_parts import INT, NULL_STR, STR, Schema, _answers, _obj, _ref
-from schemas import api_leaderboards as lb
 from schemas.rules import Rules
 
 DAY: Schema = {"type": "string", "format": "date"}

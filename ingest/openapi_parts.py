@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import api
+from ingest.http import api
 
 Schema = dict[str, Any]
 STR: Schema = {"type": "string"}

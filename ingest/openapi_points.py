@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas import api_points
+from ingest.http import api_points
 from schemas.rules import Rules
 
 Schema = dict[str, Any]

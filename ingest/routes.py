@@ -2,7 +2,7 @@
 (through `Publisher`); the single-event and complete/identify writes wait for their
 `Progress` (through `ProgressWaiter`); reads come from the Redis views (`ViewReader`).
 
-Shapes and validation live in `schemas.api`; this module only moves data.
+Shapes and validation live in `ingest.http.api`; this module only moves data.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.http import api, api_leaderboards, api_points
+from ingest.http.api import ApiError
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable, Unconfirmed
 from ingest.stamp import new_event_id, now_ms
 from ingest.tenancy import with_tenant
 from ingest.views import ViewReader
-from processors.leaderboards import run_bounds
-from processors.metrics import event_fingerprint
-from processors.summaries import KeptDay, summarize
-from schemas import api, api_leaderboards, api_points
-from schemas.api import ApiError
+from processors.core.leaderboards import run_bounds
+from processors.core.metrics import event_fingerprint
+from processors.core.summaries import KeptDay, summarize
 from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
 from schemas.leaderboards import PERPETUAL_RUN, RankChanged, mover_rank_id
 from schemas.records import Progress
@@ -78,7 +78,7 @@ class Gateway:
     # --- plumbing --------------------------------------------------------------------------
 
     async def body(self, request: Request) -> bytes:
-        """The request body's bytes (bounded); `schemas.api` decodes them."""
+        """The request body's bytes (bounded); `ingest.http.api` decodes them."""
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.max_body:
             raise ApiError(

@@ -2,10 +2,10 @@
 user's standing on a board. Reads only: the rules, the Redis board views (one sorted set per
 ranking `board|run|group`, `ingest.views.ViewReader.board_page` / `board_standing`, and the
 participant's daily history, `board_history`) and the user views (names, time zones,
-attributes). Shapes in `schemas.api_leaderboards`.
+attributes). Shapes in `ingest.http.api_leaderboards`.
 
 Which run and which status: a board's runs and status are local dates
-(`processors.leaderboards`), so "today" is the date in the zone of the user the request is
+(`processors.core.leaderboards`), so "today" is the date in the zone of the user the request is
 about (`userId`, or the user of `/users/{id}/leaderboards/{key}`), else in UTC; the list of
 boards uses UTC. Without `run=` the answer is about the run containing today, or the board's
 first run before its start and its last run after its end. A `run=` date outside the board's
@@ -19,13 +19,13 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ingest.http import api_leaderboards as lb
+from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
 from ingest.tenancy import ranking as tenant_ranking
 from ingest.views import Entry
-from processors.leaderboards import group_of, run_id, status
-from processors.periods import local_ordinal
-from schemas import api_leaderboards as lb
-from schemas.api import ApiError
+from processors.core.leaderboards import group_of, run_id, status
+from processors.core.periods import local_ordinal
 from schemas.rules import Leaderboard
 
 

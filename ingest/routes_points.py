@@ -1,6 +1,6 @@
 """The points endpoints under /v1 (Trophy's): a user's points, their event summary and
 boosts; a system, its summary histogram, levels, level summary and boosts. Reads only: the
-Redis views (`ingest.views.ViewReader`) and the rules. Shapes in `schemas.api_points`.
+Redis views (`ingest.views.ViewReader`) and the rules. Shapes in `ingest.http.api_points`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ingest.http import api_points
+from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
-from schemas import api_points
-from schemas.api import ApiError
 from schemas.rules import PointsSystem
 
 USERS_PER_READ = 1000  # view documents read per round trip when filtering by attributes

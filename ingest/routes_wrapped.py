@@ -1,5 +1,5 @@
 """GET /v1/users/{id}/wrapped (Trophy's year in review): the user's view document aggregated
-by `processors.wrapped`, the percentiles from the projector's yearly sorted sets (layout in
+by `processors.core.wrapped`, the percentiles from the projector's yearly sorted sets (layout in
 `schemas.views`). Reads only."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from datetime import date
 
 from starlette.requests import Request
 
+from ingest.http.api_wrapped import year_param
+from ingest.http.wrapped import wrapped_json
 from ingest.routes import JSON, Gateway
-from processors.periods import local_ordinal
-from processors.wrapped import percentile, wrapped_json
-from schemas.api_wrapped import year_param
+from processors.core.periods import local_ordinal
+from processors.core.wrapped import percentile
 
 
 @dataclass

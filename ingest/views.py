@@ -14,8 +14,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ingest.http.api import ApiError
 from ingest.tenancy import TENANT
-from schemas.api import ApiError
 from schemas.views import HistoryDay, Keys, decode_view, parse_history_member
 
 

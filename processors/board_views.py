@@ -16,7 +16,7 @@ are exact; the member carries the tie order.
 
 The histories (`HistoryProjector`) come from `podium.leaderboards` (the stage's `RankChanged`
 records, read_committed): per batch, the stored days of every participant it touches are read
-in one round trip, folded with its records by the pure `processors.rank_history.fold_history`,
+in one round trip, folded with its records by the pure `processors.core.rank_history.fold_history`,
 and the days that differ written back in a second. A ranking's records sit on one partition,
 so one instance writes a participant's history; a redelivery re-folds a suffix in order,
 which ends in the same days.
@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from processors.rank_history import fold_history
+from processors.core.rank_history import fold_history
 from schemas.commands import InvalidRecord
 from schemas.leaderboards import (
     LeaderboardRecord,

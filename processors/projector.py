@@ -4,7 +4,7 @@ Reads `podium.state` (the compacted per-user state changelog, read_committed) wi
 consumer group and writes, per record, the user's view document, the users set, the
 completion sets, the user's total in the sorted set of each points system it has a
 standing in, and the user's change in each local year its kept days cover whole, per metric
-and points system (wrapped's percentiles; `processors.wrapped.year_changes`). Why the state
+and points system (wrapped's percentiles; `processors.core.wrapped.year_changes`). Why the state
 changelog and not `podium.progress`: progress is kept one week, so a rebuild from it would
 lose every user idle for longer; the compacted changelog always holds each user's latest
 state, and it carries the profile, totals, achievements (with achievedAt), the streak with
@@ -43,9 +43,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
 from processors.board_views import BoardProjector, HistoryProjector
-from processors.summaries import Day
-from processors.views import user_view
-from processors.wrapped import year_changes
+from processors.core.summaries import Day
+from processors.core.views import user_view
+from processors.core.wrapped import year_changes
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state

@@ -19,7 +19,7 @@ distinct fact ids counts each award once.
 3. Leaderboards: `podium.scores` is read like the fact topics, keeping each participant's
    last change per ranking (what the ranking stage holds, or will once it catches up). Under
    the fence, each user of the partition whose rebuilt entry differs gets one `ScoreChanged`
-   stating the rebuilt final value (`processors.leaderboards.backfill_changes`), in the
+   stating the rebuilt final value (`processors.core.leaderboards.backfill_changes`), in the
    hand-over transaction: it lands on `podium.scores` after every live change of that user
    before the fence and before every one after it, so no older value comes back.
 """
@@ -37,7 +37,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from processors.leaderboards import backfill_changes
+from processors.core.leaderboards import backfill_changes
 from processors.runtime.changelog import partition_count
 from processors.runtime.metrics import reason_label
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from processors import points
-from processors.fold import anniversary_due, close_periods
+from processors.core import points
+from processors.core.fold import anniversary_due, close_periods
 from processors.runtime.changelog import partition_count, read_latest
 from schemas.commands import ClockTicked, encode_command
 from schemas.rules import Rules

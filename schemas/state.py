@@ -1,11 +1,11 @@
 """Per-user state: the value of the compacted `podium.state` changelog (key = user id).
 
-The fold (`processors.fold.evolve`) is the only writer. `encode_state` is deterministic
+The fold (`processors.core.fold.evolve`) is the only writer. `encode_state` is deterministic
 (msgspec with sorted keys, decimals as strings, no floats), so replaying the log yields
 byte-identical state; the bytes are those of the version before msgspec (a test holds
 `tests/unit/vectors/state_v1.jsonl`, written by that version, to it). Calendar dates are
 stored as proleptic Gregorian ordinals (`date.toordinal()`), streak periods as period indexes
-(see `processors.periods`). A state of an older `version` is lifted by `UPCASTERS` on load:
+(see `processors.core.periods`). A state of an older `version` is lifted by `UPCASTERS` on load:
 version 2 added `points` (version 1 states load with none). Fields added since have defaults
 (`signUpDate`, `notifications`, `metricDays`), so a state written before them loads with none;
 `leaderboards` and `streak.paused` are absent until first used, so such a state also
@@ -102,7 +102,7 @@ class PointsState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 class MetricDay(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """A local day (date ordinal in the user's zone) on which a metric's total changed; on
     the wire `[day, added, total]` (exact decimals, as strings). The same shape as points'
-    `PointsDay`, so event summaries of both aggregate alike (`processors.summaries`)."""
+    `PointsDay`, so event summaries of both aggregate alike (`processors.core.summaries`)."""
 
     day: int
     added: Decimal

@@ -28,7 +28,7 @@ HISTORY_ENTRY_BYTES = 24
 INT_BYTES = 21
 SIGN_UP_DATE_BYTES = 12  # `"YYYY-MM-DD"`, as the API keeps it
 NOTIFICATIONS_BYTES = 150
-"""`notifications` at its fullest as the API accepts it (`schemas.requests`): each of the four
+"""`notifications` at its fullest as the API accepts it (`ingest.http.requests`): each of the four
 notification types with both channels, `{"achievement_completed":["email","push"],...}`."""
 DAY_BYTES = 8  # a local date ordinal (at most 3,652,059: 9999-12-31) and a comma
 PAUSED_FIXED_BYTES = 12  # `"paused":[],` (the streak's periods a day off kept)

@@ -1,6 +1,6 @@
 """The Redis read views: their key layout and the document kept per user. Pure.
 
-The projector (`processors.projector`; documents built by `processors.views`) is the only
+The projector (`processors.projector`; documents built by `processors.core.views`) is the only
 writer; the gateway's GET endpoints read. Everything here can be rebuilt from Kafka
 (`podium views rebuild`).
 
@@ -27,7 +27,7 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}year:{kind}:{key}:{year}
                                     zset  one year's (`kind` metric | points) change per user,
                                           in each user's local year, over the kept days
-                                          (`processors.wrapped.year_changes`): only years the
+                                          (`processors.core.wrapped.year_changes`): only years the
                                           user's kept days cover whole; wrapped's percentiles
                                           count ranges of it
     {prefix}board:{ranking}         zset  one ranking (`board|run|group`): score = -value,
@@ -74,7 +74,7 @@ changed and the log was replayed, in which case the later record is the one to k
      "recent": [short hashes of the latest event ids applied],
      "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
                 count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see
-                `schemas.api_points`; oldest first)},
+                `ingest.http.api_points`; oldest first)},
      "metricDays": {metric: [[localDay, added, totalAtDayEnd], ...]}   (oldest first)}
 """
 

@@ -1,4 +1,4 @@
-"""The stream runtime: the shell that runs the pure fold (`processors.fold`) on Kafka.
+"""The stream runtime: the shell that runs the pure fold (`processors.core.fold`) on Kafka.
 
 `step` is the one per-record step (decode, validate, key rule, fold, or a dead letter) that
 the worker, the replay and the tests' oracle share; `batch` runs it over a batch of raw

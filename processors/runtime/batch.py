@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from processors.fold import FoldRecord
+from processors.core.fold import FoldRecord
 from processors.runtime.step import (
     Applied,
     RawRecord,

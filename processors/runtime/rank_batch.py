@@ -1,6 +1,6 @@
 """Rank a batch of raw `podium.scores` records: the CPU part of the ranking stage, no I/O.
 
-Each `ScoreChanged` is folded into its ranking (`processors.ranking.Rankings.apply`) and its
+Each `ScoreChanged` is folded into its ranking (`processors.core.ranking.Rankings.apply`) and its
 `RankChanged` records are encoded once, keyed by the ranking. A record that is not a score
 change, or that sits on another partition than its ranking's (`ranking_partition`), becomes a
 `DeadLetter` with its coordinates: folding it here would rank part of a ranking on the wrong
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from processors.ranking import Rankings
+from processors.core.ranking import Rankings
 from processors.runtime.step import RawRecord
 from schemas.leaderboards import (
     ScoreChanged,

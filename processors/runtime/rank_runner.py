@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from processors.ranking import Rankings
+from processors.core.ranking import Rankings
 from processors.runtime import metrics
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from processors.fold import FoldRecord, evolve
+from processors.core.fold import FoldRecord, evolve
 from schemas.commands import (
     AchievementAwarded,
     Command,

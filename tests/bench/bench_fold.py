@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
-from processors.fold import FoldRecord, evolve
+from processors.core.fold import FoldRecord, evolve
 from schemas.commands import MetricTracked, User, decode_command, encode_command
 from schemas.records import AchievementCompleted, Progress, StreakChanged, encode_record
 from schemas.rules import Rules, parse_rules

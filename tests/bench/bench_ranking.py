@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from processors.ranking import Ranking, Rankings
+from processors.core.ranking import Ranking, Rankings
 from processors.runtime.rank_batch import keep_last
 from schemas.leaderboards import (
     ScoreChanged,

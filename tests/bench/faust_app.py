@@ -12,7 +12,7 @@ import uuid
 
 import faust
 
-from processors.fold import evolve
+from processors.core.fold import evolve
 from schemas.commands import command_user_id, decode_command
 from schemas.rules import load_rules
 from schemas.state import decode_state, encode_state

@@ -18,7 +18,7 @@ from typing import Literal
 from aiokafka import AIOKafkaConsumer
 
 from deploy.settings import REPO_DIR
-from processors.fold import evolve
+from processors.core.fold import evolve
 from schemas.commands import command_user_id, decode_command
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state, encode_state

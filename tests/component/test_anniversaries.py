@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 
-from processors.fold import evolve
+from processors.core.fold import evolve
 from schemas.commands import MetricTracked, User
 from schemas.records import Progress
 from schemas.rules import Rules

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import orjson
 
-from processors.ranking import Rankings
+from processors.core.ranking import Rankings
 from processors.runtime.rank_batch import keep_last, rank_batch, restore_rankings
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from tests.rules import leaderboard_rules

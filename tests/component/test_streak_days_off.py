@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 
-from processors.fold import evolve
-from processors.views import user_view
+from processors.core.fold import evolve
+from processors.core.views import user_view
 from schemas.commands import MetricTracked, User
 from schemas.rules import Rules, parse_rules
 from schemas.state import UserState

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
+from ingest.http.api import ApiError
 from ingest.kafka import ProgressWaiter
 from ingest.routes import Gateway
-from schemas.api import ApiError
 from schemas.commands import MetricTracked, User
 from schemas.records import Progress, encode_record
 from schemas.rules import Rules

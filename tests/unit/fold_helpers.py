@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
 
-from processors.fold import FoldRecord, evolve
+from processors.core.fold import FoldRecord, evolve
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,

@@ -1,4 +1,4 @@
-"""The HTTP shapes (schemas.api) and API keys (ingest.auth), pure: validation messages name the
+"""The HTTP shapes (ingest.http.api) and API keys (ingest.auth), pure: validation messages name the
 field, renderings parse into the Trophy SDK's own models, keys compare by hash."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from trophy.types import (
 )
 
 from ingest.auth import KeyRing, hash_key, mint_key
-from schemas import api
-from schemas.api import ApiError
+from ingest.http import api
+from ingest.http.api import ApiError
 from schemas.records import AchievementCompleted, Progress, StreakSnapshot
 from tests.rules import writing_rules
 

@@ -1,4 +1,4 @@
-"""The points shapes and query parameters of the HTTP API (`schemas.api_points`): ranges,
+"""The points shapes and query parameters of the HTTP API (`ingest.http.api_points`): ranges,
 summaries and errors, with expected values worked out by hand."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from schemas import api_points
-from schemas.api import ApiError
+from ingest.http import api_points
+from ingest.http.api import ApiError
 from schemas.records import PointsAward, PointsChanged
 from tests.rules import points_rules
 

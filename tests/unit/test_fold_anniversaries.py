@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from processors.achievements import anniversary_day
-from processors.fold import anniversary_due
+from processors.core.achievements import anniversary_day
+from processors.core.fold import anniversary_due
 from processors.ticker import ticks_due
 from schemas.records import AchievementCompleted, PointsChanged, Progress
 from schemas.rules import parse_rules

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from processors.fold import close_periods
+from processors.core.fold import close_periods
 from processors.ticker import ticks_due
 from schemas.rules import parse_rules
 from schemas.state import decode_state, encode_state

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from processors.fold import evolve
-from processors.points import boosted, bounded, level_of
+from processors.core.fold import evolve
+from processors.core.points import boosted, bounded, level_of
 from processors.ticker import ticks_due
 from schemas.commands import MetricTracked, User
 from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged

@@ -9,8 +9,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processors.fold import close_periods, evolve
-from processors.periods import period_bounds
+from processors.core.fold import close_periods, evolve
+from processors.core.periods import period_bounds
 from schemas.commands import ClockTicked, Command, MetricTracked
 from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
 from schemas.rules import Rules

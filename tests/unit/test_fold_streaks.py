@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from processors.fold import close_periods
+from processors.core.fold import close_periods
 from schemas.commands import MAX_TIME_MS, MetricTracked
 from schemas.state import HistoryEntry, StreakState
 from schemas.values import replace as _changed

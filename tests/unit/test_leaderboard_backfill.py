@@ -1,4 +1,4 @@
-"""`processors.leaderboards.backfill_changes`: what a replay publishes so the ranking stage
+"""`processors.core.leaderboards.backfill_changes`: what a replay publishes so the ranking stage
 holds the rebuilt entries of one user — the rebuilt final value where the stage holds another
 (or none), a leave where the stage holds an entry the rebuild has not, nothing where they
 agree; ids distinct from the ids they replace and the same for the same inputs."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from processors.leaderboards import backfill_changes
+from processors.core.leaderboards import backfill_changes
 from schemas.leaderboards import ScoreChanged
 from tests.rules import leaderboard_rules
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.leaderboards import (
+from processors.core.leaderboards import (
     Moment,
     Standing,
     group_of,
@@ -23,7 +23,7 @@ from processors.leaderboards import (
     score_changes,
     status,
 )
-from processors.periods import run_index, run_start
+from processors.core.periods import run_index, run_start
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore
 from tests.rules import leaderboard_rules
 
@@ -41,7 +41,7 @@ def ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
-# --- the calendar of runs (processors.periods, shared), against a naive walk -----------------
+# --- the calendar of runs (processors.core.periods, shared), against a naive walk -----------------
 
 
 def naive_month_starts(anchor: date, step: int, count: int) -> list[int]:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from processors.periods import (
+from processors.core.periods import (
     day_start_ms,
     iso,
     local_ordinal,

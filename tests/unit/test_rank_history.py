@@ -1,6 +1,6 @@
-"""A participant's daily history on a ranking (`processors.rank_history`), its Redis layout
+"""A participant's daily history on a ranking (`processors.core.rank_history`), its Redis layout
 (`schemas.views`) and its rendering as Trophy's `LeaderboardEvent`s
-(`schemas.api_leaderboards.history_json`), against an independent model: per UTC day
+(`ingest.http.api_leaderboards.history_json`), against an independent model: per UTC day
 (epoch ms integer-divided by a day's milliseconds), the rank and value before the day's first
 change and after its last."""
 
@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from trophy.types import LeaderboardEvent
 
+from ingest.http.api_leaderboards import history_json
 from processors.board_views import BoardKeys, HistoryKeys
-from processors.rank_history import fold_history, utc_day
-from schemas.api_leaderboards import history_json
+from processors.core.rank_history import fold_history, utc_day
 from schemas.leaderboards import RankChanged
 from schemas.views import (
     HISTORY_DAYS,

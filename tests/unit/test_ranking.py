@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.ranking import Entry, Move, Ranking, Rankings
+from processors.core.ranking import Entry, Move, Ranking, Rankings
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.rules import Leaderboard
 

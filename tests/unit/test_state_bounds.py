@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import msgspec
 
-from processors.fold import evolve
-from processors.metrics import short_hash
+from ingest.http.requests import NOTIFICATION_TYPES, parse_preferences
+from processors.core.fold import evolve
+from processors.core.metrics import short_hash
 from schemas.commands import MetricTracked, User
 from schemas.leaderboards import BoardScore
-from schemas.requests import NOTIFICATION_TYPES, parse_preferences
 from schemas.rules import PointsSystem, parse_rules
 from schemas.state import (
     HistoryEntry,

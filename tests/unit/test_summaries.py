@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors import metrics
-from processors.fold import evolve
-from processors.periods import period_bounds, period_index
-from processors.summaries import summarize
+from processors.core import metrics
+from processors.core.fold import evolve
+from processors.core.periods import period_bounds, period_index
+from processors.core.summaries import summarize
 from schemas.commands import MetricTracked, User
 from schemas.state import MetricDay
 from tests.unit.strategies import RULES

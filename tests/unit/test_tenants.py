@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.client import EventClient
+from ingest.http.api import ApiError, parse_event
 from ingest.tenancy import TENANT, tenant_of, with_tenant
 from ingest.tenancy import ranking as tenant_ranking
-from processors.leaderboards import Moment, Standing, score_changes
-from schemas.api import ApiError, parse_event
+from processors.core.leaderboards import Moment, Standing, score_changes
 from schemas.commands import ClockTicked, MetricTracked, User
 from schemas.tenants import qualify, split_group, split_user, tenant_group
 from schemas.views import Keys

@@ -3,8 +3,8 @@ kept like its other fields (absent leaves the stored value; channels are set per
 
 from __future__ import annotations
 
-from processors.users import new_user, upsert
-from processors.views import user_view
+from processors.core.users import new_user, upsert
+from processors.core.views import user_view
 from schemas.commands import User, UserIdentified, decode_command, encode_command
 from schemas.state import decode_state, encode_state
 from tests.unit.strategies import RULES

@@ -1,4 +1,4 @@
-"""The view document (processors.views): streak history periods are contiguous, gaps have
+"""The view document (processors.core.views): streak history periods are contiguous, gaps have
 length 0, dates are the periods' own; totals and achievements are carried as they are."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from trophy.types import StreakResponse
 
-from processors.views import user_view
-from schemas import api
+from ingest.http import api
+from processors.core.views import user_view
 from schemas.state import HistoryEntry, StreakState, UserState
 from schemas.values import replace
 from tests.rules import writing_rules
@@ -60,7 +60,7 @@ def test_history_keeps_the_configured_number_of_periods() -> None:
 
 
 def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
-    """One camelCase streak rendering (schemas.render): the view document's streak, read back
+    """One camelCase streak rendering (ingest.http.render): the view document's streak, read back
     by the HTTP answer, parses into Trophy's own StreakResponse with the state's figures."""
     day = _day("2026-03-10")
     kept = tuple(HistoryEntry(period=day - 2 + i, length=i + 1) for i in range(3))
@@ -79,7 +79,7 @@ def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
 
 
 def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
-    from schemas import api_points
+    from ingest.http import api_points
     from schemas.state import KeptAward, PointsDay, PointsState
     from tests.rules import points_rules
 

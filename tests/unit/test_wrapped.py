@@ -1,4 +1,4 @@
-"""processors.wrapped: every expected value is worked out by hand in the test (dates from
+"""processors.core.wrapped: every expected value is worked out by hand in the test (dates from
 `datetime.date`, sums and shares written out), never by the module's own helpers."""
 
 from __future__ import annotations
@@ -8,20 +8,22 @@ from decimal import Decimal
 
 import pytest
 
-from processors.summaries import KeptDay
-from processors.wrapped import (
+from ingest.http.api_wrapped import year_param
+from ingest.http.requests import ApiError
+from ingest.http.wrapped import streak_of
+from processors.core.summaries import KeptDay
+from processors.core.wrapped import (
+    Figures,
     Kept,
     StreakNow,
+    StreakRun,
     activity,
     figures,
     longest_streak,
     percent_change,
     percentile,
-    streak_of,
     year_changes,
 )
-from schemas.api_wrapped import Figures, StreakRun, year_param
-from schemas.requests import ApiError
 from tests.rules import writing_rules
 
 

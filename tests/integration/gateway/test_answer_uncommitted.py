@@ -24,8 +24,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from ingest.http import api, api_points
 from processors.projector import partitions
-from schemas import api, api_points
 from schemas.records import Progress, decode_record
 from schemas.rules import load_rules
 from schemas.topics import Names

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from deploy.settings import REPO_DIR
-from schemas import api, api_leaderboards
+from ingest.http import api, api_leaderboards
 from schemas.commands import known_time_zone
 from tests.integration.gateway.conftest import Podium, start_podium
 from tests.rules import WRITING_PATH
@@ -161,7 +161,7 @@ ZONES = [
     "Australia/Adelaide",
     "Pacific/Kiritimati",
 ]
-# Podium's values: within ±1e15 (`schemas.requests.MAX_EVENT_VALUE`); at most 30 digits and
+# Podium's values: within ±1e15 (`ingest.http.requests.MAX_EVENT_VALUE`); at most 30 digits and
 # an exponent within ±30 (`schemas.commands.value_problem`), which cents always meet
 VALUE = {"type": "number", "minimum": -1e15, "maximum": 1e15, "multipleOf": 0.01}
 ATTRIBUTE_PAIRS = "^([^:,]+:[^,]*(,[^:,]+:[^,]*)*)?$"  # empty: no filter

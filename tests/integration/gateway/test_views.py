@@ -25,9 +25,9 @@ from redis.asyncio import Redis
 
 from deploy.settings import REPO_DIR
 from ingest.client import EventClient
-from processors.fold import evolve
+from ingest.http.api import ApiError
+from processors.core.fold import evolve
 from processors.projector import Projector, partitions, stop
-from schemas.api import ApiError
 from schemas.commands import MAX_TIME_MS, MetricTracked, User
 from schemas.rules import load_rules
 from schemas.state import UserState, decode_state, encode_state

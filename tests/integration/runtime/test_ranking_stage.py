@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from processors.core.ranking import Ranking, Rankings
 from processors.projector import ProjectorConfig, rebuild_views
-from processors.ranking import Ranking, Rankings
 from schemas.commands import MetricTracked, decode_command
 from schemas.leaderboards import (
     RankChanged,

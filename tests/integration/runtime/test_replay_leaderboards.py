@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.ranking import Ranking
+from processors.core.ranking import Ranking
 from schemas.commands import MetricTracked, decode_command
 from schemas.leaderboards import RankChanged, ScoreChanged, decode_leaderboard_record
 from schemas.topics import Names

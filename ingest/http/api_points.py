@@ -17,15 +17,15 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from schemas.api import attributes_param, int_param, number, timestamp
+from ingest.http.api import attributes_param, int_param, number, timestamp
+from ingest.http.requests import ApiError
+from processors.core.summaries import AGGREGATIONS
 from schemas.records import PointsChanged, award_id
-from schemas.requests import ApiError
 from schemas.rules import PointsBoost, PointsLevel, PointsSystem, PointsTrigger, Rules
 
 DEFAULT_AWARDS = 10
 MAX_AWARDS = 100
 MAX_SUMMARY_DAYS = 400
-AGGREGATIONS = ("daily", "weekly", "monthly")
 SUMMARY_BUCKETS = 10  # after the [0, 0] bucket: Trophy's eleven ranges
 EPOCH = timestamp(0)
 

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from decimal import Context, Decimal
 from typing import NamedTuple, Protocol
 
-from processors.periods import period_bounds, period_index
-from schemas.api import AGGREGATIONS
+from processors.core.periods import period_bounds, period_index
 
 _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)
+
+AGGREGATIONS = ("daily", "weekly", "monthly")
 
 
 class Day(Protocol):

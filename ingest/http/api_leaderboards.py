@@ -19,9 +19,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-from schemas.api import attributes_param, bool_param, int_param
+from ingest.http.api import attributes_param, bool_param, int_param
+from ingest.http.requests import ApiError, bad
 from schemas.leaderboards import RankChanged
-from schemas.requests import ApiError, bad
 from schemas.rules import Leaderboard, Rules
 from schemas.tenants import split_group
 from schemas.views import HISTORY_DAYS, HistoryDay

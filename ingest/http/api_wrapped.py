@@ -1,5 +1,5 @@
 """The HTTP API's wrapped shapes (Trophy's `WrappedResponse` and its parts; see the `trophy`
-SDK's `types/wrapped_*.py`). Pure: the figures come from `processors.wrapped`.
+SDK's `types/wrapped_*.py`). Pure: the figures come from `processors.core.wrapped`.
 
 Podium keeps no per-attribute totals and no rank history, so `byAttribute` is `{}` and a
 period's `leaderboards` is `{}` (docs/trophy-conformance.md). `percentileThisPeriod` is only
@@ -9,30 +9,11 @@ there when Podium has the distribution: for the entire year.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from schemas.api import ApiError, number
+from ingest.http.api import ApiError, number
+from processors.core.wrapped import Figures, StreakRun
 from schemas.rules import Metric, PointsSystem
-
-
-class Figures(NamedTuple):
-    """A metric's or points system's figures over one period: the total at its end, the
-    change in it, that change in % of the total at its start."""
-
-    total: Decimal
-    change: Decimal
-    percent: Decimal
-
-
-class StreakRun(NamedTuple):
-    """A streak: its length, its first period's first date, its last period's last date, the
-    date of its first event (ordinals; None: not kept)."""
-
-    length: int
-    period_start: int | None
-    period_end: int | None
-    started: int | None
 
 
 def iso(ordinal: int) -> str:

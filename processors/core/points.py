@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Context, Decimal
 
-from processors.periods import local_ordinal
+from processors.core.periods import local_ordinal
 from schemas.commands import Command, MetricTracked
 from schemas.records import (
     AchievementCompleted,
@@ -27,7 +27,7 @@ from schemas.state import KeptAward, PointsDay, PointsState, UserState
 
 ZERO = Decimal(0)
 EMPTY = PointsState()
-_EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)  # as processors.metrics: no rounding
+_EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)  # as processors.core.metrics: no rounding
 _ROUNDING = {"down": ROUND_DOWN, "up": ROUND_UP, "nearest": ROUND_HALF_UP}
 
 

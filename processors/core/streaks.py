@@ -3,7 +3,7 @@
 Pure functions over the frozen `schemas.state.StreakState`: the fold calls `advance` for every
 command (settling missed periods, crediting auto-earned freezes, counting the command's
 metric) and `snapshot` for the `Progress` record. Facts go out as `StreakChanged`
-(`podium.streaks`). Calendar arithmetic is `processors.periods`'. See docs/semantics.md for
+(`podium.streaks`). Calendar arithmetic is `processors.core.periods`'. See docs/semantics.md for
 the choices where Trophy is silent.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import NamedTuple
 
-from processors.metrics import exact_add, remember
-from processors.periods import (
+from processors.core.metrics import exact_add, remember
+from processors.core.periods import (
     iso,
     js_weekday,
     local_ordinal,
@@ -21,7 +21,7 @@ from processors.periods import (
     period_index,
     period_iso,
 )
-from processors.snapshots import snapshot
+from processors.core.snapshots import snapshot
 from schemas.records import StreakChanged, StreakChangeKind
 from schemas.rules import Freezes, Rules, Streak
 from schemas.state import HistoryEntry, Paused, StreakState, pauses

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from processors import achievements as ach
-from processors import metrics, points, streaks
-from processors.leaderboards import Moment, Standing, score_changes
-from processors.periods import local_ordinal
-from processors.users import new_user, upsert
+from processors.core import achievements as ach
+from processors.core import metrics, points, streaks
+from processors.core.leaderboards import Moment, Standing, score_changes
+from processors.core.periods import local_ordinal
+from processors.core.users import new_user, upsert
 from schemas.commands import (
     AchievementAwarded,
     ClockTicked,

@@ -1,5 +1,5 @@
 """The one camelCase rendering of a streak, shared by the Redis view document
-(`processors.views`) and the HTTP answers (`schemas.api`), and the streak parts of Trophy's
+(`processors.core.views`) and the HTTP answers (`ingest.http.api`), and the streak parts of Trophy's
 responses read back from a view document (layout in `schemas.views`). Pure.
 """
 
@@ -8,27 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from processors.core.views import snapshot_fields
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules
 
 BASE_FIELDS = ("length", "frequency", "started", "periodStart", "periodEnd", "expires")
 FREEZE_FIELDS = ("freezes", "maxFreezes", "freezeAutoEarnInterval", "freezeAutoEarnAmount")
-
-
-def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
-    """A streak snapshot in camelCase (the view's `streak` adds `longest`)."""
-    return {
-        "length": snap.length,
-        "frequency": snap.frequency,
-        "started": snap.started,
-        "periodStart": snap.period_start,
-        "periodEnd": snap.period_end,
-        "expires": snap.expires,
-        "freezes": snap.freezes,
-        "maxFreezes": snap.max_freezes,
-        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
-        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
-    }
 
 
 def snapshot_json(snap: StreakSnapshot | None) -> dict[str, Any] | None:

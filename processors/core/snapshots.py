@@ -1,12 +1,12 @@
 """The streak as `Progress` records (and Trophy's `currentStreak`) show it. Pure.
 
-Split from `processors.streaks` (which re-exports `snapshot`): building the snapshot is
+Split from `processors.core.streaks` (which re-exports `snapshot`): building the snapshot is
 separate from advancing the streak, and it is memoised.
 """
 
 from __future__ import annotations
 
-from processors.periods import iso, js_weekday, next_period, period_iso
+from processors.core.periods import iso, js_weekday, next_period, period_iso
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules, Streak
 from schemas.state import StreakState

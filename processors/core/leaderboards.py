@@ -21,8 +21,8 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
-from processors import periods
-from processors.periods import DAY_MS, EPOCH_ORDINAL, zone
+from processors.core import periods
+from processors.core.periods import DAY_MS, EPOCH_ORDINAL, zone
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
 from schemas.tenants import split_user, tenant_group
@@ -36,7 +36,7 @@ _OFFSETS_KEPT = 200_000
 _offsets: dict[tuple[str, int], int] = {}
 
 
-# --- runs (the calendar arithmetic is processors.periods') ---------------------------------
+# --- runs (the calendar arithmetic is processors.core.periods') ---------------------------------
 
 
 def run_bounds(board: Leaderboard, ordinal: int) -> tuple[int | None, int | None]:

@@ -1,7 +1,7 @@
 """The HTTP API's request bodies (Trophy's, see the `trophy` SDK's `types/`) as msgspec
 structs, decoded by msgspec from the body's bytes with the limits declared on the types; what
 types cannot say (a known time zone, a metric of the rules, the user id of the path) is
-checked after decoding. Pure; `schemas.api` re-exports what the gateway calls.
+checked after decoding. Pure; `ingest.http.api` re-exports what the gateway calls.
 
 Every validation failure raises `ApiError(status, message)`; the message names the field
 (`user.tz`, `events[3].value`), the metric or the attribute that is wrong, in the user's

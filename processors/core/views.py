@@ -5,11 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.periods import iso, period_bounds
-from processors.streaks import snapshot
-from schemas.render import snapshot_fields
+from processors.core.periods import iso, period_bounds
+from processors.core.streaks import snapshot
+from schemas.records import StreakSnapshot
 from schemas.rules import Rules
 from schemas.state import UserState
+
+
+def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
+    """A streak snapshot in camelCase (the view's `streak` adds `longest`)."""
+    return {
+        "length": snap.length,
+        "frequency": snap.frequency,
+        "started": snap.started,
+        "periodStart": snap.period_start,
+        "periodEnd": snap.period_end,
+        "expires": snap.expires,
+        "freezes": snap.freezes,
+        "maxFreezes": snap.max_freezes,
+        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
+        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
+    }
 
 
 def _streak(state: UserState, rules: Rules) -> dict[str, Any] | None:
@@ -41,7 +57,7 @@ def _history(state: UserState, rules: Rules) -> list[list[Any]]:
 
 def _points(state: UserState) -> dict[str, Any]:
     """Per points system: total, level, the kept awards and days (layout in
-    `schemas.api_points`)."""
+    `ingest.http.api_points`)."""
     return {
         key: {
             "total": p.total,

@@ -2,7 +2,7 @@
 and response rendering. Pure: the gateway (`ingest.app`) parses with these and renders with
 these; no Kafka, no Redis, no clock (times are passed in).
 
-Request parsing lives in `schemas.requests` (msgspec structs) and is re-exported here; every
+Request parsing lives in `ingest.http.requests` (msgspec structs) and is re-exported here; every
 validation failure raises `ApiError(status, message)` naming the field that is wrong.
 """
 
@@ -13,9 +13,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.records import Progress
-from schemas.render import history_json, snapshot_json, streak_json
-from schemas.requests import (
+from ingest.http.render import history_json, snapshot_json, streak_json
+from ingest.http.requests import (
     DEFAULT_HISTORY_PERIODS,
     MAX_ATTRIBUTE_LENGTH,
     MAX_ATTRIBUTES,
@@ -37,6 +36,8 @@ from schemas.requests import (
     parse_preferences,
     parse_user,
 )
+from processors.core.summaries import AGGREGATIONS
+from schemas.records import Progress
 from schemas.rules import Achievement, Rules
 
 __all__ = [
@@ -114,8 +115,8 @@ def event_response(
     leaderboards: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Trophy's `EventResponse` for the `Progress` of a metric event; `points` is its
-    rendering of `progress.points` (`schemas.api_points.event_points`), `leaderboards` that
-    of the rank changes it caused (`schemas.api_leaderboards.event_leaderboards`)."""
+    rendering of `progress.points` (`ingest.http.api_points.event_points`), `leaderboards` that
+    of the rank changes it caused (`ingest.http.api_leaderboards.event_leaderboards`)."""
     streak = streak_json(snapshot_json(progress.streak), rules)
     streak["extended"] = bool(progress.streak and progress.streak.extended)
     return {
@@ -282,7 +283,6 @@ def bool_param(raw: str | None, name: str) -> bool:
     return lowered == "true"
 
 
-AGGREGATIONS = ("daily", "weekly", "monthly")
 MAX_SUMMARY_DAYS = 400  # Trophy: the date range must not exceed 400 days
 
 

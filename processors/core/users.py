@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from processors.streaks import initial_streak
+from processors.core.streaks import initial_streak
 from schemas.commands import User
 from schemas.rules import Rules
 from schemas.state import UserState

@@ -1,0 +1,145 @@
+"""Trophy's `WrappedResponse`: a user's year in review, built from the user's view document
+with the pure computations of `processors.core.wrapped` (which says where Trophy is silent)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from ingest.http import api_wrapped
+from ingest.http.api import achievement_json, user_json
+from processors.core.periods import local_ordinal, period_bounds
+from processors.core.summaries import KeptDay
+from processors.core.wrapped import (
+    Kept,
+    StreakNow,
+    activity,
+    figures,
+    longest_streak,
+    year_bounds,
+)
+from schemas.rules import Rules
+
+Percentiles = Mapping[tuple[str, str], float]  # ("metric" | "points", key) -> the year's
+
+
+class Sources(NamedTuple):
+    """What a user's view document holds for wrapped, read once."""
+
+    metrics: dict[str, list[KeptDay]]
+    points: dict[str, list[KeptDay]]
+    totals: dict[str, Decimal]  # "metric:key" / "points:key" -> the total now
+    done: list[tuple[int, int, str]]  # (local day, achievedAt ms, key), oldest first
+
+
+def sources(view: Mapping[str, Any], rules: Rules) -> Sources:
+    """The kept days of every metric and points system of the rules, the totals now and the
+    achievements by local day (in the user's zone now) from a view document."""
+    kept_metrics = view.get("metricDays") or {}
+    kept_points = view.get("points") or {}
+    metrics = {
+        m: [
+            KeptDay(date.fromisoformat(d).toordinal(), Decimal(a), Decimal(t))
+            for d, a, t in kept_metrics.get(m, ())
+        ]
+        for m in rules.metrics
+    }
+    points = {
+        s: [
+            KeptDay(int(d), Decimal(a), Decimal(t))
+            for d, a, t in (kept_points.get(s) or {}).get("days", ())
+        ]
+        for s in rules.points
+    }
+    totals = {f"metric:{m}": Decimal(view["totals"].get(m, "0")) for m in rules.metrics}
+    totals.update(
+        {f"points:{s}": Decimal((kept_points.get(s) or {}).get("total", 0)) for s in rules.points}
+    )
+    tz = view.get("tz")
+    achieved = view.get("achievements") or {}
+    done = sorted(
+        (local_ordinal(ms, tz), ms, k) for k, ms in achieved.items() if k in rules.achievements
+    )
+    return Sources(metrics, points, totals, done)
+
+
+def period_json(
+    src: Sources, rules: Rules, first: int, last: int, percentiles: Percentiles | None = None
+) -> dict[str, Any]:
+    """Trophy's `WrappedActivityPeriod` over the local dates `first`..`last`."""
+    pct = percentiles or {}
+    return {
+        "metrics": {
+            m: api_wrapped.metric_json(
+                rules.metrics[m],
+                figures(days, first, last, src.totals[f"metric:{m}"]),
+                pct.get(("metric", m)),
+            )
+            for m, days in src.metrics.items()
+        },
+        "points": {
+            s: api_wrapped.points_json(
+                rules.points[s],
+                figures(days, first, last, src.totals[f"points:{s}"]),
+                pct.get(("points", s)),
+            )
+            for s, days in src.points.items()
+        },
+        "achievements": [
+            achievement_json(rules.achievements[key], rules, ms)
+            for day, ms, key in src.done
+            if first <= day <= last
+        ],
+        "leaderboards": {},
+    }
+
+
+def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> dict[str, Any]:
+    """Trophy's `WrappedStreak`: the year's longest, from the view's kept history."""
+    frequency = rules.streak.frequency if rules.streak else "daily"
+    history = [
+        Kept(date.fromisoformat(ps).toordinal(), date.fromisoformat(pe).toordinal(), int(n))
+        for ps, pe, n, *_kept_how in view.get("history") or ()  # usedFreeze[, usedPause]
+    ]
+    snap = view.get("streak") or {}
+    began = snap.get("started")
+    now = StreakNow(
+        int(snap.get("length") or 0),
+        None if began is None else date.fromisoformat(began).toordinal(),
+        frequency,
+        rules.week_start,
+    )
+    return api_wrapped.streak_json(longest_streak(history, year, now), frequency)
+
+
+def wrapped_json(
+    view: Mapping[str, Any], rules: Rules, year: int, percentiles: Percentiles
+) -> dict[str, Any]:
+    """Trophy's `WrappedResponse` for `year` from a user's view document; `percentiles` are
+    the user's in the year, per metric and points system (absent: not known)."""
+    src = sources(view, rules)
+    act = activity(src.metrics.values(), year, rules.week_start)
+    first, last = year_bounds(year)
+    month = period_bounds(year * 12 + act.month - 1, "monthly")
+    iso = api_wrapped.iso
+    return {
+        "user": user_json(view),
+        "activity": {
+            "daysActive": act.days,
+            "weeksActive": act.weeks,
+            "monthsActive": act.months,
+            "mostActiveDay": {"date": iso(act.day), **period_json(src, rules, act.day, act.day)},
+            "mostActiveWeek": {
+                "start": iso(act.week[0]),
+                "end": iso(act.week[1]),
+                **period_json(src, rules, *act.week),
+            },
+            "mostActiveMonth": {"month": act.month - 1, **period_json(src, rules, *month)},
+            "entireYear": {
+                **period_json(src, rules, first, last, percentiles),
+                "longestStreak": streak_of(view, rules, year),
+            },
+        },
+    }
