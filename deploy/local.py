@@ -77,6 +77,7 @@ def _require_tool(name: str, hint: str) -> str:
 
 def ensure_kafka_jars(cache_dir: Path) -> Path:
     """The broker's runtime jars, downloaded with Maven once into `cache_dir` and reused."""
+    cache_dir = cache_dir.resolve()  # Maven reads a relative output folder from the pom's
     lib = cache_dir / f"kafka-{KAFKA_VERSION}" / "lib"
     if (lib / ".complete").exists():
         return lib
