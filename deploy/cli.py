@@ -18,7 +18,7 @@ from deploy.local import StartError
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
 from schemas.rules import Rules, load_rules
-from schemas.topics import Names
+from schemas.topics import BY_SHORT_NAME, Names
 
 if TYPE_CHECKING:
     from ingest.app import GatewayConfig
@@ -418,11 +418,8 @@ def _gateway_commands(sub: Any) -> None:
     send.add_argument("--attr", action="append", help="event attribute key=value")
     send.add_argument("--idempotency-key")
     send.set_defaults(func=cmd_send)
-    tail = sub.add_parser("tail", help="print a derived topic live")
-    tail.add_argument(
-        "topic",
-        choices=["progress", "achievements", "streaks", "events", "dlq", "scores", "leaderboards"],
-    )
+    tail = sub.add_parser("tail", help="print a topic live, one line per record")
+    tail.add_argument("topic", choices=sorted(BY_SHORT_NAME))
     tail.add_argument("--from-beginning", action="store_true")
     tail.add_argument("--limit", type=int, default=0, help="stop after N records")
     tail.set_defaults(func=cmd_tail)

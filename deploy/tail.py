@@ -1,4 +1,4 @@
-"""`podium tail TOPIC`: print a topic live, one readable line per record."""
+"""`podium tail TOPIC`: print any topic of the catalogue live, one readable line per record."""
 
 from __future__ import annotations
 
@@ -8,35 +8,17 @@ from aiokafka import AIOKafkaConsumer
 
 from deploy.settings import Settings
 from processors.projector import partitions, stop
-from schemas.commands import InvalidRecord, MetricTracked, decode_command
-from schemas.leaderboards import RankChanged, decode_leaderboard_record
+from schemas.commands import Command, MetricTracked
+from schemas.leaderboards import RankChanged, ScoreChanged
 from schemas.records import (
     AchievementCompleted,
     DeadLetter,
+    PointsChanged,
     Progress,
     StreakChanged,
-    decode_record,
 )
-from schemas.topics import (
-    ACHIEVEMENTS,
-    EVENTS,
-    EVENTS_DLQ,
-    LEADERBOARDS,
-    PROGRESS,
-    SCORES,
-    STREAKS,
-    Topic,
-)
-
-TOPICS: dict[str, Topic] = {
-    "progress": PROGRESS,
-    "achievements": ACHIEVEMENTS,
-    "streaks": STREAKS,
-    "events": EVENTS,
-    "dlq": EVENTS_DLQ,
-    "scores": SCORES,
-    "leaderboards": LEADERBOARDS,
-}
+from schemas.state import UserState
+from schemas.topics import BY_SHORT_NAME as TOPICS
 
 
 def _at(ms: int) -> str:
@@ -44,49 +26,69 @@ def _at(ms: int) -> str:
 
 
 def describe(topic: str, raw: bytes | None) -> str:
-    """One line for a record of `topic` ("events" or a derived topic)."""
+    """One line for a record of `topic` (`schemas.topics.BY_SHORT_NAME`), decoded with the
+    topic's codec."""
     if raw is None:
         return "(tombstone)"
     try:
-        if topic == "events":
-            cmd = decode_command(raw)
-            if isinstance(cmd, MetricTracked):
-                return (
-                    f"{_at(cmd.time_ms)}  user {cmd.user.id}  {cmd.metric} "
-                    f"{cmd.value:+}  event {cmd.event_id}"
-                )
-            return f"{_at(cmd.time_ms)}  {type(cmd).__name__}  event {cmd.event_id}"
-        if topic in ("scores", "leaderboards"):
-            return _describe_board(raw)
-        rec = decode_record(raw)
-    except InvalidRecord as exc:
-        return f"(undecodable: {exc.reason})"
-    if isinstance(rec, Progress):
-        extra = f"  {rec.metric} total {rec.total}" if rec.metric else ""
-        done = ", ".join(a.achievement for a in rec.achievements)
-        streak = f"  streak {rec.streak.length}" if rec.streak else ""
-        replay = "  (replayed)" if rec.replayed else ""
-        unlocked = f"  unlocked: {done}" if done else ""
-        return (
-            f"{_at(rec.time_ms)}  user {rec.user_id}  {rec.command}{extra}{streak}"
-            f"{unlocked}{replay}"
-        )
-    if isinstance(rec, AchievementCompleted):
-        return (
-            f"{_at(rec.achieved_at_ms)}  user {rec.user_id}  completed "
-            f"{rec.achievement!r} ({rec.trigger}){'  backfilled' if rec.backfilled else ''}"
-        )
-    if isinstance(rec, StreakChanged):
-        return (
-            f"{_at(rec.time_ms)}  user {rec.user_id}  streak {rec.kind}  length "
-            f"{rec.length} ({rec.frequency}, period {rec.period_start})"
-        )
-    assert isinstance(rec, DeadLetter)
-    return f"dead letter {rec.id}: {rec.reason}"
+        value = TOPICS[topic].value.decode(raw)
+    except Exception as exc:  # any decode failure is shown, never raised: this only prints
+        return f"(undecodable: {getattr(exc, 'reason', exc)})"
+    return _line(value)
 
 
-def _describe_board(raw: bytes) -> str:
-    rec = decode_leaderboard_record(raw)
+def _line(value: object) -> str:
+    match value:
+        case Progress():
+            return _progress(value)
+        case AchievementCompleted():
+            return (
+                f"{_at(value.achieved_at_ms)}  user {value.user_id}  completed "
+                f"{value.achievement!r} ({value.trigger}){_backfilled(value.backfilled)}"
+            )
+        case StreakChanged():
+            return (
+                f"{_at(value.time_ms)}  user {value.user_id}  streak {value.kind}  length "
+                f"{value.length} ({value.frequency}, period {value.period_start})"
+            )
+        case PointsChanged():
+            level = f"  level {value.previous_level} -> {value.level}" if value.level else ""
+            return (
+                f"{_at(value.time_ms)}  user {value.user_id}  {value.system} {value.added:+}  "
+                f"total {value.total}{level}{_backfilled(value.backfilled)}"
+            )
+        case ScoreChanged() | RankChanged():
+            return _board(value)
+        case UserState():
+            return f"user {value.user_id}  state applied through offset {value.offset}"
+        case DeadLetter():
+            return f"dead letter {value.id}: {value.reason}"
+    return _command(value)  # type: ignore[arg-type]  # podium.events: the value is a Command
+
+
+def _command(cmd: Command) -> str:
+    if isinstance(cmd, MetricTracked):
+        return (
+            f"{_at(cmd.time_ms)}  user {cmd.user.id}  {cmd.metric} "
+            f"{cmd.value:+}  event {cmd.event_id}"
+        )
+    return f"{_at(cmd.time_ms)}  {type(cmd).__name__}  event {cmd.event_id}"
+
+
+def _progress(rec: Progress) -> str:
+    extra = f"  {rec.metric} total {rec.total}" if rec.metric else ""
+    done = ", ".join(a.achievement for a in rec.achievements)
+    streak = f"  streak {rec.streak.length}" if rec.streak else ""
+    replay = "  (replayed)" if rec.replayed else ""
+    unlocked = f"  unlocked: {done}" if done else ""
+    return f"{_at(rec.time_ms)}  user {rec.user_id}  {rec.command}{extra}{streak}{unlocked}{replay}"
+
+
+def _backfilled(flag: bool) -> str:
+    return "  backfilled" if flag else ""
+
+
+def _board(rec: ScoreChanged | RankChanged) -> str:
     where = f"{rec.board} run {rec.run}" + (f" group {rec.group}" if rec.group else "")
     if isinstance(rec, RankChanged):
         return (

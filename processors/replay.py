@@ -47,7 +47,7 @@ from processors.runtime.store import StateStore
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record, ranking_partition
 from schemas.records import AchievementCompleted, PointsChanged, StreakChanged
 from schemas.rules import Rules
-from schemas.topics import Names
+from schemas.topics import FACTS, Names, output_topic
 from schemas.values import replace
 from schemas.wire import InvalidRecord
 
@@ -251,7 +251,7 @@ async def _read_tails(
 ) -> None:
     """Add to each rebuild the fact ids and the states written since the offsets `since`
     (default 0) of the fact topics and of `podium.state`; advance `since` to their ends."""
-    topics = (names.achievements, names.streaks, names.points, names.state)
+    topics = (*(names.of(t) for t in FACTS), names.state)
     tps = [TopicPartition(t, p) for t in topics for p in parts]
     ends = await consumer.end_offsets(tps)
 
@@ -292,7 +292,7 @@ async def run_replay(
     )
     await consumer.start()
     try:
-        topics = (names.events, names.achievements, names.streaks, names.points, names.state)
+        topics = (names.events, *(names.of(t) for t in FACTS), names.state)
         scores = [TopicPartition(names.scores, p) for p in published.parts]
         consumer.assign([TopicPartition(t, p) for t in topics for p in parts] + scores)
         consumer.pause(*consumer.assignment())
@@ -398,16 +398,14 @@ async def _commit(
     (to their rankings' partitions) in transactions of `CHUNK` records, each with the input
     offset `committed`."""
     states, facts, scores = out
-    topic_of = {
-        AchievementCompleted: names.achievements,
-        StreakChanged: names.streaks,
-        PointsChanged: names.points,
-    }
     pending: list[tuple[str | tuple[str, int], tuple[bytes, bytes]]] = [
         (names.state, (u.encode(), raw)) for u, raw in states
     ]
     pending += [
-        (topic_of[type(f)], (f.user_id.encode(), encode_out_record(replace(f, backfilled=True))))
+        (
+            names.of(output_topic(type(f))),
+            (f.user_id.encode(), encode_out_record(replace(f, backfilled=True))),
+        )
         for f in facts
     ]
     pending += [((names.scores, p), kv) for p, kvs in sorted(scores.items()) for kv in kvs]

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.runner import Runner
 from schemas.rules import Rules
-from schemas.topics import Names
+from schemas.topics import PARTITION_ALIGNED, Names
 
 log = logging.getLogger("podium.worker")
 
@@ -63,8 +63,7 @@ async def check_partitions(bootstrap: str, names: Names) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        topics = [names.events, names.state, names.progress, names.achievements, names.streaks]
-        topics.append(names.points)
+        topics = [names.of(topic) for topic in PARTITION_ALIGNED]
         described = await admin.describe_topics([*topics, names.scores])
         counts = {t["topic"]: len(t["partitions"]) for t in described}
         scores = counts.pop(names.scores, 0)

@@ -94,6 +94,9 @@ class Topic:
     def named(self, prefix: str = "") -> str:
         return f"{prefix}{self.name}"
 
+    def __hash__(self) -> int:  # a topic is its name (the config mapping is not hashable)
+        return hash(self.name)
+
 
 def _config(**entries: str) -> Mapping[str, str]:
     return MappingProxyType({k.replace("_", "."): v for k, v in entries.items()})
@@ -187,6 +190,28 @@ CATALOGUE: tuple[Topic, ...] = (
     LEADERBOARDS,
     RANKING_STATE,
 )
+FACTS: tuple[Topic, ...] = (ACHIEVEMENTS, STREAKS, POINTS)
+"""The user-keyed fact topics: every record a fact with a deterministic id (a replay reads
+their ids and emits only facts never emitted)."""
+FOLD_OUTPUTS: tuple[Topic, ...] = (PROGRESS, *FACTS, SCORES)
+"""The topics the fold's derived records go to, one record type each (its value codec's type):
+the worker, the replay and `podium tail` route by it."""
+_OUTPUT_OF_TYPE: Mapping[type, Topic] = MappingProxyType({t.value.type: t for t in FOLD_OUTPUTS})
+PARTITION_ALIGNED: tuple[Topic, ...] = tuple(t for t in CATALOGUE if t.key is USER_ID)
+"""The topics keyed by user id whose partition p holds the users of `podium.events`' p: their
+partition counts must agree (a derived record goes to its input's partition number)."""
+
+
+def output_topic(record_type: type) -> Topic:
+    """The topic a derived record of `record_type` goes to (KeyError: not a fold output)."""
+    return _OUTPUT_OF_TYPE[record_type]
+
+
+BY_SHORT_NAME: Mapping[str, Topic] = MappingProxyType(
+    {t.name.removeprefix("podium."): t for t in CATALOGUE} | {"dlq": EVENTS_DLQ}
+)
+"""Every topic by its name without "podium." (the dead letters also as `dlq`): `podium tail`."""
+
 EVENT_ID_OF_PROGRESS: Callable[[bytes], str | None] = records.progress_event_id
 """The gateway's cheap look-up of a `podium.progress` value's event id (beside its codec)."""
 
@@ -200,6 +225,10 @@ class Names:
     No other module spells a consumer group name."""
 
     prefix: str = ""
+
+    def of(self, topic: Topic) -> str:
+        """The concrete name of a catalogued topic under this prefix."""
+        return topic.named(self.prefix)
 
     @property
     def events(self) -> str:

@@ -33,16 +33,10 @@ from processors.runtime.step import (
 )
 from processors.runtime.store import StateStore, StateUndecodable
 from schemas.leaderboards import ScoreChanged, ranking_partition
-from schemas.records import (
-    AchievementCompleted,
-    DeadLetter,
-    PointsChanged,
-    Progress,
-    StreakChanged,
-)
+from schemas.records import DeadLetter
 from schemas.rules import Rules
 from schemas.state import UserState
-from schemas.topics import SCORES
+from schemas.topics import SCORES, Topic, output_topic
 
 KeyValue = tuple[bytes, bytes]
 MAX_RECORD_BYTES = 1_000_000  # broker default message.max.bytes is 1,048,588 per batch
@@ -63,10 +57,8 @@ class Effects:
 
     states: dict[str, UserState] = field(default_factory=dict)
     encoded_states: list[KeyValue] = field(default_factory=list)
-    progress: list[KeyValue] = field(default_factory=list)
-    achievements: list[KeyValue] = field(default_factory=list)
-    streaks: list[KeyValue] = field(default_factory=list)
-    points: list[KeyValue] = field(default_factory=list)
+    # the user-keyed derived records by their topic (`schemas.topics.output_topic`)
+    derived: dict[Topic, list[KeyValue]] = field(default_factory=dict)
     scores: dict[int, list[KeyValue]] = field(default_factory=dict)  # by podium.scores partition
     dead: list[DeadLetter] = field(default_factory=list)
     events: int = 0
@@ -116,12 +108,6 @@ def _fold(
 ) -> Effects:
     out = Effects()
     touched: dict[str, int] = {}
-    sink: dict[type, list[KeyValue]] = {
-        Progress: out.progress,
-        AchievementCompleted: out.achievements,
-        StreakChanged: out.streaks,
-        PointsChanged: out.points,
-    }
     for rec in records:
         try:
             outcome = apply_record(rec, store.get, rules, topic, partition)
@@ -146,7 +132,7 @@ def _fold(
                 partition_of = ranking_partition(item.ranking, score_partitions)
                 out.scores.setdefault(partition_of, []).append((item.ranking.encode(), raw))
             else:
-                sink[type(item)].append((uid.encode(), raw))
+                out.derived.setdefault(output_topic(type(item)), []).append((uid.encode(), raw))
     for uid, offset in touched.items():
         state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)

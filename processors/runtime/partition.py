@@ -114,13 +114,8 @@ class OwnedPartition:
     async def commit(self, effects: Effects, group_id: str) -> None:
         """Publish a batch's effects and its input offset in one transaction."""
         names = self.names
-        by_topic = {
-            names.state: effects.encoded_states,
-            names.progress: effects.progress,
-            names.achievements: effects.achievements,
-            names.streaks: effects.streaks,
-            names.points: effects.points,
-        }
+        by_topic = {names.state: effects.encoded_states}
+        by_topic.update((names.of(topic), kvs) for topic, kvs in effects.derived.items())
         dead = [encode_out_record(d) for d in effects.dead]
         routed = {(names.scores, p): items for p, items in effects.scores.items()}
         await self.transact(by_topic, effects.next_offset, group_id, dead, routed)

@@ -267,13 +267,8 @@ class Peer:
 
     def _produce(self, effects: Effects, partition: int) -> None:
         names = self.config.names
-        by_topic: dict[str, list[KeyValue]] = {
-            names.state: effects.encoded_states,
-            names.progress: effects.progress,
-            names.achievements: effects.achievements,
-            names.streaks: effects.streaks,
-            names.points: effects.points,
-        }
+        by_topic: dict[str, list[KeyValue]] = {names.state: effects.encoded_states}
+        by_topic.update((names.of(topic), kvs) for topic, kvs in effects.derived.items())
         for topic, items in by_topic.items():
             for key, value in items:
                 self._send(topic, key, value, partition)

@@ -21,6 +21,7 @@ from processors.runtime.batch import fold_batch
 from processors.runtime.store import StateStore
 from schemas.records import AchievementCompleted, Progress, decode_record
 from schemas.rules import Rules
+from schemas.topics import ACHIEVEMENTS, PROGRESS
 
 TOPIC = "t.podium.events"
 PARTITION = 3
@@ -113,7 +114,7 @@ def test_a_batch_of_only_bad_records_changes_no_state(rules: Rules) -> None:
     out = fold_batch(store, batch, rules, TOPIC, 0)
     assert [d.offset for d in out.dead] == [7, 8]
     assert out.dead[0].key is None and out.dead[1].key == b64(b"k")
-    assert out.states == {} and out.progress == [] and store.get("u1") is None
+    assert out.states == {} and out.derived.get(PROGRESS, []) == [] and store.get("u1") is None
     assert (out.events, out.next_offset) == (0, 9)
 
 
@@ -144,7 +145,7 @@ def test_one_progress_per_event_and_states_stamped_with_their_last_offset(rules:
         last_offset[user] = 100 + i
 
     assert out.dead == [] and out.events == len(plan) and out.next_offset == 100 + len(plan)
-    progress = [(key, decode_record(value)) for key, value in out.progress]
+    progress = [(key, decode_record(value)) for key, value in out.derived.get(PROGRESS, [])]
     assert all(isinstance(p, Progress) for _, p in progress)
     got = [(k.decode(), p.event_id, p.total) for k, p in progress if isinstance(p, Progress)]
     assert got == expected_totals
@@ -166,7 +167,7 @@ def test_first_words_completes_once_per_user_on_their_first_event(rules: Rules) 
         ]
     )
     out = fold_batch(StateStore(), batch, rules, TOPIC, PARTITION)
-    done = [(k.decode(), decode_record(v)) for k, v in out.achievements]
+    done = [(k.decode(), decode_record(v)) for k, v in out.derived.get(ACHIEVEMENTS, [])]
     firsts = [
         (key, rec.event_id, rec.achieved_at_ms)
         for key, rec in done
@@ -209,7 +210,7 @@ def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() ->
             assert partition == zlib.crc32(key) % 7  # the documented rule, computed here
             seen.setdefault(key.decode(), set()).add(rec.user_id)
     assert seen == {ranking: set(users) for ranking in expected}
-    assert len(out.progress) == len(users)
+    assert len(out.derived.get(PROGRESS, [])) == len(users)
 
 
 def with_attribute(event_id: str, user: str, name: str, text: str, at: int) -> bytes:
@@ -267,5 +268,5 @@ def test_an_event_that_would_grow_a_state_over_the_limit_is_parked(rules: Rules)
     assert out.states["u1"].totals["words-written"] == Decimal(1 + 1 + 7)  # e-1, e-3, e-5
     assert out.states["u2"].totals["words-written"] == Decimal(3)
     assert [len(v) <= limit for _, v in out.encoded_states] == [True, True]
-    assert len(out.progress) == 4  # one per applied event, none for the parked one
+    assert len(out.derived.get(PROGRESS, [])) == 4  # one per applied event, none for the parked one
     assert store.get("u1") == out.states["u1"]

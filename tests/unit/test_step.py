@@ -19,6 +19,7 @@ from processors.runtime.store import StateStore
 from schemas.commands import MetricTracked, User, encode_command
 from schemas.records import DeadLetter, Progress
 from schemas.state import UserState, decode_state
+from schemas.topics import PROGRESS
 from tests.rules import writing_rules
 
 RULES = writing_rules()  # "words-written" is a metric, "lines-deleted" is not
@@ -110,7 +111,7 @@ def test_a_batch_with_misrouted_commands_keeps_one_state_per_user() -> None:
     assert effects.next_offset == 4
     assert [d.offset for d in effects.dead] == [1, 2]
     assert [d.reason.split(":")[0] for d in effects.dead] == ["key", "key"]
-    assert [k for k, _ in effects.progress] == [b"u1", b"u1"]
+    assert [k for k, _ in effects.derived.get(PROGRESS, [])] == [b"u1", b"u1"]
 
 
 def test_replay_counts_and_logs_every_record_it_skips(caplog: pytest.LogCaptureFixture) -> None:

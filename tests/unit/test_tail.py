@@ -26,3 +26,28 @@ def test_score_and_rank_changes_read_as_one_line_each() -> None:
         "rank 4 -> 2  value 40  of 9"
     )
     assert describe("scores", b"[1]").startswith("(undecodable: ")
+
+
+def test_every_topic_of_the_catalogue_can_be_tailed() -> None:
+    from schemas.topics import BY_SHORT_NAME, CATALOGUE
+
+    assert {t.name for t in BY_SHORT_NAME.values()} == {t.name for t in CATALOGUE}
+    assert {"points", "state", "ranking.state", "dlq", "events.dlq"} <= set(BY_SHORT_NAME)
+
+
+def test_points_and_states_read_as_one_line_each() -> None:
+    points = (
+        b'{"schema_version":1,"type":"points","id":"a1","userId":"ada","system":"xp",'
+        b'"eventId":"e1","timeMs":1735689600000,"total":120,"added":20,"awards":[],'
+        b'"previousLevel":"novice","level":"adept"}'
+    )
+    assert describe("points", points) == (
+        "2025-01-01 00:00:00.000  user ada  xp +20  total 120  level novice -> adept"
+    )
+    from schemas.state import UserState, encode_state
+
+    state = encode_state(UserState(user_id="ada", offset=41))
+    assert describe("state", state) == "user ada  state applied through offset 41"
+    assert describe("state", None) == "(tombstone)"
+    assert describe("ranking.state", SCORE).endswith("top-writers run all  score 750 -> 1500")
+    assert describe("points", SCORE).startswith("(undecodable: ")

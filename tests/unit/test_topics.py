@@ -102,3 +102,40 @@ def test_the_progress_event_id_lookup_matches_the_progress_codec() -> None:
     )
     raw = PROGRESS.value.encode(progress)
     assert EVENT_ID_OF_PROGRESS(raw) == PROGRESS.value.decode(raw).event_id == "e-9"
+
+
+def test_every_record_the_fold_writes_has_one_topic_whose_codec_reads_it() -> None:
+    from typing import get_args
+
+    from processors.core.fold import FoldRecord
+    from schemas.records import PointsChanged, StreakChanged
+    from schemas.topics import POINTS, STREAKS, output_topic
+
+    by_hand = {
+        Progress: PROGRESS,
+        AchievementCompleted: ACHIEVEMENTS,
+        StreakChanged: STREAKS,
+        PointsChanged: POINTS,
+        ScoreChanged: SCORES,
+    }
+    assert set(get_args(FoldRecord)) == set(by_hand)
+    for kind, topic in by_hand.items():
+        assert output_topic(kind) is topic
+    topic = output_topic(AchievementCompleted)
+    assert topic.value.decode(topic.value.encode(DONE)) == DONE
+    with pytest.raises(KeyError):
+        output_topic(DeadLetter)
+
+
+def test_the_topics_partition_aligned_with_the_events_are_the_user_keyed_ones() -> None:
+    from schemas.topics import PARTITION_ALIGNED, POINTS, STREAKS
+
+    names = {t.name for t in PARTITION_ALIGNED}
+    assert names == {
+        EVENTS.name,
+        STATE.name,
+        PROGRESS.name,
+        ACHIEVEMENTS.name,
+        STREAKS.name,
+        POINTS.name,
+    }
