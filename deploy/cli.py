@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from deploy.local import StartError
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 from schemas.topics import BY_SHORT_NAME, Names
 
 if TYPE_CHECKING:

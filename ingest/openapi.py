@@ -23,7 +23,7 @@ from ingest.openapi_parts import (
 )
 from ingest.openapi_points import points_components, points_paths
 from ingest.openapi_wrapped import wrapped_components, wrapped_path
-from schemas.rules import Rules
+from schemas.rules import FREQUENCIES, TRIGGERS, Rules
 
 
 def _components() -> Schema:
@@ -32,7 +32,7 @@ def _components() -> Schema:
     streak = _obj(
         ["length", "frequency"],
         length=INT,
-        frequency={"type": "string", "enum": ["daily", "weekly", "monthly"]},
+        frequency={"type": "string", "enum": list(FREQUENCIES)},
         started=NULL_STR,
         periodStart=NULL_STR,
         periodEnd=NULL_STR,
@@ -48,7 +48,7 @@ def _components() -> Schema:
         name=STR,
         trigger={
             "type": "string",
-            "enum": ["metric", "streak", "api", "achievement", "anniversary"],
+            "enum": list(TRIGGERS),
         },
         description=NULL_STR,
         badgeUrl=NULL_STR,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.rules import FREQUENCIES
+
 Schema = dict[str, Any]
 STR: Schema = {"type": "string"}
 NUM: Schema = {"type": "number"}
@@ -54,7 +56,7 @@ def wrapped_components() -> Schema:
     streak = _obj(
         ["length", "frequency", "periodStart", "periodEnd", "started"],
         length=INT,
-        frequency={"type": "string", "enum": ["daily", "weekly", "monthly"]},
+        frequency={"type": "string", "enum": list(FREQUENCIES)},
         periodStart=NULL_DAY,
         periodEnd=NULL_DAY,
         started=NULL_DAY,

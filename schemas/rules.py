@@ -6,25 +6,22 @@ errors, references are checked, and every error names the file, the path inside 
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+
+from schemas.records import AchievementTrigger, Frequency
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-FREQUENCIES = ("daily", "weekly", "monthly")
-TRIGGERS = ("metric", "streak", "api", "achievement", "anniversary")
+FREQUENCIES: tuple[Frequency, ...] = get_args(Frequency)
+TRIGGERS: tuple[AchievementTrigger, ...] = get_args(AchievementTrigger)
 MAX_ANNIVERSARY_YEARS = 1000
 MAX_FREEZES = 100
-POINTS_TRIGGERS = ("metric", "achievement", "streak", "user_creation", "time")
+PointsTriggerType = Literal["metric", "achievement", "streak", "user_creation", "time"]
+POINTS_TRIGGERS: tuple[PointsTriggerType, ...] = get_args(PointsTriggerType)
 ROUNDINGS = ("down", "up", "nearest")
 TIME_UNITS = {"hour": 3_600_000, "day": 86_400_000}  # time trigger unit -> milliseconds
-
-
-class RulesError(ValueError):
-    """An invalid rules file; the message names the file, the path inside it and the fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +35,7 @@ class Metric:
 class Achievement:
     key: str
     name: str
-    trigger: Literal["metric", "streak", "api", "achievement", "anniversary"]
+    trigger: AchievementTrigger
     description: str | None = None
     badge_url: str | None = None
     metric: str | None = None  # trigger "metric"
@@ -74,7 +71,7 @@ class Freezes:
 
 @dataclass(frozen=True, slots=True)
 class Streak:
-    frequency: Literal["daily", "weekly", "monthly"]
+    frequency: Frequency
     thresholds: tuple[Threshold, ...]
     combine: Literal["all", "any"] = "all"
     freezes: Freezes | None = None
@@ -105,7 +102,7 @@ class PointsTrigger:
     """One way to earn (or, with negative `points`, lose) points in a system."""
 
     key: str  # stable: award ids contain it, so a renamed trigger is a new trigger
-    type: Literal["metric", "achievement", "streak", "user_creation", "time"]
+    type: PointsTriggerType
     points: int  # per firing; never 0
     metric: str | None = None  # type "metric"
     threshold: Decimal | None = None  # type "metric": fires once per `threshold` units
@@ -279,30 +276,12 @@ def _composite_order(achievements: Mapping[str, Achievement]) -> tuple[Achieveme
     return tuple(order)
 
 
-def parse_rules(text: str, source: str = "<rules>") -> Rules:
-    """Parse and validate a rules document; raises `RulesError`."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{source}: not valid TOML: {exc}") from None
-    from schemas.rules_parse import parse_document  # it imports this module
-
-    return parse_document(doc, source)
-
-
-def load_rules(path: str | Path) -> Rules:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_rules(text, source=str(path))
-
-
 # --- leaderboards (parsed by schemas.rules_leaderboards) ------------------------------------
 
-RANK_BY = ("metric", "points", "streak")
-RUN_UNITS = ("day", "month", "year")
+RankBy = Literal["metric", "points", "streak"]
+RANK_BY: tuple[RankBy, ...] = get_args(RankBy)
+RunUnit = Literal["day", "month", "year"]
+RUN_UNITS: tuple[RunUnit, ...] = get_args(RunUnit)
 MAX_BREAKDOWN_ATTRIBUTES = 10
 
 
@@ -319,12 +298,12 @@ class Leaderboard:
 
     key: str
     name: str
-    rank_by: Literal["metric", "points", "streak"]
+    rank_by: RankBy
     anchor: int  # the first day of run 0
     description: str | None = None
     metric: str | None = None  # rank_by "metric": the metric's total within the run
     points: str | None = None  # rank_by "points": the points system's total within the run
-    run_unit: Literal["day", "month", "year"] | None = None  # None = perpetual
+    run_unit: RunUnit | None = None  # None = perpetual
     run_interval: int = 1
     start: int | None = None  # first day counted (inclusive); before it: scheduled
     end: int | None = None  # last day counted (inclusive); after it: finished

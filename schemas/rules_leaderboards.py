@@ -13,14 +13,8 @@ from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
-from schemas.rules import (
-    MAX_BREAKDOWN_ATTRIBUTES,
-    RANK_BY,
-    RUN_UNITS,
-    Leaderboard,
-    Rules,
-)
-from schemas.rules_parse import _Doc, _kind
+from schemas.rules import MAX_BREAKDOWN_ATTRIBUTES, RANK_BY, RUN_UNITS, Leaderboard, Rules
+from schemas.rules_doc import Doc, kind_of
 
 LEADERBOARD_KEYS = (
     "key",
@@ -44,7 +38,7 @@ MAX_RUN_INTERVAL = 1000
 MAX_PARTICIPANTS = 100_000_000
 
 
-def parse_leaderboards(d: _Doc, raw: object, rules: Rules) -> dict[str, Leaderboard]:
+def parse_leaderboards(d: Doc, raw: object, rules: Rules) -> dict[str, Leaderboard]:
     """The boards of a `[[leaderboards]]` array, in file order, keys unique."""
     if not isinstance(raw, list):
         raise d.error("leaderboards", "expected an array of tables ([[leaderboards]])")
@@ -62,14 +56,14 @@ def parse_leaderboards(d: _Doc, raw: object, rules: Rules) -> dict[str, Leaderbo
     return out
 
 
-def _leaderboard(d: _Doc, raw: object, path: str, rules: Rules) -> Leaderboard:
+def _leaderboard(d: Doc, raw: object, path: str, rules: Rules) -> Leaderboard:
     t = d.table(raw, path, LEADERBOARD_KEYS)
     key = d.string(t.get("key"), f"{path}.key", key=True)
     name = d.string(t.get("name"), f"{path}.name")
     rank_by = t.get("rank_by")
     if rank_by not in RANK_BY:
         raise d.error(
-            f"{path}.rank_by", f"expected one of {', '.join(RANK_BY)}, got {_kind(rank_by)}"
+            f"{path}.rank_by", f"expected one of {', '.join(RANK_BY)}, got {kind_of(rank_by)}"
         )
     for other in set(t) & (set().union(*PER_RANK_BY.values()) - PER_RANK_BY[rank_by]):
         raise d.error(f"{path}.{other}", f"not allowed for rank_by {rank_by!r}")
@@ -104,7 +98,7 @@ def _leaderboard(d: _Doc, raw: object, path: str, rules: Rules) -> Leaderboard:
 
 
 def _ranked_thing(
-    d: _Doc, t: Mapping[str, Any], path: str, rank_by: str, rules: Rules
+    d: Doc, t: Mapping[str, Any], path: str, rank_by: str, rules: Rules
 ) -> tuple[str | None, str | None]:
     """The metric or points system the board ranks by (None, None for a streak board)."""
     if rank_by == "metric":
@@ -122,7 +116,7 @@ def _ranked_thing(
     return None, None
 
 
-def _runs(d: _Doc, t: Mapping[str, Any], path: str, rank_by: str) -> tuple[Any, int]:
+def _runs(d: Doc, t: Mapping[str, Any], path: str, rank_by: str) -> tuple[Any, int]:
     if "run_unit" not in t:
         if "run_interval" in t:
             raise d.error(f"{path}.run_interval", "needs run_unit (a perpetual board has none)")
@@ -130,7 +124,7 @@ def _runs(d: _Doc, t: Mapping[str, Any], path: str, rank_by: str) -> tuple[Any, 
     unit = t["run_unit"]
     if unit not in RUN_UNITS:
         raise d.error(
-            f"{path}.run_unit", f"expected one of {', '.join(RUN_UNITS)}, got {_kind(unit)}"
+            f"{path}.run_unit", f"expected one of {', '.join(RUN_UNITS)}, got {kind_of(unit)}"
         )
     if rank_by == "streak":
         raise d.error(f"{path}.run_unit", "a streak leaderboard is perpetual (no run_unit)")
@@ -138,7 +132,7 @@ def _runs(d: _Doc, t: Mapping[str, Any], path: str, rank_by: str) -> tuple[Any, 
     return unit, interval
 
 
-def _date(d: _Doc, raw: object, path: str) -> int | None:
+def _date(d: Doc, raw: object, path: str) -> int | None:
     """A TOML local date (`2025-01-06`) or the string "2025-01-06", as an ordinal."""
     if raw is None:
         return None
@@ -149,10 +143,10 @@ def _date(d: _Doc, raw: object, path: str) -> int | None:
             return date.fromisoformat(raw).toordinal()
         except ValueError:
             pass
-    raise d.error(path, f"expected a date YYYY-MM-DD, got {_kind(raw)}")
+    raise d.error(path, f"expected a date YYYY-MM-DD, got {kind_of(raw)}")
 
 
-def _minute(d: _Doc, raw: object, path: str) -> int | None:
+def _minute(d: Doc, raw: object, path: str) -> int | None:
     """A time of day "HH:MM" (or a TOML local time on a whole minute) as minutes."""
     if raw is None:
         return None
@@ -160,13 +154,11 @@ def _minute(d: _Doc, raw: object, path: str) -> int | None:
         return raw.hour * 60 + raw.minute
     match = _HH_MM.match(raw) if isinstance(raw, str) else None
     if match is None:
-        raise d.error(path, f"expected a time of day HH:MM (00:00..23:59), got {_kind(raw)}")
+        raise d.error(path, f"expected a time of day HH:MM (00:00..23:59), got {kind_of(raw)}")
     return int(match[1]) * 60 + int(match[2])
 
 
-def _window(
-    d: _Doc, t: Mapping[str, Any], path: str, rank_by: str
-) -> tuple[int | None, int | None]:
+def _window(d: Doc, t: Mapping[str, Any], path: str, rank_by: str) -> tuple[int | None, int | None]:
     start = _minute(d, t.get("start_time"), f"{path}.start_time")
     end = _minute(d, t.get("end_time"), f"{path}.end_time")
     if rank_by == "streak" and (start is not None or end is not None):
@@ -177,10 +169,10 @@ def _window(
     return start, end
 
 
-def _breakdown(d: _Doc, raw: object, path: str) -> tuple[str, ...]:
+def _breakdown(d: Doc, raw: object, path: str) -> tuple[str, ...]:
     where = f"{path}.breakdown_attributes"
     if not isinstance(raw, list):
-        raise d.error(where, f"expected an array of user attribute keys, got {_kind(raw)}")
+        raise d.error(where, f"expected an array of user attribute keys, got {kind_of(raw)}")
     if len(raw) > MAX_BREAKDOWN_ATTRIBUTES:
         raise d.error(where, f"at most {MAX_BREAKDOWN_ATTRIBUTES} attributes, got {len(raw)}")
     keys: list[str] = []

@@ -1,4 +1,6 @@
-"""Validation of a parsed rules document into `schemas.rules.Rules`.
+"""Reading a rules file into `schemas.rules.Rules`: `load_rules(path)`, `parse_rules(text)`, and the
+validation of the parsed document (points and leaderboards in `rules_points` and
+`rules_leaderboards`).
 
 Every error is a `RulesError` whose message reads `<file>: <path>: <what is wrong>`, e.g.
 `rules.toml: achievements[3].metric: unknown metric 'word-written'`.
@@ -6,10 +8,10 @@ Every error is a `RulesError` whose message reads `<file>: <path>: <what is wron
 
 from __future__ import annotations
 
-import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from schemas.rules import (
@@ -28,13 +30,14 @@ from schemas.rules import (
     Limits,
     Metric,
     Rules,
-    RulesError,
     Streak,
     Threshold,
 )
+from schemas.rules_doc import Doc, RulesError, kind_of
+from schemas.rules_leaderboards import parse_leaderboards
+from schemas.rules_points import parse_points
 from schemas.state_bound import KEY_BYTES, METRIC_DAY_BYTES, STATE_BUDGET_BYTES, state_bytes_bound
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOP_KEYS = (
     "week_start",
     "limits",
@@ -68,94 +71,21 @@ PER_TRIGGER = {
 }
 
 
-class _Doc:
-    """Helpers that know the source name for error messages."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def error(self, path: str, message: str) -> RulesError:
-        return RulesError(
-            f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}"
-        )
-
-    def table(self, raw: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(raw, dict):
-            raise self.error(path, f"expected a table, got {_kind(raw)}")
-        for key in raw:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else key
-                raise self.error(where, f"unknown key (expected one of {', '.join(allowed)})")
-        return raw
-
-    def string(self, raw: object, path: str, *, key: bool = False) -> str:
-        if raw is None:
-            raise self.error(path, "missing")
-        if not isinstance(raw, str) or not raw:
-            raise self.error(path, f"expected a non-empty string, got {_kind(raw)}")
-        if key and not KEY_PATTERN.match(raw):
-            raise self.error(path, f"invalid key {raw!r} (letters, digits, '-', '_', '.')")
-        return raw
-
-    def integer(self, raw: object, path: str, low: int, high: int) -> int:
-        if raw is None:
-            raise self.error(path, "missing")
-        if not isinstance(raw, int) or isinstance(raw, bool):
-            raise self.error(path, f"expected an integer, got {_kind(raw)}")
-        if not low <= raw <= high:
-            raise self.error(path, f"must be between {low} and {high}, got {raw}")
-        return raw
-
-    def number(self, raw: object, path: str) -> Decimal:
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise self.error(path, f"expected a number, got {_kind(raw)}")
-        try:
-            value = Decimal(repr(raw) if isinstance(raw, float) else str(raw))
-        except InvalidOperation:
-            raise self.error(path, f"not a number: {raw!r}") from None
-        if not value.is_finite():
-            raise self.error(path, f"must be finite, got {raw!r}")
-        return value
-
-    def str_map(self, raw: object, path: str) -> dict[str, str]:
-        if not isinstance(raw, dict):
-            raise self.error(path, f"expected a table of strings, got {_kind(raw)}")
-        for k, v in raw.items():
-            if not isinstance(v, str):
-                raise self.error(f"{path}.{k}", f"expected a string, got {_kind(v)}")
-        return dict(raw)
-
-
-def _kind(raw: object) -> str:
-    if isinstance(raw, bool):
-        return "a boolean"
-    if isinstance(raw, int | float):
-        return f"the number {raw}"
-    if isinstance(raw, str):
-        return f"the string {raw!r}" if raw else "an empty string"
-    if isinstance(raw, list):
-        return "an array"
-    if isinstance(raw, dict):
-        return "a table"
-    return type(raw).__name__
-
-
 def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
-    d = _Doc(source)
+    d = Doc(source)
     d.table(dict(doc), "", TOP_KEYS)
     week_start = 0
     if "week_start" in doc:
         raw = doc["week_start"]
         if not isinstance(raw, str) or raw.lower() not in WEEKDAYS:
             raise d.error(
-                "week_start", f"expected a weekday name (monday..sunday), got {_kind(raw)}"
+                "week_start", f"expected a weekday name (monday..sunday), got {kind_of(raw)}"
             )
         week_start = WEEKDAYS.index(raw.lower())
     limits = _limits(d, doc.get("limits", {}))
     metrics = _metrics(d, doc.get("metrics"))
     streak = None if "streak" not in doc else _streak(d, doc["streak"], metrics)
     achievements = _achievements(d, doc.get("achievements", []), metrics, streak)
-    from schemas.rules_points import parse_points  # it imports this module
 
     points = parse_points(d, doc.get("points", []), metrics, achievements, streak)
     rules = Rules.build(metrics, achievements, streak, week_start, limits, source, points)
@@ -167,14 +97,14 @@ def parse_document(doc: Mapping[str, Any], source: str) -> Rules:
     return _check_state_budget(d, rules)
 
 
-def _attributes(d: _Doc, raw: object) -> DeclaredAttributes:
+def _attributes(d: Doc, raw: object) -> DeclaredAttributes:
     """`[attributes]`: `user = [...]`, `event = [...]`, the keys requests may carry."""
     t = d.table(raw, "attributes", ("user", "event"))
     out: dict[str, frozenset[str]] = {}
     for kind in ("user", "event"):
         keys = t.get(kind, [])
         if not isinstance(keys, list):
-            raise d.error(f"attributes.{kind}", f"expected an array of keys, got {_kind(keys)}")
+            raise d.error(f"attributes.{kind}", f"expected an array of keys, got {kind_of(keys)}")
         out[kind] = frozenset(
             d.string(k, f"attributes.{kind}[{i}]", key=True) for i, k in enumerate(keys)
         )
@@ -182,7 +112,7 @@ def _attributes(d: _Doc, raw: object) -> DeclaredAttributes:
 
 
 def _check_filters(
-    d: _Doc, achievements: Mapping[str, Achievement], declared: DeclaredAttributes
+    d: Doc, achievements: Mapping[str, Achievement], declared: DeclaredAttributes
 ) -> None:
     """An achievement may only filter on declared attributes."""
     for i, ach in enumerate(achievements.values()):
@@ -199,7 +129,7 @@ def _check_filters(
                 )
 
 
-def _limits(d: _Doc, raw: object) -> Limits:
+def _limits(d: Doc, raw: object) -> Limits:
     names = ("idempotency_keys_per_metric", "recent_event_ids", "points_awards")
     t = d.table(raw, "limits", (*names, "points_days", "metric_days"))
     window = t.get("idempotency_keys_per_metric", IDEMPOTENCY_WINDOW)
@@ -225,7 +155,7 @@ def _limits(d: _Doc, raw: object) -> Limits:
     )
 
 
-def _check_state_budget(d: _Doc, rules: Rules) -> Rules:
+def _check_state_budget(d: Doc, rules: Rules) -> Rules:
     """The rules-bounded part of a state must stay within `STATE_BUDGET_BYTES`."""
     bound = state_bytes_bound(rules)
     if bound > STATE_BUDGET_BYTES:
@@ -240,7 +170,7 @@ def _check_state_budget(d: _Doc, rules: Rules) -> Rules:
     return rules
 
 
-def _metrics(d: _Doc, raw: object) -> dict[str, Metric]:
+def _metrics(d: Doc, raw: object) -> dict[str, Metric]:
     if raw is None:
         raise d.error("metrics", "missing: define at least one metric ([metrics.<key>])")
     if not isinstance(raw, dict) or not raw:
@@ -256,7 +186,7 @@ def _metrics(d: _Doc, raw: object) -> dict[str, Metric]:
     return out
 
 
-def _freezes(d: _Doc, raw: object) -> Freezes:
+def _freezes(d: Doc, raw: object) -> Freezes:
     path = "streak.freezes"
     t = d.table(raw, path, ("initial", "max", "auto_earn_amount", "auto_earn_interval_days"))
     if "max" not in t:
@@ -274,7 +204,7 @@ def _freezes(d: _Doc, raw: object) -> Freezes:
     return Freezes(initial, most, amount, interval)
 
 
-def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
+def _streak(d: Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
     t = d.table(
         raw,
         "streak",
@@ -282,12 +212,11 @@ def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
     )
     frequency = t.get("frequency")
     if frequency not in FREQUENCIES:
-        raise d.error(
-            "streak.frequency", f"expected one of {', '.join(FREQUENCIES)}, got {_kind(frequency)}"
-        )
+        expected = ", ".join(FREQUENCIES)
+        raise d.error("streak.frequency", f"expected one of {expected}, got {kind_of(frequency)}")
     combine = t.get("combine", "all")
     if combine not in ("all", "any"):
-        raise d.error("streak.combine", f"expected 'all' or 'any', got {_kind(combine)}")
+        raise d.error("streak.combine", f"expected 'all' or 'any', got {kind_of(combine)}")
     raw_thresholds = t.get("thresholds")
     if not isinstance(raw_thresholds, list) or not raw_thresholds:
         raise d.error("streak.thresholds", "expected at least one [[streak.thresholds]]")
@@ -310,7 +239,7 @@ def _streak(d: _Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
     return Streak(frequency, tuple(thresholds), combine, freezes, history, days_off)
 
 
-def _days_off(d: _Doc, raw: object, frequency: str) -> frozenset[int]:
+def _days_off(d: Doc, raw: object, frequency: str) -> frozenset[int]:
     """`days_off = [0, 6]`: weekdays as JavaScript's `Date.getDay()` numbers them (Trophy's
     `daysOff`), for a daily streak only; at least one day of the week must count."""
     path = "streak.days_off"
@@ -318,7 +247,7 @@ def _days_off(d: _Doc, raw: object, frequency: str) -> frozenset[int]:
         raise d.error(path, f"only a daily streak has days off (this one is {frequency})")
     if not isinstance(raw, list):
         raise d.error(
-            path, f"expected an array of weekdays (0 = Sunday ... 6 = Saturday), got {_kind(raw)}"
+            path, f"expected an array of weekdays (0 = Sunday ... 6 = Saturday), got {kind_of(raw)}"
         )
     days: set[int] = set()
     for i, item in enumerate(raw):
@@ -332,7 +261,7 @@ def _days_off(d: _Doc, raw: object, frequency: str) -> frozenset[int]:
 
 
 def _achievement(
-    d: _Doc, raw: object, path: str, metrics: Mapping[str, Metric], streak: Streak | None
+    d: Doc, raw: object, path: str, metrics: Mapping[str, Metric], streak: Streak | None
 ) -> Achievement:
     t = d.table(raw, path, ACHIEVEMENT_KEYS)
     key = d.string(t.get("key"), f"{path}.key", key=True)
@@ -340,7 +269,7 @@ def _achievement(
     trigger = t.get("trigger")
     if trigger not in TRIGGERS:
         raise d.error(
-            f"{path}.trigger", f"expected one of {', '.join(TRIGGERS)}, got {_kind(trigger)}"
+            f"{path}.trigger", f"expected one of {', '.join(TRIGGERS)}, got {kind_of(trigger)}"
         )
     for field_name in set(t) & (set().union(*PER_TRIGGER.values()) - PER_TRIGGER[trigger]):
         raise d.error(f"{path}.{field_name}", f"not allowed for trigger {trigger!r}")
@@ -359,7 +288,7 @@ def _achievement(
 
 
 def _trigger_fields(
-    d: _Doc,
+    d: Doc,
     t: Mapping[str, Any],
     path: str,
     trigger: str,
@@ -402,7 +331,7 @@ def _with(ach: Achievement, **changes: Any) -> Achievement:
 
 
 def _achievements(
-    d: _Doc, raw: object, metrics: Mapping[str, Metric], streak: Streak | None
+    d: Doc, raw: object, metrics: Mapping[str, Metric], streak: Streak | None
 ) -> dict[str, Achievement]:
     if not isinstance(raw, list):
         raise d.error("achievements", "expected an array of tables ([[achievements]])")
@@ -428,7 +357,7 @@ def _achievements(
 
 
 def _check_cycles(
-    d: _Doc, achievements: Mapping[str, Achievement], index: Mapping[str, int]
+    d: Doc, achievements: Mapping[str, Achievement], index: Mapping[str, int]
 ) -> None:
     state: dict[str, int] = {}  # 1 = on the path, 2 = done
 
@@ -447,8 +376,25 @@ def _check_cycles(
         visit(key, [])
 
 
-def _with_leaderboards(d: _Doc, rules: Rules, raw: object) -> Rules:
+def _with_leaderboards(d: Doc, rules: Rules, raw: object) -> Rules:
     """The rules with their `[[leaderboards]]`, checked against everything parsed before."""
-    from schemas.rules_leaderboards import parse_leaderboards  # it imports this module
 
     return replace(rules, leaderboards=parse_leaderboards(d, raw, rules))
+
+
+def parse_rules(text: str, source: str = "<rules>") -> Rules:
+    """Parse and validate a rules document; raises `RulesError`."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{source}: not valid TOML: {exc}") from None
+    return parse_document(doc, source)
+
+
+def load_rules(path: str | Path) -> Rules:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_rules(text, source=str(path))

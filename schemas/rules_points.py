@@ -32,7 +32,7 @@ from schemas.rules import (
     PointsTrigger,
     Streak,
 )
-from schemas.rules_parse import _Doc, _kind
+from schemas.rules_doc import Doc, kind_of
 
 SYSTEM_KEYS = (
     "key",
@@ -61,7 +61,7 @@ ONE_MS = timedelta(milliseconds=1)
 
 
 def parse_points(
-    d: _Doc,
+    d: Doc,
     raw: object,
     metrics: Mapping[str, Metric],
     achievements: Mapping[str, Achievement],
@@ -83,11 +83,11 @@ def parse_points(
     return out
 
 
-def _optional(d: _Doc, t: Mapping[str, Any], name: str, path: str) -> str | None:
+def _optional(d: Doc, t: Mapping[str, Any], name: str, path: str) -> str | None:
     return d.string(t[name], f"{path}.{name}") if name in t else None
 
 
-def _unique(d: _Doc, keys: list[str], path: str, what: str) -> None:
+def _unique(d: Doc, keys: list[str], path: str, what: str) -> None:
     for j, key in enumerate(keys):
         if key in keys[:j]:
             first = keys.index(key)
@@ -96,7 +96,7 @@ def _unique(d: _Doc, keys: list[str], path: str, what: str) -> None:
             )
 
 
-def _array(d: _Doc, t: Mapping[str, Any], name: str, path: str) -> list[Any]:
+def _array(d: Doc, t: Mapping[str, Any], name: str, path: str) -> list[Any]:
     raw = t.get(name, [])
     if not isinstance(raw, list):
         raise d.error(f"{path}.{name}", f"expected an array of tables ([[points.{name}]])")
@@ -104,7 +104,7 @@ def _array(d: _Doc, t: Mapping[str, Any], name: str, path: str) -> list[Any]:
 
 
 def _system(
-    d: _Doc,
+    d: Doc,
     raw: object,
     path: str,
     metrics: Mapping[str, Metric],
@@ -151,7 +151,7 @@ def _system(
 
 
 def _trigger(
-    d: _Doc,
+    d: Doc,
     raw: object,
     path: str,
     metrics: Mapping[str, Metric],
@@ -164,7 +164,7 @@ def _trigger(
     kind = t.get("type")
     if kind not in POINTS_TRIGGERS:
         raise d.error(
-            f"{path}.type", f"expected one of {', '.join(POINTS_TRIGGERS)}, got {_kind(kind)}"
+            f"{path}.type", f"expected one of {', '.join(POINTS_TRIGGERS)}, got {kind_of(kind)}"
         )
     for name in t:
         if name not in TRIGGER_KEYS and name not in PER_TYPE[kind]:
@@ -194,7 +194,7 @@ def _trigger(
     elif kind == "time":
         unit = t.get("time_unit")
         if unit not in TIME_UNITS:
-            raise d.error(f"{path}.time_unit", f"expected 'hour' or 'day', got {_kind(unit)}")
+            raise d.error(f"{path}.time_unit", f"expected 'hour' or 'day', got {kind_of(unit)}")
         fields["time_unit"] = unit
         fields["time_interval"] = d.integer(
             t.get("time_interval"), f"{path}.time_interval", 1, 100_000
@@ -203,7 +203,7 @@ def _trigger(
 
 
 def _metric_fields(
-    d: _Doc, t: Mapping[str, Any], path: str, metrics: Mapping[str, Metric]
+    d: Doc, t: Mapping[str, Any], path: str, metrics: Mapping[str, Metric]
 ) -> dict[str, Any]:
     metric = d.string(t.get("metric"), f"{path}.metric")
     if metric not in metrics:
@@ -220,7 +220,7 @@ def _metric_fields(
     }
 
 
-def _level(d: _Doc, raw: object, path: str, cap: int | None) -> PointsLevel:
+def _level(d: Doc, raw: object, path: str, cap: int | None) -> PointsLevel:
     t = d.table(raw, path, LEVEL_KEYS)
     key = d.string(t.get("key"), f"{path}.key", key=True)
     points = d.integer(t.get("points"), f"{path}.points", 0, cap or MAX_TOTAL)
@@ -233,7 +233,7 @@ def _level(d: _Doc, raw: object, path: str, cap: int | None) -> PointsLevel:
     )
 
 
-def _boost(d: _Doc, raw: object, path: str) -> PointsBoost:
+def _boost(d: Doc, raw: object, path: str) -> PointsBoost:
     t = d.table(raw, path, BOOST_KEYS)
     key = d.string(t.get("key"), f"{path}.key", key=True)
     if "multiplier" not in t:
@@ -253,7 +253,7 @@ def _boost(d: _Doc, raw: object, path: str) -> PointsBoost:
     rounding = t.get("rounding", "down")
     if rounding not in ROUNDINGS:
         raise d.error(
-            f"{path}.rounding", f"expected one of {', '.join(ROUNDINGS)}, got {_kind(rounding)}"
+            f"{path}.rounding", f"expected one of {', '.join(ROUNDINGS)}, got {kind_of(rounding)}"
         )
     return PointsBoost(
         key=key,
@@ -266,7 +266,7 @@ def _boost(d: _Doc, raw: object, path: str) -> PointsBoost:
     )
 
 
-def _instant(d: _Doc, raw: object, path: str) -> int:
+def _instant(d: Doc, raw: object, path: str) -> int:
     """Epoch ms of a TOML offset date-time, an ISO string with an offset, or a date (00:00
     UTC). A local date-time is refused: the boost window must not depend on a server zone."""
     value = raw
@@ -281,4 +281,4 @@ def _instant(d: _Doc, raw: object, path: str) -> int:
         return (value - EPOCH) // ONE_MS
     if isinstance(value, date):
         return (datetime(value.year, value.month, value.day, tzinfo=UTC) - EPOCH) // ONE_MS
-    raise d.error(path, f"expected a date-time, got {_kind(raw)}")
+    raise d.error(path, f"expected a date-time, got {kind_of(raw)}")

@@ -33,7 +33,7 @@ from deploy.local import KafkaBroker, RedisServer, free_port
 from deploy.settings import REPO_DIR, Settings
 from deploy.stack import create_topics, wait_ready
 from ingest.auth import mint_key
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.topics import EVENTS, Names
 from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop
 from tests.bench.data import RULES, events, preload

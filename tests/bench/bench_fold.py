@@ -33,7 +33,8 @@ from decimal import Decimal
 from processors.core.fold import FoldRecord, evolve
 from schemas.commands import MetricTracked, User, decode_command, encode_command
 from schemas.records import AchievementCompleted, Progress, StreakChanged, encode_record
-from schemas.rules import Rules, parse_rules
+from schemas.rules import Rules
+from schemas.rules_parse import parse_rules
 from schemas.state import UserState, decode_state, encode_state
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from deploy.stack import create_topics
 from ingest.client import EventClient
 from processors.runtime.partition import ProducerConfig, start_producer
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from tests.bench.data import METRICS, RULES
 from tests.bench.services import bench_services
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from deploy.settings import REPO_DIR
 from deploy.stack import create_topics
 from processors.replay import ReplayConfig, run_replay
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.topics import EVENTS, Names, Topic
 from tests.bench.data import RULES, events, preload
 from tests.bench.runtime_peers import faust_fold, plain_fold, quix_fold

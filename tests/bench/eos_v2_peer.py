@@ -48,7 +48,8 @@ from deploy.settings import Settings
 from processors.runtime.batch import Effects, KeyValue, fold_batch
 from processors.runtime.store import StateStore
 from schemas.records import encode_record
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 from schemas.topics import Names
 
 log = logging.getLogger("podium.eosv2")

@@ -14,7 +14,7 @@ import faust
 
 from processors.core.fold import evolve
 from schemas.commands import command_user_id, decode_command
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.state import decode_state, encode_state
 from tests.bench.data import RULES
 

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from schemas.commands import MetricTracked
-from schemas.rules import parse_rules
+from schemas.rules_parse import parse_rules
 from tests.component.fakes import Stack, view
 from tests.rules import WRITING_PATH
 

@@ -12,7 +12,7 @@ from trophy.types import AchievementCompletionResponse, EventResponse
 
 from schemas.leaderboards import RankChanged
 from schemas.records import AchievementCompleted, Progress
-from schemas.rules import parse_rules
+from schemas.rules_parse import parse_rules
 from schemas.values import replace
 from tests.component.fakes import NOW_MS, FakeRanks, Stack
 from tests.rules import LEADERBOARDS_PATH, leaderboard_rules

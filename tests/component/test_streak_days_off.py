@@ -18,7 +18,8 @@ from trophy.environment import TrophyApiEnvironment
 from processors.core.fold import evolve
 from processors.core.views import user_view
 from schemas.commands import MetricTracked, User
-from schemas.rules import Rules, parse_rules
+from schemas.rules import Rules
+from schemas.rules_parse import parse_rules
 from schemas.state import UserState
 from tests.component.fakes import API_KEY, BASE_URL, Stack
 from tests.rules import WRITING_PATH

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 
 HERE = Path(__file__).parent
 WRITING_PATH = HERE / "writing.toml"  # two metrics, every trigger, a daily streak

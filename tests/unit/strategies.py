@@ -15,7 +15,8 @@ from schemas.commands import (
     User,
     UserIdentified,
 )
-from schemas.rules import Rules, parse_rules
+from schemas.rules import Rules
+from schemas.rules_parse import parse_rules
 
 T0 = int(datetime(2024, 2, 20, tzinfo=UTC).timestamp() * 1000)  # spans a leap day and DST
 HOUR = 3_600_000

@@ -14,7 +14,7 @@ from processors.core.achievements import anniversary_day
 from processors.core.fold import anniversary_due
 from processors.ticker import ticks_due
 from schemas.records import AchievementCompleted, PointsChanged, Progress
-from schemas.rules import parse_rules
+from schemas.rules_parse import parse_rules
 from schemas.state import encode_state
 from tests.unit.fold_helpers import Run, at
 

@@ -9,7 +9,7 @@ from datetime import date
 
 from processors.core.fold import close_periods
 from processors.ticker import ticks_due
-from schemas.rules import parse_rules
+from schemas.rules_parse import parse_rules
 from schemas.state import decode_state, encode_state
 from tests.unit.fold_helpers import Run, at
 from tests.unit.strategies import make_rules

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from schemas.rules import parse_rules
+from schemas.rules_parse import parse_rules
 from tests.unit.fold_helpers import Run, at
 from tests.unit.strategies import RULES
 

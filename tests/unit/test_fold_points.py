@@ -13,7 +13,8 @@ from processors.core.points import boosted, bounded, level_of
 from processors.ticker import ticks_due
 from schemas.commands import MetricTracked, User
 from schemas.records import AchievementCompleted, PointsChanged, Progress, StreakChanged
-from schemas.rules import Rules, parse_rules
+from schemas.rules import Rules
+from schemas.rules_parse import parse_rules
 from schemas.state import decode_state, encode_state
 from tests.unit.fold_helpers import Run, at
 

@@ -142,7 +142,7 @@ points = "xp"
 def test_a_points_board_scores_the_points_the_same_command_awarded() -> None:
     """The score step runs after points: 25 words cross 10 and 20, 2 x 3 = 6 XP, which the
     XP board scores in the same command; 4 more words cross nothing and score nothing."""
-    from schemas.rules import parse_rules
+    from schemas.rules_parse import parse_rules
 
     run = Run(parse_rules(POINTS_BOARD, "points-board.toml"))
     run.track("2025-03-05T12:00", 25)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from schemas.rules import RulesError, load_rules, parse_rules
+from schemas.rules_doc import Doc, RulesError
 from schemas.rules_leaderboards import parse_leaderboards
-from schemas.rules_parse import _Doc
+from schemas.rules_parse import load_rules, parse_rules
 from tests.rules import LEADERBOARDS_PATH
 
 HERE = Path(__file__).parent
@@ -187,7 +187,7 @@ def test_a_points_board_refers_to_an_existing_points_system() -> None:
         {"key": "weekly-xp", "name": "Weekly XP", "rank_by": "points", "points": "xp"}
     ]
     raw[0] |= {"run_unit": "day", "run_interval": 7}
-    boards = parse_leaderboards(_Doc("p.toml"), raw, _with_points("xp", "coins"))
+    boards = parse_leaderboards(Doc("p.toml"), raw, _with_points("xp", "coins"))
     assert (boards["weekly-xp"].points, boards["weekly-xp"].run_interval) == ("xp", 7)
     with pytest.raises(RulesError, match=r"^p\.toml: leaderboards\[0\]\.points: unknown points"):
-        parse_leaderboards(_Doc("p.toml"), raw, _with_points("coins"))
+        parse_leaderboards(Doc("p.toml"), raw, _with_points("coins"))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.rules import RulesError, load_rules, parse_rules
+from schemas.rules_doc import RulesError
+from schemas.rules_parse import load_rules, parse_rules
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "rules.example.toml"
 

@@ -15,7 +15,8 @@ from processors.core.fold import evolve
 from processors.core.metrics import short_hash
 from schemas.commands import MetricTracked, User
 from schemas.leaderboards import BoardScore
-from schemas.rules import PointsSystem, parse_rules
+from schemas.rules import PointsSystem
+from schemas.rules_parse import parse_rules
 from schemas.state import (
     HistoryEntry,
     KeptAward,

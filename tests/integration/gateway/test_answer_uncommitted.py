@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from ingest.http import api, api_points
 from processors.projector import partitions
 from schemas.records import Progress, decode_record
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.topics import Names
 from tests.integration.gateway.conftest import RULES, WORKER, Podium, start_podium
 

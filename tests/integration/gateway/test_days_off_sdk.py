@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingest.client import EventClient
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from tests.integration.gateway.conftest import Podium, eventually, start_podium
 from tests.rules import WRITING_PATH
 

@@ -29,7 +29,7 @@ from ingest.http.api import ApiError
 from processors.core.fold import evolve
 from processors.projector import Projector, partitions, stop
 from schemas.commands import MAX_TIME_MS, MetricTracked, User
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.state import UserState, decode_state, encode_state
 from schemas.topics import STATE, Names
 from schemas.views import Keys, decode_view

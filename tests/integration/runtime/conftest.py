@@ -10,7 +10,8 @@ import pytest
 
 from deploy.settings import Settings
 from deploy.stack import create_topics
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 from schemas.topics import Names
 from tests.integration.runtime.kafka_io import WorkerProcess
 from tests.rules import WRITING_PATH

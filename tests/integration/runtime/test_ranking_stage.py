@@ -34,7 +34,8 @@ from schemas.leaderboards import (
     decode_leaderboard_record,
     encode_leaderboard_record,
 )
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 from schemas.topics import Names
 from schemas.views import Keys
 from tests.integration.runtime.kafka_io import (

@@ -16,7 +16,8 @@ import pytest
 
 from deploy.settings import REPO_DIR
 from schemas.records import AchievementCompleted, Progress, decode_record
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 from schemas.topics import Names
 from tests.integration.runtime.conftest import RULES_PATH
 from tests.integration.runtime.kafka_io import feed, produce, read_topic, wait_caught_up

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from schemas.records import PointsChanged, decode_record
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.state import decode_state
 from schemas.topics import Names
 from tests.integration.runtime.conftest import RULES_PATH
