@@ -1,7 +1,8 @@
 """The rules file model: metrics, achievements, the streak, points, limits (TOML, see
-deploy/rules.example.toml). `load_rules` / `parse_rules` validate strictly: unknown keys are
-errors, references are checked, and every error names the file, the path inside it
-(`achievements[3].metric`) and what is wrong.
+deploy/rules.example.toml), frozen values only. `schemas.rules_parse.load_rules` /
+`parse_rules` build it and validate strictly: unknown keys are errors, references are checked,
+and every error names the file, the path inside it (`achievements[3].metric`) and what is
+wrong.
 """
 
 from __future__ import annotations
