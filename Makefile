@@ -37,8 +37,8 @@ lint: $(STAMP) ## ruff, mypy and the import contracts (layers, pure core; pyproj
 test: install ## all tests: unit, component and integration against a real Kafka and Redis
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
-test-unit: $(STAMP) ## the pure tests only (seconds, no services)
-	$(BIN)/python -m pytest tests/unit -q
+test-unit: $(STAMP) ## the tests that need no services: unit (pure) and component (fakes), seconds
+	$(BIN)/python -m pytest tests/unit tests/component -q
 
 up: install ## start the local Kafka broker and Redis (ports in deploy/settings.py)
 	$(BIN)/podium up

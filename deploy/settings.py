@@ -35,15 +35,14 @@ class Settings(BaseSettings):
     # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
     transaction_timeout_ms: int = 10_000
     # How soon a transactional producer retries after a retriable error, and (at most 20 ms)
-    # after CONCURRENT_TRANSACTIONS (aiokafka's 100 and 20 ms by default; 5 ms shortens a lone
-    # transaction, docs/fast-path.md, section 6).
+    # after CONCURRENT_TRANSACTIONS (aiokafka's 100 and 20 ms by default; docs/fast-path.md,
+    # section 6, compares them).
     transaction_retry_backoff_ms: int = 100
     # Records per getmany batch (across partitions).
     worker_max_records: int = 50_000
     # The worker's and the ranker's loop: false, each getmany batch commits (every partition
     # concurrently) before the next getmany; true, a task per partition commits what it has
-    # queued as soon as its last commit ends (docs/fast-path.md, section 7: halves the answer
-    # at 100 events/s, ≈ 8 % less backlog throughput).
+    # queued as soon as its last commit ends (docs/fast-path.md, section 7, compares them).
     worker_pipelined: bool = False
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0

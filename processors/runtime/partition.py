@@ -47,10 +47,9 @@ def retry_backoff(config: ProducerConfig) -> None:
     CONCURRENT_TRANSACTIONS (KAFKA-5477), and aiokafka retries after a fixed 20 ms
     (`sender.BACKOFF_OVERRIDE`, or its retry back-off once partitions are added). The worker
     begins its next transaction right after a commit, so under a steady trickle most
-    transactions paid that wait (docs/fast-path.md, section 6: a lone transaction's p99 was
-    31 to 37 ms with aiokafka's back-offs and 10 ms with these; under load the gain is not
-    established, and with 5 ms and no linger a kill -9 rarely lands between a fold and its
-    commit: 25 kills without one in a CI run), so the default stays aiokafka's (20 ms).
+    transactions paid that wait. Shorter back-offs shorten a lone transaction, but their gain
+    under load is not established (docs/fast-path.md, section 6, has the figures), so the
+    default stays aiokafka's (20 ms).
     The constant is the module's: this sets it for every producer of the process."""
     sender.BACKOFF_OVERRIDE = min(config.retry_backoff_ms, 20) / 1000
 

@@ -1,6 +1,7 @@
-"""No function over 50 lines (STYLE.md, "Small pieces"), read from the source: every `def` in
-the project's packages and tests, nested ones included, counted as `ast` spans it (decorators
-aside). The OpenAPI builders are declarative data, not logic, and are the only files left out."""
+"""No function over 50 lines (the house rule: small pieces, one screen each), read from the
+source: every `def` in the project's packages and tests, nested ones included, counted as `ast`
+spans it (decorators aside). The OpenAPI builders are declarative data, not logic, and are the
+only files left out."""
 
 from __future__ import annotations
 
