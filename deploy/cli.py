@@ -11,8 +11,8 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from deploy.local import StartError
 from deploy.settings import Settings
@@ -20,6 +20,8 @@ from deploy.stack import Stack, ensure_topics
 from schemas.rules import Rules
 from schemas.rules_parse import load_rules
 from schemas.topics import BY_SHORT_NAME, Names
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ingest.app import GatewayConfig
@@ -204,7 +206,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         create_app(gateway_config(settings), rules_of(settings)),
         host=args.host or settings.gateway_host,
         port=args.port or settings.gateway_port,
-        loop="auto",
+        loop="uvloop",
         http="auto",
         access_log=False,
         log_level="warning",
@@ -216,9 +218,8 @@ def cmd_projector(args: argparse.Namespace, settings: Settings) -> int:
     """Keep the Redis views from the state changelog (processors.projector)."""
     from processors.projector import run_projector
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_projector(projector_config(settings), rules_of(settings)))
-    return 0
+    config, rules = projector_config(settings), rules_of(settings)
+    return _serve(settings, lambda stop: run_projector(config, rules, stop))
 
 
 def cmd_views(args: argparse.Namespace, settings: Settings) -> int:
@@ -229,7 +230,7 @@ def cmd_views(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\rrebuilding views: {done}/{total} state records", end="", flush=True)
 
     config, rules = projector_config(settings), rules_of(settings)
-    read, written = asyncio.run(rebuild_views(config, rules, show))
+    read, written = run_async(rebuild_views(config, rules, show))
     print(f"\nviews rebuilt from {read} state records: {written} users written")
     return 0
 
@@ -264,7 +265,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             )
 
     try:
-        event_id = asyncio.run(main())
+        event_id = run_async(main())
     except ApiError as exc:
         print(f"podium send: {exc.message}", file=sys.stderr)
         return 2
@@ -277,7 +278,7 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.tail import tail
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(tail(settings, args.topic, args.from_beginning, args.limit))
+        run_async(tail(settings, args.topic, args.from_beginning, args.limit))
     return 0
 
 
@@ -297,8 +298,16 @@ def _serve(settings: Settings, main: Callable[[asyncio.Event], Awaitable[None]])
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    asyncio.run(serve())
+    run_async(serve())
     return 0
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Every Podium process runs its asyncio code on uvloop (the gateway through uvicorn's
+    "auto" loop, which picks uvloop too)."""
+    import uvloop
+
+    return uvloop.run(main)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -55,6 +55,10 @@ from schemas.views import FINISH_REBUILD, REBUILD_LEASE_S, WRITE_USER, Keys, enc
 
 log = logging.getLogger("podium.projector")
 EPOCH_CHECK_S = 1.0  # how often the live projector looks for the views' epoch marker
+# How often the live projector commits its consumer offsets: at most once a second (and when it
+# stops). A crash re-applies at most that much, which changes nothing: every write is a
+# compare-and-set or a set member.
+COMMIT_INTERVAL_S = 1.0
 
 
 class _Pattern(Protocol):
@@ -177,6 +181,7 @@ async def run(
     cons.subscribe([topic])
     await cons.start()
     checked = 0.0
+    committed, applied = time.monotonic(), False
     try:
         while stop is None or not stop.is_set():
             if time.monotonic() - checked >= EPOCH_CHECK_S:
@@ -188,9 +193,13 @@ async def run(
                     log.info("views rebuilt from %d state records", read)
                 checked = time.monotonic()
             batches = await cons.getmany(timeout_ms=200, max_records=5000)
-            if not batches:
-                continue
-            await projector.apply(r.value for recs in batches.values() for r in recs)
+            if batches:
+                await projector.apply(r.value for recs in batches.values() for r in recs)
+                applied = True
+            if applied and time.monotonic() - committed >= COMMIT_INTERVAL_S:
+                await cons.commit()
+                committed, applied = time.monotonic(), False
+        if applied:
             await cons.commit()
     finally:
         await cons.stop()

@@ -86,3 +86,35 @@ def test_replay_takes_strict_and_follow() -> None:
     args = build_parser().parse_args(["replay", "--strict", "--follow"])
     assert (args.strict, args.follow) == (True, True)
     assert build_parser().parse_args(["replay"]).strict is False
+
+
+def test_every_long_running_process_runs_on_uvloop() -> None:
+    """worker, ranker, projector, replay and tick go through `_serve`; the gateway asks uvicorn
+    for its "uvloop" loop (`cmd_gateway`)."""
+    import asyncio
+
+    import uvloop
+
+    from deploy.cli import _serve
+
+    seen: list[type] = []
+
+    async def main(stop: asyncio.Event) -> None:
+        seen.append(type(asyncio.get_running_loop()))
+
+    assert _serve(SETTINGS, main) == 0
+    assert seen == [uvloop.Loop]
+    import inspect
+
+    import uvicorn
+
+    from deploy.cli import cmd_gateway
+
+    assert 'loop="uvloop"' in inspect.getsource(cmd_gateway)
+    factory = uvicorn.Config(app=None, loop="uvloop").get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
