@@ -111,7 +111,7 @@ def test_every_long_running_process_runs_on_uvloop() -> None:
     from deploy.cli import cmd_gateway
 
     assert 'loop="uvloop"' in inspect.getsource(cmd_gateway)
-    factory = uvicorn.Config(app=None, loop="uvloop").get_loop_factory()
+    factory = uvicorn.Config(app="ingest.app:create_app", loop="uvloop").get_loop_factory()
     assert factory is not None
     loop = factory()
     try:
