@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system lint test test-unit up down status run bench clean
+.PHONY: help install system node lint test test-unit up down status run bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) system ## virtualenv with Podium and its dev tools; redis-server if missing
+install: $(STAMP) system node ## virtualenv with Podium and its dev tools; redis-server if missing; Trophy's Node SDK
 
 system: ## Debian's redis-server when it is missing (Java and Maven must be there already)
 	@command -v redis-server >/dev/null || { \
@@ -27,6 +27,16 @@ system: ## Debian's redis-server when it is missing (Java and Maven must be ther
 	  else echo "redis-server is missing: install it with your package manager (e.g. brew install redis)"; exit 1; fi; }
 	@command -v java >/dev/null || { echo "java is missing: install a Java 17+ runtime (apt-get install -y openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "mvn is missing: install Maven (apt-get install -y maven)"; exit 1; }
+
+NODE_STAMP := tests/node/node_modules/.installed
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "node and npm are missing: install Node.js 18 or later (apt-get install -y nodejs npm);"; \
+	  echo "tests/integration/gateway/test_node_sdk.py runs Trophy's Node SDK with them"; exit 1; }
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+node: $(NODE_STAMP) ## Trophy's Node SDK for its test (npm ci in tests/node, the version package-lock.json pins)
 
 lint: $(STAMP) ## ruff, mypy and the import contracts (layers, pure core; pyproject.toml)
 	$(BIN)/ruff check .

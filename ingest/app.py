@@ -33,6 +33,7 @@ from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
+from ingest.routes_streaks import StreakRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
@@ -162,6 +163,7 @@ def routes(gw: Gateway) -> list[Route]:
         r("/achievements/{key}/complete", gw.complete, "POST"),
         r("/achievements", gw.achievements, "GET"),
         r("/streaks", gw.streaks, "GET"),
+        r("/streaks/rankings", StreakRoutes(gw).rankings, "GET"),
         r("/users", gw.identify, "POST"),
         r("/users/{id}", gw.user, "GET", "PUT", "PATCH"),
         r("/users/{id}/metrics", gw.user_metrics, "GET"),
@@ -188,9 +190,11 @@ def routes(gw: Gateway) -> list[Route]:
 ADMIN_BASE = "/admin/v1"  # Trophy's admin API (its SDK's `environment.admin`)
 
 
-def admin_routes() -> list[Route]:
-    """Every path under `/admin/v1`: 404 saying where Podium keeps what Trophy's admin API
-    edits (Podium serves no admin operation yet)."""
+def admin_routes(gw: Gateway) -> list[Route]:
+    """Trophy's admin batch (`POST /admin/v1/metrics/events`, the SDKs'
+    `admin.metrics.batch_events`: a bare array of events, answered `{"accepted": n}`), the
+    same publish as `POST /v1/metrics/events`; every other path under `/admin/v1` is a 404
+    saying where Podium keeps what Trophy's admin API edits."""
 
     async def unserved(request: Request) -> Response:
         return error(
@@ -202,6 +206,7 @@ def admin_routes() -> list[Route]:
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return [
+        Route(ADMIN_BASE + "/metrics/events", guarded(gw.track_batch), methods=["POST"]),
         Route(ADMIN_BASE, unserved, methods=methods),
         Route(ADMIN_BASE + "/{rest:path}", unserved, methods=methods),
     ]
@@ -259,7 +264,7 @@ def build_app(
             Route("/ready", ready),
             Route("/v1/openapi.json", openapi),
             *routes(gw),
-            *admin_routes(),
+            *admin_routes(gw),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _internal},
         lifespan=lifespan,

@@ -14,12 +14,15 @@ from ingest.openapi_parts import (
     NUM,
     STR,
     Schema,
+    _admin_batch,
     _answers,
     _event_summary,
     _json,
+    _metric,
     _obj,
     _preferences,
     _ref,
+    _streak_rankings,
 )
 from ingest.openapi_points import points_components, points_paths
 from ingest.openapi_wrapped import wrapped_components, wrapped_path
@@ -106,6 +109,7 @@ def _components() -> Schema:
         "UserAchievement": achievement,
         "AchievementWithStats": with_stats,
         "Streak": streak,
+        "Metric": _metric(),
         "EventResponse": _obj(
             [
                 "eventId",
@@ -295,14 +299,14 @@ def openapi_document(rules: Rules) -> Schema:
             "get": {
                 "operationId": "userMetrics",
                 "parameters": [uid],
-                "responses": _answers(200, {"type": "array"}, 404),
+                "responses": _answers(200, {"type": "array", "items": _ref("Metric")}, 404),
             }
         },
         "/v1/users/{id}/metrics/{key}": {
             "get": {
                 "operationId": "userMetric",
                 "parameters": [uid, metric],
-                "responses": _answers(200, {"type": "object"}, 404),
+                "responses": _answers(200, _ref("Metric"), 404),
             }
         },
         "/v1/users/{id}/achievements": {
@@ -347,6 +351,8 @@ def openapi_document(rules: Rules) -> Schema:
     paths["/v1/users/{id}/preferences"] = _preferences(uid)
     paths["/v1/users/{id}/metrics/{key}/event-summary"] = _event_summary(uid, metric)
     paths["/v1/users/{id}/wrapped"] = wrapped_path(uid)
+    paths["/v1/streaks/rankings"] = _streak_rankings()
+    paths["/admin/v1/metrics/events"] = _admin_batch(batch_item)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Podium (Trophy-compatible application API)", "version": "0.1.0"},

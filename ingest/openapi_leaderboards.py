@@ -57,7 +57,7 @@ def _board() -> Schema:
         end={**DAY, "nullable": True},
         startTime=NULL_STR,
         endTime=NULL_STR,
-        maxParticipants=NULL_INT,
+        maxParticipants=INT,
         runUnit={"type": "string", "enum": ["day", "month", "year"], "nullable": True},
         runInterval=NULL_INT,
         userAttributes={"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)},

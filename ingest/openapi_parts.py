@@ -86,3 +86,48 @@ def _event_summary(uid: Schema, metric: Schema) -> Schema:
             "responses": _answers(200, {"type": "array", "items": point}, 404, 422),
         }
     }
+
+
+def _metric() -> Schema:
+    """Trophy's `MetricResponse` (Node SDK): `status` is always `active`, since a metric the
+    rules file no longer has is not served at all."""
+    return _obj(
+        ["id", "key", "name", "status", "current", "achievements"],
+        id=STR,
+        key=STR,
+        name=STR,
+        status={"type": "string", "enum": ["active"]},
+        current=NUM,
+        achievements={"type": "array", "items": _ref("UserAchievement")},
+    )
+
+
+def _streak_rankings() -> Schema:
+    """GET /v1/streaks/rankings (Trophy's Node SDK `streaks.rankings`)."""
+    query = [
+        ("limit", {**INT, "minimum": 1, "maximum": api.MAX_STREAK_RANKING}),
+        ("type", {"type": "string", "enum": list(api.STREAK_RANKING_TYPES)}),
+    ]
+    ranked = _obj(["userId", "streakLength"], userId=STR, name=NULL_STR, streakLength=INT)
+    return {
+        "get": {
+            "operationId": "streakRankings",
+            "parameters": [
+                {"name": name, "in": "query", "required": False, "schema": schema}
+                for name, schema in query
+            ],
+            "responses": _answers(200, {"type": "array", "items": ranked}, 422, 503),
+        }
+    }
+
+
+def _admin_batch(item: Schema) -> Schema:
+    """POST /admin/v1/metrics/events (Trophy's admin `metrics.batch_events`): a bare array."""
+    events = {"type": "array", "items": item, "minItems": 1, "maxItems": api.MAX_BATCH}
+    return {
+        "post": {
+            "operationId": "adminBatchEvents",
+            "requestBody": {"required": True, **_json(events)},
+            "responses": _answers(202, _obj(["accepted"], accepted=INT), 422, 404, 413, 503),
+        }
+    }

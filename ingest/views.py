@@ -113,6 +113,21 @@ class ViewReader:
             out[member.decode() if isinstance(member, bytes) else str(member)] = int(score)
         return out
 
+    async def streak_ranking(self, kind: str, limit: int) -> list[tuple[str, int]]:
+        """The first `limit` users by current (`kind` "active") or longest streak, each
+        (user id, length), longest first and ties by user id; 503 while the views are being
+        rebuilt."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrange(self.keys.streak_ranking(kind), 0, limit - 1, withscores=True)
+        pipe.exists(self.keys.epoch)
+        pairs, whole = await pipe.execute()
+        if not whole:
+            raise rebuilding()
+        return [
+            (member.decode() if isinstance(member, bytes) else str(member), -int(score))
+            for member, score in pairs
+        ]
+
     # --- leaderboard views: one sorted set per ranking, score = -value --------------------
 
     async def board_page(self, ranking: str, start: int, stop: int) -> list[Entry]:

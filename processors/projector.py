@@ -43,6 +43,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
 from processors.board_views import BoardProjector, HistoryProjector
+from processors.core.streak_views import streak_scores
 from processors.core.summaries import Day
 from processors.core.views import user_view
 from processors.core.wrapped import year_changes
@@ -132,8 +133,8 @@ class Projector:
 
     def scores(self, state: UserState, keys: Keys) -> tuple[dict[str, int | str], list[str]]:
         """The sorted sets (of the user's tenant, `keys`) the user is scored in (the points
-        totals, the changes of every year the kept days cover whole), and those the user
-        leaves (years kept in part)."""
+        totals, the changes of every year the kept days cover whole, the streak rankings),
+        and those the user leaves (years kept in part, streak rankings at length 0)."""
         rules = self.rules
         scored: dict[str, int | str] = {
             keys.points(s): state.points[s].total for s in rules.points if s in state.points
@@ -157,6 +158,9 @@ class Projector:
             for year, change in changes.items():
                 scored[keys.year(kind, key, year)] = repr(float(change))
             left.extend(keys.year(kind, key, year) for year in partial)
+        ranked, unranked = streak_scores(state, rules, keys)  # the streak rankings
+        scored.update(ranked)
+        left.extend(unranked)
         return scored, left
 
 

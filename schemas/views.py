@@ -24,6 +24,12 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           (awarded in it at least once), scored by their
                                           total: the points summary and the level summary
                                           count ranges of it
+    {prefix}streak:{kind}           zset  (`kind` active | longest) the user ids whose streak
+                                          (current, or longest ever) is at least 1, scored
+                                          by minus its length, so ZRANGE ascending is the
+                                          streak rankings' order (longest first, then user
+                                          id); a user whose length is 0 leaves it
+                                          (`processors.core.streak_views`)
     {prefix}year:{kind}:{key}:{year}
                                     zset  one year's (`kind` metric | points) change per user,
                                           in each user's local year, over the kept days
@@ -49,7 +55,7 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
 
 A tenant's users (`schemas.tenants`) have the same per-user and aggregate keys with
 `tenant:{tenant}:` (percent-encoded) after the prefix (`Keys.scoped`):
-`{prefix}tenant:acme:user:18`, its own users set, completion sets, points and yearly sets,
+`{prefix}tenant:acme:user:18`, its own users set, completion sets, points, streak and yearly sets,
 with the ids the tenant knows. A tenant's rankings are rankings of their own (the group
 starts with `@{tenant}`), so `board:`, `board-member:` and `rank-history:` keys need no
 scope; their members are the ids the tenant knows. The markers are shared.
@@ -88,6 +94,7 @@ from urllib.parse import quote
 import orjson
 
 DEFAULT_PREFIX = "podium:"
+STREAK_RANKINGS = ("active", "longest")  # the kinds of `Keys.streak_ranking`
 
 # KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then the zsets the
 # user is scored in (points totals, year changes), then the zsets the user leaves
@@ -153,6 +160,10 @@ class Keys:
 
     def points(self, system: str) -> str:
         return f"{self.prefix}{self.scope}points:{system}"
+
+    def streak_ranking(self, kind: str) -> str:
+        """The users ranked by their current (`kind` "active") or longest streak."""
+        return f"{self.prefix}{self.scope}streak:{kind}"
 
     def year(self, kind: str, key: str, year: int) -> str:
         """The year's changes of one metric (`kind` "metric") or points system ("points")."""

@@ -197,12 +197,15 @@ def preferences_json(view: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def metric_json(metric: str, view: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
-    """Trophy's `MetricResponse`: the user's total and the metric's achievements."""
+    """Trophy's `MetricResponse`: the user's total and the metric's achievements. `status`
+    (required by Trophy's Node SDK, `archived` or `active`) is always `active`: a metric the
+    rules file no longer has is not served at all."""
     done = view.get("achievements") or {}
     return {
         "id": metric,
         "key": metric,
         "name": rules.metrics[metric].name,
+        "status": "active",
         "current": number(view["totals"].get(metric)),
         "achievements": [
             achievement_json(a, rules, done.get(a.key)) for a in rules.by_metric.get(metric, ())
@@ -271,6 +274,21 @@ def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> 
     if not low <= value <= high:
         raise bad(f"{name}: expected an integer from {low} to {high}, got {value}")
     return value
+
+
+MAX_STREAK_RANKING = 100  # Trophy's SDK: `limit` "must be between 1 and 100"
+DEFAULT_STREAK_RANKING = 10
+STREAK_RANKING_TYPES = ("active", "longest")
+
+
+def streak_ranking_params(query: Mapping[str, str]) -> tuple[int, str]:
+    """`limit` (1 to 100, by default 10) and `type` (`active`, the default, or `longest`) of
+    `GET /streaks/rankings`; anything else (an empty value too) is refused."""
+    limit = int_param(query.get("limit"), "limit", DEFAULT_STREAK_RANKING, 1, MAX_STREAK_RANKING)
+    kind = query.get("type", "active")
+    if kind not in STREAK_RANKING_TYPES:
+        raise bad(f"type: expected active or longest, got {kind[:40]!r}")
+    return limit, kind
 
 
 def bool_param(raw: str | None, name: str) -> bool:

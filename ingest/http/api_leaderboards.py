@@ -27,6 +27,10 @@ from schemas.tenants import split_group
 from schemas.views import HISTORY_DAYS, HistoryDay
 
 MAX_OFFSET = 2**31 - 1  # beyond every ranking; Redis takes 64-bit positions only
+# `maxParticipants` of a board without a cap: Trophy's type is a number and its Node SDK
+# refuses null, so the largest offset a page can ask for (no position is beyond the cap);
+# above any cap a rules file can set (`MAX_PARTICIPANTS`), so it cannot be mistaken for one
+NO_CAP = MAX_OFFSET
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000  # Trophy: rankings per page (and its participant cap)
 DEFAULT_EVENTS = 10
@@ -73,7 +77,7 @@ def board_json(board: Leaderboard, rules: Rules, status: str) -> dict[str, Any]:
         "end": _day(board.end),
         "startTime": _clock(board.start_time),
         "endTime": _clock(board.end_time),
-        "maxParticipants": board.max_participants,
+        "maxParticipants": NO_CAP if board.max_participants is None else board.max_participants,
         "runUnit": board.run_unit,
         "runInterval": board.run_interval if board.repeating else None,
         "userAttributes": [],

@@ -161,6 +161,7 @@ WORDS: Words = {
     ("", "type"): "request body: expected a JSON object, got {got}",
     ("events", "type"): "expected an array of events, got {got}",
     ("events", "length"): _batch_size,
+    ("", "length"): _batch_size,  # a bare array of events (the admin batch's body)
     ("events[].key", "type"): "expected the metric key, got {got}",
     ("events[].key", "length"): "expected the metric key, got an empty string",
     ("events[].idempotencyKey", "type"): _KEY,

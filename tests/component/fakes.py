@@ -157,6 +157,19 @@ class FakeViews(ViewReader):
         if not self.whole:
             raise rebuilding()
 
+    async def streak_ranking(self, kind: str, limit: int) -> list[tuple[str, int]]:
+        """The documents' streaks ranked as the projector's sorted sets rank them."""
+        if not self.whole:
+            raise rebuilding()
+        field = "length" if kind == "active" else "longest"
+        lengths = {
+            uid: int((doc.get("streak") or {}).get(field) or 0) for uid, doc in self.docs.items()
+        }
+        ranked = sorted(
+            (uid for uid, n in lengths.items() if n > 0), key=lambda u: (-lengths[u], u)
+        )
+        return [(uid, lengths[uid]) for uid in ranked[:limit]]
+
     def points_of(self, system: str) -> dict[str, int]:
         return {
             uid: int(doc["points"][system]["total"])

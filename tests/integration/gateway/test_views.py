@@ -146,6 +146,7 @@ def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: li
     asyncio.run(wait_caught_up(podium.bootstrap, group, STATE.named(podium.prefix), within=30))
     before = _dump(client, keys)
     assert keys.user("lena") in before and keys.completed("three-day-streak") in before
+    assert keys.streak_ranking("longest") in before  # the streak rankings are rebuilt too
     for key in client.scan_iter(match=keys.pattern):
         client.delete(key)
     # no emptiness check here: the projector sees its epoch gone and may start its own
