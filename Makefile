@@ -50,7 +50,7 @@ test: install ## all tests: unit, component and integration against a real Kafka
 test-unit: $(STAMP) ## the tests that need no services: unit (pure) and component (fakes), seconds
 	$(BIN)/python -m pytest tests/unit tests/component -q
 
-up: install ## start the local Kafka broker and Redis (ports in deploy/settings.py)
+up: $(STAMP) system ## start the local Kafka broker and Redis (ports in deploy/settings.py)
 	$(BIN)/podium up
 
 down: ## stop everything `make up` / `make run` started
@@ -59,10 +59,10 @@ down: ## stop everything `make up` / `make run` started
 status: ## what of the local stack is running
 	$(BIN)/podium status
 
-run: install ## run Podium: broker, Redis and the demo
+run: $(STAMP) system ## run Podium: broker, Redis and the demo
 	$(BIN)/podium run
 
-bench: install ## benchmarks: figures and ratios measured side by side
+bench: $(STAMP) system ## benchmarks: figures and ratios measured side by side
 	@command -v wrk >/dev/null && command -v hey >/dev/null || { \
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing wrk and hey (HTTP load generators) with apt-get"; \
