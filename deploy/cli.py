@@ -140,8 +140,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     code = cmd_up(args, settings)
     if code:
         return code
-    from deploy.demo import play
-    from deploy.stack import wait_ready
+    from deploy.demo import new_tenant, play
     from ingest.auth import hash_key, mint_key
 
     key_file = settings.run_dir / "gateway" / "demo-api-key"
@@ -166,12 +165,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         proc.start(env)
         print(f"{proc.name:9} running (pid {proc.pid()}, log: {proc.log_file})")
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    wait_ready(base + "/ready")
-    print("\ndemo through Trophy's Python SDK (book-writing platform):")
-    for line in play(base + "/v1", key):
+    tenant = new_tenant()
+    print(f"\ndemo through Trophy's Python SDK (book-writing platform), tenant {tenant}:")
+    for line in play(base, key, tenant):
         print(line)
     print(f"\nPodium is running.\n  base URL: {base}/v1   (OpenAPI: {base}/v1/openapi.json)")
     print(f"  demo API key: {key}   (header X-API-KEY; kept in {key_file})")
+    print(f"  demo tenant: {tenant}   (header Tenant-ID: each run of the demo has its own)")
     print("  `podium tail progress` shows what each event changes; `make down` stops it all.")
     return 0
 

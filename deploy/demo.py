@@ -1,13 +1,23 @@
 """The demo `podium run` plays through Trophy's own Python SDK against the local gateway: a
 book-writing platform where two authors in two time zones write words and finish chapters,
-earning XP (the example rules' points system `xp`) until Ada levels up."""
+earning XP (the example rules' points system `xp`) until Ada levels up.
+
+Each run plays in a tenant of its own (Trophy's `Tenant-ID`, `schemas.tenants`), so the story
+is the same on every run of a stack that keeps its data: fresh users, empty boards, Ada's
+level up. Before the first event it waits, within bounds, for the gateway's readiness and for
+the read views to be whole (a Redis that came back empty is being rebuilt by the projector),
+then for the worker to hold its partitions."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 from trophy import TrophyApi
+from trophy.core.api_error import ApiError
 from trophy.environment import TrophyApiEnvironment
 from trophy.types import EventResponse
 
@@ -15,28 +25,71 @@ from deploy.local import StartError
 
 ADA = {"id": "ada", "name": "Ada", "tz": "Europe/London"}
 BEN = {"id": "ben", "name": "Ben", "tz": "America/New_York", "attributes": {"plan": "pro"}}
+READY_TIMEOUT_S = 120.0  # a rebuild of the views reads the whole state changelog
+T = TypeVar("T")
 
 
-def client(base_url: str, api_key: str) -> TrophyApi:
+def new_tenant() -> str:
+    """A tenant for one run of the demo."""
+    return f"demo-{secrets.token_hex(3)}"
+
+
+def client(base_url: str, api_key: str, tenant: str | None = None) -> TrophyApi:
     """Trophy's SDK pointed at Podium: only the base URLs change (admin: `/admin/v1`)."""
     env = TrophyApiEnvironment(api=base_url, admin=base_url.removesuffix("/v1") + "/admin/v1")
-    return TrophyApi(api_key=api_key, environment=env, max_retries=0)
+    return TrophyApi(api_key=api_key, environment=env, tenant_id=tenant, max_retries=0)
 
 
-def wait_pipeline(base_url: str, api_key: str, timeout: float = 60.0) -> None:
-    """Until a write comes back processed (201, not 202): the worker has its partitions."""
+def wait_readable(root: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """Until the gateway's /ready answers 200 with the read views whole (`views`), or
+    `StartError` saying which of the two did not come."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=base_url, headers={"X-API-KEY": api_key}, timeout=10) as http:
+    last = "no answer"
+    with httpx.Client(base_url=root, timeout=5) as http:
         while True:
-            resp = http.post("/users", json=ADA)
-            if resp.status_code == 201:
-                return
+            try:
+                resp = http.get("/ready")
+                body = resp.json()
+                if resp.status_code == 200 and body.get("views") is True:
+                    return
+                last = (
+                    "the read views are still being rebuilt (see the projector's log)"
+                    if resp.status_code == 200
+                    else f"{resp.status_code}: {body.get('error', resp.text[:200])}"
+                )
+            except (httpx.HTTPError, ValueError) as exc:
+                last = f"no answer ({type(exc).__name__})"
             if time.monotonic() > deadline:
                 raise StartError(
-                    f"the pipeline did not process a write within {timeout:.0f} s "
+                    f"the gateway at {root} was not ready within {timeout:.0f} s: {last}"
+                )
+            time.sleep(0.2)
+
+
+def wait_pipeline(
+    base_url: str, api_key: str, timeout: float = 60.0, tenant: str | None = None
+) -> None:
+    """Until a user written now is in the read views: the worker holds its partitions and
+    the projector follows. (POST /users answers 201 as soon as the write is durable, folded
+    or not, so its status alone says nothing of the worker.)"""
+    deadline = time.monotonic() + timeout
+    headers = {"X-API-KEY": api_key, **({"Tenant-ID": tenant} if tenant else {})}
+    posted: str | None = None  # the written user's `updated`, once the write is durable
+    with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
+        while True:
+            if posted is None:
+                resp = http.post("/users", json=ADA)
+                posted = resp.json()["updated"] if resp.status_code == 201 else None
+            else:
+                resp = http.get(f"/users/{ADA['id']}")
+                if resp.status_code == 200 and resp.json()["updated"] == posted:
+                    return
+            if time.monotonic() > deadline:
+                raise StartError(
+                    f"the pipeline did not fold and project a write within {timeout:.0f} s "
                     f"(last answer {resp.status_code}: {resp.text[:200]})"
                 )
-            time.sleep(0.5)
+            time.sleep(0.2)
 
 
 def _points(resp: EventResponse) -> str:
@@ -69,21 +122,25 @@ def _line(who: str, what: str, resp: EventResponse) -> str:
     )
 
 
-def _top(trophy: TrophyApi, key: str, timeout: float = 10.0) -> str:
-    """The board's first places once the read views have them (they follow the log)."""
+def _until(read: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float) -> T:
+    """`read()` again until `done` holds of its answer: the read views follow the log a moment
+    behind (a 404 or 503 meanwhile is waited out too); `StartError` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
-        board = trophy.leaderboards.get(key=key)
-        if board.rankings or time.monotonic() > deadline:
-            places = (f"#{r.rank} {r.user_name or r.user_id} {r.value}" for r in board.rankings)
-            return f"  {board.name}: " + (", ".join(places) or "nobody yet")
+        try:
+            got = read()
+            if done(got):
+                return got
+            last = "not yet"
+        except ApiError as exc:
+            last = f"{exc.status_code}: {exc.body}"
+        if time.monotonic() > deadline:
+            raise StartError(f"the read views did not show {what} within {timeout:.0f} s: {last}")
         time.sleep(0.2)
 
 
-def play(base_url: str, api_key: str) -> list[str]:
+def _events(trophy: TrophyApi) -> list[str]:
     """Send the demo's events; one printable line per event."""
-    wait_pipeline(base_url, api_key)
-    trophy = client(base_url, api_key)
     out: list[str] = []
 
     def words(user: dict, n: int, key: str | None = None) -> None:
@@ -109,18 +166,47 @@ def play(base_url: str, api_key: str) -> list[str]:
     out.append(_line("ada", "finished a poetry chapter", resp))
     done = trophy.achievements.complete(key="published", user=ADA)
     out.append(f"  ada  completed {done.achievement.name!r} through the API")
-    time.sleep(0.5)  # the read views follow the log a moment behind
-    metrics = trophy.users.all_metrics(id="ada")
-    totals = ", ".join(f"{m.name} {m.current:g}" for m in metrics)
-    out.append(f"  ada's totals now: {totals}")
-    for system in ("xp",):
-        pts = trophy.users.points(id="ada", key=system, awards=3)
-        level = pts.level.name if pts.level else "no level"
-        recent = ", ".join(
-            f"{a.trigger.id if a.trigger else '?'} {a.awarded:+d}" for a in pts.awards
-        )
-        out.append(f"  ada's {pts.name}: {pts.total} ({level}); latest awards: {recent}")
-    levels = trophy.points.level_summary(key="xp")
-    out.append("  users per XP level: " + ", ".join(f"{s.level.name} {s.users}" for s in levels))
-    out.append(_top(trophy, "top-writers"))
     return out
+
+
+def _reads(trophy: TrophyApi, timeout: float = 30.0) -> list[str]:
+    """What the read views say once they hold every event sent (both users' documents, the
+    points sorted set, the board)."""
+    metrics = _until(
+        lambda: trophy.users.all_metrics(id="ada"),
+        lambda ms: (
+            {m.key: m.current for m in ms} == {"words-written": 20000, "chapters-finished": 1}
+        ),
+        "ada's events",
+        timeout,
+    )
+    out = ["  ada's totals now: " + ", ".join(f"{m.name} {m.current:g}" for m in metrics)]
+    pts = trophy.users.points(id="ada", key="xp", awards=3)
+    level = pts.level.name if pts.level else "no level"
+    recent = ", ".join(f"{a.trigger.id if a.trigger else '?'} {a.awarded:+d}" for a in pts.awards)
+    out.append(f"  ada's {pts.name}: {pts.total} ({level}); latest awards: {recent}")
+    levels = _until(
+        lambda: trophy.points.level_summary(key="xp"),
+        lambda summary: sum(s.users for s in summary) == 2,
+        "both users' XP",
+        timeout,
+    )
+    out.append("  users per XP level: " + ", ".join(f"{s.level.name} {s.users}" for s in levels))
+    board = _until(
+        lambda: trophy.leaderboards.get(key="top-writers"),
+        lambda b: len(b.rankings) == 2,
+        "both users on the board",
+        timeout,
+    )
+    places = (f"#{r.rank} {r.user_name or r.user_id} {r.value}" for r in board.rankings)
+    out.append(f"  {board.name}: " + ", ".join(places))
+    return out
+
+
+def play(root: str, api_key: str, tenant: str) -> list[str]:
+    """Wait for the stack, then play the demo as `tenant`'s users; printable lines."""
+    wait_readable(root)
+    base_url = root + "/v1"
+    wait_pipeline(base_url, api_key, tenant=tenant)
+    trophy = client(base_url, api_key, tenant)
+    return _events(trophy) + _reads(trophy)

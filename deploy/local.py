@@ -288,6 +288,13 @@ class KafkaBroker(Service):
 
 
 class RedisServer(Service):
+    """redis-server keeping the views in an append-only file in its home folder, so they
+    outlive `podium down` and a kill -9 of the processes: with `appendfsync everysec` Redis
+    writes each command to the file (the OS's cache) before it answers, and the file reaches
+    the disk within a second. A crash of the machine may lose that last second
+    (`podium views rebuild` restores it); a Redis that comes back empty is rebuilt by the
+    projector by itself (`processors.projector`)."""
+
     def __init__(self, home: Path, port: int) -> None:
         super().__init__("redis", home, port)
 
@@ -316,7 +323,9 @@ class RedisServer(Service):
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--daemonize",
                 "no",
                 "--protected-mode",

@@ -247,13 +247,16 @@ def build_app(
             "redis": await gw.views.ping(),
         }
         down = [name for name, ok in checks.items() if not ok]
+        # not a readiness condition: while the projector rebuilds the views, writes are taken
+        # and reads answer 503; `podium run`'s demo waits for it (deploy/demo.py)
+        views = await gw.views.built()
         if down:
             return JSON(
-                {"error": f"not ready: {', '.join(down)} unavailable", **checks},
+                {"error": f"not ready: {', '.join(down)} unavailable", **checks, "views": views},
                 503,
                 headers={"Retry-After": "1"},
             )
-        return JSON({"status": "ready", **checks})
+        return JSON({"status": "ready", **checks, "views": views})
 
     async def openapi(request: Request) -> JSON:
         return JSON(document)

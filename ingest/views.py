@@ -198,6 +198,16 @@ class ViewReader:
         below = await pipe.execute()
         return {s: (int(b), int(n)) for (s, _k, _score, n), b in zip(scored, below, strict=True)}
 
+    async def built(self) -> bool:
+        """Whether every view was built whole (the views', the boards' and the histories'
+        epoch markers are there); False while the projector rebuilds them, when their reads
+        answer 503, or when Redis does not answer."""
+        markers = (self.base.epoch, self.base.board_epoch, self.base.rank_history_epoch)
+        try:
+            return int(await self.redis.exists(*markers)) == len(markers)
+        except (OSError, TimeoutError, RedisError):
+            return False
+
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())

@@ -76,6 +76,25 @@ async def start_producer(config: ProducerConfig, transactional_id: str) -> AIOKa
     return producer
 
 
+async def start_producers(
+    config: ProducerConfig, transactional_ids: Sequence[str]
+) -> list[AIOKafkaProducer]:
+    """Started transactional producers, one per id, started concurrently. If any fails to
+    start (or this is cancelled), the others are waited for and those that started are
+    stopped before the error is raised: a failed take leaves no producer running."""
+    tasks = [asyncio.ensure_future(start_producer(config, t)) for t in transactional_ids]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        for transactional_id, task in zip(transactional_ids, tasks, strict=True):
+            if not task.cancelled() and task.exception() is None:
+                await stop_producer(task.result(), transactional_id)
+        raise
+
+
 async def stop_producer(producer: AIOKafkaProducer, transactional_id: str) -> None:
     """Stop a producer; a failure is logged and counted, not raised (an open transaction is
     aborted by the broker after its timeout, or by the next owner's init)."""

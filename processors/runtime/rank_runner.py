@@ -14,7 +14,6 @@ one sort per ranking, so the rankings and the position come from the same commit
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from processors.core.ranking import Rankings
 from processors.runtime import metrics
 from processors.runtime.changelog import read_latest
-from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
+from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producers
 from processors.runtime.rank_batch import rank_batch, restore_rankings
 from processors.runtime.runner import TRANSACTION_LOST, Runner
 from processors.runtime.step import encode_out_record
@@ -109,9 +108,7 @@ class RankRunner(Runner):
         started = time.monotonic()
         names = self.names
         txns = [names.ranking_transactional_id(p) for p in wanted]
-        producers = await asyncio.gather(
-            *(start_producer(self.producer_config, txn) for txn in txns)
-        )
+        producers = await start_producers(self.producer_config, txns)
         taken = [
             OwnedPartition(
                 names, p, prod, StateStore(), input_topic=names.scores, transactional_id=t

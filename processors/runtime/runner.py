@@ -23,7 +23,9 @@ from the same committed transactions. On revocation nothing new starts for the p
 its transaction in flight ends, then its queued records (pipelined) and states are dropped
 (the next owner reads them again from the committed offset). A fenced or failed transaction
 loses the partition: its states (and queue) are dropped, it is paused, and after a back-off
-it is taken over again the same way if the group still assigns it here. A partition that
+it is taken over again the same way if the group still assigns it here; so is one whose take
+the broker refused or did not answer in time (a take is all or nothing: a failed one stops
+the producers it started; any other error in it ends the run). A partition that
 reaches an event of a user whose state does not decode commits what came before, then waits
 the same way (`blocked_retry_s`), its committed offset at that event.
 """
@@ -42,7 +44,12 @@ from processors.runtime import metrics
 from processors.runtime.backlog import Backlog
 from processors.runtime.batch import Blocked, fold_batch
 from processors.runtime.changelog import read_latest
-from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
+from processors.runtime.partition import (
+    OwnedPartition,
+    ProducerConfig,
+    start_producers,
+    stop_producer,
+)
 from processors.runtime.store import StateStore
 from schemas.rules import Rules
 from schemas.topics import SCORES, Names
@@ -50,6 +57,8 @@ from schemas.topics import SCORES, Names
 # A transaction that cannot commit: a Kafka error, or aiokafka's IllegalOperation when a fence
 # (found by its sender in the background) already ended the transaction before a send.
 TRANSACTION_LOST = (KafkaError, IllegalOperation)
+# A take that may succeed when tried again: the broker refused it, or did not answer in time.
+TAKE_RETRIABLE = (KafkaError, TimeoutError)
 
 log = logging.getLogger("podium.worker")
 
@@ -88,6 +97,7 @@ class Runner:
         self.room_freed = asyncio.Event()
         self.pipelined = pipelined
         self.applied = 0
+        self.position_timeout_s = 60.0  # aiokafka's own positioning of an assigned partition
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -103,6 +113,7 @@ class Runner:
         waits for all of them."""
         try:
             while not stop.is_set():
+                self._raise_failure()
                 await self._recover_lost()
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if batch:
@@ -233,20 +244,30 @@ class Runner:
     # --- ownership ------------------------------------------------------------------------
 
     async def take(self, partitions: Iterable[int]) -> None:
-        """Own these partitions: fence former owners, restore states, seek to committed."""
+        """Own these partitions: fence former owners, restore states, seek to committed.
+        All or nothing: if any step fails, the producers it started are stopped, no
+        partition is owned, and the error is raised (see `_Listener`)."""
         wanted = sorted(set(partitions) - set(self.owned))
         if not wanted:
             return
         started = time.monotonic()
-        producers = await asyncio.gather(
-            *(start_producer(self.producer_config, self.names.transactional_id(p)) for p in wanted)
-        )
-        latest = await read_latest(self.producer_config.bootstrap, self.names.state, wanted)
-        for p, producer in zip(wanted, producers, strict=True):
-            owned = OwnedPartition(self.names, p, producer, StateStore(latest[p]))
-            owned.position = await self._position_at_committed(owned.tp)
-            self.owned[p] = owned
-            self.lost.pop(p, None)
+        txns = [self.names.transactional_id(p) for p in wanted]
+        producers = await start_producers(self.producer_config, txns)
+        try:
+            latest = await read_latest(self.producer_config.bootstrap, self.names.state, wanted)
+            taken = [
+                OwnedPartition(self.names, p, producer, StateStore(latest[p]))
+                for p, producer in zip(wanted, producers, strict=True)
+            ]
+            for owned in taken:
+                owned.position = await self._position_at_committed(owned.tp)
+        except BaseException:
+            for producer, txn in zip(producers, txns, strict=True):
+                await stop_producer(producer, txn)
+            raise
+        for owned in taken:
+            self.owned[owned.partition] = owned
+            self.lost.pop(owned.partition, None)
         users = sum(len(latest[p]) for p in wanted)
         log.info(
             "took partitions %s: %d users restored in %.2f s",
@@ -262,7 +283,7 @@ class Runner:
         committed = await self.consumer.committed(tp)
         if committed is None:
             committed = (await self.consumer.beginning_offsets([tp]))[tp]
-        current = await asyncio.wait_for(self.consumer.position(tp), timeout=60)
+        current = await asyncio.wait_for(self.consumer.position(tp), self.position_timeout_s)
         if current != committed:
             self.consumer.seek(tp, committed)
         return committed
@@ -340,7 +361,7 @@ class Runner:
             mine = [p for p in due if p in assigned and p not in self.owned]
             try:
                 await self.take(mine)
-            except KafkaError as err:
+            except TAKE_RETRIABLE as err:
                 for p in mine:
                     self.lost[p] = time.monotonic() + self.fence_backoff_s
                 log.warning("retaking %s failed: %s", mine, err)
@@ -360,10 +381,20 @@ class _Listener(ConsumerRebalanceListener):
             log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Take the assigned partitions. aiokafka logs and swallows what a listener raises
+        (the partitions would stay assigned, neither owned nor retaken: their records skipped
+        until the next rebalance), so nothing is raised here: a take the broker refused or
+        did not answer in time loses the partitions, retaken after `fence_backoff_s` like
+        those of a lost transaction; any other error ends the run (`failed`, raised by the
+        loop)."""
         async with self.runner.lock:
             try:
                 await self.runner.take(tp.partition for tp in assigned)
-            except KafkaError as err:
+            except TAKE_RETRIABLE as err:
                 for tp in assigned:
                     if tp.partition not in self.runner.owned:
                         await self.runner._lose(tp.partition, err)
+            except Exception as err:
+                parts = sorted(tp.partition for tp in assigned)
+                log.error("taking partitions %s failed (%r): the worker stops", parts, err)
+                self.runner.failed = err

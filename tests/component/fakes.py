@@ -232,6 +232,9 @@ class FakeViews(ViewReader):
                 out[(kind, key)] = (sum(1 for v in scores.values() if v <= mine), len(scores))
         return out
 
+    async def built(self) -> bool:
+        return self.up and self.whole and self.boards_whole and self.history_whole
+
     async def ping(self) -> bool:
         return self.up
 

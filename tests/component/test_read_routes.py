@@ -172,7 +172,24 @@ def test_streaks_of_several_users_longest_first(users: Stack, http: TestClient) 
 def test_ready_when_every_part_answers(http: TestClient) -> None:
     resp = http.get(ROOT + "/ready")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ready", "kafka": True, "progress": True, "redis": True}
+    assert resp.json() == {
+        "status": "ready",
+        "kafka": True,
+        "progress": True,
+        "redis": True,
+        "views": True,
+    }
+
+
+@pytest.mark.parametrize("lost", ["whole", "boards_whole", "history_whole"])
+def test_ready_says_the_views_are_being_rebuilt(stack: Stack, http: TestClient, lost: str) -> None:
+    """While any epoch marker is missing (the projector rebuilds those views), the gateway
+    still takes writes, so it stays ready; `views` false tells a client to wait before
+    reading (`podium run`'s demo does)."""
+    setattr(stack.views, lost, False)
+    resp = http.get(ROOT + "/ready")
+    assert resp.status_code == 200
+    assert resp.json()["views"] is False
 
 
 @pytest.mark.parametrize("down", ["kafka", "progress", "redis"])

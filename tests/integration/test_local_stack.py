@@ -5,15 +5,25 @@ leave nothing running behind them. Integration: it runs `podium up` with a real 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from deploy.local import KafkaBroker, RedisServer, StartError, ensure_kafka_jars, free_port
+from deploy.local import (
+    KafkaBroker,
+    RedisServer,
+    StartError,
+    ensure_kafka_jars,
+    free_port,
+    port_open,
+)
 from tests.conftest import JAR_CACHE
 
 pytestmark = pytest.mark.integration  # starts the real broker and redis-server, needs Java
@@ -117,3 +127,31 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_redis_keeps_its_data_across_a_stop_and_a_kill(tmp_path: Path) -> None:
+    """The views outlive `podium down` (SIGTERM) and a kill -9: Redis's append-only file in
+    its home folder under the run folder."""
+    server = RedisServer(tmp_path / "redis", free_port())
+    server.start()
+    try:
+        with redis.Redis.from_url(server.url) as r:
+            r.set("before-stop", "1")
+        server.stop()
+        server.start()
+        with redis.Redis.from_url(server.url) as r:
+            assert r.get("before-stop") == b"1"
+            r.set("before-kill", "2")
+        pid = server.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        # the append-only file's first rewrite runs in a forked child, which may hold the
+        # listening socket a moment longer than the killed parent
+        while _running(pid) or port_open(server.port):
+            time.sleep(0.05)
+        server.start()
+        with redis.Redis.from_url(server.url) as r:
+            assert (r.get("before-stop"), r.get("before-kill")) == (b"1", b"2")
+    finally:
+        server.stop()
+    assert list((tmp_path / "redis").glob("appendonlydir/*.aof"))  # kept in its home folder

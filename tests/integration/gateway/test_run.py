@@ -1,13 +1,17 @@
 """`podium run` starts the whole stack (broker, Redis, worker, ranker, projector, gateway),
 plays the demo through Trophy's SDK and leaves it running with its URL and a working demo
-key; then `podium down` stops all of it and nothing is left running or listening."""
+key; then `podium down` stops all of it and nothing is left running or listening. It works
+every time: again after `podium down`, and after a crash (kill -9) that took Redis's files."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -20,7 +24,16 @@ from tests.integration.gateway.conftest import JAR_CACHE
 pytestmark = pytest.mark.integration
 
 
-def test_run_then_down_leaves_nothing_running(tmp_path: Path) -> None:
+SERVICES = {"kafka", "redis", "worker", "ranker", "projector", "gateway"}
+REBUILT = "epoch marker is missing"  # the projector's log line when it rebuilds a view
+
+
+def test_run_again_after_down_and_after_a_kill(tmp_path: Path) -> None:
+    """`podium run` three times on one run folder: fresh; after `podium down` (Redis kept the
+    views: nothing is rebuilt); after a kill -9 of every process with Redis's files removed
+    too (the projector rebuilds the views, the demo waits for it). Each run plays the same
+    story in a tenant of its own and says "Podium is running"; `podium down` then leaves
+    nothing running or listening."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "jars").symlink_to(JAR_CACHE)  # the broker's jars, fetched once already
@@ -33,21 +46,59 @@ def test_run_then_down_leaves_nothing_running(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
     env.update({f"PODIUM_{k}": str(v) for k, v in ports.items()})
     env["PODIUM_RUN_DIR"] = str(run_dir)
-    pids: dict[str, int] = {}
+    log = run_dir / "projector" / "projector.log"
     try:
-        run = podium(env, "run")
-        assert run.returncode == 0, run.stdout + run.stderr
-        assert_demo_played_and_serving(run.stdout, ports["GATEWAY_PORT"])
-        pids.update({f.stem: int(f.read_text()) for f in run_dir.glob("*/*.pid")})
-        assert set(pids) == {"kafka", "redis", "worker", "ranker", "projector", "gateway"}
-        assert all(_alive(pid) for pid in pids.values())
+        first = run_demo(env, ports["GATEWAY_PORT"])
+        rebuilds = log.read_text().count(REBUILT)
+        assert rebuilds == 3  # the views, the boards, the histories: built once, from nothing
+        stop_all(env, ports, run_dir)
+        assert story(run_demo(env, ports["GATEWAY_PORT"])) == story(first)
+        assert log.read_text().count(REBUILT) == rebuilds, "Redis lost the views on down"
+        crash(run_dir, ports)
+        shutil.rmtree(run_dir / "redis" / "appendonlydir")  # and Redis comes back empty
+        assert story(run_demo(env, ports["GATEWAY_PORT"])) == story(first)
+        assert log.read_text().count(REBUILT) == 2 * rebuilds  # rebuilt, and waited for
+        stop_all(env, ports, run_dir)
     finally:
-        down = podium(env, "down", timeout=120)
-    assert down.returncode == 0, down.stderr
-    assert "stopped:" in down.stdout
+        podium(env, "down", timeout=120)
+
+
+def run_demo(env: dict[str, str], gateway_port: int) -> str:
+    """`podium run`'s output, asserted to tell the demo's story."""
+    run = podium(env, "run")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert_demo_played_and_serving(run.stdout, gateway_port)
+    return run.stdout
+
+
+def story(out: str) -> list[str]:
+    """The demo's lines, each run's tenant left out."""
+    lines = out.split("demo through", 1)[1].split("Podium is running.", 1)[0].splitlines()
+    return lines[1:]
+
+
+def stop_all(env: dict[str, str], ports: dict[str, int], run_dir: Path) -> None:
+    """`podium down`, and nothing of it is left running or listening."""
+    pids = {f.stem: int(f.read_text()) for f in run_dir.glob("*/*.pid")}
+    assert set(pids) == SERVICES and all(_alive(pid) for pid in pids.values())
+    down = podium(env, "down", timeout=120)
+    assert down.returncode == 0 and "stopped:" in down.stdout, down.stderr
     assert not [p for p in pids.values() if _alive(p)]
     assert not [name for name, port in ports.items() if port_open(port)]
     assert list(run_dir.glob("*/*.pid")) == []
+
+
+def crash(run_dir: Path, ports: dict[str, int]) -> None:
+    """kill -9 of every process of the stack (their pid files stay), until they are gone and
+    their ports closed."""
+    pids = {f.stem: int(f.read_text()) for f in run_dir.glob("*/*.pid")}
+    assert set(pids) == SERVICES and all(_alive(pid) for pid in pids.values())
+    for pid in pids.values():
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while [p for p in pids.values() if _alive(p)] or [p for p in ports.values() if port_open(p)]:
+        assert time.monotonic() < deadline, "the killed processes did not go"
+        time.sleep(0.1)
 
 
 def podium(
@@ -83,13 +134,13 @@ def assert_demo_played_and_serving(out: str, gateway_port: int) -> None:
     [ben] = [line for line in out.splitlines() if "ben  wrote 6000 words" in line]
     assert "ranks: Top writers #2," in ben, ben
     assert "Top writers: #1 Ada 20000, #2 Ben 10200" in out, out
+    assert "users per XP level: Apprentice 0, Journeyman 2, Master 0" in out, out
+    assert "\nPodium is running.\n" in out
     base = re.search(r"base URL: (\S+)", out)
     key = re.search(r"demo API key: (\S+)", out)
-    assert base and key, out
+    tenant = re.search(r"demo tenant: (\S+)", out)
+    assert base and key and tenant, out
     assert base.group(1) == f"http://127.0.0.1:{gateway_port}/v1"
-    got = httpx.get(
-        base.group(1) + "/users/ada/metrics/words-written",
-        headers={"X-API-KEY": key.group(1)},
-        timeout=10,
-    )
+    headers = {"X-API-KEY": key.group(1), "Tenant-ID": tenant.group(1)}
+    got = httpx.get(base.group(1) + "/users/ada/metrics/words-written", headers=headers, timeout=10)
     assert got.status_code == 200 and got.json()["current"] == 20_000

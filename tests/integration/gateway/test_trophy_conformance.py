@@ -33,8 +33,8 @@ from tests.integration.gateway.conftest import Podium, start_podium
 from tests.rules import WRITING_PATH
 
 pytestmark = pytest.mark.integration
-# Trophy's own document, kept unchanged in the steering folder beside the repository
-TROPHY_DOCUMENT = REPO_DIR.parent / "shared" / "trophy-openapi" / "application.json"
+# Trophy's own document, kept unchanged in the repository (its source: tests/trophy/README.md)
+TROPHY_DOCUMENT = REPO_DIR / "tests" / "trophy" / "application.json"
 SERVED = {
     "/metrics/{key}/event": ("post",),
     "/achievements": ("get",),
