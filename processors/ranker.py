@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from processors.runtime.gc_tuning import tune_gc
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.rank_runner import RankRunner
 from processors.worker import WorkerConfig, consumer_for
@@ -53,6 +54,7 @@ async def check_partitions(bootstrap: str, names: Names) -> int:
 
 async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) -> None:
     """Run one member of the ranking stage until `stop` is set."""
+    tune_gc()
     names = config.names
     partitions = await check_partitions(config.bootstrap, names)
     consumer = consumer_for(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from processors.runtime.gc_tuning import tune_gc
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.runner import Runner
 from schemas.rules import Rules
@@ -78,6 +79,7 @@ async def check_partitions(bootstrap: str, names: Names) -> int:
 
 async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) -> None:
     """Run one worker until `stop` is set."""
+    tune_gc()
     names = config.names
     score_partitions = await check_partitions(config.bootstrap, names)
     if config.metrics_port:

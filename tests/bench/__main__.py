@@ -14,6 +14,7 @@ BENCHES = [
     "bench_gateway",
     "bench_fastpath",
     "bench_worker_settings",
+    "bench_worker_gc",
     "bench_broker_jvm",
     "bench_ranking",
     "bench_soak",
