@@ -5,6 +5,7 @@ against a calendar) or by a naive walk over the calendar."""
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -218,7 +219,8 @@ def weekly_scores(
 ) -> tuple[BoardScore | None, list[tuple[str, Decimal | None, Decimal | None]]]:
     """Fold (time, words) events in log order into the weekly board: the score the state
     holds and the (run, previous, value) of each change."""
-    boards, scores, total = {"weekly-words": WEEKLY}, {}, 0
+    boards, total = {"weekly-words": WEEKLY}, 0
+    scores: Mapping[str, BoardScore] = {}
     changes: list[tuple[str, Decimal | None, Decimal | None]] = []
     for iso, n in events:
         scores, recs = score_changes(boards, scores, *words(total, total + n), at(iso))
