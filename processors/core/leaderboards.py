@@ -21,13 +21,12 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
-import msgspec
-
 from processors.core import periods
 from processors.core.periods import DAY_MS, EPOCH_ORDINAL, zone
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
 from schemas.tenants import split_user, tenant_group
+from schemas.values import replace
 
 Status = Literal["scheduled", "active", "finished"]
 ZERO = Decimal(0)
@@ -246,7 +245,7 @@ def _board(
         if new is None or new is current:
             return held
         kept = _alone(held) if current is None else current.earlier
-        return msgspec.structs.replace(new, earlier=kept)
+        return replace(new, earlier=kept)
     earlier = held.earlier
     if earlier is not None and run < earlier.run:
         return held
@@ -254,14 +253,14 @@ def _board(
     new = _entry(board, run, current, standings, moment, minute, group, out)
     if new is None or new is current:
         return held
-    return msgspec.structs.replace(held, earlier=new)
+    return replace(held, earlier=new)
 
 
 def _alone(score: BoardScore | None) -> BoardScore | None:
     """`score` without its earlier run (what becomes the earlier run of a newer one)."""
     if score is None or score.earlier is None:
         return score
-    return msgspec.structs.replace(score, earlier=None)
+    return replace(score, earlier=None)
 
 
 def _entry(
