@@ -6,7 +6,7 @@ writer; the gateway's GET endpoints read. Everything here can be rebuilt from Ka
 
 Key layout (all under a namespace `prefix`, by default `podium:`):
 
-    {prefix}user:{user_id}          hash  v   = the state's version (commands applied)
+    {prefix}user:{user_id}          hash  at  = the state record's offset on podium.state
                                           doc = JSON `UserView` document (below)
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
@@ -62,8 +62,11 @@ scope; their members are the ids the tenant knows. The markers are shared.
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
-newer view. Equal versions carry the same state (the fold is deterministic) unless the rules
-changed and the log was replayed, in which case the later record is the one to keep.
+newer view. The version is the state record's offset on `podium.state` (hash field `at`): a
+user's states all land on one partition of that changelog, in the order they were decided,
+and a `podium replay` writes its rebuilt states after the live ones, so the later offset is
+the state to show even when it applied fewer commands (a count of applied commands, the
+version before, kept the live view then). Equal offsets are a redelivery of the same record.
 
 `UserView` JSON (camelCase, decimals as strings, times epoch ms, dates ISO):
 
@@ -88,7 +91,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import orjson
@@ -96,15 +99,28 @@ import orjson
 DEFAULT_PREFIX = "podium:"
 STREAK_RANKINGS = ("active", "longest")  # the kinds of `Keys.streak_ranking`
 
+
+class Positioned(Protocol):
+    """A changelog record as the projector's loops hand it over (aiokafka's `ConsumerRecord`
+    is one): its offset in its partition and its value (None: a tombstone)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
 # KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then the zsets the
 # user is scored in (points totals, year changes), then the zsets the user leaves
-# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id, ARGV[4] = the number of zsets scored,
-# ARGV[5] = the number left, ARGV[6..] = the user's score in each scored one (in KEYS order).
+# ARGV[1] = the state record's offset (the version), ARGV[2] = doc, ARGV[3] = user id,
+# ARGV[4] = the number of zsets scored, ARGV[5] = the number left, ARGV[6..] = the user's
+# score in each scored one (in KEYS order).
 # Returns 1 when written.
 WRITE_USER = """
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
+local cur = tonumber(redis.call('HGET', KEYS[1], 'at') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
+redis.call('HSET', KEYS[1], 'at', ARGV[1], 'doc', ARGV[2])
+redis.call('HDEL', KEYS[1], 'v')
 redis.call('SADD', KEYS[2], ARGV[3])
 local zsets = tonumber(ARGV[4] or '0')
 local gone = tonumber(ARGV[5] or '0')
@@ -211,6 +227,12 @@ class Keys:
     def pattern(self) -> str:
         """A SCAN pattern matching every key of these views."""
         return f"{self.prefix}*"
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        """Every epoch marker `pattern` matches: a rebuild drops them before it clears, so a
+        reader answers 503, never a false 404, while the views go."""
+        return (self.epoch, self.board_epoch, self.rank_history_epoch)
 
 
 def board_member(reached_ms: int, user_id: str) -> str:
