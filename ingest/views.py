@@ -41,7 +41,8 @@ Entry = tuple[str, float]  # a ranking's participant: user id, value
 
 
 def _user_of(member: bytes | str) -> str:
-    """The user id in a ranking's member (`schemas.views.board_member`: reached ms, ':', id)."""
+    """The user id in a ranking's member (`schemas.views.board_member`: the exact value and
+    reached ms without a ':', then ':', then the id)."""
     text = member.decode() if isinstance(member, bytes) else member
     return text.split(":", 1)[1]
 

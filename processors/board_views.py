@@ -106,8 +106,11 @@ class BoardProjector(_Decoding):
         pipe = self.redis.pipeline(transaction=False)
         for (ranking, qualified), change in latest.items():
             user = split_user(qualified)[1]  # a tenant's ranking holds its users only
-            score = "" if change.value is None else repr(-float(change.value))
-            member = board_member(change.time_ms, user)
+            if change.value is None:
+                score, member = "", ""  # a leave: the script removes the stored member
+            else:
+                score = repr(-float(change.value))  # a double: the member orders exactly
+                member = board_member(change.value, change.time_ms, user)
             await self.script(
                 keys=[keys.board(ranking), keys.board_members(ranking)],
                 args=[user, member, score],

@@ -37,9 +37,11 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           user's kept days cover whole; wrapped's percentiles
                                           count ranges of it
     {prefix}board:{ranking}         zset  one ranking (`board|run|group`): score = -value,
-                                          member = `board_member(reached_ms, user_id)`, so
+                                          member = `board_member(value, reached_ms, user_id)`
+                                          (the exact value first: the score is a double), so
                                           ZRANGE ascending is the exact order (value desc,
-                                          reached first, user id) and ZRANK the position - 1
+                                          reached first, user id) and ZRANK the position - 1,
+                                          for every value, above 2^53 too
     {prefix}board-epoch, {prefix}board-rebuilding   the board views' own epoch marker and
                                           rebuild lease, as `epoch` and `rebuilding` above
     {prefix}board-member:{ranking}  hash  user id -> its member in the zset (a move removes
@@ -235,11 +237,36 @@ class Keys:
         return (self.epoch, self.board_epoch, self.rank_history_epoch)
 
 
-def board_member(reached_ms: int, user_id: str) -> str:
-    """A participant's member in a ranking's zset: equal scores order by member bytes, so the
-    zero-padded time first (who reached the value first), then the user id (UTF-8 byte order
-    is code point order, the ranking's own tie order)."""
-    return f"{reached_ms:015d}:{user_id}"
+def board_member(value: Decimal, reached_ms: int, user_id: str) -> str:
+    """A participant's member in a ranking's zset. Equal scores order by member bytes, so the
+    member starts with the exact value (`ordered_key(-value)`): the score is a double, and
+    values a double cannot tell apart (above 2^53, or differing beyond 17 digits) share a
+    score; rounding to a double keeps order, so score then member is the exact order. Then the
+    zero-padded time (who reached the value first), then the user id (UTF-8 byte order is
+    code point order, the ranking's own tie order). No ':' before the one ahead of the id."""
+    return f"{ordered_key(value.copy_negate())}{reached_ms:015d}:{user_id}"  # exact: no context
+
+
+_EXPONENT_BIAS = 5000  # adjusted exponents within ±4999: values are 30 digits, exponent ±30
+_COMPLEMENT = str.maketrans("0123456789", "9876543210")
+
+
+def ordered_key(number: Decimal) -> str:
+    """A string whose byte order is the numeric order of `number`, exactly (1.0 and 1 give
+    the same key), and no key is a prefix of another: a sign class ("0" negative, "1" zero,
+    "2" positive), the biased exponent of the leading digit (4 digits), the significant
+    digits without trailing zeros, and a terminator below every digit ("."); a negative's
+    digits are complemented and end above every digit ("~"), so a larger magnitude sorts
+    first. Exponents beyond ±4999 are clamped (the edge admits none near them)."""
+    if number == 0:
+        return "1"
+    sign, digits, _ = number.as_tuple()
+    significant = "".join(map(str, digits)).strip("0")
+    exponent = min(max(number.adjusted(), 1 - _EXPONENT_BIAS), _EXPONENT_BIAS - 1)
+    magnitude = f"{exponent + _EXPONENT_BIAS:04d}{significant}"
+    if sign == 0:
+        return f"2{magnitude}."
+    return f"0{magnitude.translate(_COMPLEMENT)}~"
 
 
 # KEYS[1] = ranking zset, KEYS[2] = its member hash; ARGV = user id, member, score ("" = leave)

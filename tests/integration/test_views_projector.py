@@ -15,10 +15,13 @@ import pytest
 from redis.asyncio import Redis
 
 from ingest.views import ViewReader
+from processors.board_views import BoardProjector
 from processors.fold import evolve
 from processors.projector import Projector, clear
+from processors.ranking import Ranking
 from schemas.api import ApiError
 from schemas.commands import MetricTracked, User
+from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.rules import load_rules
 from schemas.state import UserState, encode_state
 from schemas.views import Keys, decode_view
@@ -145,3 +148,37 @@ async def test_a_replayed_state_that_applied_fewer_commands_replaces_the_view(
     assert await proj.apply([Rec(3, encode_state(replayed)), Rec(2, encode_state(live[-1]))]) == 1
     assert await words() == "300"
     assert await redis.hget(keys.user("lena"), "at") == b"3"
+
+
+def _score(user: str, value: int, reached_ms: int) -> Rec:
+    change = ScoreChanged(
+        id=f"{user}:score:top:all::e{reached_ms}",
+        board="top",
+        run="all",
+        group="",
+        user_id=user,
+        event_id=f"e{reached_ms}",
+        time_ms=reached_ms,
+        previous=None,
+        value=Decimal(value),
+    )
+    return Rec(reached_ms, encode_leaderboard_record(change))
+
+
+async def test_board_values_beyond_2_53_rank_in_redis_as_the_ranker_ranks_them(
+    redis: Redis,
+) -> None:
+    """2^53 and 2^53 + 1 are one double, so Redis's score is the same for "early" (2^53)
+    and "late" (2^53 + 1); 2^53 + 2 ("mid") is the next double. By value: mid, late, early,
+    as the ranker (exact decimals) has it; by score and then time, late would be last."""
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}:")
+    await redis.set(keys.board_epoch, 1)
+    entries = [("early", 2**53, 1_000), ("late", 2**53 + 1, 2_000), ("mid", 2**53 + 2, 3_000)]
+    await BoardProjector(redis, keys).apply(_score(*e) for e in entries)
+    reader = ViewReader(redis, keys)
+    page = await reader.board_page("top|all|", 0, 10)
+    assert [user for user, _ in page] == ["mid", "late", "early"]
+    ranker = Ranking.build((u, Decimal(v), t) for u, v, t in entries)
+    assert [e.user_id for e in ranker.entries()] == ["mid", "late", "early"]
+    standing = await reader.board_standing("top|all|", "late")
+    assert standing is not None and standing[0] == 1  # second (0 is first)
