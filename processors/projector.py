@@ -122,13 +122,32 @@ class Projector:
                 *(scope.completed(a) for a in sorted(state.achievements)),
                 *scored,
                 *left,
+                *self.index_keys(state, scope),
             ]
             args: list[int | str | bytes] = [offset, doc, uid]
             args.extend((len(scored), len(left), *scored.values()))
+            args.extend(self.index_args(state))
             await self.script(keys=keys, args=args, client=pipe)
         written = sum(int(x) for x in await pipe.execute())
         self.applied += written
         return written
+
+    @staticmethod
+    def index_keys(state: UserState, keys: Keys) -> list[str]:
+        """The index's keys for the user (`WRITE_USER`): the names hash, then one attribute
+        zset per attribute (sorted by key, as `index_args`)."""
+        return [keys.names, *(keys.attribute(k) for k in sorted(state.attributes))]
+
+    @staticmethod
+    def index_args(state: UserState) -> list[int | str]:
+        """The index's arguments (`WRITE_USER`): the number of attributes, the name (with a
+        "1", or "0" and "" for none), then each attribute's key and value."""
+        attrs = state.attributes
+        name = ("0", "") if state.name is None else ("1", state.name)
+        args: list[int | str] = [len(attrs), *name]
+        for key in sorted(attrs):
+            args.extend((key, attrs[key]))
+        return args
 
     def latest(self, records: Iterable[Positioned]) -> dict[str, tuple[int, UserState]]:
         """Each user's state of the greatest offset among these records (a user's states are

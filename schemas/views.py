@@ -11,7 +11,8 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
-    {prefix}epoch                   string when the views were last built whole (epoch ms);
+    {prefix}epoch:2                 string when the views were last built whole (epoch ms;
+                                          ":2" is the layout's version, `LAYOUT`);
                                           written by the projector after a full rebuild.
                                           Missing = Redis lost the views (flushed, restarted
                                           without persistence) or they are being rebuilt:
@@ -20,6 +21,15 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           `REBUILD_LEASE_S` renewed by each batch it applies
                                           (so the live projector does not start a second one;
                                           the epoch is set only if it survived, `FINISH_REBUILD`)
+    {prefix}names                   hash  user id -> name (users with a name): a board page's
+                                          names in one HMGET, not a document per entry
+    {prefix}attr:{key}              zset  the users with user attribute `key`, all scored 0,
+                                          member = `attribute_member(value, user_id)`: one
+                                          value's users are one ZRANGEBYLEX range (the points
+                                          summary's `userAttributes` filter). The user's hash
+                                          keeps `a:{key}` = the value indexed, so a changed
+                                          value moves the member. The fold never removes an
+                                          attribute (they merge), so neither does the index
     {prefix}points:{system}         zset  the user ids with a standing in the points system
                                           (awarded in it at least once), scored by their
                                           total: the points summary and the level summary
@@ -42,7 +52,7 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           ZRANGE ascending is the exact order (value desc,
                                           reached first, user id) and ZRANK the position - 1,
                                           for every value, above 2^53 too
-    {prefix}board-epoch, {prefix}board-rebuilding   the board views' own epoch marker and
+    {prefix}board-epoch:2, {prefix}board-rebuilding   the board views' own epoch marker and
                                           rebuild lease, as `epoch` and `rebuilding` above
     {prefix}board-member:{ranking}  hash  user id -> its member in the zset (a move removes
                                           the old member)
@@ -100,6 +110,11 @@ import orjson
 
 DEFAULT_PREFIX = "podium:"
 STREAK_RANKINGS = ("active", "longest")  # the kinds of `Keys.streak_ranking`
+LAYOUT = ":2"
+"""The layout's version, in the user views' and the board views' epoch markers: views built
+under an older layout (before the offset versions, the names hash, the attribute index and
+the exact board members) have no marker of this layout, so the projector rebuilds them on
+its first start after an upgrade, and readers answer 503 meanwhile, as after a flush."""
 
 
 class Positioned(Protocol):
@@ -113,10 +128,12 @@ class Positioned(Protocol):
 
 
 # KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then the zsets the
-# user is scored in (points totals, year changes), then the zsets the user leaves
+# user is scored in (points totals, year changes), then the zsets the user leaves, then the
+# index: the names hash and one attribute zset per attribute of the user
 # ARGV[1] = the state record's offset (the version), ARGV[2] = doc, ARGV[3] = user id,
 # ARGV[4] = the number of zsets scored, ARGV[5] = the number left, ARGV[6..] = the user's
-# score in each scored one (in KEYS order).
+# score in each scored one (in KEYS order); then the index (`index_args`): the number of
+# attributes, "1" and the name (or "0" and ""), then each attribute's key and value.
 # Returns 1 when written.
 WRITE_USER = """
 local cur = tonumber(redis.call('HGET', KEYS[1], 'at') or '-1')
@@ -126,14 +143,51 @@ redis.call('HDEL', KEYS[1], 'v')
 redis.call('SADD', KEYS[2], ARGV[3])
 local zsets = tonumber(ARGV[4] or '0')
 local gone = tonumber(ARGV[5] or '0')
-local sets = #KEYS - zsets - gone
+local x = 6 + zsets
+local attrs = tonumber(ARGV[x] or '-1')
+local sets = #KEYS - zsets - gone - (attrs + 1)
 for i = 3, sets do redis.call('SADD', KEYS[i], ARGV[3]) end
 for j = 1, zsets do
   redis.call('ZADD', KEYS[sets + j], ARGV[5 + j], ARGV[3])
 end
 for k = 1, gone do redis.call('ZREM', KEYS[sets + zsets + k], ARGV[3]) end
+if attrs < 0 then return 1 end
+local names = sets + zsets + gone + 1
+if ARGV[x + 1] == '1' then
+  redis.call('HSET', KEYS[names], ARGV[3], ARGV[x + 2])
+else
+  redis.call('HDEL', KEYS[names], ARGV[3])
+end
+for a = 1, attrs do
+  local field, value = 'a:' .. ARGV[x + 1 + 2 * a], ARGV[x + 2 + 2 * a]
+  local old = redis.call('HGET', KEYS[1], field)
+  if old ~= value then
+    if old then redis.call('ZREM', KEYS[names + a], #old .. ':' .. old .. ARGV[3]) end
+    redis.call('ZADD', KEYS[names + a], 0, #value .. ':' .. value .. ARGV[3])
+    redis.call('HSET', KEYS[1], field, value)
+  end
+end
 return 1
 """
+
+
+def attribute_member(value: str, user_id: str) -> str:
+    """A user's member in an attribute's zset (`Keys.attribute`): the value's UTF-8 length,
+    ':', the value, then the user id, all scored 0, so the users with one value are one
+    lexicographic range (`attribute_range`) and no value's range holds another's."""
+    return f"{len(value.encode())}:{value}{user_id}"
+
+
+def attribute_range(value: str) -> tuple[bytes, bytes]:
+    """The ZRANGEBYLEX bounds of the members with this value: from the prefix on, before the
+    prefix followed by 0xFF (a byte UTF-8 never has)."""
+    prefix = f"{len(value.encode())}:{value}".encode()
+    return b"[" + prefix, b"(" + prefix + b"\xff"
+
+
+def user_of_attribute_member(member: bytes, value: str) -> str:
+    """The user id in a member of `attribute_range(value)`."""
+    return member[len(f"{len(value.encode())}:{value}".encode()) :].decode()
 
 
 # KEYS[1] = rebuilding token, KEYS[2] = epoch; ARGV[1] = token, ARGV[2] = epoch ms.
@@ -183,13 +237,22 @@ class Keys:
         """The users ranked by their current (`kind` "active") or longest streak."""
         return f"{self.prefix}{self.scope}streak:{kind}"
 
+    @property
+    def names(self) -> str:
+        """The users' names (user id -> name; absent: no name), for the pages of a board."""
+        return f"{self.prefix}{self.scope}names"
+
+    def attribute(self, key: str) -> str:
+        """The users with attribute `key`, by value (`attribute_member`), for filters."""
+        return f"{self.prefix}{self.scope}attr:{key}"
+
     def year(self, kind: str, key: str, year: int) -> str:
         """The year's changes of one metric (`kind` "metric") or points system ("points")."""
         return f"{self.prefix}{self.scope}year:{kind}:{key}:{year}"
 
     @property
     def epoch(self) -> str:
-        return f"{self.prefix}epoch"
+        return f"{self.prefix}epoch{LAYOUT}"
 
     @property
     def rebuilding(self) -> str:
@@ -198,7 +261,7 @@ class Keys:
     @property
     def board_epoch(self) -> str:
         """The board views' own epoch marker (`processors.board_views`)."""
-        return f"{self.prefix}board-epoch"
+        return f"{self.prefix}board-epoch{LAYOUT}"
 
     @property
     def board_rebuilding(self) -> str:

@@ -9,21 +9,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
+import orjson
 import pytest
 from redis.asyncio import Redis
+from starlette.requests import Request
 
+from deploy.settings import REPO_DIR
+from ingest.routes_leaderboards import LeaderboardRoutes
+from ingest.routes_points import PointsRoutes
 from ingest.views import ViewReader
 from processors.board_views import BoardProjector
 from processors.fold import evolve
 from processors.projector import Projector, clear
 from processors.ranking import Ranking
+from schemas import api_points
 from schemas.api import ApiError
 from schemas.commands import MetricTracked, User
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.rules import load_rules
 from schemas.state import UserState, encode_state
+from schemas.values import replace
 from schemas.views import Keys, decode_view
 from tests.integration.gateway.conftest import RULES
 
@@ -182,3 +190,104 @@ async def test_board_values_beyond_2_53_rank_in_redis_as_the_ranker_ranks_them(
     assert [e.user_id for e in ranker.entries()] == ["mid", "late", "early"]
     standing = await reader.board_standing("top|all|", "late")
     assert standing is not None and standing[0] == 1  # second (0 is first)
+
+
+# --- bounded reads: the names hash and the attribute index (issue 18) -----------------------
+
+EXAMPLE = load_rules(REPO_DIR / "deploy" / "rules.example.toml")
+
+
+def _user(i: int, words: int, name: str | None, **attributes: str) -> UserState:
+    """One user after one event of `words` words (the example rules: 10 XP per 100 words)."""
+    cmd = MetricTracked(
+        event_id=f"e-{i}",
+        time_ms=1_774_692_000_000,
+        user=User(id=f"user-{i:04d}", name=name, attributes=attributes or None),
+        metric="words-written",
+        value=Decimal(words),
+    )
+    state, _ = evolve(None, cmd, EXAMPLE)
+    return state
+
+
+def _request(path: str, query: str, **params: str) -> Request:
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "path_params": params}
+    return Request({**scope, "query_string": query.encode()})
+
+
+async def _commands(redis: Redis) -> int:
+    return int((await redis.info("stats"))["total_commands_processed"])
+
+
+async def test_the_points_summary_filtered_by_attributes_reads_no_document(redis: Redis) -> None:
+    """300 users, every third on plan "pro": the summary of the pro users counts from the
+    attribute index (one range read, one ZMSCORE, and the epoch check), and answers what a
+    walk over every user's view document gives."""
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}:")
+    states = [
+        _user(i, 100 * (1 + i % 7), f"W{i}", plan="pro" if i % 3 == 0 else "free", region="eu")
+        for i in range(300)
+    ]
+    await Projector(redis, keys, EXAMPLE).apply(
+        Rec(i, encode_state(s)) for i, s in enumerate(states)
+    )
+    await redis.set(keys.epoch, 1)
+    gw: Any = SimpleNamespace(views=ViewReader(redis, keys), rules=EXAMPLE)
+    before = await _commands(redis)
+    response = await PointsRoutes(gw).summary(
+        _request("/v1/points/xp/summary", "userAttributes=plan:pro", key="xp")
+    )
+    ran = await _commands(redis) - before - 1  # less the INFO that counted
+    assert ran <= 3
+    docs = [decode_view(await redis.hget(keys.user(s.user_id), "doc") or b"{}") for s in states]
+    pro = [int(d["points"]["xp"]["total"]) for d in docs if d["attributes"]["plan"] == "pro"]
+    assert len(pro) == 100
+    ranges = api_points.summary_ranges(max(pro))
+    expected = api_points.summary_json(ranges, api_points.count_ranges(pro, ranges))
+    assert orjson.loads(response.body) == expected
+
+
+async def test_the_attribute_index_follows_a_changed_value_and_never_mixes_values(
+    redis: Redis,
+) -> None:
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}:")
+    proj = Projector(redis, keys, EXAMPLE)
+    reader = ViewReader(redis, keys)
+    users = [
+        _user(0, 100, None, plan="pro"),
+        _user(1, 200, None, plan="pro2"),  # "pro" and more
+        _user(2, 300, None, plan=""),  # an empty value
+        _user(3, 400, None, plan="pro", team="a"),
+    ]
+    await proj.apply(Rec(i, encode_state(s)) for i, s in enumerate(users))
+    xp = [int(s.points["xp"].total) for s in users]  # the states' own totals, all different
+    assert len(set(xp)) == 4
+
+    async def where(**attrs: str) -> list[int]:
+        return sorted(await reader.points_totals_where("xp", attrs))
+
+    assert await where(plan="pro") == sorted([xp[0], xp[3]])
+    assert await where(plan="pro2") == [xp[1]]
+    assert await where(plan="") == [xp[2]]
+    assert await where(plan="pro", team="a") == [xp[3]]
+    assert await where(plan="pr") == []
+    await proj.apply([Rec(4, encode_state(replace(users[0], attributes={"plan": "free"})))])
+    assert await where(plan="pro") == [xp[3]]
+    assert await where(plan="free") == [xp[0]]
+
+
+async def test_a_board_pages_names_are_one_read_of_the_names_hash(redis: Redis) -> None:
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}:")
+    proj = Projector(redis, keys, EXAMPLE)
+    states = [_user(i, 100, None if i % 10 == 0 else f"Writer {i}") for i in range(200)]
+    await proj.apply(Rec(i, encode_state(s)) for i, s in enumerate(states))
+    await redis.set(keys.epoch, 1)
+    gw: Any = SimpleNamespace(views=ViewReader(redis, keys), rules=EXAMPLE)
+    ids = [s.user_id for s in states]
+    before = await _commands(redis)
+    names = await LeaderboardRoutes(gw).names(ids)
+    assert await _commands(redis) - before - 1 <= 2  # HMGET and the epoch check
+    assert names == [None if i % 10 == 0 else f"Writer {i}" for i in range(200)]
+    renamed = replace(states[5], name="Quill")
+    await proj.apply([Rec(200, encode_state(renamed))])
+    assert await LeaderboardRoutes(gw).names(["user-0005", "nobody"]) == ["Quill", None]
