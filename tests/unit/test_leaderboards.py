@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -401,3 +401,40 @@ def test_each_weekly_run_ends_with_the_sum_of_its_own_changes(
             last[r.run if r.board == "weekly-words" else "total"] = r.value
     assert {k: v for k, v in last.items() if k != "total"} == sums
     assert last.get("total", D(0)) == total
+
+
+def two_newest_runs(events: list[tuple[str, int]]) -> dict[str, Decimal]:
+    """An independent model of the late-event rule: the runs kept are the two newest the user
+    touched; an event older than both is dropped, any other adds to its run (starting it),
+    and a third run pushes out the oldest. Runs by a naive week walk from Sunday."""
+    kept: dict[str, Decimal] = {}
+    for iso, n in events:
+        day = date.fromisoformat(iso[:10])
+        run = (day - timedelta(days=(day.weekday() + 1) % 7)).isoformat()  # back to Sunday
+        if len(kept) == 2 and run < min(kept):
+            continue
+        kept[run] = kept.get(run, D(0)) + n
+        if len(kept) > 2:
+            del kept[min(kept)]
+    return kept
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 42 * 86_400 - 1).map(  # 1 March to 11 April 2025, in seconds
+                lambda s: (datetime(2025, 3, 1, tzinfo=UTC) + timedelta(seconds=s)).isoformat()
+            ),
+            st.integers(1, 50),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_the_held_runs_are_the_two_newest_the_user_touched(events: list[tuple[str, int]]) -> None:
+    held, _ = weekly_scores(events)
+    assert held is not None
+    got = {held.run: held.value}
+    if held.earlier is not None:
+        got[held.earlier.run] = held.earlier.value
+    assert got == two_newest_runs(events)
