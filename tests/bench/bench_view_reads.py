@@ -29,10 +29,11 @@ from deploy.local import RedisServer, free_port
 from deploy.settings import REPO_DIR
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.views import ViewReader
-from processors.fold import evolve
+from processors.core.fold import evolve
 from processors.projector import Projector
 from schemas.commands import MetricTracked, User
-from schemas.rules import Rules, load_rules
+from schemas.rules import Rules
+from schemas.rules_parse import load_rules
 from schemas.state import UserState, encode_state
 from schemas.views import Keys
 

@@ -18,18 +18,18 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 
 from deploy.settings import REPO_DIR
+from ingest.http import api_points
+from ingest.http.api import ApiError
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
 from ingest.views import ViewReader
 from processors.board_views import BoardProjector
-from processors.fold import evolve
+from processors.core.fold import evolve
+from processors.core.ranking import Ranking
 from processors.projector import Projector, clear
-from processors.ranking import Ranking
-from schemas import api_points
-from schemas.api import ApiError
 from schemas.commands import MetricTracked, User
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
-from schemas.rules import load_rules
+from schemas.rules_parse import load_rules
 from schemas.state import UserState, encode_state
 from schemas.values import replace
 from schemas.views import Keys, decode_view

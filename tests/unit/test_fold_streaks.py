@@ -11,7 +11,7 @@ from decimal import Decimal
 from processors.core.fold import close_periods
 from processors.ticker import ticks_due
 from schemas.commands import MAX_TIME_MS, MetricTracked
-from schemas.rules import parse_rules
+from schemas.rules_parse import parse_rules
 from schemas.state import HistoryEntry, StreakState, encode_state
 from schemas.values import replace as _changed
 from tests.unit.fold_helpers import Run, at
