@@ -67,10 +67,11 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
 
 A tenant's users (`schemas.tenants`) have the same per-user and aggregate keys with
 `tenant:{tenant}:` (percent-encoded) after the prefix (`Keys.scoped`):
-`{prefix}tenant:acme:user:18`, its own users set, completion sets, points, streak and yearly sets,
-with the ids the tenant knows. A tenant's rankings are rankings of their own (the group
-starts with `@{tenant}`), so `board:`, `board-member:` and `rank-history:` keys need no
-scope; their members are the ids the tenant knows. The markers are shared.
+`{prefix}tenant:acme:user:18`, its own users set, completion sets, points, streak and yearly
+sets, names hash and attribute index, with the ids the tenant knows. A tenant's rankings
+are rankings of their own (the group starts with `@{tenant}`), so `board:`, `board-member:`
+and `rank-history:` keys need no scope; their members are the ids the tenant knows. The
+markers are shared.
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
