@@ -57,9 +57,9 @@ class LeaderboardRoutes:
         return run_id(board, day if last is None else min(day, last))
 
     async def names(self, user_ids: list[str]) -> list[str | None]:
-        """The users' names from their view documents (None: no name, or no document)."""
-        docs = await self.gw.views.users(user_ids) if user_ids else []
-        return [(doc or {}).get("name") for doc in docs]
+        """The users' names (None: no name, or no document), in one read of the names hash
+        the projector keeps, not a view document per entry."""
+        return await self.gw.views.names(user_ids)
 
     # --- GET /leaderboards ---------------------------------------------------------------
 

@@ -15,8 +15,6 @@ from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
 from schemas.rules import PointsSystem
 
-USERS_PER_READ = 1000  # view documents read per round trip when filtering by attributes
-
 
 @dataclass
 class PointsRoutes:
@@ -77,23 +75,10 @@ class PointsRoutes:
             ranges = api_points.summary_ranges(await views.points_top(system.key))
             counts = await views.points_counts(system.key, [(None, 0), *ranges[1:]])
         else:
-            totals = await self.filtered_totals(system.key, attrs)
+            totals = await views.points_totals_where(system.key, attrs)
             ranges = api_points.summary_ranges(max(totals, default=0))
             counts = api_points.count_ranges(totals, ranges)
         return JSON(api_points.summary_json(ranges, counts))
-
-    async def filtered_totals(self, system: str, attrs: dict[str, str]) -> list[int]:
-        """The totals of the users whose attributes match every pair of `attrs`."""
-        totals = await self.gw.views.points_totals(system)
-        ids = list(totals)
-        out: list[int] = []
-        for i in range(0, len(ids), USERS_PER_READ):
-            chunk = ids[i : i + USERS_PER_READ]
-            for uid, view in zip(chunk, await self.gw.views.users(chunk), strict=True):
-                have = (view or {}).get("attributes") or {}
-                if all(have.get(k) == v for k, v in attrs.items()):
-                    out.append(totals[uid])
-        return out
 
     async def levels(self, request: Request) -> JSON:
         return JSON([api_points.level_json(lv) for lv in self.system(request).levels])

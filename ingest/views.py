@@ -8,7 +8,7 @@ participants' daily histories (`Keys.rank_history_epoch`), never an empty histor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -16,7 +16,14 @@ from redis.exceptions import RedisError
 
 from ingest.http.api import ApiError
 from ingest.tenancy import TENANT
-from schemas.views import HistoryDay, Keys, decode_view, parse_history_member
+from schemas.views import (
+    HistoryDay,
+    Keys,
+    attribute_range,
+    decode_view,
+    parse_history_member,
+    user_of_attribute_member,
+)
 
 
 def rebuilding() -> ApiError:
@@ -41,7 +48,8 @@ Entry = tuple[str, float]  # a ranking's participant: user id, value
 
 
 def _user_of(member: bytes | str) -> str:
-    """The user id in a ranking's member (`schemas.views.board_member`: reached ms, ':', id)."""
+    """The user id in a ranking's member (`schemas.views.board_member`: the exact value and
+    reached ms without a ':', then ':', then the id)."""
     text = member.decode() if isinstance(member, bytes) else member
     return text.split(":", 1)[1]
 
@@ -105,13 +113,37 @@ class ViewReader:
             pipe.zcount(self.keys.points(system), lo, hi)
         return [int(n) for n in await pipe.execute()]
 
-    async def points_totals(self, system: str) -> dict[str, int]:
-        """Every user's total in the points system (for filters the sorted set cannot do)."""
-        pairs: list[Any] = await self.redis.zrange(self.keys.points(system), 0, -1, withscores=True)
-        out: dict[str, int] = {}
-        for member, score in pairs:
-            out[member.decode() if isinstance(member, bytes) else str(member)] = int(score)
-        return out
+    async def points_totals_where(self, system: str, attrs: Mapping[str, str]) -> list[int]:
+        """The totals in the points system of the users whose attributes match every pair of
+        `attrs` (at least one): one range of the attribute index per pair
+        (`schemas.views.attribute_member`), then one ZMSCORE of the users in all of them.
+        Reads the matching ids and their totals, never a view document."""
+        keys = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        for key, value in attrs.items():
+            pipe.zrangebylex(keys.attribute(key), *attribute_range(value))
+        found = await pipe.execute()
+        users: set[str] | None = None
+        for value, members in zip(attrs.values(), found, strict=True):
+            ids = {user_of_attribute_member(m, value) for m in members}
+            users = ids if users is None else users & ids
+        if not users:
+            return []
+        scores = await self.redis.zmscore(keys.points(system), sorted(users))
+        return [int(s) for s in scores if s is not None]
+
+    async def names(self, user_ids: Sequence[str]) -> list[str | None]:
+        """The users' names (None: no name, or unknown), in one HMGET of the names hash; 503
+        when one is missing while the views are being rebuilt."""
+        if not user_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(self.keys.names, list(user_ids))
+        pipe.exists(self.keys.epoch)
+        names, whole = await pipe.execute()
+        if not whole and None in names:
+            raise rebuilding()
+        return [None if n is None else n.decode() for n in names]
 
     async def streak_ranking(self, kind: str, limit: int) -> list[tuple[str, int]]:
         """The first `limit` users by current (`kind` "active") or longest streak, each

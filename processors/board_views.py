@@ -44,6 +44,7 @@ from schemas.views import (
     WRITE_BOARD,
     HistoryDay,
     Keys,
+    Positioned,
     board_member,
     history_member,
     parse_history_member,
@@ -62,6 +63,7 @@ class BoardKeys:
         self.pattern = f"{keys.prefix}board*"
         self.epoch = keys.board_epoch
         self.rebuilding = keys.board_rebuilding
+        self.markers = (self.epoch,)
 
 
 class _Decoding:
@@ -70,8 +72,9 @@ class _Decoding:
 
     invalid: int
 
-    def decoded(self, values: Iterable[bytes | None]) -> Iterator[LeaderboardRecord]:
-        for raw in values:
+    def decoded(self, records: Iterable[Positioned]) -> Iterator[LeaderboardRecord]:
+        for rec in records:
+            raw = rec.value
             if raw is None:
                 continue
             try:
@@ -91,10 +94,10 @@ class BoardProjector(_Decoding):
         self.applied = 0
         self.invalid = 0
 
-    async def apply(self, values: Iterable[bytes | None]) -> int:
-        """Write these changelog values in order; the number of entries written."""
+    async def apply(self, records: Iterable[Positioned]) -> int:
+        """Write these changelog records in order; the number of entries written."""
         latest: dict[tuple[str, str], ScoreChanged] = {}
-        for change in self.decoded(values):
+        for change in self.decoded(records):
             if isinstance(change, ScoreChanged):
                 latest[(change.ranking, change.user_id)] = change
         if not latest:
@@ -103,8 +106,11 @@ class BoardProjector(_Decoding):
         pipe = self.redis.pipeline(transaction=False)
         for (ranking, qualified), change in latest.items():
             user = split_user(qualified)[1]  # a tenant's ranking holds its users only
-            score = "" if change.value is None else repr(-float(change.value))
-            member = board_member(change.time_ms, user)
+            if change.value is None:
+                score, member = "", ""  # a leave: the script removes the stored member
+            else:
+                score = repr(-float(change.value))  # a double: the member orders exactly
+                member = board_member(change.value, change.time_ms, user)
             await self.script(
                 keys=[keys.board(ranking), keys.board_members(ranking)],
                 args=[user, member, score],
@@ -124,6 +130,7 @@ class HistoryKeys:
         self.pattern = f"{keys.prefix}rank-history*"
         self.epoch = keys.rank_history_epoch
         self.rebuilding = keys.rank_history_rebuilding
+        self.markers = (self.epoch,)
 
 
 Participant = tuple[str, str]  # (ranking, user id)
@@ -138,18 +145,18 @@ class HistoryProjector(_Decoding):
         self.applied = 0
         self.invalid = 0
 
-    def changes(self, values: Iterable[bytes | None]) -> dict[Participant, list[RankChanged]]:
+    def changes(self, records: Iterable[Positioned]) -> dict[Participant, list[RankChanged]]:
         """The rank changes among these records, per participant and ranking, in order."""
         out: dict[Participant, list[RankChanged]] = {}
-        for change in self.decoded(values):
+        for change in self.decoded(records):
             if isinstance(change, RankChanged):
                 ranking = ranking_key(change.board, change.run, change.group)
                 out.setdefault((ranking, change.user_id), []).append(change)
         return out
 
-    async def apply(self, values: Iterable[bytes | None]) -> int:
+    async def apply(self, records: Iterable[Positioned]) -> int:
         """Fold these records into the histories; the number of days written."""
-        changes = self.changes(values)
+        changes = self.changes(records)
         if not changes:
             return 0
         keys = [

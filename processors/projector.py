@@ -13,15 +13,17 @@ its history and the points.
 A tenant's user (`schemas.tenants`) is written under the tenant's keys (`Keys.scoped`) with
 the id the tenant knows.
 
-Idempotent: a document is written only when its state version (commands applied) is not older
-than the stored one (`schemas.views.WRITE_USER`, a Lua compare-and-set), and completions are
-set members, so redelivery after a crash changes nothing. Offsets are committed after the
-Redis writes (at least once).
+Idempotent: a document is written only when its state record's offset on the changelog is not
+older than the stored one (`schemas.views.WRITE_USER`, a Lua compare-and-set), and completions
+are set members, so redelivery after a crash changes nothing, and a replay's rebuilt state
+(written after the live ones) replaces the view even when it applied fewer commands. Offsets
+are committed after the Redis writes (at least once).
 
-`rebuild` clears the views and replays the changelog from the beginning up to its current end,
-then writes the epoch marker (`schemas.views.Keys.epoch`). `run` checks the marker about once
-a second and rebuilds by itself when it is missing: Redis lost the views (a flush, a restart
-without persistence), or they were never built whole (the first start).
+`rebuild` takes its lease, drops the epoch markers, clears the views and replays the changelog
+from the beginning up to its current end, then writes the epoch marker
+(`schemas.views.Keys.epoch`). `run` checks the marker about once a second and rebuilds by
+itself when it is missing: Redis lost the views (a flush, a restart without persistence), or
+they were never built whole (the first start).
 
 The leaderboard views (`processors.board_views`) are kept the same way from
 `podium.ranking.state`, by a second loop of the same process in its own group, and the
@@ -52,7 +54,14 @@ from schemas.rules import Rules
 from schemas.state import UserState, decode_state
 from schemas.tenants import split_user
 from schemas.topics import Names
-from schemas.views import FINISH_REBUILD, REBUILD_LEASE_S, WRITE_USER, Keys, encode_view
+from schemas.views import (
+    FINISH_REBUILD,
+    REBUILD_LEASE_S,
+    WRITE_USER,
+    Keys,
+    Positioned,
+    encode_view,
+)
 
 log = logging.getLogger("podium.projector")
 EPOCH_CHECK_S = 1.0  # how often the live projector looks for the views' epoch marker
@@ -71,6 +80,8 @@ class _Pattern(Protocol):
     def epoch(self) -> str: ...
     @property
     def rebuilding(self) -> str: ...
+    @property
+    def markers(self) -> tuple[str, ...]: ...
 
 
 class Applies(Protocol):
@@ -80,7 +91,7 @@ class Applies(Protocol):
     def redis(self) -> Redis: ...
     @property
     def keys(self) -> _Pattern: ...
-    async def apply(self, values: Iterable[bytes | None]) -> int: ...
+    async def apply(self, records: Iterable[Positioned]) -> int: ...
 
 
 class Projector:
@@ -94,25 +105,13 @@ class Projector:
         self.applied = 0
         self.invalid = 0
 
-    async def apply(self, values: Iterable[bytes | None]) -> int:
-        """Write the views of these changelog values; the number of documents written."""
-        latest: dict[str, UserState] = {}
-        for raw in values:
-            if raw is None:  # a tombstone: users are never deleted from the views
-                continue
-            try:
-                state = decode_state(raw)
-            except InvalidRecord as exc:
-                self.invalid += 1
-                log.warning("skipping a state record that does not decode: %s", exc.reason)
-                continue
-            prev = latest.get(state.user_id)
-            if prev is None or prev.events <= state.events:
-                latest[state.user_id] = state
+    async def apply(self, records: Iterable[Positioned]) -> int:
+        """Write the views of these changelog records; the number of documents written."""
+        latest = self.latest(records)
         if not latest:
             return 0
         pipe = self.redis.pipeline(transaction=False)
-        for state in latest.values():
+        for offset, state in latest.values():
             tenant, uid = split_user(state.user_id)
             scope = self.keys.scoped(tenant)
             doc = encode_view(user_view(state, self.rules) | {"userId": uid})
@@ -123,13 +122,50 @@ class Projector:
                 *(scope.completed(a) for a in sorted(state.achievements)),
                 *scored,
                 *left,
+                *self.index_keys(state, scope),
             ]
-            args: list[int | str | bytes] = [state.events, doc, uid]
+            args: list[int | str | bytes] = [offset, doc, uid]
             args.extend((len(scored), len(left), *scored.values()))
+            args.extend(self.index_args(state))
             await self.script(keys=keys, args=args, client=pipe)
         written = sum(int(x) for x in await pipe.execute())
         self.applied += written
         return written
+
+    @staticmethod
+    def index_keys(state: UserState, keys: Keys) -> list[str]:
+        """The index's keys for the user (`WRITE_USER`): the names hash, then one attribute
+        zset per attribute (sorted by key, as `index_args`)."""
+        return [keys.names, *(keys.attribute(k) for k in sorted(state.attributes))]
+
+    @staticmethod
+    def index_args(state: UserState) -> list[int | str]:
+        """The index's arguments (`WRITE_USER`): the number of attributes, the name (with a
+        "1", or "0" and "" for none), then each attribute's key and value."""
+        attrs = state.attributes
+        name = ("0", "") if state.name is None else ("1", state.name)
+        args: list[int | str] = [len(attrs), *name]
+        for key in sorted(attrs):
+            args.extend((key, attrs[key]))
+        return args
+
+    def latest(self, records: Iterable[Positioned]) -> dict[str, tuple[int, UserState]]:
+        """Each user's state of the greatest offset among these records (a user's states are
+        on one partition: the greatest offset is the latest decided), with that offset."""
+        latest: dict[str, tuple[int, UserState]] = {}
+        for rec in records:
+            if rec.value is None:  # a tombstone: users are never deleted from the views
+                continue
+            try:
+                state = decode_state(rec.value)
+            except InvalidRecord as exc:
+                self.invalid += 1
+                log.warning("skipping a state record that does not decode: %s", exc.reason)
+                continue
+            prev = latest.get(state.user_id)
+            if prev is None or prev[0] <= rec.offset:
+                latest[state.user_id] = (rec.offset, state)
+        return latest
 
     def scores(self, state: UserState, keys: Keys) -> tuple[dict[str, int | str], list[str]]:
         """The sorted sets (of the user's tenant, `keys`) the user is scored in (the points
@@ -198,7 +234,7 @@ async def run(
                 checked = time.monotonic()
             batches = await cons.getmany(timeout_ms=200, max_records=5000)
             if batches:
-                await projector.apply(r.value for recs in batches.values() for r in recs)
+                await projector.apply(r for recs in batches.values() for r in recs)
                 applied = True
             if applied and time.monotonic() - committed >= COMMIT_INTERVAL_S:
                 await cons.commit()
@@ -234,10 +270,16 @@ async def stop(cons: AIOKafkaConsumer) -> None:
 
 
 async def clear(redis: Redis, keys: _Pattern) -> int:
-    """Delete every key of the views; how many."""
-    deleted = 0
+    """Delete every key of the views but the rebuild's lease; how many. The epoch markers go
+    first: while the views go, a reader finds no marker and answers 503, never a false 404
+    for a document already deleted."""
+    deleted = int(await redis.unlink(*keys.markers))
+    lease = keys.rebuilding.encode()
     async for key in redis.scan_iter(match=keys.pattern, count=1000):
-        deleted += int(await redis.unlink(key))
+        if key != lease:
+            deleted += int(await redis.unlink(key))
+            if deleted % 10_000 == 0:  # a long clear keeps its lease, as a replay's batch does
+                await redis.expire(lease, REBUILD_LEASE_S)
     return deleted
 
 
@@ -250,9 +292,9 @@ async def rebuild(
     """Clear the views, replay the whole changelog up to its current end and set the epoch
     marker; records read. Redone when Redis lost the views again meanwhile."""
     while True:
-        await clear(projector.redis, projector.keys)
-        token = uuid.uuid4().hex
+        token = uuid.uuid4().hex  # the lease first: the live loop starts no second rebuild
         await projector.redis.set(projector.keys.rebuilding, token, ex=REBUILD_LEASE_S)
+        await clear(projector.redis, projector.keys)
         seen = await replay(bootstrap, topic, projector, progress)
         keys = [projector.keys.rebuilding, projector.keys.epoch]
         now_ms = time.time_ns() // 1_000_000
@@ -283,11 +325,11 @@ async def replay(
         seen = 0
         while remaining:
             batches = await cons.getmany(*remaining, timeout_ms=500, max_records=10000)
-            values: list[bytes | None] = []
+            records: list[Positioned] = []
             for tp, recs in batches.items():
-                values.extend(r.value for r in recs if r.offset < ends[tp])
+                records.extend(r for r in recs if r.offset < ends[tp])
                 seen += sum(1 for r in recs if r.offset < ends[tp])
-            await projector.apply(values)
+            await projector.apply(records)
             await projector.redis.expire(projector.keys.rebuilding, REBUILD_LEASE_S)
             for tp in list(remaining):
                 if await cons.position(tp) >= ends[tp]:

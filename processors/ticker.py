@@ -9,7 +9,7 @@ with a time points trigger whose interval has ended since its last command, or w
 anniversary achievement whose day has come, writes one tick keyed by the user id. The
 tick's event id is `tick:{at_ms}:{user}`, so running the same tick twice changes nothing
 (the fold drops a repeated event id). Run it from cron, e.g. hourly; the fold applies
-`close_periods`.
+`close_periods` as of `tick_settles_at` (the tick's time less the streak's grace).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from processors.core import points
-from processors.core.fold import anniversary_due, close_periods
+from processors.core.fold import anniversary_due, close_periods, tick_settles_at
 from processors.runtime.changelog import partition_count, read_latest
 from schemas.commands import ClockTicked, encode_command
 from schemas.rules import Rules
@@ -48,7 +48,7 @@ def ticks_due(latest: dict[str, bytes], at_ms: int, rules: Rules) -> list[ClockT
         )
         if not due and state.streak.length == 0:
             continue
-        if due or close_periods(state, at_ms, rules)[1]:
+        if due or close_periods(state, tick_settles_at(at_ms, rules), rules)[1]:
             out.append(ClockTicked(event_id=f"tick:{at_ms}:{uid}", time_ms=at_ms, user_id=uid))
     return out
 

@@ -108,14 +108,17 @@ class RankChanged(_Record, frozen=True, kw_only=True, tag="rank"):
     backfilled: bool = False
 
 
-class BoardScore(msgspec.Struct, frozen=True, rename="camel"):
+class BoardScore(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     """A user's score on one board: the run and group it belongs to, and when it was reached.
-    The user's state holds one per board (`Mapping[str, BoardScore]`, board key -> score)."""
+    The user's state holds one per board (`Mapping[str, BoardScore]`, board key -> score):
+    the newest run the user scored in, and in `earlier` the run before it the user scored in
+    (so a late event can still count into it; `earlier.earlier` is always None)."""
 
     run: str
     group: str | None  # None: a breakdown attribute is missing, the user is in no ranking
     value: Decimal
     reached_ms: int
+    earlier: BoardScore | None = None  # absent from the bytes when None
 
 
 LeaderboardRecord = ScoreChanged | RankChanged

@@ -80,6 +80,13 @@ class Streak:
     # daily only: local weekdays (JavaScript's getDay(), 0 = Sunday ... 6 = Saturday) that
     # do not count: a missed one pauses the streak instead of losing it
     days_off: frozenset[int] = frozenset()
+    # a tick settles the periods that ended this long before its own time: an event stamped
+    # just before a period's end and logged just after the tick still counts for its period
+    tick_grace_seconds: int = 300
+
+    @property
+    def tick_grace_ms(self) -> int:
+        return self.tick_grace_seconds * 1000
 
 
 IDEMPOTENCY_WINDOW = 1_000

@@ -208,7 +208,15 @@ def _streak(d: Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
     t = d.table(
         raw,
         "streak",
-        ("frequency", "combine", "thresholds", "freezes", "history_periods", "days_off"),
+        (
+            "frequency",
+            "combine",
+            "thresholds",
+            "freezes",
+            "history_periods",
+            "days_off",
+            "tick_grace_seconds",
+        ),
     )
     frequency = t.get("frequency")
     if frequency not in FREQUENCIES:
@@ -236,7 +244,8 @@ def _streak(d: Doc, raw: object, metrics: Mapping[str, Metric]) -> Streak:
     freezes = None if "freezes" not in t else _freezes(d, t["freezes"])
     history = d.integer(t.get("history_periods", 30), "streak.history_periods", 1, 1000)
     days_off = _days_off(d, t["days_off"], frequency) if "days_off" in t else frozenset()
-    return Streak(frequency, tuple(thresholds), combine, freezes, history, days_off)
+    grace = d.integer(t.get("tick_grace_seconds", 300), "streak.tick_grace_seconds", 0, 3600)
+    return Streak(frequency, tuple(thresholds), combine, freezes, history, days_off, grace)
 
 
 def _days_off(d: Doc, raw: object, frequency: str) -> frozenset[int]:

@@ -48,6 +48,7 @@ BOARD_SCORE_BYTES = 26 + INT_BYTES + 8 + 10 + 10 + DECIMAL_BYTES + 2
 without the board key. A breakdown group's text (`attr=value&...`, percent-encoded) replaces
 `null`: its attribute names count here, their values as profile (they are the user's)."""
 LEADERBOARDS_BYTES = 18  # `"leaderboards":{},` (absent until the user first scores)
+EARLIER_BYTES = 10  # `"earlier":` before the earlier run's score, inside the newest's
 
 
 def state_bytes_bound(rules: Rules) -> int:
@@ -75,11 +76,15 @@ def state_bytes_bound(rules: Rules) -> int:
 
 
 def boards_bytes_bound(rules: Rules) -> int:
-    """`leaderboards` at its largest: one score per board (its run, group, value, time)."""
+    """`leaderboards` at its largest: two scores per board, the newest run's and the earlier
+    one's inside it (each its run, group, value, time)."""
     if not rules.leaderboards:
         return 0
     return LEADERBOARDS_BYTES + sum(
-        len(key) + 3 + BOARD_SCORE_BYTES + sum(3 * len(a) + 3 for a in board.breakdown_attributes)
+        len(key)
+        + 3
+        + EARLIER_BYTES
+        + 2 * (BOARD_SCORE_BYTES + sum(3 * len(a) + 3 for a in board.breakdown_attributes))
         for key, board in rules.leaderboards.items()
     )
 

@@ -6,12 +6,13 @@ writer; the gateway's GET endpoints read. Everything here can be rebuilt from Ka
 
 Key layout (all under a namespace `prefix`, by default `podium:`):
 
-    {prefix}user:{user_id}          hash  v   = the state's version (commands applied)
+    {prefix}user:{user_id}          hash  at  = the state record's offset on podium.state
                                           doc = JSON `UserView` document (below)
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
-    {prefix}epoch                   string when the views were last built whole (epoch ms);
+    {prefix}epoch:2                 string when the views were last built whole (epoch ms;
+                                          ":2" is the layout's version, `LAYOUT`);
                                           written by the projector after a full rebuild.
                                           Missing = Redis lost the views (flushed, restarted
                                           without persistence) or they are being rebuilt:
@@ -20,6 +21,15 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           `REBUILD_LEASE_S` renewed by each batch it applies
                                           (so the live projector does not start a second one;
                                           the epoch is set only if it survived, `FINISH_REBUILD`)
+    {prefix}names                   hash  user id -> name (users with a name): a board page's
+                                          names in one HMGET, not a document per entry
+    {prefix}attr:{key}              zset  the users with user attribute `key`, all scored 0,
+                                          member = `attribute_member(value, user_id)`: one
+                                          value's users are one ZRANGEBYLEX range (the points
+                                          summary's `userAttributes` filter). The user's hash
+                                          keeps `a:{key}` = the value indexed, so a changed
+                                          value moves the member. The fold never removes an
+                                          attribute (they merge), so neither does the index
     {prefix}points:{system}         zset  the user ids with a standing in the points system
                                           (awarded in it at least once), scored by their
                                           total: the points summary and the level summary
@@ -37,10 +47,12 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
                                           user's kept days cover whole; wrapped's percentiles
                                           count ranges of it
     {prefix}board:{ranking}         zset  one ranking (`board|run|group`): score = -value,
-                                          member = `board_member(reached_ms, user_id)`, so
+                                          member = `board_member(value, reached_ms, user_id)`
+                                          (the exact value first: the score is a double), so
                                           ZRANGE ascending is the exact order (value desc,
-                                          reached first, user id) and ZRANK the position - 1
-    {prefix}board-epoch, {prefix}board-rebuilding   the board views' own epoch marker and
+                                          reached first, user id) and ZRANK the position - 1,
+                                          for every value, above 2^53 too
+    {prefix}board-epoch:2, {prefix}board-rebuilding   the board views' own epoch marker and
                                           rebuild lease, as `epoch` and `rebuilding` above
     {prefix}board-member:{ranking}  hash  user id -> its member in the zset (a move removes
                                           the old member)
@@ -55,15 +67,19 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
 
 A tenant's users (`schemas.tenants`) have the same per-user and aggregate keys with
 `tenant:{tenant}:` (percent-encoded) after the prefix (`Keys.scoped`):
-`{prefix}tenant:acme:user:18`, its own users set, completion sets, points, streak and yearly sets,
-with the ids the tenant knows. A tenant's rankings are rankings of their own (the group
-starts with `@{tenant}`), so `board:`, `board-member:` and `rank-history:` keys need no
-scope; their members are the ids the tenant knows. The markers are shared.
+`{prefix}tenant:acme:user:18`, its own users set, completion sets, points, streak and yearly
+sets, names hash and attribute index, with the ids the tenant knows. A tenant's rankings
+are rankings of their own (the group starts with `@{tenant}`), so `board:`, `board-member:`
+and `rank-history:` keys need no scope; their members are the ids the tenant knows. The
+markers are shared.
 
 The per-user document is written only when its version is newer than or equal to the stored
 one (a Lua compare-and-set, `WRITE_USER`), so an older changelog record never overwrites a
-newer view. Equal versions carry the same state (the fold is deterministic) unless the rules
-changed and the log was replayed, in which case the later record is the one to keep.
+newer view. The version is the state record's offset on `podium.state` (hash field `at`): a
+user's states all land on one partition of that changelog, in the order they were decided,
+and a `podium replay` writes its rebuilt states after the live ones, so the later offset is
+the state to show even when it applied fewer commands (a count of applied commands, the
+version before, kept the live view then). Equal offsets are a redelivery of the same record.
 
 `UserView` JSON (camelCase, decimals as strings, times epoch ms, dates ISO):
 
@@ -88,34 +104,91 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import orjson
 
 DEFAULT_PREFIX = "podium:"
 STREAK_RANKINGS = ("active", "longest")  # the kinds of `Keys.streak_ranking`
+LAYOUT = ":2"
+"""The layout's version, in the user views' and the board views' epoch markers: views built
+under an older layout (before the offset versions, the names hash, the attribute index and
+the exact board members) have no marker of this layout, so the projector rebuilds them on
+its first start after an upgrade, and readers answer 503 meanwhile, as after a flush."""
+
+
+class Positioned(Protocol):
+    """A changelog record as the projector's loops hand it over (aiokafka's `ConsumerRecord`
+    is one): its offset in its partition and its value (None: a tombstone)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+
 
 # KEYS[1] = user hash, KEYS[2] = users set, KEYS[3..] = completion sets, then the zsets the
-# user is scored in (points totals, year changes), then the zsets the user leaves
-# ARGV[1] = version, ARGV[2] = doc, ARGV[3] = user id, ARGV[4] = the number of zsets scored,
-# ARGV[5] = the number left, ARGV[6..] = the user's score in each scored one (in KEYS order).
+# user is scored in (points totals, year changes), then the zsets the user leaves, then the
+# index: the names hash and one attribute zset per attribute of the user
+# ARGV[1] = the state record's offset (the version), ARGV[2] = doc, ARGV[3] = user id,
+# ARGV[4] = the number of zsets scored, ARGV[5] = the number left, ARGV[6..] = the user's
+# score in each scored one (in KEYS order); then the index (`index_args`): the number of
+# attributes, "1" and the name (or "0" and ""), then each attribute's key and value.
 # Returns 1 when written.
 WRITE_USER = """
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
+local cur = tonumber(redis.call('HGET', KEYS[1], 'at') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
+redis.call('HSET', KEYS[1], 'at', ARGV[1], 'doc', ARGV[2])
+redis.call('HDEL', KEYS[1], 'v')
 redis.call('SADD', KEYS[2], ARGV[3])
 local zsets = tonumber(ARGV[4] or '0')
 local gone = tonumber(ARGV[5] or '0')
-local sets = #KEYS - zsets - gone
+local x = 6 + zsets
+local attrs = tonumber(ARGV[x] or '-1')
+local sets = #KEYS - zsets - gone - (attrs + 1)
 for i = 3, sets do redis.call('SADD', KEYS[i], ARGV[3]) end
 for j = 1, zsets do
   redis.call('ZADD', KEYS[sets + j], ARGV[5 + j], ARGV[3])
 end
 for k = 1, gone do redis.call('ZREM', KEYS[sets + zsets + k], ARGV[3]) end
+if attrs < 0 then return 1 end
+local names = sets + zsets + gone + 1
+if ARGV[x + 1] == '1' then
+  redis.call('HSET', KEYS[names], ARGV[3], ARGV[x + 2])
+else
+  redis.call('HDEL', KEYS[names], ARGV[3])
+end
+for a = 1, attrs do
+  local field, value = 'a:' .. ARGV[x + 1 + 2 * a], ARGV[x + 2 + 2 * a]
+  local old = redis.call('HGET', KEYS[1], field)
+  if old ~= value then
+    if old then redis.call('ZREM', KEYS[names + a], #old .. ':' .. old .. ARGV[3]) end
+    redis.call('ZADD', KEYS[names + a], 0, #value .. ':' .. value .. ARGV[3])
+    redis.call('HSET', KEYS[1], field, value)
+  end
+end
 return 1
 """
+
+
+def attribute_member(value: str, user_id: str) -> str:
+    """A user's member in an attribute's zset (`Keys.attribute`): the value's UTF-8 length,
+    ':', the value, then the user id, all scored 0, so the users with one value are one
+    lexicographic range (`attribute_range`) and no value's range holds another's."""
+    return f"{len(value.encode())}:{value}{user_id}"
+
+
+def attribute_range(value: str) -> tuple[bytes, bytes]:
+    """The ZRANGEBYLEX bounds of the members with this value: from the prefix on, before the
+    prefix followed by 0xFF (a byte UTF-8 never has)."""
+    prefix = f"{len(value.encode())}:{value}".encode()
+    return b"[" + prefix, b"(" + prefix + b"\xff"
+
+
+def user_of_attribute_member(member: bytes, value: str) -> str:
+    """The user id in a member of `attribute_range(value)`."""
+    return member[len(f"{len(value.encode())}:{value}".encode()) :].decode()
 
 
 # KEYS[1] = rebuilding token, KEYS[2] = epoch; ARGV[1] = token, ARGV[2] = epoch ms.
@@ -165,13 +238,22 @@ class Keys:
         """The users ranked by their current (`kind` "active") or longest streak."""
         return f"{self.prefix}{self.scope}streak:{kind}"
 
+    @property
+    def names(self) -> str:
+        """The users' names (user id -> name; absent: no name), for the pages of a board."""
+        return f"{self.prefix}{self.scope}names"
+
+    def attribute(self, key: str) -> str:
+        """The users with attribute `key`, by value (`attribute_member`), for filters."""
+        return f"{self.prefix}{self.scope}attr:{key}"
+
     def year(self, kind: str, key: str, year: int) -> str:
         """The year's changes of one metric (`kind` "metric") or points system ("points")."""
         return f"{self.prefix}{self.scope}year:{kind}:{key}:{year}"
 
     @property
     def epoch(self) -> str:
-        return f"{self.prefix}epoch"
+        return f"{self.prefix}epoch{LAYOUT}"
 
     @property
     def rebuilding(self) -> str:
@@ -180,7 +262,7 @@ class Keys:
     @property
     def board_epoch(self) -> str:
         """The board views' own epoch marker (`processors.board_views`)."""
-        return f"{self.prefix}board-epoch"
+        return f"{self.prefix}board-epoch{LAYOUT}"
 
     @property
     def board_rebuilding(self) -> str:
@@ -212,12 +294,43 @@ class Keys:
         """A SCAN pattern matching every key of these views."""
         return f"{self.prefix}*"
 
+    @property
+    def markers(self) -> tuple[str, ...]:
+        """Every epoch marker `pattern` matches: a rebuild drops them before it clears, so a
+        reader answers 503, never a false 404, while the views go."""
+        return (self.epoch, self.board_epoch, self.rank_history_epoch)
 
-def board_member(reached_ms: int, user_id: str) -> str:
-    """A participant's member in a ranking's zset: equal scores order by member bytes, so the
-    zero-padded time first (who reached the value first), then the user id (UTF-8 byte order
-    is code point order, the ranking's own tie order)."""
-    return f"{reached_ms:015d}:{user_id}"
+
+def board_member(value: Decimal, reached_ms: int, user_id: str) -> str:
+    """A participant's member in a ranking's zset. Equal scores order by member bytes, so the
+    member starts with the exact value (`ordered_key(-value)`): the score is a double, and
+    values a double cannot tell apart (above 2^53, or differing beyond 17 digits) share a
+    score; rounding to a double keeps order, so score then member is the exact order. Then the
+    zero-padded time (who reached the value first), then the user id (UTF-8 byte order is
+    code point order, the ranking's own tie order). No ':' before the one ahead of the id."""
+    return f"{ordered_key(value.copy_negate())}{reached_ms:015d}:{user_id}"  # exact: no context
+
+
+_EXPONENT_BIAS = 5000  # adjusted exponents within ±4999: values are 30 digits, exponent ±30
+_COMPLEMENT = str.maketrans("0123456789", "9876543210")
+
+
+def ordered_key(number: Decimal) -> str:
+    """A string whose byte order is the numeric order of `number`, exactly (1.0 and 1 give
+    the same key), and no key is a prefix of another: a sign class ("0" negative, "1" zero,
+    "2" positive), the biased exponent of the leading digit (4 digits), the significant
+    digits without trailing zeros, and a terminator below every digit ("."); a negative's
+    digits are complemented and end above every digit ("~"), so a larger magnitude sorts
+    first. Exponents beyond ±4999 are clamped (the edge admits none near them)."""
+    if number == 0:
+        return "1"
+    sign, digits, _ = number.as_tuple()
+    significant = "".join(map(str, digits)).strip("0")
+    exponent = min(max(number.adjusted(), 1 - _EXPONENT_BIAS), _EXPONENT_BIAS - 1)
+    magnitude = f"{exponent + _EXPONENT_BIAS:04d}{significant}"
+    if sign == 0:
+        return f"2{magnitude}."
+    return f"0{magnitude.translate(_COMPLEMENT)}~"
 
 
 # KEYS[1] = ranking zset, KEYS[2] = its member hash; ARGV = user id, member, score ("" = leave)

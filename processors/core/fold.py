@@ -239,9 +239,12 @@ def _remember_key(
 def _tick(
     state: UserState, cmd: ClockTicked, rules: Rules, events: tuple[str, ...]
 ) -> tuple[UserState, list[FoldRecord]]:
-    """Time passed: settle the streak, and complete the anniversaries the user's local date
-    has reached (with the composites they finish), so an inactive user gets them too."""
-    settled, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
+    """Time passed: settle the streak (as of the tick's time less the grace), and complete
+    the anniversaries the user's local date has reached (with the composites they finish),
+    so an inactive user gets them too."""
+    settled, changes = close_periods(
+        state, tick_settles_at(cmd.time_ms, rules), rules, event_id=cmd.event_id
+    )
     done = _on_anniversary(settled, cmd, rules, [])
     if done:
         attrs, have = settled.attributes, settled.achievements
@@ -342,6 +345,15 @@ def _score(
 
 def _points_totals(state: UserState) -> dict[str, Decimal]:
     return {key: Decimal(system.total) for key, system in state.points.items()}
+
+
+def tick_settles_at(tick_ms: int, rules: Rules) -> int:
+    """The instant up to which a tick at `tick_ms` settles the streak: `tick_grace_seconds`
+    earlier, so an event stamped just before a period's end (a client's clock, a retried
+    request) that is logged after the tick still counts for its period. From the tick's own
+    time, never the wall clock: a replay settles alike."""
+    grace = 0 if rules.streak is None else rules.streak.tick_grace_ms
+    return tick_ms - grace
 
 
 def close_periods(

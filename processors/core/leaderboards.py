@@ -26,6 +26,7 @@ from processors.core.periods import DAY_MS, EPOCH_ORDINAL, zone
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
 from schemas.tenants import split_user, tenant_group
+from schemas.values import replace
 
 Status = Literal["scheduled", "active", "finished"]
 ZERO = Decimal(0)
@@ -226,21 +227,63 @@ def _board(
     out: list[ScoreChanged],
 ) -> BoardScore | None:
     """The user's score on one board after the command (`standings` before and after;
-    `where`: the local date and minute, and the ranking group or None)."""
+    `where`: the local date and minute, and the ranking group or None).
+
+    `held` is the newest run the user scored in, with the run before it in `earlier`. An
+    event of a newer run starts it (the newest becomes the earlier one); an event of the
+    newest or the earlier run counts into that run; an event of a run between the two
+    replaces the earlier one; an event older than both is final and counts on no run. So a
+    late event never overwrites a newer run, and the outcome depends only on the log order.
+    """
     (ordinal, minute), group = where
     if status(board, ordinal) != "active":
         return held
     run = run_id(board, ordinal)
-    current = held if held is not None and held.run == run else None
+    if held is None or run >= held.run:  # run names are ISO dates: they order as strings
+        current = held if held is not None and held.run == run else None
+        new = _entry(board, run, current, standings, moment, minute, group, out)
+        if new is None or new is current:
+            return held
+        kept = _alone(held) if current is None else current.earlier
+        return replace(new, earlier=kept)
+    earlier = held.earlier
+    if earlier is not None and run < earlier.run:
+        return held
+    current = earlier if earlier is not None and earlier.run == run else None
+    new = _entry(board, run, current, standings, moment, minute, group, out)
+    if new is None or new is current:
+        return held
+    return replace(held, earlier=new)
+
+
+def _alone(score: BoardScore | None) -> BoardScore | None:
+    """`score` without its earlier run (what becomes the earlier run of a newer one)."""
+    if score is None or score.earlier is None:
+        return score
+    return replace(score, earlier=None)
+
+
+def _entry(
+    board: Leaderboard,
+    run: str,
+    current: BoardScore | None,
+    standings: tuple[Standing, Standing],
+    moment: Moment,
+    minute: int,
+    group: str | None,
+    out: list[ScoreChanged],
+) -> BoardScore | None:
+    """The user's entry in `run` after the command, `current` itself when unchanged (None:
+    no entry and none started). Its `earlier` is not set here."""
     value = _value(board, current, *standings, minute)
     if current is None:
         if value is None:
-            return held
+            return None
         if group is not None:
             out.append(_record(board, run, group, moment, None, value, moment.time_ms))
         return BoardScore(run, group, value, moment.time_ms)
     if group == current.group and value is None:
-        return held
+        return current
     if group != current.group and current.group is not None:
         out.append(_record(board, run, current.group, moment, current.value, None, moment.time_ms))
     # a move to another group keeps the time the value was reached: the tie rule's order

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,8 +189,17 @@ class FakeViews(ViewReader):
             for lo, hi in ranges
         ]
 
-    async def points_totals(self, system: str) -> dict[str, int]:
-        return self.points_of(system)
+    async def points_totals_where(self, system: str, attrs: Mapping[str, str]) -> list[int]:
+        totals = self.points_of(system)
+        return [
+            total
+            for uid, total in totals.items()
+            if all(self.docs[uid].get("attributes", {}).get(k) == v for k, v in attrs.items())
+        ]
+
+    async def names(self, user_ids: Sequence[str]) -> list[str | None]:
+        docs = await self.users(user_ids)
+        return [(doc or {}).get("name") for doc in docs]
 
     def score(self, ranking: str, user: str, value: float, reached_ms: int = NOW_MS) -> None:
         """A participant's entry in a ranking (`board|run|group`), as the projector keeps it."""

@@ -240,7 +240,7 @@ class Reference:
         if not isinstance(cmd, ClockTicked):
             self._upsert(u, cmd)
         new: set[str] = set()
-        self._advance(u, cmd.time_ms)
+        self._advance(u, self._settles_at(cmd))
         extended = self._fold_command(u, cmd, new)
         self._anniversary_achievements(u, cmd.time_ms, new)
         self._composites(u, cmd.time_ms, new)
@@ -259,6 +259,14 @@ class Reference:
             streak_length=u.length if extended else None,
         )
         return RefResult(False, total, new, extended, list(u.facts), changes)
+
+    def _settles_at(self, cmd: Command) -> int:
+        """A tick settles the streak as of `tick_grace_seconds` before its time; any other
+        command as of its own time."""
+        rule = self.rules.streak
+        if rule is None or not isinstance(cmd, ClockTicked):
+            return cmd.time_ms
+        return cmd.time_ms - rule.tick_grace_seconds * 1000
 
     @staticmethod
     def _is_duplicate(u: RefUser, cmd: Command) -> bool:

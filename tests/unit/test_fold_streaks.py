@@ -4,12 +4,15 @@ user writes 3 words or finishes 1 chapter in it (combine "any" unless stated); f
 
 from __future__ import annotations
 
+from dataclasses import replace as _dataclass_replace
 from datetime import date
 from decimal import Decimal
 
 from processors.core.fold import close_periods
+from processors.ticker import ticks_due
 from schemas.commands import MAX_TIME_MS, MetricTracked
-from schemas.state import HistoryEntry, StreakState
+from schemas.rules_parse import parse_rules
+from schemas.state import HistoryEntry, StreakState, encode_state
 from schemas.values import replace as _changed
 from tests.unit.fold_helpers import Run, at
 from tests.unit.strategies import RULES, make_rules
@@ -302,3 +305,71 @@ def test_changed_replaces_only_the_named_fields() -> None:
         freeze_earned=1,
         history=(entry,),
     )
+
+
+# --- a tick at a period's end: the grace for clock skew (issue 18) --------------------------
+
+
+def test_a_tick_just_after_midnight_leaves_the_day_open_for_an_event_stamped_before_it() -> None:
+    """Issue 18: the tick at 00:00:00.100 is logged before the event stamped 23:59:59.900 of
+    the day before. The tick settles as of 300 s earlier (23:55:00.100 on 2 March), so 2 March
+    is still open and the late event extends the streak for it: 2 days, nothing lost."""
+    run = Run(NO_FREEZES)
+    run.track("2024-03-01T10:00", 3)
+    tick = run.tick("2024-03-03T00:00:00.100")
+    assert run.changes() == []
+    assert tick.streak is not None and tick.streak.length == 1
+    run.track("2024-03-02T23:59:59.900", 3)
+    assert run.changes() == [("extended", "2024-03-02")]
+    assert run.streak == (2, 2, 0)
+
+
+def test_a_tick_settles_a_missed_day_once_the_grace_after_it_has_passed() -> None:
+    """2 March ends at 00:00 on 3 March; with a grace of 300 s a tick at 00:04:59.999 still
+    leaves it open, one at 00:05:00.000 settles it (no freezes: lost)."""
+    run = Run(NO_FREEZES)
+    run.track("2024-03-01T10:00", 3)
+    run.tick("2024-03-03T00:04:59.999")
+    assert run.changes() == []
+    run.tick("2024-03-03T00:05:00.000")
+    assert run.changes() == [("lost", "2024-03-02")]
+    assert run.streak == (0, 1, 0)
+
+
+def test_without_a_grace_the_tick_at_midnight_loses_the_day() -> None:
+    """`tick_grace_seconds = 0`: the behaviour before the grace, the day is lost and the late
+    event counts for the tick's day instead."""
+    streak = NO_FREEZES.streak
+    assert streak is not None
+    rules = _dataclass_replace(NO_FREEZES, streak=_dataclass_replace(streak, tick_grace_seconds=0))
+    run = Run(rules)
+    run.track("2024-03-01T10:00", 3)
+    run.tick("2024-03-03T00:00:00.100")
+    assert run.changes() == [("lost", "2024-03-02")]
+    run.track("2024-03-02T23:59:59.900", 3)
+    assert run.changes() == [("started", "2024-03-03")]
+
+
+def test_an_event_of_the_user_is_not_given_a_grace() -> None:
+    """The grace is the tick's: a user's own event just after midnight makes the new day the
+    current one (a fact of the user's time), so a later-logged event of the day before counts
+    for the new day, as documented under "Time runs forward"."""
+    run = Run(NO_FREEZES)
+    run.track("2024-03-01T10:00", 3)
+    run.track("2024-03-03T00:00:00.100", 1)
+    assert run.changes() == [("lost", "2024-03-02")]
+
+
+def test_podium_tick_writes_no_tick_inside_the_grace_and_one_after_it() -> None:
+    """`ticks_due` decides with the grace as the fold does: a tick inside it would change
+    nothing. Rules with a streak only (no time trigger, no anniversary, no freezes)."""
+    rules = parse_rules(
+        '[metrics.words]\n[streak]\nfrequency = "daily"\n'
+        '[[streak.thresholds]]\nmetric = "words"\nvalue = 3\n'
+    )
+    run = Run(rules)
+    run.track("2024-03-01T10:00", 3)
+    assert run.state is not None
+    raw = {"u1": encode_state(run.state)}
+    assert ticks_due(raw, at("2024-03-03T00:04:59.999"), rules) == []
+    assert [t.user_id for t in ticks_due(raw, at("2024-03-03T00:05"), rules)] == ["u1"]

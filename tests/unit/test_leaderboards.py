@@ -5,7 +5,8 @@ against a calendar) or by a naive walk over the calendar."""
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -202,8 +203,108 @@ def test_a_run_sums_the_changes_in_it_and_the_next_run_starts_from_zero() -> Non
         ("weekly-words", "2025-01-12", None, D(5)),
         ("all-time-words", PERPETUAL_RUN, D(130), D(135)),
     ]
-    assert s3["weekly-words"] == BoardScore("2025-01-12", "", D(5), ms("2025-01-12T10:00:00+00:00"))
+    week_2 = ms("2025-01-07T10:00:00+00:00")
+    assert s3["weekly-words"] == BoardScore(
+        "2025-01-12",
+        "",
+        D(5),
+        ms("2025-01-12T10:00:00+00:00"),
+        BoardScore("2025-01-05", "", D(130), week_2),
+    )
     assert r3[0].id == "u:score:weekly-words:2025-01-12::e-2025-01-12T10:00:00+00:00"
+
+
+def weekly_scores(
+    events: list[tuple[str, int]],
+) -> tuple[BoardScore | None, list[tuple[str, Decimal | None, Decimal | None]]]:
+    """Fold (time, words) events in log order into the weekly board: the score the state
+    holds and the (run, previous, value) of each change."""
+    boards, total = {"weekly-words": WEEKLY}, 0
+    scores: Mapping[str, BoardScore] = {}
+    changes: list[tuple[str, Decimal | None, Decimal | None]] = []
+    for iso, n in events:
+        scores, recs = score_changes(boards, scores, *words(total, total + n), at(iso))
+        total += n
+        changes += [(r.run, r.previous, r.value) for r in recs]
+    return scores.get("weekly-words"), changes
+
+
+# weeks from Sunday: Saturday 2025-03-08 is in the run of 2025-03-02, Sunday 9 March starts
+# the run of 2025-03-09
+SAT, SUN = "2025-03-02", "2025-03-09"
+
+
+def test_a_late_event_counts_into_its_own_run_and_never_overwrites_the_newer_one() -> None:
+    """Issue 18's example: 100 on Saturday, 50 on Sunday, 7 stamped Saturday 23:59:59 but
+    logged after Sunday's, 5 on Sunday: Saturday's run 107, Sunday's 55."""
+    held, changes = weekly_scores(
+        [
+            ("2025-03-08T12:00:00+00:00", 100),
+            ("2025-03-09T09:00:00+00:00", 50),
+            ("2025-03-08T23:59:59+00:00", 7),
+            ("2025-03-09T10:00:00+00:00", 5),
+        ]
+    )
+    assert changes == [
+        (SAT, None, D(100)),
+        (SUN, None, D(50)),
+        (SAT, D(100), D(107)),
+        (SUN, D(50), D(55)),
+    ]
+    assert held is not None and held.earlier is not None
+    assert (held.run, held.value, held.earlier.run, held.earlier.value) == (SUN, D(55), SAT, D(107))
+    # the late event is when Saturday's run reached 107 (the tie rule's order)
+    assert held.earlier.reached_ms == ms("2025-03-08T23:59:59+00:00")
+
+
+def test_a_late_event_starts_the_earlier_run_when_the_user_had_no_score_in_it() -> None:
+    held, changes = weekly_scores(
+        [("2025-03-09T09:00:00+00:00", 50), ("2025-03-08T23:59:59+00:00", 7)]
+    )
+    assert changes == [(SUN, None, D(50)), (SAT, None, D(7))]
+    assert held is not None and held.earlier is not None
+    assert (held.run, held.value, held.earlier.run, held.earlier.value) == (SUN, D(50), SAT, D(7))
+
+
+def test_an_event_older_than_both_held_runs_counts_on_no_run() -> None:
+    """Held: the runs of 9 and 16 March. An event of the run of 2 March is final (it still
+    counts in the metric's total, so the next event's delta is only its own)."""
+    held, changes = weekly_scores(
+        [
+            ("2025-03-09T09:00:00+00:00", 50),
+            ("2025-03-16T09:00:00+00:00", 20),
+            ("2025-03-08T23:59:59+00:00", 7),
+            ("2025-03-16T10:00:00+00:00", 1),
+        ]
+    )
+    assert changes == [
+        (SUN, None, D(50)),
+        ("2025-03-16", None, D(20)),
+        ("2025-03-16", D(20), D(21)),
+    ]
+    assert held is not None and held.earlier is not None
+    assert (held.run, held.value, held.earlier.run, held.earlier.value) == (
+        "2025-03-16",
+        D(21),
+        SUN,
+        D(50),
+    )
+
+
+def test_a_late_event_between_the_held_runs_replaces_the_earlier_one() -> None:
+    """Held: 2 March's run (earlier) and 16 March's (newest); an event of 9 March's run is
+    newer than the earlier one: it starts that run, which becomes the earlier one."""
+    held, changes = weekly_scores(
+        [
+            ("2025-03-08T09:00:00+00:00", 4),
+            ("2025-03-16T09:00:00+00:00", 20),
+            ("2025-03-10T09:00:00+00:00", 3),
+            ("2025-03-03T09:00:00+00:00", 9),  # now older than both held runs: final
+        ]
+    )
+    assert changes == [(SAT, None, D(4)), ("2025-03-16", None, D(20)), (SUN, None, D(3))]
+    assert held is not None and held.earlier is not None
+    assert (held.run, held.earlier.run, held.earlier.value) == ("2025-03-16", SUN, D(3))
 
 
 def test_a_finished_or_scheduled_board_counts_nothing_and_keeps_its_final_scores() -> None:
@@ -300,3 +401,40 @@ def test_each_weekly_run_ends_with_the_sum_of_its_own_changes(
             last[r.run if r.board == "weekly-words" else "total"] = r.value
     assert {k: v for k, v in last.items() if k != "total"} == sums
     assert last.get("total", D(0)) == total
+
+
+def two_newest_runs(events: list[tuple[str, int]]) -> dict[str, Decimal]:
+    """An independent model of the late-event rule: the runs kept are the two newest the user
+    touched; an event older than both is dropped, any other adds to its run (starting it),
+    and a third run pushes out the oldest. Runs by a naive week walk from Sunday."""
+    kept: dict[str, Decimal] = {}
+    for iso, n in events:
+        day = date.fromisoformat(iso[:10])
+        run = (day - timedelta(days=(day.weekday() + 1) % 7)).isoformat()  # back to Sunday
+        if len(kept) == 2 and run < min(kept):
+            continue
+        kept[run] = kept.get(run, D(0)) + n
+        if len(kept) > 2:
+            del kept[min(kept)]
+    return kept
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 42 * 86_400 - 1).map(  # 1 March to 11 April 2025, in seconds
+                lambda s: (datetime(2025, 3, 1, tzinfo=UTC) + timedelta(seconds=s)).isoformat()
+            ),
+            st.integers(1, 50),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_the_held_runs_are_the_two_newest_the_user_touched(events: list[tuple[str, int]]) -> None:
+    held, _ = weekly_scores(events)
+    assert held is not None
+    got = {held.run: held.value}
+    if held.earlier is not None:
+        got[held.earlier.run] = held.earlier.value
+    assert got == two_newest_runs(events)

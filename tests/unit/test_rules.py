@@ -340,6 +340,18 @@ def test_streak_days_off_are_javascript_weekdays_and_default_to_none() -> None:
     assert parse_rules(_with_days_off("days_off = []")).streak.days_off == frozenset()  # type: ignore[union-attr]
 
 
+def test_the_streak_tick_grace_defaults_to_five_minutes_and_is_bounded() -> None:
+    default = parse_rules(MINIMAL + STREAK).streak
+    assert default is not None and default.tick_grace_ms == 300_000
+    zero = parse_rules(_with_days_off("tick_grace_seconds = 0")).streak
+    assert zero is not None and zero.tick_grace_ms == 0
+    with pytest.raises(RulesError) as caught:
+        parse_rules(_with_days_off("tick_grace_seconds = 3601"), source="r.toml")
+    assert str(caught.value).startswith(
+        "r.toml: streak.tick_grace_seconds: must be between 0 and 3600, got 3601"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

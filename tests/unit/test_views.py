@@ -6,12 +6,16 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
 from trophy.types import StreakResponse
 
 from ingest.http import api
+from processors.core.ranking import Ranking
 from processors.core.views import user_view
 from schemas.state import HistoryEntry, StreakState, UserState
 from schemas.values import replace
+from schemas.views import board_member
 from tests.rules import writing_rules
 
 RULES = writing_rules()  # daily streak
@@ -142,3 +146,71 @@ def test_paused_periods_render_as_used_pause_and_old_rows_as_none() -> None:
         ("2026-03-08", 4, True, False),
     ]
     assert answer.pauses == []
+
+
+# --- the board zsets' members order exactly (issue 18: doubles above 2^53) -------------------
+
+TWO_53 = 2**53
+
+
+def _redis_order(entries: list[tuple[str, Decimal, int]]) -> list[str]:
+    """The order Redis gives a zset: by the double score (-value), then by member bytes."""
+    members = {
+        user: (-float(value), board_member(value, reached, user).encode())
+        for user, value, reached in entries
+    }
+    return sorted(members, key=members.__getitem__)
+
+
+def _ranker_order(entries: list[tuple[str, Decimal, int]]) -> list[str]:
+    return [e.user_id for e in Ranking.build(entries).entries()]
+
+
+def test_values_a_double_cannot_tell_apart_order_by_value_not_by_time() -> None:
+    """2^53 + 1 and 2^53 are one double: by the score alone Redis orders them by the member,
+    and a member led by the time would put "late" (2^53 + 1, reached later) second."""
+    entries = [("early", Decimal(TWO_53), 1_000), ("late", Decimal(TWO_53 + 1), 2_000)]
+    assert float(TWO_53) == float(TWO_53 + 1)
+    assert _redis_order(entries) == ["late", "early"] == _ranker_order(entries)
+
+
+def test_fractions_beyond_a_doubles_digits_order_exactly() -> None:
+    entries = [
+        ("a", Decimal("0.1"), 1),
+        ("b", Decimal("0.10000000000000000001"), 2),
+        ("c", Decimal("-0.10000000000000000001"), 0),
+        ("d", Decimal("-0.1"), 3),
+        ("e", Decimal("0"), 4),
+        ("f", Decimal("1E+40"), 5),
+        ("g", Decimal("10000000000000000000000000000000000000001"), 6),
+    ]
+    assert _redis_order(entries) == ["g", "f", "b", "a", "e", "d", "c"]
+
+
+def test_equal_values_written_differently_tie_by_time_then_user() -> None:
+    entries = [("b", Decimal("5.0"), 1), ("a", Decimal("5"), 1), ("c", Decimal("5.00"), 0)]
+    assert _redis_order(entries) == ["c", "a", "b"] == _ranker_order(entries)
+
+
+board_values = st.one_of(
+    st.integers(-(2**70), 2**70).map(Decimal),
+    st.integers(TWO_53 - 5, TWO_53 + 5).map(Decimal),
+    st.decimals(allow_nan=False, allow_infinity=False, places=25, min_value=-1e6, max_value=1e6),
+    st.builds(
+        lambda digits, exp: Decimal(digits).scaleb(exp),
+        st.integers(-(10**30) + 1, 10**30 - 1),
+        st.integers(-30, 30),
+    ),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(board_values, st.integers(0, 5)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_zset_order_is_the_rankers_order(values: list[tuple[Decimal, int]]) -> None:
+    entries = [(f"u{i}", value, reached) for i, (value, reached) in enumerate(values)]
+    assert _redis_order(entries) == _ranker_order(entries)
