@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from schemas.wire import InvalidRecord, Upcasters, Words, explain, kind_of, not_json
+from schemas.wire import InvalidRecord, Upcasters, Words, decoder, explain, kind_of, not_json
 
 __all__ = ["InvalidRecord"]
 
@@ -160,8 +160,9 @@ def command_json(cmd: Command) -> dict[str, Any]:
     return obj
 
 
+@decoder
 def decode_command(raw: bytes) -> Command:
-    """Decode one `podium.events` record; raises `InvalidRecord` with the reason."""
+    """Decode one `podium.events` record; raises `InvalidRecord` (only) with the reason."""
     try:
         cmd = _decoder.decode(raw)
     except msgspec.ValidationError as exc:

@@ -256,7 +256,7 @@ def progress_event_id(raw: bytes) -> str | None:
     if b"\\" in text:  # an escape inside the id: let msgspec read the string exactly
         try:
             return msgspec.json.decode(raw, type=_EventIdOf).event_id
-        except msgspec.MsgspecError:
+        except Exception:  # not a record the gateway can have waited for (e.g. nested too deep)
             return None
     return text.decode("utf-8", "replace")
 

@@ -21,7 +21,7 @@ from msgspec import UNSET, UnsetType
 from schemas.commands import User, known_time_zone, value_problem, value_reason
 from schemas.rules import Rules
 from schemas.tenants import SEPARATOR
-from schemas.wire import Problem, Words, generic_words, problem_of, words_for
+from schemas.wire import Problem, Words, generic_words, problem_of, undecodable, words_for
 
 T = TypeVar("T")
 MAX_ID = 255
@@ -186,10 +186,14 @@ def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
         failed: msgspec.ValidationError = exc
     except msgspec.DecodeError as exc:
         raise bad(f"request body: not valid JSON ({exc})") from None
+    except Exception as exc:  # whatever else decoding raises is the body's fault too
+        raise bad(f"request body: {undecodable(exc).reason}") from None
     try:  # a type error found before the text is read to its end: the text may be bad too
         problem = problem_of(failed, msgspec.json.decode(data))
     except msgspec.DecodeError as exc:
         raise bad(f"request body: not valid JSON ({exc})") from None
+    except Exception as exc:
+        raise bad(f"request body: {undecodable(exc).reason}") from None
     if where:
         sep = "" if not problem.path or problem.path.startswith("[") else "."
         problem = Problem(

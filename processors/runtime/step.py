@@ -5,7 +5,9 @@ decode → validate against the rules → check the key → fold. The worker (`b
 the replay (`replay.Rebuild`) and the runtime tests' oracle all call `apply_record`, so they
 share one error policy: nothing the record causes raises out of it, nothing is dropped
 unseen — every record it does not apply comes back as a dead letter, which the caller counts
-and logs.
+and logs. The codecs raise nothing but `InvalidRecord` (`schemas.wire.decoder`): whatever
+decoding raises, such as msgspec's `RecursionError` on JSON nested about 1,000 deep, is the
+record's fault and a dead letter, never a worker that stops at the record forever.
 
 The key rule: a command's Kafka key is its user id (UTF-8). A record keyed otherwise (or not
 at all) may sit on another partition than the user's other commands; folding it would start a

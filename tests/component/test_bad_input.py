@@ -291,3 +291,27 @@ def test_a_user_id_with_a_slash_or_a_percent_is_addressable(stack: Stack, http: 
     _check(http.get("/users/a%2Fb/metrics"), 404, "user 'a/b' not found")
     _check(http.get("/users/%2F"), 404, "user '/' not found")
     _check(http.get("/users/50%25/streak"), 404, "user '50%' not found")
+
+
+DEEP = b"[" * 1000 + b"]" * 1000  # 2 kB: msgspec raises RecursionError on it
+WRITES = [
+    ("POST", EVENT),
+    ("POST", "/metrics/events"),
+    ("POST", "/achievements/published/complete"),
+    ("POST", "/users"),
+    ("PUT", "/users/u1"),
+    ("PATCH", "/users/u1"),
+    ("PATCH", "/users/u1/preferences"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+@pytest.mark.parametrize(
+    "body", [DEEP, b'{"user":{"id":"u1"},"value":1,"attributes":' + DEEP + b"}"]
+)
+def test_deeply_nested_json_is_a_422_on_every_write(
+    stack: Stack, http: TestClient, method: str, path: str, body: bytes
+) -> None:
+    stack.views.put({"userId": "u1", "attributes": {}})  # PATCH needs a known user
+    _check(http.request(method, path, content=body), 422, "request body", "nested too deeply")
+    assert stack.publisher.calls == 0
