@@ -200,6 +200,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from ingest.app import create_app
+    from ingest.server import bounded_http
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
@@ -207,7 +208,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.gateway_host,
         port=args.port or settings.gateway_port,
         loop="uvloop",
-        http="auto",
+        http=bounded_http(settings.gateway_max_url_bytes, settings.gateway_max_header_bytes),
         access_log=False,
         log_level="warning",
     )

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest import metrics
 from ingest.auth import KeyRing
-from ingest.http.api import ApiError
+from ingest.http.api import ApiError, tenant_id, user_id_param
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
@@ -117,10 +117,26 @@ class RequireApiKey:
             if name == b"x-api-key":
                 presented = value.decode("latin-1")
                 break
+        refused = self.refusal(presented)
+        if refused is None:
+            try:
+                tenant = tenant_id(tenant_of(scope["headers"]))
+            except ApiError as exc:
+                refused = error(exc.status, exc.message)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        token = TENANT.set(tenant)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            TENANT.reset(token)
+
+    def refusal(self, presented: str | None) -> Response | None:
+        """401 for a missing or unknown key, 429 for a key over its rate limit; else None."""
         if not self.keys.check(presented):
             what = "missing X-API-KEY header" if presented is None else "invalid API key"
-            await error(401, what)(scope, receive, send)
-            return
+            return error(401, what)
         if self.limiter is not None and presented is not None:
             wait = self.limiter.check(presented)
             if wait:
@@ -129,13 +145,8 @@ class RequireApiKey:
                     f"rate limit exceeded: {limit.per_s:g} requests per second per API key "
                     f"(bursts of {limit.burst:g}); retry after {wait:.2f} s"
                 )
-                await error(429, message, {"Retry-After": retry_after(wait)})(scope, receive, send)
-                return
-        token = TENANT.set(tenant_of(scope["headers"]))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            TENANT.reset(token)
+                return error(429, message, {"Retry-After": retry_after(wait)})
+        return None
 
 
 def guarded(handler: Handler) -> Handler:
@@ -150,9 +161,22 @@ def guarded(handler: Handler) -> Handler:
     return run
 
 
+def with_user_id(handler: Handler) -> Handler:
+    """Refuse (422) a user id in the path that no body could carry: over 255 characters, or
+    holding U+0000."""
+
+    async def run(request: Request) -> Response:
+        user_id_param(request.path_params["id"], "user id in the path")
+        return await handler(request)
+
+    return run
+
+
 def routes(gw: Gateway) -> list[Route]:
     def r(path: str, handler: Handler, *methods: str) -> Route:
-        path = path.replace("{id}", "{id:segment}")  # a user id may hold '/' (SegmentConvertor)
+        if "{id}" in path:
+            path = path.replace("{id}", "{id:segment}")  # a user id may hold '/' (SegmentConvertor)
+            handler = with_user_id(handler)
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
     pts, boards = PointsRoutes(gw), LeaderboardRoutes(gw)

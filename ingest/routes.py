@@ -21,7 +21,14 @@ from starlette.responses import Response
 
 from ingest.http import api, api_leaderboards, api_points
 from ingest.http.api import ApiError
-from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable, Unconfirmed
+from ingest.kafka import (
+    ProgressWaiter,
+    Publisher,
+    RankWaiter,
+    TooLarge,
+    Unavailable,
+    Unconfirmed,
+)
 from ingest.stamp import new_event_id, now_ms
 from ingest.tenancy import with_tenant
 from ingest.views import ViewReader
@@ -100,6 +107,8 @@ class Gateway:
         """Write the commands (their user ids qualified by the request's tenant)."""
         try:
             await self.publisher.publish_many([with_tenant(c) for c in commands])
+        except TooLarge as exc:
+            raise ApiError(413, f"{exc}; nothing was recorded") from None
         except Unavailable as exc:
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
@@ -364,7 +373,7 @@ class Gateway:
             raise api.bad("userIds: missing; give 1 to 100 user ids, comma-separated")
         if len(given) > api.MAX_STREAK_USERS:  # Trophy: "a list of up to 100 user IDs"
             raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} user ids, got {len(given)}")
-        ids = list(dict.fromkeys(given))
+        ids = list(dict.fromkeys(api.user_id_param(u, "userIds") for u in given))
         out: list[dict[str, Any]] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
             streak = (view or {}).get("streak") or {}

@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ingest.http import api
 from ingest.http import api_leaderboards as lb
 from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
@@ -82,6 +83,8 @@ class LeaderboardRoutes:
         asked = lb.run_param(q.get("run"))
         attrs = lb.breakdown_param(board, q.get("userAttributes"))
         uid = q.get("userId")
+        if uid:
+            uid = api.user_id_param(uid, "userId")
         view = await self.gw.views.user(uid) if uid else None
         today = self.today((view or {}).get("tz"))
         group = group_of(board, attrs) or ""

@@ -24,6 +24,7 @@ from ingest.http.requests import (
     MAX_ID,
     MAX_IDEMPOTENCY_KEY,
     MAX_STREAK_USERS,
+    MAX_TENANT,
     MAX_USER_STRING,
     NOTIFICATION_TYPES,
     ApiError,
@@ -35,6 +36,8 @@ from ingest.http.requests import (
     parse_event,
     parse_preferences,
     parse_user,
+    tenant_id,
+    user_id_param,
 )
 from processors.core.summaries import AGGREGATIONS
 from schemas.records import Progress
@@ -50,6 +53,7 @@ __all__ = [
     "MAX_ID",
     "MAX_IDEMPOTENCY_KEY",
     "MAX_STREAK_USERS",
+    "MAX_TENANT",
     "MAX_USER_STRING",
     "NOTIFICATION_TYPES",
     "ApiError",
@@ -61,6 +65,8 @@ __all__ = [
     "parse_event",
     "parse_preferences",
     "parse_user",
+    "tenant_id",
+    "user_id_param",
 ]
 
 

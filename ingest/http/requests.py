@@ -25,6 +25,7 @@ from schemas.wire import Problem, Words, generic_words, problem_of, undecodable,
 
 T = TypeVar("T")
 MAX_ID = 255
+MAX_TENANT = 255  # the `Tenant-ID` header's characters
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 255
 MAX_IDEMPOTENCY_KEY = 255
@@ -228,8 +229,9 @@ def _user(
     """The command's `User` of a decoded user object; the id from the path when given."""
     uid = body.id
     if user_id is not None:
+        user_id = user_id_param(user_id, "user id in the path")
         if uid is not None and uid != user_id:
-            raise bad(f"{where}.id: {uid!r} differs from the user id in the path")
+            raise bad(f"{where}.id: {uid[:64]!r} differs from the user id in the path")
         uid = user_id
     if uid is None:
         raise bad(f"{where}.id: missing user id")
@@ -250,6 +252,23 @@ def _user(
         subscribe_to_emails=_given(body.subscribe_to_emails),
         attributes=_given(body.attributes),
     )
+
+
+def user_id_param(raw: str, where: str) -> str:
+    """A user id given in a path or a query: at most `MAX_ID` characters, no U+0000 (as in a
+    body, where `UserBody` declares it)."""
+    if len(raw) > MAX_ID:
+        raise bad(f"{where}: a user id has at most {MAX_ID} characters, got {len(raw)}")
+    if SEPARATOR in raw:  # it would name a user of a tenant (schemas.tenants)
+        raise bad(f"{where}: a user id may not contain U+0000")
+    return raw
+
+
+def tenant_id(raw: str | None) -> str | None:
+    """The `Tenant-ID` header's tenant (None: none given): at most `MAX_TENANT` characters."""
+    if raw is not None and len(raw) > MAX_TENANT:
+        raise bad(f"Tenant-ID: a tenant id has at most {MAX_TENANT} characters, got {len(raw)}")
+    return raw
 
 
 def sign_up_date(raw: str, where: str) -> str:

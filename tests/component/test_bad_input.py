@@ -18,6 +18,8 @@ from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 from trophy.errors import UnauthorizedError, UnprocessableEntityError
 
+from ingest.kafka import TooLarge
+from schemas.commands import command_user_id
 from tests.component.fakes import API_KEY, BASE_URL, Stack
 
 OK_USER = {"id": "u1"}
@@ -315,3 +317,56 @@ def test_deeply_nested_json_is_a_422_on_every_write(
     stack.views.put({"userId": "u1", "attributes": {}})  # PATCH needs a known user
     _check(http.request(method, path, content=body), 422, "request body", "nested too deeply")
     assert stack.publisher.calls == 0
+
+
+LONG = "x" * 256  # one over the 255 characters an id may have
+
+
+def test_a_tenant_id_over_255_characters_is_a_422(stack: Stack, http: TestClient) -> None:
+    resp = http.post(EVENT, json={"user": OK_USER, "value": 1}, headers={"Tenant-ID": LONG})
+    _check(resp, 422, "Tenant-ID", "255", "256")
+    _check(http.get("/users/u1", headers={"Tenant-ID": LONG}), 422, "Tenant-ID")
+    assert stack.publisher.calls == 0
+    ok = http.post(EVENT, json={"user": OK_USER, "value": 1}, headers={"Tenant-ID": "t" * 255})
+    assert ok.status_code == 201, ok.text
+    assert command_user_id(stack.publisher.published[0]) == "t" * 255 + "\0u1"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", f"/users/{LONG}"),
+        ("PATCH", f"/users/{LONG}"),
+        ("GET", f"/users/{LONG}"),
+        ("GET", f"/users/{LONG}/metrics"),
+        ("GET", f"/users/{LONG}/streak"),
+        ("GET", f"/users/{LONG}/points/xp"),
+        ("GET", f"/users/{LONG}/wrapped"),
+        ("PATCH", f"/users/{LONG}/preferences"),
+    ],
+)
+def test_a_user_id_over_255_characters_in_the_path_is_a_422(
+    stack: Stack, http: TestClient, method: str, path: str
+) -> None:
+    body = {"notifications": {"recap": ["email"]}} if "preferences" in path else {}
+    resp = http.request(method, path, json=body)
+    _check(resp, 422, "user id in the path", "255", "256")
+    assert LONG not in resp.text  # the message does not echo the id
+    assert stack.publisher.calls == 0
+
+
+def test_a_user_id_in_the_path_with_u0000_is_a_422(stack: Stack, http: TestClient) -> None:
+    _check(http.get("/users/a%00b"), 422, "U+0000")
+    assert stack.publisher.calls == 0
+
+
+def test_a_user_id_over_255_characters_in_a_query_is_a_422(http: TestClient) -> None:
+    _check(http.get("/streaks", params={"userIds": f"u1,{LONG}"}), 422, "userIds", "255")
+
+
+def test_a_record_over_the_limit_is_a_413_for_its_request(stack: Stack, http: TestClient) -> None:
+    async def too_large(commands: object) -> None:
+        raise TooLarge("the event would be a record of 1,200,000 bytes, over the limit")
+
+    stack.publisher.publish_many = too_large  # type: ignore[method-assign]
+    _check(http.post(EVENT, json={"user": OK_USER, "value": 1}), 413, "1,200,000", "nothing")

@@ -376,3 +376,11 @@ def test_the_openapi_document_lists_the_leaderboard_operations(http: TestClient)
         assert sorted(paths[path]["get"]["responses"]) == codes, path
     params = {p["name"] for p in paths["/v1/leaderboards/{key}"]["get"]["parameters"]}
     assert params == {"key", "offset", "limit", "run", "userId", "userAttributes"}
+
+
+def test_a_user_id_over_255_characters_in_the_query_is_a_422(
+    boards: Stack, http: TestClient
+) -> None:
+    resp = http.get("/leaderboards/all-time-words", params={"userId": "x" * 256})
+    assert resp.status_code == 422, resp.text
+    assert "userId" in resp.json()["error"] and "255" in resp.json()["error"]
