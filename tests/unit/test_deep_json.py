@@ -10,15 +10,15 @@ from decimal import Decimal
 
 import pytest
 
+from ingest.http.api import ApiError
+from ingest.http.requests import parse_batch, parse_event, parse_preferences, parse_user
 from processors.replay import Rebuild
 from processors.runtime.batch import fold_batch
 from processors.runtime.step import apply_record
 from processors.runtime.store import StateStore
-from schemas.api import ApiError
 from schemas.commands import InvalidRecord, MetricTracked, User, decode_command, encode_command
 from schemas.leaderboards import decode_leaderboard_record
 from schemas.records import DeadLetter, decode_record, progress_event_id
-from schemas.requests import parse_batch, parse_event, parse_preferences, parse_user
 from schemas.state import decode_state
 from schemas.topics import CATALOGUE
 from tests.rules import writing_rules
