@@ -211,6 +211,40 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
         return base64.b64decode(self.original)
 
 
+REASON_CLASSES: Final = (
+    "json",  # not JSON, not an object, or not decodable (e.g. nested too deeply)
+    "version",  # schema_version missing or unsupported
+    "field",  # a field missing or invalid (the reason names it)
+    "rules",  # a metric or API achievement the rules do not know
+    "key",  # keyed by anything but the command's user id (the ranking, for a score)
+    "partition",  # a score change on another partition than its ranking's
+    "type",  # another record type than the topic carries
+    "no_value",
+    "fold",  # the fold raised (a bug: the record is parked)
+    "record",  # a derived record would be over the record limit
+    "state",  # the user's state would be over the record limit
+    "other",
+)
+"""Every class `reason_class` answers: a bounded set, fit for a metric's label."""
+
+
+def reason_class(reason: str) -> str:
+    """The class of a dead letter's reason (one of `REASON_CLASSES`). A reason starts with the
+    field it is about, which may be any attribute name a producer sent: never a label."""
+    head, sep, rest = reason.partition(":")
+    if not sep:
+        return "no_value" if reason == "no value" else "other"
+    if head in ("not JSON", "not a JSON object", "not decodable"):
+        return "json"
+    if head == "schema_version":
+        return "version"
+    if head in ("key", "partition", "type", "fold", "record", "state"):
+        return head
+    if head in ("metric", "achievement") and rest.startswith(" unknown"):
+        return "rules"
+    return "field"
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 

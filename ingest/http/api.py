@@ -338,10 +338,11 @@ def _date_param(raw: str | None, name: str) -> int:
 
 
 def summary_json(points: Sequence[tuple[int, Decimal, Decimal]]) -> list[dict[str, Any]]:
-    """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`."""
+    """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`.
+    A week that begins before 0001-01-01 is dated 0001-01-01, its first day that exists."""
     return [
         {
-            "date": date.fromordinal(first).isoformat(),
+            "date": date.fromordinal(max(first, 1)).isoformat(),
             "total": number(total),
             "change": number(change),
         }

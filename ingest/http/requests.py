@@ -284,7 +284,13 @@ def sign_up_date(raw: str, where: str) -> str:
             f"{where}.signUpDate: expected a date YYYY-MM-DD or an ISO 8601 date-time with "
             f"its offset, got {raw[:40]!r}"
         )
-    return at.astimezone(UTC).date().isoformat()
+    try:
+        return at.astimezone(UTC).date().isoformat()
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise bad(
+            f"{where}.signUpDate: {raw[:40]!r} is out of range: its UTC day is before "
+            "0001-01-01 or after 9999-12-31"
+        ) from None
 
 
 def _given(value: T | UnsetType) -> T | None:
