@@ -13,7 +13,9 @@
   until a new producer (a new producer id) starts again from sequence 0.
 - `ProgressWaiter`: each gateway process reads every partition of `podium.progress` with no
   consumer group, from the end at start, and resolves the futures of the requests it is
-  waiting for by event id; records of other processes' requests are skipped unparsed.
+  waiting for by event id (with the `Progress`, or `NotApplied` for an `EventRefused`: the
+  worker dead-lettered the command); records of other processes' requests are skipped
+  unparsed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from ingest import metrics
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
-from schemas.records import Progress, decode_record, progress_event_id
+from schemas.records import EventRefused, Progress, decode_record, progress_event_id
 
 log = logging.getLogger("podium.gateway")
 
@@ -69,6 +71,14 @@ several records stay under `max_batch_size` (256 kB); a record over it travels a
 
 class Unavailable(Exception):
     """Nothing was handed to the broker: the event is certainly not recorded."""
+
+
+class NotApplied(Exception):
+    """The worker dead-lettered the command instead of folding it (`EventRefused`)."""
+
+    def __init__(self, refused: EventRefused) -> None:
+        super().__init__(refused.reason)
+        self.refused = refused
 
 
 class TooLarge(Exception):
@@ -453,6 +463,8 @@ class ProgressWaiter(TopicReader):
             return
         if isinstance(record, Progress):
             future.set_result(record)
+        elif isinstance(record, EventRefused):
+            future.set_exception(NotApplied(record))
 
     def _release_all(self) -> None:
         for future in self._pending.values():
