@@ -106,6 +106,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         settings.redis,
         views_prefix=settings.views_prefix,
         api_keys=tuple(settings.api_keys),
+        api_key_tenants={h: tuple(t) for h, t in settings.api_key_tenants.items()},
         wait_s=settings.gateway_wait_s,
         rank_wait_s=settings.gateway_rank_wait_s,
         answer_uncommitted=settings.gateway_answer_uncommitted,

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # gateway
     # SHA-256 hashes (hex, comma-separated) of the accepted API keys; `podium apikey` mints one.
     api_key_hashes: str = ""
+    # Keys limited to some tenants: JSON, a key's hash -> the tenants (`Tenant-ID`) it may act
+    # for, "" for the default tenant (no header): '{"<hash>": ["acme"]}'. A key not listed
+    # acts for every tenant; a listed key is answered 403 for any other.
+    api_key_tenants: dict[str, list[str]] = {}
     gateway_host: str = "127.0.0.1"
     # How long POST /metrics/{key}/event waits for the event's progress (0 = never: 202).
     gateway_wait_s: float = 2.0

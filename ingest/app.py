@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -55,6 +55,8 @@ class GatewayConfig:
     redis_url: str
     views_prefix: str = "podium:"
     api_keys: Sequence[str] = ()  # SHA-256 hashes (hex) of the accepted API keys
+    # key hash -> the tenants it may act for ("" the default tenant); a key not here: any
+    api_key_tenants: Mapping[str, Sequence[str]] = field(default_factory=dict)
     wait_s: float = 2.0
     rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
     answer_uncommitted: bool = False  # read the progress before its transaction commits
@@ -123,6 +125,8 @@ class RequireApiKey:
                 tenant = tenant_id(tenant_of(scope["headers"]))
             except ApiError as exc:
                 refused = error(exc.status, exc.message)
+            else:
+                refused = self.tenant_refusal(presented, tenant)
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -131,6 +135,14 @@ class RequireApiKey:
             await self.app(scope, receive, send)
         finally:
             TENANT.reset(token)
+
+    def tenant_refusal(self, presented: str | None, tenant: str | None) -> Response | None:
+        """403 when the key is limited to tenants and `tenant` is not one of them."""
+        allowed = self.keys.tenants(presented or "")
+        if allowed is None or (tenant or "") in allowed:
+            return None
+        what = f"tenant {tenant[:64]!r}" if tenant else "the default tenant (no Tenant-ID)"
+        return error(403, f"this API key may not act for {what}")
 
     def refusal(self, presented: str | None) -> Response | None:
         """401 for a missing or unknown key, 429 for a key over its rate limit; else None."""
@@ -349,4 +361,5 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
     if config.rate_limit_per_s > 0:
         per_s = config.rate_limit_per_s
         limiter = RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
-    return build_app(gw, KeyRing(config.api_keys), lifespan, limiter=limiter)
+    keys = KeyRing(config.api_keys, config.api_key_tenants)
+    return build_app(gw, keys, lifespan, limiter=limiter)

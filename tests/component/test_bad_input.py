@@ -18,6 +18,8 @@ from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 from trophy.errors import UnauthorizedError, UnprocessableEntityError
 
+from ingest.app import build_app
+from ingest.auth import KeyRing, hash_key
 from ingest.kafka import TooLarge
 from schemas.commands import command_user_id
 from tests.component.fakes import API_KEY, BASE_URL, Stack
@@ -370,3 +372,26 @@ def test_a_record_over_the_limit_is_a_413_for_its_request(stack: Stack, http: Te
 
     stack.publisher.publish_many = too_large  # type: ignore[method-assign]
     _check(http.post(EVENT, json={"user": OK_USER, "value": 1}), 413, "1,200,000", "nothing")
+
+
+def test_a_key_limited_to_tenants_acts_for_those_only(stack: Stack) -> None:
+    """`PODIUM_API_KEY_TENANTS`: a customer's key limited to its tenant cannot read or write
+    another tenant's users, nor the default tenant's; a key not listed acts for any."""
+    other = "pk_other.secret-of-another-customer"
+    keys = KeyRing([hash_key(API_KEY), hash_key(other)], {hash_key(API_KEY): ["acme", "acme-eu"]})
+    app = build_app(stack.gateway(), keys)
+    with TestClient(app, base_url=BASE_URL, headers={"X-API-KEY": API_KEY}) as http:
+        body = {"user": OK_USER, "value": 1}
+        assert http.post(EVENT, json=body, headers={"Tenant-ID": "acme"}).status_code == 201
+        assert http.post(EVENT, json=body, headers={"Tenant-ID": "acme-eu"}).status_code == 201
+        _check(
+            http.post(EVENT, json=body, headers={"Tenant-ID": "beta"}),
+            403,
+            "may not act for tenant 'beta'",
+        )
+        _check(http.get("/users/u1", headers={"Tenant-ID": "beta"}), 403, "'beta'")
+        _check(http.get("/users/u1"), 403, "the default tenant")
+    assert stack.publisher.calls == 2
+    with TestClient(app, base_url=BASE_URL, headers={"X-API-KEY": other}) as http:
+        resp = http.post(EVENT, json={"user": OK_USER, "value": 1}, headers={"Tenant-ID": "beta"})
+        assert resp.status_code == 201
