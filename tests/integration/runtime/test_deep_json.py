@@ -1,6 +1,7 @@
 """A record nested 5,000 deep on `podium.events` (msgspec raises `RecursionError` on it) is a
 dead letter: the worker parks it and folds the next event of the same partition, and
-`podium replay` skips it too (before, the worker died and restarted at it forever)."""
+`podium replay` skips it too (before, the worker died and restarted at it forever). Nor does
+a state record keyed by bytes that are not UTF-8 stop a restore."""
 
 from __future__ import annotations
 
@@ -86,3 +87,28 @@ async def test_a_deeply_nested_record_is_dead_lettered_and_the_partition_goes_on
 
     output = await replay_output(worker_env)  # exits 0: the replay skipped it too
     assert "replayed 2 events" in output, output[-2000:]
+
+
+async def test_a_state_keyed_by_bytes_that_are_not_utf8_does_not_stop_the_restore(
+    kafka_bootstrap: str, names: Names, rules: Rules, settings: Settings, worker_env
+) -> None:
+    """A record on `podium.state` whose key is not UTF-8 (no worker writes one; a direct
+    producer can) is read past by the worker's restore and the replay, never a crash."""
+    await produce(kafka_bootstrap, names.state, [(b"\xff\xfe-bad", b"{}")])
+    await produce(kafka_bootstrap, names.events, [(b"u-deep", good("e1", 5))])
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(worker_config(settings), rules, stop))
+    try:
+        await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=60)
+    finally:
+        stop.set()
+        await worker
+    states = [
+        rec.value
+        for recs in (await read_topic(kafka_bootstrap, names.state)).values()
+        for rec in recs
+        if rec.key == b"u-deep"
+    ]
+    assert decode_state(states[-1]).totals["words-written"] == Decimal(5)
+    output = await replay_output(worker_env)
+    assert "replayed 1 events" in output, output[-2000:]
