@@ -174,11 +174,17 @@ def guarded(handler: Handler) -> Handler:
 
 
 def with_user_id(handler: Handler) -> Handler:
-    """Refuse (422) a user id in the path that no body could carry: over 255 characters, or
-    holding U+0000."""
+    """Refuse a user id in the path that no body could carry (over 255 characters, or holding
+    U+0000): a write is 422, a read 404 (no such user can exist; Trophy's document has such
+    an id valid, so 422 would be a valid request refused)."""
 
     async def run(request: Request) -> Response:
-        user_id_param(request.path_params["id"], "user id in the path")
+        try:
+            user_id_param(request.path_params["id"], "user id in the path")
+        except ApiError as exc:
+            if request.method != "GET":
+                raise
+            raise ApiError(404, f"user not found: {exc.message}") from None
         return await handler(request)
 
     return run

@@ -417,7 +417,9 @@ class Gateway:
             raise api.bad("userIds: missing; give 1 to 100 user ids, comma-separated")
         if len(given) > api.MAX_STREAK_USERS:  # Trophy: "a list of up to 100 user IDs"
             raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} user ids, got {len(given)}")
-        ids = list(dict.fromkeys(api.user_id_param(u, "userIds") for u in given))
+        # an id no user can have (over 255 characters, U+0000) is an unknown user here, as
+        # Trophy's document has it valid: it reads nothing, and the URL's limit bounds it
+        ids = list(dict.fromkeys(given))
         out: list[dict[str, Any]] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
             streak = (view or {}).get("streak") or {}

@@ -20,7 +20,6 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ingest.http import api
 from ingest.http import api_leaderboards as lb
 from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
@@ -90,9 +89,7 @@ class LeaderboardRoutes:
         offset, limit = lb.page_params(q)
         asked = lb.run_param(q.get("run"))
         attrs = lb.breakdown_param(board, q.get("userAttributes"))
-        uid = q.get("userId")
-        if uid:
-            uid = api.user_id_param(uid, "userId")
+        uid = q.get("userId")  # an id no user can have is a user not on the board: no entries
         view = await self.gw.views.user(uid) if uid else None
         today = self.today((view or {}).get("tz"))
         group = group_of(board, attrs) or ""

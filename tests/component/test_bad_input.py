@@ -339,15 +339,10 @@ def test_a_tenant_id_over_255_characters_is_a_422(stack: Stack, http: TestClient
     [
         ("PUT", f"/users/{LONG}"),
         ("PATCH", f"/users/{LONG}"),
-        ("GET", f"/users/{LONG}"),
-        ("GET", f"/users/{LONG}/metrics"),
-        ("GET", f"/users/{LONG}/streak"),
-        ("GET", f"/users/{LONG}/points/xp"),
-        ("GET", f"/users/{LONG}/wrapped"),
         ("PATCH", f"/users/{LONG}/preferences"),
     ],
 )
-def test_a_user_id_over_255_characters_in_the_path_is_a_422(
+def test_a_write_to_a_user_id_over_255_characters_in_the_path_is_a_422(
     stack: Stack, http: TestClient, method: str, path: str
 ) -> None:
     body = {"notifications": {"recap": ["email"]}} if "preferences" in path else {}
@@ -357,13 +352,35 @@ def test_a_user_id_over_255_characters_in_the_path_is_a_422(
     assert stack.publisher.calls == 0
 
 
-def test_a_user_id_in_the_path_with_u0000_is_a_422(stack: Stack, http: TestClient) -> None:
-    _check(http.get("/users/a%00b"), 422, "U+0000")
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/users/{LONG}",
+        f"/users/{LONG}/metrics",
+        f"/users/{LONG}/streak",
+        f"/users/{LONG}/points/xp",
+        f"/users/{LONG}/wrapped",
+        "/users/a%00b",
+    ],
+)
+def test_a_read_of_a_user_id_no_user_can_have_is_a_404(http: TestClient, path: str) -> None:
+    """Trophy's document has such an id valid: a 422 would be a valid request refused."""
+    resp = http.get(path)
+    _check(resp, 404, "user not found")
+    assert LONG not in resp.text
+
+
+def test_a_write_to_a_user_id_with_u0000_in_the_path_is_a_422(
+    stack: Stack, http: TestClient
+) -> None:
+    _check(http.put("/users/a%00b", json={}), 422, "U+0000")
     assert stack.publisher.calls == 0
 
 
-def test_a_user_id_over_255_characters_in_a_query_is_a_422(http: TestClient) -> None:
-    _check(http.get("/streaks", params={"userIds": f"u1,{LONG}"}), 422, "userIds", "255")
+def test_ids_no_user_can_have_in_a_query_are_unknown_users(http: TestClient) -> None:
+    resp = http.get("/streaks", params={"userIds": f"u1,{LONG},a\0b"})
+    assert resp.status_code == 200, resp.text
+    assert [entry["streakLength"] for entry in resp.json()] == [0, 0, 0]
 
 
 def test_a_record_over_the_limit_is_a_413_for_its_request(stack: Stack, http: TestClient) -> None:
