@@ -106,6 +106,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         settings.redis,
         views_prefix=settings.views_prefix,
         api_keys=tuple(settings.api_keys),
+        api_key_tenants={h: tuple(t) for h, t in settings.api_key_tenants.items()},
         wait_s=settings.gateway_wait_s,
         rank_wait_s=settings.gateway_rank_wait_s,
         answer_uncommitted=settings.gateway_answer_uncommitted,
@@ -200,6 +201,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from ingest.app import create_app
+    from ingest.server import bounded_http
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
@@ -207,7 +209,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.gateway_host,
         port=args.port or settings.gateway_port,
         loop="uvloop",
-        http="auto",
+        http=bounded_http(settings.gateway_max_url_bytes, settings.gateway_max_header_bytes),
         access_log=False,
         log_level="warning",
     )

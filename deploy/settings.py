@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # gateway
     # SHA-256 hashes (hex, comma-separated) of the accepted API keys; `podium apikey` mints one.
     api_key_hashes: str = ""
+    # Keys limited to some tenants: JSON, a key's hash -> the tenants (`Tenant-ID`) it may act
+    # for, "" for the default tenant (no header): '{"<hash>": ["acme"]}'. A key not listed
+    # acts for every tenant; a listed key is answered 403 for any other.
+    api_key_tenants: dict[str, list[str]] = {}
     gateway_host: str = "127.0.0.1"
     # How long POST /metrics/{key}/event waits for the event's progress (0 = never: 202).
     gateway_wait_s: float = 2.0
@@ -68,6 +72,10 @@ class Settings(BaseSettings):
     # How long a write may wait for the broker's acknowledgement before answering 503.
     gateway_publish_timeout_s: float = 5.0
     gateway_max_body_bytes: int = 1_048_576
+    # The HTTP server's limits on the request target (path and query) and on the headers
+    # together: over them it answers 414 / 431 before any route runs (ingest/server.py).
+    gateway_max_url_bytes: int = 32 * 1024
+    gateway_max_header_bytes: int = 32 * 1024
     gateway_linger_ms: int = 2
     # Requests per second per API key (a token bucket; 0 = no limit) and its burst
     # (0 = one second's worth); over it the gateway answers 429 with Retry-After.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest import metrics
 from ingest.auth import KeyRing
-from ingest.http.api import ApiError
+from ingest.http.api import ApiError, tenant_id, user_id_param
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
@@ -55,6 +55,8 @@ class GatewayConfig:
     redis_url: str
     views_prefix: str = "podium:"
     api_keys: Sequence[str] = ()  # SHA-256 hashes (hex) of the accepted API keys
+    # key hash -> the tenants it may act for ("" the default tenant); a key not here: any
+    api_key_tenants: Mapping[str, Sequence[str]] = field(default_factory=dict)
     wait_s: float = 2.0
     rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
     answer_uncommitted: bool = False  # read the progress before its transaction commits
@@ -117,10 +119,36 @@ class RequireApiKey:
             if name == b"x-api-key":
                 presented = value.decode("latin-1")
                 break
+        refused = self.refusal(presented)
+        if refused is None:
+            try:
+                tenant = tenant_id(tenant_of(scope["headers"]))
+            except ApiError as exc:
+                refused = error(exc.status, exc.message)
+            else:
+                refused = self.tenant_refusal(presented, tenant)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        token = TENANT.set(tenant)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            TENANT.reset(token)
+
+    def tenant_refusal(self, presented: str | None, tenant: str | None) -> Response | None:
+        """403 when the key is limited to tenants and `tenant` is not one of them."""
+        allowed = self.keys.tenants(presented or "")
+        if allowed is None or (tenant or "") in allowed:
+            return None
+        what = f"tenant {tenant[:64]!r}" if tenant else "the default tenant (no Tenant-ID)"
+        return error(403, f"this API key may not act for {what}")
+
+    def refusal(self, presented: str | None) -> Response | None:
+        """401 for a missing or unknown key, 429 for a key over its rate limit; else None."""
         if not self.keys.check(presented):
             what = "missing X-API-KEY header" if presented is None else "invalid API key"
-            await error(401, what)(scope, receive, send)
-            return
+            return error(401, what)
         if self.limiter is not None and presented is not None:
             wait = self.limiter.check(presented)
             if wait:
@@ -129,13 +157,8 @@ class RequireApiKey:
                     f"rate limit exceeded: {limit.per_s:g} requests per second per API key "
                     f"(bursts of {limit.burst:g}); retry after {wait:.2f} s"
                 )
-                await error(429, message, {"Retry-After": retry_after(wait)})(scope, receive, send)
-                return
-        token = TENANT.set(tenant_of(scope["headers"]))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            TENANT.reset(token)
+                return error(429, message, {"Retry-After": retry_after(wait)})
+        return None
 
 
 def guarded(handler: Handler) -> Handler:
@@ -150,9 +173,28 @@ def guarded(handler: Handler) -> Handler:
     return run
 
 
+def with_user_id(handler: Handler) -> Handler:
+    """Refuse a user id in the path that no body could carry (over 255 characters, or holding
+    U+0000): a write is 422, a read 404 (no such user can exist; Trophy's document has such
+    an id valid, so 422 would be a valid request refused)."""
+
+    async def run(request: Request) -> Response:
+        try:
+            user_id_param(request.path_params["id"], "user id in the path")
+        except ApiError as exc:
+            if request.method != "GET":
+                raise
+            raise ApiError(404, f"user not found: {exc.message}") from None
+        return await handler(request)
+
+    return run
+
+
 def routes(gw: Gateway) -> list[Route]:
     def r(path: str, handler: Handler, *methods: str) -> Route:
-        path = path.replace("{id}", "{id:segment}")  # a user id may hold '/' (SegmentConvertor)
+        if "{id}" in path:
+            path = path.replace("{id}", "{id:segment}")  # a user id may hold '/' (SegmentConvertor)
+            handler = with_user_id(handler)
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
     pts, boards = PointsRoutes(gw), LeaderboardRoutes(gw)
@@ -325,4 +367,5 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
     if config.rate_limit_per_s > 0:
         per_s = config.rate_limit_per_s
         limiter = RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
-    return build_app(gw, KeyRing(config.api_keys), lifespan, limiter=limiter)
+    keys = KeyRing(config.api_keys, config.api_key_tenants)
+    return build_app(gw, keys, lifespan, limiter=limiter)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 def hash_key(key: str) -> str:
@@ -20,10 +20,22 @@ def mint_key() -> tuple[str, str]:
 
 
 class KeyRing:
-    """The configured key hashes; `check` compares against every one, in constant time."""
+    """The configured key hashes; `check` compares against every one, in constant time.
+    `tenants` limits some keys (by hash) to the tenants they may act for."""
 
-    def __init__(self, hashes: Iterable[str]) -> None:
+    def __init__(
+        self, hashes: Iterable[str], tenants: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
         self._hashes = tuple(bytes.fromhex(h.strip().lower()) for h in hashes if h.strip())
+        self._tenants = {
+            bytes.fromhex(h.strip().lower()): frozenset(t) for h, t in (tenants or {}).items()
+        }
+
+    def tenants(self, presented: str) -> frozenset[str] | None:
+        """The tenants a checked key may act for ("" is the default tenant); None: every one."""
+        if not self._tenants:
+            return None
+        return self._tenants.get(_digest(presented))
 
     def __bool__(self) -> bool:
         return bool(self._hashes)
@@ -31,8 +43,12 @@ class KeyRing:
     def check(self, presented: str | None) -> bool:
         if not presented:
             return False
-        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        digest = _digest(presented)
         found = False
         for known in self._hashes:  # no early exit: the time does not depend on the match
             found |= hmac.compare_digest(digest, known)
         return found
+
+
+def _digest(presented: str) -> bytes:
+    return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()

@@ -13,7 +13,9 @@
   until a new producer (a new producer id) starts again from sequence 0.
 - `ProgressWaiter`: each gateway process reads every partition of `podium.progress` with no
   consumer group, from the end at start, and resolves the futures of the requests it is
-  waiting for by event id; records of other processes' requests are skipped unparsed.
+  waiting for by event id (with the `Progress`, or `NotApplied` for an `EventRefused`: the
+  worker dead-lettered the command); records of other processes' requests are skipped
+  unparsed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from ingest import metrics
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
-from schemas.records import Progress, decode_record, progress_event_id
+from schemas.records import EventRefused, Progress, decode_record, progress_event_id
 
 log = logging.getLogger("podium.gateway")
 
@@ -58,8 +60,29 @@ PRODUCER_BROKEN = (
 )
 
 
+MAX_RECORD_BYTES = 1_000_000
+"""The most one command's record (key and value) may take. The broker refuses a batch over
+its `message.max.bytes` (1,048,588 by default) and aiokafka one over `max_request_size`
+(1,048,576); such a refusal must never happen to the shared producer, since aiokafka's
+idempotent producer keeps the sequence numbers of a failed batch and every later batch then
+fails too. So a larger record is refused before it is handed over (`TooLarge`). Batches of
+several records stay under `max_batch_size` (256 kB); a record over it travels alone."""
+
+
 class Unavailable(Exception):
     """Nothing was handed to the broker: the event is certainly not recorded."""
+
+
+class NotApplied(Exception):
+    """The worker dead-lettered the command instead of folding it (`EventRefused`)."""
+
+    def __init__(self, refused: EventRefused) -> None:
+        super().__init__(refused.reason)
+        self.refused = refused
+
+
+class TooLarge(Exception):
+    """A command's record is over `MAX_RECORD_BYTES`: nothing was handed to the broker."""
 
 
 class Unconfirmed(Exception):
@@ -88,10 +111,17 @@ def breaks_producer(exc: BaseException) -> bool:
 
 class Publisher:
     def __init__(
-        self, bootstrap: str, topic: str, *, timeout_s: float = 5.0, linger_ms: int = 2
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        timeout_s: float = 5.0,
+        linger_ms: int = 2,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.max_record_bytes = max_record_bytes
         self.timeout_s = timeout_s
         self.linger_ms = linger_ms
         self.ready = False
@@ -193,22 +223,19 @@ class Publisher:
         producer = self._producer
         if producer is None or not self.ready or self._broken is producer:
             raise Unavailable("the event log (Kafka) is not reachable")
+        records = [_keyed(cmd) for cmd in commands]
+        refuse_large(records, self.max_record_bytes)
         sent = False
         try:
             async with asyncio.timeout(self.timeout_s):
-                if len(commands) < BATCH_FROM:
+                if len(records) < BATCH_FROM:
                     futures = []
-                    for cmd in commands:
-                        key = command_user_id(cmd).encode()
-                        futures.append(
-                            await producer.send(self.topic, encode_command(cmd), key=key)
-                        )
+                    for key, value in records:
+                        futures.append(await producer.send(self.topic, value, key=key))
                         sent = True
                 else:
                     sent = True  # batches go out one by one: some may be sent when one fails
-                    futures = await send_batches(
-                        producer, self.topic, [_keyed(cmd) for cmd in commands]
-                    )
+                    futures = await send_batches(producer, self.topic, records)
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
             if breaks_producer(exc):
@@ -235,6 +262,17 @@ class Publisher:
 
 def _keyed(cmd: Command) -> tuple[bytes, bytes]:
     return command_user_id(cmd).encode(), encode_command(cmd)
+
+
+def refuse_large(records: Sequence[tuple[bytes, bytes]], limit: int) -> None:
+    """Raise `TooLarge` when a record is over `limit` bytes (its key and value)."""
+    for i, (key, value) in enumerate(records):
+        size = len(key) + len(value)
+        if size > limit:
+            which = "the event" if len(records) == 1 else f"event {i}"
+            raise TooLarge(
+                f"{which} would be a record of {size:,} bytes, over the limit of {limit:,} bytes"
+            )
 
 
 async def send_batches(
@@ -425,6 +463,8 @@ class ProgressWaiter(TopicReader):
             return
         if isinstance(record, Progress):
             future.set_result(record)
+        elif isinstance(record, EventRefused):
+            future.set_exception(NotApplied(record))
 
     def _release_all(self) -> None:
         for future in self._pending.values():

@@ -21,16 +21,31 @@ from starlette.responses import Response
 
 from ingest.http import api, api_leaderboards, api_points
 from ingest.http.api import ApiError
-from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable, Unconfirmed
+from ingest.kafka import (
+    NotApplied,
+    ProgressWaiter,
+    Publisher,
+    RankWaiter,
+    TooLarge,
+    Unavailable,
+    Unconfirmed,
+)
 from ingest.stamp import new_event_id, now_ms
 from ingest.tenancy import with_tenant
 from ingest.views import ViewReader
 from processors.core.leaderboards import run_bounds
 from processors.core.metrics import event_fingerprint
 from processors.core.summaries import KeptDay, summarize
-from schemas.commands import AchievementAwarded, Command, MetricTracked, User, UserIdentified
+from schemas.commands import (
+    MAX_USER_ATTRIBUTES,
+    AchievementAwarded,
+    Command,
+    MetricTracked,
+    User,
+    UserIdentified,
+)
 from schemas.leaderboards import PERPETUAL_RUN, RankChanged, mover_rank_id
-from schemas.records import Progress
+from schemas.records import EventRefused, Progress, reason_class
 from schemas.rules import Rules
 
 
@@ -52,6 +67,16 @@ def unconfirmed(reason: str, count: int) -> str:
         f"{reason}; {what} may or may not have been recorded. Retry with the same "
         "Idempotency-Key on each event so that a retry cannot count it twice"
     )
+
+
+def not_applied(refused: EventRefused) -> ApiError:
+    """The answer to a write the worker dead-lettered: 500 when the fold failed (a bug), else
+    422 with the reason. The event is in the log but will never count; a retry of the same
+    request would be refused the same way."""
+    where = f"it is parked on the dead-letter topic as {refused.dead_letter}"
+    if reason_class(refused.reason) == "fold":
+        return ApiError(500, f"internal error: the event was recorded but not applied; {where}")
+    return ApiError(422, f"the event was recorded but not applied: {refused.reason}; {where}")
 
 
 class Folded(NamedTuple):
@@ -100,6 +125,8 @@ class Gateway:
         """Write the commands (their user ids qualified by the request's tenant)."""
         try:
             await self.publisher.publish_many([with_tenant(c) for c in commands])
+        except TooLarge as exc:
+            raise ApiError(413, f"{exc}; nothing was recorded") from None
         except Unavailable as exc:
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
@@ -129,6 +156,8 @@ class Gateway:
                 progress = await asyncio.wait_for(future, self.wait_s)
             except TimeoutError:
                 return None
+            except NotApplied as exc:
+                raise not_applied(exc.refused) from None
             if ranks is None or not progress.scores:
                 return Folded(progress, {})
             wanted = [mover_rank_id(score) for score in progress.scores]
@@ -157,6 +186,26 @@ class Gateway:
             )
         return out
 
+    async def check_attributes(self, users: Iterable[User]) -> None:
+        """422 when the user objects' attributes (in order) would give a user more than
+        `MAX_USER_ATTRIBUTES`, counting those the user's view holds (the fold refuses them
+        too, should the view lag: `processors.core.users.attributes_problem`)."""
+        merged: dict[str, set[str]] = {}
+        for user in users:
+            if not user.attributes:
+                continue
+            if user.id not in merged:
+                view = await self.views.user(user.id)
+                merged[user.id] = set((view or {}).get("attributes") or ())
+            keys = merged[user.id]
+            stored = len(keys)
+            keys.update(user.attributes)
+            if len(keys) > MAX_USER_ATTRIBUTES:
+                raise api.bad(
+                    f"user.attributes: a user has at most {MAX_USER_ATTRIBUTES} attributes; "
+                    f"user {user.id[:64]!r} has {stored} and these would make {len(keys)}"
+                )
+
     async def user_view(self, user_id: str) -> dict[str, Any]:
         view = await self.views.user(user_id)
         if view is None:
@@ -176,6 +225,7 @@ class Gateway:
         req = api.parse_event(
             await self.body(request), key, self.rules, request.headers.get("idempotency-key")
         )
+        await self.check_attributes([req.user])
         cmd = MetricTracked(
             event_id=self.new_id(),
             time_ms=self.clock(),
@@ -196,6 +246,7 @@ class Gateway:
 
     async def track_batch(self, request: Request) -> JSON:
         events = api.parse_batch(await self.body(request), self.rules)
+        await self.check_attributes(e.user for e in events)
         at = self.clock()
         commands: list[Command] = [
             MetricTracked(
@@ -215,6 +266,7 @@ class Gateway:
     async def complete(self, request: Request) -> JSON:
         key = request.path_params["key"]
         user = api.parse_complete(await self.body(request), key, self.rules)
+        await self.check_attributes([user])
         cmd = AchievementAwarded(
             event_id=self.new_id(), time_ms=self.clock(), user=user, achievement=key
         )
@@ -258,6 +310,7 @@ class Gateway:
         )
         if request.method == "PATCH":
             await self.user_view(user.id)
+        await self.check_attributes([user])
         cmd = UserIdentified(event_id=self.new_id(), time_ms=self.clock(), user=user)
         folded = await self.publish_and_wait(cmd)
         view = await self._projected(user.id, cmd.event_id) if folded else None
@@ -364,6 +417,8 @@ class Gateway:
             raise api.bad("userIds: missing; give 1 to 100 user ids, comma-separated")
         if len(given) > api.MAX_STREAK_USERS:  # Trophy: "a list of up to 100 user IDs"
             raise api.bad(f"userIds: at most {api.MAX_STREAK_USERS} user ids, got {len(given)}")
+        # an id no user can have (over 255 characters, U+0000) is an unknown user here, as
+        # Trophy's document has it valid: it reads nothing, and the URL's limit bounds it
         ids = list(dict.fromkeys(given))
         out: list[dict[str, Any]] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):

@@ -15,6 +15,7 @@ dates is a 404 naming it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -52,7 +53,14 @@ class LeaderboardRoutes:
         if asked is not None:
             if (first is not None and asked < first) or (last is not None and asked > last):
                 raise lb.no_such_run(board, asked)
-            return run_id(board, asked)
+            try:
+                return run_id(board, asked)
+            except ValueError:  # e.g. a weekly run from Sunday would begin in year 0
+                raise ApiError(
+                    404,
+                    f"leaderboard {board.key!r} has no run on {date.fromordinal(asked)}: "
+                    "the run would begin before 0001-01-01",
+                ) from None
         day = today if first is None else max(today, first)
         return run_id(board, day if last is None else min(day, last))
 
@@ -81,7 +89,7 @@ class LeaderboardRoutes:
         offset, limit = lb.page_params(q)
         asked = lb.run_param(q.get("run"))
         attrs = lb.breakdown_param(board, q.get("userAttributes"))
-        uid = q.get("userId")
+        uid = q.get("userId")  # an id no user can have is a user not on the board: no entries
         view = await self.gw.views.user(uid) if uid else None
         today = self.today((view or {}).get("tz"))
         group = group_of(board, attrs) or ""

@@ -260,7 +260,7 @@ async def _read_tails(
         if tp.topic == names.state:
             for r in records:
                 if r.key is not None and r.value is not None:
-                    rebuild.current[r.key.decode()] = r.value
+                    rebuild.current[r.key.decode("utf-8", "surrogateescape")] = r.value
         else:
             rebuild.forget_emitted({i for r in records if r.value for i in emitted_ids(r.value)})
 

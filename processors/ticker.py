@@ -24,8 +24,9 @@ from processors.core.fold import anniversary_due, close_periods, tick_settles_at
 from processors.runtime.changelog import partition_count, read_latest
 from schemas.commands import ClockTicked, encode_command
 from schemas.rules import Rules
-from schemas.state import decode_state
+from schemas.state import UserState, decode_state
 from schemas.topics import Names
+from schemas.wire import InvalidRecord
 
 log = logging.getLogger("podium.tick")
 
@@ -42,7 +43,9 @@ def ticks_due(latest: dict[str, bytes], at_ms: int, rules: Rules) -> list[ClockT
     """The ticks to write for these states (user id -> state bytes)."""
     out = []
     for uid, raw in sorted(latest.items()):
-        state = decode_state(raw)
+        state = _state(uid, raw)
+        if state is None:
+            continue
         due = (bool(rules.points_index.time) and points.due(state, at_ms, rules)) or (
             anniversary_due(state, at_ms, rules)
         )
@@ -51,6 +54,21 @@ def ticks_due(latest: dict[str, bytes], at_ms: int, rules: Rules) -> list[ClockT
         if due or close_periods(state, tick_settles_at(at_ms, rules), rules)[1]:
             out.append(ClockTicked(event_id=f"tick:{at_ms}:{uid}", time_ms=at_ms, user_id=uid))
     return out
+
+
+def _state(uid: str, raw: bytes) -> UserState | None:
+    """The user's state, or None when no tick can be written for it: a key that is not UTF-8
+    (read with surrogate escapes: no user's) or a state that does not decode (the worker
+    waits at that user's next event: docs/runtime.md). Either is logged, never a stop for
+    every other user's tick."""
+    try:
+        uid.encode()
+        return decode_state(raw)
+    except UnicodeEncodeError:
+        log.warning("no tick for a state keyed by bytes that are not UTF-8")
+    except InvalidRecord as err:
+        log.warning("no tick for %r: its state does not decode (%s)", uid[:64], err.reason)
+    return None
 
 
 async def emit_ticks(config: TickConfig, rules: Rules, at_ms: int) -> int:

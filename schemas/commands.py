@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from schemas.wire import InvalidRecord, Upcasters, Words, explain, kind_of, not_json
+from schemas.wire import InvalidRecord, Upcasters, Words, decoder, explain, kind_of, not_json
 
 __all__ = ["InvalidRecord"]
 
@@ -41,6 +41,13 @@ SCHEMA_VERSION: Final = 1
 MAX_TIME_MS = 253_370_764_799_999  # 9998-12-31T23:59:59.999Z: local dates stay in range
 MAX_VALUE_DIGITS = 30
 MAX_VALUE_EXPONENT = 30
+
+MAX_USER_ATTRIBUTES = 50
+"""The most attributes a user has (the merge of every command's). With keys and values of at
+most `MAX_ATTRIBUTE_CHARS` characters, 50 attributes take at most 153 kB in a state (six
+bytes a character when escaped): a state stays well under the record limit (docs/runtime.md,
+"How large a state gets")."""
+MAX_ATTRIBUTE_CHARS = 255
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 TimeMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_MS)]
@@ -160,8 +167,9 @@ def command_json(cmd: Command) -> dict[str, Any]:
     return obj
 
 
+@decoder
 def decode_command(raw: bytes) -> Command:
-    """Decode one `podium.events` record; raises `InvalidRecord` with the reason."""
+    """Decode one `podium.events` record; raises `InvalidRecord` (only) with the reason."""
     try:
         cmd = _decoder.decode(raw)
     except msgspec.ValidationError as exc:

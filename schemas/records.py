@@ -1,16 +1,17 @@
 """Derived records: what the processors emit for each command.
 
-- `Progress` on `podium.progress`: exactly one per command, everything the command changed
+- `Progress` on `podium.progress`: one per command folded, everything the command changed
   (enough for the gateway to answer Trophy's `EventResponse`).
 - `AchievementCompleted` on `podium.achievements`, `StreakChanged` on `podium.streaks`,
   `PointsChanged` on `podium.points` (also carried inside the command's `Progress`).
-- `DeadLetter` on `podium.events.dlq`: a record that could not be decoded or validated.
+- `DeadLetter` on `podium.events.dlq`: a record that could not be decoded or validated; and
+  `EventRefused` on `podium.progress`, the answer to the command instead of its `Progress`.
 
 Every record has a deterministic `id` (a consumer deduplicates by it) and a `backfilled`
 flag (true when a replay with changed rules emitted it for the first time).
 
 Wire format: a JSON object with "type" ("progress", "achievement", "streak", "points",
-"dead_letter"),
+"dead_letter", "refused"),
 "schema_version" and camelCase fields; decimals are strings, dates ISO "YYYY-MM-DD", times
 integer epoch milliseconds UTC. The types are msgspec structs, encoded and decoded by msgspec.
 """
@@ -160,6 +161,42 @@ class Progress(_Record, frozen=True, kw_only=True, tag="progress"):
     scores: tuple[str, ...] = ()
 
 
+class EventRefused(_Record, frozen=True, kw_only=True, tag="refused"):
+    """The answer, on `podium.progress`, to a command the worker dead-lettered instead of
+    folding: every command gets one answer there, its `Progress` or this. The gateway's
+    request waiting for the event answers with the reason (never 2xx). id = the id its
+    `Progress` would have, f"{user_id}:progress:{event_id}"; `dead_letter` is the id of its
+    `DeadLetter` on `podium.events.dlq`."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str
+    event_id: str
+    user_id: str
+    reason: str
+    dead_letter: str
+    backfilled: bool = False
+
+
+MAX_ANSWERED_ID = 255
+"""A dead record's event id longer than this is no gateway's (theirs are 32 characters): it
+is answered with no `EventRefused`."""
+
+
+def refusal_of(dead: DeadLetter, user_id: str) -> EventRefused | None:
+    """The answer to the request waiting for the dead-lettered command, when its event id is
+    known (None: no request can wait for it)."""
+    event_id = dead.event_id
+    if not event_id or len(event_id) > MAX_ANSWERED_ID:
+        return None
+    return EventRefused(
+        id=f"{user_id}:progress:{event_id}",
+        event_id=event_id,
+        user_id=user_id,
+        reason=dead.reason,
+        dead_letter=dead.id,
+    )
+
+
 class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
     """A record that could not be decoded, validated or written. id =
     f"{topic}:{partition}:{offset}".
@@ -181,6 +218,7 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
     by_reference: bool = False
     value_size: int | None = None  # bytes of the original value (set when by reference)
     key_size: int | None = None  # bytes of the original key (set when by reference)
+    event_id: str | None = None  # the command's event id, when it is known
 
     @staticmethod
     def of(
@@ -190,6 +228,7 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
         partition: int,
         offset: int,
         key: bytes | None = None,
+        event_id: str | None = None,
     ) -> DeadLetter:
         value = value or b""
         whole = len(value) + len(key or b"") <= MAX_WHOLE_BYTES
@@ -205,19 +244,55 @@ class DeadLetter(_Record, frozen=True, kw_only=True, tag="dead_letter"):
             by_reference=not whole,
             value_size=None if whole else len(value),
             key_size=None if whole or key is None else len(key),
+            event_id=event_id,
         )
 
     def original_bytes(self) -> bytes:
         return base64.b64decode(self.original)
 
 
+REASON_CLASSES: Final = (
+    "json",  # not JSON, not an object, or not decodable (e.g. nested too deeply)
+    "version",  # schema_version missing or unsupported
+    "field",  # a field missing or invalid (the reason names it)
+    "rules",  # a metric or API achievement the rules do not know
+    "key",  # keyed by anything but the command's user id (the ranking, for a score)
+    "partition",  # a score change on another partition than its ranking's
+    "type",  # another record type than the topic carries
+    "no_value",
+    "fold",  # the fold raised (a bug: the record is parked)
+    "record",  # a derived record would be over the record limit
+    "state",  # the user's state would be over the record limit
+    "other",
+)
+"""Every class `reason_class` answers: a bounded set, fit for a metric's label."""
+
+
+def reason_class(reason: str) -> str:
+    """The class of a dead letter's reason (one of `REASON_CLASSES`). A reason starts with the
+    field it is about, which may be any attribute name a producer sent: never a label."""
+    head, sep, rest = reason.partition(":")
+    if not sep:
+        return "no_value" if reason == "no value" else "other"
+    if head in ("not JSON", "not a JSON object", "not decodable"):
+        return "json"
+    if head == "schema_version":
+        return "version"
+    if head in ("key", "partition", "type", "fold", "record", "state"):
+        return head
+    if head in ("metric", "achievement") and rest.startswith(" unknown"):
+        return "rules"
+    return "field"
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter
+Record = Progress | AchievementCompleted | StreakChanged | PointsChanged | DeadLetter | EventRefused
 _BY_TAG: dict[object, str] = {
     "progress": "Progress",
+    "refused": "EventRefused",
     "achievement": "AchievementCompleted",
     "streak": "StreakChanged",
     "points": "PointsChanged",
@@ -256,7 +331,7 @@ def progress_event_id(raw: bytes) -> str | None:
     if b"\\" in text:  # an escape inside the id: let msgspec read the string exactly
         try:
             return msgspec.json.decode(raw, type=_EventIdOf).event_id
-        except msgspec.MsgspecError:
+        except Exception:  # not a record the gateway can have waited for (e.g. nested too deep)
             return None
     return text.decode("utf-8", "replace")
 

@@ -21,7 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas.leaderboards import BoardScore
-from schemas.wire import InvalidRecord, Upcasters, explain, kind_of, not_json
+from schemas.wire import InvalidRecord, Upcasters, decoder, explain, kind_of, not_json
 
 STATE_VERSION: Final = 2
 
@@ -167,9 +167,10 @@ def encode_state(state: UserState) -> bytes:
     return _encoder.encode(state)
 
 
+@decoder
 def decode_state(raw: bytes, upcasters: Upcasters = UPCASTERS) -> UserState:
     """Decode a state changelog value, lifting an older version through `upcasters`;
-    raises `InvalidRecord` when it is not a state."""
+    raises `InvalidRecord` (only) when it is not a state."""
     try:
         state: UserState = _decoder.decode(raw)
     except msgspec.ValidationError as exc:

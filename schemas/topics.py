@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 from schemas import commands, leaderboards, records, state
 
@@ -126,7 +126,8 @@ STATE = Topic(
 PROGRESS = Topic(
     "podium.progress",
     key=USER_ID,
-    value=_records(records.Progress, "Progress"),
+    # a command's answer: its Progress, or EventRefused when it was dead-lettered
+    value=_records(records.Progress | records.EventRefused, "Progress or EventRefused"),
     partitions=12,
     config=_config(cleanup_policy="delete", retention_ms=WEEK_MS),
 )
@@ -196,7 +197,9 @@ their ids and emits only facts never emitted)."""
 FOLD_OUTPUTS: tuple[Topic, ...] = (PROGRESS, *FACTS, SCORES)
 """The topics the fold's derived records go to, one record type each (its value codec's type):
 the worker, the replay and `podium tail` route by it."""
-_OUTPUT_OF_TYPE: Mapping[type, Topic] = MappingProxyType({t.value.type: t for t in FOLD_OUTPUTS})
+_OUTPUT_OF_TYPE: Mapping[type, Topic] = MappingProxyType(
+    {kind: t for t in FOLD_OUTPUTS for kind in get_args(t.value.type) or (t.value.type,)}
+)
 PARTITION_ALIGNED: tuple[Topic, ...] = tuple(t for t in CATALOGUE if t.key is USER_ID)
 """The topics keyed by user id whose partition p holds the users of `podium.events`' p: their
 partition counts must agree (a derived record goes to its input's partition number)."""

@@ -8,15 +8,17 @@ when its version is old).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import msgspec
 
 R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class InvalidRecord(ValueError):
@@ -25,6 +27,30 @@ class InvalidRecord(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def undecodable(exc: Exception) -> InvalidRecord:
+    """Any other exception raised while decoding bytes, as an invalid record: the bytes are
+    what is wrong (JSON nested about 1,000 deep makes msgspec raise `RecursionError`)."""
+    if isinstance(exc, RecursionError):
+        return InvalidRecord("not decodable: nested too deeply")
+    return InvalidRecord(f"not decodable: {type(exc).__name__}")
+
+
+def decoder(decode: Callable[P, R]) -> Callable[P, R]:
+    """`decode`, raising only `InvalidRecord`: whatever else decoding a record raises is the
+    record's fault too (so a consumer dead-letters it instead of stopping at it)."""
+
+    @functools.wraps(decode)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return decode(*args, **kwargs)
+        except InvalidRecord:
+            raise
+        except Exception as exc:
+            raise undecodable(exc) from None
+
+    return guarded
 
 
 # --- msgspec's errors in the user's terms ---------------------------------------------------
@@ -259,8 +285,9 @@ class TaggedCodec(Generic[R]):
     def encode(self, rec: R) -> bytes:
         return self._encoder.encode(rec)
 
+    @decoder
     def decode(self, raw: bytes) -> R:
-        """Decode one record; raises `InvalidRecord` with the reason."""
+        """Decode one record; raises `InvalidRecord` (only) with the reason."""
         try:
             rec: R = self._decoder.decode(raw)
         except msgspec.ValidationError as exc:

@@ -24,6 +24,7 @@ from ingest.http.requests import (
     MAX_ID,
     MAX_IDEMPOTENCY_KEY,
     MAX_STREAK_USERS,
+    MAX_TENANT,
     MAX_USER_STRING,
     NOTIFICATION_TYPES,
     ApiError,
@@ -35,6 +36,8 @@ from ingest.http.requests import (
     parse_event,
     parse_preferences,
     parse_user,
+    tenant_id,
+    user_id_param,
 )
 from processors.core.summaries import AGGREGATIONS
 from schemas.records import Progress
@@ -50,6 +53,7 @@ __all__ = [
     "MAX_ID",
     "MAX_IDEMPOTENCY_KEY",
     "MAX_STREAK_USERS",
+    "MAX_TENANT",
     "MAX_USER_STRING",
     "NOTIFICATION_TYPES",
     "ApiError",
@@ -61,6 +65,8 @@ __all__ = [
     "parse_event",
     "parse_preferences",
     "parse_user",
+    "tenant_id",
+    "user_id_param",
 ]
 
 
@@ -332,10 +338,11 @@ def _date_param(raw: str | None, name: str) -> int:
 
 
 def summary_json(points: Sequence[tuple[int, Decimal, Decimal]]) -> list[dict[str, Any]]:
-    """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`."""
+    """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`.
+    A week that begins before 0001-01-01 is dated 0001-01-01, its first day that exists."""
     return [
         {
-            "date": date.fromordinal(first).isoformat(),
+            "date": date.fromordinal(max(first, 1)).isoformat(),
             "total": number(total),
             "change": number(change),
         }

@@ -303,8 +303,8 @@ def event_summary(
     for ordinal in range(first.toordinal(), last.toordinal() + 1):
         periods.setdefault(_period_start(ordinal, aggregation, week_start), []).append(ordinal)
     return [
-        {
-            "date": date.fromordinal(start).isoformat(),
+        {  # a week that begins before 0001-01-01 is dated 0001-01-01, its first day that exists
+            "date": date.fromordinal(max(start, 1)).isoformat(),
             "total": total_at(days, inside[-1]),
             "change": sum(added.get(o, 0) for o in inside),
         }

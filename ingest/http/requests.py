@@ -21,10 +21,11 @@ from msgspec import UNSET, UnsetType
 from schemas.commands import User, known_time_zone, value_problem, value_reason
 from schemas.rules import Rules
 from schemas.tenants import SEPARATOR
-from schemas.wire import Problem, Words, generic_words, problem_of, words_for
+from schemas.wire import Problem, Words, generic_words, problem_of, undecodable, words_for
 
 T = TypeVar("T")
 MAX_ID = 255
+MAX_TENANT = 255  # the `Tenant-ID` header's characters
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 255
 MAX_IDEMPOTENCY_KEY = 255
@@ -186,10 +187,14 @@ def _decode(raw: bytes | object, kind: Any, where: str = "") -> Any:
         failed: msgspec.ValidationError = exc
     except msgspec.DecodeError as exc:
         raise bad(f"request body: not valid JSON ({exc})") from None
+    except Exception as exc:  # whatever else decoding raises is the body's fault too
+        raise bad(f"request body: {undecodable(exc).reason}") from None
     try:  # a type error found before the text is read to its end: the text may be bad too
         problem = problem_of(failed, msgspec.json.decode(data))
     except msgspec.DecodeError as exc:
         raise bad(f"request body: not valid JSON ({exc})") from None
+    except Exception as exc:
+        raise bad(f"request body: {undecodable(exc).reason}") from None
     if where:
         sep = "" if not problem.path or problem.path.startswith("[") else "."
         problem = Problem(
@@ -224,8 +229,9 @@ def _user(
     """The command's `User` of a decoded user object; the id from the path when given."""
     uid = body.id
     if user_id is not None:
+        user_id = user_id_param(user_id, "user id in the path")
         if uid is not None and uid != user_id:
-            raise bad(f"{where}.id: {uid!r} differs from the user id in the path")
+            raise bad(f"{where}.id: {uid[:64]!r} differs from the user id in the path")
         uid = user_id
     if uid is None:
         raise bad(f"{where}.id: missing user id")
@@ -248,6 +254,23 @@ def _user(
     )
 
 
+def user_id_param(raw: str, where: str) -> str:
+    """A user id given in a path or a query: at most `MAX_ID` characters, no U+0000 (as in a
+    body, where `UserBody` declares it)."""
+    if len(raw) > MAX_ID:
+        raise bad(f"{where}: a user id has at most {MAX_ID} characters, got {len(raw)}")
+    if SEPARATOR in raw:  # it would name a user of a tenant (schemas.tenants)
+        raise bad(f"{where}: a user id may not contain U+0000")
+    return raw
+
+
+def tenant_id(raw: str | None) -> str | None:
+    """The `Tenant-ID` header's tenant (None: none given): at most `MAX_TENANT` characters."""
+    if raw is not None and len(raw) > MAX_TENANT:
+        raise bad(f"Tenant-ID: a tenant id has at most {MAX_TENANT} characters, got {len(raw)}")
+    return raw
+
+
 def sign_up_date(raw: str, where: str) -> str:
     """Trophy's `signUpDate`: YYYY-MM-DD, or an ISO 8601 date-time kept as its UTC day."""
     try:
@@ -261,7 +284,13 @@ def sign_up_date(raw: str, where: str) -> str:
             f"{where}.signUpDate: expected a date YYYY-MM-DD or an ISO 8601 date-time with "
             f"its offset, got {raw[:40]!r}"
         )
-    return at.astimezone(UTC).date().isoformat()
+    try:
+        return at.astimezone(UTC).date().isoformat()
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise bad(
+            f"{where}.signUpDate: {raw[:40]!r} is out of range: its UTC day is before "
+            "0001-01-01 or after 9999-12-31"
+        ) from None
 
 
 def _given(value: T | UnsetType) -> T | None:

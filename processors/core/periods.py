@@ -18,6 +18,7 @@ their date arithmetic here.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -109,8 +110,8 @@ def period_bounds(index: int, frequency: str, week_start: int = 0) -> tuple[int,
         return start, start + 6
     year, month0 = divmod(index, 12)
     start = date(year, month0 + 1, 1).toordinal()
-    nyear, nmonth0 = divmod(index + 1, 12)
-    return start, date(nyear, nmonth0 + 1, 1).toordinal() - 1
+    # from the month's length, not the next month's first day: 9999-12 has no next month
+    return start, start + monthrange(year, month0 + 1)[1] - 1
 
 
 def js_weekday(ordinal: int) -> int:

@@ -1,6 +1,8 @@
 """User profiles: the upsert carried by every command's user object. Pure.
 
-A field that is absent (None) leaves the stored value; `attributes` are merged key by key.
+A field that is absent (None) leaves the stored value; `attributes` are merged key by key, up
+to `MAX_USER_ATTRIBUTES` in all (`attributes_problem`: the runtime's step dead-letters a
+command that would go over, the gateway refuses it first).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from processors.core.streaks import initial_streak
-from schemas.commands import User
+from schemas.commands import MAX_ATTRIBUTE_CHARS, MAX_USER_ATTRIBUTES, User
 from schemas.rules import Rules
 from schemas.state import UserState
 from schemas.values import replace
@@ -32,6 +34,28 @@ def new_user(user_id: str, time_ms: int, rules: Rules, user: User | None = None)
         updated_ms=time_ms,
         streak=initial_streak(rules),
     )
+
+
+def attributes_problem(state: UserState | None, user: User) -> str | None:
+    """Why the user object's attributes cannot be merged into the user's (a key or value over
+    `MAX_ATTRIBUTE_CHARS`, or more than `MAX_USER_ATTRIBUTES` in all), or None."""
+    given = user.attributes
+    if not given:
+        return None
+    for key, value in given.items():
+        if len(key) > MAX_ATTRIBUTE_CHARS or len(value) > MAX_ATTRIBUTE_CHARS:
+            return (
+                f"user.attributes: {key[:64]!r}: a key and a value have at most "
+                f"{MAX_ATTRIBUTE_CHARS} characters"
+            )
+    stored = state.attributes if state is not None else {}
+    count = len(given) if not stored else len(stored.keys() | given.keys())
+    if count > MAX_USER_ATTRIBUTES:
+        return (
+            f"user.attributes: a user has at most {MAX_USER_ATTRIBUTES} attributes; "
+            f"{len(stored)} stored and {len(given)} given would make {count}"
+        )
+    return None
 
 
 def upsert(state: UserState, user: User) -> UserState:

@@ -1,6 +1,8 @@
 """Fold a batch of raw `podium.events` records into a partition's state: the CPU part of the
 worker, with no I/O. Each record goes through the one per-record step (`step.apply_record`);
-a record it does not apply becomes a `DeadLetter` (it never stops the batch). Each derived
+a record it does not apply becomes a `DeadLetter` (it never stops the batch), answered on
+`podium.progress` by an `EventRefused` where its `Progress` would be (so the request waiting
+for it answers with the reason, not 201 `pending`). Each derived
 record and each changed state is encoded once, keyed by its user id; a `ScoreChanged` is keyed
 by its ranking and routed to the ranking's `podium.scores` partition (`ranking_partition`),
 not the user's.
@@ -33,10 +35,10 @@ from processors.runtime.step import (
 )
 from processors.runtime.store import StateStore, StateUndecodable
 from schemas.leaderboards import ScoreChanged, ranking_partition
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, refusal_of
 from schemas.rules import Rules
 from schemas.state import UserState
-from schemas.topics import SCORES, Topic, output_topic
+from schemas.topics import PROGRESS, SCORES, Topic, output_topic
 
 KeyValue = tuple[bytes, bytes]
 MAX_RECORD_BYTES = 1_000_000  # broker default message.max.bytes is 1,048,588 per batch
@@ -119,6 +121,7 @@ def _fold(
         fitted = _fits(outcome, rec, measured, max_bytes, topic, partition)
         if isinstance(fitted, DeadLetter):
             out.dead.append(fitted)
+            _answer(out, fitted, rec.key)
             continue
         applied, derived = fitted
         uid = applied.user_id
@@ -141,6 +144,15 @@ def _fold(
     return out
 
 
+def _answer(out: Effects, dead: DeadLetter, key: bytes | None) -> None:
+    """Answer the request that may wait for the dead-lettered command on `podium.progress`
+    (`EventRefused`, where its `Progress` would be), when its event id is known."""
+    user_id = (key or b"").decode("utf-8", "replace")
+    refused = refusal_of(dead, user_id)
+    if refused is not None:
+        out.derived.setdefault(PROGRESS, []).append((key or b"", encode_out_record(refused)))
+
+
 def _fits(
     applied: Applied | DeadLetter,
     rec: RawRecord,
@@ -155,12 +167,13 @@ def _fits(
         return applied
     derived = [(item, encode_out_record(item)) for item in applied.derived]
     largest = max((len(raw) for _, raw in derived), default=0)
+    eid = applied.event_id
     if largest > max_bytes:
         reason = f"record: a derived record would be {largest} bytes, over {max_bytes}"
-        return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)
+        return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key, eid)
     if applied.user_id in measured:
         size = len(encode_out_state(applied.state.with_offset(rec.offset)))
         if size > max_bytes:
             reason = f"state: the user's state would be {size} bytes, over {max_bytes}"
-            return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)
+            return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key, eid)
     return applied, derived

@@ -43,13 +43,16 @@ async def read_latest(
             batch = await consumer.getmany(*todo, timeout_ms=500, max_records=50_000)
             for tp, recs in batch.items():
                 kept = latest[tp.partition]
+                # a key that is not UTF-8 (no worker writes one) must not stop the restore; as
+                # surrogate escapes it can equal no user id a command carries, so it is never
+                # read or written again
                 for rec in recs:
                     if rec.key is None:
                         continue
                     if rec.value is None:
-                        kept.pop(rec.key.decode(), None)
+                        kept.pop(rec.key.decode("utf-8", "surrogateescape"), None)
                     else:
-                        kept[rec.key.decode()] = rec.value
+                        kept[rec.key.decode("utf-8", "surrogateescape")] = rec.value
             # Transaction markers take offsets too: compare positions, not record offsets.
             for tp in list(todo):
                 if await consumer.position(tp) >= ends[tp]:

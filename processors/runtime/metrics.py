@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
+from schemas.records import reason_class
+
 EVENTS = Counter("podium_events_applied_total", "Commands folded into user state")
 DEAD_LETTERS = Counter(
     "podium_dead_letters_total",
@@ -22,8 +24,9 @@ PRODUCER_STOP_ERRORS = Counter(
 
 
 def reason_label(reason: str) -> str:
-    """A bounded label for a dead-letter reason: its field (the text before the colon)."""
-    return reason.split(":", 1)[0][:40]
+    """A bounded label for a dead-letter reason: its class (`schemas.records.REASON_CLASSES`),
+    not its field, which may be any attribute name a producer sent."""
+    return reason_class(reason)
 
 
 BLOCKED_PARTITIONS = Gauge(

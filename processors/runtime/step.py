@@ -5,7 +5,9 @@ decode → validate against the rules → check the key → fold. The worker (`b
 the replay (`replay.Rebuild`) and the runtime tests' oracle all call `apply_record`, so they
 share one error policy: nothing the record causes raises out of it, nothing is dropped
 unseen — every record it does not apply comes back as a dead letter, which the caller counts
-and logs.
+and logs. The codecs raise nothing but `InvalidRecord` (`schemas.wire.decoder`): whatever
+decoding raises, such as msgspec's `RecursionError` on JSON nested about 1,000 deep, is the
+record's fault and a dead letter, never a worker that stops at the record forever.
 
 The key rule: a command's Kafka key is its user id (UTF-8). A record keyed otherwise (or not
 at all) may sit on another partition than the user's other commands; folding it would start a
@@ -22,8 +24,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from processors.core.fold import FoldRecord, evolve
+from processors.core.users import attributes_problem
 from schemas.commands import (
     AchievementAwarded,
+    ClockTicked,
     Command,
     InvalidRecord,
     MetricTracked,
@@ -31,7 +35,7 @@ from schemas.commands import (
     decode_command,
 )
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
-from schemas.records import DeadLetter, Record, encode_record
+from schemas.records import DeadLetter, Record, encode_record, progress_event_id
 from schemas.rules import Rules
 from schemas.state import UserState, encode_state
 
@@ -57,6 +61,7 @@ class Applied:
     user_id: str
     state: UserState
     derived: tuple[FoldRecord, ...]
+    event_id: str = ""
 
 
 def invalid_for_rules(cmd: Command, rules: Rules) -> str | None:
@@ -102,19 +107,24 @@ def apply_record(
 
     What `state_of` raises is not the record's fault and is not a dead letter: it propagates
     (the worker's store raises `StateUndecodable` for a state it keeps but cannot decode)."""
+
+    def dead(reason: str, event_id: str | None) -> DeadLetter:
+        return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key, event_id)
+
     try:
         cmd = decode_valid(rec.key, rec.value, rules)
-    except InvalidRecord as err:
-        return DeadLetter.of(err.reason, rec.value, topic, partition, rec.offset, rec.key)
+    except InvalidRecord as err:  # the event id as far as it can be read (for the answer)
+        return dead(err.reason, progress_event_id(rec.value) if rec.value else None)
     uid = command_user_id(cmd)
     before = state_of(uid)  # may raise (the store's `StateUndecodable`): the record waits
+    if not isinstance(cmd, ClockTicked) and (problem := attributes_problem(before, cmd.user)):
+        return dead(problem, cmd.event_id)
     try:
         state, derived = evolve(before, cmd, rules)
     except Exception as exc:  # a fold bug must not stop the partition: park the record
         # (the dead letter is data: the runner and the replay log and count every one)
-        reason = f"fold: {type(exc).__name__}: {exc}"[:MAX_REASON]
-        return DeadLetter.of(reason, rec.value, topic, partition, rec.offset, rec.key)
-    return Applied(uid, state, tuple(derived))
+        return dead(f"fold: {type(exc).__name__}: {exc}"[:MAX_REASON], cmd.event_id)
+    return Applied(uid, state, tuple(derived), cmd.event_id)
 
 
 def encode_out_record(item: Record | ScoreChanged) -> bytes:

@@ -27,12 +27,12 @@ from starlette.testclient import TestClient
 
 from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
-from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, Unavailable
+from ingest.kafka import NotApplied, ProgressWaiter, Publisher, RankWaiter, Unavailable
 from ingest.routes import Gateway
 from ingest.views import Entry, ViewReader, boards_rebuilding, rebuilding
 from schemas.commands import Command
 from schemas.leaderboards import RankChanged
-from schemas.records import Progress
+from schemas.records import EventRefused, Progress
 from schemas.rules import Rules
 from schemas.views import HistoryDay
 
@@ -69,19 +69,23 @@ class FakePublisher(Publisher):
 class FakeWaiter(ProgressWaiter):
     def __init__(self) -> None:  # no super().__init__: no consumer
         self.ready = True
-        self.handed: dict[str, Progress] = {}
+        self.handed: dict[str, Progress | EventRefused] = {}
         self.expected: list[str] = []
         self.forgotten: list[str] = []
 
-    def hand(self, progress: Progress) -> None:
-        """The Progress that `expect(progress.event_id)` will resolve with."""
+    def hand(self, progress: Progress | EventRefused) -> None:
+        """The Progress that `expect(progress.event_id)` will resolve with (an EventRefused:
+        the worker dead-lettered it, the future fails with `NotApplied`)."""
         self.handed[progress.event_id] = progress
 
     def expect(self, event_id: str) -> asyncio.Future[Progress]:
         self.expected.append(event_id)
         future: asyncio.Future[Progress] = asyncio.get_running_loop().create_future()
-        if event_id in self.handed:
-            future.set_result(self.handed[event_id])
+        answer = self.handed.get(event_id)
+        if isinstance(answer, EventRefused):
+            future.set_exception(NotApplied(answer))
+        elif answer is not None:
+            future.set_result(answer)
         return future
 
     def forget(self, event_id: str) -> None:

@@ -18,6 +18,10 @@ from trophy import TrophyApi
 from trophy.environment import TrophyApiEnvironment
 from trophy.errors import UnauthorizedError, UnprocessableEntityError
 
+from ingest.app import build_app
+from ingest.auth import KeyRing, hash_key
+from ingest.kafka import TooLarge
+from schemas.commands import command_user_id
 from tests.component.fakes import API_KEY, BASE_URL, Stack
 
 OK_USER = {"id": "u1"}
@@ -291,3 +295,120 @@ def test_a_user_id_with_a_slash_or_a_percent_is_addressable(stack: Stack, http: 
     _check(http.get("/users/a%2Fb/metrics"), 404, "user 'a/b' not found")
     _check(http.get("/users/%2F"), 404, "user '/' not found")
     _check(http.get("/users/50%25/streak"), 404, "user '50%' not found")
+
+
+DEEP = b"[" * 1000 + b"]" * 1000  # 2 kB: msgspec raises RecursionError on it
+WRITES = [
+    ("POST", EVENT),
+    ("POST", "/metrics/events"),
+    ("POST", "/achievements/published/complete"),
+    ("POST", "/users"),
+    ("PUT", "/users/u1"),
+    ("PATCH", "/users/u1"),
+    ("PATCH", "/users/u1/preferences"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+@pytest.mark.parametrize(
+    "body", [DEEP, b'{"user":{"id":"u1"},"value":1,"attributes":' + DEEP + b"}"]
+)
+def test_deeply_nested_json_is_a_422_on_every_write(
+    stack: Stack, http: TestClient, method: str, path: str, body: bytes
+) -> None:
+    stack.views.put({"userId": "u1", "attributes": {}})  # PATCH needs a known user
+    _check(http.request(method, path, content=body), 422, "request body", "nested too deeply")
+    assert stack.publisher.calls == 0
+
+
+LONG = "x" * 256  # one over the 255 characters an id may have
+
+
+def test_a_tenant_id_over_255_characters_is_a_422(stack: Stack, http: TestClient) -> None:
+    resp = http.post(EVENT, json={"user": OK_USER, "value": 1}, headers={"Tenant-ID": LONG})
+    _check(resp, 422, "Tenant-ID", "255", "256")
+    _check(http.get("/users/u1", headers={"Tenant-ID": LONG}), 422, "Tenant-ID")
+    assert stack.publisher.calls == 0
+    ok = http.post(EVENT, json={"user": OK_USER, "value": 1}, headers={"Tenant-ID": "t" * 255})
+    assert ok.status_code == 201, ok.text
+    assert command_user_id(stack.publisher.published[0]) == "t" * 255 + "\0u1"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", f"/users/{LONG}"),
+        ("PATCH", f"/users/{LONG}"),
+        ("PATCH", f"/users/{LONG}/preferences"),
+    ],
+)
+def test_a_write_to_a_user_id_over_255_characters_in_the_path_is_a_422(
+    stack: Stack, http: TestClient, method: str, path: str
+) -> None:
+    body = {"notifications": {"recap": ["email"]}} if "preferences" in path else {}
+    resp = http.request(method, path, json=body)
+    _check(resp, 422, "user id in the path", "255", "256")
+    assert LONG not in resp.text  # the message does not echo the id
+    assert stack.publisher.calls == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/users/{LONG}",
+        f"/users/{LONG}/metrics",
+        f"/users/{LONG}/streak",
+        f"/users/{LONG}/points/xp",
+        f"/users/{LONG}/wrapped",
+        "/users/a%00b",
+    ],
+)
+def test_a_read_of_a_user_id_no_user_can_have_is_a_404(http: TestClient, path: str) -> None:
+    """Trophy's document has such an id valid: a 422 would be a valid request refused."""
+    resp = http.get(path)
+    _check(resp, 404, "user not found")
+    assert LONG not in resp.text
+
+
+def test_a_write_to_a_user_id_with_u0000_in_the_path_is_a_422(
+    stack: Stack, http: TestClient
+) -> None:
+    _check(http.put("/users/a%00b", json={}), 422, "U+0000")
+    assert stack.publisher.calls == 0
+
+
+def test_ids_no_user_can_have_in_a_query_are_unknown_users(http: TestClient) -> None:
+    resp = http.get("/streaks", params={"userIds": f"u1,{LONG},a\0b"})
+    assert resp.status_code == 200, resp.text
+    assert [entry["streakLength"] for entry in resp.json()] == [0, 0, 0]
+
+
+def test_a_record_over_the_limit_is_a_413_for_its_request(stack: Stack, http: TestClient) -> None:
+    async def too_large(commands: object) -> None:
+        raise TooLarge("the event would be a record of 1,200,000 bytes, over the limit")
+
+    stack.publisher.publish_many = too_large  # type: ignore[method-assign]
+    _check(http.post(EVENT, json={"user": OK_USER, "value": 1}), 413, "1,200,000", "nothing")
+
+
+def test_a_key_limited_to_tenants_acts_for_those_only(stack: Stack) -> None:
+    """`PODIUM_API_KEY_TENANTS`: a customer's key limited to its tenant cannot read or write
+    another tenant's users, nor the default tenant's; a key not listed acts for any."""
+    other = "pk_other.secret-of-another-customer"
+    keys = KeyRing([hash_key(API_KEY), hash_key(other)], {hash_key(API_KEY): ["acme", "acme-eu"]})
+    app = build_app(stack.gateway(), keys)
+    with TestClient(app, base_url=BASE_URL, headers={"X-API-KEY": API_KEY}) as http:
+        body = {"user": OK_USER, "value": 1}
+        assert http.post(EVENT, json=body, headers={"Tenant-ID": "acme"}).status_code == 201
+        assert http.post(EVENT, json=body, headers={"Tenant-ID": "acme-eu"}).status_code == 201
+        _check(
+            http.post(EVENT, json=body, headers={"Tenant-ID": "beta"}),
+            403,
+            "may not act for tenant 'beta'",
+        )
+        _check(http.get("/users/u1", headers={"Tenant-ID": "beta"}), 403, "'beta'")
+        _check(http.get("/users/u1"), 403, "the default tenant")
+    assert stack.publisher.calls == 2
+    with TestClient(app, base_url=BASE_URL, headers={"X-API-KEY": other}) as http:
+        resp = http.post(EVENT, json={"user": OK_USER, "value": 1}, headers={"Tenant-ID": "beta"})
+        assert resp.status_code == 201

@@ -19,7 +19,7 @@ import pytest
 
 from processors.runtime.batch import fold_batch
 from processors.runtime.store import StateStore
-from schemas.records import AchievementCompleted, Progress, decode_record
+from schemas.records import AchievementCompleted, EventRefused, Progress, decode_record
 from schemas.rules import Rules
 from schemas.topics import ACHIEVEMENTS, PROGRESS
 
@@ -215,7 +215,8 @@ def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() ->
 
 def with_attribute(event_id: str, user: str, name: str, text: str, at: int) -> bytes:
     doc = orjson.loads(metric(event_id, user, "1", at))
-    doc["user"]["attributes"] = {name: text}
+    # in attributes of 200 characters (a user's keys and values have at most 255)
+    doc["user"]["attributes"] = {f"{name}{i}": text[i : i + 200] for i in range(0, len(text), 200)}
     return orjson.dumps(doc)
 
 
@@ -264,9 +265,18 @@ def test_an_event_that_would_grow_a_state_over_the_limit_is_parked(rules: Rules)
     out = fold_batch(store, batch, rules, TOPIC, PARTITION, max_bytes=limit)
     [dead] = out.dead
     assert dead.offset == 13 and dead.reason.startswith("state: the user's state would be")
-    assert dict(out.states["u1"].attributes) == {"x": texts[0], "y": texts[1]}
+    assert "".join(out.states["u1"].attributes.values()) == texts[0] + texts[1]
     assert out.states["u1"].totals["words-written"] == Decimal(1 + 1 + 7)  # e-1, e-3, e-5
     assert out.states["u2"].totals["words-written"] == Decimal(3)
     assert [len(v) <= limit for _, v in out.encoded_states] == [True, True]
-    assert len(out.derived.get(PROGRESS, [])) == 4  # one per applied event, none for the parked one
+    answers = [decode_record(v) for _, v in out.derived.get(PROGRESS, [])]
+    # a Progress per applied event, an EventRefused (with the reason) for the parked one
+    assert [(type(a).__name__, a.event_id) for a in answers] == [
+        ("Progress", "e-1"),
+        ("Progress", "e-2"),
+        ("Progress", "e-3"),
+        ("EventRefused", "e-4"),
+        ("Progress", "e-5"),
+    ]
+    assert isinstance(answers[3], EventRefused) and answers[3].reason == dead.reason
     assert store.get("u1") == out.states["u1"]

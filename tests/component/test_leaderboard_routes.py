@@ -376,3 +376,12 @@ def test_the_openapi_document_lists_the_leaderboard_operations(http: TestClient)
         assert sorted(paths[path]["get"]["responses"]) == codes, path
     params = {p["name"] for p in paths["/v1/leaderboards/{key}"]["get"]["parameters"]}
     assert params == {"key", "offset", "limit", "run", "userId", "userAttributes"}
+
+
+def test_a_user_id_no_user_can_have_in_the_query_is_not_on_the_board(
+    boards: Stack, http: TestClient
+) -> None:
+    for uid in ("x" * 256, "a\0b"):
+        resp = http.get("/leaderboards/all-time-words", params={"userId": uid})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["rankings"] == []

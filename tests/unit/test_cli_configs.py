@@ -118,3 +118,11 @@ def test_every_long_running_process_runs_on_uvloop() -> None:
         assert isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+def test_api_key_tenants_are_read_as_json_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PODIUM_API_KEY_TENANTS", '{"aa": ["acme", ""], "bb": []}')
+    gateway = gateway_config(Settings(api_key_hashes="aa,bb"))
+    assert gateway.api_key_tenants == {"aa": ("acme", ""), "bb": ()}

@@ -373,3 +373,22 @@ def test_podium_tick_writes_no_tick_inside_the_grace_and_one_after_it() -> None:
     raw = {"u1": encode_state(run.state)}
     assert ticks_due(raw, at("2024-03-03T00:04:59.999"), rules) == []
     assert [t.user_id for t in ticks_due(raw, at("2024-03-03T00:05"), rules)] == ["u1"]
+
+
+def test_podium_tick_skips_a_state_it_cannot_read_and_ticks_the_others() -> None:
+    """A state that does not decode, or one keyed by bytes that are not UTF-8 (read with
+    surrogate escapes), stopped `podium tick` for every user; now only that one gets none."""
+    rules = parse_rules(
+        '[metrics.words]\n[streak]\nfrequency = "daily"\n'
+        '[[streak.thresholds]]\nmetric = "words"\nvalue = 3\n'
+    )
+    run = Run(rules)
+    run.track("2024-03-01T10:00", 3)
+    assert run.state is not None
+    good = encode_state(run.state)
+    raw = {
+        "a-undecodable": b'{"userId": "a", "version": 99}',
+        "b-\udcff": good,
+        "u1": good,
+    }
+    assert [t.user_id for t in ticks_due(raw, at("2024-03-03T00:05"), rules)] == ["u1"]

@@ -17,7 +17,7 @@ from processors.runtime.batch import fold_batch
 from processors.runtime.step import Applied, apply_record
 from processors.runtime.store import StateStore
 from schemas.commands import MetricTracked, User, encode_command
-from schemas.records import DeadLetter, Progress
+from schemas.records import DeadLetter, EventRefused, Progress, decode_record
 from schemas.state import UserState, decode_state
 from schemas.topics import PROGRESS
 from tests.rules import writing_rules
@@ -111,7 +111,18 @@ def test_a_batch_with_misrouted_commands_keeps_one_state_per_user() -> None:
     assert effects.next_offset == 4
     assert [d.offset for d in effects.dead] == [1, 2]
     assert [d.reason.split(":")[0] for d in effects.dead] == ["key", "key"]
-    assert [k for k, _ in effects.derived.get(PROGRESS, [])] == [b"u1", b"u1"]
+    answers = [(k, decode_record(v)) for k, v in effects.derived.get(PROGRESS, [])]
+    # each command is answered: a Progress for those folded, an EventRefused (under the
+    # record's own key) for those parked, with the dead letter's reason
+    assert [(k, type(a).__name__, a.event_id) for k, a in answers] == [
+        (b"u1", "Progress", "e0"),
+        (b"u2", "EventRefused", "e1"),
+        (b"", "EventRefused", "e2"),
+        (b"u1", "Progress", "e3"),
+    ]
+    refused = [a for _, a in answers if isinstance(a, EventRefused)]
+    assert [r.reason for r in refused] == [d.reason for d in effects.dead]
+    assert [r.dead_letter for r in refused] == [f"{TOPIC}:5:1", f"{TOPIC}:5:2"]
 
 
 def test_replay_counts_and_logs_every_record_it_skips(caplog: pytest.LogCaptureFixture) -> None:
@@ -126,7 +137,7 @@ def test_replay_counts_and_logs_every_record_it_skips(caplog: pytest.LogCaptureF
     rebuild = Rebuild(7)
     with caplog.at_level(logging.WARNING, logger="podium.replay"):
         rebuild.fold(records, RULES, TOPIC)
-    assert dict(rebuild.skipped) == {"key": 2, "not JSON": 1, "metric": 1}
+    assert dict(rebuild.skipped) == {"key": 2, "json": 1, "rules": 1}  # reason classes
     assert rebuild.events == 2
     assert rebuild.position == 6
     skipped_ids = sorted(r.getMessage().split(":")[0] for r in caplog.records)

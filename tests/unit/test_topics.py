@@ -82,7 +82,9 @@ def test_the_keys_are_utf8_user_ids_and_the_dlq_keeps_raw_keys() -> None:
 
 
 def test_a_derived_topic_refuses_another_topics_record() -> None:
-    with pytest.raises(InvalidRecord, match="expected a Progress record, got AchievementCompleted"):
+    with pytest.raises(
+        InvalidRecord, match="expected a Progress or EventRefused record, got AchievementCompleted"
+    ):
         PROGRESS.value.decode(ACHIEVEMENTS.value.encode(DONE))
 
 

@@ -25,6 +25,7 @@ from schemas.records import (
     Progress,
     StreakChanged,
     encode_record,
+    refusal_of,
 )
 from schemas.rules import Rules
 from schemas.state import UserState, encode_state
@@ -88,6 +89,9 @@ def fold_log(
             if isinstance(outcome, DeadLetter):
                 out.invalid += 1
                 out.dead.append(outcome)
+                refused = refusal_of(outcome, (rec.key or b"").decode("utf-8", "replace"))
+                if refused is not None:  # the answer where its Progress would be
+                    out.progress[encode_record(refused)] += 1
                 continue
             states[outcome.user_id] = outcome.state.with_offset(rec.offset)
             touched.add(outcome.user_id)
