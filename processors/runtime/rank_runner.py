@@ -25,16 +25,22 @@ from processors.runtime import metrics
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producers
 from processors.runtime.rank_batch import rank_batch, restore_rankings
-from processors.runtime.runner import TRANSACTION_LOST, Runner
+from processors.runtime.runner import TAKE_RETRIABLE, TRANSACTION_LOST, Runner
 from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
 from schemas.rules import Rules
 from schemas.topics import Names
+from schemas.wire import InvalidRecord
 
 log = logging.getLogger("podium.ranker")
 
 
 class RankRunner(Runner):
+    # An entry of podium.ranking.state that does not decode (written by a newer release, or
+    # damaged) makes its partitions wait, retaken after the back-off, like a worker partition
+    # at a state that does not decode: the rest of the stage goes on, nothing is dropped.
+    take_retriable = (*TAKE_RETRIABLE, InvalidRecord)
+
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
@@ -115,18 +121,20 @@ class RankRunner(Runner):
             )
             for p, prod, t in zip(wanted, producers, txns, strict=True)
         ]
+        boards = self.rules.leaderboards
         try:
             for owned in taken:
                 owned.position = await self._position_at_committed(owned.tp)
             latest = await read_latest(self.producer_config.bootstrap, names.ranking_state, wanted)
-        except BaseException:
+            restored = {p: restore_rankings(boards, latest[p].values()) for p in wanted}
+        except BaseException as err:
             for owned in taken:
                 await owned.close()
+            if isinstance(err, InvalidRecord):
+                log.error("partitions %s wait: a ranking changelog entry does not decode", wanted)
             raise
-        boards = self.rules.leaderboards
         for owned in taken:
-            rankings = restore_rankings(boards, latest[owned.partition].values())
-            self.rankings[owned.partition] = rankings
+            self.rankings[owned.partition] = restored[owned.partition]
             self.owned[owned.partition] = owned
             self.lost.pop(owned.partition, None)
         log.info(

@@ -64,6 +64,9 @@ log = logging.getLogger("podium.worker")
 
 
 class Runner:
+    # what a take may meet that loses its partitions for a while instead of ending the run
+    take_retriable: tuple[type[Exception], ...] = TAKE_RETRIABLE
+
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
@@ -361,7 +364,7 @@ class Runner:
             mine = [p for p in due if p in assigned and p not in self.owned]
             try:
                 await self.take(mine)
-            except TAKE_RETRIABLE as err:
+            except self.take_retriable as err:
                 for p in mine:
                     self.lost[p] = time.monotonic() + self.fence_backoff_s
                 log.warning("retaking %s failed: %s", mine, err)
@@ -390,7 +393,7 @@ class _Listener(ConsumerRebalanceListener):
         async with self.runner.lock:
             try:
                 await self.runner.take(tp.partition for tp in assigned)
-            except TAKE_RETRIABLE as err:
+            except self.runner.take_retriable as err:
                 for tp in assigned:
                     if tp.partition not in self.runner.owned:
                         await self.runner._lose(tp.partition, err)
