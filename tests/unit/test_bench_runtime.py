@@ -4,15 +4,19 @@ CPU-per-1,000 and request-rate arithmetic, the broker metrics' parser, the outpu
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from deploy.settings import REPO_DIR
 from processors.runtime.batch import Effects
 from schemas.records import DeadLetter
 from schemas.rules_parse import load_rules
-from schemas.topics import ACHIEVEMENTS, PROGRESS, STREAKS
+from schemas.topics import ACHIEVEMENTS, PROGRESS, STREAKS, Names
 from tests.bench.bench_runtime import COUNT, Result, kind_of, per_event, side_by_side
 from tests.bench.ceiling import Rec, Report, count_outputs, fold_all, partitioned
 from tests.bench.data import RULES, TEMPLATE, scored_rules
@@ -149,3 +153,55 @@ def test_side_by_side_prints_the_workers_ratio_to_each(capsys: pytest.CaptureFix
     assert quix.split()[-4:] == [f"{COUNT / 25:,.0f}", "2.50", f"{COUNT / 20:,.0f}", "4.00"]
     state = next(line for line in out.splitlines() if line.strip().startswith("state"))
     assert state.split()[1:] == ["0.000", "0.250"]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "thresholds", "frozen"),
+    [("default", "(700, 10, 10)", False), ("frozen", "(100000, 50, 100)", True)],
+)
+def test_launch_applies_the_gc_policy_in_the_started_process(
+    tmp_path: Path, chosen: str, thresholds: str, frozen: bool
+) -> None:
+    # a module in a package, as the launched ones are (runpy warns when one was imported)
+    (tmp_path / "gcpkg").mkdir()
+    (tmp_path / "gcpkg" / "__init__.py").write_text("")
+    (tmp_path / "gcpkg" / "show_gc.py").write_text(
+        "import gc, sys\n"
+        "if __name__ == '__main__':\n"
+        "    print(gc.get_threshold(), gc.get_freeze_count() > 0, sys.argv[1:])\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_DIR), str(tmp_path)]),
+        "PODIUM_BENCH_GC": chosen,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.launch", "gcpkg.show_gc", "a", "b"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == f"{thresholds} {frozen} ['a', 'b']"
+    assert done.stderr == ""
+
+
+def test_quix_peer_routes_every_output_but_the_state() -> None:
+    pytest.importorskip("quixstreams")
+    from tests.bench.quix_peer import Out, outputs
+
+    names = Names("q.")
+    effects = Effects(
+        encoded_states=[(b"u", b"state")],
+        derived={PROGRESS: [(b"u", b"p1"), (b"u", b"p2")], STREAKS: [(b"u", b"s")]},
+        scores={3: [(b"board", b"sc")]},
+        dead=[DeadLetter.of("why", b"x", "t", 0, 1, None)],
+    )
+    got = outputs(effects, names)
+    assert got[:4] == [
+        Out("q.podium.progress", b"u", b"p1"),
+        Out("q.podium.progress", b"u", b"p2"),
+        Out("q.podium.streaks", b"u", b"s"),
+        Out("q.podium.scores", b"board", b"sc"),
+    ]
+    assert [(o.topic, o.key) for o in got[4:]] == [("q.podium.events.dlq", None)]
