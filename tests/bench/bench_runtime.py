@@ -34,6 +34,7 @@ from tests.bench.data import events, preload, scored_rules
 from tests.bench.launch import policy
 from tests.bench.runtime_peers import (
     Peer,
+    PeerExited,
     Timed,
     ceiling,
     count_records,
@@ -108,6 +109,17 @@ def measure(peer: Peer, services: Services, log: Path) -> Result:
     return Result(peer.name, timed.seconds, timed.cpu, per_event(counts, COUNT))
 
 
+def measure_or_say(peer: Peer, services: Services, tmp: Path) -> Result | None:
+    """`measure`, or None when the peer's process ended early (said, with its log's tail)."""
+    log = tmp / f"{peer.module}.log"
+    try:
+        return measure(peer, services, log)
+    except PeerExited as err:
+        tail = "\n      ".join(log.read_text(errors="replace").splitlines()[-8:])
+        print(f"  {peer.name}: {err}; left out of the comparison. Its log ends:\n      {tail}")
+        return None
+
+
 def preload_events(bootstrap: str, prefixes: list[str]) -> None:
     for prefix in prefixes:
         asyncio.run(create_topics(bootstrap, prefix))
@@ -135,7 +147,10 @@ def side_by_side(results: Sequence[Result]) -> None:
         print(f"  {kind:20}{row}")
     totals = "".join(f"{sum(r.outputs.values()):>18.3f}" for r in results)
     print(f"  {'all':20}{totals}")
-    worker = next(r for r in results if r.name == "podium worker")
+    worker = next((r for r in results if r.name == "podium worker"), None)
+    if worker is None:
+        print("  no ratios: the worker did not finish")
+        return
     print(
         f"  {'runtime':20} {'events/s':>10} {'worker ÷ it':>12} "
         f"{'events/CPU s':>13} {'worker ÷ it':>12}"
@@ -197,7 +212,7 @@ def main() -> None:
         rules = scored_rules(tmp)
         the_peers = peers(services.bootstrap, rules, tmp)
         preload_events(services.bootstrap, [PREFIX, f"bench{RUN}eos.", f"bench{RUN}quix."])
-        results = [measure(peer, services, tmp / f"{peer.module}.log") for peer in the_peers]
+        results = [r for peer in the_peers if (r := measure_or_say(peer, services, tmp))]
         results.append(run_ceiling(rules, tmp))
         side_by_side(results)
         replay(services, rules)

@@ -128,20 +128,42 @@ def quix_peer(
     return Peer("quix streams", python, "tests.bench.quix_peer", args, {}, group, outputs)
 
 
+class PeerExited(RuntimeError):
+    """A peer's process ended before its group had committed the whole input."""
+
+
 def run_timed(
     peer: Peer, bootstrap: str, input_topic: str, log: Path, on_done: Callable[[Timed], None]
 ) -> Timed:
     """Start `peer`, wait until its group has committed the whole input, take its CPU, call
-    `on_done` (the benchmark's own readings, while the peer still runs), stop it."""
+    `on_done` (the benchmark's own readings, while the peer still runs), stop it. Raises
+    `PeerExited` when the process ends first."""
     started = time.perf_counter()
     proc = peer.start(log)
     try:
-        asyncio.run(wait_caught_up(bootstrap, peer.group, input_topic, within=3600))
+        wait_committed(bootstrap, peer.group, input_topic, proc)
         timed = Timed(time.perf_counter() - started, cpu_seconds(proc.pid))
         on_done(timed)
         return timed
     finally:
         stop(proc)
+
+
+def wait_committed(
+    bootstrap: str, group: str, topic: str, proc: subprocess.Popen[bytes], within: float = 3600
+) -> None:
+    """Until `group` has committed the end of `topic` (polled every 0.5 s), while `proc` runs."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            asyncio.run(wait_caught_up(bootstrap, group, topic, within=5))
+            return
+        except TimeoutError as err:
+            if proc.poll() is not None:
+                ended = f"exited with code {proc.returncode} before {group} caught up"
+                raise PeerExited(ended) from err
+            if time.monotonic() > deadline:
+                raise
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

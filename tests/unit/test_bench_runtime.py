@@ -17,6 +17,7 @@ from processors.runtime.batch import Effects
 from schemas.records import DeadLetter
 from schemas.rules_parse import load_rules
 from schemas.topics import ACHIEVEMENTS, PROGRESS, STREAKS, Names
+from tests.bench import runtime_peers
 from tests.bench.bench_runtime import COUNT, Result, kind_of, per_event, side_by_side
 from tests.bench.ceiling import Rec, Report, count_outputs, fold_all, partitioned
 from tests.bench.data import RULES, TEMPLATE, scored_rules
@@ -205,3 +206,18 @@ def test_quix_peer_routes_every_output_but_the_state() -> None:
         Out("q.podium.scores", b"board", b"sc"),
     ]
     assert [(o.topic, o.key) for o in got[4:]] == [("q.podium.events.dlq", None)]
+
+
+def test_waiting_for_a_peer_ends_when_its_process_has_exited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The EOS v2 prototype once died fenced mid-run and the bench waited on its group for an
+    # hour; the wait now checks the process between polls.
+    async def never_caught_up(*_: object, **__: object) -> None:
+        raise TimeoutError("not caught up")
+
+    monkeypatch.setattr(runtime_peers, "wait_caught_up", never_caught_up)
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    proc.wait()
+    with pytest.raises(runtime_peers.PeerExited, match="code 3"):
+        runtime_peers.wait_committed("127.0.0.1:1", "g", "t", proc)
