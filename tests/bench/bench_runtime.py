@@ -1,12 +1,16 @@
-"""Stream runtime: the Podium worker against its peers on the same fold, plus replay and restart.
+"""Stream runtime: the Podium worker against its peers doing the same outputs, and the ceiling.
 
 Pre-loads N events (1 M for 100 k users; PODIUM_BENCH_QUICK=1: 100 k for 10 k users) with
-the bench rules (10 metrics, 30 achievements, daily streak with freezes), then measures one
-after the other on the same broker: the Podium worker (a `podium worker` process, earliest to
-caught up, exactly-once, publishing state, progress and facts), (b) a plain aiokafka fold
-with no output, (c) Quix Streams with its state store (exactly-once), (a) faust-streaming
-with a table on a smaller sample; then `podium replay` over everything and the time a
-restarted worker needs to process again with every user's state.
+the bench rules (10 metrics, 30 achievements, daily streak with freezes) and a points system
+and two leaderboards (`data.scored_rules`: every kind of output gets written). Then, one after the
+other on the same broker, each runtime peer (`runtime_peers`: the Podium worker, the
+exactly-once v2 prototype, Quix Streams) folds them in a process of its own, writing the
+worker's outputs (state, Progress, facts, score changes) to topics of its own; each is timed
+from its process's start to its group's committed offsets reaching the end, with its CPU and
+the broker's per 1,000 events and the broker's request rates (`usage`). The records on each
+output topic are counted after each run and shown per event side by side. The ceiling (the
+same fold and encoding, no Kafka, `ceiling`) runs beside them. Then `podium replay` over
+everything, and the time a restarted worker needs to process again with every user's state.
 """
 
 from __future__ import annotations
@@ -14,128 +18,205 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.settings import REPO_DIR
+from deploy.settings import Settings
 from deploy.stack import create_topics
 from processors.replay import ReplayConfig, run_replay
 from schemas.rules_parse import load_rules
-from schemas.topics import EVENTS, Names, Topic
-from tests.bench.data import RULES, events, preload
-from tests.bench.runtime_peers import faust_fold, plain_fold, quix_fold
-from tests.bench.services import bench_services
-from tests.integration.runtime.kafka_io import wait_caught_up
+from schemas.topics import EVENTS, Names
+from tests.bench.data import events, preload, scored_rules
+from tests.bench.launch import policy
+from tests.bench.runtime_peers import (
+    Peer,
+    PeerExited,
+    Timed,
+    ceiling,
+    count_records,
+    eos_v2_peer,
+    quix_peer,
+    quix_python,
+    resolve_topics,
+    run_timed,
+    worker_peer,
+)
+from tests.bench.services import Services, metered_services
+from tests.bench.usage import Usage, per_thousand
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 COUNT, USERS = (100_000, 10_000) if QUICK else (1_000_000, 100_000)
-FAUST_COUNT = 5_000 if QUICK else 30_000
-PREFIX = f"bench{uuid.uuid4().hex[:6]}."  # a fresh namespace, also on a shared broker
-FAUST_TOPIC = Topic(f"{PREFIX}faust.events", key=EVENTS.key, value=EVENTS.value, partitions=12)
+RUN = uuid.uuid4().hex[:6]
+PREFIX = f"bench{RUN}."  # a fresh namespace, also on a shared broker
+KINDS = ("state", "progress", "achievements", "streaks", "points", "scores", "events.dlq")
 
 
-def _worker(bootstrap: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PODIUM_KAFKA_BOOTSTRAP": bootstrap,
-        "PODIUM_TOPIC_PREFIX": PREFIX,
-        "PODIUM_RULES_PATH": str(RULES),
-    }
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "deploy.cli", "worker"],
-            env=env,
-            cwd=REPO_DIR,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+@dataclass(frozen=True)
+class Result:
+    """One runtime's run: wall seconds (process start to outputs committed; the ceiling: its
+    fold loop), its own process's CPU seconds, and the records it wrote per event by kind."""
+
+    name: str
+    seconds: float
+    cpu: float
+    outputs: Mapping[str, float]
+
+    @property
+    def rate(self) -> float:
+        return COUNT / self.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        """Events per CPU second of its own process (steadier than wall time on a shared box)."""
+        return COUNT / self.cpu
+
+
+def kind_of(topic: str) -> str:
+    """The output kind of a peer's topic: the catalogue name without prefix, or `state` for a
+    Quix changelog."""
+    if topic.startswith("changelog__"):
+        return "state"
+    return topic.rsplit("podium.", 1)[-1]
+
+
+def per_event(counts: Mapping[str, int], events: int) -> dict[str, float]:
+    """Records written per event by output kind."""
+    out = dict.fromkeys(KINDS, 0.0)
+    for topic, n in counts.items():
+        out[kind_of(topic)] = out.get(kind_of(topic), 0.0) + n / events
+    return out
+
+
+def measure(peer: Peer, services: Services, log: Path) -> Result:
+    """One peer's run: its figures printed, its outputs counted per event."""
+    pids = {"broker": services.broker_pid} if services.broker_pid else {}
+    usage = Usage(pids, services.jmx_port)
+    lines: list[str] = []
+
+    def readings(timed: Timed) -> None:  # while the peer still runs
+        cpu = {**usage.cpu(), peer.name: timed.cpu}
+        lines.append(usage.report(COUNT, cpu, timed.seconds))
+
+    events_topic = Names(PREFIX).events
+    timed = run_timed(peer, services.bootstrap, events_topic, log, readings)
+    print(f"  {peer.name}: {COUNT / timed.seconds:,.0f} events/s ({timed.seconds:.1f} s)")
+    print(f"    {lines[0]}", flush=True)
+    counts = count_records(services.bootstrap, resolve_topics(services.bootstrap, peer.outputs))
+    return Result(peer.name, timed.seconds, timed.cpu, per_event(counts, COUNT))
+
+
+def measure_or_say(peer: Peer, services: Services, tmp: Path) -> Result | None:
+    """`measure`, or None when the peer's process ended early (said, with its log's tail)."""
+    log = tmp / f"{peer.module}.log"
+    try:
+        return measure(peer, services, log)
+    except PeerExited as err:
+        tail = "\n      ".join(log.read_text(errors="replace").splitlines()[-8:])
+        print(f"  {peer.name}: {err}; left out of the comparison. Its log ends:\n      {tail}")
+        return None
+
+
+def preload_events(bootstrap: str, prefixes: list[str]) -> None:
+    for prefix in prefixes:
+        asyncio.run(create_topics(bootstrap, prefix))
+    started = time.perf_counter()
+    asyncio.run(preload(bootstrap, Names(PREFIX).events, events(COUNT, USERS), EVENTS.partitions))
+    took = time.perf_counter() - started
+    print(f"pre-loaded {COUNT:,} events of {USERS:,} users in {took:.1f} s", flush=True)
+
+
+def peers(bootstrap: str, rules: Path, tmp: Path) -> list[Peer]:
+    source = Names(PREFIX).events
+    python = quix_python(Settings().run_dir)
+    return [
+        worker_peer(bootstrap, Names(PREFIX), rules),
+        eos_v2_peer(bootstrap, Names(f"bench{RUN}eos."), rules, source),
+        quix_peer(python, bootstrap, Names(f"bench{RUN}quix."), rules, source, tmp / "quix"),
+    ]
+
+
+def side_by_side(results: Sequence[Result]) -> None:
+    """Records per event by kind, then rates and ratios (the worker's over each)."""
+    print(f"  {'records per event':20}" + "".join(f"{r.name:>18}" for r in results))
+    for kind in KINDS:
+        row = "".join(f"{r.outputs.get(kind, 0.0):>18.3f}" for r in results)
+        print(f"  {kind:20}{row}")
+    totals = "".join(f"{sum(r.outputs.values()):>18.3f}" for r in results)
+    print(f"  {'all':20}{totals}")
+    worker = next((r for r in results if r.name == "podium worker"), None)
+    if worker is None:
+        print("  no ratios: the worker did not finish")
+        return
+    print(
+        f"  {'runtime':20} {'events/s':>10} {'worker ÷ it':>12} "
+        f"{'events/CPU s':>13} {'worker ÷ it':>12}"
+    )
+    for r in results:
+        print(
+            f"  {r.name:20} {r.rate:>10,.0f} {worker.rate / r.rate:>12.2f} "
+            f"{r.cpu_rate:>13,.0f} {worker.cpu_rate / r.cpu_rate:>12.2f}"
         )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _timed_worker(bootstrap: str, names: Names, log: Path) -> float:
-    started = time.perf_counter()
-    proc = _worker(bootstrap, log)
-    try:
-        asyncio.run(wait_caught_up(bootstrap, names.worker_group, names.events, within=3600))
-        return time.perf_counter() - started
-    finally:
-        _stop(proc)
-
-
-def _preload(bootstrap: str, names: Names) -> None:
-    asyncio.run(create_topics(bootstrap, PREFIX))
-    asyncio.run(create_topics(bootstrap, "", (FAUST_TOPIC,)))
-    started = time.perf_counter()
-    asyncio.run(preload(bootstrap, names.events, events(COUNT, USERS), EVENTS.partitions))
-    asyncio.run(
-        preload(bootstrap, FAUST_TOPIC.name, events(FAUST_COUNT, USERS), FAUST_TOPIC.partitions)
-    )
+def run_ceiling(rules: Path, tmp: Path) -> Result:
+    report, process_seconds = ceiling(COUNT, USERS, rules, tmp / "ceiling.log")
     print(
-        f"pre-loaded {COUNT:,} events of {USERS:,} users in {time.perf_counter() - started:.1f} s"
+        "  ceiling (fold + encode, no Kafka, events decoded from bytes in memory): "
+        f"{COUNT / report.seconds:,.0f} events/s ({report.seconds:.1f} s of fold; process "
+        f"start to exit {process_seconds:.1f} s); "
+        f"CPU s/1k events {per_thousand(report.cpu, COUNT):.3f}",
+        flush=True,
+    )
+    return Result("ceiling", report.seconds, report.cpu, per_event(report.counts, COUNT))
+
+
+def replay(services: Services, rules: Path) -> None:
+    """`podium replay` over everything, in this process (its CPU is this process's)."""
+    pids = {"broker": services.broker_pid} if services.broker_pid else {}
+    usage = Usage({**pids, "replay (bench process)": os.getpid()}, services.jmx_port)
+    config = ReplayConfig(services.bootstrap, Names(PREFIX))
+    summary = asyncio.run(run_replay(config, load_rules(rules)))
+    print(
+        f"  podium replay (rebuild + compare): {summary.events / summary.seconds:,.0f} events/s; "
+        f"{summary.events:,} events, {summary.users:,} users, {summary.states_changed} states "
+        f"changed, {summary.facts_backfilled} facts new"
+    )
+    print(f"    {usage.report(summary.events, usage.cpu(), summary.seconds)}", flush=True)
+
+
+def restart(services: Services, rules: Path, log: Path) -> None:
+    """A few new events, a fresh worker process, the time until they are applied."""
+    names = Names(PREFIX)
+    asyncio.run(preload(services.bootstrap, names.events, events(1_000, USERS, seed=9), 12))
+    log.write_text("")
+    worker = worker_peer(services.bootstrap, names, rules)
+    resume = run_timed(worker, services.bootstrap, names.events, log, lambda _: None)
+    restored = re.findall(r"(\d+) users restored in ([\d.]+) s", log.read_text())
+    print(
+        f"  restarted worker: process start to 1,000 new events applied in "
+        f"{resume.seconds:.1f} s (target < 10 s); restored (users, s): {restored[:1]}; "
+        f"worker CPU {resume.cpu:.1f} s"
     )
 
 
 def main() -> None:
-    rules = load_rules(RULES)
-    names = Names(PREFIX)
-    with bench_services() as (bootstrap, _), tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "worker.log"
-        _preload(bootstrap, names)
-
-        rates: dict[str, float] = {}
-
-        def note(name: str, rate: float) -> None:
-            rates[name] = rate
-            print(f"  {name}: {rate:,.0f} events/s", flush=True)
-
-        note("podium worker (EOS, all outputs)", COUNT / _timed_worker(bootstrap, names, log))
-        restored = re.findall(r"(\d+) users restored in ([\d.]+) s", log.read_text())
-        plain_s = asyncio.run(plain_fold(bootstrap, names.events, COUNT, rules))
-        note("(b) plain aiokafka fold, no output", COUNT / plain_s)
-        quix_s = quix_fold(bootstrap, names.events, COUNT, rules)
-        note("(c) quix streams, state store, EOS", COUNT / quix_s)
-        faust_events, faust_s = faust_fold(bootstrap, FAUST_TOPIC.name, FAUST_COUNT)
-        if faust_events:
-            note(f"(a) faust agent + table ({faust_events:,} ev)", faust_events / faust_s)
-        if faust_events < FAUST_COUNT:
-            print(f"(a) faust folded only {faust_events:,} of {FAUST_COUNT:,} events")
-
-        summary = asyncio.run(run_replay(ReplayConfig(bootstrap, names), rules))
-        note("podium replay (rebuild + compare)", summary.events / summary.seconds)
-
-        # Restart: a few new events, a fresh worker process, time until they are applied.
-        asyncio.run(
-            preload(bootstrap, names.events, events(1_000, USERS, seed=9), EVENTS.partitions)
-        )
-        log.write_text("")
-        resume_s = _timed_worker(bootstrap, names, log)
-        restart = re.findall(r"(\d+) users restored in ([\d.]+) s", log.read_text())
-
-    base = rates["(b) plain aiokafka fold, no output"]
-    print(f"{'runtime':44} {'events/s':>10} {'vs (b)':>7}")
-    for name, rate in rates.items():
-        print(f"{name:44} {rate:>10,.0f} {rate / base:>7.0%}")
     print(
-        f"replay: {summary.events:,} events, {summary.users:,} users, "
-        f"{summary.states_changed} states changed, {summary.facts_backfilled} facts new"
+        f"GC policy in every measured process: PODIUM_BENCH_GC={policy()} (tests/bench/launch.py)"
     )
-    print(f"first start restored: {restored[:1]}; restart restored (users, s): {restart[:1]}")
-    print(
-        f"restarted worker: process start to 1,000 new events applied in {resume_s:.1f} s "
-        f"(target < 10 s)"
-    )
+    with metered_services() as services, tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rules = scored_rules(tmp)
+        the_peers = peers(services.bootstrap, rules, tmp)
+        preload_events(services.bootstrap, [PREFIX, f"bench{RUN}eos.", f"bench{RUN}quix."])
+        results = [r for peer in the_peers if (r := measure_or_say(peer, services, tmp))]
+        results.append(run_ceiling(rules, tmp))
+        side_by_side(results)
+        replay(services, rules)
+        restart(services, rules, tmp / "deploy.cli.log")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,45 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 RULES = Path(__file__).with_name("rules.bench.toml")
+SCORED = """
+# bench_runtime adds a points system and two leaderboards, so that every kind of output the
+# worker writes (points, score changes too) is written and counted.
+[[points]]
+key = "xp"
+name = "XP"
+
+[[points.triggers]]
+key = "per-100-m0"
+type = "metric"
+metric = "m0"
+threshold = 100
+points = 10
+
+[[points.triggers]]
+key = "week-streak"
+type = "streak"
+streak_length = 7
+points = 50
+
+[[points.triggers]]
+key = "welcome"
+type = "user_creation"
+points = 20
+
+[[leaderboards]]
+key = "top-m0"
+name = "Top m0"
+rank_by = "metric"
+metric = "m0"
+
+[[leaderboards]]
+key = "weekly-xp"
+name = "Weekly XP"
+rank_by = "points"
+points = "xp"
+run_unit = "day"
+run_interval = 7
+"""
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000
 METRICS = tuple(f"m{i}" for i in range(10))
@@ -19,6 +58,13 @@ TEMPLATE = (
     '{"schema_version":1,"type":"metric","eventId":"%s","time":%d,"user":{"id":"%s"},'
     '"metric":"%s","value":"%d"}'
 )
+
+
+def scored_rules(folder: Path) -> Path:
+    """The bench rules with a points system and two leaderboards, written into `folder`."""
+    path = folder / "rules.scored.toml"
+    path.write_text(RULES.read_text() + SCORED)
+    return path
 
 
 def events(
