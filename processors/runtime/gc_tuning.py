@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 
 GC_THRESHOLDS = (100_000, 50, 100)
+# False: leave CPython's defaults (only the benchmarks set it, to measure both ways).
+ENABLED = True
 
 
 def tune_gc() -> None:
@@ -14,6 +16,8 @@ def tune_gc() -> None:
     reference cycles (a unit test checks), so less frequent collections keep nothing alive:
     reference counting frees the states it replaces. `tests/bench/bench_worker_gc.py` runs the
     worker both ways side by side."""
+    if not ENABLED:
+        return
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

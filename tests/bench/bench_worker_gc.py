@@ -30,8 +30,8 @@ COUNT, USERS = (100_000, 10_000) if QUICK else (1_000_000, 100_000)
 ROUNDS = 2
 # The default-GC worker: the same command with the policy taken out before it runs.
 DEFAULT_GC = (
-    "import sys, processors.runtime.gc_tuning as g, processors.worker as w, deploy.cli as c; "
-    "w.tune_gc = lambda: None; sys.exit(c.main(['worker']))"
+    "import sys, processors.runtime.gc_tuning as g, deploy.cli as c; "
+    "g.ENABLED = False; sys.exit(c.main(['worker']))"
 )
 
 

@@ -123,9 +123,9 @@ def test_output_kinds_of_every_peers_topics() -> None:
 
 def test_gc_policy_is_one_of_the_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PODIUM_BENCH_GC", raising=False)
+    assert policy() == "tuned"
+    monkeypatch.setenv("PODIUM_BENCH_GC", "default")
     assert policy() == "default"
-    monkeypatch.setenv("PODIUM_BENCH_GC", "frozen")
-    assert policy() == "frozen"
     monkeypatch.setenv("PODIUM_BENCH_GC", "off")
     with pytest.raises(SystemExit):
         policy()
@@ -160,7 +160,7 @@ def test_side_by_side_prints_the_workers_ratio_to_each(capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize(
     ("chosen", "thresholds", "frozen"),
-    [("default", "(700, 10, 10)", False), ("frozen", "(100000, 50, 100)", True)],
+    [("default", "(700, 10, 10)", False), ("tuned", "(100000, 50, 100)", True)],
 )
 def test_launch_applies_the_gc_policy_in_the_started_process(
     tmp_path: Path, chosen: str, thresholds: str, frozen: bool
@@ -170,7 +170,9 @@ def test_launch_applies_the_gc_policy_in_the_started_process(
     (tmp_path / "gcpkg" / "__init__.py").write_text("")
     (tmp_path / "gcpkg" / "show_gc.py").write_text(
         "import gc, sys\n"
+        "from processors.runtime.gc_tuning import tune_gc\n"
         "if __name__ == '__main__':\n"
+        "    tune_gc()  # what the worker does to itself: switched off under 'default'\n"
         "    print(gc.get_threshold(), gc.get_freeze_count() > 0, sys.argv[1:])\n"
     )
     env = {
