@@ -6,6 +6,7 @@ ones in `ingest.openapi_leaderboards`)."""
 from __future__ import annotations
 
 from ingest.http import api
+from ingest.http.answers import ACHIEVEMENT_ANSWERS
 from ingest.openapi_leaderboards import leaderboard_components, leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
@@ -25,13 +26,13 @@ from ingest.openapi_parts import (
     _streak_rankings,
 )
 from ingest.openapi_points import points_components, points_paths
+from ingest.openapi_types import components
 from ingest.openapi_wrapped import wrapped_components, wrapped_path
-from schemas.rules import FREQUENCIES, TRIGGERS, Rules
+from schemas.rules import FREQUENCIES, Rules
 
 
 def _components() -> Schema:
     attrs = {"type": "object", "additionalProperties": STR, "maxProperties": api.MAX_ATTRIBUTES}
-    kv = {"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)}
     streak = _obj(
         ["length", "frequency"],
         length=INT,
@@ -45,33 +46,6 @@ def _components() -> Schema:
         freezeAutoEarnInterval=INT,
         freezeAutoEarnAmount=INT,
     )
-    achievement = _obj(
-        ["id", "name", "trigger", "userAttributes"],
-        id=STR,
-        name=STR,
-        trigger={
-            "type": "string",
-            "enum": list(TRIGGERS),
-        },
-        description=NULL_STR,
-        badgeUrl=NULL_STR,
-        key=STR,
-        streakLength=INT,
-        anniversaryYears=INT,
-        achievementIds={"type": "array", "items": STR},
-        metricId=STR,
-        metricValue=NUM,
-        metricName=STR,
-        userAttributes=kv,
-        eventAttributes=kv,
-        achievedAt={"type": "string", "format": "date-time", "nullable": True},
-    )
-    with_stats = {
-        "allOf": [
-            _ref("UserAchievement"),
-            _obj(["completions", "rarity"], completions=INT, rarity=NUM),
-        ]
-    }
     user_in = _obj(
         ["id"],
         id={"type": "string", "minLength": 1, "maxLength": api.MAX_ID},
@@ -84,11 +58,9 @@ def _components() -> Schema:
         attributes=attrs,
     )
     user_in["additionalProperties"] = False
-    updated = dict(
-        user_in,
-        required=[],
-        properties={k: v for k, v in user_in["properties"].items() if k != "id"},
-    )
+    # no `required` at all: OpenAPI 3.0 refuses an empty list
+    updated = {k: v for k, v in user_in.items() if k != "required"}
+    updated["properties"] = {k: v for k, v in user_in["properties"].items() if k != "id"}
     return {
         "Error": _obj(["error"], error=STR),
         "UpsertedUser": user_in,
@@ -106,8 +78,6 @@ def _components() -> Schema:
             created={"type": "string", "format": "date-time"},
             updated={"type": "string", "format": "date-time"},
         ),
-        "UserAchievement": achievement,
-        "AchievementWithStats": with_stats,
         "Streak": streak,
         "Metric": _metric(),
         "EventResponse": _obj(
@@ -174,13 +144,6 @@ def openapi_document(rules: Rules) -> Schema:
         events={"type": "array", "items": batch_item, "minItems": 1, "maxItems": api.MAX_BATCH},
     )
     user_body = {"required": True, **_json(_ref("UpdatedUser"))}
-    completion = _obj(
-        ["completionId", "achievement", "points"],
-        completionId=STR,
-        achievement=_ref("UserAchievement"),
-        points=_ref("EventPoints"),
-        leaderboards={"type": "object", "additionalProperties": _ref("EventLeaderboard")},
-    )
     user = _ref("User")
     paths: Schema = {
         "/v1/metrics/{key}/event": {
@@ -240,7 +203,7 @@ def openapi_document(rules: Rules) -> Schema:
                     "required": True,
                     **_json(_obj(["user"], user=_ref("UpsertedUser"))),
                 },
-                "responses": _answers(201, completion, 422, 404, 503),
+                "responses": _answers(201, _ref("AchievementCompletion"), 422, 404, 503),
             }
         },
         "/v1/streaks": {
@@ -322,7 +285,7 @@ def openapi_document(rules: Rules) -> Schema:
                     },
                 ],
                 "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 422, 404
+                    200, {"type": "array", "items": _ref("UserAchievementWithStats")}, 422, 404
                 ),
             }
         },
@@ -359,6 +322,7 @@ def openapi_document(rules: Rules) -> Schema:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": {
+                **components(*ACHIEVEMENT_ANSWERS),
                 **_components(),
                 **points_components(),
                 **leaderboard_components(),

@@ -15,11 +15,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import orjson
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ingest.http import api, api_leaderboards, api_points
+from ingest.http.answers import AchievementCompletion
 from ingest.http.api import ApiError
 from ingest.kafka import (
     NotApplied,
@@ -50,10 +51,12 @@ from schemas.rules import Rules
 
 
 class JSON(Response):
+    """An answer: a Struct of `ingest.http.answers` (or a dict, list of them) as JSON."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return msgspec.json.encode(content)
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSON:
@@ -286,18 +289,16 @@ class Gateway:
             view = await self.views.user(user.id)
             at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
         # 201 in every case: the only success Trophy's document lists for the operation.
-        # `leaderboards` (not in Trophy's schema, which allows more properties): the boards
-        # the completion moved the user on, e.g. a points board its points trigger counted on
+        # `leaderboards`: the boards the completion moved the user on, e.g. a points board
+        # its points trigger counted on
         boards = self.event_boards(folded.ranks.values()) if folded else {}
-        return JSON(
-            {
-                "completionId": cmd.event_id,
-                "achievement": api.achievement_json(ach, self.rules, at),
-                "points": points,
-                "leaderboards": boards,
-            },
-            201,
+        answer = AchievementCompletion(
+            completion_id=cmd.event_id,
+            achievement=api.achievement_json(ach, self.rules, at),
+            points=points,
+            leaderboards=boards,
         )
+        return JSON(answer, 201)
 
     async def identify(self, request: Request) -> JSON:
         """POST /users (id in the body), PUT /users/{id}; PATCH /users/{id} (known users)."""
@@ -383,7 +384,7 @@ class Gateway:
         chosen.sort(key=lambda a: (a.key not in done, done.get(a.key, 0)))
         return JSON(
             [
-                api.with_stats(a, self.rules, counts[a.key], users, done.get(a.key), user=True)
+                api.user_with_stats(a, self.rules, counts[a.key], users, done.get(a.key))
                 for a in chosen
             ]
         )

@@ -13,6 +13,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ingest.http.answers import (
+    AchievementWithStats,
+    KeyValue,
+    UserAchievement,
+    UserAchievementWithStats,
+)
 from ingest.http.render import history_json, snapshot_json, streak_json
 from ingest.http.requests import (
     DEFAULT_HISTORY_PERIODS,
@@ -87,31 +93,43 @@ def timestamp(ms: int) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None) -> dict[str, Any]:
-    """Trophy's `UserAchievementResponse` (ids are the rules' keys)."""
+def _achievement_fields(ach: Achievement, rules: Rules) -> dict[str, Any]:
+    """Trophy's `AchievementResponse` fields (ids are the rules' keys), by Struct field."""
     out: dict[str, Any] = {
         "id": ach.key,
         "name": ach.name,
         "trigger": ach.trigger,
         "description": ach.description,
-        "badgeUrl": ach.badge_url,
-        "userAttributes": [{"key": k, "value": v} for k, v in ach.user_attributes.items()],
-        "achievedAt": None if achieved_at_ms is None else timestamp(achieved_at_ms),
+        "badge_url": ach.badge_url,
+        "user_attributes": _pairs(ach.user_attributes),
     }
     if ach.trigger == "api":
         out["key"] = ach.key
     elif ach.trigger == "streak":
-        out["streakLength"] = ach.streak_length
+        out["streak_length"] = ach.streak_length
     elif ach.trigger == "anniversary":
-        out["anniversaryYears"] = ach.anniversary_years
+        out["anniversary_years"] = ach.anniversary_years
     elif ach.trigger == "achievement":
-        out["achievementIds"] = list(ach.achievement_keys)
+        out["achievement_ids"] = list(ach.achievement_keys)
     elif ach.trigger == "metric" and ach.metric is not None:
-        out["metricId"] = ach.metric
-        out["metricValue"] = number(ach.metric_value)
-        out["metricName"] = rules.metrics[ach.metric].name
-        out["eventAttributes"] = [{"key": k, "value": v} for k, v in ach.event_attributes.items()]
+        out["metric_id"] = ach.metric
+        out["metric_value"] = number(ach.metric_value)
+        out["metric_name"] = rules.metrics[ach.metric].name
+        out["event_attributes"] = _pairs(ach.event_attributes)
     return out
+
+
+def _pairs(attributes: Mapping[str, str]) -> list[KeyValue]:
+    return [KeyValue(k, v) for k, v in attributes.items()]
+
+
+def _achieved(ms: int | None) -> str | None:
+    return None if ms is None else timestamp(ms)
+
+
+def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None) -> UserAchievement:
+    """Trophy's `UserAchievementResponse`."""
+    return UserAchievement(**_achievement_fields(ach, rules), achieved_at=_achieved(achieved_at_ms))
 
 
 def event_response(
@@ -220,20 +238,26 @@ def metric_json(metric: str, view: Mapping[str, Any], rules: Rules) -> dict[str,
 
 
 def with_stats(
-    ach: Achievement,
-    rules: Rules,
-    completions: int,
-    users: int,
-    achieved_at_ms: int | None = None,
-    user: bool = False,
-) -> dict[str, Any]:
-    """Trophy's `AchievementWithStatsResponse` (and the user variant with `achievedAt`)."""
-    out = achievement_json(ach, rules, achieved_at_ms)
-    if not user:
-        out.pop("achievedAt")
-    out["completions"] = completions
-    out["rarity"] = round(100.0 * completions / users, 2) if users else 0.0
-    return out
+    ach: Achievement, rules: Rules, completions: int, users: int
+) -> AchievementWithStats:
+    """Trophy's `AchievementWithStatsResponse`."""
+    return AchievementWithStats(**_achievement_fields(ach, rules), **_stats(completions, users))
+
+
+def user_with_stats(
+    ach: Achievement, rules: Rules, completions: int, users: int, achieved_at_ms: int | None
+) -> UserAchievementWithStats:
+    """A user's achievement with its statistics and `achievedAt`."""
+    return UserAchievementWithStats(
+        **_achievement_fields(ach, rules),
+        **_stats(completions, users),
+        achieved_at=_achieved(achieved_at_ms),
+    )
+
+
+def _stats(completions: int, users: int) -> dict[str, Any]:
+    rarity = round(100.0 * completions / users, 2) if users else 0.0
+    return {"completions": completions, "rarity": rarity}
 
 
 def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> dict[str, Any]:

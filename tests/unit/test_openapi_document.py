@@ -1,0 +1,105 @@
+"""The gateway's OpenAPI document (`ingest.openapi`) is valid OpenAPI 3.0 (the meta-schema
+schemathesis ships), every answer Struct (`ingest.http.answers`) has its component schema in
+it, every `$ref` resolves, and the generated schemas say what Trophy's document says (expected
+values written by hand from Trophy's `application.json`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import msgspec
+import pytest
+from schemathesis.specs.openapi.definitions import OPENAPI_30
+
+from ingest.http import answers, api
+from ingest.openapi import openapi_document
+from tests.rules import writing_rules
+
+RULES = writing_rules()
+DOC = openapi_document(RULES)
+SCHEMAS = DOC["components"]["schemas"]
+
+
+def _answer_structs() -> list[type]:
+    found = [
+        value
+        for value in vars(answers).values()
+        if isinstance(value, type)
+        and issubclass(value, msgspec.Struct)
+        and value.__module__ == answers.__name__
+    ]
+    return [s for s in found if s is not answers.Answer]
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def test_the_document_is_valid_openapi_3_0() -> None:
+    assert DOC["openapi"].startswith("3.0.")
+    errors = sorted(jsonschema.Draft4Validator(OPENAPI_30).iter_errors(DOC), key=str)
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
+
+
+def test_the_meta_schema_refuses_json_schema_spellings_3_0_lacks() -> None:
+    """The check above can fail: a `null` type (JSON Schema 2020-12) is not OpenAPI 3.0."""
+    bad = {**DOC, "components": {"schemas": {"X": {"type": ["string", "null"]}}}}
+    assert not jsonschema.Draft4Validator(OPENAPI_30).is_valid(bad)
+
+
+@pytest.mark.parametrize("struct", _answer_structs(), ids=lambda s: s.__name__)
+def test_every_answer_struct_has_its_schema(struct: type) -> None:
+    assert struct.__name__ in SCHEMAS
+
+
+def test_every_ref_resolves() -> None:
+    prefix = "#/components/schemas/"
+    refs = set(_refs(DOC))
+    assert refs and all(r.startswith(prefix) for r in refs)
+    assert {r.removeprefix(prefix) for r in refs} <= set(SCHEMAS)
+
+
+def test_achievement_schemas_say_what_trophy_says() -> None:
+    user = SCHEMAS["UserAchievement"]
+    # Trophy: achievedAt required, ["string", "null"], date-time
+    assert "achievedAt" in user["required"]
+    assert user["properties"]["achievedAt"] == {
+        "type": "string",
+        "format": "date-time",
+        "nullable": True,
+    }
+    assert set(user["properties"]["trigger"]["enum"]) == {
+        "metric",
+        "streak",
+        "api",
+        "achievement",
+        "anniversary",
+    }
+    stats = SCHEMAS["AchievementWithStats"]
+    assert {"completions", "rarity"} <= set(stats["required"])
+    assert "achievedAt" not in stats["properties"]
+    assert stats["properties"]["rarity"]["type"] == "number"
+    done = SCHEMAS["AchievementCompletion"]
+    assert done["properties"]["achievement"] == {"$ref": "#/components/schemas/UserAchievement"}
+
+
+def test_achievement_answers_leave_out_what_does_not_apply() -> None:
+    """Trophy sends `achievedAt: null` on a user's achievement not completed, no `achievedAt`
+    on the catalogue's, and a trigger's own fields only for that trigger."""
+    novella = RULES.achievements["novella"]  # a metric trigger at 20000 words
+    user = msgspec.json.decode(msgspec.json.encode(api.achievement_json(novella, RULES, None)))
+    assert user["achievedAt"] is None
+    assert (user["metricId"], user["metricValue"]) == ("words-written", 20000)
+    assert "streakLength" not in user and "key" not in user
+    stats = msgspec.json.decode(msgspec.json.encode(api.with_stats(novella, RULES, 1, 3)))
+    assert "achievedAt" not in stats
+    assert (stats["completions"], stats["rarity"]) == (1, 33.33)
