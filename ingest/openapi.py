@@ -6,20 +6,18 @@ ones in `ingest.openapi_leaderboards`)."""
 from __future__ import annotations
 
 from ingest.http import api
-from ingest.http.answers import ACHIEVEMENT_ANSWERS
+from ingest.http.answers import ACHIEVEMENT_ANSWERS, ANSWERS
 from ingest.openapi_leaderboards import leaderboard_components, leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
-    INT,
-    NULL_STR,
     NUM,
     STR,
     Schema,
     _admin_batch,
     _answers,
+    _array,
     _event_summary,
     _json,
-    _metric,
     _obj,
     _preferences,
     _ref,
@@ -28,24 +26,12 @@ from ingest.openapi_parts import (
 from ingest.openapi_points import points_components, points_paths
 from ingest.openapi_types import components
 from ingest.openapi_wrapped import wrapped_components, wrapped_path
-from schemas.rules import FREQUENCIES, Rules
+from schemas.rules import Rules
 
 
-def _components() -> Schema:
+def _request_components() -> Schema:
+    """The user a write carries (`ingest.http.requests`), as Trophy's document has it."""
     attrs = {"type": "object", "additionalProperties": STR, "maxProperties": api.MAX_ATTRIBUTES}
-    streak = _obj(
-        ["length", "frequency"],
-        length=INT,
-        frequency={"type": "string", "enum": list(FREQUENCIES)},
-        started=NULL_STR,
-        periodStart=NULL_STR,
-        periodEnd=NULL_STR,
-        expires=NULL_STR,
-        freezes=INT,
-        maxFreezes=INT,
-        freezeAutoEarnInterval=INT,
-        freezeAutoEarnAmount=INT,
-    )
     user_in = _obj(
         ["id"],
         id={"type": "string", "minLength": 1, "maxLength": api.MAX_ID},
@@ -61,47 +47,7 @@ def _components() -> Schema:
     # no `required` at all: OpenAPI 3.0 refuses an empty list
     updated = {k: v for k, v in user_in.items() if k != "required"}
     updated["properties"] = {k: v for k, v in user_in["properties"].items() if k != "id"}
-    return {
-        "Error": _obj(["error"], error=STR),
-        "UpsertedUser": user_in,
-        "UpdatedUser": updated,
-        "User": _obj(
-            ["id", "subscribeToEmails", "attributes", "control", "created", "updated"],
-            id=STR,
-            email=NULL_STR,
-            name=NULL_STR,
-            tz=NULL_STR,
-            deviceTokens={"type": "array", "items": STR, "nullable": True},
-            subscribeToEmails=BOOL,
-            attributes=attrs,
-            control=BOOL,
-            created={"type": "string", "format": "date-time"},
-            updated={"type": "string", "format": "date-time"},
-        ),
-        "Streak": streak,
-        "Metric": _metric(),
-        "EventResponse": _obj(
-            [
-                "eventId",
-                "metricId",
-                "total",
-                "achievements",
-                "currentStreak",
-                "points",
-                "leaderboards",
-            ],
-            eventId=STR,
-            metricId=STR,
-            total=NUM,
-            achievements={"type": "array", "items": _ref("UserAchievement")},
-            currentStreak={"allOf": [_ref("Streak"), _obj(["extended"], extended=BOOL)]},
-            points=_ref("EventPoints"),
-            leaderboards={"type": "object", "additionalProperties": _ref("EventLeaderboard")},
-            idempotencyKey=NULL_STR,
-            idempotentReplayed=BOOL,
-            pending=BOOL,
-        ),
-    }
+    return {"UpsertedUser": user_in, "UpdatedUser": updated}
 
 
 def openapi_document(rules: Rules) -> Schema:
@@ -176,7 +122,7 @@ def openapi_document(rules: Rules) -> Schema:
             "post": {
                 "operationId": "trackEvents",
                 "requestBody": {"required": True, **_json(batch)},
-                "responses": _answers(202, _obj(["accepted"], accepted=INT), 422, 404, 413, 503),
+                "responses": _answers(202, _ref("Accepted"), 422, 404, 413, 503),
             }
         },
         "/v1/achievements": {
@@ -190,9 +136,7 @@ def openapi_document(rules: Rules) -> Schema:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": _answers(
-                    200, {"type": "array", "items": _ref("AchievementWithStats")}, 422
-                ),
+                "responses": _answers(200, _array("AchievementWithStats"), 422),
             }
         },
         "/v1/achievements/{key}/complete": {
@@ -217,19 +161,7 @@ def openapi_document(rules: Rules) -> Schema:
                         "schema": {"type": "string", "minLength": 1},
                     }
                 ],
-                "responses": _answers(
-                    200,
-                    {
-                        "type": "array",
-                        "items": _obj(
-                            ["userId", "streakLength"],
-                            userId=STR,
-                            streakLength=INT,
-                            extended=NULL_STR,
-                        ),
-                    },
-                    422,
-                ),
+                "responses": _answers(200, _array("StreakLength"), 422),
             }
         },
         "/v1/users": {
@@ -262,7 +194,7 @@ def openapi_document(rules: Rules) -> Schema:
             "get": {
                 "operationId": "userMetrics",
                 "parameters": [uid],
-                "responses": _answers(200, {"type": "array", "items": _ref("Metric")}, 404),
+                "responses": _answers(200, _array("Metric"), 404),
             }
         },
         "/v1/users/{id}/metrics/{key}": {
@@ -284,9 +216,7 @@ def openapi_document(rules: Rules) -> Schema:
                         "schema": {"type": "string", "enum": ["true", "false"]},
                     },
                 ],
-                "responses": _answers(
-                    200, {"type": "array", "items": _ref("UserAchievementWithStats")}, 422, 404
-                ),
+                "responses": _answers(200, _array("UserAchievementWithStats"), 422, 404),
             }
         },
         "/v1/users/{id}/streak": {
@@ -305,7 +235,7 @@ def openapi_document(rules: Rules) -> Schema:
                         },
                     },
                 ],
-                "responses": _answers(200, {"type": "object"}, 422, 404),
+                "responses": _answers(200, _ref("UserStreak"), 422, 404),
             }
         },
         **points_paths(rules, uid),
@@ -322,8 +252,8 @@ def openapi_document(rules: Rules) -> Schema:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": {
-                **components(*ACHIEVEMENT_ANSWERS),
-                **_components(),
+                **components(*ACHIEVEMENT_ANSWERS, *ANSWERS),
+                **_request_components(),
                 **points_components(),
                 **leaderboard_components(),
                 **wrapped_components(),

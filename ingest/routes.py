@@ -19,8 +19,8 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.http import api, api_leaderboards, api_points
-from ingest.http.answers import AchievementCompletion
+from ingest.http import answers, api, api_leaderboards, api_points
+from ingest.http.answers import Accepted, AchievementCompletion, Error, StreakLength
 from ingest.http.api import ApiError
 from ingest.kafka import (
     NotApplied,
@@ -60,7 +60,7 @@ class JSON(Response):
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSON:
-    return JSON({"error": message}, status_code=status, headers=dict(headers or {}))
+    return JSON(Error(message), status_code=status, headers=dict(headers or {}))
 
 
 def unconfirmed(reason: str, count: int) -> str:
@@ -264,7 +264,7 @@ class Gateway:
             for e in events
         ]
         await self.publish(commands)
-        return JSON({"accepted": len(commands)}, 202)
+        return JSON(Accepted(len(commands)), 202)
 
     async def complete(self, request: Request) -> JSON:
         key = request.path_params["key"]
@@ -333,7 +333,7 @@ class Gateway:
             await asyncio.sleep(0.01)
 
     @staticmethod
-    def _merged(user: User, view: dict[str, Any] | None, at: int) -> dict[str, Any]:
+    def _merged(user: User, view: dict[str, Any] | None, at: int) -> answers.User:
         base: dict[str, Any] = (
             dict(view) if view else {"userId": user.id, "createdMs": at, "attributes": {}}
         )
@@ -421,19 +421,14 @@ class Gateway:
         # an id no user can have (over 255 characters, U+0000) is an unknown user here, as
         # Trophy's document has it valid: it reads nothing, and the URL's limit bounds it
         ids = list(dict.fromkeys(given))
-        out: list[dict[str, Any]] = []
+        out: list[StreakLength] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
             streak = (view or {}).get("streak") or {}
             length = int(streak.get("length") or 0)
             ext = (view or {}).get("extendedMs")
-            out.append(
-                {
-                    "userId": uid,
-                    "streakLength": length,
-                    "extended": api.timestamp(ext) if ext is not None and length else None,
-                }
-            )
-        out.sort(key=lambda item: -item["streakLength"])
+            extended = api.timestamp(ext) if ext is not None and length else None
+            out.append(StreakLength(user_id=uid, streak_length=length, extended=extended))
+        out.sort(key=lambda item: -item.streak_length)
         return JSON(out)
 
     # --- preferences -----------------------------------------------------------------------

@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from schemas.records import AchievementTrigger
+from ingest.http.requests import NotificationChannel
+from schemas.records import AchievementTrigger, Frequency
 
 Timestamp = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 Day = Annotated[str, Meta(extra_json_schema={"format": "date"})]
@@ -88,6 +89,166 @@ class AchievementCompletion(Answer):
     leaderboards: EventLeaderboards
 
 
+class Error(Struct):
+    """Every answer other than a success: what is wrong."""
+
+    error: str
+
+
+class Accepted(Struct):
+    """A batch of events durably written (202): how many."""
+
+    accepted: int
+
+
+class User(Answer):
+    """Trophy's `User`; `signUpDate` is there once given."""
+
+    id: str
+    email: str | None
+    name: str | None
+    tz: str | None
+    device_tokens: list[str] | None
+    subscribe_to_emails: bool
+    attributes: dict[str, str]
+    control: bool
+    created: Timestamp
+    updated: Timestamp
+    sign_up_date: Day | UnsetType = UNSET
+
+
+class Metric(Answer):
+    """Trophy's `MetricResponse`: `status` (required by Trophy's Node SDK, `archived` or
+    `active`) is always `active`, since a metric the rules file no longer has is not served."""
+
+    id: str
+    key: str
+    name: str
+    status: Literal["active"]
+    current: float
+    achievements: list[UserAchievement]
+
+
+class Streak(Answer):
+    """Trophy's `BaseStreakResponse`; the freeze figures only when the rules give freezes."""
+
+    length: int
+    frequency: Frequency
+    started: Day | None
+    period_start: Day | None
+    period_end: Day | None
+    expires: Day | None
+    freezes: int | UnsetType = UNSET
+    max_freezes: int | UnsetType = UNSET
+    freeze_auto_earn_interval: int | UnsetType = UNSET
+    freeze_auto_earn_amount: int | UnsetType = UNSET
+
+
+class EventStreak(Streak, kw_only=True):
+    """Trophy's `MetricEventStreakResponse`: whether this event extended the streak."""
+
+    extended: bool
+
+
+class StreakPeriod(Answer):
+    """One kept streak period (Trophy's `streakHistory` item)."""
+
+    period_start: Day
+    period_end: Day
+    length: int
+    used_freeze: bool
+    used_pause: bool
+
+
+class StreakPause(Answer):
+    """Trophy's streak pause (never any: Podium's days off are answered as paused periods)."""
+
+    id: str
+    start: Day
+    end: Day
+
+
+class UserStreak(Streak, kw_only=True):
+    """Trophy's `StreakResponse`: `extended` is when the streak was last extended (null when
+    it is not active)."""
+
+    extended: Timestamp | None
+    streak_history: list[StreakPeriod]
+    pauses: list[StreakPause]
+
+
+class StreakLength(Answer):
+    """An item of GET /streaks: a user's current streak length."""
+
+    user_id: str
+    streak_length: int
+    extended: Timestamp | None
+
+
+class StreakRankingUser(Answer):
+    """Trophy's `StreakRankingUser`: `name` is null when the user has none."""
+
+    user_id: str
+    name: str | None
+    streak_length: int
+
+
+class EventResponse(Answer, kw_only=True):
+    """Trophy's `EventResponse`; `idempotencyKey` only when given; `pending: true` when the
+    event is durably written but its progress not yet known (the figures are then empty)."""
+
+    event_id: str
+    metric_id: str
+    total: float
+    achievements: list[UserAchievement]
+    current_streak: EventStreak
+    points: EventPoints
+    leaderboards: EventLeaderboards
+    idempotency_key: str | UnsetType = UNSET
+    idempotent_replayed: bool
+    pending: bool | UnsetType = UNSET
+
+
+Channels = list[NotificationChannel]
+
+
+class Notifications(Struct):
+    """The channels of every notification type (Trophy's `NotificationPreferences`)."""
+
+    achievement_completed: Channels
+    recap: Channels
+    reactivation: Channels
+    streak_reminder: Channels
+
+
+class Preferences(Struct):
+    """Trophy's `UserPreferencesResponse`."""
+
+    notifications: Notifications
+
+
+class SummaryPoint(Struct):
+    """An item of a metric's event summary: a period's first day, the total at its end."""
+
+    date: Day
+    total: float
+    change: float
+
+
+ANSWERS = (
+    Error,
+    Accepted,
+    User,
+    Metric,
+    Streak,
+    EventStreak,
+    UserStreak,
+    StreakLength,
+    StreakRankingUser,
+    EventResponse,
+    Preferences,
+    SummaryPoint,
+)
 ACHIEVEMENT_ANSWERS = (
     AchievementResponse,
     UserAchievement,

@@ -103,3 +103,52 @@ def test_achievement_answers_leave_out_what_does_not_apply() -> None:
     stats = msgspec.json.decode(msgspec.json.encode(api.with_stats(novella, RULES, 1, 3)))
     assert "achievedAt" not in stats
     assert (stats["completions"], stats["rarity"]) == (1, 33.33)
+
+
+def test_user_metric_and_event_schemas_say_what_trophy_says() -> None:
+    """Required fields as in Trophy's `EventResponse`, `User`, `MetricResponse` and
+    `StreakResponse`; `status` is Podium's one value (Trophy's Node SDK requires it)."""
+    event = SCHEMAS["EventResponse"]
+    trophy_event = ["eventId", "metricId", "total", "achievements", "currentStreak"]
+    assert {*trophy_event, "points", "leaderboards"} <= set(event["required"])
+    assert event["properties"]["idempotencyKey"] == {"type": "string"}  # never null
+    assert event["properties"]["currentStreak"] == {"$ref": "#/components/schemas/EventStreak"}
+    assert "extended" in SCHEMAS["EventStreak"]["required"]
+    assert SCHEMAS["EventStreak"]["properties"]["extended"]["type"] == "boolean"
+    user = SCHEMAS["User"]
+    trophy_user = ["id", "email", "name", "tz", "subscribeToEmails", "attributes", "control"]
+    assert {*trophy_user, "created", "updated"} <= set(user["required"])
+    assert user["properties"]["deviceTokens"]["nullable"] is True
+    metric = SCHEMAS["Metric"]
+    assert {"id", "key", "name", "current", "achievements", "status"} <= set(metric["required"])
+    assert metric["properties"]["status"] == {"enum": ["active"], "type": "string"}
+    streak = SCHEMAS["UserStreak"]
+    assert {"length", "frequency", "extended", "streakHistory", "pauses"} <= set(streak["required"])
+    assert set(streak["properties"]["frequency"]["enum"]) == {"daily", "weekly", "monthly"}
+    assert "freezes" not in streak["required"]  # only when the rules give freezes
+
+
+def test_the_operations_answer_the_generated_schemas() -> None:
+    paths = DOC["paths"]
+
+    def ok(path: str, method: str, status: str = "200") -> Any:
+        return paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+    ref = "#/components/schemas/"
+    assert ok("/v1/users/{id}/streak", "get") == {"$ref": ref + "UserStreak"}
+    assert ok("/v1/users/{id}", "get") == {"$ref": ref + "User"}
+    assert ok("/v1/metrics/events", "post", "202") == {"$ref": ref + "Accepted"}
+    assert ok("/v1/streaks/rankings", "get")["items"] == {"$ref": ref + "StreakRankingUser"}
+    missing = paths["/v1/users/{id}"]["get"]["responses"]["404"]
+    assert missing["content"]["application/json"]["schema"] == {"$ref": ref + "Error"}
+
+
+def test_a_pending_answer_leaves_out_an_idempotency_key_not_given() -> None:
+    req = api.parse_event({"user": {"id": "18"}, "value": 1}, "words-written", RULES, None)
+    wire = msgspec.json.decode(msgspec.json.encode(api.pending_response("e1", req, RULES)))
+    assert "idempotencyKey" not in wire
+    assert (wire["pending"], wire["total"], wire["currentStreak"]["extended"]) == (True, 0, False)
+    assert wire["currentStreak"]["started"] is None  # Trophy: required, null when none
+    keyed = api.parse_event({"user": {"id": "18"}, "value": 1}, "words-written", RULES, "k")
+    wire = msgspec.json.decode(msgspec.json.encode(api.pending_response("e1", keyed, RULES)))
+    assert wire["idempotencyKey"] == "k"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 from trophy.types import StreakResponse
@@ -72,7 +73,9 @@ def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
     state = UserState(user_id="u", streak=replace(streak, history=kept))
     view = user_view(state, RULES)
     assert view["streak"]["longest"] == 5
-    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    answer = StreakResponse.model_validate_json(
+        msgspec.json.encode(api.streak_response(view, RULES, 7))
+    )
     assert (answer.length, answer.frequency, answer.started) == (3, "daily", "2026-03-08")
     assert (answer.period_start, answer.period_end) == ("2026-03-10", "2026-03-10")
     assert [(h.period_start, h.length) for h in answer.streak_history] == [
@@ -137,7 +140,9 @@ def test_paused_periods_render_as_used_pause_and_old_rows_as_none() -> None:
             ["2026-03-08", "2026-03-08", 4, True, False],
         ],
     }
-    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    answer = StreakResponse.model_validate_json(
+        msgspec.json.encode(api.streak_response(view, RULES, 7))
+    )
     assert [
         (h.period_start, h.length, h.used_freeze, h.used_pause) for h in answer.streak_history
     ] == [
