@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ingest.http import api
 from ingest.http.answers import ACHIEVEMENT_ANSWERS, ANSWERS
+from ingest.http.answers_points import POINTS_ANSWERS
 from ingest.openapi_leaderboards import leaderboard_components, leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
@@ -23,7 +24,7 @@ from ingest.openapi_parts import (
     _ref,
     _streak_rankings,
 )
-from ingest.openapi_points import points_components, points_paths
+from ingest.openapi_points import points_paths
 from ingest.openapi_types import components
 from ingest.openapi_wrapped import wrapped_components, wrapped_path
 from schemas.rules import Rules
@@ -252,9 +253,8 @@ def openapi_document(rules: Rules) -> Schema:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": {
-                **components(*ACHIEVEMENT_ANSWERS, *ANSWERS),
+                **components(*ACHIEVEMENT_ANSWERS, *ANSWERS, *POINTS_ANSWERS),
                 **_request_components(),
-                **points_components(),
                 **leaderboard_components(),
                 **wrapped_components(),
             },

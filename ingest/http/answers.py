@@ -9,18 +9,13 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from ingest.http.answer_parts import Answer, Day, KeyValue, Timestamp
+from ingest.http.answers_points import PointsChange
 from ingest.http.requests import NotificationChannel
 from schemas.records import AchievementTrigger, Frequency
 
-Timestamp = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
-Day = Annotated[str, Meta(extra_json_schema={"format": "date"})]
-
-# Answer parts still built as dicts, their schemas written by hand (`ingest.openapi_points`,
-# `ingest.openapi_leaderboards`): the points a write changed, the boards it moved.
-EventPoints = Annotated[
-    dict[str, Any],
-    Meta(extra_json_schema={"allOf": [{"$ref": "#/components/schemas/EventPoints"}]}),
-]
+# An answer part still built as a dict, its schema written by hand (`ingest.openapi_leaderboards`):
+# the boards a write moved.
 EventLeaderboards = Annotated[
     dict[str, Any],
     Meta(
@@ -29,15 +24,7 @@ EventLeaderboards = Annotated[
         }
     ),
 ]
-
-
-class Answer(Struct, rename="camel", kw_only=True):
-    """The camelCase base of every answer."""
-
-
-class KeyValue(Struct):
-    key: str
-    value: str
+EventPoints = dict[str, PointsChange]  # the systems a write changed, by key
 
 
 class AchievementResponse(Answer):

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from ingest.http import answers, api
+from ingest.http import answers, answers_points, api
 from ingest.openapi import openapi_document
 from tests.rules import writing_rules
 
@@ -22,15 +22,18 @@ DOC = openapi_document(RULES)
 SCHEMAS = DOC["components"]["schemas"]
 
 
+ANSWER_MODULES = (answers, answers_points)
+
+
 def _answer_structs() -> list[type]:
-    found = [
+    return [
         value
-        for value in vars(answers).values()
+        for module in ANSWER_MODULES
+        for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, msgspec.Struct)
-        and value.__module__ == answers.__name__
+        and value.__module__ == module.__name__
     ]
-    return [s for s in found if s is not answers.Answer]
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -152,3 +155,47 @@ def test_a_pending_answer_leaves_out_an_idempotency_key_not_given() -> None:
     keyed = api.parse_event({"user": {"id": "18"}, "value": 1}, "words-written", RULES, "k")
     wire = msgspec.json.decode(msgspec.json.encode(api.pending_response("e1", keyed, RULES)))
     assert wire["idempotencyKey"] == "k"
+
+
+def test_points_schemas_say_what_trophy_says() -> None:
+    """Required fields and enums as in Trophy's `PointsTrigger`, `PointsBoost`, `PointsLevel`,
+    `PointsSystemResponse` and `PointsRange`."""
+    trigger = SCHEMAS["PointsTrigger"]
+    assert set(trigger["required"]) == {
+        "id",
+        "type",
+        "points",
+        "status",
+        "userAttributes",
+        "created",
+        "updated",
+    }
+    types = {"metric", "achievement", "streak", "time", "user_creation"}
+    assert set(trigger["properties"]["type"]["enum"]) == types
+    assert set(trigger["properties"]["timeUnit"]["enum"]) == {"hour", "day"}
+    boost = SCHEMAS["PointsBoost"]
+    assert set(boost["required"]) == {
+        "id",
+        "name",
+        "status",
+        "start",
+        "end",
+        "multiplier",
+        "rounding",
+    }
+    assert boost["properties"]["end"]["nullable"] is True
+    assert set(boost["properties"]["rounding"]["enum"]) == {"down", "up", "nearest"}
+    level = SCHEMAS["PointsLevel"]
+    assert set(level["required"]) == {"id", "key", "name", "description", "badgeUrl", "points"}
+    system = SCHEMAS["PointsSystem"]
+    assert "key" not in system["properties"]
+    assert system["properties"]["maxPoints"]["nullable"] is True
+    assert set(SCHEMAS["PointsRange"]["properties"]) == {"from", "to", "users"}
+    change = SCHEMAS["PointsChange"]
+    assert "level" not in change["required"]  # only when the level changed
+    assert change["properties"]["level"] == {
+        "allOf": [{"$ref": "#/components/schemas/PointsLevel"}],
+        "nullable": True,
+    }
+    event_points = SCHEMAS["EventResponse"]["properties"]["points"]
+    assert event_points["additionalProperties"] == {"$ref": "#/components/schemas/PointsChange"}

@@ -18,6 +18,7 @@ from schemas.state import HistoryEntry, StreakState, UserState
 from schemas.values import replace
 from schemas.views import board_member
 from tests.rules import writing_rules
+from tests.sent import sent
 
 RULES = writing_rules()  # daily streak
 
@@ -121,7 +122,7 @@ def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
             "days": [[739_000, 120, 120]],
         }
     }
-    out = api_points.user_points(rules.points["xp"], rules, "ann", doc["xp"], 10, 0)
+    out = sent(api_points.user_points(rules.points["xp"], rules, "ann", doc["xp"], 10, 0))
     assert [a["id"] for a in out["awards"]] == [
         "ann:points:xp:per-100-words:e2",
         "ann:points:xp:welcome:e1",
