@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from ingest.http import api
 from ingest.http.answers import ACHIEVEMENT_ANSWERS, ANSWERS
+from ingest.http.answers_leaderboards import LEADERBOARD_ANSWERS
 from ingest.http.answers_points import POINTS_ANSWERS
-from ingest.openapi_leaderboards import leaderboard_components, leaderboard_paths
+from ingest.openapi_leaderboards import leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
     NUM,
@@ -253,9 +254,8 @@ def openapi_document(rules: Rules) -> Schema:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": {
-                **components(*ACHIEVEMENT_ANSWERS, *ANSWERS, *POINTS_ANSWERS),
+                **components(*ACHIEVEMENT_ANSWERS, *ANSWERS, *POINTS_ANSWERS, *LEADERBOARD_ANSWERS),
                 **_request_components(),
-                **leaderboard_components(),
                 **wrapped_components(),
             },
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},

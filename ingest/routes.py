@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from ingest.http import answers, api, api_leaderboards, api_points
 from ingest.http.answers import Accepted, AchievementCompletion, Error, StreakLength
+from ingest.http.answers_leaderboards import EventLeaderboard
 from ingest.http.api import ApiError
 from ingest.kafka import (
     NotApplied,
@@ -172,10 +173,10 @@ class Gateway:
             if ranks is not None:
                 ranks.forget(eid)
 
-    def event_boards(self, moves: Iterable[RankChanged]) -> dict[str, Any]:
+    def event_boards(self, moves: Iterable[RankChanged]) -> dict[str, EventLeaderboard]:
         """`EventResponse.leaderboards`: each board the event moved the user on, with the run
         it counted in (its dates from the run's name: its first day, or "all")."""
-        out: dict[str, Any] = {}
+        out: dict[str, EventLeaderboard] = {}
         for moved in moves:
             board = self.rules.leaderboards.get(moved.board)
             if board is None:  # a board the rules no longer have

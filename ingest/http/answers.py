@@ -5,25 +5,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Struct, UnsetType
 
 from ingest.http.answer_parts import Answer, Day, KeyValue, Timestamp
+from ingest.http.answers_leaderboards import EventLeaderboard
 from ingest.http.answers_points import PointsChange
 from ingest.http.requests import NotificationChannel
 from schemas.records import AchievementTrigger, Frequency
 
-# An answer part still built as a dict, its schema written by hand (`ingest.openapi_leaderboards`):
-# the boards a write moved.
-EventLeaderboards = Annotated[
-    dict[str, Any],
-    Meta(
-        extra_json_schema={
-            "additionalProperties": {"$ref": "#/components/schemas/EventLeaderboard"}
-        }
-    ),
-]
+EventLeaderboards = dict[str, EventLeaderboard]  # the boards a write moved, by key
 EventPoints = dict[str, PointsChange]  # the systems a write changed, by key
 
 

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from ingest.http import answers, answers_points, api
+from ingest.http import answers, answers_leaderboards, answers_points, api
 from ingest.openapi import openapi_document
 from tests.rules import writing_rules
 
@@ -22,7 +22,7 @@ DOC = openapi_document(RULES)
 SCHEMAS = DOC["components"]["schemas"]
 
 
-ANSWER_MODULES = (answers, answers_points)
+ANSWER_MODULES = (answers, answers_points, answers_leaderboards)
 
 
 def _answer_structs() -> list[type]:
@@ -199,3 +199,49 @@ def test_points_schemas_say_what_trophy_says() -> None:
     }
     event_points = SCHEMAS["EventResponse"]["properties"]["points"]
     assert event_points["additionalProperties"] == {"$ref": "#/components/schemas/PointsChange"}
+
+
+def test_leaderboard_schemas_say_what_trophy_says() -> None:
+    """Trophy's `LeaderboardResponse` required fields, with Podium's deviation: a number for
+    `maxParticipants` always (Trophy's Node SDK refuses null); its `LeaderboardRanking` and
+    `LeaderboardEvent`; a write's boards by key."""
+    board = SCHEMAS["Leaderboard"]
+    trophy_board = {
+        "id",
+        "name",
+        "key",
+        "status",
+        "description",
+        "rankBy",
+        "breakdownAttribute",
+        "breakdownAttributes",
+        "start",
+        "end",
+        "startTime",
+        "endTime",
+        "maxParticipants",
+        "runUnit",
+        "runInterval",
+    }
+    assert trophy_board <= set(board["required"])
+    assert "metricKey" not in board["required"]  # only on a board ranked by a metric
+    assert board["properties"]["maxParticipants"] == {"type": "integer"}
+    assert set(board["properties"]["rankBy"]["enum"]) == {"points", "streak", "metric"}
+    assert set(board["properties"]["runUnit"]["enum"]) == {"day", "month", "year"}
+    assert board["properties"]["runUnit"]["nullable"] is True
+    assert set(board["properties"]["status"]["enum"]) == {"active", "scheduled", "finished"}
+    ranking = SCHEMAS["LeaderboardRanking"]
+    assert set(ranking["required"]) == {"userId", "userName", "rank", "value"}
+    event = SCHEMAS["LeaderboardEvent"]
+    assert set(event["required"]) == {
+        "date",
+        "timestamp",
+        "previousRank",
+        "rank",
+        "previousValue",
+        "value",
+    }
+    moved = SCHEMAS["EventLeaderboard"]
+    assert {"rank", "previousRank", "threshold"} <= set(moved["required"])
+    boards = SCHEMAS["EventResponse"]["properties"]["leaderboards"]
+    assert boards["additionalProperties"] == {"$ref": "#/components/schemas/EventLeaderboard"}
