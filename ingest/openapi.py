@@ -9,6 +9,7 @@ from ingest.http import api
 from ingest.http.answers import ACHIEVEMENT_ANSWERS, ANSWERS
 from ingest.http.answers_leaderboards import LEADERBOARD_ANSWERS
 from ingest.http.answers_points import POINTS_ANSWERS
+from ingest.http.answers_wrapped import WRAPPED_ANSWERS
 from ingest.openapi_leaderboards import leaderboard_paths
 from ingest.openapi_parts import (
     BOOL,
@@ -27,7 +28,7 @@ from ingest.openapi_parts import (
 )
 from ingest.openapi_points import points_paths
 from ingest.openapi_types import components
-from ingest.openapi_wrapped import wrapped_components, wrapped_path
+from ingest.openapi_wrapped import wrapped_path
 from schemas.rules import Rules
 
 
@@ -254,9 +255,14 @@ def openapi_document(rules: Rules) -> Schema:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": {
-                **components(*ACHIEVEMENT_ANSWERS, *ANSWERS, *POINTS_ANSWERS, *LEADERBOARD_ANSWERS),
+                **components(
+                    *ACHIEVEMENT_ANSWERS,
+                    *ANSWERS,
+                    *POINTS_ANSWERS,
+                    *LEADERBOARD_ANSWERS,
+                    *WRAPPED_ANSWERS,
+                ),
                 **_request_components(),
-                **wrapped_components(),
             },
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}},
         },

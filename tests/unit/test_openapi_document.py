@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from ingest.http import answers, answers_leaderboards, answers_points, api
+from ingest.http import answers, answers_leaderboards, answers_points, answers_wrapped, api
 from ingest.openapi import openapi_document
 from tests.rules import writing_rules
 
@@ -22,7 +22,7 @@ DOC = openapi_document(RULES)
 SCHEMAS = DOC["components"]["schemas"]
 
 
-ANSWER_MODULES = (answers, answers_points, answers_leaderboards)
+ANSWER_MODULES = (answers, answers_points, answers_leaderboards, answers_wrapped)
 
 
 def _answer_structs() -> list[type]:
@@ -245,3 +245,15 @@ def test_leaderboard_schemas_say_what_trophy_says() -> None:
     assert {"rank", "previousRank", "threshold"} <= set(moved["required"])
     boards = SCHEMAS["EventResponse"]["properties"]["leaderboards"]
     assert boards["additionalProperties"] == {"$ref": "#/components/schemas/EventLeaderboard"}
+
+
+def test_wrapped_schemas_say_what_trophy_says() -> None:
+    """Trophy's `WrappedMostActiveMonth` counts months from 0 to 11; `WrappedEntireYear` has
+    the longest streak; the answer holds the `User`."""
+    month = SCHEMAS["WrappedMostActiveMonth"]["properties"]["month"]
+    assert (month["type"], month["minimum"], month["maximum"]) == ("integer", 0, 11)
+    year = SCHEMAS["WrappedEntireYear"]
+    assert "longestStreak" in year["required"]
+    assert {"metrics", "points", "achievements", "leaderboards"} <= set(year["required"])
+    answer = SCHEMAS["WrappedResponse"]["properties"]
+    assert answer["user"] == {"$ref": "#/components/schemas/User"}
