@@ -10,9 +10,9 @@ from ingest.http.answers import ACHIEVEMENT_ANSWERS, ANSWERS
 from ingest.http.answers_leaderboards import LEADERBOARD_ANSWERS
 from ingest.http.answers_points import POINTS_ANSWERS
 from ingest.http.answers_wrapped import WRAPPED_ANSWERS
+from ingest.http.requests import PreferencesBody, UserBody
 from ingest.openapi_leaderboards import leaderboard_paths
 from ingest.openapi_parts import (
-    BOOL,
     NUM,
     STR,
     Schema,
@@ -31,26 +31,21 @@ from ingest.openapi_types import components
 from ingest.openapi_wrapped import wrapped_path
 from schemas.rules import Rules
 
+NULLABLE = ("nullable", "default")  # of an optional `id`: null, by default
+
 
 def _request_components() -> Schema:
-    """The user a write carries (`ingest.http.requests`), as Trophy's document has it."""
-    attrs = {"type": "object", "additionalProperties": STR, "maxProperties": api.MAX_ATTRIBUTES}
-    user_in = _obj(
-        ["id"],
-        id={"type": "string", "minLength": 1, "maxLength": api.MAX_ID},
-        email=STR,
-        name=STR,
-        tz=STR,
-        signUpDate=STR,
-        deviceTokens={"type": "array", "items": STR},
-        subscribeToEmails=BOOL,
-        attributes=attrs,
-    )
-    user_in["additionalProperties"] = False
-    # no `required` at all: OpenAPI 3.0 refuses an empty list
-    updated = {k: v for k, v in user_in.items() if k != "required"}
-    updated["properties"] = {k: v for k, v in user_in["properties"].items() if k != "id"}
-    return {"UpsertedUser": user_in, "UpdatedUser": updated}
+    """The user a write carries and the preferences a PATCH gives, generated from the
+    request bodies; what their types cannot say: where no path names the user, the body's
+    user needs its `id` (`UpsertedUser`), and a PATCH of a user takes no `id` at all."""
+    schemas = components(UserBody, PreferencesBody)
+    user = schemas.pop("UserBody")
+    given = {k: v for k, v in user["properties"].items() if k != "id"}
+    user_id = {k: v for k, v in user["properties"]["id"].items() if k not in NULLABLE}
+    upserted = dict(user, title="UpsertedUser", required=["id"])
+    upserted["properties"] = {"id": user_id, **given}
+    updated = dict(user, title="UpdatedUser", properties=given)
+    return {**schemas, "UpsertedUser": upserted, "UpdatedUser": updated}
 
 
 def openapi_document(rules: Rules) -> Schema:

@@ -40,21 +40,8 @@ def _answers(ok: int, schema: Schema, *errors: int) -> Schema:
 
 def _preferences(uid: Schema) -> Schema:
     """GET and PATCH /v1/users/{id}/preferences (Trophy's `UserPreferencesResponse`)."""
-    channels = {"type": "array", "items": {"type": "string", "enum": ["email", "push"]}}
-    notifications = {
-        "type": "object",
-        "properties": {kind: channels for kind in api.NOTIFICATION_TYPES},
-        "additionalProperties": False,
-    }
     answer = _ref("Preferences")
-    change = {
-        "type": "object",
-        "properties": {
-            "notifications": notifications,
-            "streak": {"type": "object", "description": "refused (403) but `enabled: true`"},
-        },
-        "additionalProperties": False,
-    }
+    change = _ref("PreferencesBody")
     return {
         "get": {
             "operationId": "userPreferences",

@@ -1,6 +1,8 @@
-"""OpenAPI 3.0 component schemas generated from the answer Structs (`ingest.http.answers`):
-msgspec's JSON Schema, with what 3.0 spells differently rewritten (a `null` alternative becomes
-`nullable`, a `Literal` gains its `type`, a `const` becomes a one-value `enum`)."""
+"""OpenAPI 3.0 component schemas generated from the answer Structs (`ingest.http.answers`)
+and the request bodies (`ingest.http.requests`): msgspec's JSON Schema, with what 3.0 spells
+differently rewritten (a `null` alternative becomes `nullable`, a `Literal` gains its `type`,
+a `const` becomes a one-value `enum`) and what 3.0 cannot say left out (`propertyNames`, the
+length of a map's keys; an empty `required`)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ def openapi30(node: Any) -> Any:
         return [openapi30(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: openapi30(value) for key, value in node.items()}
+    out = {key: openapi30(value) for key, value in node.items() if key != "propertyNames"}
+    if out.get("required") == []:
+        del out["required"]
     if "const" in out:
         out["enum"] = [out.pop("const")]
     if "enum" in out and "type" not in out:

@@ -257,3 +257,24 @@ def test_wrapped_schemas_say_what_trophy_says() -> None:
     assert {"metrics", "points", "achievements", "leaderboards"} <= set(year["required"])
     answer = SCHEMAS["WrappedResponse"]["properties"]
     assert answer["user"] == {"$ref": "#/components/schemas/User"}
+
+
+def test_request_bodies_are_the_decoders_types() -> None:
+    """The user of a write needs an id of 1 to 255 characters (a PATCH takes none), no other
+    field than Trophy's `UpsertedUser` ones, at most 50 attributes; `tz` may be null (the
+    decoder takes it as absent); a PATCH of preferences gives channels by notification type."""
+    user = SCHEMAS["UpsertedUser"]
+    assert user["required"] == ["id"]
+    assert user["properties"]["id"] == {"type": "string", "minLength": 1, "maxLength": 255}
+    assert user["additionalProperties"] is False
+    assert user["properties"]["attributes"]["maxProperties"] == 50
+    assert user["properties"]["tz"]["nullable"] is True
+    fields = {"email", "name", "tz", "signUpDate", "deviceTokens", "subscribeToEmails"}
+    assert set(user["properties"]) == {"id", "attributes", *fields}
+    updated = SCHEMAS["UpdatedUser"]
+    assert "id" not in updated["properties"] and "required" not in updated
+    body = DOC["paths"]["/v1/users/{id}/preferences"]["patch"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    notifications = SCHEMAS[ref.rsplit("/", 1)[1]]["properties"]["notifications"]
+    channels = SCHEMAS[notifications["$ref"].rsplit("/", 1)[1]]["properties"]["recap"]
+    assert channels == {"type": "array", "items": {"type": "string", "enum": ["email", "push"]}}
