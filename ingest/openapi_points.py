@@ -3,12 +3,9 @@ rules' points system keys as the path enum and the statuses each operation answe
 
 from __future__ import annotations
 
-from typing import Any
-
 from ingest.http import api_points
+from ingest.openapi_parts import Schema, _answers, _array, _ref
 from schemas.rules import Rules
-
-Schema = dict[str, Any]
 
 
 def _query(name: str, schema: Schema, required: bool = False) -> Schema:
@@ -16,25 +13,9 @@ def _query(name: str, schema: Schema, required: bool = False) -> Schema:
 
 
 def _get(op: str, params: list[Schema], ok: Schema, *errors: int) -> Schema:
-    answers: Schema = {"200": {"description": "success", **_body(ok)}}
-    for code in (401, 404, *errors):
-        answers[str(code)] = {
-            "description": "error",
-            **_body({"$ref": "#/components/schemas/Error"}),
-        }
+    """A read of a system (or a user's points in it): 404 for an unknown one."""
+    answers = _answers(200, ok, 404, *errors)
     return {"get": {"operationId": op, "parameters": params, "responses": answers}}
-
-
-def _body(schema: Schema) -> Schema:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _array(name: str) -> Schema:
-    return {"type": "array", "items": _ref(name)}
 
 
 def points_paths(rules: Rules, uid: Schema) -> Schema:
