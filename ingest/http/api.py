@@ -15,11 +15,11 @@ from typing import Any
 
 from msgspec import UNSET, UnsetType
 
+from ingest.http.answer_parts import KeyValue
 from ingest.http.answers import (
     AchievementWithStats,
     EventResponse,
     EventStreak,
-    KeyValue,
     Metric,
     Notifications,
     Preferences,
