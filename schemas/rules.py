@@ -23,8 +23,9 @@ PointsTriggerType = Literal["metric", "achievement", "streak", "user_creation", 
 POINTS_TRIGGERS: tuple[PointsTriggerType, ...] = get_args(PointsTriggerType)
 TimeUnit = Literal["hour", "day"]
 Rounding = Literal["down", "up", "nearest"]
-ROUNDINGS = ("down", "up", "nearest")
-TIME_UNITS = {"hour": 3_600_000, "day": 86_400_000}  # time trigger unit -> milliseconds
+ROUNDINGS: tuple[Rounding, ...] = get_args(Rounding)
+# time trigger unit -> milliseconds
+TIME_UNITS: dict[TimeUnit, int] = {"hour": 3_600_000, "day": 86_400_000}
 
 
 @dataclass(frozen=True, slots=True)

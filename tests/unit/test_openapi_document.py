@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 
 from ingest.http import answers, answers_leaderboards, answers_points, answers_wrapped, api
 from ingest.openapi import openapi_document
+from schemas.rules import ROUNDINGS, TIME_UNITS
 from tests.rules import writing_rules
 
 RULES = writing_rules()
@@ -278,3 +279,12 @@ def test_request_bodies_are_the_decoders_types() -> None:
     notifications = SCHEMAS[ref.rsplit("/", 1)[1]]["properties"]["notifications"]
     channels = SCHEMAS[notifications["$ref"].rsplit("/", 1)[1]]["properties"]["recap"]
     assert channels == {"type": "array", "items": {"type": "string", "enum": ["email", "push"]}}
+
+
+def test_the_rules_tuples_are_their_literals() -> None:
+    """A boost's roundings and a time trigger's units, as the rules parser checks them, are
+    the values of the Literals the answers' enums come from (written out here by hand)."""
+    assert ROUNDINGS == ("down", "up", "nearest")
+    assert TIME_UNITS == {"hour": 3_600_000, "day": 86_400_000}
+    assert SCHEMAS["PointsBoost"]["properties"]["rounding"]["enum"] == sorted(ROUNDINGS)
+    assert SCHEMAS["PointsTrigger"]["properties"]["timeUnit"]["enum"] == sorted(TIME_UNITS)
