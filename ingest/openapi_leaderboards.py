@@ -1,114 +1,19 @@
 """The leaderboard operations of the OpenAPI document (`ingest.openapi`): Trophy's three
-paths, with the rules' board keys as the path enum, Trophy's shapes and the statuses each
-operation answers (503 while the board views are being rebuilt)."""
+paths, with the rules' board keys as the path enum and the statuses each operation answers
+(503 while the board views are being rebuilt); the shapes are generated from
+`ingest.http.answers_leaderboards`."""
 
 from __future__ import annotations
 
 from ingest.http import api_leaderboards as lb
-from ingest.openapi_parts import INT, NULL_STR, STR, Schema, _answers, _obj, _ref
+from ingest.openapi_parts import INT, STR, Schema, _answers, _ref
 from schemas.rules import Rules
 
 DAY: Schema = {"type": "string", "format": "date"}
-NULL_INT: Schema = {"type": "integer", "nullable": True}
-STATUS: Schema = {"type": "string", "enum": ["active", "scheduled", "finished"]}
 
 
 def _query(name: str, schema: Schema) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema}
-
-
-BOARD_REQUIRED = [
-    "id",
-    "key",
-    "name",
-    "description",
-    "rankBy",
-    "status",
-    "breakdownAttribute",
-    "breakdownAttributes",
-    "start",
-    "end",
-    "startTime",
-    "endTime",
-    "maxParticipants",
-    "runUnit",
-    "runInterval",
-    "userAttributes",
-]
-
-
-def _board() -> Schema:
-    """Trophy's `LeaderboardResponse` with `status`: the rank-by pair only where it applies."""
-    return _obj(
-        BOARD_REQUIRED,
-        id=STR,
-        key=STR,
-        name=STR,
-        description=NULL_STR,
-        rankBy={"type": "string", "enum": ["metric", "points", "streak"]},
-        metricKey=STR,
-        metricName=STR,
-        pointsSystemKey=STR,
-        pointsSystemName=STR,
-        status=STATUS,
-        breakdownAttribute=NULL_STR,
-        breakdownAttributes={"type": "array", "items": STR},
-        start=DAY,
-        end={**DAY, "nullable": True},
-        startTime=NULL_STR,
-        endTime=NULL_STR,
-        maxParticipants=INT,
-        runUnit={"type": "string", "enum": ["day", "month", "year"], "nullable": True},
-        runInterval=NULL_INT,
-        userAttributes={"type": "array", "items": _obj(["key", "value"], key=STR, value=STR)},
-    )
-
-
-def _event_board() -> Schema:
-    """Trophy's `MetricEventLeaderboardResponse`: a board the event moved the user on, the
-    run it counted in, the ranks after and before it, the threshold, the user's group."""
-    pair = _obj(["key", "value"], key=STR, value=STR)
-    moved = _obj(
-        ["rank", "previousRank", "threshold"],
-        rank=NULL_INT,
-        previousRank=NULL_INT,
-        threshold=INT,
-        breakdownAttributeValue=STR,
-        breakdownAttributeValues={"type": "array", "items": pair},
-    )
-    return {"allOf": [_board(), moved]}
-
-
-def leaderboard_components() -> Schema:
-    """Trophy's `LeaderboardResponse` (with `status`), `LeaderboardRanking`,
-    `LeaderboardEvent` and the two answers built on them."""
-    ranking = _obj(
-        ["userId", "userName", "rank", "value"], userId=STR, userName=NULL_STR, rank=INT, value=INT
-    )
-    event = _obj(
-        ["date", "timestamp", "previousRank", "rank", "previousValue", "value"],
-        date=DAY,
-        timestamp={"type": "string", "format": "date-time"},
-        previousRank=NULL_INT,
-        rank=NULL_INT,
-        previousValue=NULL_INT,
-        value=NULL_INT,
-    )
-    rankings = _obj(["rankings"], rankings={"type": "array", "items": _ref("LeaderboardRanking")})
-    user = _obj(
-        ["rank", "value", "history"],
-        rank=NULL_INT,
-        value=NULL_INT,
-        history={"type": "array", "items": _ref("LeaderboardEvent")},
-    )
-    return {
-        "Leaderboard": _board(),
-        "LeaderboardRanking": ranking,
-        "LeaderboardEvent": event,
-        "LeaderboardWithRankings": {"allOf": [_ref("Leaderboard"), rankings]},
-        "UserLeaderboard": {"allOf": [_ref("Leaderboard"), user]},
-        "EventLeaderboard": _event_board(),
-    }
 
 
 def _page(run: Schema) -> list[Schema]:

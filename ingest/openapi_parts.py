@@ -23,6 +23,10 @@ def _obj(required: list[str], **props: Schema) -> Schema:
     return {"type": "object", "required": required, "properties": props}
 
 
+def _array(name: str) -> Schema:
+    return {"type": "array", "items": _ref(name)}
+
+
 def _json(schema: Schema) -> Schema:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -36,21 +40,8 @@ def _answers(ok: int, schema: Schema, *errors: int) -> Schema:
 
 def _preferences(uid: Schema) -> Schema:
     """GET and PATCH /v1/users/{id}/preferences (Trophy's `UserPreferencesResponse`)."""
-    channels = {"type": "array", "items": {"type": "string", "enum": ["email", "push"]}}
-    notifications = {
-        "type": "object",
-        "properties": {kind: channels for kind in api.NOTIFICATION_TYPES},
-        "additionalProperties": False,
-    }
-    answer = _obj(["notifications"], notifications=notifications)
-    change = {
-        "type": "object",
-        "properties": {
-            "notifications": notifications,
-            "streak": {"type": "object", "description": "refused (403) but `enabled: true`"},
-        },
-        "additionalProperties": False,
-    }
+    answer = _ref("Preferences")
+    change = _ref("PreferencesBody")
     return {
         "get": {
             "operationId": "userPreferences",
@@ -74,7 +65,6 @@ def _event_summary(uid: Schema, metric: Schema) -> Schema:
         ("startDate", day),
         ("endDate", day),
     ]
-    point = _obj(["date", "total", "change"], date=day, total=NUM, change=NUM)
     return {
         "get": {
             "operationId": "userMetricEventSummary",
@@ -83,23 +73,9 @@ def _event_summary(uid: Schema, metric: Schema) -> Schema:
                 metric,
                 *({"name": n, "in": "query", "required": True, "schema": s} for n, s in query),
             ],
-            "responses": _answers(200, {"type": "array", "items": point}, 404, 422),
+            "responses": _answers(200, _array("SummaryPoint"), 404, 422),
         }
     }
-
-
-def _metric() -> Schema:
-    """Trophy's `MetricResponse` (Node SDK): `status` is always `active`, since a metric the
-    rules file no longer has is not served at all."""
-    return _obj(
-        ["id", "key", "name", "status", "current", "achievements"],
-        id=STR,
-        key=STR,
-        name=STR,
-        status={"type": "string", "enum": ["active"]},
-        current=NUM,
-        achievements={"type": "array", "items": _ref("UserAchievement")},
-    )
 
 
 def _streak_rankings() -> Schema:
@@ -108,7 +84,6 @@ def _streak_rankings() -> Schema:
         ("limit", {**INT, "minimum": 1, "maximum": api.MAX_STREAK_RANKING}),
         ("type", {"type": "string", "enum": list(api.STREAK_RANKING_TYPES)}),
     ]
-    ranked = _obj(["userId", "streakLength"], userId=STR, name=NULL_STR, streakLength=INT)
     return {
         "get": {
             "operationId": "streakRankings",
@@ -116,7 +91,7 @@ def _streak_rankings() -> Schema:
                 {"name": name, "in": "query", "required": False, "schema": schema}
                 for name, schema in query
             ],
-            "responses": _answers(200, {"type": "array", "items": ranked}, 422, 503),
+            "responses": _answers(200, _array("StreakRankingUser"), 422, 503),
         }
     }
 
@@ -128,6 +103,6 @@ def _admin_batch(item: Schema) -> Schema:
         "post": {
             "operationId": "adminBatchEvents",
             "requestBody": {"required": True, **_json(events)},
-            "responses": _answers(202, _obj(["accepted"], accepted=INT), 422, 404, 413, 503),
+            "responses": _answers(202, _ref("Accepted"), 422, 404, 413, 503),
         }
     }

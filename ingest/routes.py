@@ -15,11 +15,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import orjson
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingest.http import api, api_leaderboards, api_points
+from ingest.http import answers, api, api_leaderboards, api_points
+from ingest.http.answers import Accepted, AchievementCompletion, Error, StreakLength
+from ingest.http.answers_leaderboards import EventLeaderboard
 from ingest.http.api import ApiError
 from ingest.kafka import (
     NotApplied,
@@ -50,14 +52,16 @@ from schemas.rules import Rules
 
 
 class JSON(Response):
+    """An answer: a Struct of `ingest.http.answers` (or a dict, list of them) as JSON."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return msgspec.json.encode(content)
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSON:
-    return JSON({"error": message}, status_code=status, headers=dict(headers or {}))
+    return JSON(Error(message), status_code=status, headers=dict(headers or {}))
 
 
 def unconfirmed(reason: str, count: int) -> str:
@@ -169,10 +173,10 @@ class Gateway:
             if ranks is not None:
                 ranks.forget(eid)
 
-    def event_boards(self, moves: Iterable[RankChanged]) -> dict[str, Any]:
+    def event_boards(self, moves: Iterable[RankChanged]) -> dict[str, EventLeaderboard]:
         """`EventResponse.leaderboards`: each board the event moved the user on, with the run
         it counted in (its dates from the run's name: its first day, or "all")."""
-        out: dict[str, Any] = {}
+        out: dict[str, EventLeaderboard] = {}
         for moved in moves:
             board = self.rules.leaderboards.get(moved.board)
             if board is None:  # a board the rules no longer have
@@ -261,7 +265,7 @@ class Gateway:
             for e in events
         ]
         await self.publish(commands)
-        return JSON({"accepted": len(commands)}, 202)
+        return JSON(Accepted(len(commands)), 202)
 
     async def complete(self, request: Request) -> JSON:
         key = request.path_params["key"]
@@ -286,18 +290,16 @@ class Gateway:
             view = await self.views.user(user.id)
             at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
         # 201 in every case: the only success Trophy's document lists for the operation.
-        # `leaderboards` (not in Trophy's schema, which allows more properties): the boards
-        # the completion moved the user on, e.g. a points board its points trigger counted on
+        # `leaderboards`: the boards the completion moved the user on, e.g. a points board
+        # its points trigger counted on
         boards = self.event_boards(folded.ranks.values()) if folded else {}
-        return JSON(
-            {
-                "completionId": cmd.event_id,
-                "achievement": api.achievement_json(ach, self.rules, at),
-                "points": points,
-                "leaderboards": boards,
-            },
-            201,
+        answer = AchievementCompletion(
+            completion_id=cmd.event_id,
+            achievement=api.achievement_json(ach, self.rules, at),
+            points=points,
+            leaderboards=boards,
         )
+        return JSON(answer, 201)
 
     async def identify(self, request: Request) -> JSON:
         """POST /users (id in the body), PUT /users/{id}; PATCH /users/{id} (known users)."""
@@ -332,7 +334,7 @@ class Gateway:
             await asyncio.sleep(0.01)
 
     @staticmethod
-    def _merged(user: User, view: dict[str, Any] | None, at: int) -> dict[str, Any]:
+    def _merged(user: User, view: dict[str, Any] | None, at: int) -> answers.User:
         base: dict[str, Any] = (
             dict(view) if view else {"userId": user.id, "createdMs": at, "attributes": {}}
         )
@@ -383,7 +385,7 @@ class Gateway:
         chosen.sort(key=lambda a: (a.key not in done, done.get(a.key, 0)))
         return JSON(
             [
-                api.with_stats(a, self.rules, counts[a.key], users, done.get(a.key), user=True)
+                api.user_with_stats(a, self.rules, counts[a.key], users, done.get(a.key))
                 for a in chosen
             ]
         )
@@ -420,19 +422,14 @@ class Gateway:
         # an id no user can have (over 255 characters, U+0000) is an unknown user here, as
         # Trophy's document has it valid: it reads nothing, and the URL's limit bounds it
         ids = list(dict.fromkeys(given))
-        out: list[dict[str, Any]] = []
+        out: list[StreakLength] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
             streak = (view or {}).get("streak") or {}
             length = int(streak.get("length") or 0)
             ext = (view or {}).get("extendedMs")
-            out.append(
-                {
-                    "userId": uid,
-                    "streakLength": length,
-                    "extended": api.timestamp(ext) if ext is not None and length else None,
-                }
-            )
-        out.sort(key=lambda item: -item["streakLength"])
+            extended = api.timestamp(ext) if ext is not None and length else None
+            out.append(StreakLength(user_id=uid, streak_length=length, extended=extended))
+        out.sort(key=lambda item: -item.streak_length)
         return JSON(out)
 
     # --- preferences -----------------------------------------------------------------------

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from starlette.requests import Request
 
 from ingest.http import api_leaderboards as lb
+from ingest.http.answers_leaderboards import LeaderboardRanking, LeaderboardWithRankings
 from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
 from ingest.tenancy import ranking as tenant_ranking
@@ -95,12 +95,12 @@ class LeaderboardRoutes:
         group = group_of(board, attrs) or ""
         ranking = tenant_ranking(board.key, self.run_of(board, asked, today), group)
         rankings = await self.rankings(board, ranking, uid, offset, limit)
-        base = lb.board_json(board, self.gw.rules, status(board, today))
-        return JSON({**base, "rankings": rankings})
+        fields = lb.board_fields(board, self.gw.rules, status(board, today))
+        return JSON(LeaderboardWithRankings(**fields, rankings=rankings))
 
     async def rankings(
         self, board: Leaderboard, ranking: str, uid: str | None, offset: int, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[LeaderboardRanking]:
         """A page of the ranking: `limit` entries from position `offset` on, counted from the
         user's position when `uid` is given (empty when the user is not on the board); never
         past the board's `max_participants`."""
@@ -122,7 +122,9 @@ class LeaderboardRoutes:
         return board.max_participants is None or position < board.max_participants
 
     @staticmethod
-    def rendered(start: int, entries: list[Entry], names: list[str | None]) -> list[dict[str, Any]]:
+    def rendered(
+        start: int, entries: list[Entry], names: list[str | None]
+    ) -> list[LeaderboardRanking]:
         return [
             lb.ranking_json(user, name, start + i + 1, value)
             for i, ((user, value), name) in enumerate(zip(entries, names, strict=True))
@@ -150,5 +152,5 @@ class LeaderboardRoutes:
             if got is not None and self.shown(board, got[0]):
                 standing = (got[0] + 1, got[1])
             history = lb.history_json(await self.gw.views.board_history(ranking, uid), count)
-        base = lb.board_json(board, self.gw.rules, status(board, today))
-        return JSON(lb.user_board_json(base, standing, history))
+        fields = lb.board_fields(board, self.gw.rules, status(board, today))
+        return JSON(lb.user_board_json(fields, standing, history))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from ingest.http import api
+from ingest.http.answers import StreakRankingUser
 from ingest.routes import JSON, Gateway
 
 
@@ -25,7 +26,7 @@ class StreakRoutes:
         views = await self.gw.views.users(uid for uid, _ in ranked) if ranked else []
         return JSON(
             [
-                {"userId": uid, "name": (view or {}).get("name"), "streakLength": length}
+                StreakRankingUser(user_id=uid, name=(view or {}).get("name"), streak_length=length)
                 for (uid, length), view in zip(ranked, views, strict=True)
             ]
         )

@@ -21,8 +21,11 @@ MAX_ANNIVERSARY_YEARS = 1000
 MAX_FREEZES = 100
 PointsTriggerType = Literal["metric", "achievement", "streak", "user_creation", "time"]
 POINTS_TRIGGERS: tuple[PointsTriggerType, ...] = get_args(PointsTriggerType)
-ROUNDINGS = ("down", "up", "nearest")
-TIME_UNITS = {"hour": 3_600_000, "day": 86_400_000}  # time trigger unit -> milliseconds
+TimeUnit = Literal["hour", "day"]
+Rounding = Literal["down", "up", "nearest"]
+ROUNDINGS: tuple[Rounding, ...] = get_args(Rounding)
+# time trigger unit -> milliseconds
+TIME_UNITS: dict[TimeUnit, int] = {"hour": 3_600_000, "day": 86_400_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,7 @@ class PointsTrigger:
     threshold: Decimal | None = None  # type "metric": fires once per `threshold` units
     achievement: str | None = None  # type "achievement"
     streak_length: int | None = None  # type "streak": fires at every multiple of it
-    time_unit: Literal["hour", "day"] | None = None  # type "time"
+    time_unit: TimeUnit | None = None  # type "time"
     time_interval: int | None = None  # type "time": fires every `time_interval` units
     user_attributes: Mapping[str, str] = field(default_factory=dict)
     event_attributes: Mapping[str, str] = field(default_factory=dict)  # metric only
@@ -147,7 +150,7 @@ class PointsBoost:
     multiplier: Decimal  # > 0, != 1, < 100
     start_ms: int
     end_ms: int | None = None  # None: open-ended
-    rounding: Literal["down", "up", "nearest"] = "down"
+    rounding: Rounding = "down"
     user_attributes: Mapping[str, str] = field(default_factory=dict)  # empty: every user
 
 

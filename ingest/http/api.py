@@ -13,7 +13,23 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ingest.http.render import history_json, snapshot_json, streak_json
+from msgspec import UNSET, UnsetType
+
+from ingest.http.answer_parts import KeyValue
+from ingest.http.answers import (
+    AchievementWithStats,
+    EventResponse,
+    EventStreak,
+    Metric,
+    Notifications,
+    Preferences,
+    SummaryPoint,
+    User,
+    UserAchievement,
+    UserAchievementWithStats,
+    UserStreak,
+)
+from ingest.http.render import history_json, snapshot_json, streak_fields
 from ingest.http.requests import (
     DEFAULT_HISTORY_PERIODS,
     MAX_ATTRIBUTE_LENGTH,
@@ -87,31 +103,43 @@ def timestamp(ms: int) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None) -> dict[str, Any]:
-    """Trophy's `UserAchievementResponse` (ids are the rules' keys)."""
+def _achievement_fields(ach: Achievement, rules: Rules) -> dict[str, Any]:
+    """Trophy's `AchievementResponse` fields (ids are the rules' keys), by Struct field."""
     out: dict[str, Any] = {
         "id": ach.key,
         "name": ach.name,
         "trigger": ach.trigger,
         "description": ach.description,
-        "badgeUrl": ach.badge_url,
-        "userAttributes": [{"key": k, "value": v} for k, v in ach.user_attributes.items()],
-        "achievedAt": None if achieved_at_ms is None else timestamp(achieved_at_ms),
+        "badge_url": ach.badge_url,
+        "user_attributes": _pairs(ach.user_attributes),
     }
     if ach.trigger == "api":
         out["key"] = ach.key
     elif ach.trigger == "streak":
-        out["streakLength"] = ach.streak_length
+        out["streak_length"] = ach.streak_length
     elif ach.trigger == "anniversary":
-        out["anniversaryYears"] = ach.anniversary_years
+        out["anniversary_years"] = ach.anniversary_years
     elif ach.trigger == "achievement":
-        out["achievementIds"] = list(ach.achievement_keys)
+        out["achievement_ids"] = list(ach.achievement_keys)
     elif ach.trigger == "metric" and ach.metric is not None:
-        out["metricId"] = ach.metric
-        out["metricValue"] = number(ach.metric_value)
-        out["metricName"] = rules.metrics[ach.metric].name
-        out["eventAttributes"] = [{"key": k, "value": v} for k, v in ach.event_attributes.items()]
+        out["metric_id"] = ach.metric
+        out["metric_value"] = number(ach.metric_value)
+        out["metric_name"] = rules.metrics[ach.metric].name
+        out["event_attributes"] = _pairs(ach.event_attributes)
     return out
+
+
+def _pairs(attributes: Mapping[str, str]) -> list[KeyValue]:
+    return [KeyValue(k, v) for k, v in attributes.items()]
+
+
+def _achieved(ms: int | None) -> str | None:
+    return None if ms is None else timestamp(ms)
+
+
+def achievement_json(ach: Achievement, rules: Rules, achieved_at_ms: int | None) -> UserAchievement:
+    """Trophy's `UserAchievementResponse`."""
+    return UserAchievement(**_achievement_fields(ach, rules), achieved_at=_achieved(achieved_at_ms))
 
 
 def event_response(
@@ -119,131 +147,131 @@ def event_response(
     rules: Rules,
     points: Mapping[str, Any] | None = None,
     leaderboards: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> EventResponse:
     """Trophy's `EventResponse` for the `Progress` of a metric event; `points` is its
     rendering of `progress.points` (`ingest.http.api_points.event_points`), `leaderboards` that
     of the rank changes it caused (`ingest.http.api_leaderboards.event_leaderboards`)."""
-    streak = streak_json(snapshot_json(progress.streak), rules)
-    streak["extended"] = bool(progress.streak and progress.streak.extended)
-    return {
-        "eventId": progress.event_id,
-        "metricId": progress.metric,
-        "total": number(progress.total),
-        "achievements": [
+    extended = bool(progress.streak and progress.streak.extended)
+    return EventResponse(
+        event_id=progress.event_id,
+        metric_id=progress.metric or "",  # a metric event's progress names its metric
+        total=number(progress.total),
+        achievements=[
             achievement_json(rules.achievements[a.achievement], rules, a.achieved_at_ms)
             for a in progress.achievements
             if a.achievement in rules.achievements
         ],
-        "currentStreak": streak,
-        "points": dict(points or {}),
-        "leaderboards": dict(leaderboards or {}),
-        **_idempotency_key(progress.idempotency_key),
-        "idempotentReplayed": progress.replayed,
-    }
+        current_streak=EventStreak(
+            **streak_fields(snapshot_json(progress.streak), rules), extended=extended
+        ),
+        points=dict(points or {}),
+        leaderboards=dict(leaderboards or {}),
+        idempotency_key=_given(progress.idempotency_key),
+        idempotent_replayed=progress.replayed,
+    )
 
 
-def _idempotency_key(key: str | None) -> dict[str, str]:
+def _given(key: str | None) -> str | UnsetType:
     """Trophy's `idempotencyKey` is a string when given: absent (never null) when not."""
-    return {} if key is None else {"idempotencyKey": key}
+    return UNSET if key is None else key
 
 
-def pending_response(event_id: str, req: EventRequest, rules: Rules) -> dict[str, Any]:
-    """The 202 answer when the event is durably written but its progress is not known (the
+def pending_response(event_id: str, req: EventRequest, rules: Rules) -> EventResponse:
+    """The answer when the event is durably written but its progress is not known (the
     wait timed out, or the gateway is configured not to wait): `pending: true`, and the
     state figures are not filled in (`total` 0, an empty streak, no achievements); read them
     later from GET /users/{id}/metrics/{key}."""
-    streak = streak_json(None, rules)
-    streak["extended"] = False
-    return {
-        "eventId": event_id,
-        "metricId": req.metric,
-        "total": 0,
-        "achievements": [],
-        "currentStreak": streak,
-        "points": {},
-        "leaderboards": {},
-        **_idempotency_key(req.idempotency_key),
-        "idempotentReplayed": False,
-        "pending": True,
-    }
+    return EventResponse(
+        event_id=event_id,
+        metric_id=req.metric,
+        total=0,
+        achievements=[],
+        current_streak=EventStreak(**streak_fields(None, rules), extended=False),
+        points={},
+        leaderboards={},
+        idempotency_key=_given(req.idempotency_key),
+        idempotent_replayed=False,
+        pending=True,
+    )
 
 
-def user_json(view: Mapping[str, Any]) -> dict[str, Any]:
+def user_json(view: Mapping[str, Any]) -> User:
     """Trophy's `User` from a view document; `subscribeToEmails` is true until set (Trophy's
     default), `signUpDate` is there once given."""
     subscribed = view.get("subscribeToEmails")
-    out = {
-        "id": view["userId"],
-        "email": view.get("email"),
-        "name": view.get("name"),
-        "tz": view.get("tz"),
-        "deviceTokens": view.get("deviceTokens"),
-        "subscribeToEmails": True if subscribed is None else bool(subscribed),
-        "attributes": dict(view.get("attributes") or {}),
-        "control": False,
-        "created": timestamp(view.get("createdMs") or 0),
-        "updated": timestamp(view.get("updatedMs") or 0),
-    }
-    if view.get("signUpDate"):
-        out["signUpDate"] = view["signUpDate"]
-    return out
+    return User(
+        id=view["userId"],
+        email=view.get("email"),
+        name=view.get("name"),
+        tz=view.get("tz"),
+        device_tokens=view.get("deviceTokens"),
+        subscribe_to_emails=True if subscribed is None else bool(subscribed),
+        attributes=dict(view.get("attributes") or {}),
+        control=False,
+        created=timestamp(view.get("createdMs") or 0),
+        updated=timestamp(view.get("updatedMs") or 0),
+        sign_up_date=view.get("signUpDate") or UNSET,
+    )
 
 
 DEFAULT_CHANNELS = ("email", "push")  # a notification type never set: every channel
 
 
-def preferences_json(view: Mapping[str, Any]) -> dict[str, Any]:
+def preferences_json(view: Mapping[str, Any]) -> Preferences:
     """Trophy's `UserPreferencesResponse`: the channels of every notification type."""
     stored = view.get("notifications") or {}
-    return {
-        "notifications": {
-            kind: list(stored.get(kind, DEFAULT_CHANNELS)) for kind in NOTIFICATION_TYPES
-        }
-    }
+    channels = {kind: list(stored.get(kind, DEFAULT_CHANNELS)) for kind in NOTIFICATION_TYPES}
+    return Preferences(Notifications(**channels))
 
 
-def metric_json(metric: str, view: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
-    """Trophy's `MetricResponse`: the user's total and the metric's achievements. `status`
-    (required by Trophy's Node SDK, `archived` or `active`) is always `active`: a metric the
-    rules file no longer has is not served at all."""
+def metric_json(metric: str, view: Mapping[str, Any], rules: Rules) -> Metric:
+    """Trophy's `MetricResponse`: the user's total and the metric's achievements."""
     done = view.get("achievements") or {}
-    return {
-        "id": metric,
-        "key": metric,
-        "name": rules.metrics[metric].name,
-        "status": "active",
-        "current": number(view["totals"].get(metric)),
-        "achievements": [
+    return Metric(
+        id=metric,
+        key=metric,
+        name=rules.metrics[metric].name,
+        status="active",
+        current=number(view["totals"].get(metric)),
+        achievements=[
             achievement_json(a, rules, done.get(a.key)) for a in rules.by_metric.get(metric, ())
         ],
-    }
+    )
 
 
 def with_stats(
-    ach: Achievement,
-    rules: Rules,
-    completions: int,
-    users: int,
-    achieved_at_ms: int | None = None,
-    user: bool = False,
-) -> dict[str, Any]:
-    """Trophy's `AchievementWithStatsResponse` (and the user variant with `achievedAt`)."""
-    out = achievement_json(ach, rules, achieved_at_ms)
-    if not user:
-        out.pop("achievedAt")
-    out["completions"] = completions
-    out["rarity"] = round(100.0 * completions / users, 2) if users else 0.0
-    return out
+    ach: Achievement, rules: Rules, completions: int, users: int
+) -> AchievementWithStats:
+    """Trophy's `AchievementWithStatsResponse`."""
+    return AchievementWithStats(**_achievement_fields(ach, rules), **_stats(completions, users))
 
 
-def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> dict[str, Any]:
+def user_with_stats(
+    ach: Achievement, rules: Rules, completions: int, users: int, achieved_at_ms: int | None
+) -> UserAchievementWithStats:
+    """A user's achievement with its statistics and `achievedAt`."""
+    return UserAchievementWithStats(
+        **_achievement_fields(ach, rules),
+        **_stats(completions, users),
+        achieved_at=_achieved(achieved_at_ms),
+    )
+
+
+def _stats(completions: int, users: int) -> dict[str, Any]:
+    rarity = round(100.0 * completions / users, 2) if users else 0.0
+    return {"completions": completions, "rarity": rarity}
+
+
+def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> UserStreak:
     """Trophy's `StreakResponse`."""
-    out = streak_json(view.get("streak"), rules)
+    fields = streak_fields(view.get("streak"), rules)
     ext = view.get("extendedMs")
-    out["extended"] = timestamp(ext) if ext is not None and out["length"] else None
-    out["streakHistory"] = history_json(view, periods)
-    out["pauses"] = []
-    return out
+    return UserStreak(
+        **fields,
+        extended=timestamp(ext) if ext is not None and fields["length"] else None,
+        streak_history=history_json(view, periods),
+        pauses=[],
+    )
 
 
 def attributes_param(raw: str | None, name: str = "userAttributes") -> dict[str, str] | None:
@@ -337,14 +365,10 @@ def _date_param(raw: str | None, name: str) -> int:
         raise bad(f"{name}: expected a date YYYY-MM-DD, got {raw[:40]!r}") from None
 
 
-def summary_json(points: Sequence[tuple[int, Decimal, Decimal]]) -> list[dict[str, Any]]:
+def summary_json(points: Sequence[tuple[int, Decimal, Decimal]]) -> list[SummaryPoint]:
     """Trophy's event summary: `date` (a period's first day), `total` at its end, `change`.
     A week that begins before 0001-01-01 is dated 0001-01-01, its first day that exists."""
     return [
-        {
-            "date": date.fromordinal(max(first, 1)).isoformat(),
-            "total": number(total),
-            "change": number(change),
-        }
+        SummaryPoint(date.fromordinal(max(first, 1)).isoformat(), number(total), number(change))
         for first, total, change in points
     ]

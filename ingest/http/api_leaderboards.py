@@ -19,8 +19,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
+from ingest.http import answers_leaderboards as out
+from ingest.http.answer_parts import KeyValue
 from ingest.http.api import attributes_param, bool_param, int_param
 from ingest.http.requests import ApiError, bad
+from processors.core.leaderboards import Status
 from schemas.leaderboards import RankChanged
 from schemas.rules import Leaderboard, Rules
 from schemas.tenants import split_group
@@ -48,18 +51,18 @@ def _clock(minute: int | None) -> str | None:
 
 def _ranked_by(board: Leaderboard, rules: Rules) -> dict[str, str]:
     """`metricKey`/`metricName` or `pointsSystemKey`/`pointsSystemName`: only the pair of
-    what the board ranks by (Trophy's schema types them as strings, never null)."""
+    what the board ranks by, by `out.Leaderboard` field."""
     if board.rank_by == "metric" and board.metric is not None:
         metric = rules.metrics[board.metric]
-        return {"metricKey": metric.key, "metricName": metric.name}
+        return {"metric_key": metric.key, "metric_name": metric.name}
     if board.rank_by == "points" and board.points is not None:
         system = rules.points[board.points]
-        return {"pointsSystemKey": system.key, "pointsSystemName": system.name}
+        return {"points_system_key": system.key, "points_system_name": system.name}
     return {}
 
 
-def board_json(board: Leaderboard, rules: Rules, status: str) -> dict[str, Any]:
-    """Trophy's `LeaderboardResponse` with `status` (its `LeaderboardsAllResponseItem`).
+def board_fields(board: Leaderboard, rules: Rules, status: Status) -> dict[str, Any]:
+    """Trophy's `LeaderboardResponse` fields with `status`, by `out.Leaderboard` field.
     `userAttributes` (participation filters) is empty: Podium's boards have none; the
     deprecated `breakdownAttribute` names the one breakdown attribute when there is one."""
     attrs = board.breakdown_attributes
@@ -68,46 +71,50 @@ def board_json(board: Leaderboard, rules: Rules, status: str) -> dict[str, Any]:
         "key": board.key,
         "name": board.name,
         "description": board.description,
-        "rankBy": board.rank_by,
+        "rank_by": board.rank_by,
         **_ranked_by(board, rules),
         "status": status,
-        "breakdownAttribute": attrs[0] if len(attrs) == 1 else None,
-        "breakdownAttributes": list(attrs),
+        "breakdown_attribute": attrs[0] if len(attrs) == 1 else None,
+        "breakdown_attributes": list(attrs),
         "start": _day(board.start) or EPOCH_DAY,
         "end": _day(board.end),
-        "startTime": _clock(board.start_time),
-        "endTime": _clock(board.end_time),
-        "maxParticipants": NO_CAP if board.max_participants is None else board.max_participants,
-        "runUnit": board.run_unit,
-        "runInterval": board.run_interval if board.repeating else None,
-        "userAttributes": [],
+        "start_time": _clock(board.start_time),
+        "end_time": _clock(board.end_time),
+        "max_participants": NO_CAP if board.max_participants is None else board.max_participants,
+        "run_unit": board.run_unit,
+        "run_interval": board.run_interval if board.repeating else None,
+        "user_attributes": [],
     }
+
+
+def board_json(board: Leaderboard, rules: Rules, status: Status) -> out.Leaderboard:
+    """Trophy's `LeaderboardsAllResponseItem`."""
+    return out.Leaderboard(**board_fields(board, rules, status))
 
 
 def event_board_json(
     board: Leaderboard, rules: Rules, moved: RankChanged, first: int | None, last: int | None
-) -> dict[str, Any]:
+) -> out.EventLeaderboard:
     """Trophy's `MetricEventLeaderboardResponse`: the board, the run the event counted in
     (`first`..`last`, its dates), the user's rank after and before the event, and the
     threshold: the value a newcomer must exceed to enter a full capped board, 0 where any
     value enters (not capped, or not full). A breakdown board names the user's group."""
-    out = board_json(board, rules, "active")  # Trophy's shape requires it; the event counted
-    out.update(
-        start=_day(first) or EPOCH_DAY,
-        end=_day(last),
-        rank=moved.rank,
-        previousRank=moved.previous_rank,
-        threshold=0 if moved.threshold is None else whole(moved.threshold),
-    )
+    fields = board_fields(board, rules, "active")  # Trophy's shape requires it; it counted
+    fields.update(start=_day(first) or EPOCH_DAY, end=_day(last))
     if board.breakdown_attributes:
         values = [
-            {"key": unquote(k), "value": unquote(v)}
+            KeyValue(unquote(k), unquote(v))
             for k, _, v in (part.partition("=") for part in split_group(moved.group)[1].split("&"))
         ]
-        out["breakdownAttributeValues"] = values
+        fields["breakdown_attribute_values"] = values
         if len(values) == 1:
-            out["breakdownAttributeValue"] = values[0]["value"]
-    return out
+            fields["breakdown_attribute_value"] = values[0].value
+    return out.EventLeaderboard(
+        **fields,
+        rank=moved.rank,
+        previous_rank=moved.previous_rank,
+        threshold=0 if moved.threshold is None else whole(moved.threshold),
+    )
 
 
 def whole(value: float | Decimal) -> int:
@@ -115,9 +122,9 @@ def whole(value: float | Decimal) -> int:
     return math.floor(value)
 
 
-def ranking_json(user_id: str, name: str | None, rank: int, value: float) -> dict[str, Any]:
+def ranking_json(user_id: str, name: str | None, rank: int, value: float) -> out.LeaderboardRanking:
     """Trophy's `LeaderboardRanking`."""
-    return {"userId": user_id, "userName": name, "rank": rank, "value": whole(value)}
+    return out.LeaderboardRanking(user_id=user_id, user_name=name, rank=rank, value=whole(value))
 
 
 def _shown(rank: int | None, value: Decimal | None) -> int | None:
@@ -126,7 +133,7 @@ def _shown(rank: int | None, value: Decimal | None) -> int | None:
     return None if rank is None or value is None else whole(value)
 
 
-def history_json(days: Sequence[HistoryDay], count: int) -> list[dict[str, Any]]:
+def history_json(days: Sequence[HistoryDay], count: int) -> list[out.LeaderboardEvent]:
     """Trophy's `LeaderboardEvent`s: the latest `count` days, oldest first, on which the
     participant was on the board before or after (a day spent wholly off a capped board is
     not a snapshot of the board). `date` is the UTC day; the deprecated `timestamp` its
@@ -134,29 +141,31 @@ def history_json(days: Sequence[HistoryDay], count: int) -> list[dict[str, Any]]
     shown = [
         d for d in sorted(days, key=lambda d: d.day) if (d.previous_rank, d.rank) != (None, None)
     ]
-    out = []
+    events = []
     for entry in shown[-count:] if count > 0 else []:
         day = date.fromordinal(entry.day).isoformat()
-        out.append(
-            {
-                "date": day,
-                "timestamp": f"{day}T00:00:00.000Z",
-                "previousRank": entry.previous_rank,
-                "rank": entry.rank,
-                "previousValue": _shown(entry.previous_rank, entry.previous_value),
-                "value": _shown(entry.rank, entry.value),
-            }
+        events.append(
+            out.LeaderboardEvent(
+                date=day,
+                timestamp=f"{day}T00:00:00.000Z",
+                previous_rank=entry.previous_rank,
+                rank=entry.rank,
+                previous_value=_shown(entry.previous_rank, entry.previous_value),
+                value=_shown(entry.rank, entry.value),
+            )
         )
-    return out
+    return events
 
 
 def user_board_json(
-    base: dict[str, Any], standing: tuple[int, float] | None, history: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Trophy's `UserLeaderboardResponseWithHistory`: the board, the user's rank and value
-    (both null when the user is not on the board) and the history."""
+    fields: dict[str, Any],
+    standing: tuple[int, float] | None,
+    history: list[out.LeaderboardEvent],
+) -> out.UserLeaderboard:
+    """Trophy's `UserLeaderboardResponseWithHistory`: the board (`board_fields`), the user's
+    rank and value (both null when the user is not on the board) and the history."""
     rank, value = (None, None) if standing is None else (standing[0], whole(standing[1]))
-    return {**base, "rank": rank, "value": value, "history": history}
+    return out.UserLeaderboard(**fields, rank=rank, value=value, history=history)
 
 
 # --- query parameters (422, the status Trophy's document lists for each operation) ---------

@@ -17,6 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from msgspec import UNSET
+
+from ingest.http import answers_points as out
+from ingest.http.answer_parts import KeyValue
+from ingest.http.answers_points import BoostStatus
 from ingest.http.api import attributes_param, int_param, number, timestamp
 from ingest.http.requests import ApiError
 from processors.core.summaries import AGGREGATIONS
@@ -30,72 +35,72 @@ SUMMARY_BUCKETS = 10  # after the [0, 0] bucket: Trophy's eleven ranges
 EPOCH = timestamp(0)
 
 
-def _pairs(attrs: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in attrs.items()]
+def _pairs(attrs: Mapping[str, str]) -> list[KeyValue]:
+    return [KeyValue(k, v) for k, v in attrs.items()]
 
 
 def system_base(system: PointsSystem) -> dict[str, Any]:
-    """Trophy's `PointsResponse` fields of a system."""
+    """Trophy's `PointsResponse` fields of a system, by `out.PointsResponse` field."""
     return {
         "id": system.key,
         "key": system.key,
         "name": system.name,
         "description": system.description,
-        "badgeUrl": system.badge_url,
-        "maxPoints": system.max_points,
+        "badge_url": system.badge_url,
+        "max_points": system.max_points,
     }
 
 
-def trigger_json(trigger: PointsTrigger, rules: Rules) -> dict[str, Any]:
+def trigger_json(trigger: PointsTrigger, rules: Rules) -> out.PointsTrigger:
     """Trophy's `PointsTrigger`."""
-    out: dict[str, Any] = {
-        "id": trigger.key,
-        "type": trigger.type,
-        "points": trigger.points,
-        "status": "active",
-        "userAttributes": _pairs(trigger.user_attributes),
-        "created": EPOCH,
-        "updated": EPOCH,
-    }
+    fields: dict[str, Any] = {}
     if trigger.type == "metric" and trigger.metric is not None:
-        out["metricId"] = trigger.metric
-        out["metricName"] = rules.metrics[trigger.metric].name
-        out["metricThreshold"] = number(trigger.threshold)
-        out["eventAttributes"] = _pairs(trigger.event_attributes)
+        fields["metric_id"] = trigger.metric
+        fields["metric_name"] = rules.metrics[trigger.metric].name
+        fields["metric_threshold"] = number(trigger.threshold)
+        fields["event_attributes"] = _pairs(trigger.event_attributes)
         if trigger.event_attributes:
-            out["eventAttribute"] = _pairs(trigger.event_attributes)[0]
+            fields["event_attribute"] = _pairs(trigger.event_attributes)[0]
     elif trigger.type == "achievement" and trigger.achievement is not None:
-        out["achievementId"] = trigger.achievement
-        out["achievementName"] = rules.achievements[trigger.achievement].name
+        fields["achievement_id"] = trigger.achievement
+        fields["achievement_name"] = rules.achievements[trigger.achievement].name
     elif trigger.type == "streak":
-        out["streakLengthThreshold"] = trigger.streak_length
+        fields["streak_length_threshold"] = trigger.streak_length
     elif trigger.type == "time":
-        out["timeUnit"] = trigger.time_unit
-        out["timeInterval"] = trigger.time_interval
-    return out
+        fields["time_unit"] = trigger.time_unit
+        fields["time_interval"] = trigger.time_interval
+    return out.PointsTrigger(
+        id=trigger.key,
+        type=trigger.type,
+        points=trigger.points,
+        status="active",
+        user_attributes=_pairs(trigger.user_attributes),
+        created=EPOCH,
+        updated=EPOCH,
+        **fields,
+    )
 
 
-def system_json(system: PointsSystem, rules: Rules) -> dict[str, Any]:
+def system_json(system: PointsSystem, rules: Rules) -> out.PointsSystem:
     """Trophy's `PointsSystemResponse`: the system and its (active) triggers."""
-    out = system_base(system)
-    out.pop("key")
-    out["triggers"] = [trigger_json(t, rules) for t in system.triggers]
-    return out
+    base = system_base(system)
+    base.pop("key")
+    return out.PointsSystem(**base, triggers=[trigger_json(t, rules) for t in system.triggers])
 
 
-def level_json(level: PointsLevel) -> dict[str, Any]:
+def level_json(level: PointsLevel) -> out.PointsLevel:
     """Trophy's `PointsLevel` (its description is a string: empty when the rules give none)."""
-    return {
-        "id": level.key,
-        "key": level.key,
-        "name": level.name,
-        "description": level.description or "",
-        "badgeUrl": level.badge_url,
-        "points": level.points,
-    }
+    return out.PointsLevel(
+        id=level.key,
+        key=level.key,
+        name=level.name,
+        description=level.description or "",
+        badge_url=level.badge_url,
+        points=level.points,
+    )
 
 
-def boost_status(boost: PointsBoost, now_ms: int) -> str:
+def boost_status(boost: PointsBoost, now_ms: int) -> BoostStatus:
     if now_ms < boost.start_ms:
         return "scheduled"
     if boost.end_ms is not None and now_ms >= boost.end_ms:
@@ -103,20 +108,22 @@ def boost_status(boost: PointsBoost, now_ms: int) -> str:
     return "active"
 
 
-def boost_json(boost: PointsBoost, now_ms: int) -> dict[str, Any]:
+def boost_json(boost: PointsBoost, now_ms: int) -> out.PointsBoost:
     """Trophy's `PointsBoost` (start and end as ISO 8601 instants; `end` null: open)."""
-    return {
-        "id": boost.key,
-        "name": boost.name,
-        "status": boost_status(boost, now_ms),
-        "start": timestamp(boost.start_ms),
-        "end": None if boost.end_ms is None else timestamp(boost.end_ms),
-        "multiplier": float(boost.multiplier),
-        "rounding": boost.rounding,
-    }
+    return out.PointsBoost(
+        id=boost.key,
+        name=boost.name,
+        status=boost_status(boost, now_ms),
+        start=timestamp(boost.start_ms),
+        end=None if boost.end_ms is None else timestamp(boost.end_ms),
+        multiplier=float(boost.multiplier),
+        rounding=boost.rounding,
+    )
 
 
-def system_boosts(system: PointsSystem, now_ms: int, include_finished: bool) -> list[Any]:
+def system_boosts(
+    system: PointsSystem, now_ms: int, include_finished: bool
+) -> list[out.PointsBoost]:
     """GET /points/{key}/boosts: the system's boosts, finished ones only when asked."""
     return [
         boost_json(b, now_ms)
@@ -127,7 +134,7 @@ def system_boosts(system: PointsSystem, now_ms: int, include_finished: bool) -> 
 
 def user_boosts(
     system: PointsSystem, attributes: Mapping[str, str], now_ms: int
-) -> list[dict[str, Any]]:
+) -> list[out.PointsBoost]:
     """GET /users/{id}/points/{key}/boosts: the active boosts this user is eligible for."""
     return [
         boost_json(b, now_ms)
@@ -147,46 +154,46 @@ def award_json(
     time_ms: int,
     total: int,
     boosts: Sequence[str],
-) -> dict[str, Any]:
+) -> out.PointsAward:
     """Trophy's `PointsAward` (a trigger or boost no longer in the rules is left out)."""
     triggers = {t.key: t for t in system.triggers}
     by_key = {b.key: b for b in system.boosts}
-    return {
-        "id": award_id_,
-        "awarded": points,
-        "date": timestamp(time_ms),
-        "total": total,
-        "trigger": trigger_json(triggers[trigger], rules) if trigger in triggers else None,
-        "boosts": [boost_json(by_key[k], now_ms) for k in boosts if k in by_key],
-    }
+    return out.PointsAward(
+        id=award_id_,
+        awarded=points,
+        date=timestamp(time_ms),
+        total=total,
+        trigger=trigger_json(triggers[trigger], rules) if trigger in triggers else None,
+        boosts=[boost_json(by_key[k], now_ms) for k in boosts if k in by_key],
+    )
 
 
-def level_of(system: PointsSystem, key: str | None) -> dict[str, Any] | None:
+def level_of(system: PointsSystem, key: str | None) -> out.PointsLevel | None:
     level = next((lv for lv in system.levels if lv.key == key), None)
     return None if level is None else level_json(level)
 
 
-def event_points(changes: Sequence[PointsChanged], rules: Rules, now_ms: int) -> dict[str, Any]:
+def event_points(
+    changes: Sequence[PointsChanged], rules: Rules, now_ms: int
+) -> dict[str, out.PointsChange]:
     """`EventResponse.points` (and the completion answer's): the systems this command changed,
     each with `added`, `total`, `awards`, and `level` only when the level changed."""
-    out: dict[str, Any] = {}
+    changed: dict[str, out.PointsChange] = {}
     for c in changes:
         system = rules.points.get(c.system)
         if system is None:
             continue
-        entry = system_base(system)
-        entry["total"] = c.total
-        entry["added"] = c.added
-        entry["awards"] = [
+        awards = [
             award_json(
                 system, rules, now_ms, a.id, a.trigger, a.points, a.time_ms, a.total, a.boosts
             )
             for a in c.awards
         ]
-        if c.level != c.previous_level:
-            entry["level"] = level_of(system, c.level)
-        out[system.key] = entry
-    return out
+        level = level_of(system, c.level) if c.level != c.previous_level else UNSET
+        changed[system.key] = out.PointsChange(
+            **system_base(system), total=c.total, added=c.added, awards=awards, level=level
+        )
+    return changed
 
 
 def user_points(
@@ -196,21 +203,22 @@ def user_points(
     doc: Mapping[str, Any] | None,
     awards: int,
     now_ms: int,
-) -> dict[str, Any]:
+) -> out.UserPoints:
     """Trophy's `GetUserPointsResponse`: the total, the level and the latest awards (newest
     first). `doc` is the user's points in the view document (None: never awarded)."""
     doc = doc or {}
     kept = list(doc.get("awards") or ())[-awards:]
-    out = system_base(system)
-    out["total"] = int(doc.get("total") or 0)
-    out["level"] = level_of(system, doc.get("level"))
-    out["awards"] = [
-        award_json(
-            system, rules, now_ms, award_id(user_id, system.key, t, event), t, p, at, total, boosts
-        )
-        for t, event, p, at, total, _count, boosts in reversed(kept)
-    ]
-    return out
+    return out.UserPoints(
+        **system_base(system),
+        total=int(doc.get("total") or 0),
+        level=level_of(system, doc.get("level")),
+        awards=[
+            award_json(
+                system, rules, now_ms, award_id(user_id, system.key, t, event), t, p, at, tot, bs
+            )
+            for t, event, p, at, tot, _count, bs in reversed(kept)
+        ],
+    )
 
 
 # --- query parameters (422, the status Trophy's document lists for these operations) -------
@@ -295,7 +303,7 @@ def total_at(days: Sequence[Sequence[int]], ordinal: int) -> int:
 
 def event_summary(
     days: Sequence[Sequence[int]], aggregation: str, first: date, last: date, week_start: int
-) -> list[dict[str, Any]]:
+) -> list[out.PointsDay]:
     """Trophy's points event summary: per period from `first` to `last` (local dates), the
     period's first date, the total at its end (within the range) and the change in it."""
     added = {int(d[0]): int(d[1]) for d in days}
@@ -303,11 +311,11 @@ def event_summary(
     for ordinal in range(first.toordinal(), last.toordinal() + 1):
         periods.setdefault(_period_start(ordinal, aggregation, week_start), []).append(ordinal)
     return [
-        {  # a week that begins before 0001-01-01 is dated 0001-01-01, its first day that exists
-            "date": date.fromordinal(max(start, 1)).isoformat(),
-            "total": total_at(days, inside[-1]),
-            "change": sum(added.get(o, 0) for o in inside),
-        }
+        out.PointsDay(  # a week that begins before 0001-01-01 is dated 0001-01-01, its first day
+            date=date.fromordinal(max(start, 1)).isoformat(),
+            total=total_at(days, inside[-1]),
+            change=sum(added.get(o, 0) for o in inside),
+        )
         for start, inside in periods.items()
     ]
 
@@ -330,9 +338,9 @@ def count_ranges(totals: Sequence[int], ranges: Sequence[tuple[int, int]]) -> li
     ]
 
 
-def summary_json(ranges: Sequence[tuple[int, int]], counts: Sequence[int]) -> list[Any]:
+def summary_json(ranges: Sequence[tuple[int, int]], counts: Sequence[int]) -> list[out.PointsRange]:
     """Trophy's `PointsSummaryResponse`."""
-    return [{"from": lo, "to": hi, "users": n} for (lo, hi), n in zip(ranges, counts, strict=True)]
+    return [out.PointsRange(lo, hi, n) for (lo, hi), n in zip(ranges, counts, strict=True)]
 
 
 def level_ranges(system: PointsSystem) -> list[tuple[int, int | None]]:
@@ -355,8 +363,8 @@ def require_levels(system: PointsSystem) -> None:
         raise ApiError(422, f"points system {system.key!r} has no levels")
 
 
-def level_summary_json(system: PointsSystem, counts: Sequence[int]) -> list[Any]:
+def level_summary_json(system: PointsSystem, counts: Sequence[int]) -> list[out.PointsLevelUsers]:
     """Trophy's `PointsLevelSummaryResponse`: users per level, lowest level first."""
     return [
-        {"level": level_json(lv), "users": n} for lv, n in zip(system.levels, counts, strict=True)
+        out.PointsLevelUsers(level_json(lv), n) for lv, n in zip(system.levels, counts, strict=True)
     ]

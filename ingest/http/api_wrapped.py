@@ -1,9 +1,6 @@
-"""The HTTP API's wrapped shapes (Trophy's `WrappedResponse` and its parts; see the `trophy`
-SDK's `types/wrapped_*.py`). Pure: the figures come from `processors.core.wrapped`.
-
-Podium keeps no per-attribute totals and no rank history, so `byAttribute` is `{}` and a
-period's `leaderboards` is `{}` (docs/trophy-conformance.md). `percentileThisPeriod` is only
-there when Podium has the distribution: for the entire year.
+"""The parts of Trophy's `WrappedResponse` (`ingest.http.answers_wrapped`) for one metric,
+points system or streak, and the `year` parameter. Pure: the figures come from
+`processors.core.wrapped`.
 """
 
 from __future__ import annotations
@@ -11,8 +8,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from msgspec import UNSET
+
+from ingest.http.answers_wrapped import WrappedMetric, WrappedPoints, WrappedStreak
 from ingest.http.api import ApiError, number
 from processors.core.wrapped import Figures, StreakRun
+from schemas.records import Frequency
 from schemas.rules import Metric, PointsSystem
 
 
@@ -25,40 +26,38 @@ def _iso(ordinal: int | None) -> str | None:
 
 
 def _figures(f: Figures, percentile: float | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "currentTotal": number(f.total),
-        "changeThisPeriod": number(f.change),
-        "percentChange": number(f.percent),
+    """The figures of a metric or points system, by `WrappedMetric` / `WrappedPoints` field."""
+    return {
+        "current_total": number(f.total),
+        "change_this_period": number(f.change),
+        "percent_change": number(f.percent),
+        "percentile_this_period": UNSET if percentile is None else percentile,
     }
-    if percentile is not None:
-        out["percentileThisPeriod"] = percentile
-    return out
 
 
-def metric_json(metric: Metric, f: Figures, percentile: float | None) -> dict[str, Any]:
+def metric_json(metric: Metric, f: Figures, percentile: float | None) -> WrappedMetric:
     """Trophy's `WrappedMetric`."""
-    return {
-        "name": metric.name,
-        "units": metric.unit,
-        **_figures(f, percentile),
-        "byAttribute": {},
-    }
+    return WrappedMetric(
+        name=metric.name, units=metric.unit, **_figures(f, percentile), by_attribute={}
+    )
 
 
-def points_json(system: PointsSystem, f: Figures, percentile: float | None) -> dict[str, Any]:
+def points_json(system: PointsSystem, f: Figures, percentile: float | None) -> WrappedPoints:
     """Trophy's `WrappedPoints`."""
-    return {"name": system.name, "description": system.description, **_figures(f, percentile)}
+    return WrappedPoints(
+        name=system.name, description=system.description, **_figures(f, percentile)
+    )
 
 
-def streak_json(run: StreakRun, frequency: str) -> dict[str, Any]:
+def streak_json(run: StreakRun, frequency: Frequency) -> WrappedStreak:
     """Trophy's `WrappedStreak`."""
-    return {
-        "length": run.length,
-        "frequency": frequency,
-        "periodStart": _iso(run.period_start),
-        "periodEnd": _iso(run.period_end),
-        "started": _iso(run.started),
-    }
+    return WrappedStreak(
+        length=run.length,
+        frequency=frequency,
+        period_start=_iso(run.period_start),
+        period_end=_iso(run.period_end),
+        started=_iso(run.started),
+    )
 
 
 def year_param(raw: str | None, current: int) -> int:

@@ -9,6 +9,15 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ingest.http import api_wrapped
+from ingest.http.answers_wrapped import (
+    WrappedActivity,
+    WrappedEntireYear,
+    WrappedMostActiveDay,
+    WrappedMostActiveMonth,
+    WrappedMostActiveWeek,
+    WrappedResponse,
+    WrappedStreak,
+)
 from ingest.http.api import achievement_json, user_json
 from processors.core.periods import local_ordinal, period_bounds
 from processors.core.summaries import KeptDay
@@ -65,10 +74,10 @@ def sources(view: Mapping[str, Any], rules: Rules) -> Sources:
     return Sources(metrics, points, totals, done)
 
 
-def period_json(
+def period_fields(
     src: Sources, rules: Rules, first: int, last: int, percentiles: Percentiles | None = None
 ) -> dict[str, Any]:
-    """Trophy's `WrappedActivityPeriod` over the local dates `first`..`last`."""
+    """Trophy's `WrappedActivityPeriod` fields over the local dates `first`..`last`."""
     pct = percentiles or {}
     return {
         "metrics": {
@@ -96,7 +105,7 @@ def period_json(
     }
 
 
-def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> dict[str, Any]:
+def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> WrappedStreak:
     """Trophy's `WrappedStreak`: the year's longest, from the view's kept history."""
     frequency = rules.streak.frequency if rules.streak else "daily"
     history = [
@@ -116,7 +125,7 @@ def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> dict[str, Any
 
 def wrapped_json(
     view: Mapping[str, Any], rules: Rules, year: int, percentiles: Percentiles
-) -> dict[str, Any]:
+) -> WrappedResponse:
     """Trophy's `WrappedResponse` for `year` from a user's view document; `percentiles` are
     the user's in the year, per metric and points system (absent: not known)."""
     src = sources(view, rules)
@@ -124,22 +133,26 @@ def wrapped_json(
     first, last = year_bounds(year)
     month = period_bounds(year * 12 + act.month - 1, "monthly")
     iso = api_wrapped.iso
-    return {
-        "user": user_json(view),
-        "activity": {
-            "daysActive": act.days,
-            "weeksActive": act.weeks,
-            "monthsActive": act.months,
-            "mostActiveDay": {"date": iso(act.day), **period_json(src, rules, act.day, act.day)},
-            "mostActiveWeek": {
-                "start": iso(act.week[0]),
-                "end": iso(act.week[1]),
-                **period_json(src, rules, *act.week),
-            },
-            "mostActiveMonth": {"month": act.month - 1, **period_json(src, rules, *month)},
-            "entireYear": {
-                **period_json(src, rules, first, last, percentiles),
-                "longestStreak": streak_of(view, rules, year),
-            },
-        },
-    }
+    return WrappedResponse(
+        user=user_json(view),
+        activity=WrappedActivity(
+            days_active=act.days,
+            weeks_active=act.weeks,
+            months_active=act.months,
+            most_active_day=WrappedMostActiveDay(
+                date=iso(act.day), **period_fields(src, rules, act.day, act.day)
+            ),
+            most_active_week=WrappedMostActiveWeek(
+                start=iso(act.week[0]),
+                end=iso(act.week[1]),
+                **period_fields(src, rules, *act.week),
+            ),
+            most_active_month=WrappedMostActiveMonth(
+                month=act.month - 1, **period_fields(src, rules, *month)
+            ),
+            entire_year=WrappedEntireYear(
+                **period_fields(src, rules, first, last, percentiles),
+                longest_streak=streak_of(view, rules, year),
+            ),
+        ),
+    )

@@ -20,6 +20,7 @@ from ingest.http import api
 from ingest.http.api import ApiError
 from schemas.records import AchievementCompleted, Progress, StreakSnapshot
 from tests.rules import writing_rules
+from tests.sent import sent
 
 RULES = writing_rules()
 
@@ -118,7 +119,7 @@ def test_event_response_parses_into_the_sdk_model() -> None:
         achievements=(done,),
         streak=snap,
     )
-    resp = EventResponse.model_validate(api.event_response(progress, RULES))
+    resp = EventResponse.model_validate(sent(api.event_response(progress, RULES)))
     assert (resp.event_id, resp.metric_id, resp.total) == ("e1", "words-written", 20000.5)
     assert [a.id for a in resp.achievements] == ["novella"]
     assert resp.achievements[0].metric_value == 20000
@@ -129,9 +130,9 @@ def test_event_response_parses_into_the_sdk_model() -> None:
 
 def test_every_achievement_renders_for_the_sdk() -> None:
     for ach in RULES.achievements.values():
-        out = UserAchievementResponse.model_validate(api.achievement_json(ach, RULES, None))
+        out = UserAchievementResponse.model_validate(sent(api.achievement_json(ach, RULES, None)))
         assert out.id == ach.key and out.trigger == ach.trigger
-        stats = AchievementWithStatsResponse.model_validate(api.with_stats(ach, RULES, 1, 4))
+        stats = AchievementWithStatsResponse.model_validate(sent(api.with_stats(ach, RULES, 1, 4)))
         assert (stats.completions, stats.rarity) == (1, 25.0)
 
 
@@ -168,17 +169,17 @@ VIEW = {
 
 
 def test_views_render_into_the_sdk_models() -> None:
-    user = User.model_validate(api.user_json(VIEW))
+    user = User.model_validate(sent(api.user_json(VIEW)))
     # never set: subscribed (Trophy's default for `subscribeToEmails`)
     assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, True)
-    unsubscribed = User.model_validate(api.user_json({**VIEW, "subscribeToEmails": False}))
+    unsubscribed = User.model_validate(sent(api.user_json({**VIEW, "subscribeToEmails": False})))
     assert unsubscribed.subscribe_to_emails is False and unsubscribed.sign_up_date is None
-    signed = User.model_validate(api.user_json({**VIEW, "signUpDate": "2024-04-02"}))
+    signed = User.model_validate(sent(api.user_json({**VIEW, "signUpDate": "2024-04-02"})))
     assert signed.sign_up_date == "2024-04-02"
-    metric = MetricResponse.model_validate(api.metric_json("words-written", VIEW, RULES))
+    metric = MetricResponse.model_validate(sent(api.metric_json("words-written", VIEW, RULES)))
     assert metric.current == 750
     assert {a.id for a in metric.achievements if a.achieved_at} == {"first-words"}
-    streak = StreakResponse.model_validate(api.streak_response(VIEW, RULES, 1))
+    streak = StreakResponse.model_validate(sent(api.streak_response(VIEW, RULES, 1)))
     assert streak.length == 1 and streak.freezes is None
     assert [(h.period_start, h.length) for h in streak.streak_history] == [("2024-04-02", 1)]
 

@@ -11,6 +11,7 @@ from ingest.http import api_points
 from ingest.http.api import ApiError
 from schemas.records import PointsAward, PointsChanged
 from tests.rules import points_rules
+from tests.sent import sent
 
 RULES = points_rules()
 XP = RULES.points["xp"]
@@ -41,19 +42,23 @@ def test_levels_count_users_between_thresholds() -> None:
 def test_event_summary_daily_weekly_monthly() -> None:
     mon = date(2025, 12, 1).toordinal()  # a Monday
     days = [[mon - 3, 20, 20], [mon, 10, 30], [mon + 2, 5, 35]]
-    daily = api_points.event_summary(days, "daily", date(2025, 11, 30), date(2025, 12, 3), 0)
+    daily = sent(api_points.event_summary(days, "daily", date(2025, 11, 30), date(2025, 12, 3), 0))
     assert daily == [
         {"date": "2025-11-30", "total": 20, "change": 0},
         {"date": "2025-12-01", "total": 30, "change": 10},
         {"date": "2025-12-02", "total": 30, "change": 0},
         {"date": "2025-12-03", "total": 35, "change": 5},
     ]
-    weekly = api_points.event_summary(days, "weekly", date(2025, 11, 28), date(2025, 12, 7), 0)
+    weekly = sent(
+        api_points.event_summary(days, "weekly", date(2025, 11, 28), date(2025, 12, 7), 0)
+    )
     assert weekly == [
         {"date": "2025-11-24", "total": 20, "change": 20},
         {"date": "2025-12-01", "total": 35, "change": 15},
     ]
-    monthly = api_points.event_summary(days, "monthly", date(2025, 11, 1), date(2025, 12, 31), 0)
+    monthly = sent(
+        api_points.event_summary(days, "monthly", date(2025, 11, 1), date(2025, 12, 31), 0)
+    )
     assert monthly == [
         {"date": "2025-11-01", "total": 20, "change": 20},
         {"date": "2025-12-01", "total": 35, "change": 15},
@@ -122,9 +127,11 @@ def test_boost_status_follows_the_clock() -> None:
     assert api_points.boost_status(by_key["pro-double"], NOW) == "active"
     assert api_points.boost_status(by_key["launch-triple"], NOW) == "finished"
     assert api_points.boost_status(by_key["future-half"], NOW) == "scheduled"
-    keys = [b["id"] for b in api_points.system_boosts(XP, NOW, include_finished=False)]
+    keys = [b["id"] for b in sent(api_points.system_boosts(XP, NOW, include_finished=False))]
     assert keys == ["pro-double", "future-half"]
-    assert [b["id"] for b in api_points.user_boosts(XP, {"plan": "pro"}, NOW)] == ["pro-double"]
+    assert [b["id"] for b in sent(api_points.user_boosts(XP, {"plan": "pro"}, NOW))] == [
+        "pro-double"
+    ]
     assert api_points.user_boosts(XP, {"plan": "free"}, NOW) == []
 
 
@@ -147,13 +154,15 @@ def _changed(system: str, previous: str | None, level: str | None) -> PointsChan
 
 
 def test_event_points_carry_the_level_only_when_it_changed() -> None:
-    out = api_points.event_points(
-        [_changed("xp", None, "apprentice"), _changed("karma", None, None)], RULES, NOW
+    out = sent(
+        api_points.event_points(
+            [_changed("xp", None, "apprentice"), _changed("karma", None, None)], RULES, NOW
+        )
     )
     assert set(out) == {"xp", "karma"}
     assert out["xp"]["level"]["key"] == "apprentice"
     assert "level" not in out["karma"]
-    same = api_points.event_points([_changed("xp", "apprentice", "apprentice")], RULES, NOW)
+    same = sent(api_points.event_points([_changed("xp", "apprentice", "apprentice")], RULES, NOW))
     assert "level" not in same["xp"]
     award = out["xp"]["awards"][0]
     assert (award["awarded"], award["total"], award["trigger"]["type"]) == (20, 20, "user_creation")

@@ -25,6 +25,7 @@ from schemas.views import (
     history_member,
     parse_history_member,
 )
+from tests.sent import sent
 
 D = Decimal
 DAY_MS = 86_400_000
@@ -159,15 +160,15 @@ def test_history_renders_the_latest_days_oldest_first() -> None:
         HistoryDay(JAN_15, None, 5, None, D(1000)),
         HistoryDay(JAN_15 + 1, 5, 3, D(1000), D(3000)),
     ]
-    events = [LeaderboardEvent.model_validate(e) for e in history_json(days, 10)]
+    events = [LeaderboardEvent.model_validate(e) for e in sent(history_json(days, 10))]
     assert [(e.date, e.previous_rank, e.rank, e.previous_value, e.value) for e in events] == [
         ("2025-01-15", None, 5, None, 1000),
         ("2025-01-16", 5, 3, 1000, 3000),
         ("2025-01-17", 3, 2, 3000, 4500),
     ]
     assert events[0].timestamp.isoformat() == "2025-01-15T00:00:00+00:00"
-    assert [e["date"] for e in history_json(days, 2)] == ["2025-01-16", "2025-01-17"]
-    assert history_json(days, 0) == []
+    assert [e["date"] for e in sent(history_json(days, 2))] == ["2025-01-16", "2025-01-17"]
+    assert sent(history_json(days, 0)) == []
 
 
 def test_history_shows_values_only_while_on_the_board() -> None:
@@ -176,8 +177,8 @@ def test_history_shows_values_only_while_on_the_board() -> None:
         HistoryDay(JAN_15 + 1, None, 3, D(9), D("12.5")),  # pulled onto the board
         HistoryDay(JAN_15 + 2, 3, None, D("12.5"), None),  # left the ranking
     ]
-    assert [(e["previousValue"], e["value"]) for e in history_json(days, 10)] == [
+    assert [(e["previousValue"], e["value"]) for e in sent(history_json(days, 10))] == [
         (None, 12),
         (12, None),
     ]
-    assert [e["date"] for e in history_json(days, 1)] == ["2025-01-17"]
+    assert [e["date"] for e in sent(history_json(days, 1))] == ["2025-01-17"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 from trophy.types import StreakResponse
@@ -17,6 +18,7 @@ from schemas.state import HistoryEntry, StreakState, UserState
 from schemas.values import replace
 from schemas.views import board_member
 from tests.rules import writing_rules
+from tests.sent import sent
 
 RULES = writing_rules()  # daily streak
 
@@ -72,7 +74,9 @@ def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
     state = UserState(user_id="u", streak=replace(streak, history=kept))
     view = user_view(state, RULES)
     assert view["streak"]["longest"] == 5
-    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    answer = StreakResponse.model_validate_json(
+        msgspec.json.encode(api.streak_response(view, RULES, 7))
+    )
     assert (answer.length, answer.frequency, answer.started) == (3, "daily", "2026-03-08")
     assert (answer.period_start, answer.period_end) == ("2026-03-10", "2026-03-10")
     assert [(h.period_start, h.length) for h in answer.streak_history] == [
@@ -118,7 +122,7 @@ def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
             "days": [[739_000, 120, 120]],
         }
     }
-    out = api_points.user_points(rules.points["xp"], rules, "ann", doc["xp"], 10, 0)
+    out = sent(api_points.user_points(rules.points["xp"], rules, "ann", doc["xp"], 10, 0))
     assert [a["id"] for a in out["awards"]] == [
         "ann:points:xp:per-100-words:e2",
         "ann:points:xp:welcome:e1",
@@ -137,7 +141,9 @@ def test_paused_periods_render_as_used_pause_and_old_rows_as_none() -> None:
             ["2026-03-08", "2026-03-08", 4, True, False],
         ],
     }
-    answer = StreakResponse.model_validate(api.streak_response(view, RULES, 7))
+    answer = StreakResponse.model_validate_json(
+        msgspec.json.encode(api.streak_response(view, RULES, 7))
+    )
     assert [
         (h.period_start, h.length, h.used_freeze, h.used_pause) for h in answer.streak_history
     ] == [

@@ -25,6 +25,7 @@ from processors.core.wrapped import (
     year_changes,
 )
 from tests.rules import writing_rules
+from tests.sent import sent
 
 
 def o(text: str) -> int:
@@ -145,7 +146,7 @@ def test_a_paused_weekend_belongs_to_the_run_it_paused() -> None:
             ["2025-01-07", "2025-01-07", 3, False, False],
         ],
     }
-    assert streak_of(view, writing_rules(), 2025) == {
+    assert sent(streak_of(view, writing_rules(), 2025)) == {
         "length": 3,
         "frequency": "daily",
         "periodStart": "2025-01-03",

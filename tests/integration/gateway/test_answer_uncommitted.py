@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from typing import Any, NamedTuple
 
 import httpx
+import msgspec
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -163,5 +164,5 @@ def test_answers_before_the_commit_equal_the_committed_ones(podium: Podium) -> N
         record = decode_record(kept[answer.body["eventId"]][0])
         assert isinstance(record, Progress)
         points = api_points.event_points(record.points, rules, record.time_ms)
-        want = orjson.loads(orjson.dumps(api.event_response(record, rules, points)))
+        want = msgspec.json.decode(msgspec.json.encode(api.event_response(record, rules, points)))
         assert answer.body == want
