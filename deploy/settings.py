@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Every topic name is prefixed with this (a namespace per deployment or test).
     topic_prefix: str = ""
+    # Copies of each topic partition, and how many must have a write before acks=all answers
+    # it (unset: 1/1 on one broker, 2/1 on two, 3/2 on three or more; `podium up` refuses a
+    # factor larger than the cluster). Applies to topics `podium up` creates.
+    topic_replication_factor: int | None = None
+    topic_min_insync_replicas: int | None = None
     rules_path: Path = REPO_DIR / "deploy" / "rules.example.toml"
 
     # worker

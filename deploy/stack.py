@@ -107,20 +107,56 @@ class Stack:
         return [svc.name for svc in reversed(self.services) if svc.stop()]
 
 
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """How the topics are replicated: `factor` copies of each partition, of which
+    `min_insync` must have a write before the producers' acks=all answers it."""
+
+    factor: int
+    min_insync: int
+
+
+def replication(brokers: int, factor: int | None, min_insync: int | None) -> Replication:
+    """The replication for a cluster of `brokers` (the settings' values, None = the default:
+    1/1 on one broker, 2/1 on two, 3/2 on three or more). Raises `StartError` for a factor the
+    cluster cannot hold or a minimum above the factor."""
+    chosen = factor if factor is not None else min(brokers, 3)
+    if chosen < 1 or chosen > brokers:
+        raise StartError(
+            f"replication factor {chosen} is larger than the cluster ({brokers} broker"
+            f"{'s' if brokers != 1 else ''})"
+            if chosen > brokers
+            else f"replication factor {chosen}: it must be at least 1"
+        )
+    least = min_insync if min_insync is not None else (2 if chosen >= 3 else 1)
+    if not 1 <= least <= chosen:
+        raise StartError(
+            f"min.insync.replicas {least} must be between 1 and the replication factor {chosen}"
+        )
+    return Replication(chosen, least)
+
+
 async def create_topics(
-    bootstrap: str, prefix: str = "", topics: tuple[Topic, ...] = CATALOGUE
+    bootstrap: str,
+    prefix: str = "",
+    topics: tuple[Topic, ...] = CATALOGUE,
+    factor: int | None = None,
+    min_insync: int | None = None,
 ) -> list[str]:
-    """Create the catalogue's topics with their configs; existing ones are left as they are."""
+    """Create the catalogue's topics with their configs, replicated as `replication` says for
+    this cluster; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        cluster = await admin.describe_cluster()
+        copies = replication(len(cluster["brokers"]), factor, min_insync)
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
                 t.named(prefix),
                 num_partitions=t.partitions,
-                replication_factor=1,
-                topic_configs=dict(t.config),
+                replication_factor=copies.factor,
+                topic_configs={**t.config, "min.insync.replicas": str(copies.min_insync)},
             )
             for t in topics
             if t.named(prefix) not in existing
@@ -134,4 +170,11 @@ async def create_topics(
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    return asyncio.run(create_topics(settings.bootstrap, settings.topic_prefix))
+    return asyncio.run(
+        create_topics(
+            settings.bootstrap,
+            settings.topic_prefix,
+            factor=settings.topic_replication_factor,
+            min_insync=settings.topic_min_insync_replicas,
+        )
+    )

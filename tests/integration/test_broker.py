@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, ProducerFenced
 
+from deploy.local import StartError
 from deploy.stack import create_topics
 from schemas.topics import CATALOGUE, EVENTS, STATE
 
@@ -75,6 +76,7 @@ async def test_catalogue_topics_keep_their_configs(kafka_bootstrap: str, topic_p
     assert events["cleanup.policy"] == "delete"
     assert events["retention.ms"] == "-1"
     assert events["retention.bytes"] == "-1"
+    assert events["min.insync.replicas"] == "1"  # one broker: 1/1
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
@@ -85,6 +87,21 @@ async def test_catalogue_topics_keep_their_configs(kafka_bootstrap: str, topic_p
         await admin.close()
     # A second run creates nothing and changes nothing.
     assert await create_topics(kafka_bootstrap, topic_prefix) == []
+
+
+async def test_a_replication_factor_larger_than_the_cluster_is_refused_and_says_so(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    with pytest.raises(
+        StartError, match=r"^replication factor 3 is larger than the cluster \(1 broker\)"
+    ):
+        await create_topics(kafka_bootstrap, f"{topic_prefix}rf3.", factor=3)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        assert not [t for t in await admin.list_topics() if t.startswith(f"{topic_prefix}rf3.")]
+    finally:
+        await admin.close()
 
 
 async def test_idempotent_producer_round_trips(kafka_bootstrap: str, topic_prefix: str) -> None:
