@@ -1,0 +1,105 @@
+"""The answer's channel from the worker to the waiting request (docs/fast-path.md, "Answers
+leave at the fold"): latency of the synchronous POST → 201 at 100 and 500 requests/s
+offered and the broker's CPU, idle and under load.
+
+For each variant (a set of environment settings; `VARIANTS`) a fresh stack of
+`bench_gateway.podium` (worker, projector, ranker) on one broker of its own (its pid known,
+for CPU) and one gateway answering without ranks: first `IDLE_S` seconds with nothing sent
+(what an idle gateway costs the broker), then the open loop of `bench_gateway` at each rate,
+latency from each request's scheduled time. Printed per run: p50, p99, done/s, the share of
+201s, and the CPU of broker, worker and gateway (share of a core).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.demo import wait_pipeline
+from deploy.local import KafkaBroker, RedisServer, free_port
+from deploy.settings import Settings
+from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
+from tests.bench.stages import cpu_seconds
+
+QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
+SECONDS = 4 if QUICK else 10
+IDLE_S = 5 if QUICK else 10
+RATES = (100, 500)
+# label -> the environment of every process of the stack
+VARIANTS: dict[str, dict[str, str]] = {"pushed at the fold (the default)": {}}
+
+
+@contextmanager
+def broker_and_redis(home: Path) -> Iterator[tuple[KafkaBroker, str]]:
+    broker = KafkaBroker(home / "kafka", free_port(), free_port(), Settings().run_dir / "jars")
+    redis = RedisServer(home / "redis", free_port())
+    try:
+        broker.start()
+        redis.start()
+        yield broker, redis.url
+    finally:
+        redis.stop()
+        broker.stop()
+
+
+def shares(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """Each process's CPU share of a core over `seconds` of sleep."""
+    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    time.sleep(seconds)
+    return {k: (cpu_seconds(pid) - before[k]) / seconds for k, pid in pids.items()}
+
+
+def one_stack(label: str, env: dict[str, str]) -> None:
+    os.environ.update(env)  # podium() passes the environment on to every process it starts
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="podium-bench-answer-") as tmp,
+            broker_and_redis(Path(tmp)) as (broker, redis_url),
+            podium(broker.bootstrap, redis_url, Path(tmp)) as gateway,
+        ):
+            key: str = gateway.key  # type: ignore[attr-defined]
+            addr = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
+            wait_pipeline(f"http://{addr}/v1", key)
+            asyncio.run(open_loop(addr, EVENT_PATH, key, 100, 2, event_body))  # warm-up
+            procs = gateway.procs  # type: ignore[attr-defined]
+            pids = {"broker": broker.pid() or 0, "worker": procs[0].pid, "gateway": procs[-1].pid}
+            idle = shares(pids, IDLE_S)
+            print(f"  {label}, idle {IDLE_S} s: " + _cpu(idle), flush=True)
+            for rate in RATES:
+                _loaded(label, addr, key, rate, pids)
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+
+
+def _loaded(label: str, addr: str, key: str, rate: int, pids: dict[str, int]) -> None:
+    cpu0 = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    started = time.perf_counter()
+    r = asyncio.run(open_loop(addr, EVENT_PATH, key, rate, SECONDS, event_body, 256))
+    elapsed = time.perf_counter() - started
+    cpu = {k: (cpu_seconds(pid) - cpu0[k]) / elapsed for k, pid in pids.items()}
+    ok = r.get("s201", 0) / (rate * SECONDS)
+    print(
+        f"  {label}, {rate} req/s: p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms, "
+        f"done {r['achieved']:.0f}/s, {ok:.2%} 201; " + _cpu(cpu),
+        flush=True,
+    )
+
+
+def _cpu(cpu: dict[str, float]) -> str:
+    return "CPU " + ", ".join(f"{k} {v:.0%}" for k, v in cpu.items())
+
+
+def main() -> None:
+    print(f"{SECONDS} s per rate, {IDLE_S} s idle first, a fresh broker and stack per variant")
+    for label, env in VARIANTS.items():
+        one_stack(label, env)
+
+
+if __name__ == "__main__":
+    main()
