@@ -172,3 +172,7 @@ def test_answers_pushed_before_the_commit_equal_the_committed_ones(podium: Podiu
         points = api_points.event_points(record.points, rules, record.time_ms)
         want = msgspec.json.decode(msgspec.json.encode(api.event_response(record, rules, points)))
         assert answer.body == want
+    print(
+        f"{len(kills)} kills; {len(answers)} folded answers, {len(pending)} pending; "
+        f"{len(hit)} answered from a transaction a kill aborted"
+    )
