@@ -11,7 +11,6 @@ an answer nobody waits for any more is skipped by `take`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from ingest.kafka import ProgressWaiter
@@ -29,7 +28,7 @@ class AnswerListener:
         self.port = port
         self.ready = False
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def address(self) -> str:
@@ -45,14 +44,14 @@ class AnswerListener:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._connections.add(task)
+            self._connections[task] = writer
         try:
             await self._read(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the worker stopped or lost the connection; it opens another
+            pass  # the worker stopped or lost the connection (or we stop); it opens another
         finally:
             if task is not None:
-                self._connections.discard(task)
+                self._connections.pop(task, None)
             writer.close()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -65,13 +64,15 @@ class AnswerListener:
             self.waiter.take(await reader.readexactly(size))
 
     async def stop(self) -> None:
+        """Close the listener and its connections (closed, not cancelled: asyncio 3.11 logs a
+        cancelled connection handler as an error), then release the requests still waiting."""
         self.ready = self.waiter.ready = False
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for writer in self._connections.values():
+            writer.close()  # the handler's read ends: IncompleteReadError
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
         self.waiter.stop()  # no answer can come now: release the requests still waiting

@@ -9,6 +9,7 @@ restarts at the same address gets answers again on a new connection."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -172,13 +173,21 @@ async def test_links_to_gateways_no_longer_answered_are_closed() -> None:
         await listener.stop()
 
 
-async def test_a_stopped_listener_releases_the_requests_still_waiting() -> None:
+async def test_a_stopped_listener_closes_its_connections_and_releases_the_waiting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     waiter = ProgressWaiter()
     listener = AnswerListener(waiter, "127.0.0.1")
     await listener.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    await until(lambda: listener._connections)
     future = waiter.expect("ev-1")
     await listener.stop()
     assert future.cancelled() and waiter._pending == {} and not waiter.ready
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the worker's end sees it closed
+    writer.close()
+    await asyncio.sleep(0.01)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_pushed_refusal_fails_the_waiting_request(
