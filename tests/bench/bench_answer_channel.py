@@ -9,6 +9,10 @@ gateway answering without ranks (what an idle gateway costs the broker), then th
 of `bench_gateway` at each rate through it, latency from each request's scheduled time.
 Printed per run: p50, p99, done/s, the share answered 201 with the progress (not
 `pending`), and the CPU of broker, worker and gateway (share of a core).
+
+First, the channel alone, in one process and without Kafka: `AnswerPusher` → loopback TCP →
+`AnswerListener` → `ProgressWaiter`, one answer every 2 ms (500/s) and bursts of 500 (a
+batch's answers): the time from `push` to the waiting future's result.
 """
 
 from __future__ import annotations
@@ -19,11 +23,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
+from statistics import quantiles
 
 from deploy.demo import wait_pipeline
 from deploy.local import KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
+from ingest.answers import AnswerListener
+from ingest.kafka import ProgressWaiter
+from processors.runtime.answers import AnswerPusher
+from schemas.records import Progress, encode_record
 from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
 from tests.bench.stages import cpu_seconds
 
@@ -105,7 +115,62 @@ def _cpu(cpu: dict[str, float], form: str = ".0%") -> str:
     return "CPU " + ", ".join(f"{k} {v:{form}}" for k, v in cpu.items())
 
 
+async def _channel_alone(count: int, burst: int, gap_s: float) -> list[float]:
+    """Milliseconds from `push` to the waiting future's result for `count` answers sent
+    `burst` at a time every `gap_s` seconds."""
+    waiter = ProgressWaiter()
+    listener = AnswerListener(waiter, "127.0.0.1")
+    await listener.start()
+    pusher = AnswerPusher()
+    loop = asyncio.get_running_loop()
+    took: list[float] = []
+    try:
+        for first in range(0, count, burst):
+            ids = [f"ev-{i}" for i in range(first, first + burst)]
+            futures = [waiter.expect(i) for i in ids]
+            answers = [(listener.address, _answer(i)) for i in ids]
+            sent = loop.time()
+            pusher.push(answers)
+            for future in futures:
+                await future
+                took.append((loop.time() - sent) * 1000)
+            await asyncio.sleep(gap_s)
+    finally:
+        await pusher.close()
+        await listener.stop()
+    return took
+
+
+def _answer(event_id: str) -> bytes:
+    return encode_record(
+        Progress(
+            id=f"u1:progress:{event_id}",
+            event_id=event_id,
+            user_id="u1",
+            command="metric",
+            time_ms=0,
+            metric="words-written",
+            total=Decimal(7),
+        )
+    )
+
+
+ALONE = (("one every 2 ms", 2_500, 1, 0.002), ("bursts of 500", 5_000, 500, 0.1))
+
+
+def channel_alone() -> None:
+    for label, count, burst, gap_s in ALONE:
+        took = asyncio.run(_channel_alone(count, burst, gap_s))
+        cuts = quantiles(took, n=100)
+        print(
+            f"  the channel alone, {label}: push → answer "
+            f"p50 {cuts[49]:.3f} ms p99 {cuts[98]:.3f} ms",
+            flush=True,
+        )
+
+
 def main() -> None:
+    channel_alone()
     print(f"{SECONDS} s per rate, {IDLE_S} s idle first, a fresh broker and stack per variant")
     for label, env in VARIANTS.items():
         one_stack(label, env)
