@@ -4,8 +4,9 @@ offered and the broker's CPU, idle and under load.
 
 For each variant (a set of environment settings; `VARIANTS`) a fresh stack of
 `bench_gateway.podium` (worker, projector, ranker) on one broker of its own (its pid known,
-for CPU): the broker's CPU idle for `IDLE_S` seconds without a gateway, then with one
-gateway answering without ranks (what an idle gateway costs the broker), then the open loop
+for CPU, with JMX for its request counts): the broker's CPU and the fetch requests it
+serves per second, idle for `IDLE_S` seconds without a gateway, then with one gateway
+answering without ranks (what an idle gateway costs the broker), then the open loop
 of `bench_gateway` at each rate through it, latency from each request's scheduled time.
 Printed per run: p50, p99, done/s, the share answered 201 with the progress (not
 `pending`), and the CPU of broker, worker and gateway (share of a core).
@@ -28,7 +29,7 @@ from pathlib import Path
 from statistics import quantiles
 
 from deploy.demo import wait_pipeline
-from deploy.local import KafkaBroker, RedisServer, free_port
+from deploy.local import JVM_OPTS, KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
 from ingest.answers import AnswerListener
 from ingest.kafka import ProgressWaiter
@@ -36,6 +37,7 @@ from processors.runtime.answers import AnswerPusher
 from schemas.records import Progress, encode_record
 from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
 from tests.bench.stages import cpu_seconds
+from tests.bench.usage import jmx_opts, read_request_counts
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 SECONDS = 4 if QUICK else 10
@@ -46,23 +48,33 @@ VARIANTS: dict[str, dict[str, str]] = {"pushed at the fold (the default)": {}}
 
 
 @contextmanager
-def broker_and_redis(home: Path) -> Iterator[tuple[KafkaBroker, str]]:
-    broker = KafkaBroker(home / "kafka", free_port(), free_port(), Settings().run_dir / "jars")
+def broker_and_redis(home: Path) -> Iterator[tuple[KafkaBroker, str, int]]:
+    """A broker with JMX (for its request counts) and Redis; (broker, Redis URL, JMX port)."""
+    jmx_port = free_port()
+    jars = Settings().run_dir / "jars"
+    opts = [*JVM_OPTS, *jmx_opts(jmx_port)]
+    broker = KafkaBroker(home / "kafka", free_port(), free_port(), jars, jvm_opts=opts)
     redis = RedisServer(home / "redis", free_port())
     try:
         broker.start()
         redis.start()
-        yield broker, redis.url
+        yield broker, redis.url, jmx_port
     finally:
         redis.stop()
         broker.stop()
 
 
-def shares(pids: dict[str, int], seconds: float) -> dict[str, float]:
-    """Each process's CPU share of a core over `seconds` of sleep."""
+def shares(pids: dict[str, int], seconds: float, jmx_port: int) -> dict[str, float]:
+    """Each process's CPU share of a core over `seconds` of sleep, and the broker's fetch
+    requests from consumers per second (`fetch/s`, from its own metrics)."""
     before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    fetches = read_request_counts(jmx_port, ["FetchConsumer"])["FetchConsumer"]
+    started = time.perf_counter()
     time.sleep(seconds)
-    return {k: (cpu_seconds(pid) - before[k]) / seconds for k, pid in pids.items()}
+    after = read_request_counts(jmx_port, ["FetchConsumer"])["FetchConsumer"]
+    elapsed = time.perf_counter() - started
+    out = {k: (cpu_seconds(pid) - before[k]) / elapsed for k, pid in pids.items()}
+    return {**out, "fetch/s": (after - fetches) / elapsed}
 
 
 def one_stack(label: str, env: dict[str, str]) -> None:
@@ -70,20 +82,21 @@ def one_stack(label: str, env: dict[str, str]) -> None:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="podium-bench-answer-") as tmp,
-            broker_and_redis(Path(tmp)) as (broker, redis_url),
+            broker_and_redis(Path(tmp)) as (broker, redis_url, jmx_port),
             podium(broker.bootstrap, redis_url, Path(tmp)) as gateway,
         ):
             key: str = gateway.key  # type: ignore[attr-defined]
             procs = gateway.procs  # type: ignore[attr-defined]
             time.sleep(IDLE_S)  # the pipeline's processes start and take their partitions
-            alone = shares({"broker": broker.pid() or 0}, IDLE_S)
+            alone = shares({"broker": broker.pid() or 0}, IDLE_S, jmx_port)
             addr = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
             pids = {"broker": broker.pid() or 0, "worker": procs[0].pid, "gateway": procs[-1].pid}
-            idle = shares(pids, IDLE_S)
+            idle = shares(pids, IDLE_S, jmx_port)
             print(
-                f"  {label}, idle {IDLE_S} s: broker {alone['broker']:.1%} without a gateway, "
-                + _cpu(idle, ".1%")
-                + " with one",
+                f"  {label}, idle {IDLE_S} s: without a gateway broker {alone['broker']:.1%}, "
+                f"{alone['fetch/s']:.1f} fetch/s; with one: "
+                + _cpu({k: v for k, v in idle.items() if k != "fetch/s"}, ".1%")
+                + f", {idle['fetch/s']:.1f} fetch/s",
                 flush=True,
             )
             wait_pipeline(f"http://{addr}/v1", key)
