@@ -1,4 +1,5 @@
-"""The gateway's Kafka shell: it writes commands to `podium.events` and reads `podium.progress`.
+"""The gateway's Kafka shell: it writes commands to `podium.events` and reads
+`podium.leaderboards` for ranks; the answers to its events are pushed to it (`ingest.answers`).
 
 - `Publisher`: an idempotent producer (acks=all) keyed by user id. `publish` returns only
   once the broker has acknowledged the record, so the gateway never answers 2xx for an event
@@ -334,17 +335,15 @@ def _sender_dead(producer: AIOKafkaProducer) -> bool:
 
 
 class TopicReader:
-    """Reads every partition of one topic read_committed (or, not `committed`,
-    read_uncommitted), with no consumer group, from the end as it stands at start, and hands
-    each record's value to `_take` while anything waits (`_waiting`). Reconnects after any
-    failure (the broker went away), counting it."""
+    """Reads every partition of one topic read_committed, with no consumer group, from the
+    end as it stands at start, and hands each record's value to `_take` while anything waits
+    (`_waiting`). Reconnects after any failure (the broker went away), counting it."""
 
     name = "topic-reader"
 
-    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
+    def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.committed = committed
         self.ready = False
         self._task: asyncio.Task[None] | None = None
 
@@ -377,7 +376,7 @@ class TopicReader:
             bootstrap_servers=self.bootstrap,
             group_id=None,
             enable_auto_commit=False,
-            isolation_level="read_committed" if self.committed else "read_uncommitted",
+            isolation_level="read_committed",
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
