@@ -71,9 +71,11 @@ class Settings(BaseSettings):
     # Of that, how long an answer waits for the ranking stage's ranks once the progress is
     # there (EventResponse.leaderboards; a board not ranked by then is left out).
     gateway_rank_wait_s: float = 1.0
-    # Answer from the worker's progress as soon as it is written, before its transaction
-    # commits (read_uncommitted; docs/fast-path.md, "Answer before the commit").
-    gateway_answer_uncommitted: bool = False
+    # Where the gateway listens for the answers the workers push (docs/fast-path.md, "Answers
+    # leave at the fold"): a name the workers can reach (the host's or container's), and a
+    # port (0: a free one, chosen at start, so several gateways can share a host).
+    gateway_answer_host: str = "127.0.0.1"
+    gateway_answer_port: int = 0
     # How long a write may wait for the broker's acknowledgement before answering 503.
     gateway_publish_timeout_s: float = 5.0
     gateway_max_body_bytes: int = 1_048_576

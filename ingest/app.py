@@ -1,9 +1,11 @@
 """The gateway's composition root: `podium gateway` serves `create_app(config, rules)` with
 uvicorn (the CLI builds the `GatewayConfig` from the settings).
 
-Writes to `podium.events`, reads `podium.progress` (every partition, no group) and the Redis
-views. The whole HTTP surface is on this screen: the routes, the API-key guard, the error
-shape (`{"error": "..."}` for every failure) and the lifespan that starts the Kafka parts.
+Writes to `podium.events` (each event that waits names this gateway's answer listener), takes
+the answers the workers push to that listener (`ingest.answers`), reads `podium.leaderboards`
+(every partition, no group) for ranks and the Redis views. The whole HTTP surface is on this
+screen: the routes, the API-key guard, the error shape (`{"error": "..."}` for every failure)
+and the lifespan that starts the Kafka parts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest import metrics
+from ingest.answers import AnswerListener
 from ingest.auth import KeyRing
 from ingest.http.api import ApiError, tenant_id, user_id_param
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
@@ -37,6 +40,7 @@ from ingest.routes_streaks import StreakRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
+from schemas.answers import answer_header
 from schemas.rules import Rules
 from schemas.topics import Names
 from schemas.views import Keys
@@ -59,7 +63,8 @@ class GatewayConfig:
     api_key_tenants: Mapping[str, Sequence[str]] = field(default_factory=dict)
     wait_s: float = 2.0
     rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
-    answer_uncommitted: bool = False  # read the progress before its transaction commits
+    answer_host: str = "127.0.0.1"  # the answer listener's (ingest.answers): workers connect
+    answer_port: int = 0  # 0: a free port
     publish_timeout_s: float = 5.0
     max_body_bytes: int = 1_048_576
     linger_ms: int = 2
@@ -285,7 +290,7 @@ def build_app(
     async def ready(request: Request) -> JSON:
         checks = {
             "kafka": gw.publisher.ready,
-            "progress": gw.waiter.ready,
+            "progress": gw.waiter.ready,  # its answer listener listens
             "redis": await gw.views.ping(),
         }
         down = [name for name, ok in checks.items() if not ok]
@@ -320,16 +325,15 @@ def build_app(
 
 
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
-    """The gateway process: Kafka producer and progress reader, Redis, the routes."""
+    """The gateway process: Kafka producer, answer listener, Redis, the routes."""
     publisher = Publisher(
         config.bootstrap,
         config.names.events,
         timeout_s=config.publish_timeout_s,
         linger_ms=config.linger_ms,
     )
-    waiter = ProgressWaiter(
-        config.bootstrap, config.names.progress, committed=not config.answer_uncommitted
-    )
+    waiter = ProgressWaiter()
+    listener = AnswerListener(waiter, config.answer_host, config.answer_port)
     ranks = RankWaiter(config.bootstrap, config.names.leaderboards) if rules.leaderboards else None
     redis = Redis.from_url(config.redis_url, decode_responses=False)
     gw = Gateway(
@@ -351,7 +355,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await publisher.start()
-        await waiter.start()
+        await listener.start()
+        publisher.answer_to = [answer_header(listener.address)]
         if ranks is not None:
             await ranks.start()
         try:
@@ -359,7 +364,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         finally:
             if ranks is not None:
                 await ranks.stop()
-            await waiter.stop()
+            await listener.stop()  # and releases the requests still waiting
             await publisher.stop()
             await redis.aclose()
 

@@ -1,4 +1,5 @@
-"""The gateway's Kafka shell: it writes commands to `podium.events` and reads `podium.progress`.
+"""The gateway's Kafka shell: it writes commands to `podium.events` and reads
+`podium.leaderboards` for ranks; the answers to its events are pushed to it (`ingest.answers`).
 
 - `Publisher`: an idempotent producer (acks=all) keyed by user id. `publish` returns only
   once the broker has acknowledged the record, so the gateway never answers 2xx for an event
@@ -11,11 +12,10 @@
   OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID on every partition; aiokafka 0.14 fails
   the batch but keeps the advanced sequence numbers, so every later batch fails the same way
   until a new producer (a new producer id) starts again from sequence 0.
-- `ProgressWaiter`: each gateway process reads every partition of `podium.progress` with no
-  consumer group, from the end at start, and resolves the futures of the requests it is
-  waiting for by event id (with the `Progress`, or `NotApplied` for an `EventRefused`: the
-  worker dead-lettered the command); records of other processes' requests are skipped
-  unparsed.
+- `ProgressWaiter`: resolves the futures of the requests a gateway process waits for by
+  event id, with the answers the workers push to it (`ingest.answers`): the `Progress`, or
+  `NotApplied` for an `EventRefused` (the worker dead-lettered the command); it reads
+  nothing of `podium.progress`.
 """
 
 from __future__ import annotations
@@ -126,6 +126,9 @@ class Publisher:
         self.linger_ms = linger_ms
         self.ready = False
         self.replaced = 0  # producers replaced since start (a broker restart shows here)
+        # the header naming this gateway's answer listener (`schemas.answers`), set once it
+        # listens: each record of fewer than BATCH_FROM (a request that may wait) carries it
+        self.answer_to: list[tuple[str, bytes]] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._broken: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
@@ -231,7 +234,9 @@ class Publisher:
                 if len(records) < BATCH_FROM:
                     futures = []
                     for key, value in records:
-                        futures.append(await producer.send(self.topic, value, key=key))
+                        futures.append(
+                            await producer.send(self.topic, value, key=key, headers=self.answer_to)
+                        )
                         sent = True
                 else:
                     sent = True  # batches go out one by one: some may be sent when one fails
@@ -330,17 +335,15 @@ def _sender_dead(producer: AIOKafkaProducer) -> bool:
 
 
 class TopicReader:
-    """Reads every partition of one topic read_committed (or, not `committed`,
-    read_uncommitted), with no consumer group, from the end as it stands at start, and hands
-    each record's value to `_take` while anything waits (`_waiting`). Reconnects after any
-    failure (the broker went away), counting it."""
+    """Reads every partition of one topic read_committed, with no consumer group, from the
+    end as it stands at start, and hands each record's value to `_take` while anything waits
+    (`_waiting`). Reconnects after any failure (the broker went away), counting it."""
 
     name = "topic-reader"
 
-    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
+    def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.committed = committed
         self.ready = False
         self._task: asyncio.Task[None] | None = None
 
@@ -373,7 +376,7 @@ class TopicReader:
             bootstrap_servers=self.bootstrap,
             group_id=None,
             enable_auto_commit=False,
-            isolation_level="read_committed" if self.committed else "read_uncommitted",
+            isolation_level="read_committed",
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
@@ -418,20 +421,19 @@ class TopicReader:
         self._release_all()
 
 
-class ProgressWaiter(TopicReader):
-    """Resolves the futures of the requests this process waits for by event id; records of
-    other processes' requests are skipped unparsed.
+class ProgressWaiter:
+    """Resolves the futures of the requests this process waits for by event id, with the
+    answers the workers push (`take`, called by `ingest.answers.AnswerListener`); an answer
+    nobody waits for (any more) is skipped unparsed.
 
-    Not `committed`: a progress is taken as soon as the worker writes it, before its
-    transaction commits. The fold is deterministic over the partition's order and the event
-    is in the log already, so a transaction that aborts (the worker crashed or was fenced)
-    is redone by the next owner with the very same progress; only a rules change between the
-    two makes them differ (docs/fast-path.md)."""
+    An answer is pushed as soon as the worker has folded the event, before its transaction
+    commits. The fold is deterministic over the partition's order and the event is in the log
+    already, so a transaction that aborts (the worker crashed or was fenced) is redone by the
+    next owner with the very same progress; only a rules change between the two makes them
+    differ (docs/fast-path.md)."""
 
-    name = "progress-waiter"
-
-    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
-        super().__init__(bootstrap, topic, committed=committed)
+    def __init__(self) -> None:
+        self.ready = False  # whether answers can reach it (its listener listens)
         self._pending: dict[str, asyncio.Future[Progress]] = {}
 
     def expect(self, event_id: str) -> asyncio.Future[Progress]:
@@ -446,10 +448,7 @@ class ProgressWaiter(TopicReader):
         if future is not None and not future.done():
             future.cancel()
 
-    def _waiting(self) -> bool:
-        return bool(self._pending)
-
-    def _take(self, raw: bytes) -> None:
+    def take(self, raw: bytes) -> None:
         event_id = progress_event_id(raw)  # cheaper than decoding every other one's record
         if event_id is None:
             return
@@ -465,6 +464,9 @@ class ProgressWaiter(TopicReader):
             future.set_result(record)
         elif isinstance(record, EventRefused):
             future.set_exception(NotApplied(record))
+
+    def stop(self) -> None:
+        self._release_all()
 
     def _release_all(self) -> None:
         for future in self._pending.values():

@@ -18,8 +18,8 @@ PRODUCER_CLOSE_ERRORS = Counter(
 )
 READER_RECONNECTS = Counter(
     "podium_gateway_reader_reconnects_total",
-    "Times one of the gateway's topic readers (progress-waiter on podium.progress, "
-    "rank-waiter on podium.leaderboards) failed and reconnected from the end",
+    "Times one of the gateway's topic readers (rank-waiter on podium.leaderboards) failed "
+    "and reconnected from the end",
     ["reader"],
 )
 INTERNAL_ERRORS = Counter(

@@ -3,7 +3,8 @@
 Reads `podium.events`; writes `podium.state`, `podium.progress`, `podium.achievements`,
 `podium.streaks`, `podium.points`, `podium.scores` (on each ranking's own partition) and
 `podium.events.dlq`, each batch of each input partition in one Kafka transaction together
-with its input offset (see docs/runtime.md).
+with its input offset (see docs/runtime.md). Pushes each answer to the gateway waiting for
+it (`runtime.answers`) as soon as it is folded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from processors.runtime.answers import AnswerPusher
 from processors.runtime.gc_tuning import tune_gc
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.runner import Runner
@@ -88,6 +90,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         start_http_server(config.metrics_port, addr="127.0.0.1")
     consumer = consumer_for(config)
     await consumer.start()
+    pusher = AnswerPusher()
     runner = Runner(
         consumer,
         names,
@@ -102,10 +105,12 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         score_partitions=score_partitions,
         blocked_retry_s=config.blocked_retry_s,
         pipelined=config.pipelined,
+        pusher=pusher,
     )
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:
         await runner.run(stop)
     finally:
         await consumer.stop()
+        await pusher.close()
         log.info("worker stopped after applying %d events", runner.applied)

@@ -15,6 +15,11 @@ every retry, so instead:
   the state stays as it was. States are measured once per batch, as written; when one is too
   large, the batch is folded again with that user's state measured after each event.
 
+An event whose record names the gateway waiting for it (`schemas.answers.ANSWER_HEADER`) has
+its answer, the encoded record it writes to `podium.progress` (its `Progress`, or the
+`EventRefused` of a dead letter), listed in `Effects.answers` with that gateway's address,
+for the worker to push before the commit.
+
 A user whose restored state does not decode (`store.StateUndecodable`) stops the batch at
 that user's first event: everything before it is committed, `Effects.blocked` says why, and
 the partition waits there (see docs/runtime.md, "A state that does not decode").
@@ -34,6 +39,7 @@ from processors.runtime.step import (
     encode_out_state,
 )
 from processors.runtime.store import StateStore, StateUndecodable
+from schemas.answers import answer_address
 from schemas.leaderboards import ScoreChanged, ranking_partition
 from schemas.records import DeadLetter, refusal_of
 from schemas.rules import Rules
@@ -63,6 +69,8 @@ class Effects:
     derived: dict[Topic, list[KeyValue]] = field(default_factory=dict)
     scores: dict[int, list[KeyValue]] = field(default_factory=dict)  # by podium.scores partition
     dead: list[DeadLetter] = field(default_factory=list)
+    # (gateway address, encoded podium.progress record) of each event that named its gateway
+    answers: list[tuple[str, bytes]] = field(default_factory=list)
     events: int = 0
     next_offset: int = -1  # the input offset to commit (last applied or parked + 1)
     blocked: Blocked | None = None  # set: the batch stopped before this user's event
@@ -121,7 +129,7 @@ def _fold(
         fitted = _fits(outcome, rec, measured, max_bytes, topic, partition)
         if isinstance(fitted, DeadLetter):
             out.dead.append(fitted)
-            _answer(out, fitted, rec.key)
+            _answer(out, fitted, rec)
             continue
         applied, derived = fitted
         uid = applied.user_id
@@ -135,7 +143,10 @@ def _fold(
                 partition_of = ranking_partition(item.ranking, score_partitions)
                 out.scores.setdefault(partition_of, []).append((item.ranking.encode(), raw))
             else:
-                out.derived.setdefault(output_topic(type(item)), []).append((uid.encode(), raw))
+                topic_of = output_topic(type(item))
+                out.derived.setdefault(topic_of, []).append((uid.encode(), raw))
+                if topic_of is PROGRESS and (to := _answer_to(rec)) is not None:
+                    out.answers.append((to, raw))
     for uid, offset in touched.items():
         state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)
@@ -144,13 +155,24 @@ def _fold(
     return out
 
 
-def _answer(out: Effects, dead: DeadLetter, key: bytes | None) -> None:
+def _answer(out: Effects, dead: DeadLetter, rec: RawRecord) -> None:
     """Answer the request that may wait for the dead-lettered command on `podium.progress`
-    (`EventRefused`, where its `Progress` would be), when its event id is known."""
+    (`EventRefused`, where its `Progress` would be), when its event id is known; pushed too
+    when the record names its gateway."""
+    key = rec.key
     user_id = (key or b"").decode("utf-8", "replace")
     refused = refusal_of(dead, user_id)
     if refused is not None:
-        out.derived.setdefault(PROGRESS, []).append((key or b"", encode_out_record(refused)))
+        raw = encode_out_record(refused)
+        out.derived.setdefault(PROGRESS, []).append((key or b"", raw))
+        if (to := _answer_to(rec)) is not None:
+            out.answers.append((to, raw))
+
+
+def _answer_to(rec: RawRecord) -> str | None:
+    """The gateway address the record names for its answer (aiokafka's ConsumerRecord has
+    `headers`; a record from elsewhere, such as a test's or replay's, may have none)."""
+    return answer_address(getattr(rec, "headers", None))
 
 
 def _fits(

@@ -37,3 +37,11 @@ STATES_UNDECODABLE = Counter(
     "podium_states_undecodable_total",
     "Times a partition stopped at a user's event because the user's state does not decode",
 )
+ANSWERS_PUSHED = Counter(
+    "podium_answers_pushed_total",
+    "Answers handed to the connection of the gateway waiting for them, before the commit",
+)
+ANSWERS_DROPPED = Counter(
+    "podium_answers_dropped_total",
+    "Answers not pushed: their gateway could not be reached or did not read (it answers pending)",
+)

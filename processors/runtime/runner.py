@@ -28,6 +28,11 @@ the broker refused or did not answer in time (a take is all or nothing: a failed
 the producers it started; any other error in it ends the run). A partition that
 reaches an event of a user whose state does not decode commits what came before, then waits
 the same way (`blocked_retry_s`), its committed offset at that event.
+
+Answers leave at the fold: in both loops, the answers of a partition's folded records
+(`Effects.answers`) are pushed to their gateways (`answers.AnswerPusher`) right after the
+fold and before its transaction. What is folded but not committed is bounded as the loops
+bound it (one `getmany` batch; `max_records` in flight), so when commits stall, answers stop.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import IllegalOperation, KafkaError
 
 from processors.runtime import metrics
+from processors.runtime.answers import AnswerPusher
 from processors.runtime.backlog import Backlog
 from processors.runtime.batch import Blocked, fold_batch
 from processors.runtime.changelog import read_latest
@@ -79,6 +85,7 @@ class Runner:
         score_partitions: int = SCORES.partitions,
         blocked_retry_s: float = 30.0,
         pipelined: bool = False,
+        pusher: AnswerPusher | None = None,
     ) -> None:
         self.consumer = consumer
         self.names = names
@@ -99,6 +106,7 @@ class Runner:
         self.in_flight = 0  # records the partitions' transactions hold: see `_room`
         self.room_freed = asyncio.Event()
         self.pipelined = pipelined
+        self.pusher = pusher  # None: no answers pushed (the ranking stage)
         self.applied = 0
         self.position_timeout_s = 60.0  # aiokafka's own positioning of an assigned partition
 
@@ -225,6 +233,8 @@ class Runner:
             tp.partition,
             score_partitions=self.score_partitions,
         )
+        if self.pusher is not None and effects.answers:
+            self.pusher.push(effects.answers)  # before the commit: see the module's docstring
         if effects.next_offset > owned.position:
             try:
                 await owned.commit(effects, self.names.worker_group)

@@ -13,6 +13,7 @@ BENCHES = [
     "bench_runtime",
     "bench_gateway",
     "bench_fastpath",
+    "bench_answer_channel",
     "bench_worker_settings",
     "bench_worker_gc",
     "bench_broker_jvm",

@@ -352,9 +352,9 @@ def no_wait_runs(addr: str, key: str, seconds: int, rates: list[int], tmp: Path)
 
 def sync_runs(gateways: dict[str, str], key: str, seconds: int, reps: int) -> None:
     """The same events (words-written: two boards of the example rules move with each)
-    through a gateway that waits for the ranking stage's ranks (`EventResponse.leaderboards`),
-    one that answers without them, and one that also answers before the worker's commit
-    (`PODIUM_GATEWAY_ANSWER_UNCOMMITTED`), at 100, 500 and 1,000 requests per second offered:
+    through a gateway that waits for the ranking stage's ranks (`EventResponse.leaderboards`)
+    and one that answers without them (the worker's answer, pushed at the fold), at 100, 500
+    and 1,000 requests per second offered:
     `reps` runs of each, interleaved in alternating order (run-to-run spread on a shared box
     is larger than the differences), then the median of each variant's p50 and p99."""
     print(f"synchronous POST → 201 with the event's progress, {reps} x {seconds} s per variant:")
@@ -392,17 +392,8 @@ def main() -> None:
         nowait = gateway(PODIUM_GATEWAY_WAIT_S="0")
         sync = gateway(PODIUM_GATEWAY_WAIT_S="2")
         unranked = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
-        early = gateway(
-            PODIUM_GATEWAY_WAIT_S="2",
-            PODIUM_GATEWAY_RANK_WAIT_S="0",
-            PODIUM_GATEWAY_ANSWER_UNCOMMITTED="true",
-        )
         wait_pipeline(f"http://{sync}/v1", key)  # the worker has its partitions
-        gateways = {
-            "with leaderboards": sync,
-            "without leaderboards": unranked,
-            "answered before the commit": early,
-        }
+        gateways = {"with leaderboards": sync, "without leaderboards": unranked}
         sync_runs(gateways, key, seconds=3 if QUICK else 5, reps=1 if QUICK else 3)
         print(
             "no wait for progress (201 pending once acks=all), worker and projector folding along:"

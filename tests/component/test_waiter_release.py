@@ -2,7 +2,7 @@
 bounded wait, a refused write, or the client going away, which cancels the handler), the
 real `ProgressWaiter`'s pending map is empty afterwards.
 
-The waiter is the real class, never started (its constructor opens nothing); the publisher
+The waiter is the real class (it opens nothing; answers are handed to `take`); the publisher
 is the fake. A pending entry left behind would stay for the life of the process."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def gateway(rules: Rules, publisher: FakePublisher, waiter: ProgressWaiter) -> G
 
 
 def waiter() -> ProgressWaiter:
-    return ProgressWaiter("unused:9092", "podium.progress")
+    return ProgressWaiter()
 
 
 def command(event_id: str = "ev-1") -> MetricTracked:
@@ -81,7 +81,7 @@ async def test_answered_timed_out_and_refused_requests_release_their_entries(
     gw = gateway(rules, publisher, w)
     answered = asyncio.create_task(gw.publish_and_wait(command("ev-1")))
     await until(lambda: publisher.published)
-    w._take(progress_record("ev-1"))
+    w.take(progress_record("ev-1"))
     folded = await answered
     assert folded is not None and isinstance(folded.progress, Progress)
 

@@ -1,5 +1,5 @@
 """Each catch-all handler of the gateway's Kafka shell counts what it caught (ingest.metrics):
-a supervisor step that fails, a producer that does not close, a progress consumer that
+a supervisor step that fails, a producer that does not close, a rank consumer that
 stops. No broker: the failing collaborator is a stub that raises."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ingest import metrics
-from ingest.kafka import ProgressWaiter, Publisher, RankWaiter, _close
+from ingest.kafka import Publisher, RankWaiter, _close
 
 
 def value(counter: Any) -> float:
@@ -60,10 +60,7 @@ async def test_a_failed_supervisor_step_is_counted(monkeypatch: pytest.MonkeyPat
     assert publisher.ready is False
 
 
-@pytest.mark.parametrize("reader", [ProgressWaiter, RankWaiter])
-async def test_a_stopped_topic_reader_is_counted(
-    reader: type[ProgressWaiter | RankWaiter], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    waiter = reader("unused:9092", "a.topic")
+async def test_a_stopped_topic_reader_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    waiter = RankWaiter("unused:9092", "a.topic")
     monkeypatch.setattr(waiter, "_consume", fails)
-    assert await counted(metrics.READER_RECONNECTS.labels(reader.name), waiter._supervise) == 1
+    assert await counted(metrics.READER_RECONNECTS.labels(waiter.name), waiter._supervise) == 1

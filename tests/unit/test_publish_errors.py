@@ -70,7 +70,9 @@ class _Producer:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, bytes]] = []
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[object]:
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: object = None
+    ) -> asyncio.Future[object]:
         self.sent.append((key, value))
         done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         done.set_result(None)

@@ -2,8 +2,9 @@
 an open-loop generator (the benchmark's, on raw keep-alive connections) posts 6,000 events
 to 200 users through the gateway while the worker is SIGKILLed twice and restarted. Every
 event answered 2xx (folded, or `pending` while no worker ran) has exactly one committed
-progress, and every user's committed total is the sum of the values of that user's events
-in the log."""
+progress, every folded answer (pushed by the worker before its commit) equals the answer
+its committed progress renders to, and every user's committed total is the sum of the
+values of that user's events in the log."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from ingest.http import api, api_points
 from schemas.commands import MetricTracked, decode_command
 from schemas.records import Progress, decode_record
+from schemas.rules_parse import load_rules
 from schemas.state import decode_state
 from schemas.topics import Names
 from tests.bench.bench_gateway import EVENT_PATH, open_loop
-from tests.integration.gateway.conftest import WORKER, Podium, start_podium
+from tests.integration.gateway.conftest import RULES, WORKER, Podium, start_podium
 from tests.integration.runtime.kafka_io import read_topic, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -94,6 +97,19 @@ def totals(bootstrap: str, names: Names) -> tuple[dict[str, Decimal], dict[str, 
     return want, {uid: s.totals.get("words-written", Decimal(0)) for uid, s in states.items()}
 
 
+def unlike_committed(folded: list[dict[str, object]], committed: dict[str, Progress]) -> list[str]:
+    """The event ids of the folded answers that differ from what their committed progress
+    renders to."""
+    rules = load_rules(RULES)
+    unlike = []
+    for answer in folded:
+        record = committed[str(answer["eventId"])]
+        points = api_points.event_points(record.points, rules, record.time_ms)
+        if answer != orjson.loads(orjson.dumps(api.event_response(record, rules, points))):
+            unlike.append(record.event_id)
+    return unlike
+
+
 def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
     podium: Podium,
 ) -> None:
@@ -102,16 +118,20 @@ def test_a_worker_killed_at_500_per_s_loses_and_doubles_no_answered_event(
     assert len(answers) == RATE * SECONDS
     ok = [(i, orjson.loads(raw)) for i, status, raw in answers if 200 <= status < 300]
     assert len(ok) >= 0.99 * len(answers), Counter(status for _, status, _ in answers)
-    progress = Counter(
-        rec.event_id
+    committed = [
+        rec
         for recs in asyncio.run(read_topic(podium.bootstrap, names.progress)).values()
         for raw in recs
         if isinstance(rec := decode_record(raw.value), Progress)
-    )
+    ]
+    progress = Counter(rec.event_id for rec in committed)
     assert max(progress.values()) == 1, "an event was applied twice"
     lost = [i for i, answer in ok if progress[answer["eventId"]] != 1]
     assert not lost, f"{len(lost)} answered events have no committed progress"
+    folded = [answer for _, answer in ok if not answer.get("pending")]
+    assert len(folded) >= 100, f"only {len(folded)} answers carried the progress"
+    assert unlike_committed(folded, {rec.event_id: rec for rec in committed}) == []
     want, got = totals(podium.bootstrap, names)
     assert sum(want.values()) >= sum(1 + i % 7 for i, _ in ok)
     assert got == want  # every logged event folded once
-    print(f"{len(ok):,} answered 2xx of {len(answers):,}; {stats}")
+    print(f"{len(ok):,} answered 2xx of {len(answers):,}, {len(folded):,} folded; {stats}")

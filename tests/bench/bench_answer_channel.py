@@ -1,0 +1,193 @@
+"""The answer's channel from the worker to the waiting request (docs/fast-path.md, "Answers
+leave at the fold"): latency of the synchronous POST → 201 at 100 and 500 requests/s
+offered and the broker's CPU, idle and under load.
+
+For each variant (a set of environment settings; `VARIANTS`) a fresh stack of
+`bench_gateway.podium` (worker, projector, ranker) on one broker of its own (its pid known,
+for CPU, with JMX for its request counts): the broker's CPU and the fetch requests it
+serves per second, idle for `IDLE_S` seconds without a gateway, then with one gateway
+answering without ranks (what an idle gateway costs the broker), then the open loop
+of `bench_gateway` at each rate through it, latency from each request's scheduled time.
+Printed per run: p50, p99, done/s, the share answered 201 with the progress (not
+`pending`), and the CPU of broker, worker and gateway (share of a core).
+
+First, the channel alone, in one process and without Kafka: `AnswerPusher` → loopback TCP →
+`AnswerListener` → `ProgressWaiter`, one answer every 2 ms (500/s) and bursts of 500 (a
+batch's answers): the time from `push` to the waiting future's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from statistics import quantiles
+
+from deploy.demo import wait_pipeline
+from deploy.local import JVM_OPTS, KafkaBroker, RedisServer, free_port
+from deploy.settings import Settings
+from ingest.answers import AnswerListener
+from ingest.kafka import ProgressWaiter
+from processors.runtime.answers import AnswerPusher
+from schemas.records import Progress, encode_record
+from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
+from tests.bench.stages import cpu_seconds
+from tests.bench.usage import jmx_opts, read_request_counts
+
+QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
+SECONDS = 4 if QUICK else 10
+IDLE_S = 5 if QUICK else 10
+RATES = (100, 500)
+# label -> the environment of every process of the stack
+VARIANTS: dict[str, dict[str, str]] = {"pushed at the fold (the default)": {}}
+
+
+@contextmanager
+def broker_and_redis(home: Path) -> Iterator[tuple[KafkaBroker, str, int]]:
+    """A broker with JMX (for its request counts) and Redis; (broker, Redis URL, JMX port)."""
+    jmx_port = free_port()
+    jars = Settings().run_dir / "jars"
+    opts = [*JVM_OPTS, *jmx_opts(jmx_port)]
+    broker = KafkaBroker(home / "kafka", free_port(), free_port(), jars, jvm_opts=opts)
+    redis = RedisServer(home / "redis", free_port())
+    try:
+        broker.start()
+        redis.start()
+        yield broker, redis.url, jmx_port
+    finally:
+        redis.stop()
+        broker.stop()
+
+
+def shares(pids: dict[str, int], seconds: float, jmx_port: int) -> dict[str, float]:
+    """Each process's CPU share of a core over `seconds` of sleep, and the broker's fetch
+    requests from consumers per second (`fetch/s`, from its own metrics)."""
+    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    fetches = read_request_counts(jmx_port, ["FetchConsumer"])["FetchConsumer"]
+    started = time.perf_counter()
+    time.sleep(seconds)
+    after = read_request_counts(jmx_port, ["FetchConsumer"])["FetchConsumer"]
+    elapsed = time.perf_counter() - started
+    out = {k: (cpu_seconds(pid) - before[k]) / elapsed for k, pid in pids.items()}
+    return {**out, "fetch/s": (after - fetches) / elapsed}
+
+
+def one_stack(label: str, env: dict[str, str]) -> None:
+    os.environ.update(env)  # podium() passes the environment on to every process it starts
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="podium-bench-answer-") as tmp,
+            broker_and_redis(Path(tmp)) as (broker, redis_url, jmx_port),
+            podium(broker.bootstrap, redis_url, Path(tmp)) as gateway,
+        ):
+            key: str = gateway.key  # type: ignore[attr-defined]
+            procs = gateway.procs  # type: ignore[attr-defined]
+            time.sleep(IDLE_S)  # the pipeline's processes start and take their partitions
+            alone = shares({"broker": broker.pid() or 0}, IDLE_S, jmx_port)
+            addr = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
+            pids = {"broker": broker.pid() or 0, "worker": procs[0].pid, "gateway": procs[-1].pid}
+            idle = shares(pids, IDLE_S, jmx_port)
+            print(
+                f"  {label}, idle {IDLE_S} s: without a gateway broker {alone['broker']:.1%}, "
+                f"{alone['fetch/s']:.1f} fetch/s; with one: "
+                + _cpu({k: v for k, v in idle.items() if k != "fetch/s"}, ".1%")
+                + f", {idle['fetch/s']:.1f} fetch/s",
+                flush=True,
+            )
+            wait_pipeline(f"http://{addr}/v1", key)
+            asyncio.run(open_loop(addr, EVENT_PATH, key, 100, 2, event_body))  # warm-up
+            for rate in RATES:
+                _loaded(label, addr, key, rate, pids)
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+
+
+def _loaded(label: str, addr: str, key: str, rate: int, pids: dict[str, int]) -> None:
+    cpu0 = {k: cpu_seconds(pid) for k, pid in pids.items()}
+    started = time.perf_counter()
+    kept: list[tuple[int, int, bytes]] = []
+    r = asyncio.run(open_loop(addr, EVENT_PATH, key, rate, SECONDS, event_body, 256, kept))
+    elapsed = time.perf_counter() - started
+    cpu = {k: (cpu_seconds(pid) - cpu0[k]) / elapsed for k, pid in pids.items()}
+    folded = sum(1 for _, status, body in kept if status == 201 and b'"pending"' not in body)
+    ok = folded / (rate * SECONDS)
+    print(
+        f"  {label}, {rate} req/s: p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms, "
+        f"done {r['achieved']:.0f}/s, {ok:.2%} 201 with the progress; " + _cpu(cpu),
+        flush=True,
+    )
+
+
+def _cpu(cpu: dict[str, float], form: str = ".0%") -> str:
+    return "CPU " + ", ".join(f"{k} {v:{form}}" for k, v in cpu.items())
+
+
+async def _channel_alone(count: int, burst: int, gap_s: float) -> list[float]:
+    """Milliseconds from `push` to the waiting future's result for `count` answers sent
+    `burst` at a time every `gap_s` seconds."""
+    waiter = ProgressWaiter()
+    listener = AnswerListener(waiter, "127.0.0.1")
+    await listener.start()
+    pusher = AnswerPusher()
+    loop = asyncio.get_running_loop()
+    took: list[float] = []
+    try:
+        for first in range(0, count, burst):
+            ids = [f"ev-{i}" for i in range(first, first + burst)]
+            futures = [waiter.expect(i) for i in ids]
+            answers = [(listener.address, _answer(i)) for i in ids]
+            sent = loop.time()
+            pusher.push(answers)
+            for future in futures:
+                await future
+                took.append((loop.time() - sent) * 1000)
+            await asyncio.sleep(gap_s)
+    finally:
+        await pusher.close()
+        await listener.stop()
+    return took
+
+
+def _answer(event_id: str) -> bytes:
+    return encode_record(
+        Progress(
+            id=f"u1:progress:{event_id}",
+            event_id=event_id,
+            user_id="u1",
+            command="metric",
+            time_ms=0,
+            metric="words-written",
+            total=Decimal(7),
+        )
+    )
+
+
+ALONE = (("one every 2 ms", 2_500, 1, 0.002), ("bursts of 500", 5_000, 500, 0.1))
+
+
+def channel_alone() -> None:
+    for label, count, burst, gap_s in ALONE:
+        took = asyncio.run(_channel_alone(count, burst, gap_s))
+        cuts = quantiles(took, n=100)
+        print(
+            f"  the channel alone, {label}: push → answer "
+            f"p50 {cuts[49]:.3f} ms p99 {cuts[98]:.3f} ms",
+            flush=True,
+        )
+
+
+def main() -> None:
+    channel_alone()
+    print(f"{SECONDS} s per rate, {IDLE_S} s idle first, a fresh broker and stack per variant")
+    for label, env in VARIANTS.items():
+        one_stack(label, env)
+
+
+if __name__ == "__main__":
+    main()
