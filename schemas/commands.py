@@ -33,7 +33,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from schemas.wire import InvalidRecord, Upcasters, Words, decoder, explain, kind_of, not_json
+from schemas.wire import (
+    InvalidRecord,
+    Upcasters,
+    Words,
+    camel_namer,
+    decoder,
+    explain,
+    kind_of,
+    not_json,
+)
 
 __all__ = ["InvalidRecord"]
 
@@ -51,15 +60,9 @@ MAX_ATTRIBUTE_CHARS = 255
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 TimeMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME_MS)]
-_NAMES = {"schema_version": "schema_version", "time_ms": "time"}
 
 
-def wire_name(name: str) -> str:
-    """A field's name on the wire: camelCase, except the envelope and `time`."""
-    if name in _NAMES:
-        return _NAMES[name]
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+wire_name = camel_namer(time_ms="time")  # camelCase but the envelope and `time`
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):

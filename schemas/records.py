@@ -24,7 +24,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from schemas.wire import TaggedCodec, Upcasters
+from schemas.wire import TaggedCodec, Upcasters, camel_namer
 
 SCHEMA_VERSION: Final = 1
 MAX_WHOLE_BYTES: Final = 256 * 1024
@@ -38,12 +38,7 @@ StreakChangeKind = Literal["started", "extended", "lost", "freeze_consumed", "fr
 Frequency = Literal["daily", "weekly", "monthly"]
 
 
-def wire_name(name: str) -> str:
-    """A field's name on the wire: camelCase, except the envelope's `schema_version`."""
-    if name == "schema_version":
-        return name
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+wire_name = camel_namer()  # a field's name on the wire: camelCase but `schema_version`
 
 
 class StreakSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -21,6 +21,20 @@ R = TypeVar("R")
 P = ParamSpec("P")
 
 
+def camel_namer(**fixed: str) -> Callable[[str], str]:
+    """A msgspec `rename` for a record family: each field's wire name in camelCase, except the
+    envelope's `schema_version` and the `fixed` names given (`time_ms="time"`)."""
+    names = {"schema_version": "schema_version", **fixed}
+
+    def wire_name(name: str) -> str:
+        if name in names:
+            return names[name]
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return wire_name
+
+
 class InvalidRecord(ValueError):
     """A record that cannot be decoded or validated; `reason` says why."""
 
