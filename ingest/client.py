@@ -97,14 +97,8 @@ class EventClient:
         at = now_ms() if time_ms is None else time_ms
         if not 0 <= at <= MAX_TIME_MS:
             raise api.bad(f"time: out of range: {at}")
-        return MetricTracked(
-            event_id=new_event_id(),
-            time_ms=at,
-            user=replace(req.user, id=qualify(self.tenant, req.user.id)),
-            metric=req.metric,
-            value=req.value,
-            attributes=req.attributes,
-            idempotency_key=req.idempotency_key,
+        return req.tracked(
+            new_event_id(), at, replace(req.user, id=qualify(self.tenant, req.user.id))
         )
 
     async def send(

@@ -42,7 +42,6 @@ from schemas.commands import (
     MAX_USER_ATTRIBUTES,
     AchievementAwarded,
     Command,
-    MetricTracked,
     User,
     UserIdentified,
 )
@@ -230,15 +229,7 @@ class Gateway:
             await self.body(request), key, self.rules, request.headers.get("idempotency-key")
         )
         await self.check_attributes([req.user])
-        cmd = MetricTracked(
-            event_id=self.new_id(),
-            time_ms=self.clock(),
-            user=req.user,
-            metric=req.metric,
-            value=req.value,
-            attributes=req.attributes,
-            idempotency_key=req.idempotency_key,
-        )
+        cmd = req.tracked(self.new_id(), self.clock())
         folded = await self.publish_and_wait(cmd)
         if folded is None:  # durably written, not yet folded: Trophy's 201, `pending: true`
             return JSON(api.pending_response(cmd.event_id, req, self.rules), 201)
@@ -252,18 +243,7 @@ class Gateway:
         events = api.parse_batch(await self.body(request), self.rules)
         await self.check_attributes(e.user for e in events)
         at = self.clock()
-        commands: list[Command] = [
-            MetricTracked(
-                event_id=self.new_id(),
-                time_ms=at,
-                user=e.user,
-                metric=e.metric,
-                value=e.value,
-                attributes=e.attributes,
-                idempotency_key=e.idempotency_key,
-            )
-            for e in events
-        ]
+        commands: list[Command] = [e.tracked(self.new_id(), at) for e in events]
         await self.publish(commands)
         return JSON(Accepted(len(commands)), 202)
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from schemas.commands import User, known_time_zone, value_problem, value_reason
+from schemas.commands import MetricTracked, User, known_time_zone, value_problem, value_reason
 from schemas.rules import Rules
 from schemas.tenants import SEPARATOR
 from schemas.wire import Problem, Words, generic_words, problem_of, undecodable, words_for
@@ -145,6 +145,19 @@ class EventRequest(msgspec.Struct, frozen=True, kw_only=True):
     value: Decimal
     attributes: Mapping[str, str]
     idempotency_key: str | None = None
+
+    def tracked(self, event_id: str, time_ms: int, user: User | None = None) -> MetricTracked:
+        """The command to publish, stamped (and with `user` in place of the request's: a
+        tenant-qualified id)."""
+        return MetricTracked(
+            event_id=event_id,
+            time_ms=time_ms,
+            user=self.user if user is None else user,
+            metric=self.metric,
+            value=self.value,
+            attributes=self.attributes,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 def _batch_size(p: Problem) -> str:
