@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from deploy.local import StartError
+from deploy.logs import configure
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
 from schemas.rules import Rules
@@ -204,7 +204,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.app import create_app
     from ingest.server import bounded_http
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure(settings.log_level, settings.log_format, "gateway")
     uvicorn.run(
         create_app(gateway_config(settings), rules_of(settings)),
         host=args.host or settings.gateway_host,
@@ -213,6 +213,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         http=bounded_http(settings.gateway_max_url_bytes, settings.gateway_max_header_bytes),
         access_log=False,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers go through the root handler `configure` set
     )
     return 0
 
@@ -222,7 +223,7 @@ def cmd_projector(args: argparse.Namespace, settings: Settings) -> int:
     from processors.projector import run_projector
 
     config, rules = projector_config(settings), rules_of(settings)
-    return _serve(settings, lambda stop: run_projector(config, rules, stop))
+    return _serve(settings, lambda stop: run_projector(config, rules, stop), "projector")
 
 
 def cmd_views(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,14 +286,11 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+def _serve(
+    settings: Settings, main: Callable[[asyncio.Event], Awaitable[None]], process: str = "podium"
+) -> int:
     """Run `main(stop)` until it returns; SIGTERM / SIGINT set `stop` (a graceful exit)."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.root.level))
+    configure(settings.log_level, settings.log_format, process)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -318,7 +316,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from processors.worker import run_worker
 
     config, rules = worker_config(settings), rules_of(settings)
-    return _serve(settings, lambda stop: run_worker(config, rules, stop))
+    return _serve(settings, lambda stop: run_worker(config, rules, stop), "worker")
 
 
 def cmd_ranker(args: argparse.Namespace, settings: Settings) -> int:
@@ -326,7 +324,7 @@ def cmd_ranker(args: argparse.Namespace, settings: Settings) -> int:
     from processors.ranker import run_ranker
 
     config, rules = ranker_config(settings), rules_of(settings)
-    return _serve(settings, lambda stop: run_ranker(config, rules, stop))
+    return _serve(settings, lambda stop: run_ranker(config, rules, stop), "ranker")
 
 
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
@@ -339,7 +337,7 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     async def main(stop: asyncio.Event) -> None:
         print(f"ticks written: {await emit_ticks(config, rules, at_ms)}")
 
-    return _serve(settings, main)
+    return _serve(settings, main, "tick")
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -362,7 +360,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             await run_worker(worker_config(settings), rules, stop)
 
     try:
-        _serve(settings, main)
+        _serve(settings, main, "replay")
     except SkippedRecords as err:
         print(f"podium replay --strict: {err}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ variables (and `.env`) at the edge and passed down. No module reads the environm
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     metrics_port: int = 0
     # Log level of worker / replay / tick processes.
     log_level: str = "INFO"
+    # Logs as plain text, or one JSON object per line (`json`) for a log shipper.
+    log_format: Literal["text", "json"] = "text"
 
     # gateway
     # SHA-256 hashes (hex, comma-separated) of the accepted API keys; `podium apikey` mints one.

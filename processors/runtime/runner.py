@@ -246,13 +246,22 @@ class Runner:
             await self._block(tp.partition, effects.blocked)
         elif self.blocked.pop(tp.partition, None) is not None:
             metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
-            log.info("partition %d: the state decodes now; it moves on", tp.partition)
+            log.info(
+                "partition %d: the state decodes now; it moves on",
+                tp.partition,
+                extra={"partition": tp.partition},
+            )
         self.applied += effects.events
         metrics.EVENTS.inc(effects.events)
         metrics.TRANSACTIONS.inc()
         for dead in effects.dead:
             metrics.DEAD_LETTERS.labels(metrics.reason_label(dead.reason)).inc()
-            log.warning("dead letter %s: %s", dead.id, dead.reason)
+            log.warning(
+                "dead letter %s: %s",
+                dead.id,
+                dead.reason,
+                extra={"partition": dead.partition, "offset": dead.offset},
+            )
 
     # --- ownership ------------------------------------------------------------------------
 
@@ -329,7 +338,11 @@ class Runner:
         owned = self.owned.pop(partition, None)
         metrics.PARTITIONS_LOST.inc()
         log.warning(
-            "partition %d lost (%s: %s); retaking later", partition, type(err).__name__, err
+            "partition %d lost (%s: %s); retaking later",
+            partition,
+            type(err).__name__,
+            err,
+            extra={"partition": partition},
         )
         self.backlog.discard(partition)  # read again from the committed offset when retaken
         self._pause(TopicPartition(self.input_topic, partition))
@@ -353,6 +366,7 @@ class Runner:
             blocked.user_id[:64],
             blocked.reason,
             self.blocked_retry_s,
+            extra={"partition": partition, "offset": blocked.offset, "user_id": blocked.user_id},
         )
         owned = self.owned.pop(partition, None)
         self.backlog.discard(partition)  # the records after the blocked one wait too
