@@ -18,13 +18,12 @@ from processors.core.leaderboards import (
     Standing,
     group_of,
     in_window,
-    local_clock,
     run_bounds,
     run_id,
     score_changes,
     status,
 )
-from processors.core.periods import run_index, run_start
+from processors.core.periods import local_clock, run_index, run_start
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore
 from tests.rules import leaderboard_rules
 
