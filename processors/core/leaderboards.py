@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from processors.core import periods
+from processors.core.moment import Moment
 from processors.core.periods import local_clock
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
@@ -108,17 +109,6 @@ class Standing:
     metrics: Mapping[str, Decimal]
     points: Mapping[str, Decimal] = field(default_factory=dict)
     streak: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """The command a change comes from: who, which event, when, where, with which attributes."""
-
-    user_id: str
-    event_id: str
-    time_ms: int
-    tz: str | None
-    attributes: Mapping[str, str]
 
 
 def score_changes(

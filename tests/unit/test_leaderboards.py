@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.core.leaderboards import (
-    Moment,
     Standing,
     group_of,
     in_window,
@@ -23,6 +22,7 @@ from processors.core.leaderboards import (
     score_changes,
     status,
 )
+from processors.core.moment import Moment
 from processors.core.periods import local_clock, run_index, run_start
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore
 from tests.rules import leaderboard_rules

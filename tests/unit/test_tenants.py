@@ -14,7 +14,8 @@ from ingest.client import EventClient
 from ingest.http.api import ApiError, parse_event
 from ingest.tenancy import TENANT, tenant_of, with_tenant
 from ingest.tenancy import ranking as tenant_ranking
-from processors.core.leaderboards import Moment, Standing, score_changes
+from processors.core.leaderboards import Standing, score_changes
+from processors.core.moment import Moment
 from schemas.commands import ClockTicked, MetricTracked, User
 from schemas.tenants import qualify, split_group, split_user, tenant_group
 from schemas.views import Keys
