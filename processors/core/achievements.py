@@ -111,21 +111,17 @@ def anniversary_day(sign_up: str, years: int) -> int | None:
 
 
 def on_anniversary(
-    done: Mapping[str, int],
-    rules: Rules,
-    sign_up: str | None,
-    today: int,
-    moment: Moment,
+    done: Mapping[str, int], rules: Rules, sign_up: str | None, moment: Moment
 ) -> list[AchievementCompleted]:
-    """Anniversary achievements whose day (sign-up date + N years) the user's local date
-    `today` (an ordinal, in the user's zone at the command) has reached. A user without a
-    sign-up date completes none: Trophy says such users are not eligible."""
+    """Anniversary achievements whose day (sign-up date + N years) the user's local date at
+    the moment (`moment.day`, in the user's zone) has reached. A user without a sign-up date
+    completes none: Trophy says such users are not eligible."""
     out: list[AchievementCompleted] = []
     if sign_up is None:
         return out
     for ach in rules.anniversaries:  # fewest years first, so the days come in order
         due = anniversary_day(sign_up, ach.anniversary_years)
-        if due is None or today < due:
+        if due is None or moment.day < due:
             break
         if ach.key not in done and (
             not ach.user_attributes or _matches(ach.user_attributes, moment.attributes)

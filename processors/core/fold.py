@@ -13,9 +13,8 @@ part of the new state and its facts, and `evolve` builds the one `Progress` last
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import NamedTuple
 
 from processors.core import achievements as ach
 from processors.core import metrics, points, streaks
@@ -40,14 +39,14 @@ from schemas.records import (
 )
 from schemas.rules import Rules
 from schemas.state import MetricDay, PointsState, UserState
-from schemas.values import replace
+from schemas.values import Value, replace
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged | ScoreChanged
 ZERO = Decimal(0)
 _exact_add = metrics.exact_add
 
 
-class _Folded(NamedTuple):
+class _Folded(Value, frozen=True):
     """What the command's own concerns (users, metrics, streaks, achievements) made of it:
     the state after them, the moment they saw, and what its `Progress` reports."""
 
@@ -64,7 +63,7 @@ class _Folded(NamedTuple):
 
 def _moment(state: UserState, event_id: str, time_ms: int) -> Moment:
     """The command as every concern sees it: the user's zone and attributes as they are."""
-    return Moment(state.user_id, event_id, time_ms, state.tz, state.attributes)
+    return Moment.of(state.user_id, event_id, time_ms, state.tz, state.attributes)
 
 
 def _build(
@@ -133,12 +132,12 @@ def _conclude(
     from; points come after the command's other facts, scores after points."""
     new, moment, done, changes = folded.state, folded.moment, folded.done, folded.changes
     systems: dict[str, PointsState] | None = None
-    gained: list[PointsChanged] = []
+    gained: Sequence[PointsChanged] = ()
     if rules.points:
         facts = (*done, *changes)
         systems, gained = points.apply(before, new.points, moment, command, facts, rules)
     scores: Mapping[str, BoardScore] | None = None
-    scored: list[ScoreChanged] = []
+    scored: Sequence[ScoreChanged] = ()
     if rules.leaderboards:
         scores, scored = _score(old, new, new.points if systems is None else systems, moment, rules)
     progress = Progress(
@@ -153,7 +152,7 @@ def _conclude(
         achievements=tuple(done),
         streak=streaks.snapshot(new.streak, rules, folded.extended),
         points=tuple(gained),
-        scores=tuple([c.id for c in scored]),
+        scores=tuple([c.id for c in scored]) if scored else (),
     )
     if scores is not None:
         new = replace(new, points=new.points if systems is None else systems, leaderboards=scores)
@@ -220,15 +219,15 @@ def _metric(
     state = upsert(state, cmd.user)
     totals = dict(state.totals)
     total = totals[metric] = _exact_add(totals.get(metric, ZERO), cmd.value)
-    moment = _moment(state, cmd.event_id, cmd.time_ms)
     at, attrs, have = cmd.time_ms, state.attributes, state.achievements
     day = local_ordinal(at, state.tz)
+    moment = Moment(state.user_id, cmd.event_id, at, state.tz, attrs, day)  # `_moment`, inline
     streak, extended, changes = streaks.advance(state.streak, rules, moment, metric, cmd.value)
     done = ach.on_metric(have, rules, metric, total, cmd.attributes, moment)
     if extended and rules.streak_achievements:
         done += ach.on_streak(have, rules, streak.length, moment)
     if rules.anniversaries and state.sign_up_date is not None:
-        done += ach.on_anniversary(have, rules, state.sign_up_date, day, moment)
+        done += ach.on_anniversary(have, rules, state.sign_up_date, moment)
     if done or attrs is not before:  # otherwise no composite can have become complete
         done += ach.on_composites(have, done, rules, moment)
     new = replace(
@@ -278,8 +277,7 @@ def _on_anniversary(
     local date at its time, in the zone the user has after it)."""
     if not rules.anniversaries or state.sign_up_date is None:
         return done
-    day = local_ordinal(moment.time_ms, moment.tz)
-    return done + ach.on_anniversary(state.achievements, rules, state.sign_up_date, day, moment)
+    return done + ach.on_anniversary(state.achievements, rules, state.sign_up_date, moment)
 
 
 def anniversary_due(state: UserState, at_ms: int, rules: Rules) -> bool:

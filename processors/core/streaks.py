@@ -17,7 +17,6 @@ from processors.core.moment import Moment
 from processors.core.periods import (
     iso,
     js_weekday,
-    local_ordinal,
     period_bounds,
     period_index,
     period_iso,
@@ -79,7 +78,7 @@ def advance(
     out: list[StreakChanged] = []
     if rule is None:
         return s, False, out
-    day = local_ordinal(moment.time_ms, moment.tz)
+    day = moment.day
     period = period_index(day, rule.frequency, rules.week_start)
     if s.period is not None and period < s.period:
         period = s.period

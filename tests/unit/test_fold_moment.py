@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,10 +40,19 @@ def test_every_concern_takes_the_moment_not_ids_and_times(concern: Callable[...,
 
 
 def test_a_moment_cannot_change() -> None:
-    moment = Moment("u", "e", 1, "Asia/Tokyo", {"plan": "pro"})
+    moment = Moment.of("u", "e", 1, "Asia/Tokyo", {"plan": "pro"})
     with pytest.raises(AttributeError):
         moment.time_ms = 2  # type: ignore[misc]
     assert not hasattr(moment, "__dict__")
+
+
+@pytest.mark.parametrize(
+    ("tz", "local"),
+    [("Asia/Tokyo", "2025-03-06"), ("America/New_York", "2025-03-05"), (None, "2025-03-05")],
+)
+def test_a_moment_carries_the_user_s_local_date(tz: str | None, local: str) -> None:
+    at = int(datetime(2025, 3, 5, 20, tzinfo=UTC).timestamp() * 1000)  # Tokyo +9, New York -5
+    assert Moment.of("u", "e", at, tz, {}).day == date.fromisoformat(local).toordinal()
 
 
 def test_the_progress_is_built_last_and_never_amended(monkeypatch: Any) -> None:

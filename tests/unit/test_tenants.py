@@ -77,7 +77,7 @@ def test_the_fold_ranks_a_tenants_user_on_the_tenants_rankings() -> None:
     before, after = Standing({"words": Decimal(0)}), Standing({"words": Decimal(40)})
     at = 1_767_225_600_000  # 2026-01-01T00:00:00Z
     for user, group in (("acme\x0018", "@acme"), ("18", "")):
-        moment = Moment(user, "e1", at, None, {})
+        moment = Moment.of(user, "e1", at, None, {})
         _, changes = score_changes(boards, {}, before, after, moment)
         all_time = next(c for c in changes if c.board == "all-time-words")
         assert (all_time.group, all_time.user_id) == (group, user)
