@@ -13,6 +13,7 @@ from datetime import MAXYEAR, date
 from decimal import Decimal
 from functools import lru_cache
 
+from processors.core.moment import Moment
 from schemas.commands import iso_date
 from schemas.records import AchievementCompleted
 from schemas.rules import Achievement, Rules
@@ -23,20 +24,15 @@ def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
 
 
 def _completed(
-    ach: Achievement,
-    user_id: str,
-    event_id: str,
-    time_ms: int,
-    total: Decimal | None = None,
-    length: int | None = None,
+    ach: Achievement, moment: Moment, total: Decimal | None = None, length: int | None = None
 ) -> AchievementCompleted:
     return AchievementCompleted(
-        id=f"{user_id}:{ach.key}",
-        user_id=user_id,
+        id=f"{moment.user_id}:{ach.key}",
+        user_id=moment.user_id,
         achievement=ach.key,
-        achieved_at_ms=time_ms,
+        achieved_at_ms=moment.time_ms,
         trigger=ach.trigger,
-        event_id=event_id,
+        event_id=moment.event_id,
         metric=ach.metric,
         metric_value=total,
         streak_length=length,
@@ -49,10 +45,7 @@ def on_metric(
     metric: str,
     total: Decimal,
     event_attributes: Mapping[str, str] | None,
-    user_attributes: Mapping[str, str],
-    user_id: str,
-    event_id: str,
-    time_ms: int,
+    moment: Moment,
 ) -> list[AchievementCompleted]:
     """Metric achievements of `metric` whose target the total has reached.
 
@@ -70,46 +63,34 @@ def on_metric(
             event_attributes is None or not _matches(ach.event_attributes, event_attributes)
         ):
             continue
-        if not ach.user_attributes or _matches(ach.user_attributes, user_attributes):
-            out.append(_completed(ach, user_id, event_id, time_ms, total=total))
+        if not ach.user_attributes or _matches(ach.user_attributes, moment.attributes):
+            out.append(_completed(ach, moment, total=total))
     return out
 
 
 def on_streak(
-    done: Mapping[str, int],
-    rules: Rules,
-    length: int,
-    user_attributes: Mapping[str, str],
-    user_id: str,
-    event_id: str,
-    time_ms: int,
+    done: Mapping[str, int], rules: Rules, length: int, moment: Moment
 ) -> list[AchievementCompleted]:
     out: list[AchievementCompleted] = []
     for ach in rules.streak_achievements:  # shortest first
         if length < ach.streak_length:  # type: ignore[operator]
             break
         if ach.key not in done and (
-            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
+            not ach.user_attributes or _matches(ach.user_attributes, moment.attributes)
         ):
-            out.append(_completed(ach, user_id, event_id, time_ms, length=length))
+            out.append(_completed(ach, moment, length=length))
     return out
 
 
 def on_api(
-    done: Mapping[str, int],
-    rules: Rules,
-    key: str,
-    user_attributes: Mapping[str, str],
-    user_id: str,
-    event_id: str,
-    time_ms: int,
+    done: Mapping[str, int], rules: Rules, key: str, moment: Moment
 ) -> list[AchievementCompleted]:
     ach = rules.achievements.get(key)
     if ach is None or ach.trigger != "api" or key in done:
         return []
-    if not _matches(ach.user_attributes, user_attributes):
+    if not _matches(ach.user_attributes, moment.attributes):
         return []
-    return [_completed(ach, user_id, event_id, time_ms)]
+    return [_completed(ach, moment)]
 
 
 @lru_cache(maxsize=16_384)
@@ -130,29 +111,22 @@ def anniversary_day(sign_up: str, years: int) -> int | None:
 
 
 def on_anniversary(
-    done: Mapping[str, int],
-    rules: Rules,
-    sign_up: str | None,
-    today: int,
-    user_attributes: Mapping[str, str],
-    user_id: str,
-    event_id: str,
-    time_ms: int,
+    done: Mapping[str, int], rules: Rules, sign_up: str | None, moment: Moment
 ) -> list[AchievementCompleted]:
-    """Anniversary achievements whose day (sign-up date + N years) the user's local date
-    `today` (an ordinal, in the user's zone at the command) has reached. A user without a
-    sign-up date completes none: Trophy says such users are not eligible."""
+    """Anniversary achievements whose day (sign-up date + N years) the user's local date at
+    the moment (`moment.day`, in the user's zone) has reached. A user without a sign-up date
+    completes none: Trophy says such users are not eligible."""
     out: list[AchievementCompleted] = []
     if sign_up is None:
         return out
     for ach in rules.anniversaries:  # fewest years first, so the days come in order
         due = anniversary_day(sign_up, ach.anniversary_years)
-        if due is None or today < due:
+        if due is None or moment.day < due:
             break
         if ach.key not in done and (
-            not ach.user_attributes or _matches(ach.user_attributes, user_attributes)
+            not ach.user_attributes or _matches(ach.user_attributes, moment.attributes)
         ):
-            out.append(_completed(ach, user_id, event_id, time_ms))
+            out.append(_completed(ach, moment))
     return out
 
 
@@ -160,10 +134,7 @@ def on_composites(
     done: Mapping[str, int],
     new: Iterable[AchievementCompleted],
     rules: Rules,
-    user_attributes: Mapping[str, str],
-    user_id: str,
-    event_id: str,
-    time_ms: int,
+    moment: Moment,
 ) -> list[AchievementCompleted]:
     """Composites whose parts are all complete, counting this command's completions (`new`).
 
@@ -185,8 +156,8 @@ def on_composites(
             if part not in done and part not in fresh:
                 break
         else:
-            if not ach.user_attributes or _matches(ach.user_attributes, user_attributes):
-                out.append(_completed(ach, user_id, event_id, time_ms))
+            if not ach.user_attributes or _matches(ach.user_attributes, moment.attributes):
+                out.append(_completed(ach, moment))
                 fresh.add(ach.key)
     return out
 

@@ -6,16 +6,20 @@ Reads commands from `podium.events` (via the runtime); its records go to `podium
 (`ScoreChanged`, only when the rules have leaderboards). No I/O, no clock, no await: time is
 the command's own. Each concern lives in its own module (users, metrics, streaks,
 achievements, points, leaderboards); this one only composes them.
+
+It reads "facts, then progress": the command becomes one `Moment`, each concern returns its
+part of the new state and its facts, and `evolve` builds the one `Progress` last, from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from processors.core import achievements as ach
 from processors.core import metrics, points, streaks
-from processors.core.leaderboards import Moment, Standing, score_changes
+from processors.core.leaderboards import Standing, score_changes
+from processors.core.moment import Moment
 from processors.core.periods import local_ordinal
 from processors.core.users import new_user, upsert
 from schemas.commands import (
@@ -25,7 +29,7 @@ from schemas.commands import (
     MetricTracked,
     UserIdentified,
 )
-from schemas.leaderboards import ScoreChanged
+from schemas.leaderboards import BoardScore, ScoreChanged
 from schemas.records import (
     AchievementCompleted,
     CommandType,
@@ -34,61 +38,44 @@ from schemas.records import (
     StreakChanged,
 )
 from schemas.rules import Rules
-from schemas.state import MetricDay, StreakState, UserState
-from schemas.values import replace
+from schemas.state import MetricDay, PointsState, UserState
+from schemas.values import Value, replace
 
 FoldRecord = Progress | AchievementCompleted | StreakChanged | PointsChanged | ScoreChanged
 ZERO = Decimal(0)
 _exact_add = metrics.exact_add
 
 
+class _Folded(Value, frozen=True):
+    """What the command's own concerns (users, metrics, streaks, achievements) made of it:
+    the state after them, the moment they saw, and what its `Progress` reports."""
+
+    state: UserState
+    moment: Moment
+    kind: CommandType
+    done: list[AchievementCompleted]
+    changes: list[StreakChanged]
+    extended: bool = False
+    metric: str | None = None
+    total: Decimal | None = None
+    key: str | None = None
+
+
+def _moment(state: UserState, event_id: str, time_ms: int) -> Moment:
+    """The command as every concern sees it: the user's zone and attributes as they are."""
+    return Moment.of(state.user_id, event_id, time_ms, state.tz, state.attributes)
+
+
 def _build(
-    s: UserState,
-    *,
-    events: tuple[str, ...],
-    time_ms: int,
-    totals: object = None,
-    idempotency: object = None,
-    done: object = None,
-    streak: StreakState | None = None,
+    s: UserState, events: tuple[str, ...], time_ms: int, done: dict[str, int] | None
 ) -> UserState:
-    """The next state in one `replace` (one copy, however many fields change)."""
+    """The next state of a command without a metric, in one `replace`."""
     return replace(
         s,
         updated_ms=max(s.updated_ms, time_ms),
         events=s.events + 1,
-        totals=s.totals if totals is None else totals,
-        idempotency=s.idempotency if idempotency is None else idempotency,
         recent_events=events,
         achievements=s.achievements if done is None else done,
-        streak=s.streak if streak is None else streak,
-    )
-
-
-def _progress(
-    state: UserState,
-    command: Command,
-    kind: CommandType,
-    rules: Rules,
-    *,
-    metric: str | None = None,
-    replayed: bool = False,
-    key: str | None = None,
-    done: list[AchievementCompleted] | None = None,
-    extended: bool = False,
-) -> Progress:
-    return Progress(
-        id=f"{state.user_id}:progress:{command.event_id}",
-        event_id=command.event_id,
-        user_id=state.user_id,
-        command=kind,
-        time_ms=command.time_ms,
-        metric=metric,
-        total=None if metric is None else state.totals.get(metric, ZERO),
-        replayed=replayed,
-        idempotency_key=key,
-        achievements=tuple(done) if done else (),
-        streak=streaks.snapshot(state.streak, rules, extended),
     )
 
 
@@ -124,45 +111,89 @@ def evolve(
         events = (*recent[len(recent) - bound + 1 :], fingerprint) if bound else ()
     else:
         events = (*recent, fingerprint)
+    folded: _Folded | None
     if isinstance(command, MetricTracked):
-        new, records = _metric(state, command, rules, events)
+        folded = _metric(state, command, rules, events)
+        if folded is None:
+            return state, [_replayed(state, command, rules)]
     elif isinstance(command, ClockTicked):
-        new, records = _tick(state, command, rules, events)
+        folded = _tick(state, command, rules, events)
     else:
-        new, records = _identify_or_award(state, command, rules, events)
-    if records[0].replayed:  # type: ignore[union-attr]
-        return new, records
-    if rules.points:
-        new, records = _with_points(before, new, command, records, rules)
-    if rules.leaderboards:
-        new = _score(state, new, command, rules, records)
-    return new, records
+        folded = _identify_or_award(state, command, rules, events)
+    return _conclude(before, state, folded, command, rules)
 
 
-def _with_points(
-    before: UserState | None,
-    new: UserState,
-    command: Command,
-    records: list[FoldRecord],
-    rules: Rules,
+def _conclude(
+    before: UserState | None, old: UserState, folded: _Folded, command: Command, rules: Rules
 ) -> tuple[UserState, list[FoldRecord]]:
-    """The command's points, after its other effects: the state with the changed systems,
-    its `Progress` carrying the `PointsChanged` facts, which follow the other records."""
-    systems, facts = points.apply(before, new, command, records[1:], rules)
-    if systems is None:
-        return new, records
-    new = replace(new, points=systems)
-    if not facts:
-        return new, records
-    progress = replace(records[0], points=tuple(facts))
-    return new, [progress, *records[1:], *facts]
+    """Points, then leaderboards, then the one `Progress` and the state, from the parts.
+
+    `before` is the stored state (None: first seen), `old` the state the command started
+    from; points come after the command's other facts, scores after points."""
+    new, moment, done, changes = folded.state, folded.moment, folded.done, folded.changes
+    systems: dict[str, PointsState] | None = None
+    gained: Sequence[PointsChanged] = ()
+    if rules.points:
+        facts = (*done, *changes)
+        systems, gained = points.apply(before, new.points, moment, command, facts, rules)
+    scores: Mapping[str, BoardScore] | None = None
+    scored: Sequence[ScoreChanged] = ()
+    if rules.leaderboards:
+        scores, scored = _score(old, new, new.points if systems is None else systems, moment, rules)
+    progress = Progress(
+        id=f"{moment.user_id}:progress:{moment.event_id}",
+        event_id=moment.event_id,
+        user_id=moment.user_id,
+        command=folded.kind,
+        time_ms=moment.time_ms,
+        metric=folded.metric,
+        total=folded.total,
+        idempotency_key=folded.key,
+        achievements=tuple(done),
+        streak=streaks.snapshot(new.streak, rules, folded.extended),
+        points=tuple(gained),
+        scores=tuple([c.id for c in scored]) if scored else (),
+    )
+    if scores is not None:
+        new = replace(new, points=new.points if systems is None else systems, leaderboards=scores)
+    elif systems is not None:
+        new = replace(new, points=systems)
+    return new, [progress, *done, *changes, *gained, *scored]
+
+
+def _score(
+    old: UserState,
+    new: UserState,
+    systems: Mapping[str, PointsState],
+    moment: Moment,
+    rules: Rules,
+) -> tuple[Mapping[str, BoardScore] | None, list[ScoreChanged]]:
+    """The user's board scores after the command took `old` to `new` (totals, `systems`'
+    totals, streak length, attributes): None when unchanged, and the `ScoreChanged` records."""
+    held = new.board_scores
+    scores, changed = score_changes(
+        rules.leaderboards,
+        held,
+        Standing(old.totals, _points_totals(old.points), old.streak.length),
+        Standing(new.totals, _points_totals(systems), new.streak.length),
+        moment,
+    )
+    return (None if scores is held else scores), changed
 
 
 def _replayed(state: UserState, command: Command, rules: Rules) -> Progress:
     metric = command.metric if isinstance(command, MetricTracked) else None
-    key = command.idempotency_key if isinstance(command, MetricTracked) else None
-    return _progress(
-        state, command, _KINDS[type(command)], rules, metric=metric, replayed=True, key=key
+    return Progress(
+        id=f"{state.user_id}:progress:{command.event_id}",
+        event_id=command.event_id,
+        user_id=state.user_id,
+        command=_KINDS[type(command)],
+        time_ms=command.time_ms,
+        metric=metric,
+        total=None if metric is None else state.totals.get(metric, ZERO),
+        replayed=True,
+        idempotency_key=command.idempotency_key if isinstance(command, MetricTracked) else None,
+        streak=streaks.snapshot(state.streak, rules, False),
     )
 
 
@@ -176,29 +207,29 @@ def _days(
 
 def _metric(
     state: UserState, cmd: MetricTracked, rules: Rules, events: tuple[str, ...]
-) -> tuple[UserState, list[FoldRecord]]:
-    # The hot path: positional calls, one `replace` of the state and one Progress, on purpose.
+) -> _Folded | None:
+    """The metric's total, its day, the streak and the achievements; None: the idempotency
+    key was seen for this metric (the command is a replay)."""
+    # The hot path: one `replace` of the state, on purpose.
     metric, key = cmd.metric, cmd.idempotency_key
     keys = state.idempotency if key is None else _remember_key(state, metric, key, rules)
     if keys is None:
-        return state, [_replayed(state, cmd, rules)]
+        return None
     before = state.attributes
     state = upsert(state, cmd.user)
     totals = dict(state.totals)
     total = totals[metric] = _exact_add(totals.get(metric, ZERO), cmd.value)
-    changes: list[StreakChanged] = []
-    uid, eid, at = state.user_id, cmd.event_id, cmd.time_ms
-    attrs, have, day = state.attributes, state.achievements, local_ordinal(at, state.tz)
-    streak, extended = streaks.advance(
-        state.streak, rules, state.tz, at, uid, eid, metric, cmd.value, changes
-    )
-    done = ach.on_metric(have, rules, metric, total, cmd.attributes, attrs, uid, eid, at)
+    at, attrs, have = cmd.time_ms, state.attributes, state.achievements
+    day = local_ordinal(at, state.tz)
+    moment = Moment(state.user_id, cmd.event_id, at, state.tz, attrs, day)  # `_moment`, inline
+    streak, extended, changes = streaks.advance(state.streak, rules, moment, metric, cmd.value)
+    done = ach.on_metric(have, rules, metric, total, cmd.attributes, moment)
     if extended and rules.streak_achievements:
-        done += ach.on_streak(have, rules, streak.length, attrs, uid, eid, at)
+        done += ach.on_streak(have, rules, streak.length, moment)
     if rules.anniversaries and state.sign_up_date is not None:
-        done += ach.on_anniversary(have, rules, state.sign_up_date, day, attrs, uid, eid, at)
+        done += ach.on_anniversary(have, rules, state.sign_up_date, moment)
     if done or attrs is not before:  # otherwise no composite can have become complete
-        done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
+        done += ach.on_composites(have, done, rules, moment)
     new = replace(
         state,
         updated_ms=at if at > state.updated_ms else state.updated_ms,
@@ -210,19 +241,7 @@ def _metric(
         streak=streak,
         metric_days=_days(state, metric, day, cmd.value, total, rules.limits.metric_days),
     )
-    progress = Progress(
-        id=f"{uid}:progress:{eid}",
-        event_id=eid,
-        user_id=uid,
-        command="metric",
-        time_ms=at,
-        metric=metric,
-        total=total,
-        idempotency_key=key,
-        achievements=tuple(done),
-        streak=streaks.snapshot(streak, rules, extended),
-    )
-    return new, [progress, *done, *changes]
+    return _Folded(new, moment, "metric", done, changes, extended, metric, total, key)
 
 
 def _remember_key(
@@ -236,54 +255,34 @@ def _remember_key(
     return metrics.remember_key(keys, metric, key_hash, rules.limits.idempotency_keys_per_metric)
 
 
-def _tick(
-    state: UserState, cmd: ClockTicked, rules: Rules, events: tuple[str, ...]
-) -> tuple[UserState, list[FoldRecord]]:
+def _tick(state: UserState, cmd: ClockTicked, rules: Rules, events: tuple[str, ...]) -> _Folded:
     """Time passed: settle the streak (as of the tick's time less the grace), and complete
     the anniversaries the user's local date has reached (with the composites they finish),
     so an inactive user gets them too."""
-    settled, changes = close_periods(
-        state, tick_settles_at(cmd.time_ms, rules), rules, event_id=cmd.event_id
-    )
-    done = _on_anniversary(settled, cmd, rules, [])
+    settles_at = tick_settles_at(cmd.time_ms, rules)
+    settled, changes = _settle(state, _moment(state, cmd.event_id, settles_at), rules)
+    moment = _moment(settled, cmd.event_id, cmd.time_ms)
+    done = _on_anniversary(settled, moment, rules, [])
     if done:
-        attrs, have = settled.attributes, settled.achievements
-        done += ach.on_composites(
-            have, done, rules, attrs, settled.user_id, cmd.event_id, cmd.time_ms
-        )
-    new = _build(
-        settled,
-        events=events,
-        time_ms=cmd.time_ms,
-        done=ach.merged(settled.achievements, done) if done else None,
-    )
-    return new, [_progress(new, cmd, "tick", rules, done=done), *done, *changes]
+        done += ach.on_composites(settled.achievements, done, rules, moment)
+    merged = ach.merged(settled.achievements, done) if done else None
+    new = _build(settled, events, cmd.time_ms, merged)
+    return _Folded(new, moment, "tick", done, changes)
 
 
 def _on_anniversary(
-    state: UserState, cmd: Command, rules: Rules, done: list[AchievementCompleted]
+    state: UserState, moment: Moment, rules: Rules, done: list[AchievementCompleted]
 ) -> list[AchievementCompleted]:
     """`done` with the anniversary achievements the user reaches at this command (the user's
     local date at its time, in the zone the user has after it)."""
     if not rules.anniversaries or state.sign_up_date is None:
         return done
-    day = local_ordinal(cmd.time_ms, state.tz)
-    return done + ach.on_anniversary(
-        state.achievements,
-        rules,
-        state.sign_up_date,
-        day,
-        state.attributes,
-        state.user_id,
-        cmd.event_id,
-        cmd.time_ms,
-    )
+    return done + ach.on_anniversary(state.achievements, rules, state.sign_up_date, moment)
 
 
 def anniversary_due(state: UserState, at_ms: int, rules: Rules) -> bool:
     """Whether a tick at `at_ms` would complete an anniversary achievement for this user."""
-    tick = ClockTicked(event_id="due", time_ms=at_ms, user_id=state.user_id)
-    return bool(_on_anniversary(state, tick, rules, []))
+    return bool(_on_anniversary(state, _moment(state, "due", at_ms), rules, []))
 
 
 def _identify_or_award(
@@ -291,60 +290,30 @@ def _identify_or_award(
     cmd: UserIdentified | AchievementAwarded,
     rules: Rules,
     events: tuple[str, ...],
-) -> tuple[UserState, list[FoldRecord]]:
+) -> _Folded:
     state = upsert(state, cmd.user)
-    state, changes = close_periods(state, cmd.time_ms, rules, event_id=cmd.event_id)
-    uid, eid, at, attrs, have = (
-        state.user_id,
-        cmd.event_id,
-        cmd.time_ms,
-        state.attributes,
-        state.achievements,
-    )
+    moment = _moment(state, cmd.event_id, cmd.time_ms)
+    state, changes = _settle(state, moment, rules)
+    have = state.achievements
     if isinstance(cmd, AchievementAwarded):
-        done = ach.on_api(have, rules, cmd.achievement, attrs, uid, eid, at)
+        done = ach.on_api(have, rules, cmd.achievement, moment)
         kind: CommandType = "achievement"
     else:  # a profile change may satisfy user-attribute filters
         done = [
             rec
             for metric, total in sorted(state.totals.items())
-            for rec in ach.on_metric(have, rules, metric, total, None, attrs, uid, eid, at)
+            for rec in ach.on_metric(have, rules, metric, total, None, moment)
         ]
-        done += ach.on_streak(have, rules, state.streak.length, attrs, uid, eid, at)
+        done += ach.on_streak(have, rules, state.streak.length, moment)
         kind = "user"
-    done = _on_anniversary(state, cmd, rules, done)
-    done += ach.on_composites(have, done, rules, attrs, uid, eid, at)
-    new = _build(state, events=events, time_ms=at, done=ach.merged(have, done) if done else None)
-    return new, [_progress(new, cmd, kind, rules, done=done), *done, *changes]
+    done = _on_anniversary(state, moment, rules, done)
+    done += ach.on_composites(have, done, rules, moment)
+    new = _build(state, events, cmd.time_ms, ach.merged(have, done) if done else None)
+    return _Folded(new, moment, kind, done, changes)
 
 
-def _score(
-    old: UserState, new: UserState, cmd: Command, rules: Rules, out: list[FoldRecord]
-) -> UserState:
-    """The score step, last (after points): the user's board scores after the command took
-    `old` to `new` (totals, points totals, streak length, attributes), its `ScoreChanged`
-    records appended to `out` and their ids on the command's `Progress` (`out[0]`), so the
-    gateway knows which rank changes answer the event."""
-    if not rules.leaderboards:
-        return new
-    held = new.board_scores
-    scores, changed = score_changes(
-        rules.leaderboards,
-        held,
-        Standing(old.totals, _points_totals(old), old.streak.length),
-        Standing(new.totals, _points_totals(new), new.streak.length),
-        Moment(new.user_id, cmd.event_id, cmd.time_ms, new.tz, new.attributes),
-    )
-    if changed:
-        progress = out[0]
-        assert isinstance(progress, Progress)
-        out[0] = replace(progress, scores=tuple(c.id for c in changed))
-        out.extend(changed)
-    return new if scores is held else replace(new, leaderboards=scores)
-
-
-def _points_totals(state: UserState) -> dict[str, Decimal]:
-    return {key: Decimal(system.total) for key, system in state.points.items()}
+def _points_totals(held: Mapping[str, PointsState]) -> dict[str, Decimal]:
+    return {key: Decimal(system.total) for key, system in held.items()}
 
 
 def tick_settles_at(tick_ms: int, rules: Rules) -> int:
@@ -364,10 +333,15 @@ def close_periods(
     Returns the state (the same object when nothing changed) and the `StreakChanged` facts;
     no `Progress` (that belongs to a command). `event_id` tags the facts with their cause.
     """
-    changes: list[StreakChanged] = []
-    streak, _ = streaks.advance(
-        state.streak, rules, state.tz, at_ms, state.user_id, event_id, None, ZERO, changes
-    )
+    settled, changes = _settle(state, _moment(state, event_id, at_ms), rules)
+    return settled, list(changes)
+
+
+def _settle(
+    state: UserState, moment: Moment, rules: Rules
+) -> tuple[UserState, list[StreakChanged]]:
+    """The streak settled at the moment (no metric counted), and its facts."""
+    streak, _, changes = streaks.advance(state.streak, rules, moment, None, ZERO)
     if streak is state.streak:
         return state, []
-    return replace(state, streak=streak), list(changes)
+    return replace(state, streak=streak), changes

@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
 from processors.core import periods
-from processors.core.periods import DAY_MS, EPOCH_ORDINAL, zone
+from processors.core.moment import Moment
+from processors.core.periods import local_clock
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore, ScoreChanged
 from schemas.rules import Leaderboard
 from schemas.tenants import split_user, tenant_group
@@ -30,11 +30,6 @@ from schemas.values import replace
 
 Status = Literal["scheduled", "active", "finished"]
 ZERO = Decimal(0)
-_MINUTE_MS = 60_000
-_ONE_MS = timedelta(milliseconds=1)
-_BUCKET_MS = 900_000
-_OFFSETS_KEPT = 200_000
-_offsets: dict[tuple[str, int], int] = {}
 
 
 # --- runs (the calendar arithmetic is processors.core.periods') ---------------------------------
@@ -89,34 +84,6 @@ def in_window(board: Leaderboard, minute: int) -> bool:
     return minute >= start or minute < end
 
 
-def local_clock(time_ms: int, tz: str | None) -> tuple[int, int]:
-    """The local date (ordinal) and minute of the day at `time_ms` in zone `tz` (UTC if None)."""
-    local = time_ms if tz is None or tz == "UTC" else time_ms + _offset_ms(time_ms, tz)
-    day, ms = divmod(local, DAY_MS)
-    return day + EPOCH_ORDINAL, ms // _MINUTE_MS
-
-
-def _offset_ms(time_ms: int, tz: str) -> int:
-    """The zone's UTC offset at `time_ms`, memoised per quarter hour: real zones change their
-    offset only on quarter-hour boundaries (a bucket that straddles an odd historical change
-    is computed exactly and not kept)."""
-    bucket = time_ms // _BUCKET_MS
-    offset = _offsets.get((tz, bucket))
-    if offset is None:
-        offset = _exact_offset_ms(time_ms, tz)
-        start = bucket * _BUCKET_MS
-        if _exact_offset_ms(start, tz) == _exact_offset_ms(start + _BUCKET_MS - 1, tz) == offset:
-            if len(_offsets) >= _OFFSETS_KEPT:
-                _offsets.clear()
-            _offsets[(tz, bucket)] = offset
-    return offset
-
-
-def _exact_offset_ms(time_ms: int, tz: str) -> int:
-    offset = datetime.fromtimestamp(time_ms // 1000, zone(tz)).utcoffset()
-    return 0 if offset is None else offset // _ONE_MS
-
-
 def group_of(board: Leaderboard, attributes: Mapping[str, str]) -> str | None:
     """The breakdown group of a user with these attributes: "" on a board without breakdown,
     else `attr=value` pairs in the board's order, joined by "&" and percent-encoded so that
@@ -142,17 +109,6 @@ class Standing:
     metrics: Mapping[str, Decimal]
     points: Mapping[str, Decimal] = field(default_factory=dict)
     streak: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """The command a change comes from: who, which event, when, where, with which attributes."""
-
-    user_id: str
-    event_id: str
-    time_ms: int
-    tz: str | None
-    attributes: Mapping[str, str]
 
 
 def score_changes(

@@ -37,29 +37,47 @@ def zone(name: str) -> ZoneInfo:
 
 
 _ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE_MS = 60_000
 
 
-def _offset_ms(tz: str, time_ms: int) -> int:
-    dt = datetime.fromtimestamp(time_ms / 1000, zone(tz))
-    offset = dt.utcoffset()
+def _exact_offset_ms(time_ms: int, tz: str) -> int:
+    offset = datetime.fromtimestamp(time_ms // 1000, zone(tz)).utcoffset()
     return 0 if offset is None else offset // _ONE_MS
+
+
+def utc_offset_ms(time_ms: int, tz: str) -> int:
+    """The zone's UTC offset at `time_ms`: the one calendar cache, memoised per quarter hour
+    (real zones change their offset only on quarter-hour boundaries; a quarter hour that
+    straddles an odd historical change is computed exactly and not kept)."""
+    bucket = time_ms // _BUCKET_MS
+    offset = _offsets.get((tz, bucket))
+    if offset is not None:
+        return offset
+    start = bucket * _BUCKET_MS
+    offset = _exact_offset_ms(start, tz)
+    if offset != _exact_offset_ms(start + _BUCKET_MS - 1, tz):
+        return _exact_offset_ms(time_ms, tz)
+    if len(_offsets) >= _OFFSET_CACHE_LIMIT:
+        _offsets.clear()
+    _offsets[(tz, bucket)] = offset
+    return offset
 
 
 def local_ordinal(time_ms: int, tz: str | None) -> int:
     """The local date (ordinal) at `time_ms` in zone `tz` (UTC when None)."""
     if tz is None or tz == "UTC":
         return time_ms // DAY_MS + EPOCH_ORDINAL
-    bucket = time_ms // _BUCKET_MS
-    offset = _offsets.get((tz, bucket))
+    offset = _offsets.get((tz, time_ms // _BUCKET_MS))  # the hot path: the cache, inline
     if offset is None:
-        start = bucket * _BUCKET_MS
-        offset = _offset_ms(tz, start)
-        if offset != _offset_ms(tz, start + _BUCKET_MS - 1):  # a historical odd transition
-            return (time_ms + _offset_ms(tz, time_ms)) // DAY_MS + EPOCH_ORDINAL
-        if len(_offsets) >= _OFFSET_CACHE_LIMIT:
-            _offsets.clear()
-        _offsets[(tz, bucket)] = offset
+        offset = utc_offset_ms(time_ms, tz)
     return (time_ms + offset) // DAY_MS + EPOCH_ORDINAL
+
+
+def local_clock(time_ms: int, tz: str | None) -> tuple[int, int]:
+    """The local date (ordinal) and minute of the day at `time_ms` in zone `tz` (UTC if None)."""
+    local = time_ms if tz is None or tz == "UTC" else time_ms + utc_offset_ms(time_ms, tz)
+    day, ms = divmod(local, DAY_MS)
+    return day + EPOCH_ORDINAL, ms // _MINUTE_MS
 
 
 @lru_cache(maxsize=8192)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Context, Decimal
 
+from processors.core.moment import Moment
 from processors.core.periods import local_ordinal
 from schemas.commands import Command, MetricTracked
 from schemas.records import (
@@ -186,14 +187,10 @@ class Ledger:
 
     __slots__ = ("drafts", "event_id", "rules", "stored", "time_ms", "tz", "user_id")
 
-    def __init__(self, state: UserState, rules: Rules, event_id: str, time_ms: int) -> None:
-        self.stored, self.rules = state.points, rules
-        self.user_id, self.tz, self.event_id, self.time_ms = (
-            state.user_id,
-            state.tz,
-            event_id,
-            time_ms,
-        )
+    def __init__(self, held: Mapping[str, PointsState], rules: Rules, moment: Moment) -> None:
+        self.stored, self.rules = held, rules
+        self.user_id, self.event_id = moment.user_id, moment.event_id
+        self.time_ms, self.tz = moment.time_ms, moment.tz
         self.drafts: dict[str, _Draft] = {}
 
     def draft(self, system: PointsSystem) -> _Draft:
@@ -322,19 +319,21 @@ def _cuts(boost: PointsBoost, created_ms: int, interval: int) -> tuple[int, ...]
 
 def apply(
     before: UserState | None,
-    after: UserState,
+    held: Mapping[str, PointsState],
+    moment: Moment,
     command: Command,
     facts: Sequence[object],
     rules: Rules,
 ) -> tuple[dict[str, PointsState] | None, list[PointsChanged]]:
     """The points a non-replayed command changed: `before` is the user's state before it
-    (None: first seen), `after` the state the fold built, `facts` its other records.
+    (None: first seen), `held` the user's points systems, `moment` the command as the fold
+    saw it (the user's zone and attributes after it), `facts` its other records.
     Returns the new `UserState.points` (None when nothing changed) and the facts."""
     index = rules.points_index
-    ledger = Ledger(after, rules, command.event_id, command.time_ms)
+    ledger = Ledger(held, rules, moment)
     if index.time and before is not None:
         ledger.settle(index.time, before.created_ms, before.attributes)
-    attrs = after.attributes
+    attrs = moment.attributes
     if before is None:
         for system, trigger in index.user_creation:
             ledger.once(system, trigger, attrs)

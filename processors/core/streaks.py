@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from processors.core.metrics import exact_add, remember
+from processors.core.moment import Moment
 from processors.core.periods import (
     iso,
     js_weekday,
-    local_ordinal,
     period_bounds,
     period_index,
     period_iso,
@@ -32,25 +32,23 @@ ZERO = Decimal(0)
 
 
 class _Step(NamedTuple):
-    """What one command brings besides the state: the rule, who, when, and where facts go."""
+    """What one command brings besides the state: the rule, the command, where facts go."""
 
     rule: Streak
     week_start: int
-    user_id: str
-    event_id: str
-    time_ms: int
+    moment: Moment
     out: list[StreakChanged]
 
     def emit(self, kind: StreakChangeKind, period: int, s: StreakState, tag: str = "") -> None:
         """Record a fact about period `period`, showing the streak `s`."""
-        rule = self.rule
+        rule, moment = self.rule, self.moment
         start, end = period_iso(period, rule.frequency, self.week_start)
         fact = StreakChanged(
-            id=f"{self.user_id}:streak:{kind}:{tag or start}",
+            id=f"{moment.user_id}:streak:{kind}:{tag or start}",
             kind=kind,
-            user_id=self.user_id,
-            event_id=self.event_id,
-            time_ms=self.time_ms,
+            user_id=moment.user_id,
+            event_id=moment.event_id,
+            time_ms=moment.time_ms,
             length=s.length,
             longest=s.longest,
             frequency=rule.frequency,
@@ -68,42 +66,35 @@ def initial_streak(rules: Rules) -> StreakState:
 
 
 def advance(
-    s: StreakState,
-    rules: Rules,
-    tz: str | None,
-    time_ms: int,
-    user_id: str,
-    event_id: str,
-    metric: str | None,
-    value: Decimal,
-    out: list[StreakChanged],
-) -> tuple[StreakState, bool]:
-    """Settle the streak at `time_ms` and count `metric` (None: settle only).
+    s: StreakState, rules: Rules, moment: Moment, metric: str | None, value: Decimal
+) -> tuple[StreakState, bool, list[StreakChanged]]:
+    """Settle the streak at the moment and count `metric` (None: settle only).
 
-    Returns the new state (`s` itself when nothing changed) and whether this command extended
-    the streak; appends facts to `out`. The period is never earlier than the latest one seen
-    (time does not run backwards for a streak, whatever the event times or zone changes).
+    Returns the new state (`s` itself when nothing changed), whether this command extended
+    the streak, and the facts. The period is never earlier than the latest one seen (time
+    does not run backwards for a streak, whatever the event times or zone changes).
     """
     rule = rules.streak
+    out: list[StreakChanged] = []
     if rule is None:
-        return s, False
-    day = local_ordinal(time_ms, tz)
+        return s, False, out
+    day = moment.day
     period = period_index(day, rule.frequency, rules.week_start)
     if s.period is not None and period < s.period:
         period = s.period
     step = None
     if _unsettled(s, rule.freezes, day, period):
-        step = _Step(rule, rules.week_start, user_id, event_id, time_ms, out)
+        step = _Step(rule, rules.week_start, moment, out)
         s = _settle(s, step, day, period)
     progress = s.progress if period == s.period else {}
     if metric is not None and s.covered != period and metric in rules.streak_metrics:
         progress = {**progress, metric: exact_add(progress.get(metric, ZERO), value)}
         if _met(rule, progress):
-            step = step or _Step(rule, rules.week_start, user_id, event_id, time_ms, out)
-            return _extend(s, step, period, progress, day), True
+            step = step or _Step(rule, rules.week_start, moment, out)
+            return _extend(s, step, period, progress, day), True, out
     if progress is s.progress:
-        return s, False
-    return replace(s, period=period, progress=progress), False
+        return s, False, out
+    return replace(s, period=period, progress=progress), False, out
 
 
 def _unsettled(s: StreakState, fz: Freezes | None, day: int, period: int) -> bool:
@@ -207,7 +198,7 @@ def _extend(
         covered=period,
         period=period,
         progress=progress,
-        extended_ms=step.time_ms,
+        extended_ms=step.moment.time_ms,
         freezes=s.freezes,
         freeze_anchor=s.freeze_anchor,
         freeze_earned=s.freeze_earned,

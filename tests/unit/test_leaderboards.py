@@ -14,17 +14,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.core.leaderboards import (
-    Moment,
     Standing,
     group_of,
     in_window,
-    local_clock,
     run_bounds,
     run_id,
     score_changes,
     status,
 )
-from processors.core.periods import run_index, run_start
+from processors.core.moment import Moment
+from processors.core.periods import local_clock, run_index, run_start
 from schemas.leaderboards import PERPETUAL_RUN, BoardScore
 from tests.rules import leaderboard_rules
 
@@ -178,7 +177,7 @@ def words(before: int, after: int, streak: int = 0) -> tuple[Standing, Standing]
 def at(
     iso: str, tz: str | None = None, attrs: dict[str, str] | None = None, user: str = "u"
 ) -> Moment:
-    return Moment(user, f"e-{iso}", ms(iso), tz, attrs or {})
+    return Moment.of(user, f"e-{iso}", ms(iso), tz, attrs or {})
 
 
 def test_two_zones_at_one_instant_fall_in_different_weekly_runs() -> None:
@@ -394,7 +393,7 @@ def test_each_weekly_run_ends_with_the_sum_of_its_own_changes(
         if delta:
             week = date.fromordinal(sunday).isoformat()
             sums[week] = sums.get(week, D(0)) + delta
-        moment = Moment("u", f"e{i}", base + offset, tz, {})
+        moment = Moment.of("u", f"e{i}", base + offset, tz, {})
         scores, recs = score_changes(boards, scores, *words(total, total + delta), moment)  # type: ignore[assignment]
         total += delta
         for r in recs:

@@ -14,7 +14,8 @@ from ingest.client import EventClient
 from ingest.http.api import ApiError, parse_event
 from ingest.tenancy import TENANT, tenant_of, with_tenant
 from ingest.tenancy import ranking as tenant_ranking
-from processors.core.leaderboards import Moment, Standing, score_changes
+from processors.core.leaderboards import Standing, score_changes
+from processors.core.moment import Moment
 from schemas.commands import ClockTicked, MetricTracked, User
 from schemas.tenants import qualify, split_group, split_user, tenant_group
 from schemas.views import Keys
@@ -76,7 +77,7 @@ def test_the_fold_ranks_a_tenants_user_on_the_tenants_rankings() -> None:
     before, after = Standing({"words": Decimal(0)}), Standing({"words": Decimal(40)})
     at = 1_767_225_600_000  # 2026-01-01T00:00:00Z
     for user, group in (("acme\x0018", "@acme"), ("18", "")):
-        moment = Moment(user, "e1", at, None, {})
+        moment = Moment.of(user, "e1", at, None, {})
         _, changes = score_changes(boards, {}, before, after, moment)
         all_time = next(c for c in changes if c.board == "all-time-words")
         assert (all_time.group, all_time.user_id) == (group, user)
