@@ -13,14 +13,10 @@ from datetime import MAXYEAR, date
 from decimal import Decimal
 from functools import lru_cache
 
-from processors.core.moment import Moment
+from processors.core.moment import Moment, matches
 from schemas.commands import iso_date
 from schemas.records import AchievementCompleted
 from schemas.rules import Achievement, Rules
-
-
-def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
-    return all(actual.get(k) == v for k, v in required.items())
 
 
 def _completed(
@@ -60,10 +56,10 @@ def on_metric(
         if ach.key in done or total < ach.metric_value:  # type: ignore[operator]
             continue
         if ach.event_attributes and (
-            event_attributes is None or not _matches(ach.event_attributes, event_attributes)
+            event_attributes is None or not matches(ach.event_attributes, event_attributes)
         ):
             continue
-        if not ach.user_attributes or _matches(ach.user_attributes, moment.attributes):
+        if not ach.user_attributes or matches(ach.user_attributes, moment.attributes):
             out.append(_completed(ach, moment, total=total))
     return out
 
@@ -76,7 +72,7 @@ def on_streak(
         if length < ach.streak_length:  # type: ignore[operator]
             break
         if ach.key not in done and (
-            not ach.user_attributes or _matches(ach.user_attributes, moment.attributes)
+            not ach.user_attributes or matches(ach.user_attributes, moment.attributes)
         ):
             out.append(_completed(ach, moment, length=length))
     return out
@@ -88,7 +84,7 @@ def on_api(
     ach = rules.achievements.get(key)
     if ach is None or ach.trigger != "api" or key in done:
         return []
-    if not _matches(ach.user_attributes, moment.attributes):
+    if not matches(ach.user_attributes, moment.attributes):
         return []
     return [_completed(ach, moment)]
 
@@ -124,7 +120,7 @@ def on_anniversary(
         if due is None or moment.day < due:
             break
         if ach.key not in done and (
-            not ach.user_attributes or _matches(ach.user_attributes, moment.attributes)
+            not ach.user_attributes or matches(ach.user_attributes, moment.attributes)
         ):
             out.append(_completed(ach, moment))
     return out
@@ -156,7 +152,7 @@ def on_composites(
             if part not in done and part not in fresh:
                 break
         else:
-            if not ach.user_attributes or _matches(ach.user_attributes, moment.attributes):
+            if not ach.user_attributes or matches(ach.user_attributes, moment.attributes):
                 out.append(_completed(ach, moment))
                 fresh.add(ach.key)
     return out

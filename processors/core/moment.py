@@ -36,3 +36,10 @@ class Moment(Value, frozen=True):
     ) -> Moment:
         """The moment, with its local date worked out from the time and the zone."""
         return cls(user_id, event_id, time_ms, tz, attributes, local_ordinal(time_ms, tz))
+
+
+def matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
+    """Whether `actual` has every attribute `required` names, with its value (a rule's user or
+    event attribute filter; no filter matches everything)."""
+    # The common case is no filter: answered without a generator.
+    return not required or all(actual.get(k) == v for k, v in required.items())

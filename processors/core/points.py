@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Context, Decimal
 
-from processors.core.moment import Moment
+from processors.core.moment import Moment, matches
 from processors.core.periods import local_ordinal
 from schemas.commands import Command, MetricTracked
 from schemas.records import (
@@ -32,11 +32,6 @@ _EXACT = Context(prec=120, Emax=999_999, Emin=-999_999)  # as processors.core.me
 _ROUNDING = {"down": ROUND_DOWN, "up": ROUND_UP, "nearest": ROUND_HALF_UP}
 
 
-def _matches(required: Mapping[str, str], actual: Mapping[str, str]) -> bool:
-    # The common case is no filter: answered without a generator.
-    return not required or all(actual.get(k) == v for k, v in required.items())
-
-
 def boosted(
     system: PointsSystem, points: int, time_ms: int, attributes: Mapping[str, str]
 ) -> tuple[int, tuple[str, ...]]:
@@ -47,7 +42,7 @@ def boosted(
         return points, ()
     value, applied = points, []
     for boost in system.boosts:
-        if _active(boost, time_ms) and _matches(boost.user_attributes, attributes):
+        if _active(boost, time_ms) and matches(boost.user_attributes, attributes):
             product = _EXACT.multiply(Decimal(value), boost.multiplier)
             value = int(product.to_integral_value(rounding=_ROUNDING[boost.rounding]))
             applied.append(boost.key)
@@ -202,7 +197,7 @@ class Ledger:
     def once(self, system: PointsSystem, trigger: PointsTrigger, attrs: Mapping[str, str]) -> None:
         """An achievement or user-creation trigger: fires at most once per user."""
         d = self.draft(system)
-        if d.count(trigger) or not _matches(trigger.user_attributes, attrs):
+        if d.count(trigger) or not matches(trigger.user_attributes, attrs):
             return
         d.set_count(trigger, 1)
         points, boosts = boosted(system, trigger.points, self.time_ms, attrs)
@@ -219,9 +214,9 @@ class Ledger:
         """Count the event's value when it passes the filters; fire once per whole threshold
         the counted units have newly passed (the highest ever reached: no second firing
         when units go down and up again)."""
-        if not _matches(trigger.event_attributes, event_attrs):
+        if not matches(trigger.event_attributes, event_attrs):
             return
-        if not _matches(trigger.user_attributes, attrs):
+        if not matches(trigger.user_attributes, attrs):
             return
         d = self.draft(system)
         units = d.add_units(trigger, value)
@@ -238,7 +233,7 @@ class Ledger:
         self, system: PointsSystem, trigger: PointsTrigger, length: int, attrs: Mapping[str, str]
     ) -> None:
         """The streak was extended to `length`: fire at every multiple of `streak_length`."""
-        if length % trigger.streak_length or not _matches(trigger.user_attributes, attrs):  # type: ignore[operator]
+        if length % trigger.streak_length or not matches(trigger.user_attributes, attrs):  # type: ignore[operator]
             return
         d = self.draft(system)
         d.set_count(trigger, d.count(trigger) + 1)
@@ -263,7 +258,7 @@ class Ledger:
                 continue  # the common case: no interval ended since the last command
             d = self.draft(system)
             d.set_count(trigger, due)
-            if not _matches(trigger.user_attributes, attrs):
+            if not matches(trigger.user_attributes, attrs):
                 continue  # the intervals passed all the same
             # Between two boost cuts every firing is worth the same, and within such a run the
             # total moves one way, so bounding the run's sum equals bounding each firing.
