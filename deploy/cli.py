@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from processors.ticker import TickConfig
     from processors.worker import WorkerConfig
 
-Command = Callable[[argparse.Namespace, Settings], int]
+Subcommand = Callable[[argparse.Namespace, Settings], int]
 
 
 # the narrow configs, from the settings ------------------------------------------------------
@@ -382,7 +382,7 @@ def _replayed(summary: Summary) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podium", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    commands: dict[str, tuple[Command, str]] = {
+    commands: dict[str, tuple[Subcommand, str]] = {
         "up": (cmd_up, "start the local Kafka broker and Redis, create the topics"),
         "run": (cmd_run, "run Podium on the local stack"),
         "down": (cmd_down, "stop the local stack"),

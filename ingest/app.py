@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest import metrics
+from ingest import telemetry
 from ingest.answers import AnswerListener
 from ingest.auth import KeyRing
 from ingest.http.api import ApiError, tenant_id, user_id_param
@@ -270,7 +270,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
-    metrics.INTERNAL_ERRORS.inc()
+    telemetry.INTERNAL_ERRORS.inc()
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error(500, "internal error")
 

@@ -39,7 +39,7 @@ from aiokafka.errors import (
 )
 from aiokafka.protocol.metadata import MetadataRequest
 
-from ingest import metrics
+from ingest import telemetry
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from schemas.records import EventRefused, Progress, decode_record, progress_event_id
@@ -167,7 +167,7 @@ class Publisher:
                     raise
                 log.warning("an internal Kafka client task was cancelled; carrying on")
             except Exception:
-                metrics.SUPERVISOR_ERRORS.inc()
+                telemetry.SUPERVISOR_ERRORS.inc()
                 log.exception("the Kafka producer's supervisor failed a step; retrying")
                 self.ready = False
             self._wake.clear()
@@ -324,7 +324,7 @@ async def _close(producer: AIOKafkaProducer) -> None:
         if _cancelling():
             raise
     except Exception as exc:
-        metrics.PRODUCER_CLOSE_ERRORS.inc()
+        telemetry.PRODUCER_CLOSE_ERRORS.inc()
         log.warning("a Kafka producer did not close cleanly: %s", exc or "timeout")
 
 
@@ -366,7 +366,7 @@ class TopicReader:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker went away: reconnect from the end
-                metrics.READER_RECONNECTS.labels(self.name).inc()
+                telemetry.READER_RECONNECTS.labels(self.name).inc()
                 log.warning("%s consumer stopped (%s); reconnecting", self.name, exc)
                 self.ready = False
                 await asyncio.sleep(1.0)

@@ -39,11 +39,11 @@ from aiokafka.errors import KafkaError
 
 from processors.core.leaderboards import backfill_changes
 from processors.runtime.changelog import partition_count
-from processors.runtime.metrics import reason_label
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.rank_batch import score_change_of
 from processors.runtime.step import Applied, apply_record, encode_out_record, encode_out_state
 from processors.runtime.store import StateStore
+from processors.runtime.telemetry import reason_label
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record, ranking_partition
 from schemas.records import AchievementCompleted, PointsChanged, StreakChanged
 from schemas.rules import Rules
@@ -58,7 +58,7 @@ CHUNK = 20_000  # records per hand-over transaction
 Scores: TypeAlias = dict[str, dict[str, ScoreChanged]]  # user -> ranking -> last change
 
 
-class Progress(Protocol):
+class ProgressBar(Protocol):
     def begin(self, total: int) -> None: ...
     def advance(self, count: int) -> None: ...
 
@@ -273,7 +273,7 @@ async def _committed(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> d
 
 
 async def run_replay(
-    config: ReplayConfig, rules: Rules, progress: Progress | None = None
+    config: ReplayConfig, rules: Rules, progress: ProgressBar | None = None
 ) -> Summary:
     """Rebuild, then hand over partition by partition; the summary counts what was done and
     every record skipped (by reason). Strict: raise `SkippedRecords` before handing over."""
@@ -325,7 +325,7 @@ async def _fold_all(
     names: Names,
     rules: Rules,
     rebuilds: dict[int, Rebuild],
-    progress: Progress | None,
+    progress: ProgressBar | None,
 ) -> None:
     """Fold every partition from its beginning up to the worker group's committed offset."""
     events = [TopicPartition(names.events, p) for p in rebuilds]

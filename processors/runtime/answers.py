@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from schemas.answers import encode_frames, parse_address
 
 log = logging.getLogger("podium.worker")
@@ -97,7 +97,7 @@ class _Link:
                 _dropped(count)  # the gateway does not read: its requests answer pending
                 return
             writer.write(data)
-            metrics.ANSWERS_PUSHED.inc(count)
+            telemetry.ANSWERS_PUSHED.inc(count)
             return
         if now < self.down_until:
             _dropped(count)
@@ -132,7 +132,7 @@ class _Link:
         else:
             self.reader, self.writer = reader, writer
             writer.write(bytes(self.pending))
-            metrics.ANSWERS_PUSHED.inc(self.pending_count)
+            telemetry.ANSWERS_PUSHED.inc(self.pending_count)
         finally:
             self.pending.clear()
             self.pending_count = 0
@@ -155,4 +155,4 @@ class _Link:
 
 def _dropped(count: int) -> None:
     if count:
-        metrics.ANSWERS_DROPPED.inc(count)
+        telemetry.ANSWERS_DROPPED.inc(count)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.producer import sender
 
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from processors.runtime.batch import Effects, KeyValue
 from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
@@ -101,7 +101,7 @@ async def stop_producer(producer: AIOKafkaProducer, transactional_id: str) -> No
     try:
         await asyncio.wait_for(producer.stop(), timeout=10)
     except Exception as exc:  # cancellation is not swallowed: it propagates
-        metrics.PRODUCER_STOP_ERRORS.inc()
+        telemetry.PRODUCER_STOP_ERRORS.inc()
         what = f"{type(exc).__name__}: {exc}"
         log.warning("producer %s did not stop cleanly: %s", transactional_id, what)
 

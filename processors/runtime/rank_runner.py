@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from processors.core.ranking import Rankings
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from processors.runtime.changelog import read_latest
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producers
 from processors.runtime.rank_batch import rank_batch, restore_rankings
@@ -94,9 +94,9 @@ class RankRunner(Runner):
             return
         owned.position = effects.next_offset
         self.applied += effects.changes
-        metrics.TRANSACTIONS.inc()
+        telemetry.TRANSACTIONS.inc()
         for dead in effects.dead:
-            metrics.DEAD_LETTERS.labels(metrics.reason_label(dead.reason)).inc()
+            telemetry.DEAD_LETTERS.labels(telemetry.reason_label(dead.reason)).inc()
             log.warning("dead letter %s: %s", dead.id, dead.reason)
 
     async def _drop(self, partitions: Iterable[int]) -> None:

@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalOperation, KafkaError
 
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from processors.runtime.answers import AnswerPusher
 from processors.runtime.backlog import Backlog
 from processors.runtime.batch import Blocked, fold_batch
@@ -245,17 +245,17 @@ class Runner:
         if effects.blocked is not None:
             await self._block(tp.partition, effects.blocked)
         elif self.blocked.pop(tp.partition, None) is not None:
-            metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+            telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
             log.info(
                 "partition %d: the state decodes now; it moves on",
                 tp.partition,
                 extra={"partition": tp.partition},
             )
         self.applied += effects.events
-        metrics.EVENTS.inc(effects.events)
-        metrics.TRANSACTIONS.inc()
+        telemetry.EVENTS.inc(effects.events)
+        telemetry.TRANSACTIONS.inc()
         for dead in effects.dead:
-            metrics.DEAD_LETTERS.labels(metrics.reason_label(dead.reason)).inc()
+            telemetry.DEAD_LETTERS.labels(telemetry.reason_label(dead.reason)).inc()
             log.warning(
                 "dead letter %s: %s",
                 dead.id,
@@ -325,7 +325,7 @@ class Runner:
         for p in partitions:
             self.lost.pop(p, None)
             if self.blocked.pop(p, None) is not None:
-                metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+                telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
         for owned in dropped:
             if owned is not None:
                 await owned.close()
@@ -336,7 +336,7 @@ class Runner:
 
     async def _lose(self, partition: int, err: Exception) -> None:
         owned = self.owned.pop(partition, None)
-        metrics.PARTITIONS_LOST.inc()
+        telemetry.PARTITIONS_LOST.inc()
         log.warning(
             "partition %d lost (%s: %s); retaking later",
             partition,
@@ -355,9 +355,9 @@ class Runner:
         state's bytes stay untouched, the event and all after it wait (committed offset), and
         the partition is retaken after `blocked_retry_s` (restoring the states again: a fixed
         state written to the changelog, or a worker that can decode it, lets it move on)."""
-        metrics.STATES_UNDECODABLE.inc()
+        telemetry.STATES_UNDECODABLE.inc()
         self.blocked[partition] = blocked
-        metrics.BLOCKED_PARTITIONS.set(len(self.blocked))
+        telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
         log.error(
             "partition %d waits at offset %d: the state of user %r does not decode (%s); "
             "nothing is overwritten, its events wait; retrying in %.0f s",

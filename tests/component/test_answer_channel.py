@@ -18,7 +18,7 @@ import pytest
 
 from ingest.answers import AnswerListener
 from ingest.kafka import NotApplied, ProgressWaiter
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from processors.runtime.answers import AnswerPusher
 from schemas.answers import MAX_FRAME_BYTES
 from schemas.records import EventRefused, Progress, encode_record
@@ -108,14 +108,14 @@ async def test_an_unreachable_gateway_drops_its_answers_until_the_retry() -> Non
     await free.wait_closed()  # nothing listens at `port` now
     pusher = AnswerPusher(clock=clock, retry_after_s=1.0)
     address = f"127.0.0.1:{port}"
-    dropped = counted(metrics.ANSWERS_DROPPED)
+    dropped = counted(telemetry.ANSWERS_DROPPED)
     try:
         pusher.push([(address, progress("ev-1")), (address, progress("ev-2"))])
         link = pusher.links[address]
         await until(lambda: link.opening is None)
-        assert counted(metrics.ANSWERS_DROPPED) == dropped + 2
+        assert counted(telemetry.ANSWERS_DROPPED) == dropped + 2
         pusher.push([(address, progress("ev-3"))])  # down: dropped without a connect
-        assert link.opening is None and counted(metrics.ANSWERS_DROPPED) == dropped + 3
+        assert link.opening is None and counted(telemetry.ANSWERS_DROPPED) == dropped + 3
 
         waiter = ProgressWaiter()
         listener = AnswerListener(waiter, "127.0.0.1", port)

@@ -18,7 +18,7 @@ from trophy.types import (
 )
 from trophy.types import User as SdkUser
 
-from ingest import metrics
+from ingest import telemetry
 from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
 from tests.component.fakes import API_KEY, BASE_URL, NOW_MS, Stack, view
@@ -237,11 +237,11 @@ def test_an_unhandled_error_is_500_logged_and_counted(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(stack.views, "user", broken)
-    before = metrics.INTERNAL_ERRORS._value.get()
+    before = telemetry.INTERNAL_ERRORS._value.get()
     app = build_app(stack.gateway(), KeyRing([hash_key(API_KEY)]))
     with TestClient(
         app, base_url=BASE_URL, headers={"X-API-KEY": API_KEY}, raise_server_exceptions=False
     ) as http:
         resp = http.get("/users/ann")
     assert (resp.status_code, resp.json()) == (500, {"error": "internal error"})
-    assert metrics.INTERNAL_ERRORS._value.get() == before + 1
+    assert telemetry.INTERNAL_ERRORS._value.get() == before + 1

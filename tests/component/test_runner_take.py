@@ -16,7 +16,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
-from processors.runtime import metrics, partition, runner
+from processors.runtime import partition, runner, telemetry
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.runner import Runner, _Listener
 from schemas.rules import Rules
@@ -173,11 +173,11 @@ async def test_a_take_that_times_out_on_assignment_is_retaken_after_the_back_off
 ) -> None:
     consumer = FakeConsumer(hang=True)
     taker = make_runner(consumer, rules)
-    lost_before = metrics.PARTITIONS_LOST._value.get()
+    lost_before = telemetry.PARTITIONS_LOST._value.get()
     assert await assign_as_aiokafka_does(taker) is None  # nothing for aiokafka to swallow
     assert sorted(taker.lost) == PARTITIONS and taker.owned == {}
     assert consumer.paused == {tp(p) for p in PARTITIONS}  # no record read past meanwhile
-    assert metrics.PARTITIONS_LOST._value.get() == lost_before + 4
+    assert telemetry.PARTITIONS_LOST._value.get() == lost_before + 4
     assert producers.running() == []
     consumer.hang = False  # the broker answers again: the loop's next round retakes them
     await taker._recover_lost()

@@ -1,4 +1,4 @@
-"""Each catch-all handler of the gateway's Kafka shell counts what it caught (ingest.metrics):
+"""Each catch-all handler of the gateway's Kafka shell counts what it caught (ingest.telemetry):
 a supervisor step that fails, a producer that does not close, a rank consumer that
 stops. No broker: the failing collaborator is a stub that raises."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ingest import metrics
+from ingest import telemetry
 from ingest.kafka import Publisher, RankWaiter, _close
 
 
@@ -43,9 +43,9 @@ async def fails() -> None:
 
 
 async def test_a_producer_that_does_not_close_is_counted() -> None:
-    before = value(metrics.PRODUCER_CLOSE_ERRORS)
+    before = value(telemetry.PRODUCER_CLOSE_ERRORS)
     await _close(StopFails())
-    assert value(metrics.PRODUCER_CLOSE_ERRORS) == before + 1
+    assert value(telemetry.PRODUCER_CLOSE_ERRORS) == before + 1
 
 
 async def test_a_failed_supervisor_step_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,11 +56,11 @@ async def test_a_failed_supervisor_step_is_counted(monkeypatch: pytest.MonkeyPat
         return failures
 
     monkeypatch.setattr(publisher, "_step", step)
-    assert await counted(metrics.SUPERVISOR_ERRORS, publisher._supervise) == 1
+    assert await counted(telemetry.SUPERVISOR_ERRORS, publisher._supervise) == 1
     assert publisher.ready is False
 
 
 async def test_a_stopped_topic_reader_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     waiter = RankWaiter("unused:9092", "a.topic")
     monkeypatch.setattr(waiter, "_consume", fails)
-    assert await counted(metrics.READER_RECONNECTS.labels(waiter.name), waiter._supervise) == 1
+    assert await counted(telemetry.READER_RECONNECTS.labels(waiter.name), waiter._supervise) == 1

@@ -9,14 +9,14 @@ from typing import Any, cast
 
 import pytest
 
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from processors.runtime.partition import stop_producer
 
 
 def stop_errors() -> float:
     return sum(
         sample.value
-        for family in metrics.PRODUCER_STOP_ERRORS.collect()
+        for family in telemetry.PRODUCER_STOP_ERRORS.collect()
         for sample in family.samples
         if sample.name.endswith("_total")
     )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.runtime.metrics import reason_label
+from processors.runtime.telemetry import reason_label
 from schemas.commands import InvalidRecord, decode_command
 from schemas.records import REASON_CLASSES, reason_class
 

@@ -11,7 +11,7 @@ import pytest
 
 from deploy.cli import worker_config
 from deploy.settings import Settings
-from processors.runtime import metrics
+from processors.runtime import telemetry
 from processors.worker import run_worker
 from schemas.records import DeadLetter, decode_record
 from schemas.rules import Rules
@@ -49,7 +49,7 @@ BAD = {
 def _dead_total() -> float:
     return sum(
         sample.value
-        for family in metrics.DEAD_LETTERS.collect()
+        for family in telemetry.DEAD_LETTERS.collect()
         for sample in family.samples
         if sample.name.endswith("_total")
     )
