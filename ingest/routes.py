@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 import msgspec
@@ -48,6 +47,7 @@ from schemas.commands import (
 from schemas.leaderboards import PERPETUAL_RUN, RankChanged, mover_rank_id
 from schemas.records import EventRefused, Progress, reason_class
 from schemas.rules import Rules
+from schemas.views import UserView
 
 
 class JSON(Response):
@@ -199,7 +199,7 @@ class Gateway:
                 continue
             if user.id not in merged:
                 view = await self.views.user(user.id)
-                merged[user.id] = set((view or {}).get("attributes") or ())
+                merged[user.id] = set() if view is None else set(view.attributes)
             keys = merged[user.id]
             stored = len(keys)
             keys.update(user.attributes)
@@ -209,7 +209,7 @@ class Gateway:
                     f"user {user.id[:64]!r} has {stored} and these would make {len(keys)}"
                 )
 
-    async def user_view(self, user_id: str) -> dict[str, Any]:
+    async def user_view(self, user_id: str) -> UserView:
         view = await self.views.user(user_id)
         if view is None:
             await self.views.require_whole()  # a lost Redis is not an unknown user
@@ -268,7 +268,7 @@ class Gateway:
             points = api_points.event_points(progress.points, self.rules, progress.time_ms)
         else:  # completed before (or not yet processed): its first completion time
             view = await self.views.user(user.id)
-            at = (view or {}).get("achievements", {}).get(key, cmd.time_ms)
+            at = cmd.time_ms if view is None else view.achievements.get(key, cmd.time_ms)
         # 201 in every case: the only success Trophy's document lists for the operation.
         # `leaderboards`: the boards the completion moved the user on, e.g. a points board
         # its points trigger counted on
@@ -301,38 +301,33 @@ class Gateway:
             return JSON(self._merged(user, await self.views.user(user.id), cmd.time_ms), status)
         return JSON(api.user_json(view), status)
 
-    async def _projected(self, user_id: str, event_id: str) -> dict[str, Any] | None:
+    async def _projected(self, user_id: str, event_id: str) -> UserView | None:
         """The user's view once the projector has applied `event_id` (bounded wait)."""
         mark = event_fingerprint(event_id)  # how the state remembers applied events
         deadline = time.monotonic() + max(self.wait_s, 0.1)
         while True:
             view = await self.views.user(user_id)
-            if view is not None and mark in view.get("recent", ()):
+            if view is not None and mark in view.recent:
                 return view
             if time.monotonic() > deadline:
                 return None
             await asyncio.sleep(0.01)
 
     @staticmethod
-    def _merged(user: User, view: dict[str, Any] | None, at: int) -> answers.User:
-        base: dict[str, Any] = (
-            dict(view) if view else {"userId": user.id, "createdMs": at, "attributes": {}}
-        )
-        for name, key in (
-            ("email", "email"),
-            ("name", "name"),
-            ("tz", "tz"),
-            ("device_tokens", "deviceTokens"),
-            ("subscribe_to_emails", "subscribeToEmails"),
-            ("sign_up_date", "signUpDate"),
-        ):
-            value = getattr(user, name)
-            if value is not None:
-                base[key] = list(value) if name == "device_tokens" else value
+    def _merged(user: User, view: UserView | None, at: int) -> answers.User:
+        """The user as the view will show it once the command is projected: the view (or a
+        new user) with the fields the command gives."""
+        base = view or UserView(user_id=user.id, created_ms=at)
+        given: dict[str, Any] = {
+            name: getattr(user, name)
+            for name in ("email", "name", "tz", "device_tokens", "subscribe_to_emails")
+            if getattr(user, name) is not None
+        }
+        if user.sign_up_date is not None:
+            given["sign_up_date"] = date.fromisoformat(user.sign_up_date)
         if user.attributes is not None:
-            base["attributes"] = {**base.get("attributes", {}), **user.attributes}
-        base["updatedMs"] = at
-        return api.user_json(base)
+            given["attributes"] = {**base.attributes, **user.attributes}
+        return api.user_json(msgspec.structs.replace(base, **given, updated_ms=at))
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -359,7 +354,7 @@ class Gateway:
             request.query_params.get("includeIncomplete"), "includeIncomplete"
         )
         view = await self.user_view(request.path_params["id"])
-        done: dict[str, int] = view.get("achievements") or {}
+        done = view.achievements
         counts, users = await self.views.completions(self.rules.achievements)
         chosen = [a for a in self.rules.achievements.values() if incomplete or a.key in done]
         chosen.sort(key=lambda a: (a.key not in done, done.get(a.key, 0)))
@@ -404,9 +399,9 @@ class Gateway:
         ids = list(dict.fromkeys(given))
         out: list[StreakLength] = []
         for uid, view in zip(ids, await self.views.users(ids), strict=True):
-            streak = (view or {}).get("streak") or {}
-            length = int(streak.get("length") or 0)
-            ext = (view or {}).get("extendedMs")
+            streak = None if view is None else view.streak
+            length = 0 if streak is None else streak.length
+            ext = None if view is None else view.extended_ms
             extended = api.timestamp(ext) if ext is not None and length else None
             out.append(StreakLength(user_id=uid, streak_length=length, extended=extended))
         out.sort(key=lambda item: -item.streak_length)
@@ -419,11 +414,11 @@ class Gateway:
         `UserIdentified` through the log, and answers once projected (or merged, if not)."""
         user_id = request.path_params["id"]
         if request.method == "GET":
-            return JSON(api.preferences_json(await self.user_view(user_id)))
+            return JSON(api.preferences_json((await self.user_view(user_id)).notifications))
         given = api.parse_preferences(await self.body(request))
         view = await self.user_view(user_id)
         if not given:  # nothing to change: nothing written
-            return JSON(api.preferences_json(view))
+            return JSON(api.preferences_json(view.notifications))
         cmd = UserIdentified(
             event_id=self.new_id(),
             time_ms=self.clock(),
@@ -432,9 +427,8 @@ class Gateway:
         folded = await self.publish_and_wait(cmd)
         projected = await self._projected(user_id, cmd.event_id) if folded else None
         if projected is None:
-            merged = {**(view.get("notifications") or {}), **given}
-            return JSON(api.preferences_json({**view, "notifications": merged}))
-        return JSON(api.preferences_json(projected))
+            return JSON(api.preferences_json({**view.notifications, **given}))
+        return JSON(api.preferences_json(projected.notifications))
 
     # --- event summaries -------------------------------------------------------------------
 
@@ -445,8 +439,7 @@ class Gateway:
         aggregation, start, end = api.summary_params(request.query_params)
         view = await self.user_view(request.path_params["id"])
         days = [
-            KeptDay(date.fromisoformat(d).toordinal(), Decimal(added), Decimal(total))
-            for d, added, total in (view.get("metricDays") or {}).get(metric, ())
+            KeptDay(d.day.toordinal(), d.added, d.total) for d in view.metric_days.get(metric, ())
         ]
         points = summarize(days, start, end, aggregation, self.rules.week_start)
         return JSON(api.summary_json(points))

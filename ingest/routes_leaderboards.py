@@ -91,7 +91,7 @@ class LeaderboardRoutes:
         attrs = lb.breakdown_param(board, q.get("userAttributes"))
         uid = q.get("userId")  # an id no user can have is a user not on the board: no entries
         view = await self.gw.views.user(uid) if uid else None
-        today = self.today((view or {}).get("tz"))
+        today = self.today(None if view is None else view.tz)
         group = group_of(board, attrs) or ""
         ranking = tenant_ranking(board.key, self.run_of(board, asked, today), group)
         rankings = await self.rankings(board, ranking, uid, offset, limit)
@@ -142,9 +142,9 @@ class LeaderboardRoutes:
         count = lb.events_param(q.get("numEvents"))
         uid = request.path_params["id"]
         view = await self.gw.user_view(uid)
-        today = self.today(view.get("tz"))
+        today = self.today(view.tz)
         run = self.run_of(board, asked, today)
-        group = group_of(board, view.get("attributes") or {})
+        group = group_of(board, view.attributes)
         standing, history = None, []
         if group is not None:
             ranking = tenant_ranking(board.key, run, group)

@@ -6,7 +6,6 @@ Redis views (`ingest.views.ViewReader`) and the rules. Shapes in `ingest.http.ap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 
@@ -14,6 +13,7 @@ from ingest.http import api_points
 from ingest.http.api import ApiError
 from ingest.routes import JSON, Gateway
 from schemas.rules import PointsSystem
+from schemas.views import Points, UserView
 
 
 @dataclass
@@ -27,11 +27,13 @@ class PointsRoutes:
             raise ApiError(404, f"points system {key!r} not found")
         return system
 
-    async def standing(self, request: Request, system: PointsSystem) -> tuple[str, Any, Any]:
+    async def standing(
+        self, request: Request, system: PointsSystem
+    ) -> tuple[str, UserView, Points | None]:
         """The user's id, view document and points in the system (404: unknown user)."""
         uid = request.path_params["id"]
         view = await self.gw.user_view(uid)
-        return uid, view, (view.get("points") or {}).get(system.key)
+        return uid, view, view.points.get(system.key)
 
     # --- a user's points ---------------------------------------------------------------------
 
@@ -50,7 +52,7 @@ class PointsRoutes:
             q.get("aggregation"), q.get("startDate"), q.get("endDate")
         )
         _uid, _view, doc = await self.standing(request, system)
-        days = (doc or {}).get("days") or []
+        days = () if doc is None else doc.days
         return JSON(
             api_points.event_summary(days, aggregation, first, last, self.gw.rules.week_start)
         )
@@ -58,8 +60,7 @@ class PointsRoutes:
     async def user_boosts(self, request: Request) -> JSON:
         system = self.system(request)
         _uid, view, _doc = await self.standing(request, system)
-        attrs = view.get("attributes") or {}
-        return JSON(api_points.user_boosts(system, attrs, self.gw.clock()))
+        return JSON(api_points.user_boosts(system, view.attributes, self.gw.clock()))
 
     # --- a system ----------------------------------------------------------------------------
 

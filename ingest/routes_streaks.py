@@ -26,7 +26,9 @@ class StreakRoutes:
         views = await self.gw.views.users(uid for uid, _ in ranked) if ranked else []
         return JSON(
             [
-                StreakRankingUser(user_id=uid, name=(view or {}).get("name"), streak_length=length)
+                StreakRankingUser(
+                    user_id=uid, name=None if view is None else view.name, streak_length=length
+                )
                 for (uid, length), view in zip(ranked, views, strict=True)
             ]
         )

@@ -26,7 +26,7 @@ class WrappedRoutes:
         rules = self.gw.rules
         uid = request.path_params["id"]
         view = await self.gw.user_view(uid)
-        today = date.fromordinal(local_ordinal(self.gw.clock(), view.get("tz")))
+        today = date.fromordinal(local_ordinal(self.gw.clock(), view.tz))
         year = year_param(request.query_params.get("year"), today.year)
         series = [("metric", m) for m in rules.metrics] + [("points", s) for s in rules.points]
         ranks = await self.gw.views.year_ranks(uid, year, series)

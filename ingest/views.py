@@ -9,8 +9,8 @@ participants' daily histories (`Keys.rank_history_epoch`), never an empty histor
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -19,6 +19,7 @@ from ingest.tenancy import TENANT
 from schemas.views import (
     HistoryDay,
     Keys,
+    UserView,
     attribute_range,
     decode_view,
     parse_history_member,
@@ -54,6 +55,15 @@ def _user_of(member: bytes | str) -> str:
     return text.split(":", 1)[1]
 
 
+def _decoded(raw: bytes | str) -> UserView:
+    """A stored document; 503 for one of an older layout (`schemas.views.VIEWS_LAYOUT`): the
+    gateway was upgraded before the projector, which rebuilds them on its first start."""
+    try:
+        return decode_view(raw)
+    except msgspec.DecodeError as exc:
+        raise rebuilding() from exc
+
+
 class ViewReader:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
@@ -65,11 +75,11 @@ class ViewReader:
         one)."""
         return self.base.scoped(TENANT.get())
 
-    async def user(self, user_id: str) -> dict[str, Any] | None:
+    async def user(self, user_id: str) -> UserView | None:
         raw = await self.redis.hget(self.keys.user(user_id), "doc")
-        return None if raw is None else decode_view(raw)
+        return None if raw is None else _decoded(raw)
 
-    async def users(self, user_ids: Iterable[str]) -> list[dict[str, Any] | None]:
+    async def users(self, user_ids: Iterable[str]) -> list[UserView | None]:
         pipe = self.redis.pipeline(transaction=False)
         for uid in user_ids:
             pipe.hget(self.keys.user(uid), "doc")
@@ -77,7 +87,7 @@ class ViewReader:
         *docs, whole = await pipe.execute()
         if not whole and None in docs:
             raise rebuilding()
-        return [None if raw is None else decode_view(raw) for raw in docs]
+        return [None if raw is None else _decoded(raw) for raw in docs]
 
     async def completions(self, achievements: Iterable[str]) -> tuple[dict[str, int], int]:
         """Completions per achievement, and the number of users (rarity's denominator)."""

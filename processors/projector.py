@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from msgspec.structs import replace
 from redis.asyncio import Redis
 
 from processors.board_views import BoardProjector, HistoryProjector
@@ -114,7 +115,7 @@ class Projector:
         for offset, state in latest.values():
             tenant, uid = split_user(state.user_id)
             scope = self.keys.scoped(tenant)
-            doc = encode_view(user_view(state, self.rules) | {"userId": uid})
+            doc = encode_view(replace(user_view(state, self.rules), user_id=uid))
             scored, left = self.scores(state, scope)
             keys = [
                 scope.user(uid),

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import commands, records, state
+from schemas import commands, records, state, views
 
 OUT = Path(__file__).parent / "json"
 REF = "#/$defs/{name}"
@@ -64,6 +64,11 @@ def _state() -> dict[str, Any]:
     return _document("Podium user state (podium.state)", {**schema, "$defs": defs})
 
 
+def _view() -> dict[str, Any]:
+    (schema,), defs = msgspec.json.schema_components([views.UserView], ref_template=REF)
+    return _document("Podium user view (the Redis document per user)", {**schema, "$defs": defs})
+
+
 def build() -> dict[str, str]:
     """File name -> content of every generated schema."""
     docs = {
@@ -74,6 +79,7 @@ def build() -> dict[str, str]:
             records.Record,  # type: ignore[arg-type]
         ),
         "state.schema.json": _state(),
+        "view.schema.json": _view(),
     }
     return {name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in docs.items()}
 

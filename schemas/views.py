@@ -11,8 +11,8 @@ Key layout (all under a namespace `prefix`, by default `podium:`):
     {prefix}users                   set   every user id seen (the denominator of rarity)
     {prefix}completed:{achievement} set   user ids that completed the achievement
                                           (a set, so a redelivered record never double counts)
-    {prefix}epoch:2                 string when the views were last built whole (epoch ms;
-                                          ":2" is the layout's version, `LAYOUT`);
+    {prefix}epoch:3                 string when the views were last built whole (epoch ms;
+                                          ":3" is the layout's version, `VIEWS_LAYOUT`);
                                           written by the projector after a full rebuild.
                                           Missing = Redis lost the views (flushed, restarted
                                           without persistence) or they are being rebuilt:
@@ -81,41 +81,39 @@ and a `podium replay` writes its rebuilt states after the live ones, so the late
 the state to show even when it applied fewer commands (a count of applied commands, the
 version before, kept the live view then). Equal offsets are a redelivery of the same record.
 
-`UserView` JSON (camelCase, decimals as strings, times epoch ms, dates ISO):
-
-    {"userId", "email", "name", "tz", "deviceTokens", "subscribeToEmails", "attributes",
-     "signUpDate": "YYYY-MM-DD" | null, "notifications": {type: ["email", "push"]},
-     "createdMs", "updatedMs", "events", "totals": {metric: "750"},
-     "achievements": {key: achievedAtMs},
-     "streak": {"length", "longest", "frequency", "started", "periodStart", "periodEnd",
-                "expires", "freezes", "maxFreezes", "freezeAutoEarnInterval",
-                "freezeAutoEarnAmount"} | null,
-     "extendedMs": int | null,
-     "history": [[periodStart, periodEnd, length, usedFreeze, usedPause], ...]   (oldest
-                first; documents written before days off have no usedPause: false)
-     "recent": [short hashes of the latest event ids applied],
-     "points": {system: {"total", "level", "awards": [[trigger, eventId, points, timeMs, total,
-                count, [boosts]], ...], "days": [[day, added, total], ...]}}  (see
-                `ingest.http.api_points`; oldest first)},
-     "metricDays": {metric: [[localDay, added, totalAtDayEnd], ...]}   (oldest first)}
+The document is a `UserView` (below; its JSON Schema is schemas/json/view.schema.json):
+camelCase, decimals as strings, times epoch ms, and every day (metric and points days,
+streak periods, the streak's dates, the sign-up date) an ISO date, `YYYY-MM-DD`. ISO rather
+than ordinals: the answers print days as ISO dates, the document stays readable in
+`redis-cli`, and msgspec decodes a `date` in C, so no reader parses strings or converts
+ordinals by hand (`date.toordinal()` where it counts days). Documents of an older layout do
+not decode: the layout's version (`VIEWS_LAYOUT`) is in the views' epoch marker, so the first
+projector after an upgrade rebuilds them, and a reader answers 503 meanwhile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
-import orjson
+import msgspec
+
+from schemas.records import Frequency
+from schemas.state import KeptAward
 
 DEFAULT_PREFIX = "podium:"
 STREAK_RANKINGS = ("active", "longest")  # the kinds of `Keys.streak_ranking`
-LAYOUT = ":2"
-"""The layout's version, in the user views' and the board views' epoch markers: views built
-under an older layout (before the offset versions, the names hash, the attribute index and
-the exact board members) have no marker of this layout, so the projector rebuilds them on
-its first start after an upgrade, and readers answer 503 meanwhile, as after a flush."""
+VIEWS_LAYOUT = ":3"
+"""The user views' layout version, in their epoch marker (`Keys.epoch`). Views built under an
+older layout have no marker of this one, so the projector rebuilds them on its first start
+after an upgrade, and readers answer 503 meanwhile, as after a flush. ":2" added the offset
+versions, the names hash and the attribute index; ":3" made the document a `UserView`, every
+day an ISO date (":2" kept points days as ordinals)."""
+BOARDS_LAYOUT = ":2"
+"""The board views' layout version (":2": the exact board members), in `Keys.board_epoch`."""
 
 
 class Positioned(Protocol):
@@ -253,7 +251,7 @@ class Keys:
 
     @property
     def epoch(self) -> str:
-        return f"{self.prefix}epoch{LAYOUT}"
+        return f"{self.prefix}epoch{VIEWS_LAYOUT}"
 
     @property
     def rebuilding(self) -> str:
@@ -262,7 +260,7 @@ class Keys:
     @property
     def board_epoch(self) -> str:
         """The board views' own epoch marker (`processors.board_views`)."""
-        return f"{self.prefix}board-epoch{LAYOUT}"
+        return f"{self.prefix}board-epoch{BOARDS_LAYOUT}"
 
     @property
     def board_rebuilding(self) -> str:
@@ -386,16 +384,94 @@ def parse_history_member(member: bytes | str) -> HistoryDay:
     )
 
 
-def encode_view(view: dict[str, Any]) -> bytes:
-    return orjson.dumps(view, option=orjson.OPT_SORT_KEYS)
+class Streak(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The user's streak now (a `StreakSnapshot` without `extended`, its days as dates)."""
+
+    length: int
+    longest: int
+    frequency: Frequency
+    started: date | None
+    period_start: date | None
+    period_end: date | None
+    expires: date | None
+    freezes: int | None = None
+    max_freezes: int | None = None
+    freeze_auto_earn_interval: int | None = None
+    freeze_auto_earn_amount: int | None = None
 
 
-def decode_view(raw: bytes | str) -> dict[str, Any]:
-    view: dict[str, Any] = orjson.loads(raw)
-    return view
+class StreakPeriod(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A kept streak period, `[periodStart, periodEnd, length, usedFreeze, usedPause]`; a
+    period between two kept ones had no streak (length 0)."""
+
+    period_start: date
+    period_end: date
+    length: int
+    used_freeze: bool
+    used_pause: bool
 
 
-def view_total(view: dict[str, Any] | None, metric: str) -> Decimal:
-    if view is None:
-        return Decimal(0)
-    return Decimal(view["totals"].get(metric, "0"))
+class PointsDay(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A local day with points awarded: `[day, added, totalAtDayEnd]`."""
+
+    day: date
+    added: int
+    total: int
+
+
+class Points(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The user's standing in one points system: the total, the level key (None: below
+    every level), the kept awards and days, oldest first (`ingest.http.api_points`)."""
+
+    total: int
+    level: str | None = None
+    awards: tuple[KeptAward, ...] = ()
+    days: tuple[PointsDay, ...] = ()
+
+
+class MetricDay(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A local day with a change of a metric: `[day, added, totalAtDayEnd]`."""
+
+    day: date
+    added: Decimal
+    total: Decimal
+
+
+class UserView(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The document the gateway reads per user (hash field `doc`), built from the user's
+    state by `processors.core.views.user_view`."""
+
+    user_id: str
+    email: str | None = None
+    name: str | None = None
+    tz: str | None = None
+    device_tokens: tuple[str, ...] | None = None
+    subscribe_to_emails: bool | None = None  # None: never set (Trophy's default is true)
+    attributes: dict[str, str] = {}
+    sign_up_date: date | None = None
+    notifications: dict[str, tuple[str, ...]] = {}  # type -> channels ("email", "push")
+    created_ms: int = 0
+    updated_ms: int = 0
+    events: int = 0  # commands applied
+    totals: dict[str, Decimal] = {}
+    achievements: dict[str, int] = {}  # key -> achieved at (ms)
+    streak: Streak | None = None
+    extended_ms: int | None = None  # the streak's last extension
+    history: tuple[StreakPeriod, ...] = ()  # oldest first
+    recent: tuple[str, ...] = ()  # short hashes of the latest event ids applied
+    points: dict[str, Points] = {}
+    metric_days: dict[str, tuple[MetricDay, ...]] = {}  # oldest first
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(UserView)
+
+
+def encode_view(view: UserView) -> bytes:
+    return _ENCODER.encode(view)
+
+
+def decode_view(raw: bytes | str) -> UserView:
+    """A stored document; `msgspec.ValidationError` (a `DecodeError`) when it is not one of
+    this layout."""
+    return _DECODER.decode(raw)

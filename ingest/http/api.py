@@ -29,7 +29,7 @@ from ingest.http.answers import (
     UserAchievementWithStats,
     UserStreak,
 )
-from ingest.http.render import history_json, snapshot_json, streak_fields
+from ingest.http.render import history_json, streak_fields
 from ingest.http.requests import (
     DEFAULT_HISTORY_PERIODS,
     MAX_ATTRIBUTE_LENGTH,
@@ -58,6 +58,7 @@ from ingest.http.requests import (
 from processors.core.summaries import AGGREGATIONS
 from schemas.records import Progress
 from schemas.rules import Achievement, Rules
+from schemas.views import UserView
 
 __all__ = [
     "DEFAULT_HISTORY_PERIODS",
@@ -161,9 +162,7 @@ def event_response(
             for a in progress.achievements
             if a.achievement in rules.achievements
         ],
-        current_streak=EventStreak(
-            **streak_fields(snapshot_json(progress.streak), rules), extended=extended
-        ),
+        current_streak=EventStreak(**streak_fields(progress.streak, rules), extended=extended),
         points=dict(points or {}),
         leaderboards=dict(leaderboards or {}),
         idempotency_key=_given(progress.idempotency_key),
@@ -195,44 +194,47 @@ def pending_response(event_id: str, req: EventRequest, rules: Rules) -> EventRes
     )
 
 
-def user_json(view: Mapping[str, Any]) -> User:
+def user_json(view: UserView) -> User:
     """Trophy's `User` from a view document; `subscribeToEmails` is true until set (Trophy's
     default), `signUpDate` is there once given."""
-    subscribed = view.get("subscribeToEmails")
+    subscribed = view.subscribe_to_emails
+    signed_up = view.sign_up_date
     return User(
-        id=view["userId"],
-        email=view.get("email"),
-        name=view.get("name"),
-        tz=view.get("tz"),
-        device_tokens=view.get("deviceTokens"),
-        subscribe_to_emails=True if subscribed is None else bool(subscribed),
-        attributes=dict(view.get("attributes") or {}),
+        id=view.user_id,
+        email=view.email,
+        name=view.name,
+        tz=view.tz,
+        device_tokens=None if view.device_tokens is None else list(view.device_tokens),
+        subscribe_to_emails=True if subscribed is None else subscribed,
+        attributes=dict(view.attributes),
         control=False,
-        created=timestamp(view.get("createdMs") or 0),
-        updated=timestamp(view.get("updatedMs") or 0),
-        sign_up_date=view.get("signUpDate") or UNSET,
+        created=timestamp(view.created_ms),
+        updated=timestamp(view.updated_ms),
+        sign_up_date=UNSET if signed_up is None else signed_up.isoformat(),
     )
 
 
 DEFAULT_CHANNELS = ("email", "push")  # a notification type never set: every channel
 
 
-def preferences_json(view: Mapping[str, Any]) -> Preferences:
-    """Trophy's `UserPreferencesResponse`: the channels of every notification type."""
-    stored = view.get("notifications") or {}
-    channels = {kind: list(stored.get(kind, DEFAULT_CHANNELS)) for kind in NOTIFICATION_TYPES}
+def preferences_json(stored: Mapping[str, Sequence[str]]) -> Preferences:
+    """Trophy's `UserPreferencesResponse`: the channels of every notification type, from a
+    view's `notifications`."""
+    channels: dict[str, Any] = {
+        kind: list(stored.get(kind, DEFAULT_CHANNELS)) for kind in NOTIFICATION_TYPES
+    }
     return Preferences(Notifications(**channels))
 
 
-def metric_json(metric: str, view: Mapping[str, Any], rules: Rules) -> Metric:
+def metric_json(metric: str, view: UserView, rules: Rules) -> Metric:
     """Trophy's `MetricResponse`: the user's total and the metric's achievements."""
-    done = view.get("achievements") or {}
+    done = view.achievements
     return Metric(
         id=metric,
         key=metric,
         name=rules.metrics[metric].name,
         status="active",
-        current=number(view["totals"].get(metric)),
+        current=number(view.totals.get(metric)),
         achievements=[
             achievement_json(a, rules, done.get(a.key)) for a in rules.by_metric.get(metric, ())
         ],
@@ -262,10 +264,10 @@ def _stats(completions: int, users: int) -> dict[str, Any]:
     return {"completions": completions, "rarity": rarity}
 
 
-def streak_response(view: Mapping[str, Any], rules: Rules, periods: int) -> UserStreak:
+def streak_response(view: UserView, rules: Rules, periods: int) -> UserStreak:
     """Trophy's `StreakResponse`."""
-    fields = streak_fields(view.get("streak"), rules)
-    ext = view.get("extendedMs")
+    fields = streak_fields(view.streak, rules)
+    ext = view.extended_ms
     return UserStreak(
         **fields,
         extended=timestamp(ext) if ext is not None and fields["length"] else None,

@@ -6,9 +6,8 @@ Ids are the rules' keys (a system's, a trigger's, a level's, a boost's); an awar
 `schemas.records.award_id`. Podium's systems live in the rules file, so every trigger is
 `active` and a trigger's `created`/`updated` are the epoch (Podium keeps no such times).
 
-A user's points in a view document (`schemas.views`): `{"total", "level", "awards":
-[[trigger, eventId, points, timeMs, total, count, [boost keys]], ...] oldest first, "days":
-[[day ordinal in the user's zone, added, total], ...] oldest first}`.
+A user's points in a view document are a `schemas.views.Points`: the total, the level, the
+kept awards and the kept days (local dates in the user's zone), oldest first.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from ingest.http.requests import ApiError
 from processors.core.summaries import AGGREGATIONS
 from schemas.records import PointsChanged, award_id
 from schemas.rules import PointsBoost, PointsLevel, PointsSystem, PointsTrigger, Rules
+from schemas.views import Points, PointsDay
 
 DEFAULT_AWARDS = 10
 MAX_AWARDS = 100
@@ -200,23 +200,30 @@ def user_points(
     system: PointsSystem,
     rules: Rules,
     user_id: str,
-    doc: Mapping[str, Any] | None,
+    standing: Points | None,
     awards: int,
     now_ms: int,
 ) -> out.UserPoints:
     """Trophy's `GetUserPointsResponse`: the total, the level and the latest awards (newest
-    first). `doc` is the user's points in the view document (None: never awarded)."""
-    doc = doc or {}
-    kept = list(doc.get("awards") or ())[-awards:]
+    first). `standing` is the user's points in the view document (None: never awarded)."""
+    standing = standing or Points(total=0)
     return out.UserPoints(
         **system_base(system),
-        total=int(doc.get("total") or 0),
-        level=level_of(system, doc.get("level")),
+        total=standing.total,
+        level=level_of(system, standing.level),
         awards=[
             award_json(
-                system, rules, now_ms, award_id(user_id, system.key, t, event), t, p, at, tot, bs
+                system,
+                rules,
+                now_ms,
+                award_id(user_id, system.key, a.trigger, a.event_id),
+                a.trigger,
+                a.points,
+                a.time_ms,
+                a.total,
+                a.boosts,
             )
-            for t, event, p, at, tot, _count, bs in reversed(kept)
+            for a in reversed(standing.awards[-awards:])
         ],
     )
 
@@ -290,23 +297,23 @@ def _period_start(ordinal: int, aggregation: str, week_start: int) -> int:
     return ordinal
 
 
-def total_at(days: Sequence[Sequence[int]], ordinal: int) -> int:
-    """The total at the end of a local day, from the kept days ([day, added, total], oldest
-    first): the last kept day not after it; before the first kept day, that day's start."""
-    before = [d for d in days if d[0] <= ordinal]
+def total_at(days: Sequence[PointsDay], ordinal: int) -> int:
+    """The total at the end of a local day, from the kept days (oldest first): the last kept
+    day not after it; before the first kept day, that day's start."""
+    before = [d for d in days if d.day.toordinal() <= ordinal]
     if before:
-        return int(before[-1][2])
+        return before[-1].total
     if days:
-        return int(days[0][2]) - int(days[0][1])
+        return days[0].total - days[0].added
     return 0
 
 
 def event_summary(
-    days: Sequence[Sequence[int]], aggregation: str, first: date, last: date, week_start: int
+    days: Sequence[PointsDay], aggregation: str, first: date, last: date, week_start: int
 ) -> list[out.PointsDay]:
     """Trophy's points event summary: per period from `first` to `last` (local dates), the
     period's first date, the total at its end (within the range) and the change in it."""
-    added = {int(d[0]): int(d[1]) for d in days}
+    added = {d.day.toordinal(): d.added for d in days}
     periods: dict[int, list[int]] = {}
     for ordinal in range(first.toordinal(), last.toordinal() + 1):
         periods.setdefault(_period_start(ordinal, aggregation, week_start), []).append(ordinal)

@@ -1,63 +1,58 @@
 """The streak parts of Trophy's answers (`ingest.http.answers`), read from a view document's
-camelCase streak (layout in `schemas.views`) or a `Progress`'s snapshot. Pure.
+streak (`schemas.views.Streak`) or a `Progress`'s snapshot. Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from ingest.http.answers import StreakPeriod
-from processors.core.views import snapshot_fields
 from schemas.records import StreakSnapshot
 from schemas.rules import Rules
+from schemas.views import Streak, UserView
 
-# the view's camelCase name of each `Streak` field
-BASE_FIELDS = {
-    "length": "length",
-    "frequency": "frequency",
-    "started": "started",
-    "periodStart": "period_start",
-    "periodEnd": "period_end",
-    "expires": "expires",
-}
-FREEZE_FIELDS = {
-    "freezes": "freezes",
-    "maxFreezes": "max_freezes",
-    "freezeAutoEarnInterval": "freeze_auto_earn_interval",
-    "freezeAutoEarnAmount": "freeze_auto_earn_amount",
-}
+FREEZE_FIELDS = ("freezes", "max_freezes", "freeze_auto_earn_interval", "freeze_auto_earn_amount")
 
 
-def snapshot_json(snap: StreakSnapshot | None) -> dict[str, Any] | None:
-    return None if snap is None else snapshot_fields(snap)
+def _iso(day: date | str | None) -> str | None:
+    """A view's day (a date) or a snapshot's (already ISO) as the answer prints it."""
+    return day.isoformat() if isinstance(day, date) else day
 
 
-def streak_fields(snap: Mapping[str, Any] | None, rules: Rules) -> dict[str, Any]:
-    """Trophy's `BaseStreakResponse` fields, by `Streak` field name, from a view's (or
-    snapshot's) camelCase streak; no streak: length 0 in the rules' frequency."""
+def streak_fields(snap: Streak | StreakSnapshot | None, rules: Rules) -> dict[str, Any]:
+    """Trophy's `BaseStreakResponse` fields, by `Streak` field name, from a view's (or a
+    snapshot's) streak; no streak: length 0 in the rules' frequency. The freeze fields are
+    there when the streak has them."""
     if snap is None:
         freq = rules.streak.frequency if rules.streak else "daily"
-        return {"length": 0, "frequency": freq, **dict.fromkeys(list(BASE_FIELDS.values())[2:])}
-    out = {name: snap.get(camel) for camel, name in BASE_FIELDS.items()}
-    for camel, name in FREEZE_FIELDS.items():
-        if snap.get(camel) is not None:
-            out[name] = snap[camel]
+        none = dict.fromkeys(("started", "period_start", "period_end", "expires"))
+        return {"length": 0, "frequency": freq, **none}
+    out: dict[str, Any] = {
+        "length": snap.length,
+        "frequency": snap.frequency,
+        "started": _iso(snap.started),
+        "period_start": _iso(snap.period_start),
+        "period_end": _iso(snap.period_end),
+        "expires": _iso(snap.expires),
+    }
+    for name in FREEZE_FIELDS:
+        if getattr(snap, name) is not None:
+            out[name] = getattr(snap, name)
     return out
 
 
-def history_json(view: Mapping[str, Any], periods: int) -> list[StreakPeriod]:
-    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory). A row
-    of a view written before days off has no `usedPause` column: no pause."""
+def history_json(view: UserView, periods: int) -> list[StreakPeriod]:
+    """The last `periods` kept streak periods, oldest first (Trophy's streakHistory)."""
     if not periods:
         return []
     return [
         StreakPeriod(
-            period_start=row[0],
-            period_end=row[1],
-            length=row[2],
-            used_freeze=bool(row[3]),
-            used_pause=len(row) > 4 and bool(row[4]),
+            period_start=row.period_start.isoformat(),
+            period_end=row.period_end.isoformat(),
+            length=row.length,
+            used_freeze=row.used_freeze,
+            used_pause=row.used_pause,
         )
-        for row in (view.get("history") or [])[-periods:]
+        for row in view.history[-periods:]
     ]

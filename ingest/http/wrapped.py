@@ -4,7 +4,6 @@ with the pure computations of `processors.core.wrapped` (which says where Trophy
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -30,6 +29,7 @@ from processors.core.wrapped import (
     year_bounds,
 )
 from schemas.rules import Rules
+from schemas.views import Points, UserView
 
 Percentiles = Mapping[tuple[str, str], float]  # ("metric" | "points", key) -> the year's
 
@@ -43,33 +43,27 @@ class Sources(NamedTuple):
     done: list[tuple[int, int, str]]  # (local day, achievedAt ms, key), oldest first
 
 
-def sources(view: Mapping[str, Any], rules: Rules) -> Sources:
+def _points(view: UserView, system: str) -> Points:
+    return view.points.get(system) or Points(total=0)
+
+
+def sources(view: UserView, rules: Rules) -> Sources:
     """The kept days of every metric and points system of the rules, the totals now and the
     achievements by local day (in the user's zone now) from a view document."""
-    kept_metrics = view.get("metricDays") or {}
-    kept_points = view.get("points") or {}
     metrics = {
-        m: [
-            KeptDay(date.fromisoformat(d).toordinal(), Decimal(a), Decimal(t))
-            for d, a, t in kept_metrics.get(m, ())
-        ]
+        m: [KeptDay(d.day.toordinal(), d.added, d.total) for d in view.metric_days.get(m, ())]
         for m in rules.metrics
     }
     points = {
-        s: [
-            KeptDay(int(d), Decimal(a), Decimal(t))
-            for d, a, t in (kept_points.get(s) or {}).get("days", ())
-        ]
-        for s in rules.points
+        s: [KeptDay(d.day.toordinal(), Decimal(d.added), Decimal(d.total)) for d in kept.days]
+        for s, kept in ((s, _points(view, s)) for s in rules.points)
     }
-    totals = {f"metric:{m}": Decimal(view["totals"].get(m, "0")) for m in rules.metrics}
-    totals.update(
-        {f"points:{s}": Decimal((kept_points.get(s) or {}).get("total", 0)) for s in rules.points}
-    )
-    tz = view.get("tz")
-    achieved = view.get("achievements") or {}
+    totals = {f"metric:{m}": view.totals.get(m, Decimal(0)) for m in rules.metrics}
+    totals.update({f"points:{s}": Decimal(_points(view, s).total) for s in rules.points})
     done = sorted(
-        (local_ordinal(ms, tz), ms, k) for k, ms in achieved.items() if k in rules.achievements
+        (local_ordinal(ms, view.tz), ms, k)
+        for k, ms in view.achievements.items()
+        if k in rules.achievements
     )
     return Sources(metrics, points, totals, done)
 
@@ -105,18 +99,16 @@ def period_fields(
     }
 
 
-def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> WrappedStreak:
+def streak_of(view: UserView, rules: Rules, year: int) -> WrappedStreak:
     """Trophy's `WrappedStreak`: the year's longest, from the view's kept history."""
     frequency = rules.streak.frequency if rules.streak else "daily"
     history = [
-        Kept(date.fromisoformat(ps).toordinal(), date.fromisoformat(pe).toordinal(), int(n))
-        for ps, pe, n, *_kept_how in view.get("history") or ()  # usedFreeze[, usedPause]
+        Kept(p.period_start.toordinal(), p.period_end.toordinal(), p.length) for p in view.history
     ]
-    snap = view.get("streak") or {}
-    began = snap.get("started")
+    began = None if view.streak is None else view.streak.started
     now = StreakNow(
-        int(snap.get("length") or 0),
-        None if began is None else date.fromisoformat(began).toordinal(),
+        0 if view.streak is None else view.streak.length,
+        None if began is None else began.toordinal(),
         frequency,
         rules.week_start,
     )
@@ -124,7 +116,7 @@ def streak_of(view: Mapping[str, Any], rules: Rules, year: int) -> WrappedStreak
 
 
 def wrapped_json(
-    view: Mapping[str, Any], rules: Rules, year: int, percentiles: Percentiles
+    view: UserView, rules: Rules, year: int, percentiles: Percentiles
 ) -> WrappedResponse:
     """Trophy's `WrappedResponse` for `year` from a user's view document; `percentiles` are
     the user's in the year, per metric and points system (absent: not known)."""

@@ -1,101 +1,104 @@
-"""The view document of one user's state (layout in `schemas.views`). Pure: the projector
-calls it for every `podium.state` record it applies."""
+"""The `UserView` of one user's state (`schemas.views`). Pure: the projector calls it for
+every `podium.state` record it applies."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
 
-from processors.core.periods import iso, period_bounds
+from processors.core.periods import period_bounds
 from processors.core.streaks import snapshot
-from schemas.records import StreakSnapshot
 from schemas.rules import Rules
 from schemas.state import UserState
+from schemas.views import MetricDay, Points, PointsDay, Streak, StreakPeriod, UserView
 
 
-def snapshot_fields(snap: StreakSnapshot) -> dict[str, Any]:
-    """A streak snapshot in camelCase (the view's `streak` adds `longest`)."""
-    return {
-        "length": snap.length,
-        "frequency": snap.frequency,
-        "started": snap.started,
-        "periodStart": snap.period_start,
-        "periodEnd": snap.period_end,
-        "expires": snap.expires,
-        "freezes": snap.freezes,
-        "maxFreezes": snap.max_freezes,
-        "freezeAutoEarnInterval": snap.freeze_auto_earn_interval,
-        "freezeAutoEarnAmount": snap.freeze_auto_earn_amount,
-    }
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
-def _streak(state: UserState, rules: Rules) -> dict[str, Any] | None:
+def _streak(state: UserState, rules: Rules) -> Streak | None:
     snap = snapshot(state.streak, rules, extended=False)
     if snap is None:
         return None
-    return {**snapshot_fields(snap), "longest": snap.longest}
+    return Streak(
+        length=snap.length,
+        longest=snap.longest,
+        frequency=snap.frequency,
+        started=_day(snap.started),
+        period_start=_day(snap.period_start),
+        period_end=_day(snap.period_end),
+        expires=_day(snap.expires),
+        freezes=snap.freezes,
+        max_freezes=snap.max_freezes,
+        freeze_auto_earn_interval=snap.freeze_auto_earn_interval,
+        freeze_auto_earn_amount=snap.freeze_auto_earn_amount,
+    )
 
 
-def _history(state: UserState, rules: Rules) -> list[list[Any]]:
-    """[periodStart, periodEnd, length, usedFreeze, usedPause] per period, oldest first; a
-    period between two kept ones that the state does not keep had no streak (length 0)."""
+def _period(index: int, rules: Rules, length: int, freeze: bool, pause: bool) -> StreakPeriod:
+    assert rules.streak is not None
+    first, last = period_bounds(index, rules.streak.frequency, rules.week_start)
+    return StreakPeriod(date.fromordinal(first), date.fromordinal(last), length, freeze, pause)
+
+
+def _history(state: UserState, rules: Rules) -> tuple[StreakPeriod, ...]:
+    """The kept periods, oldest first; a period between two kept ones that the state does
+    not keep had no streak (length 0)."""
     if rules.streak is None:
-        return []
-    freq, ws = rules.streak.frequency, rules.week_start
+        return ()
     paused = frozenset(state.streak.paused_periods)
-    out: list[list[Any]] = []
+    out: list[StreakPeriod] = []
     previous: int | None = None
     for entry in sorted(state.streak.history, key=lambda h: h.period):
         if previous is not None:
-            for gap in range(previous + 1, entry.period):
-                first, last = period_bounds(gap, freq, ws)
-                out.append([iso(first), iso(last), 0, False, False])
-        first, last = period_bounds(entry.period, freq, ws)
-        out.append([iso(first), iso(last), entry.length, entry.used_freeze, entry.period in paused])
+            out.extend(
+                _period(gap, rules, 0, False, False) for gap in range(previous + 1, entry.period)
+            )
+        out.append(
+            _period(entry.period, rules, entry.length, entry.used_freeze, entry.period in paused)
+        )
         previous = entry.period
-    return out[-rules.streak.history_periods :] if rules.streak.history_periods else out
+    kept = rules.streak.history_periods
+    return tuple(out[-kept:] if kept else out)
 
 
-def _points(state: UserState) -> dict[str, Any]:
-    """Per points system: total, level, the kept awards and days (layout in
-    `ingest.http.api_points`)."""
+def _points(state: UserState) -> dict[str, Points]:
+    """Per points system: total, level, the kept awards and days."""
     return {
-        key: {
-            "total": p.total,
-            "level": p.level,
-            "awards": [
-                [a.trigger, a.event_id, a.points, a.time_ms, a.total, a.count, list(a.boosts)]
-                for a in p.awards
-            ],
-            "days": [[d.day, d.added, d.total] for d in p.days],
-        }
+        key: Points(
+            total=p.total,
+            level=p.level,
+            awards=p.awards,
+            days=tuple(PointsDay(date.fromordinal(d.day), d.added, d.total) for d in p.days),
+        )
         for key, p in state.points.items()
     }
 
 
-def user_view(state: UserState, rules: Rules) -> dict[str, Any]:
+def user_view(state: UserState, rules: Rules) -> UserView:
     """The view document of one user's state."""
-    return {
-        "userId": state.user_id,
-        "email": state.email,
-        "name": state.name,
-        "tz": state.tz,
-        "deviceTokens": None if state.device_tokens is None else list(state.device_tokens),
-        "subscribeToEmails": state.subscribe_to_emails,
-        "attributes": dict(state.attributes),
-        "signUpDate": state.sign_up_date,
-        "notifications": {k: list(v) for k, v in state.notifications.items()},
-        "createdMs": state.created_ms,
-        "updatedMs": state.updated_ms,
-        "events": state.events,
-        "totals": {k: str(v) for k, v in state.totals.items()},
-        "achievements": dict(state.achievements),
-        "streak": _streak(state, rules),
-        "extendedMs": state.streak.extended_ms,
-        "history": _history(state, rules),
-        "recent": list(state.recent_events),
-        "points": _points(state),
-        "metricDays": {
-            m: [[iso(d.day), str(d.added), str(d.total)] for d in days]
+    return UserView(
+        user_id=state.user_id,
+        email=state.email,
+        name=state.name,
+        tz=state.tz,
+        device_tokens=state.device_tokens,
+        subscribe_to_emails=state.subscribe_to_emails,
+        attributes=dict(state.attributes),
+        sign_up_date=_day(state.sign_up_date),
+        notifications=dict(state.notifications),
+        created_ms=state.created_ms,
+        updated_ms=state.updated_ms,
+        events=state.events,
+        totals=dict(state.totals),
+        achievements=dict(state.achievements),
+        streak=_streak(state, rules),
+        extended_ms=state.streak.extended_ms,
+        history=_history(state, rules),
+        recent=state.recent_events,
+        points=_points(state),
+        metric_days={
+            m: tuple(MetricDay(date.fromordinal(d.day), d.added, d.total) for d in days)
             for m, days in state.metric_days.items()
         },
-    }
+    )

@@ -21,8 +21,8 @@ import asyncio
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+import msgspec
 from starlette.testclient import TestClient
 
 from ingest.app import build_app
@@ -34,7 +34,7 @@ from schemas.commands import Command
 from schemas.leaderboards import RankChanged
 from schemas.records import EventRefused, Progress
 from schemas.rules import Rules
-from schemas.views import HistoryDay
+from schemas.views import HistoryDay, UserView, decode_view
 
 API_KEY = "pk_component.secret-for-the-component-tier"
 BASE_URL = "http://podium.test/v1"
@@ -120,7 +120,7 @@ class FakeRanks(RankWaiter):
 
 class FakeViews(ViewReader):
     def __init__(self) -> None:  # no super().__init__: no Redis
-        self.docs: dict[str, dict[str, Any]] = {}
+        self.docs: dict[str, UserView] = {}
         self.completed: dict[str, set[str]] = {}
         self.known_users: set[str] = set()
         self.up = True
@@ -133,19 +133,19 @@ class FakeViews(ViewReader):
         # (kind, key, year) -> user id -> the user's change that year (the yearly zsets)
         self.years: dict[tuple[str, str, int], dict[str, float]] = {}
 
-    def put(self, doc: dict[str, Any]) -> None:
+    def put(self, doc: UserView) -> None:
         """Store a user's view document as the projector would: the user counts, and so do
         the achievements the document records."""
-        uid = doc["userId"]
+        uid = doc.user_id
         self.docs[uid] = doc
         self.known_users.add(uid)
-        for key in doc.get("achievements") or {}:
+        for key in doc.achievements:
             self.completed.setdefault(key, set()).add(uid)
 
-    async def user(self, user_id: str) -> dict[str, Any] | None:
+    async def user(self, user_id: str) -> UserView | None:
         return self.docs.get(user_id)
 
-    async def users(self, user_ids: Iterable[str]) -> list[dict[str, Any] | None]:
+    async def users(self, user_ids: Iterable[str]) -> list[UserView | None]:
         docs = [self.docs.get(uid) for uid in user_ids]
         if not self.whole and None in docs:
             raise rebuilding()
@@ -167,7 +167,8 @@ class FakeViews(ViewReader):
             raise rebuilding()
         field = "length" if kind == "active" else "longest"
         lengths = {
-            uid: int((doc.get("streak") or {}).get(field) or 0) for uid, doc in self.docs.items()
+            uid: 0 if doc.streak is None else getattr(doc.streak, field)
+            for uid, doc in self.docs.items()
         }
         ranked = sorted(
             (uid for uid, n in lengths.items() if n > 0), key=lambda u: (-lengths[u], u)
@@ -176,9 +177,7 @@ class FakeViews(ViewReader):
 
     def points_of(self, system: str) -> dict[str, int]:
         return {
-            uid: int(doc["points"][system]["total"])
-            for uid, doc in self.docs.items()
-            if system in (doc.get("points") or {})
+            uid: doc.points[system].total for uid, doc in self.docs.items() if system in doc.points
         }
 
     async def points_top(self, system: str) -> int:
@@ -198,12 +197,12 @@ class FakeViews(ViewReader):
         return [
             total
             for uid, total in totals.items()
-            if all(self.docs[uid].get("attributes", {}).get(k) == v for k, v in attrs.items())
+            if all(self.docs[uid].attributes.get(k) == v for k, v in attrs.items())
         ]
 
     async def names(self, user_ids: Sequence[str]) -> list[str | None]:
         docs = await self.users(user_ids)
-        return [(doc or {}).get("name") for doc in docs]
+        return [None if doc is None else doc.name for doc in docs]
 
     def score(self, ranking: str, user: str, value: float, reached_ms: int = NOW_MS) -> None:
         """A participant's entry in a ranking (`board|run|group`), as the projector keeps it."""
@@ -252,8 +251,9 @@ class FakeViews(ViewReader):
         return self.up
 
 
-def view(user: str, **fields: object) -> dict[str, object]:
-    """A view document in the projector's layout (schemas.views), written out by hand."""
+def view(user: str, **fields: object) -> UserView:
+    """A view document written out by hand in its JSON layout (`schemas.views.UserView`),
+    decoded as the gateway decodes the stored one."""
     doc: dict[str, object] = {
         "userId": user,
         "email": None,
@@ -272,7 +272,7 @@ def view(user: str, **fields: object) -> dict[str, object]:
         "history": [],
         "recent": [],
     }
-    return {**doc, **fields}
+    return decode_view(msgspec.json.encode({**doc, **fields}))
 
 
 def event_ids() -> Iterator[str]:

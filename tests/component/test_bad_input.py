@@ -22,7 +22,7 @@ from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
 from ingest.kafka import TooLarge
 from schemas.commands import command_user_id
-from tests.component.fakes import API_KEY, BASE_URL, Stack
+from tests.component.fakes import API_KEY, BASE_URL, Stack, view
 
 OK_USER = {"id": "u1"}
 EVENT = "/metrics/words-written/event"
@@ -316,7 +316,7 @@ WRITES = [
 def test_deeply_nested_json_is_a_422_on_every_write(
     stack: Stack, http: TestClient, method: str, path: str, body: bytes
 ) -> None:
-    stack.views.put({"userId": "u1", "attributes": {}})  # PATCH needs a known user
+    stack.views.put(view("u1"))  # PATCH needs a known user
     _check(http.request(method, path, content=body), 422, "request body", "nested too deeply")
     assert stack.publisher.calls == 0
 

@@ -8,7 +8,6 @@ below; none is read back from the code under test."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,7 +31,7 @@ from tests.component.fakes import NOW_MS, Stack, view
 from tests.rules import points_rules
 
 DAY = 86_400_000
-TODAY = datetime.fromtimestamp(NOW_MS / 1000, UTC).date().toordinal()  # 2025-12-01, a Monday
+TODAY = "2025-12-01"  # NOW_MS's UTC date, a Monday
 PRO = ["pro-double"]
 
 
@@ -59,7 +58,7 @@ def users(stack: Stack) -> Stack:
                     "total": 160,
                     "level": "journeyman",
                     "awards": ann_awards,
-                    "days": [[TODAY - 1, 40, 40], [TODAY, 120, 160]],
+                    "days": [["2025-11-30", 40, 40], [TODAY, 120, 160]],
                 },
                 "karma": {
                     "total": 6,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 from trophy.types import (
     AchievementWithStatsResponse,
@@ -19,6 +20,7 @@ from ingest.auth import KeyRing, hash_key, mint_key
 from ingest.http import api
 from ingest.http.api import ApiError
 from schemas.records import AchievementCompleted, Progress, StreakSnapshot
+from schemas.views import UserView, decode_view
 from tests.rules import writing_rules
 from tests.sent import sent
 
@@ -136,7 +138,7 @@ def test_every_achievement_renders_for_the_sdk() -> None:
         assert (stats.completions, stats.rarity) == (1, 25.0)
 
 
-VIEW = {
+DOC = {  # a view document as the projector writes it (schemas.views.UserView)
     "userId": "18",
     "email": None,
     "name": "Ada",
@@ -163,18 +165,26 @@ VIEW = {
         "freezeAutoEarnAmount": None,
     },
     "extendedMs": 1_712_044_800_000,
-    "history": [["2024-04-01", "2024-04-01", 0, True], ["2024-04-02", "2024-04-02", 1, False]],
+    "history": [
+        ["2024-04-01", "2024-04-01", 0, True, False],
+        ["2024-04-02", "2024-04-02", 1, False, False],
+    ],
     "recent": [],
 }
+VIEW = decode_view(msgspec.json.encode(DOC))  # as the gateway reads it from Redis
+
+
+def _view(**changed: object) -> UserView:
+    return decode_view(msgspec.json.encode({**DOC, **changed}))
 
 
 def test_views_render_into_the_sdk_models() -> None:
     user = User.model_validate(sent(api.user_json(VIEW)))
     # never set: subscribed (Trophy's default for `subscribeToEmails`)
     assert (user.id, user.attributes, user.subscribe_to_emails) == ("18", {"plan": "pro"}, True)
-    unsubscribed = User.model_validate(sent(api.user_json({**VIEW, "subscribeToEmails": False})))
+    unsubscribed = User.model_validate(sent(api.user_json(_view(subscribeToEmails=False))))
     assert unsubscribed.subscribe_to_emails is False and unsubscribed.sign_up_date is None
-    signed = User.model_validate(sent(api.user_json({**VIEW, "signUpDate": "2024-04-02"})))
+    signed = User.model_validate(sent(api.user_json(_view(signUpDate="2024-04-02"))))
     assert signed.sign_up_date == "2024-04-02"
     metric = MetricResponse.model_validate(sent(api.metric_json("words-written", VIEW, RULES)))
     assert metric.current == 750

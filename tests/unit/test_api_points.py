@@ -10,6 +10,7 @@ import pytest
 from ingest.http import api_points
 from ingest.http.api import ApiError
 from schemas.records import PointsAward, PointsChanged
+from schemas.views import PointsDay
 from tests.rules import points_rules
 from tests.sent import sent
 
@@ -40,8 +41,11 @@ def test_levels_count_users_between_thresholds() -> None:
 
 
 def test_event_summary_daily_weekly_monthly() -> None:
-    mon = date(2025, 12, 1).toordinal()  # a Monday
-    days = [[mon - 3, 20, 20], [mon, 10, 30], [mon + 2, 5, 35]]
+    days = [  # 2025-12-01 is a Monday
+        PointsDay(date(2025, 11, 28), 20, 20),
+        PointsDay(date(2025, 12, 1), 10, 30),
+        PointsDay(date(2025, 12, 3), 5, 35),
+    ]
     daily = sent(api_points.event_summary(days, "daily", date(2025, 11, 30), date(2025, 12, 3), 0))
     assert daily == [
         {"date": "2025-11-30", "total": 20, "change": 0},
@@ -66,7 +70,7 @@ def test_event_summary_daily_weekly_monthly() -> None:
 
 
 def test_total_before_the_first_kept_day_is_that_days_start() -> None:
-    assert api_points.total_at([[10, 5, 105]], 3) == 100
+    assert api_points.total_at([PointsDay(date(1, 1, 10), 5, 105)], 3) == 100
     assert api_points.total_at([], 3) == 0
 
 

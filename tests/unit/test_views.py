@@ -1,22 +1,30 @@
-"""The view document (processors.core.views): streak history periods are contiguous, gaps have
-length 0, dates are the periods' own; totals and achievements are carried as they are."""
+"""The view document (processors.core.views, written as a schemas.views.UserView): streak
+history periods are contiguous, gaps have length 0, dates are the periods' own; totals and
+achievements are carried as they are; every day is an ISO date."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from trophy.types import StreakResponse
 
 from ingest.http import api
+from ingest.http.api import ApiError
+from ingest.views import ViewReader
 from processors.core.ranking import Ranking
 from processors.core.views import user_view
+from schemas.rules import Rules
 from schemas.state import HistoryEntry, StreakState, UserState
 from schemas.values import replace
-from schemas.views import board_member
+from schemas.views import Keys, board_member, decode_view, encode_view
 from tests.rules import writing_rules
 from tests.sent import sent
 
@@ -25,6 +33,11 @@ RULES = writing_rules()  # daily streak
 
 def _day(iso: str) -> int:
     return date.fromisoformat(iso).toordinal()
+
+
+def _doc(state: UserState, rules: Rules = RULES) -> Any:
+    """The document as the projector stores it, parsed as plain JSON."""
+    return json.loads(encode_view(user_view(state, rules)))
 
 
 def test_history_fills_the_periods_between_kept_ones() -> None:
@@ -41,7 +54,7 @@ def test_history_fills_the_periods_between_kept_ones() -> None:
         achievements={"first-words": 5},
         streak=StreakState(length=1, history=kept, paused=(_day("2026-03-07"),)),
     )
-    view = user_view(state, RULES)
+    view = _doc(state)
     assert view["history"] == [
         ["2026-03-01", "2026-03-01", 1, False, False],
         ["2026-03-02", "2026-03-02", 2, False, False],
@@ -59,7 +72,7 @@ def test_history_fills_the_periods_between_kept_ones() -> None:
 def test_history_keeps_the_configured_number_of_periods() -> None:
     start = _day("2026-01-01")
     kept = tuple(HistoryEntry(period=start + 2 * i, length=1) for i in range(40))  # every other day
-    view = user_view(UserState(user_id="u", streak=StreakState(history=kept)), RULES)
+    view = _doc(UserState(user_id="u", streak=StreakState(history=kept)))
     assert len(view["history"]) == RULES.streak.history_periods == 30  # type: ignore[union-attr]
     assert view["history"][-1][0] == date.fromordinal(start + 78).isoformat()
     assert [h[2] for h in view["history"][-4:]] == [0, 1, 0, 1]
@@ -72,8 +85,8 @@ def test_the_view_streak_renders_into_the_sdk_streak_response() -> None:
     kept = tuple(HistoryEntry(period=day - 2 + i, length=i + 1) for i in range(3))
     streak = StreakState(length=3, longest=5, started=day - 2, covered=day, period=day)
     state = UserState(user_id="u", streak=replace(streak, history=kept))
-    view = user_view(state, RULES)
-    assert view["streak"]["longest"] == 5
+    assert _doc(state)["streak"]["longest"] == 5
+    view = decode_view(encode_view(user_view(state, RULES)))
     answer = StreakResponse.model_validate_json(
         msgspec.json.encode(api.streak_response(view, RULES, 7))
     )
@@ -107,10 +120,10 @@ def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
                 boosts=("pro-double",),
             ),
         ),
-        days=(PointsDay(day=739_000, added=120, total=120),),
+        days=(PointsDay(day=_day("2024-04-02"), added=120, total=120),),
     )
     state = UserState(user_id="ann", points={"xp": xp})
-    doc = user_view(state, rules)["points"]
+    doc = _doc(state, rules)["points"]
     assert doc == {
         "xp": {
             "total": 120,
@@ -119,10 +132,11 @@ def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
                 ["welcome", "e1", 20, 1_000, 20, 1, []],
                 ["per-100-words", "e2", 100, 2_000, 120, 10, ["pro-double"]],
             ],
-            "days": [[739_000, 120, 120]],
+            "days": [["2024-04-02", 120, 120]],
         }
     }
-    out = sent(api_points.user_points(rules.points["xp"], rules, "ann", doc["xp"], 10, 0))
+    standing = decode_view(encode_view(user_view(state, rules))).points["xp"]
+    out = sent(api_points.user_points(rules.points["xp"], rules, "ann", standing, 10, 0))
     assert [a["id"] for a in out["awards"]] == [
         "ann:points:xp:per-100-words:e2",
         "ann:points:xp:welcome:e1",
@@ -130,17 +144,20 @@ def test_the_view_keeps_each_systems_points_for_the_user_routes() -> None:
     assert (out["total"], out["level"]["key"]) == (120, "journeyman")
 
 
-def test_paused_periods_render_as_used_pause_and_old_rows_as_none() -> None:
-    """`usedPause` comes from the view's fifth column; a view written before days off has
-    four columns, read as no pause."""
-    view = {
-        "streak": None,
-        "history": [
-            ["2026-03-06", "2026-03-06", 4, False],  # written before days off
-            ["2026-03-07", "2026-03-07", 4, False, True],
-            ["2026-03-08", "2026-03-08", 4, True, False],
-        ],
-    }
+def test_paused_periods_render_as_used_pause() -> None:
+    """`usedFreeze` and `usedPause` are the history rows' fourth and fifth columns."""
+    view = decode_view(
+        json.dumps(
+            {
+                "userId": "u",
+                "history": [
+                    ["2026-03-06", "2026-03-06", 4, False, False],
+                    ["2026-03-07", "2026-03-07", 4, False, True],
+                    ["2026-03-08", "2026-03-08", 4, True, False],
+                ],
+            }
+        )
+    )
     answer = StreakResponse.model_validate_json(
         msgspec.json.encode(api.streak_response(view, RULES, 7))
     )
@@ -152,6 +169,64 @@ def test_paused_periods_render_as_used_pause_and_old_rows_as_none() -> None:
         ("2026-03-08", 4, True, False),
     ]
     assert answer.pauses == []
+
+
+def test_every_day_in_the_document_is_an_iso_date() -> None:
+    """Metric days, points days, streak periods and the sign-up date: one format (the ":2"
+    layout kept points days as ordinals)."""
+    from schemas.state import MetricDay, PointsDay, PointsState
+
+    state = UserState(
+        user_id="u",
+        sign_up_date="2024-04-01",
+        metric_days={
+            "words-written": (
+                MetricDay(day=_day("2024-04-02"), added=Decimal("2.5"), total=Decimal(5)),
+            )
+        },
+        points={
+            "xp": PointsState(total=7, days=(PointsDay(day=_day("2024-04-03"), added=7, total=7),))
+        },
+        streak=StreakState(history=(HistoryEntry(period=_day("2024-04-02"), length=1),)),
+    )
+    doc = _doc(state)
+    assert doc["signUpDate"] == "2024-04-01"
+    assert doc["metricDays"] == {"words-written": [["2024-04-02", "2.5", "5"]]}
+    assert doc["points"]["xp"]["days"] == [["2024-04-03", 7, 7]]
+    assert doc["history"] == [["2024-04-02", "2024-04-02", 1, False, False]]
+    assert decode_view(encode_view(user_view(state, RULES))) == user_view(state, RULES)
+
+
+OLD_DOC = {  # a ":2" document: points days as ordinals, a history row from before days off
+    "userId": "u",
+    "totals": {},
+    "history": [["2026-03-06", "2026-03-06", 4, False]],
+    "points": {"xp": {"total": 7, "level": None, "awards": [], "days": [[739_000, 7, 7]]}},
+}
+
+
+class _OneDocument:
+    """A Redis that holds one user's document."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    async def hget(self, key: str, field: str) -> bytes:
+        return self.raw
+
+
+def test_a_document_of_the_older_layout_reads_as_views_being_rebuilt() -> None:
+    """Old documents do not decode; the first projector after the upgrade rebuilds them (their
+    epoch marker is `epoch:2`, the reader looks for `epoch:3`) and a gateway that meets one
+    meanwhile answers 503, as while rebuilding, not a 500."""
+    raw = json.dumps(OLD_DOC).encode()
+    with pytest.raises(msgspec.ValidationError):
+        decode_view(raw)
+    reader = ViewReader(_OneDocument(raw), Keys())  # type: ignore[arg-type]
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(reader.user("u"))
+    assert caught.value.status == 503
+    assert (Keys().epoch, Keys().board_epoch) == ("podium:epoch:3", "podium:board-epoch:2")
 
 
 # --- the board zsets' members order exactly (issue 18: doubles above 2^53) -------------------

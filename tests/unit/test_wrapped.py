@@ -24,6 +24,7 @@ from processors.core.wrapped import (
     percentile,
     year_changes,
 )
+from schemas.views import StreakPeriod, UserView
 from tests.rules import writing_rules
 from tests.sent import sent
 
@@ -131,21 +132,20 @@ def test_a_streak_begun_before_the_kept_history_has_no_known_start() -> None:
 
 def test_a_paused_weekend_belongs_to_the_run_it_paused() -> None:
     """Friday 3 January 2025 starts it, the weekend pauses it at 1 (days off), Monday and
-    Tuesday extend it to 3; the view's rows carry usedPause (a fifth column) or, written
-    before days off, none."""
+    Tuesday extend it to 3; the view's rows carry usedPause."""
     history = _daily("2025-01-03", [1, 1, 1, 2, 3, 0])
     got = longest_streak(history, 2025, StreakNow(0, None, "daily", 0))
     assert got == StreakRun(3, o("2025-01-03"), o("2025-01-07"), o("2025-01-03"))
-    view = {
-        "streak": None,
-        "history": [
-            ["2025-01-03", "2025-01-03", 1, False],
-            ["2025-01-04", "2025-01-04", 1, False, True],
-            ["2025-01-05", "2025-01-05", 1, False, True],
-            ["2025-01-06", "2025-01-06", 2, False, False],
-            ["2025-01-07", "2025-01-07", 3, False, False],
-        ],
-    }
+    view = UserView(
+        user_id="u",
+        history=(
+            StreakPeriod(date(2025, 1, 3), date(2025, 1, 3), 1, False, False),
+            StreakPeriod(date(2025, 1, 4), date(2025, 1, 4), 1, False, True),
+            StreakPeriod(date(2025, 1, 5), date(2025, 1, 5), 1, False, True),
+            StreakPeriod(date(2025, 1, 6), date(2025, 1, 6), 2, False, False),
+            StreakPeriod(date(2025, 1, 7), date(2025, 1, 7), 3, False, False),
+        ),
+    )
     assert sent(streak_of(view, writing_rules(), 2025)) == {
         "length": 3,
         "frequency": "daily",

@@ -120,7 +120,7 @@ def totals(pod: Podium, redis_url: str, tag: str, count: int) -> dict[int, int]:
             pipe.hget(keys.user(f"{tag}-{i}"), "doc")
         docs = pipe.execute()
     return {
-        i: 0 if raw is None else int(decode_view(raw)["totals"].get(METRIC, "0"))
+        i: 0 if raw is None else int(decode_view(raw).totals.get(METRIC, 0))
         for i, raw in enumerate(docs)
     }
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer
@@ -243,8 +244,9 @@ async def test_redelivery_and_old_records_change_nothing(
         live = Keys(podium.env["PODIUM_VIEWS_PREFIX"])  # the worker's states give the same
 
         def doc(raw: Any) -> dict[str, Any]:
-            view = {k: v for k, v in decode_view(raw).items() if k != "recent"}  # event ids
-            for standing in view.get("points", {}).values():  # an award names its event
+            view: dict[str, Any] = msgspec.to_builtins(decode_view(raw))
+            del view["recent"]  # event ids
+            for standing in view["points"].values():  # an award names its event
                 standing["awards"] = [[a[0], *a[2:]] for a in standing["awards"]]
             return view
 
