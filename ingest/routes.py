@@ -1,6 +1,7 @@
 """The Trophy-compatible endpoints under /v1. Writes become commands on `podium.events`
-(through `Publisher`); the single-event and complete/identify writes wait for their
-`Progress` (through `ProgressWaiter`); reads come from the Redis views (`ViewReader`).
+(through the `EventLog` port); the single-event and complete/identify writes wait for their
+`Progress` (the `AnswerFeed`) and rank changes (the `RankFeed`); reads come from the `Views`.
+The ports are in `ingest.ports`; `ingest.app` plugs in the Kafka and Redis adapters.
 
 Shapes and validation live in `ingest.http.api`; this module only moves data.
 """
@@ -22,18 +23,10 @@ from ingest.http import answers, api, api_leaderboards, api_points
 from ingest.http.answers import Accepted, AchievementCompletion, Error, StreakLength
 from ingest.http.answers_leaderboards import EventLeaderboard
 from ingest.http.api import ApiError
-from ingest.kafka import (
-    NotApplied,
-    ProgressWaiter,
-    Publisher,
-    RankWaiter,
-    TooLarge,
-    Unavailable,
-    Unconfirmed,
-)
+from ingest.kafka import NotApplied, TooLarge, Unavailable, Unconfirmed
+from ingest.ports import AnswerFeed, EventLog, RankFeed, Views
 from ingest.stamp import new_event_id, now_ms
 from ingest.tenancy import with_tenant
-from ingest.views import ViewReader
 from processors.core.leaderboards import run_bounds
 from processors.core.metrics import event_fingerprint
 from processors.core.summaries import KeptDay, summarize
@@ -93,10 +86,10 @@ class Folded(NamedTuple):
 @dataclass
 class Gateway:
     rules: Rules
-    publisher: Publisher
-    waiter: ProgressWaiter
-    views: ViewReader
-    ranks: RankWaiter | None = None  # None: the rules have no leaderboards
+    publisher: EventLog
+    waiter: AnswerFeed
+    views: Views
+    ranks: RankFeed | None = None  # None: the rules have no leaderboards
     wait_s: float = 2.0
     rank_wait_s: float = 1.0  # of `wait_s`, the most spent waiting for ranks
     max_body: int = 1_048_576

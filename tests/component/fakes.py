@@ -28,8 +28,9 @@ from starlette.testclient import TestClient
 from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
 from ingest.kafka import NotApplied, ProgressWaiter, Publisher, RankWaiter, Unavailable
+from ingest.ports import Entry
 from ingest.routes import Gateway
-from ingest.views import Entry, ViewReader, boards_rebuilding, rebuilding
+from ingest.views import ViewReader, boards_rebuilding, rebuilding
 from schemas.commands import Command
 from schemas.leaderboards import RankChanged
 from schemas.records import EventRefused, Progress
