@@ -34,9 +34,12 @@ from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
 from ingest.openapi import openapi_document
 from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
+from ingest.routes_achievements import AchievementRoutes
+from ingest.routes_events import EventRoutes
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
 from ingest.routes_streaks import StreakRoutes
+from ingest.routes_users import UserRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
@@ -202,21 +205,21 @@ def routes(gw: Gateway) -> list[Route]:
             handler = with_user_id(handler)
         return Route("/v1" + path, guarded(handler), methods=list(methods))
 
+    events, users, streaks = EventRoutes(gw), UserRoutes(gw), StreakRoutes(gw)
     pts, boards = PointsRoutes(gw), LeaderboardRoutes(gw)
-
     return [
-        r("/metrics/events", gw.track_batch, "POST"),
-        r("/metrics/{key}/event", gw.track, "POST"),
-        r("/achievements/{key}/complete", gw.complete, "POST"),
-        r("/achievements", gw.achievements, "GET"),
-        r("/streaks", gw.streaks, "GET"),
-        r("/streaks/rankings", StreakRoutes(gw).rankings, "GET"),
-        r("/users", gw.identify, "POST"),
-        r("/users/{id}", gw.user, "GET", "PUT", "PATCH"),
-        r("/users/{id}/metrics", gw.user_metrics, "GET"),
-        r("/users/{id}/metrics/{key}", gw.user_metric, "GET"),
-        r("/users/{id}/achievements", gw.user_achievements, "GET"),
-        r("/users/{id}/streak", gw.user_streak, "GET"),
+        r("/metrics/events", events.track_batch, "POST"),
+        r("/metrics/{key}/event", events.track, "POST"),
+        r("/achievements/{key}/complete", events.complete, "POST"),
+        r("/achievements", AchievementRoutes(gw).achievements, "GET"),
+        r("/streaks", streaks.lengths, "GET"),
+        r("/streaks/rankings", streaks.rankings, "GET"),
+        r("/users", users.identify, "POST"),
+        r("/users/{id}", users.user, "GET", "PUT", "PATCH"),
+        r("/users/{id}/metrics", users.metrics, "GET"),
+        r("/users/{id}/metrics/{key}", users.metric_of, "GET"),
+        r("/users/{id}/achievements", users.achievements, "GET"),
+        r("/users/{id}/streak", users.streak, "GET"),
         r("/users/{id}/points/{key}", pts.user_points, "GET"),
         r("/users/{id}/points/{key}/event-summary", pts.user_summary, "GET"),
         r("/users/{id}/points/{key}/boosts", pts.user_boosts, "GET"),
@@ -228,8 +231,8 @@ def routes(gw: Gateway) -> list[Route]:
         r("/leaderboards", boards.all, "GET"),
         r("/leaderboards/{key}", boards.get, "GET"),
         r("/users/{id}/leaderboards/{key}", boards.user_board, "GET"),
-        r("/users/{id}/preferences", gw.preferences, "GET", "PATCH"),
-        r("/users/{id}/metrics/{key}/event-summary", gw.user_metric_summary, "GET"),
+        r("/users/{id}/preferences", users.preferences, "GET", "PATCH"),
+        r("/users/{id}/metrics/{key}/event-summary", users.metric_summary, "GET"),
         r("/users/{id}/wrapped", WrappedRoutes(gw).wrapped, "GET"),
     ]
 
@@ -253,7 +256,9 @@ def admin_routes(gw: Gateway) -> list[Route]:
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return [
-        Route(ADMIN_BASE + "/metrics/events", guarded(gw.track_batch), methods=["POST"]),
+        Route(
+            ADMIN_BASE + "/metrics/events", guarded(EventRoutes(gw).track_batch), methods=["POST"]
+        ),
         Route(ADMIN_BASE, unserved, methods=methods),
         Route(ADMIN_BASE + "/{rest:path}", unserved, methods=methods),
     ]

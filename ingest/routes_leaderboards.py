@@ -22,9 +22,9 @@ from starlette.requests import Request
 from ingest.http import api_leaderboards as lb
 from ingest.http.answers_leaderboards import LeaderboardRanking, LeaderboardWithRankings
 from ingest.http.api import ApiError
+from ingest.ports import Entry
 from ingest.routes import JSON, Gateway
 from ingest.tenancy import ranking as tenant_ranking
-from ingest.views import Entry
 from processors.core.leaderboards import group_of, run_id, status
 from processors.core.periods import local_ordinal
 from schemas.rules import Leaderboard

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ingest.http.api import ApiError
+from ingest.ports import Entry
 from ingest.tenancy import TENANT
 from schemas.views import (
     HistoryDay,
@@ -43,9 +44,6 @@ def boards_rebuilding() -> ApiError:
         "yet, retry shortly",
         {"Retry-After": "1"},
     )
-
-
-Entry = tuple[str, float]  # a ranking's participant: user id, value
 
 
 def _user_of(member: bytes | str) -> str:

@@ -1,7 +1,7 @@
-"""Hand-written fakes of the gateway's three collaborators, and a gateway built on them.
+"""Hand-written fakes of the gateway's ports, and a gateway built on them.
 
-They subclass the real classes only so the types match `Gateway`'s fields; none of them
-calls the real constructor, so nothing here opens a socket.
+Each implements its port of `ingest.ports` (mypy checks it: `_conforms` below) and holds
+only plain data, so nothing here opens a socket.
 
 - `FakePublisher` records every command it is asked to publish; told to `fail` it answers
   like an unreachable broker, told to `time_out` like a broker that never acknowledges.
@@ -27,9 +27,10 @@ from starlette.testclient import TestClient
 
 from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
-from ingest.kafka import NotApplied, ProgressWaiter, Publisher, RankWaiter, Unavailable
+from ingest.kafka import NotApplied, Unavailable
+from ingest.ports import AnswerFeed, Entry, EventLog, RankFeed, Views
 from ingest.routes import Gateway
-from ingest.views import Entry, ViewReader, boards_rebuilding, rebuilding
+from ingest.views import boards_rebuilding, rebuilding
 from schemas.commands import Command
 from schemas.leaderboards import RankChanged
 from schemas.records import EventRefused, Progress
@@ -42,8 +43,8 @@ NOW_MS = 1_764_547_200_000  # 2025-12-01T00:00:00.000Z: the fixed clock of every
 EARLIER_MS = NOW_MS - 86_400_000 - 1  # 2025-11-29T23:59:59.999Z
 
 
-class FakePublisher(Publisher):
-    def __init__(self) -> None:  # no super().__init__: no producer, no broker
+class FakePublisher:
+    def __init__(self) -> None:
         self.ready = True
         self.published: list[Command] = []
         self.calls = 0
@@ -66,8 +67,8 @@ class FakePublisher(Publisher):
         self.published.extend(commands)
 
 
-class FakeWaiter(ProgressWaiter):
-    def __init__(self) -> None:  # no super().__init__: no consumer
+class FakeWaiter:
+    def __init__(self) -> None:
         self.ready = True
         self.handed: dict[str, Progress | EventRefused] = {}
         self.expected: list[str] = []
@@ -92,11 +93,10 @@ class FakeWaiter(ProgressWaiter):
         self.forgotten.append(event_id)
 
 
-class FakeRanks(RankWaiter):
+class FakeRanks:
     """The rank changes a test hands over, answered to the requests that wait for them."""
 
-    def __init__(self) -> None:  # no super().__init__: no consumer
-        self.ready = True
+    def __init__(self) -> None:
         self.handed: dict[str, RankChanged] = {}
         self.expected: list[str] = []
         self.forgotten: list[str] = []
@@ -118,8 +118,8 @@ class FakeRanks(RankWaiter):
         return {i: self.handed[i] for i in ids if i in self.handed}
 
 
-class FakeViews(ViewReader):
-    def __init__(self) -> None:  # no super().__init__: no Redis
+class FakeViews:
+    def __init__(self) -> None:
         self.docs: dict[str, UserView] = {}
         self.completed: dict[str, set[str]] = {}
         self.known_users: set[str] = set()
@@ -249,6 +249,13 @@ class FakeViews(ViewReader):
 
     async def ping(self) -> bool:
         return self.up
+
+
+def _conforms(
+    log: FakePublisher, answers: FakeWaiter, ranks: FakeRanks, views: FakeViews
+) -> tuple[EventLog, AnswerFeed, RankFeed, Views]:
+    """Never called: mypy checks here that each fake implements its port."""
+    return log, answers, ranks, views
 
 
 def view(user: str, **fields: object) -> UserView:
