@@ -38,8 +38,8 @@ from schemas.wire import (
     Upcasters,
     Words,
     camel_namer,
+    convert_slowly,
     decoder,
-    explain,
     kind_of,
     not_json,
 )
@@ -199,14 +199,8 @@ def _decode_slowly(raw: bytes, exc: msgspec.ValidationError | None) -> Command:
         raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
     if "schema_version" not in obj:
         raise InvalidRecord("schema_version: missing")
-    lifted = UPCASTERS.lift(obj)
-    if lifted is not obj or exc is None:
-        try:
-            cmd: Command = msgspec.convert(lifted, Command)
-        except msgspec.ValidationError as again:
-            raise InvalidRecord(explain(again, msgspec.json.encode(lifted), WORDS)) from None
-        return cmd
-    raise InvalidRecord(explain(exc, raw, WORDS))
+    cmd: Command = convert_slowly(UPCASTERS.lift(obj), obj, exc, raw, Command, WORDS)
+    return cmd
 
 
 # --- the checks types cannot express --------------------------------------------------------

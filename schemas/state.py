@@ -21,7 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas.leaderboards import BoardScore
-from schemas.wire import InvalidRecord, Upcasters, decoder, explain, kind_of, not_json
+from schemas.wire import InvalidRecord, Upcasters, convert_slowly, decoder, kind_of, not_json
 
 STATE_VERSION: Final = 2
 
@@ -192,11 +192,8 @@ def _decode_slowly(
         lifted = upcasters.lift(obj)
     except InvalidRecord as err:
         raise InvalidRecord(f"state {err.reason}") from None
-    if lifted is not obj or exc is None:
-        try:
-            state: UserState = msgspec.convert(lifted, UserState)
-        except msgspec.ValidationError as again:
-            reason = explain(again, msgspec.json.encode(lifted), {})
-            raise InvalidRecord(f"not a UserState: {reason}") from None
-        return state
-    raise InvalidRecord(f"not a UserState: {explain(exc, raw, {})}")
+    try:
+        state: UserState = convert_slowly(lifted, obj, exc, raw, UserState, {})
+    except InvalidRecord as err:
+        raise InvalidRecord(f"not a UserState: {err.reason}") from None
+    return state

@@ -247,6 +247,27 @@ def explain(exc: msgspec.ValidationError, raw: bytes, words: Words) -> str:
     return words_for(problem_of(exc, doc), words)
 
 
+def convert_slowly(
+    lifted: Any,
+    decoded: Any,
+    exc: msgspec.ValidationError | None,
+    raw: bytes,
+    target: Any,
+    words: Words,
+) -> Any:
+    """The codecs' slow path, after the fast decode of `raw` failed (`exc`) or needs an
+    upcast (`exc` None): `decoded` is `raw` as plain JSON, `lifted` that after the upcasters.
+    When the upcasters changed it (or there was no complaint yet), `lifted` is converted to
+    `target`; otherwise, or when that fails too, msgspec's complaint is raised as an
+    `InvalidRecord` in Podium's words."""
+    if lifted is not decoded or exc is None:
+        try:
+            return msgspec.convert(lifted, target)
+        except msgspec.ValidationError as again:
+            raise InvalidRecord(explain(again, msgspec.json.encode(lifted), words)) from None
+    raise InvalidRecord(explain(exc, raw, words))
+
+
 def not_json(exc: msgspec.DecodeError) -> str:
     """Podium's reason for bytes that are not JSON at all."""
     return f"not JSON: {str(exc).removeprefix('JSON is malformed: ')}"
@@ -315,15 +336,10 @@ class TaggedCodec(Generic[R]):
         obj = msgspec.json.decode(raw)
         if type(obj) is not dict:
             raise InvalidRecord(f"not a JSON object: got {kind_of(obj)}")
-        lifted = self.upcasters.lift(obj)
-        if lifted is not obj:
-            raw = msgspec.json.encode(lifted)
-            try:
-                rec: R = msgspec.convert(lifted, self._union)
-            except msgspec.ValidationError as again:
-                exc = again
-            else:
-                return rec
-        reason = explain(exc, raw, {})
-        name = self._names.get(obj.get("type"))
-        raise InvalidRecord(reason if name is None else f"{name}: {reason}")
+        lifted = self.upcasters.lift(obj)  # its refusal is raised as it is, unprefixed
+        try:
+            rec: R = convert_slowly(lifted, obj, exc, raw, self._union, {})
+        except InvalidRecord as err:
+            name = self._names.get(obj.get("type"))
+            raise InvalidRecord(err.reason if name is None else f"{name}: {err.reason}") from None
+        return rec
