@@ -28,6 +28,7 @@ from schemas.topics import Names
 from tests.bench.bench_gateway import EVENT_PATH, open_loop
 from tests.integration.gateway.conftest import RULES, WORKER, Podium, start_podium
 from tests.integration.runtime.kafka_io import read_topic, wait_caught_up
+from tests.sent import sent
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 RATE, SECONDS, USERS = 500, 12, 200
@@ -105,7 +106,7 @@ def unlike_committed(folded: list[dict[str, object]], committed: dict[str, Progr
     for answer in folded:
         record = committed[str(answer["eventId"])]
         points = api_points.event_points(record.points, rules, record.time_ms)
-        if answer != orjson.loads(orjson.dumps(api.event_response(record, rules, points))):
+        if answer != sent(api.event_response(record, rules, points)):
             unlike.append(record.event_id)
     return unlike
 
