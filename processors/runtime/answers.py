@@ -5,8 +5,8 @@ One connection per gateway address, opened on the first answer for it. `push` ne
 it hands the frames to the connection's transport (or, while connecting, to a small buffer)
 and returns, so the fold's loop never stalls on a gateway. An answer is best-effort: when a
 gateway cannot be reached (retried `retry_after_s` later), or more than `max_buffered` bytes
-wait for one, the answers for it are dropped and counted, and its requests answer 202 with
-status pending as when the worker is late. Nothing is pushed that will not be committed
+wait for one, the answers for it are dropped and counted, and its requests answer 201 with
+`pending: true` as when the worker is late. Nothing is pushed that will not be committed
 unless the commit fails, and then the next owner redoes the fold with the same result
 (docs/fast-path.md, "Answers leave at the fold").
 """
