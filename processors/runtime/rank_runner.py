@@ -14,6 +14,7 @@ one sort per ranking, so the rankings and the position come from the same commit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -79,15 +80,16 @@ class RankRunner(Runner):
         effects = rank_batch(rankings, records, tp.topic, tp.partition, self.partitions)
         names = self.names
         try:
-            await owned.transact(
-                {
-                    names.leaderboards: effects.ranks,
-                    names.ranking_state: list(effects.entries.items()),
-                },
-                effects.next_offset,
-                names.ranking_group,
-                [encode_out_record(d) for d in effects.dead],
-            )
+            async with asyncio.timeout(self.commit_limit_s):
+                await owned.transact(
+                    {
+                        names.leaderboards: effects.ranks,
+                        names.ranking_state: list(effects.entries.items()),
+                    },
+                    effects.next_offset,
+                    names.ranking_group,
+                    [encode_out_record(d) for d in effects.dead],
+                )
         except TRANSACTION_LOST as err:
             self.rankings.pop(tp.partition, None)  # it may have ranked what was not committed
             await self._lose(tp.partition, err)

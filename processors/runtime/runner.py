@@ -62,7 +62,9 @@ from schemas.topics import SCORES, Names
 
 # A transaction that cannot commit: a Kafka error, or aiokafka's IllegalOperation when a fence
 # (found by its sender in the background) already ended the transaction before a send.
-TRANSACTION_LOST = (KafkaError, IllegalOperation)
+# A transaction that did not commit: refused, fenced, or not answered within `commit_limit_s`
+# (an aiokafka transactional call can wait without end once the broker restarted under it).
+TRANSACTION_LOST = (KafkaError, IllegalOperation, TimeoutError)
 # A take that may succeed when tried again: the broker refused it, or did not answer in time.
 TAKE_RETRIABLE = (KafkaError, TimeoutError)
 
@@ -109,6 +111,9 @@ class Runner:
         self.pusher = pusher  # None: no answers pushed (the ranking stage)
         self.applied = 0
         self.position_timeout_s = 60.0  # aiokafka's own positioning of an assigned partition
+        # a commit still unanswered after twice the transaction timeout is lost (the broker
+        # aborts the transaction after one); the partition is retaken with a new producer
+        self.commit_limit_s = 2 * producer_config.transaction_timeout_ms / 1000
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -237,7 +242,8 @@ class Runner:
             self.pusher.push(effects.answers)  # before the commit: see the module's docstring
         if effects.next_offset > owned.position:
             try:
-                await owned.commit(effects, self.names.worker_group)
+                async with asyncio.timeout(self.commit_limit_s):
+                    await owned.commit(effects, self.names.worker_group)
             except TRANSACTION_LOST as err:
                 await self._lose(tp.partition, err)
                 return

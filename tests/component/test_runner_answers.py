@@ -113,3 +113,25 @@ async def test_a_stalled_commit_stops_the_answers(rules: Rules) -> None:
         owned.gate.set()
         stop.set()
         await task
+
+
+async def test_a_commit_that_never_returns_loses_the_partition_instead_of_wedging(
+    rules: Rules,
+) -> None:
+    """After a broker restart an aiokafka transactional call may never return: past
+    `commit_limit_s` the transaction counts as lost, the partition is paused and retaken later
+    (with a new producer) and the loop goes on."""
+    consumer = FakeConsumer([{tp(0): [rec(0, HEADED)]}])
+    runner, owned = runner_with(consumer, rules, pipelined=False)
+    runner.commit_limit_s = 0.05
+    runner.fence_backoff_s = 3600.0  # not retaken within the test
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await asyncio.sleep(0.3)  # the gate is never set: the commit never returns
+        assert list(runner.lost) == [0] and 0 not in runner.owned
+        assert owned.position == 0  # nothing counted as committed
+        assert not task.done()  # the loop goes on
+    finally:
+        stop.set()
+        await task
