@@ -95,6 +95,7 @@ class Stack:
                 PodiumProcess("ranker", run / "ranker", 0, ["ranker"]),
                 PodiumProcess("projector", run / "projector", 0, ["projector"]),
                 PodiumProcess("gateway", run / "gateway", settings.gateway_port, ["gateway"]),
+                PodiumProcess("webhooks", run / "webhooks", 0, ["webhooks"]),  # when configured
             ),
         )
 

@@ -1,0 +1,222 @@
+"""`podium webhooks`: the dispatcher. Per endpoint, a consumer in its own group
+(`Names.webhooks_group`, read_committed) reads the fact topics (`schemas.topics.WEBHOOK_FACTS`),
+turns each fact into Trophy's webhooks (`ingest.webhooks.payloads`), queues the endpoint's
+deliveries in its lanes (`ingest.webhooks.lanes`) and commits, about five times a second, only
+offsets whose deliveries all ended: delivered, or written to `podium.webhooks.dlq` after the
+last retry. A crash, a rebalance or a restart sends the open ones again, with the same
+delivery ids.
+
+One consumer per endpoint: a dead endpoint holds back only its own offsets. Its lanes hold
+at most `max_pending` deliveries: beyond that its partitions pause until they drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from redis.asyncio import Redis
+
+from ingest.webhooks.config import Endpoint, WebhooksConfig
+from ingest.webhooks.delivery import Sender, Users, client
+from ingest.webhooks.lanes import Delivery, Lanes, Ledger, Partition
+from ingest.webhooks.metrics import OLDEST_PENDING, Metrics
+from ingest.webhooks.payloads import Fact, fact_time, webhooks_of
+from processors.projector import consumer
+from schemas.commands import InvalidRecord
+from schemas.rules import Rules
+from schemas.topics import WEBHOOK_FACTS, WEBHOOKS_DLQ, Topic
+from schemas.views import Keys
+from schemas.webhooks import WebhookDeadLetter, delivery_id
+
+log = logging.getLogger("podium.webhooks")
+COMMIT_INTERVAL_S = 0.2
+RESUME_BELOW = 0.8  # of max_pending: paused partitions resume once the lanes drain to this
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class EndpointLoop:
+    """One endpoint's consumer, lanes and ledger."""
+
+    def __init__(
+        self,
+        config: WebhooksConfig,
+        endpoint: Endpoint,
+        rules: Rules,
+        users: Users,
+        producer: AIOKafkaProducer,
+    ) -> None:
+        self.config, self.endpoint, self.rules = config, endpoint, rules
+        self.users, self.producer = users, producer
+        self.topics: dict[str, Topic] = {config.names.of(t): t for t in WEBHOOK_FACTS}
+        self.ledger = Ledger()
+        self.committed: dict[Partition, int] = {}
+        self.paused = False
+        self.cons: AIOKafkaConsumer = consumer(
+            config.bootstrap, config.names.webhooks_group(endpoint.name)
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        http = client(self.config.retry)
+        sender = Sender(self.endpoint, self.config.retry, http)
+        self.lanes = Lanes(
+            sender.attempt,
+            self.dead_letter,
+            self.settle,
+            self.config.retry,
+            self.config.concurrency,
+            Metrics(),
+        )
+        self.cons.subscribe(list(self.topics), listener=_Revoked(self))
+        await self.cons.start()
+        try:
+            await self._loop(stop)
+        finally:
+            await self.lanes.close()
+            await self.cons.stop()
+            await http.aclose()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        committed_at = time.monotonic()
+        while not stop.is_set():
+            self._throttle()
+            batches = await self.cons.getmany(timeout_ms=100, max_records=500)
+            for tp, recs in batches.items():
+                await self.take((tp.topic, tp.partition), recs)
+            if time.monotonic() - committed_at >= COMMIT_INTERVAL_S:
+                await self.commit()
+                committed_at = time.monotonic()
+        await self.commit()
+
+    def _throttle(self) -> None:
+        """Pause every assigned partition at `max_pending`; resume below `RESUME_BELOW` of it."""
+        bound = self.config.max_pending
+        if not self.paused and self.lanes.pending >= bound:
+            self.cons.pause(*self.cons.assignment())
+            self.paused = True
+        elif self.paused and self.lanes.pending < bound * RESUME_BELOW:
+            self.cons.resume(*self.cons.assignment())
+            self.paused = False
+
+    async def take(self, part: Partition, recs: Sequence[object]) -> None:
+        """Queue the deliveries of one partition's records, in offset order."""
+        topic = self.topics[part[0]]
+        facts: list[tuple[int, Fact]] = []
+        for rec in recs:
+            offset, value = rec.offset, rec.value  # type: ignore[attr-defined]
+            try:
+                facts.append((offset, topic.value.decode(value or b"")))
+            except InvalidRecord as exc:
+                await self._undecodable(part, offset, value or b"", exc.reason)
+        users = await self.users.of([(f.user_id, fact_time(f)) for _, f in facts])
+        queued = time.monotonic()
+        for (offset, fact), user in zip(facts, users, strict=True):
+            hooks = [
+                h
+                for h in webhooks_of(fact, self.rules, user)
+                if self.endpoint.takes(h.type, h.backfilled)
+            ]
+            self.ledger.add(part, offset, len(hooks))
+            for hook in hooks:
+                did = delivery_id(self.endpoint.name, hook.fact_id, hook.type)
+                self.lanes.submit(Delivery(did, part, offset, hook, queued))
+
+    async def _undecodable(self, part: Partition, offset: int, value: bytes, reason: str) -> None:
+        log.warning("dead-lettering an undecodable fact at %s/%d: %s", part, offset, reason)
+        dead = WebhookDeadLetter.undecodable(
+            self.endpoint.name, reason, part[0], part[1], offset, value, now_ms()
+        )
+        await self._write(dead)
+        self.ledger.add(part, offset, 0)
+
+    async def dead_letter(self, delivery: Delivery, reason: str, attempts: int) -> None:
+        hook = delivery.hook
+        log.warning("webhook %s to %s dead-lettered: %s", delivery.id, self.endpoint.name, reason)
+        await self._write(
+            WebhookDeadLetter(
+                id=delivery.id,
+                endpoint=self.endpoint.name,
+                reason=reason,
+                topic=delivery.part[0],
+                partition=delivery.part[1],
+                offset=delivery.offset,
+                time_ms=now_ms(),
+                attempts=attempts,
+                webhook_type=hook.type,
+                user_id=hook.user_id,
+                fact_id=hook.fact_id,
+                body=hook.body.decode(),
+                backfilled=hook.backfilled,
+            )
+        )
+
+    async def _write(self, dead: WebhookDeadLetter) -> None:
+        topic = self.config.names.webhooks_dlq
+        key, value = WEBHOOKS_DLQ.key.encode(dead.id), WEBHOOKS_DLQ.value.encode(dead)
+        await self.producer.send_and_wait(topic, value, key=key)
+
+    def settle(self, delivery: Delivery) -> None:
+        self.ledger.settle(delivery.part, delivery.offset)
+
+    async def commit(self, parts: Sequence[Partition] | None = None) -> None:
+        """Commit what advanced since the last commit (of `parts`, or of every partition)."""
+        ready = self.ledger.committable()
+        offsets = {
+            TopicPartition(*part): offset
+            for part, offset in ready.items()
+            if (parts is None or part in parts) and self.committed.get(part) != offset
+        }
+        if offsets:
+            await self.cons.commit(offsets)
+            self.committed.update({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+
+
+class _Revoked(ConsumerRebalanceListener):
+    """On a rebalance, commit what ended of the partitions going, then forget them."""
+
+    def __init__(self, loop: EndpointLoop) -> None:
+        self.loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        parts = [(tp.topic, tp.partition) for tp in revoked]
+        await self.loop.commit(parts)
+        self.loop.ledger.drop(parts)
+        for part in parts:
+            self.loop.committed.pop(part, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self.loop.paused:
+            self.loop.cons.pause(*assigned)
+
+
+async def _gauge(loops: Sequence[EndpointLoop], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        now = time.monotonic()
+        ages = [lp.lanes.oldest_pending_s(now) for lp in loops if hasattr(lp, "lanes")]
+        OLDEST_PENDING.set(max(ages, default=0.0))
+        await asyncio.sleep(1.0)
+
+
+async def run_webhooks(
+    config: WebhooksConfig, rules: Rules, stop: asyncio.Event | None = None
+) -> None:
+    """Deliver to every configured endpoint until `stop` is set (or forever)."""
+    stop = stop or asyncio.Event()
+    redis = Redis.from_url(config.redis_url)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    users = Users(redis, Keys(config.views_prefix))
+    loops = [EndpointLoop(config, ep, rules, users, producer) for ep in config.endpoints]
+    try:
+        await asyncio.gather(_gauge(loops, stop), *(lp.run(stop) for lp in loops))
+    finally:
+        await producer.stop()
+        await redis.aclose()
