@@ -40,7 +40,9 @@ class Sender:
     async def attempt(self, delivery: Delivery) -> str | None:
         """None when the receiver answered 2xx; else why not."""
         body, ep = delivery.hook.body, self.endpoint
-        sent = headers(body, ep.secret, delivery.id, delivery.hook.type, int(self.clock()))
+        tenant, _ = split_user(delivery.hook.user_id)
+        at = int(self.clock())
+        sent = headers(body, ep.secret, delivery.id, delivery.hook.type, at, tenant)
         try:
             async with asyncio.timeout(self.retry.timeout_s):
                 answer = await self.client.post(ep.url, content=body, headers=sent)

@@ -208,6 +208,7 @@ async def run_webhooks(
 ) -> None:
     """Deliver to every configured endpoint until `stop` is set (or forever)."""
     stop = stop or asyncio.Event()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     redis = Redis.from_url(config.redis_url)
     producer = AIOKafkaProducer(
         bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True

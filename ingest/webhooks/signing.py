@@ -23,6 +23,7 @@ DELIVERY_ID = "X-Podium-Delivery-Id"
 TIMESTAMP = "X-Podium-Timestamp"
 PODIUM_SIGNATURE = "X-Podium-Signature"
 WEBHOOK_TYPE = "X-Podium-Webhook-Type"
+TENANT = "X-Podium-Tenant"
 
 
 def trophy_signature(body: bytes, secret: str) -> str:
@@ -38,10 +39,11 @@ def podium_signature(body: bytes, secret: str, delivery: str, at_s: int) -> str:
 
 
 def headers(
-    body: bytes, secret: str, delivery: str, webhook_type: str, at_s: int
+    body: bytes, secret: str, delivery: str, webhook_type: str, at_s: int, tenant: str | None = None
 ) -> dict[str, str]:
-    """Every header of one attempt."""
-    return {
+    """Every header of one attempt; `X-Podium-Tenant` for a tenant's user (`schemas.tenants`:
+    the payload's `user.id` is the id the tenant knows)."""
+    sent = {
         "Content-Type": "application/json",
         SIGNATURE: trophy_signature(body, secret),
         DELIVERY_ID: delivery,
@@ -49,3 +51,6 @@ def headers(
         PODIUM_SIGNATURE: podium_signature(body, secret, delivery, at_s),
         WEBHOOK_TYPE: webhook_type,
     }
+    if tenant:
+        sent[TENANT] = tenant
+    return sent

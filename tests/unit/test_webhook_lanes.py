@@ -29,6 +29,8 @@ def test_the_podium_signature_covers_the_id_and_the_time() -> None:
     assert podium_signature(BODY, "s3cret", "abc", 1_700_000_000) == expected
     sent = headers(BODY, "s3cret", "abc", "achievement.completed", 1_700_000_000)
     assert sent["X-Podium-Delivery-Id"] == "abc" and sent["X-Podium-Timestamp"] == "1700000000"
+    assert "X-Podium-Tenant" not in sent
+    assert headers(BODY, "s3cret", "abc", "t", 1, "acme")["X-Podium-Tenant"] == "acme"
 
 
 def test_a_delivery_id_is_stable_and_differs_by_endpoint_fact_and_type() -> None:
