@@ -18,8 +18,11 @@ import time
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from ingest.http.answers import User
 from ingest.webhooks.config import Endpoint, WebhooksConfig
 from ingest.webhooks.delivery import Sender, Users, client
 from ingest.webhooks.lanes import Delivery, Lanes, Ledger, Partition
@@ -34,6 +37,7 @@ from schemas.webhooks import WebhookDeadLetter, delivery_id
 
 log = logging.getLogger("podium.webhooks")
 COMMIT_INTERVAL_S = 0.2
+RETRY_S = 1.0  # Redis did not answer: look the users up again after this
 RESUME_BELOW = 0.8  # of max_pending: paused partitions resume once the lanes drain to this
 
 
@@ -114,7 +118,7 @@ class EndpointLoop:
                 facts.append((offset, topic.value.decode(value or b"")))
             except InvalidRecord as exc:
                 await self._undecodable(part, offset, value or b"", exc.reason)
-        users = await self.users.of([(f.user_id, fact_time(f)) for _, f in facts])
+        users = await self._users([(f.user_id, fact_time(f)) for _, f in facts])
         queued = time.monotonic()
         for (offset, fact), user in zip(facts, users, strict=True):
             hooks = [
@@ -126,6 +130,16 @@ class EndpointLoop:
             for hook in hooks:
                 did = delivery_id(self.endpoint.name, hook.fact_id, hook.type)
                 self.lanes.submit(Delivery(did, part, offset, hook, queued))
+
+    async def _users(self, facts: list[tuple[str, int]]) -> list[User]:
+        """The facts' users; while Redis does not answer, wait (the consumer stops reading:
+        nothing is lost, and no webhook goes out without its user's profile)."""
+        while True:
+            try:
+                return await self.users.of(facts)
+            except RedisError as exc:
+                log.warning("the views do not answer (%s): retrying in %.0f s", exc, RETRY_S)
+                await asyncio.sleep(RETRY_S)
 
     async def _undecodable(self, part: Partition, offset: int, value: bytes, reason: str) -> None:
         log.warning("dead-lettering an undecodable fact at %s/%d: %s", part, offset, reason)
@@ -172,9 +186,14 @@ class EndpointLoop:
             for part, offset in ready.items()
             if (parts is None or part in parts) and self.committed.get(part) != offset
         }
-        if offsets:
+        if not offsets:
+            return
+        try:
             await self.cons.commit(offsets)
-            self.committed.update({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+        except KafkaError as exc:  # a rebalance under way: the next commit covers these
+            log.warning("commit failed (%s): the next one retries", exc)
+            return
+        self.committed.update({(tp.topic, tp.partition): o for tp, o in offsets.items()})
 
 
 class _Revoked(ConsumerRebalanceListener):

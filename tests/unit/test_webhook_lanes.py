@@ -176,3 +176,93 @@ async def test_a_hanging_user_holds_up_nobody_else() -> None:
     receiver.released.set()
     await lanes.drained()
     assert ended[-2:] == ["slow-1", "slow-2"]
+
+
+def test_the_lanes_report_to_the_prometheus_series() -> None:
+    from prometheus_client import REGISTRY
+
+    from ingest.webhooks.metrics import Metrics
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = [
+        value("podium_webhook_deliveries_total", outcome="delivered"),
+        value("podium_webhook_deliveries_total", outcome="failed"),
+        value("podium_webhook_deliveries_total", outcome="dead_lettered"),
+        value("podium_webhook_retries_total"),
+    ]
+    metrics = Metrics()
+    metrics.delivered()
+    metrics.failed()
+    metrics.failed()
+    metrics.retried()
+    metrics.dead_lettered()
+    after = [
+        value("podium_webhook_deliveries_total", outcome="delivered"),
+        value("podium_webhook_deliveries_total", outcome="failed"),
+        value("podium_webhook_deliveries_total", outcome="dead_lettered"),
+        value("podium_webhook_retries_total"),
+    ]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 2, 1, 1]
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.paused: set[str] = set()
+
+    def assignment(self) -> set[str]:
+        return {"p0", "p1"}
+
+    def pause(self, *parts: str) -> None:
+        self.paused |= set(parts)
+
+    def resume(self, *parts: str) -> None:
+        self.paused -= set(parts)
+
+
+def test_an_endpoint_pauses_at_its_bound_and_resumes_once_drained() -> None:
+    from types import SimpleNamespace
+
+    from ingest.webhooks.dispatcher import EndpointLoop
+
+    loop = EndpointLoop.__new__(EndpointLoop)
+    loop.config = SimpleNamespace(max_pending=10)  # type: ignore[assignment]
+    loop.cons = FakeConsumer()
+    loop.paused = False
+    loop.lanes = SimpleNamespace(pending=9)  # type: ignore[assignment]
+    loop._throttle()
+    assert loop.cons.paused == set()
+    loop.lanes.pending = 10
+    loop._throttle()
+    assert loop.cons.paused == {"p0", "p1"}
+    loop.lanes.pending = 8  # 80 % of the bound: still paused
+    loop._throttle()
+    assert loop.cons.paused == {"p0", "p1"}
+    loop.lanes.pending = 7
+    loop._throttle()
+    assert loop.cons.paused == set()
+
+
+async def test_users_are_looked_up_again_while_redis_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from ingest.webhooks import dispatcher
+    from ingest.webhooks.payloads import bare_user
+
+    calls: list[int] = []
+
+    class FlakyUsers:
+        async def of(self, facts: list[tuple[str, int]]) -> list[object]:
+            calls.append(len(facts))
+            if len(calls) < 3:
+                raise RedisDown("refused")
+            return [bare_user(uid, at) for uid, at in facts]
+
+    monkeypatch.setattr(dispatcher, "RETRY_S", 0.001)
+    loop = dispatcher.EndpointLoop.__new__(dispatcher.EndpointLoop)
+    loop.users = FlakyUsers()  # type: ignore[assignment]
+    (user,) = await loop._users([("ann", 0)])
+    assert user.id == "ann" and calls == [1, 1, 1]

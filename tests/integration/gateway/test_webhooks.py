@@ -198,6 +198,31 @@ def test_kill_9_in_the_middle_of_deliveries_loses_none(stack: Stack) -> None:
         slow.stop()
 
 
+def test_an_undecodable_fact_is_dead_lettered_and_the_partition_goes_on(stack: Stack) -> None:
+    names = Names(stack.pod.prefix)
+    asyncio.run(_produce(stack.pod, names.achievements, b"not json"))
+    stack.pod.trophy().achievements.complete(key="published", user={"id": "cyd"})
+
+    def dead_and_then_delivered() -> None:
+        dead = [d for d in _dead_letters(stack.pod, names, "ok") if d.body is None]
+        assert len(dead) == 1 and dead[0].reason.startswith("not JSON"), dead
+        assert dead[0].topic == names.achievements and dead[0].original
+        assert got(stack.ok)[("achievement.completed", "cyd", "published")] == 1
+
+    eventually(dead_and_then_delivered, within=60)
+
+
+async def _produce(pod: Podium, topic: str, value: bytes) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=pod.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"cyd")  # cyd's partition, before cyd's
+    finally:
+        await producer.stop()
+
+
 def _equal(a: object, b: object) -> None:
     assert a == b
 
