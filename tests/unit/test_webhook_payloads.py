@@ -1,15 +1,19 @@
 """Podium's facts as Trophy's webhooks: each body validates against the webhook's schema in
 Trophy's OpenAPI document (tests/trophy/application.json, section `webhooks`), and carries the
-figures written here by hand from the fact and the rules (tests/rules/node.toml)."""
+figures written here by hand from the fact and the rules (tests/rules/node.toml); Trophy's
+Python SDK parses each with its own webhook model."""
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
 import pytest
+import trophy
+from trophy.core.pydantic_utilities import parse_obj_as
 
 from deploy.settings import REPO_DIR
 from ingest.webhooks.payloads import SENT_TYPES, Fact, Outgoing, bare_user, webhooks_of
@@ -31,12 +35,20 @@ def schema_of(webhook_type: str) -> dict[str, Any]:
     return {**schema, "components": DOCUMENT["components"]}
 
 
+def sdk_model(webhook_type: str) -> Any:
+    """The payload's model in Trophy's Python SDK: `streak.freeze_consumed` ->
+    `WebhooksStreakFreezeConsumedPayload`."""
+    words = re.split(r"[._]", webhook_type)
+    return getattr(trophy, "Webhooks" + "".join(w.capitalize() for w in words) + "Payload")
+
+
 def sent(fact: Fact) -> list[dict[str, Any]]:
     hooks = webhooks_of(fact, RULES, USER)
     for hook in hooks:
         body = json.loads(hook.body)
         assert body["type"] == hook.type
         jsonschema.validate(body, schema_of(hook.type), cls=jsonschema.Draft202012Validator)
+        parse_obj_as(sdk_model(hook.type), body)  # and Trophy's Python SDK reads it
     return [json.loads(h.body) for h in hooks]
 
 
