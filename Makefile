@@ -19,12 +19,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system node ## virtualenv with Podium and its dev tools; redis-server if missing; Trophy's Node SDK
 
-system: ## Debian's redis-server when it is missing (Java and Maven must be there already)
+system: ## Debian's redis-server and prometheus (for promtool) when missing (Java and Maven must be there)
 	@command -v redis-server >/dev/null || { \
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing redis-server with apt-get"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; \
 	  else echo "redis-server is missing: install it with your package manager (e.g. brew install redis)"; exit 1; fi; }
+	@command -v promtool >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing prometheus (promtool checks deploy/prometheus/alerts.yaml) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; \
+	  else echo "promtool is missing: install Prometheus with your package manager (e.g. brew install prometheus)"; exit 1; fi; }
 	@command -v java >/dev/null || { echo "java is missing: install a Java 17+ runtime (apt-get install -y openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "mvn is missing: install Maven (apt-get install -y maven)"; exit 1; }
 
