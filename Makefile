@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system node lint test test-unit up down status run bench clean
+.PHONY: help install system node lint test test-unit up down status run bench k8s clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ bench: $(STAMP) system ## benchmarks: figures and ratios measured side by side
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey) >/dev/null; \
 	  else echo "wrk or hey is missing: the gateway benchmark skips their runs"; fi; }
 	$(BIN)/python -m tests.bench
+
+OVERLAY ?= production
+k8s: $(STAMP) ## print the Kubernetes manifests of deploy/k8s/overlays/$(OVERLAY) (production; small)
+	@$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/$(OVERLAY)
 
 clean: down ## remove the virtualenv and the run folder (jar cache, data, logs)
 	rm -rf $(VENV) .podium
