@@ -36,6 +36,7 @@ SUPPORTED = {
     "replicas",
     "patches",
 }
+GENERATOR_FIELDS = {"name", "behavior", "files", "literals", "options", "type"}
 SCALABLE = {"Deployment", "ReplicaSet", "ReplicationController", "StatefulSet"}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 Doc = dict[str, Any]
@@ -101,6 +102,9 @@ def _generated(docs: list[Doc], made: Doc, behavior: str) -> list[Doc]:
 
 
 def _entries(directory: Path, gen: Doc) -> dict[str, str]:
+    unknown = set(gen) - GENERATOR_FIELDS
+    if unknown:
+        raise KustomizeError(f"generator {gen['name']}: fields not supported here: {unknown}")
     if not gen.get("options", {}).get("disableNameSuffixHash"):
         raise KustomizeError(f"{gen['name']}: set options.disableNameSuffixHash (no hashing)")
     entries: dict[str, str] = {}

@@ -90,6 +90,13 @@ def test_a_field_it_does_not_read_is_refused(tmp_path: Path) -> None:
         render(write(tmp_path, {"commonLabels": {"a": "b"}}))
 
 
+def test_a_generator_field_it_does_not_read_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "keys.env").write_text("PODIUM_API_KEY_HASHES=ab")
+    gen = {"name": "k", "envs": ["keys.env"], "options": {"disableNameSuffixHash": True}}
+    with pytest.raises(KustomizeError, match="envs"):
+        render(write(tmp_path, {"secretGenerator": [gen]}))
+
+
 def test_a_generated_file_outside_the_kustomization_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("x")
     gen = {"name": "c", "files": ["../secret.txt"], "options": {"disableNameSuffixHash": True}}
