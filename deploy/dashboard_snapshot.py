@@ -42,6 +42,8 @@ MAIN_PANELS = (
 )
 """The panels issue 21 names, in the dashboard's order."""
 Points = list[tuple[float, float]]
+UNITS = {"reqps": "per second", "s": "seconds", "percentunit": "share", "short": ""}
+"""Grafana's unit ids as axis labels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,7 @@ def draw(panels: Sequence[Panel], drawn: dict[str, list[tuple[str, Points]]], ou
     for ax, panel in zip(axes.flat, panels, strict=False):
         ax.set_title(panel.title, fontsize=9)
         ax.set_xlabel("seconds", fontsize=7)
-        ax.set_ylabel(panel.unit, fontsize=7)
+        ax.set_ylabel(UNITS.get(panel.unit, panel.unit), fontsize=7)
         ax.tick_params(labelsize=7)
         for name, points in drawn.get(panel.title, []):
             ax.plot([t for t, _ in points], [v for _, v in points], label=name, linewidth=1)

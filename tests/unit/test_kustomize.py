@@ -134,3 +134,29 @@ def test_a_replacing_generator_replaces_the_base_s_secret(tmp_path: Path) -> Non
             "data": {"PODIUM_API_KEY_HASHES": "YWIsY2Q="},  # base64 of "ab,cd"
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "image"),
+    [
+        ({"name": "podium", "newTag": "2.0.0"}, "podium:2.0.0"),
+        ({"name": "podium", "newName": "reg/podium"}, "reg/podium:0.1.0"),
+        ({"name": "podium", "newName": "reg/p", "newTag": "2"}, "reg/p:2"),
+        ({"name": "podium", "digest": "sha256:ab"}, "podium@sha256:ab"),
+        ({"name": "other", "newTag": "2"}, "podium:0.1.0"),
+    ],
+)
+def test_an_images_entry_renames_retags_or_pins(
+    tmp_path: Path, entry: dict[str, str], image: str
+) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "podium:0.1.0"}]}}},
+    }
+    directory = write(
+        tmp_path, {"resources": ["j.yaml"], "images": [entry]}, **{"j.yaml": yaml.safe_dump(job)}
+    )
+    [rendered] = render(directory)
+    assert rendered["spec"]["template"]["spec"]["containers"][0]["image"] == image
