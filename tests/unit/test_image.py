@@ -96,6 +96,11 @@ def test_the_image_runs_as_a_non_root_user() -> None:
     assert user.split(":")[0] not in {"root", "0"}
 
 
+def test_the_entrypoint_is_podium_so_that_the_arguments_name_the_process() -> None:
+    # deploy/k8s gives only `args` and deploy/compose.yaml a `command` of podium's arguments
+    assert final()["ENTRYPOINT"] == ['["podium"]']
+
+
 def test_the_healthcheck_runs_the_liveness_probe() -> None:
     [check] = final()["HEALTHCHECK"]
     assert '"-m", "deploy.healthcheck"' in check.split("CMD", 1)[1]

@@ -226,6 +226,7 @@ def test_the_containers_run_the_processes_of_make_run_and_the_tick(overlay: str)
     assert commands == local | {("tick",)}
     for pod in pods(overlay).values():
         for container in pod["containers"]:
+            assert "command" not in container  # the image's entrypoint, `podium`, takes the args
             build_parser().parse_args(container["args"])  # a real subcommand and its options
 
 
