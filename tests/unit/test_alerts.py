@@ -1,6 +1,7 @@
 """deploy/prometheus/alerts.yaml: `promtool check rules` accepts it, `promtool test rules`
 fires every alert on the synthetic series of alerts.test.yaml (and keeps it quiet where it
-should be), and the rules name only the series of issue 21 (tests/unit/series.py).
+should be), and the rules name only the series of issue 21 (tests/unit/series.py); the
+scrape config for a Prometheus beside `make run` or compose passes `promtool check config`.
 
 promtool comes with Debian's `prometheus` package (`make install` and `.ci/run` install it);
 without it these tests skip, except under CI, where they fail."""
@@ -48,6 +49,20 @@ def test_promtool_checks_the_rules() -> None:
     done = promtool("check", "rules", ALERTS.name)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(rules())} rules found" in done.stdout
+
+
+def test_promtool_checks_the_scrape_config_and_its_rules() -> None:
+    done = promtool("check", "config", "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 1 rule files found" in done.stdout
+
+
+def test_the_scrape_config_reaches_every_process_s_metrics_port() -> None:
+    config = yaml.safe_load((RULES_DIR / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert targets == ["127.0.0.1:9100", "127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103"]
+    assert all("labels" not in group for group in job["static_configs"])  # see the file
 
 
 def test_promtool_fires_each_alert_on_synthetic_series() -> None:
