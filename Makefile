@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help install system node lint test test-unit up down status run bench k8s clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,7 +76,7 @@ bench: $(STAMP) system ## benchmarks: figures and ratios measured side by side
 	$(BIN)/python -m tests.bench
 
 OVERLAY ?= production
-k8s: $(STAMP) ## print the Kubernetes manifests of deploy/k8s/overlays/$(OVERLAY) (production; small)
+k8s: $(STAMP) ## print the Kubernetes manifests (OVERLAY=production, the default, or small)
 	@$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/$(OVERLAY)
 
 clean: down ## remove the virtualenv and the run folder (jar cache, data, logs)
