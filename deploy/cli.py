@@ -164,9 +164,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         "PODIUM_GATEWAY_PORT": str(settings.gateway_port),
     }
     stack = Stack.local(settings)
-    for proc in stack.apps:
-        if proc.name == "webhooks" and not webhooks_configured(settings):
-            continue
+    hooks = stack.optional if webhooks_configured(settings) else ()
+    for proc in (*stack.apps, *hooks):
         proc.start(env)
         print(f"{proc.name:9} running (pid {proc.pid()}, log: {proc.log_file})")
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"

@@ -16,9 +16,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -28,7 +28,7 @@ from ingest.webhooks.delivery import Sender, Users, client
 from ingest.webhooks.lanes import Delivery, Lanes, Ledger, Partition
 from ingest.webhooks.metrics import OLDEST_PENDING, Metrics
 from ingest.webhooks.payloads import Fact, fact_time, webhooks_of
-from processors.projector import consumer
+from processors.runtime.kafka import AsyncProducer, consumer, producer_config, record_of
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.topics import WEBHOOK_FACTS, WEBHOOKS_DLQ, Topic
@@ -37,6 +37,7 @@ from schemas.webhooks import WebhookDeadLetter, delivery_id
 
 log = logging.getLogger("podium.webhooks")
 COMMIT_INTERVAL_S = 0.2
+POLL_S = 0.05  # nothing fetched: look again after this
 RETRY_S = 1.0  # Redis did not answer: look the users up again after this
 RESUME_BELOW = 0.8  # of max_pending: paused partitions resume once the lanes drain to this
 
@@ -54,7 +55,7 @@ class EndpointLoop:
         endpoint: Endpoint,
         rules: Rules,
         users: Users,
-        producer: AIOKafkaProducer,
+        producer: AsyncProducer,
     ) -> None:
         self.config, self.endpoint, self.rules = config, endpoint, rules
         self.users, self.producer = users, producer
@@ -62,9 +63,7 @@ class EndpointLoop:
         self.ledger = Ledger()
         self.committed: dict[Partition, int] = {}
         self.paused = False
-        self.cons: AIOKafkaConsumer = consumer(
-            config.bootstrap, config.names.webhooks_group(endpoint.name)
-        )
+        self.cons: Consumer = consumer(config.bootstrap, config.names.webhooks_group(endpoint.name))
 
     async def run(self, stop: asyncio.Event) -> None:
         http = client(self.config.retry)
@@ -77,22 +76,25 @@ class EndpointLoop:
             self.config.concurrency,
             Metrics(),
         )
-        self.cons.subscribe(list(self.topics), listener=_Revoked(self))
-        await self.cons.start()
+        self.cons.subscribe(list(self.topics), on_assign=self._assigned, on_revoke=self._revoked)
         try:
             await self._loop(stop)
         finally:
             await self.lanes.close()
-            await self.cons.stop()
+            self.cons.close()
             await http.aclose()
 
     async def _loop(self, stop: asyncio.Event) -> None:
         committed_at = time.monotonic()
         while not stop.is_set():
             self._throttle()
-            batches = await self.cons.getmany(timeout_ms=100, max_records=500)
-            for tp, recs in batches.items():
-                await self.take((tp.topic, tp.partition), recs)
+            # consume on the loop's thread, without blocking: the rebalance callbacks then run
+            # here too, between the lanes' steps (the ledger has one thread)
+            messages = self.cons.consume(500, 0)
+            if not messages:
+                await asyncio.sleep(POLL_S)
+            for part, recs in _by_partition(messages).items():
+                await self.take(part, recs)
             if time.monotonic() - committed_at >= COMMIT_INTERVAL_S:
                 await self.commit()
                 committed_at = time.monotonic()
@@ -102,10 +104,10 @@ class EndpointLoop:
         """Pause every assigned partition at `max_pending`; resume below `RESUME_BELOW` of it."""
         bound = self.config.max_pending
         if not self.paused and self.lanes.pending >= bound:
-            self.cons.pause(*self.cons.assignment())
+            self.cons.pause(self.cons.assignment())
             self.paused = True
         elif self.paused and self.lanes.pending < bound * RESUME_BELOW:
-            self.cons.resume(*self.cons.assignment())
+            self.cons.resume(self.cons.assignment())
             self.paused = False
 
     async def take(self, part: Partition, recs: Sequence[object]) -> None:
@@ -173,45 +175,63 @@ class EndpointLoop:
     async def _write(self, dead: WebhookDeadLetter) -> None:
         topic = self.config.names.webhooks_dlq
         key, value = WEBHOOKS_DLQ.key.encode(dead.id), WEBHOOKS_DLQ.value.encode(dead)
-        await self.producer.send_and_wait(topic, value, key=key)
+        await self.producer.send(topic, value, key)
 
     def settle(self, delivery: Delivery) -> None:
         self.ledger.settle(delivery.part, delivery.offset)
 
-    async def commit(self, parts: Sequence[Partition] | None = None) -> None:
-        """Commit what advanced since the last commit (of `parts`, or of every partition)."""
-        ready = self.ledger.committable()
-        offsets = {
-            TopicPartition(*part): offset
-            for part, offset in ready.items()
-            if (parts is None or part in parts) and self.committed.get(part) != offset
-        }
+    async def commit(self) -> None:
+        """Commit what advanced since the last commit (the broker's answer awaited in a
+        thread: the lanes go on meanwhile)."""
+        offsets = self._advanced()
         if not offsets:
             return
         try:
-            await self.cons.commit(offsets)
-        except KafkaError as exc:  # a rebalance under way: the next commit covers these
+            await asyncio.to_thread(self.cons.commit, offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # a rebalance under way: the next commit covers these
             log.warning("commit failed (%s): the next one retries", exc)
             return
-        self.committed.update({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+        self.committed.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
 
+    def _advanced(self, parts: Sequence[Partition] | None = None) -> list[TopicPartition]:
+        ready = self.ledger.committable()
+        return [
+            TopicPartition(part[0], part[1], offset)
+            for part, offset in ready.items()
+            if (parts is None or part in parts) and self.committed.get(part) != offset
+        ]
 
-class _Revoked(ConsumerRebalanceListener):
-    """On a rebalance, commit what ended of the partitions going, then forget them."""
-
-    def __init__(self, loop: EndpointLoop) -> None:
-        self.loop = loop
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    def _revoked(self, cons: Consumer, revoked: list[TopicPartition]) -> None:
+        """On a rebalance, commit what ended of the partitions going, then forget them (their
+        open deliveries go on: the new owner may send them again, under the same ids)."""
         parts = [(tp.topic, tp.partition) for tp in revoked]
-        await self.loop.commit(parts)
-        self.loop.ledger.drop(parts)
+        offsets = self._advanced(parts)
+        if offsets:
+            try:
+                cons.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                log.warning("commit on revocation failed (%s): they are sent again", exc)
+        self.ledger.drop(parts)
         for part in parts:
-            self.loop.committed.pop(part, None)
+            self.committed.pop(part, None)
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        if self.loop.paused:
-            self.loop.cons.pause(*assigned)
+    def _assigned(self, cons: Consumer, assigned: list[TopicPartition]) -> None:
+        if self.paused and assigned:
+            cons.pause(assigned)
+
+
+def _by_partition(messages: list[Message]) -> dict[Partition, list[Any]]:
+    """The messages' records by partition, in offset order; a consumer error is logged (the
+    consumer recovers by itself: librdkafka retries)."""
+    out: dict[Partition, list[Any]] = {}
+    for msg in messages:
+        err = msg.error()
+        if err is not None:
+            log.warning("consumer error: %s", err)
+            continue
+        rec = record_of(msg)
+        out.setdefault((rec.topic, rec.partition), []).append(rec)
+    return out
 
 
 async def _gauge(loops: Sequence[EndpointLoop], stop: asyncio.Event) -> None:
@@ -229,14 +249,11 @@ async def run_webhooks(
     stop = stop or asyncio.Event()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     redis = Redis.from_url(config.redis_url)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
+    producer = AsyncProducer(producer_config(config.bootstrap, client_id="podium-webhooks"))
     users = Users(redis, Keys(config.views_prefix))
     loops = [EndpointLoop(config, ep, rules, users, producer) for ep in config.endpoints]
     try:
         await asyncio.gather(_gauge(loops, stop), *(lp.run(stop) for lp in loops))
     finally:
-        await producer.stop()
+        await producer.close()
         await redis.aclose()

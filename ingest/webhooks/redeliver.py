@@ -10,10 +10,12 @@ the next run). Dead letters of undecodable facts have nothing to send: they are 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from confluent_kafka import TopicPartition
 from msgspec.structs import replace
 
 from ingest.webhooks.config import Endpoint, WebhooksConfig
@@ -22,7 +24,13 @@ from ingest.webhooks.dispatcher import now_ms
 from ingest.webhooks.lanes import Delivery, Lanes
 from ingest.webhooks.metrics import Metrics
 from ingest.webhooks.payloads import Outgoing
-from processors.projector import consumer
+from processors.runtime.kafka import (
+    AsyncProducer,
+    consumer,
+    end_offsets,
+    producer_config,
+    record_of,
+)
 from schemas.commands import InvalidRecord
 from schemas.topics import WEBHOOKS_DLQ
 from schemas.webhooks import WebhookDeadLetter
@@ -52,7 +60,7 @@ def _delivery(dead: WebhookDeadLetter) -> Delivery:
 class Redeliverer:
     """One endpoint's run: its lanes, and the dead letters it queued (to tell them again)."""
 
-    def __init__(self, config: WebhooksConfig, endpoint: Endpoint, producer: AIOKafkaProducer):
+    def __init__(self, config: WebhooksConfig, endpoint: Endpoint, producer: AsyncProducer):
         self.config, self.endpoint, self.producer = config, endpoint, producer
         self.out = Redelivered()
         self.letters: dict[str, WebhookDeadLetter] = {}
@@ -75,7 +83,7 @@ class Redeliverer:
         dead = replace(old, reason=reason, attempts=old.attempts + attempts, time_ms=now_ms())
         topic = self.config.names.webhooks_dlq
         value, key = WEBHOOKS_DLQ.value.encode(dead), WEBHOOKS_DLQ.key.encode(dead.id)
-        await self.producer.send_and_wait(topic, value, key=key)
+        await self.producer.send(topic, value, key)
         self.out.again += 1
 
     def ended(self, delivery: Delivery) -> None:
@@ -97,34 +105,39 @@ class Redeliverer:
 
     async def _read(self) -> None:
         """Queue the endpoint's dead letters up to the topic's end; commit once they ended."""
-        names = self.config.names
-        cons = consumer(self.config.bootstrap, names.webhooks_redeliver_group(self.endpoint.name))
-        tp = TopicPartition(names.webhooks_dlq, 0)  # the topic has one partition
-        cons.assign([tp])
-        await cons.start()
+        names, bootstrap = self.config.names, self.config.bootstrap
+        topic = names.webhooks_dlq  # one partition
+        end = (await asyncio.to_thread(end_offsets, bootstrap, topic, [0]))[0]
+        cons = consumer(bootstrap, names.webhooks_redeliver_group(self.endpoint.name))
         try:
-            end = (await cons.end_offsets([tp]))[tp]
-            while await cons.position(tp) < end:
-                batch = await cons.getmany(tp, timeout_ms=500, max_records=1000)
-                for rec in batch.get(tp, []):
-                    if rec.offset < end:
-                        self._take(rec.value)
+            cons.assign([TopicPartition(topic, 0)])  # from the group's committed offset
+            while await self._position(cons, topic) < end:
+                for msg in await asyncio.to_thread(cons.consume, 1000, 0.5):
+                    if msg.error() is None and (msg.offset() or 0) < end:
+                        self._take(record_of(msg).value)
             await self.lanes.drained()
             if end:
-                await cons.commit({tp: end})
+                tp = TopicPartition(topic, 0, end)
+                await asyncio.to_thread(cons.commit, offsets=[tp], asynchronous=False)
         finally:
-            await cons.stop()
+            await asyncio.to_thread(cons.close)
+
+    @staticmethod
+    async def _position(cons: Any, topic: str) -> int:
+        """The next offset to read (before the first read: the committed one, or 0)."""
+        (tp,) = await asyncio.to_thread(cons.position, [TopicPartition(topic, 0)])
+        if tp.offset >= 0:
+            return int(tp.offset)
+        (done,) = await asyncio.to_thread(cons.committed, [TopicPartition(topic, 0)], 10)
+        return max(int(done.offset), 0)
 
 
 async def redeliver(
     config: WebhooksConfig, endpoints: Sequence[Endpoint]
 ) -> dict[str, Redelivered]:
     """Send the dead letters of each endpoint again; what each run did, by endpoint name."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
+    producer = AsyncProducer(producer_config(config.bootstrap, client_id="podium-redeliver"))
     try:
         return {ep.name: await Redeliverer(config, ep, producer).run() for ep in endpoints}
     finally:
-        await producer.stop()
+        await producer.close()

@@ -214,11 +214,11 @@ class FakeConsumer:
     def assignment(self) -> set[str]:
         return {"p0", "p1"}
 
-    def pause(self, *parts: str) -> None:
-        self.paused |= set(parts)
+    def pause(self, parts: set[str]) -> None:
+        self.paused |= parts
 
-    def resume(self, *parts: str) -> None:
-        self.paused -= set(parts)
+    def resume(self, parts: set[str]) -> None:
+        self.paused -= parts
 
 
 def test_an_endpoint_pauses_at_its_bound_and_resumes_once_drained() -> None:
@@ -228,20 +228,21 @@ def test_an_endpoint_pauses_at_its_bound_and_resumes_once_drained() -> None:
 
     loop = EndpointLoop.__new__(EndpointLoop)
     loop.config = SimpleNamespace(max_pending=10)  # type: ignore[assignment]
-    loop.cons = FakeConsumer()
+    fake = FakeConsumer()
+    loop.cons = fake  # type: ignore[assignment]
     loop.paused = False
     loop.lanes = SimpleNamespace(pending=9)  # type: ignore[assignment]
     loop._throttle()
-    assert loop.cons.paused == set()
+    assert fake.paused == set()
     loop.lanes.pending = 10
     loop._throttle()
-    assert loop.cons.paused == {"p0", "p1"}
+    assert fake.paused == {"p0", "p1"}
     loop.lanes.pending = 8  # 80 % of the bound: still paused
     loop._throttle()
-    assert loop.cons.paused == {"p0", "p1"}
+    assert fake.paused == {"p0", "p1"}
     loop.lanes.pending = 7
     loop._throttle()
-    assert loop.cons.paused == set()
+    assert fake.paused == set()
 
 
 async def test_users_are_looked_up_again_while_redis_does_not_answer(

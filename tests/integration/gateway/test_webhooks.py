@@ -19,10 +19,15 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploy.settings import REPO_DIR
+from processors.runtime.kafka import (
+    AsyncProducer,
+    producer_config,
+    read_range_async,
+)
 from schemas.topics import WEBHOOKS_DLQ, Names
+from schemas.webhooks import WebhookDeadLetter
 from tests.integration.gateway.conftest import Podium, Proc, eventually, start_podium
 from tests.integration.gateway.webhook_receivers import Receiver
 from tests.rules import NODE_PATH
@@ -213,14 +218,14 @@ def test_an_undecodable_fact_is_dead_lettered_and_the_partition_goes_on(stack: S
 
 
 async def _produce(pod: Podium, topic: str, value: bytes) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=pod.bootstrap)
-    await producer.start()
+    """One record keyed by the user "cyd", on the partition the gateway writes cyd's to
+    (Kafka's default partitioner: murmur2)."""
+    config = producer_config(pod.bootstrap) | {"partitioner": "murmur2_random"}
+    producer = AsyncProducer(config)
     try:
-        await producer.send_and_wait(topic, value, key=b"cyd")  # cyd's partition, before cyd's
+        await producer.send(topic, value, b"cyd")
     finally:
-        await producer.stop()
+        await producer.close()
 
 
 def _equal(a: object, b: object) -> None:
@@ -233,20 +238,10 @@ def _at_least(a: int, b: int) -> None:
 
 def _dead_letters(pod: Podium, names: Names, endpoint_name: str) -> list[Any]:
     async def read() -> list[Any]:
-        cons = AIOKafkaConsumer(bootstrap_servers=pod.bootstrap, isolation_level="read_committed")
-        await cons.start()
-        try:
-            tp = TopicPartition(names.webhooks_dlq, 0)
-            cons.assign([tp])
-            await cons.seek_to_beginning(tp)
-            end = (await cons.end_offsets([tp]))[tp]
-            out = []
-            while await cons.position(tp) < end:
-                for rec in (await cons.getmany(tp, timeout_ms=500)).get(tp, []):
-                    out.append(WEBHOOKS_DLQ.value.decode(rec.value))
-            return [d for d in out if d.endpoint == endpoint_name]
-        finally:
-            await cons.stop()
+        out: list[WebhookDeadLetter] = []
+        async for batch in read_range_async(pod.bootstrap, names.webhooks_dlq, [0]):
+            out.extend(WEBHOOKS_DLQ.value.decode(rec.value or b"") for rec in batch)
+        return [d for d in out if d.endpoint == endpoint_name]
 
     return asyncio.run(read())
 
