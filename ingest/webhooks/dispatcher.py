@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -27,7 +27,7 @@ from ingest.webhooks.config import Endpoint, WebhooksConfig
 from ingest.webhooks.delivery import Sender, Users, client
 from ingest.webhooks.lanes import Delivery, Lanes, Ledger, Partition
 from ingest.webhooks.metrics import OLDEST_PENDING, Metrics
-from ingest.webhooks.payloads import Fact, fact_time, webhooks_of
+from ingest.webhooks.payloads import Fact, Outgoing, fact_time, webhooks_of
 from processors.runtime.kafka import AsyncProducer, consumer, producer_config, record_of
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
@@ -111,27 +111,40 @@ class EndpointLoop:
             self.paused = False
 
     async def take(self, part: Partition, recs: Sequence[object]) -> None:
-        """Queue the deliveries of one partition's records, in offset order."""
+        """Queue the deliveries of one partition's records, in offset order. A record that
+        does not decode, or whose webhooks cannot be built (a bug), is dead-lettered without
+        a body: the partition goes on."""
         topic = self.topics[part[0]]
-        facts: list[tuple[int, Fact]] = []
+        decoded: list[tuple[int, bytes, Fact | None]] = []
         for rec in recs:
-            offset, value = rec.offset, rec.value  # type: ignore[attr-defined]
+            offset, value = rec.offset, rec.value or b""  # type: ignore[attr-defined]
             try:
-                facts.append((offset, topic.value.decode(value or b"")))
+                decoded.append((offset, value, topic.value.decode(value)))
             except InvalidRecord as exc:
-                await self._undecodable(part, offset, value or b"", exc.reason)
-        users = await self._users([(f.user_id, fact_time(f)) for _, f in facts])
+                await self._dead_record(part, offset, value, exc.reason)
+                decoded.append((offset, value, None))
+        facts = [f for _, _, f in decoded if f is not None]
+        users = iter(await self._users([(f.user_id, fact_time(f)) for f in facts]))
         queued = time.monotonic()
-        for (offset, fact), user in zip(facts, users, strict=True):
-            hooks = [
-                h
-                for h in webhooks_of(fact, self.rules, user)
-                if self.endpoint.takes(h.type, h.backfilled)
-            ]
+        for offset, value, fact in decoded:
+            hooks = [] if fact is None else await self._hooks(part, offset, value, fact, users)
             self.ledger.add(part, offset, len(hooks))
             for hook in hooks:
                 did = delivery_id(self.endpoint.name, hook.fact_id, hook.type)
                 self.lanes.submit(Delivery(did, part, offset, hook, queued))
+
+    async def _hooks(
+        self, part: Partition, offset: int, value: bytes, fact: Fact, users: Iterator[User]
+    ) -> list[Outgoing]:
+        """The fact's webhooks this endpoint takes."""
+        user = next(users)
+        try:
+            made = webhooks_of(fact, self.rules, user)
+        except Exception as exc:  # a bug in a payload: kept with its record, not a stop
+            log.exception("no webhook could be built of the fact at %s/%d", part, offset)
+            await self._dead_record(part, offset, value, f"payload: {exc!r}")
+            return []
+        return [h for h in made if self.endpoint.takes(h.type, h.backfilled)]
 
     async def _users(self, facts: list[tuple[str, int]]) -> list[User]:
         """The facts' users; while Redis does not answer, wait (the consumer stops reading:
@@ -143,13 +156,12 @@ class EndpointLoop:
                 log.warning("the views do not answer (%s): retrying in %.0f s", exc, RETRY_S)
                 await asyncio.sleep(RETRY_S)
 
-    async def _undecodable(self, part: Partition, offset: int, value: bytes, reason: str) -> None:
-        log.warning("dead-lettering an undecodable fact at %s/%d: %s", part, offset, reason)
+    async def _dead_record(self, part: Partition, offset: int, value: bytes, reason: str) -> None:
+        log.warning("dead-lettering the fact record at %s/%d: %s", part, offset, reason)
         dead = WebhookDeadLetter.undecodable(
             self.endpoint.name, reason, part[0], part[1], offset, value, now_ms()
         )
         await self._write(dead)
-        self.ledger.add(part, offset, 0)
 
     async def dead_letter(self, delivery: Delivery, reason: str, attempts: int) -> None:
         hook = delivery.hook

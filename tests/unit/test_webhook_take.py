@@ -5,6 +5,9 @@ delivery is committable at once, one that does only once its deliveries ended.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import pytest
 
 from ingest.webhooks.config import Endpoint
 from ingest.webhooks.dispatcher import EndpointLoop
@@ -90,3 +93,38 @@ async def test_the_delivery_id_is_the_endpoints_and_the_facts() -> None:
     (queued,) = loop.lanes.queued  # type: ignore[attr-defined]
     assert queued.id == delivery_id("crm", "ann:published", "achievement.completed")
     assert (queued.part, queued.offset) == ((TOPIC, 0), 5)
+
+
+class Written:
+    """The dead letters the loop writes (its producer's part)."""
+
+    def __init__(self) -> None:
+        self.letters: list[object] = []
+
+
+async def test_an_undecodable_record_and_a_payload_bug_are_dead_lettered_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ingest.webhooks import dispatcher
+
+    loop = loop_for(Endpoint("crm", "http://x", "s"))
+    written = Written()
+
+    async def write(dead: object) -> None:
+        written.letters.append(dead)
+
+    loop._write = write  # type: ignore[method-assign]
+    real = dispatcher.webhooks_of
+
+    def broken_for_bob(fact: Any, rules: Any, user: Any) -> Any:
+        if fact.user_id == "bob":
+            raise KeyError("a bug")
+        return real(fact, rules, user)
+
+    monkeypatch.setattr(dispatcher, "webhooks_of", broken_for_bob)
+    recs = [Rec(5, b"not json"), Rec(6, done("bob").value), Rec(7, done("ann").value)]
+    await loop.take((TOPIC, 0), recs)
+    reasons = [(d.offset, d.reason.split(":")[0], d.body) for d in written.letters]  # type: ignore[attr-defined]
+    assert reasons == [(5, "not JSON", None), (6, "payload", None)]
+    assert [d.offset for d in loop.lanes.queued] == [7]  # type: ignore[attr-defined]
+    assert loop.ledger.committable() == {(TOPIC, 0): 7}  # 5 and 6 ended; ann's 7 is open
