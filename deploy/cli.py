@@ -17,6 +17,7 @@ from deploy.local import StartError
 from deploy.logs import configure
 from deploy.settings import Settings
 from deploy.stack import Stack, ensure_topics
+from deploy.webhooks_cli import add_webhooks_command, webhooks_configured
 from schemas.rules import Rules
 from schemas.rules_parse import load_rules
 from schemas.topics import BY_SHORT_NAME, Names
@@ -163,7 +164,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         "PODIUM_GATEWAY_PORT": str(settings.gateway_port),
     }
     stack = Stack.local(settings)
-    for proc in stack.apps:
+    hooks = stack.optional if webhooks_configured(settings) else ()
+    for proc in (*stack.apps, *hooks):
         proc.start(env)
         print(f"{proc.name:9} running (pid {proc.pid()}, log: {proc.log_file})")
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
@@ -174,6 +176,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"\nPodium is running.\n  base URL: {base}/v1   (OpenAPI: {base}/v1/openapi.json)")
     print(f"  demo API key: {key}   (header X-API-KEY; kept in {key_file})")
     print(f"  demo tenant: {tenant}   (header Tenant-ID: each run of the demo has its own)")
+    if webhooks_configured(settings):
+        print(f"  webhooks: delivered to {settings.webhook_url or 'the configured endpoints'}")
     print("  `podium tail progress` shows what each event changes; `make down` stops it all.")
     return 0
 
@@ -406,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--strict", action="store_true", help="exit 1 if any record is skipped"
             )
     _gateway_commands(sub)
+    add_webhooks_command(sub)
     return parser
 
 

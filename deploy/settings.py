@@ -4,7 +4,7 @@ variables (and `.env`) at the edge and passed down. No module reads the environm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     gateway_rate_limit_burst: float = 0.0
     # Namespace of the Redis read views (schemas/views.py).
     views_prefix: str = "podium:"
+
+    # webhooks (`podium webhooks`, docs/webhooks.md)
+    # One endpoint taking every type (named "default"); `podium run` starts the dispatcher
+    # when it is set, or when `webhook_endpoints` has any.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # More endpoints, as JSON: [{"name": "crm", "url": "https://...", "secret": "...",
+    # "types": ["achievement.completed"], "include_backfilled": false}] (no types: every type).
+    webhook_endpoints: list[dict[str, Any]] = []
+    # Seconds before each retry (Trophy's: 3 retries from one minute, doubling), the timeout
+    # of one attempt, and the deliveries held per endpoint before its partitions pause.
+    webhook_retry_delays_s: list[float] = [60.0, 120.0, 240.0]
+    webhook_timeout_s: float = 10.0
+    webhook_max_pending: int = 10_000
 
     @property
     def bootstrap(self) -> str:

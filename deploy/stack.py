@@ -78,6 +78,8 @@ class Stack:
     kafka: KafkaBroker
     redis: RedisServer
     apps: tuple[PodiumProcess, ...] = field(default_factory=tuple)
+    # started by `podium run` only when configured (the webhook dispatcher: an endpoint set)
+    optional: tuple[PodiumProcess, ...] = field(default_factory=tuple)
 
     @classmethod
     def local(cls, settings: Settings) -> Stack:
@@ -96,11 +98,12 @@ class Stack:
                 PodiumProcess("projector", run / "projector", 0, ["projector"]),
                 PodiumProcess("gateway", run / "gateway", settings.gateway_port, ["gateway"]),
             ),
+            optional=(PodiumProcess("webhooks", run / "webhooks", 0, ["webhooks"]),),
         )
 
     @property
     def services(self) -> tuple[Service, ...]:
-        return (self.kafka, self.redis, *self.apps)
+        return (self.kafka, self.redis, *self.apps, *self.optional)
 
     def down(self) -> list[str]:
         """Stop everything; the names of what was running."""

@@ -19,6 +19,7 @@ from schemas.records import (
 )
 from schemas.state import UserState
 from schemas.topics import BY_SHORT_NAME as TOPICS
+from schemas.webhooks import WebhookDeadLetter
 
 
 def _at(ms: int) -> str:
@@ -63,6 +64,11 @@ def _line(value: object) -> str:
             return f"user {value.user_id}  state applied through offset {value.offset}"
         case DeadLetter():
             return f"dead letter {value.id}: {value.reason}"
+        case WebhookDeadLetter():
+            return (
+                f"{_at(value.time_ms)}  webhook {value.webhook_type or '(undecodable fact)'} to "
+                f"{value.endpoint}, user {value.user_id}: {value.reason} ({value.id})"
+            )
     return _command(value)  # type: ignore[arg-type]  # podium.events: the value is a Command
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar, get_args
 
-from schemas import commands, leaderboards, records, state
+from schemas import commands, leaderboards, records, state, webhooks
 
 FOREVER = "-1"
 WEEK_MS = str(7 * 24 * 3600 * 1000)
@@ -179,6 +179,23 @@ RANKING_STATE = Topic(
 change it applied (value None: the participant left), so a restore reads one record per
 participant rather than all of `podium.scores`."""
 
+WEBHOOKS_DLQ = Topic(
+    "podium.webhooks.dlq",
+    key=Codec(str, str.encode, bytes.decode, "delivery id (UTF-8)"),
+    value=Codec(
+        webhooks.WebhookDeadLetter,
+        webhooks.encode_webhook_record,
+        webhooks.decode_webhook_record,
+        "WebhookDeadLetter (schemas.webhooks)",
+    ),
+    partitions=1,
+    config=_config(cleanup_policy="delete", retention_ms=FOREVER),
+)
+"""The webhook dispatcher's dead letters: deliveries that exhausted their retries (`podium
+webhooks redeliver` sends them again) and fact records it could not decode."""
+WEBHOOK_FACTS: tuple[Topic, ...] = (ACHIEVEMENTS, STREAKS, POINTS, LEADERBOARDS)
+"""The derived topics the webhook dispatcher turns into Trophy's webhooks."""
+
 CATALOGUE: tuple[Topic, ...] = (
     EVENTS,
     EVENTS_DLQ,
@@ -190,6 +207,7 @@ CATALOGUE: tuple[Topic, ...] = (
     SCORES,
     LEADERBOARDS,
     RANKING_STATE,
+    WEBHOOKS_DLQ,
 )
 FACTS: tuple[Topic, ...] = (ACHIEVEMENTS, STREAKS, POINTS)
 """The user-keyed fact topics: every record a fact with a deterministic id (a replay reads
@@ -305,3 +323,18 @@ class Names:
     def ranking_transactional_id(self, partition: int) -> str:
         """One transactional producer per `podium.scores` partition of the ranking stage."""
         return f"{self.prefix}podium.ranking.{SCORES.name}.{partition}"
+
+    @property
+    def webhooks_dlq(self) -> str:
+        return WEBHOOKS_DLQ.named(self.prefix)
+
+    def webhooks_group(self, endpoint: str) -> str:
+        """The webhook dispatcher's consumer group of one endpoint (its committed offsets say
+        what was delivered or dead-lettered there): one group per endpoint, so a dead endpoint
+        holds back only its own offsets."""
+        return f"{self.prefix}podium.webhooks.{endpoint}"
+
+    def webhooks_redeliver_group(self, endpoint: str) -> str:
+        """`podium webhooks redeliver`'s group of one endpoint on `podium.webhooks.dlq`: what
+        an earlier run already sent again."""
+        return f"{self.prefix}podium.webhooks.redeliver.{endpoint}"

@@ -22,7 +22,9 @@ from schemas.topics import (
     RANKING_STATE,
     SCORES,
     STATE,
+    WEBHOOKS_DLQ,
 )
+from schemas.webhooks import WebhookDeadLetter
 
 DONE = AchievementCompleted(
     id="u:a", user_id="u", achievement="a", achieved_at_ms=5, trigger="api", event_id="e"
@@ -64,6 +66,20 @@ VALUES = {
         value=Decimal(3),
         reached_ms=5,
         participants=1,
+    ),
+    WEBHOOKS_DLQ.name: WebhookDeadLetter(
+        id="0f" * 16,
+        endpoint="crm",
+        reason="HTTP 500",
+        topic="podium.achievements",
+        partition=3,
+        offset=7,
+        time_ms=5,
+        attempts=4,
+        webhook_type="achievement.completed",
+        user_id="u",
+        fact_id="u:a",
+        body='{"type":"achievement.completed"}',
     ),
 }
 
