@@ -68,8 +68,6 @@ class LiveFeed:
         self.source = source
         self.rules = rules
         self.live = False  # the source is positioned at the topics' end and reading
-        self.readers_started = 0  # sources started since the gateway started
-        self.taken = 0  # facts read
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -106,7 +104,6 @@ class LiveFeed:
     async def _read(self) -> None:
         """Run the source while pages listen, starting it again after a failure."""
         while True:
-            self.readers_started += 1
             try:
                 await self.source.run(self._take, lambda: self._set_live(True))
             except asyncio.CancelledError:
@@ -123,7 +120,6 @@ class LiveFeed:
                 sub.changed.set()
 
     def _take(self, fact: Fact) -> None:
-        self.taken += 1
         found = feed_item(fact, self.rules)
         if found is None:
             return
