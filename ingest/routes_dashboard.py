@@ -11,7 +11,7 @@ any other request:
   pipeline's processes (`ingest.live.PipelineProbe`) and the feed.
 
 The page keeps the key in the tab's sessionStorage and sends it in a header, never in a URL
-(docs/dashboard.md); every page answer forbids framing, caching and sniffing, and its
+(docs/live-page.md); every page answer forbids framing, caching and sniffing, and its
 Content-Security-Policy allows only this origin's script and style.
 """
 
