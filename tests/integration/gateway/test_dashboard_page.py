@@ -63,7 +63,7 @@ def chrome() -> WebDriver:
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(arg)
-    options.add_argument("--window-size=1280,1000")
+    options.add_argument("--window-size=1280,1100")
     return webdriver.Chrome(options=options, service=Service(driver))
 
 
