@@ -83,13 +83,17 @@ class TopicFacts:
 
     async def run(self, take: Callable[[Fact], None], ready: Callable[[], None]) -> None:
         consumer = kafka.consumer(self.bootstrap)
+        polling: asyncio.Future[list[Message]] | None = None
         try:
             consumer.assign(await asyncio.to_thread(self._assignment))
             ready()
             while True:
-                for fact in self._facts(await asyncio.to_thread(consumer.consume, 500, 0.5)):
+                polling = asyncio.ensure_future(asyncio.to_thread(consumer.consume, 500, 0.5))
+                for fact in self._facts(await asyncio.shield(polling)):
                     take(fact)
         finally:
+            if polling is not None:  # cancelled mid-poll: the consumer closes once it returns
+                await asyncio.wait([polling])
             await asyncio.to_thread(consumer.close)
 
 
