@@ -17,14 +17,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) system node ## virtualenv with Podium and its dev tools; redis-server if missing; Trophy's Node SDK
+install: $(STAMP) system node ## virtualenv with Podium and its dev tools; redis-server and chromium if missing; Trophy's Node SDK
 
-system: ## Debian's redis-server and prometheus (for promtool) when missing (Java and Maven must be there)
+system: ## Debian's redis-server, prometheus (promtool), chromium and chromium-driver when missing (Java and Maven must be there)
 	@command -v redis-server >/dev/null || { \
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing redis-server with apt-get"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; \
 	  else echo "redis-server is missing: install it with your package manager (e.g. brew install redis)"; exit 1; fi; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver with apt-get (the live page's browser test)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null; \
+	  else echo "chromium or chromedriver is missing: install them with your package manager"; exit 1; fi; }
 	@command -v promtool >/dev/null || { \
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing prometheus (promtool checks deploy/prometheus/alerts.yaml) with apt-get"; \

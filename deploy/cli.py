@@ -178,6 +178,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  demo tenant: {tenant}   (header Tenant-ID: each run of the demo has its own)")
     if webhooks_configured(settings):
         print(f"  webhooks: delivered to {settings.webhook_url or 'the configured endpoints'}")
+    print(f"  live page: {base}/dashboard#key={key}&tenant={tenant}&user=ada")
+    print("    (the part after # never leaves the browser; the page keeps the key in the tab's")
+    print("    sessionStorage and sends it as X-API-KEY; without it the page asks for a key)")
     print("  `podium tail progress` shows what each event changes; `make down` stops it all.")
     return 0
 
@@ -201,6 +204,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 # gateway ----------------------------------------------------------------------------------
 
 
+GRACEFUL_SHUTDOWN_S = 5
+
+
 def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the Trophy-compatible HTTP API (ingest.app) with uvicorn."""
     import uvicorn
@@ -216,6 +222,9 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         loop="uvloop",
         http=bounded_http(settings.gateway_max_url_bytes, settings.gateway_max_header_bytes),
         access_log=False,
+        # a live page's event stream never ends by itself: on SIGTERM, wait this long for the
+        # open requests, then close what is left (else a listening page would hold the stop)
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         log_level="warning",
         log_config=None,  # uvicorn's loggers go through the root handler `configure` set
     )

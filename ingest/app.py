@@ -3,9 +3,11 @@ uvicorn (the CLI builds the `GatewayConfig` from the settings).
 
 Writes to `podium.events` (each event that waits names this gateway's answer listener), takes
 the answers the workers push to that listener (`ingest.answers`), reads `podium.leaderboards`
-(every partition, no group) for ranks and the Redis views. The whole HTTP surface is on this
-screen: the routes, the API-key guard, the error shape (`{"error": "..."}` for every failure)
-and the lifespan that starts the Kafka parts.
+(every partition, no group) for ranks and the Redis views; while a live page listens
+(`/dashboard`, `ingest.routes_dashboard`), also the fact topics and `podium.leaderboards` for
+its feed (`ingest.feed`, `ingest.live`). The whole HTTP surface is on this screen: the routes,
+the API-key guard, the error shape (`{"error": "..."}` for every failure) and the lifespan that
+starts the Kafka parts.
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ingest import telemetry
 from ingest.answers import AnswerListener
 from ingest.auth import KeyRing
+from ingest.feed import LiveFeed, NoFacts
 from ingest.http.api import ApiError, tenant_id, user_id_param
 from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
+from ingest.live import PipelineProbe, TopicFacts
 from ingest.openapi import openapi_document
+from ingest.ports import Pipeline
 from ingest.ratelimit import Limit, RateLimiter, retry_after
 from ingest.routes import JSON, Gateway, error
 from ingest.routes_achievements import AchievementRoutes
+from ingest.routes_dashboard import PAGE_PATHS, DashboardRoutes
 from ingest.routes_events import EventRoutes
 from ingest.routes_leaderboards import LeaderboardRoutes
 from ingest.routes_points import PointsRoutes
@@ -49,7 +55,7 @@ from schemas.topics import Names
 from schemas.views import Keys
 
 log = logging.getLogger("podium.gateway")
-OPEN_PATHS = frozenset(("/health", "/ready", "/v1/openapi.json"))
+OPEN_PATHS = frozenset(("/health", "/ready", "/v1/openapi.json", *PAGE_PATHS))
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -264,6 +270,19 @@ def admin_routes(gw: Gateway) -> list[Route]:
     ]
 
 
+def dashboard_routes(page: DashboardRoutes) -> list[Route]:
+    """The live page (`ingest.routes_dashboard`): the page and its files are open (they hold
+    no data), its reads need the API key like every other request."""
+    base = "/dashboard"
+    return [
+        Route(base, page.page, methods=["GET"]),
+        *(Route(path, page.asset, methods=["GET"]) for path in PAGE_PATHS if path != base),
+        Route(base + "/api/overview", guarded(page.overview), methods=["GET"]),
+        Route(base + "/api/health", guarded(page.health), methods=["GET"]),
+        Route(base + "/api/feed", guarded(page.stream), methods=["GET"]),
+    ]
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 in Trophy's error shape, naming the method and path."""
     assert isinstance(exc, HTTPException)
@@ -286,22 +305,23 @@ def build_app(
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
     *,
     limiter: RateLimiter | None = None,
+    feed: LiveFeed | None = None,
+    pipeline: Pipeline | None = None,
 ) -> ASGIApp:
+    """The app over `gw`'s ports; the live page's feed and pipeline probe when given (else a
+    feed that never shows a fact, and no pipeline in its health)."""
     document = openapi_document(gw.rules)
+    page = DashboardRoutes(gw, feed or LiveFeed(NoFacts(), gw.rules), pipeline)
 
     async def health(request: Request) -> JSON:
         return JSON({"status": "ok"})
 
     async def ready(request: Request) -> JSON:
-        checks = {
-            "kafka": gw.publisher.ready,
-            "progress": gw.waiter.ready,  # its answer listener listens
-            "redis": await gw.views.ping(),
-        }
+        # `views` is not a readiness condition: while the projector rebuilds the views, writes
+        # are taken and reads answer 503; `podium run`'s demo waits for it (deploy/demo.py)
+        checks = await gw.checks()
+        views = checks.pop("views")
         down = [name for name, ok in checks.items() if not ok]
-        # not a readiness condition: while the projector rebuilds the views, writes are taken
-        # and reads answer 503; `podium run`'s demo waits for it (deploy/demo.py)
-        views = await gw.views.built()
         if down:
             return JSON(
                 {"error": f"not ready: {', '.join(down)} unavailable", **checks, "views": views},
@@ -320,6 +340,7 @@ def build_app(
             Route("/v1/openapi.json", openapi),
             *routes(gw),
             *admin_routes(gw),
+            *dashboard_routes(page),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _internal},
         lifespan=lifespan,
@@ -327,6 +348,14 @@ def build_app(
     # no 307 to the path without its trailing slash: Trophy documents no redirect
     app.router.redirect_slashes = False
     return RequireApiKey(app, keys, limiter)
+
+
+def rate_limiter(config: GatewayConfig) -> RateLimiter | None:
+    """The per-key rate limit, when one is set."""
+    if config.rate_limit_per_s <= 0:
+        return None
+    per_s = config.rate_limit_per_s
+    return RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
 
 
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
@@ -351,6 +380,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         rank_wait_s=config.rank_wait_s,
         max_body=config.max_body_bytes,
     )
+    feed = LiveFeed(TopicFacts(config.bootstrap, config.names), rules)
     if not config.api_keys:
         log.warning(
             "no API key hashes configured (PODIUM_API_KEY_HASHES): every request "
@@ -369,13 +399,12 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         finally:
             if ranks is not None:
                 await ranks.stop()
+            await feed.stop()
             await listener.stop()  # and releases the requests still waiting
             await publisher.stop()
             await redis.aclose()
 
-    limiter = None
-    if config.rate_limit_per_s > 0:
-        per_s = config.rate_limit_per_s
-        limiter = RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
     keys = KeyRing(config.api_keys, config.api_key_tenants)
-    return build_app(gw, keys, lifespan, limiter=limiter)
+    limiter = rate_limiter(config)
+    pipeline = PipelineProbe(config.bootstrap, config.names)
+    return build_app(gw, keys, lifespan, limiter=limiter, feed=feed, pipeline=pipeline)

@@ -1,6 +1,7 @@
 """The gateway's ports: what `ingest.routes` and its route classes call on the world, as
 `typing.Protocol`s, and nothing more. The composition root (`ingest.app`) plugs in the
-adapters (`ingest.kafka.Publisher`, `ProgressWaiter`, `RankWaiter`; `ingest.views.ViewReader`);
+adapters (`ingest.kafka.Publisher`, `ProgressWaiter`, `RankWaiter`; `ingest.views.ViewReader`;
+the live page's `ingest.live.PipelineProbe`);
 the component tier plugs in hand-written fakes (`tests/component/fakes.py`).
 """
 
@@ -10,6 +11,7 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from ingest.http.dashboard import PipelineHealth
 from schemas.commands import Command
 from schemas.leaderboards import RankChanged
 from schemas.records import Progress
@@ -90,3 +92,10 @@ class Views(Protocol):
     async def built(self) -> bool: ...
 
     async def ping(self) -> bool: ...
+
+
+class Pipeline(Protocol):
+    """What the broker says of the pipeline's processes (`ingest.live.PipelineProbe`): each
+    consumer group's members and lag, the dead letters parked."""
+
+    async def health(self) -> PipelineHealth: ...

@@ -177,6 +177,16 @@ class Gateway:
                     f"user {user.id[:64]!r} has {stored} and these would make {len(keys)}"
                 )
 
+    async def checks(self) -> dict[str, bool]:
+        """What /ready reports: Kafka, the answer listener (`progress`) and Redis answer, and
+        whether the read views are whole (`views`: not a readiness condition)."""
+        return {
+            "kafka": self.publisher.ready,
+            "progress": self.waiter.ready,  # its answer listener listens
+            "redis": await self.views.ping(),
+            "views": await self.views.built(),
+        }
+
     async def user_view(self, user_id: str) -> UserView:
         view = await self.views.user(user_id)
         if view is None:

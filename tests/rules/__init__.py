@@ -25,6 +25,7 @@ def leaderboard_rules() -> Rules:
 BOARDS_PATH = HERE / "boards.toml"  # one metric, three perpetual boards (a breakdown, a cap)
 POINTS_PATH = HERE / "points.toml"  # two points systems: levels, boosts, a cap
 NODE_PATH = HERE / "node.toml"  # the Node SDK test's: every optional part of every answer
+DASHBOARD_PATH = HERE / "dashboard.toml"  # the live page's: one board, levels, a streak
 
 
 def points_rules() -> Rules:

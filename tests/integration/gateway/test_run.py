@@ -144,3 +144,28 @@ def assert_demo_played_and_serving(out: str, gateway_port: int) -> None:
     headers = {"X-API-KEY": key.group(1), "Tenant-ID": tenant.group(1)}
     got = httpx.get(base.group(1) + "/users/ada/metrics/words-written", headers=headers, timeout=10)
     assert got.status_code == 200 and got.json()["current"] == 20_000
+    assert_page_shows_the_writers(out, base.group(1).removesuffix("/v1"))
+
+
+def assert_page_shows_the_writers(out: str, root: str) -> None:
+    """The live page's link that `podium run` prints signs in for the demo's tenant: the page
+    is served, and its overview has the demo's writers on the board."""
+    link = re.search(r"live page: (\S+)", out)
+    assert link, out
+    page, _, fragment = link.group(1).partition("#")
+    assert page == root + "/dashboard"
+    given = dict(part.split("=", 1) for part in fragment.split("&"))
+    assert httpx.get(page, timeout=10).status_code == 200
+    headers = {"X-API-KEY": given["key"], "Tenant-ID": given["tenant"]}
+    got = httpx.get(
+        root + "/dashboard/api/overview",
+        params={"userId": given["user"]},
+        headers=headers,
+        timeout=10,
+    ).json()
+    board = next(b for b in got["boards"] if b["key"] == "top-writers")
+    top = [(r["userName"], r["value"]) for r in board["top"]]
+    assert (top, board["user"]) == (
+        [("Ada", 20_000), ("Ben", 10_200)],
+        {"rank": 1, "value": 20_000},
+    )
