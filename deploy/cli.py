@@ -128,7 +128,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.local(settings)
     if settings.kafka_bootstrap is None:
         stack.kafka.start()
-        print(f"kafka  ready at {stack.kafka.bootstrap}  (log: {stack.kafka.home / 'server.log'})")
+        for broker in stack.kafka.brokers:
+            log = broker.home / "server.log"
+            print(
+                f"{broker.name:7} ready at {broker.bootstrap}  (node {broker.node_id}, log: {log})"
+            )
     if settings.redis_url is None:
         stack.redis.start()
         print(f"redis  ready at {stack.redis.url}  (log: {stack.redis.log_file})")
@@ -193,10 +197,12 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.local(settings)
+    nodes = {broker.name: broker.node_id for broker in stack.kafka.brokers}
     for svc in stack.services:
         pid = svc.pid()
         port = f", port {svc.port}" if svc.port else ""  # the worker and projector serve none
-        state = f"running (pid {pid}{port})" if pid else "stopped"
+        node = f", node {nodes[svc.name]}" if svc.name in nodes else ""
+        state = f"running (pid {pid}{port}{node})" if pid else "stopped"
         print(f"{svc.name:9} {state}")
     return 0
 

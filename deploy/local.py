@@ -172,11 +172,9 @@ class Service:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, wait, then SIGKILL if it will not go. True when something was stopped."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGTERM)
+        return bool(stop_together([self], timeout))
+
+    def _wait_gone(self, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -185,7 +183,23 @@ class Service:
             while _alive(pid):
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
-        return True
+
+
+def stop_together(services: Sequence[Service], timeout: float = 30.0) -> list[str]:
+    """SIGTERM to all, then wait for each (SIGKILL after `timeout`): the nodes of a cluster
+    stopped one by one would leave the last without a quorum, waiting to shut down cleanly.
+    The names of those that were running."""
+    running = []
+    for svc in services:
+        pid = svc.pid()
+        if pid is None:
+            svc.pid_file.unlink(missing_ok=True)
+            continue
+        os.kill(pid, signal.SIGTERM)
+        running.append((svc, pid))
+    for svc, pid in running:
+        svc._wait_gone(pid, timeout)
+    return [svc.name for svc, _ in running]
 
 
 def _alive(pid: int) -> bool:
@@ -209,6 +223,9 @@ def _alive(pid: int) -> bool:
 
 
 class KafkaBroker(Service):
+    """One KRaft node (broker and controller). Alone it is node 1 of a quorum of one; in a
+    `KafkaCluster` it is one of `cluster_size` voters sharing the cluster's id."""
+
     def __init__(
         self,
         home: Path,
@@ -216,11 +233,20 @@ class KafkaBroker(Service):
         controller_port: int,
         jar_cache: Path,
         jvm_opts: Sequence[str] = JVM_OPTS,
+        *,
+        node_id: int = 1,
+        voters: str | None = None,
+        cluster_size: int = 1,
+        cluster_id: str | None = None,
     ) -> None:
-        super().__init__("kafka", home, port)
+        super().__init__("kafka" if voters is None else f"kafka-{node_id}", home, port)
         self.controller_port = controller_port
         self.jar_cache = jar_cache
         self.jvm_opts = list(jvm_opts)
+        self.node_id = node_id
+        self.voters = voters or f"{node_id}@127.0.0.1:{controller_port}"
+        self.cluster_size = cluster_size
+        self.cluster_id = cluster_id
 
     @property
     def bootstrap(self) -> str:
@@ -229,38 +255,21 @@ class KafkaBroker(Service):
     def start(self, timeout: float = 90.0) -> None:
         if self.running():
             return
+        self._wait_ready(self.launch(), timeout)
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Format the data folder if new and start the process; not waiting for it to answer
+        (a node of a cluster answers only once a majority of the voters runs)."""
         java = _require_tool(
             "java", "install a Java 17+ runtime (apt-get install -y openjdk-17-jre-headless)"
         )
-        _require_free(self.port, "the Kafka broker")
-        _require_free(self.controller_port, "the Kafka controller")
-        lib = ensure_kafka_jars(self.jar_cache)
-        classpath = f"{lib}/*"
+        _require_free(self.port, f"the Kafka broker {self.name}")
+        _require_free(self.controller_port, f"the Kafka controller {self.name}")
+        classpath = f"{ensure_kafka_jars(self.jar_cache)}/*"
         props = self._write_config()
-        data = self.home / "data"
-        if not (data / "meta.properties").exists():
-            cluster_id = uuid.uuid4().hex[:22]
-            fmt = subprocess.run(
-                [
-                    java,
-                    *self.jvm_opts,
-                    "-cp",
-                    classpath,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(props),
-                    "--ignore-formatted",
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if fmt.returncode != 0:
-                raise StartError(f"formatting Kafka storage failed: {fmt.stderr.strip()[:300]}")
-        proc = self._spawn(
+        if not (self.home / "data" / "meta.properties").exists():
+            self._format(java, classpath, props)
+        return self._spawn(
             [
                 java,
                 *self.jvm_opts,
@@ -272,19 +281,114 @@ class KafkaBroker(Service):
                 str(props),
             ]
         )
-        self._wait_ready(proc, timeout)
+
+    def formatted_cluster_id(self) -> str | None:
+        """The cluster id this node's data folder was formatted with (None: not formatted)."""
+        try:
+            lines = (self.home / "data" / "meta.properties").read_text().splitlines()
+        except OSError:
+            return None
+        return next((ln.split("=", 1)[1] for ln in lines if ln.startswith("cluster.id=")), None)
+
+    def _format(self, java: str, classpath: str, props: Path) -> None:
+        cluster_id = self.cluster_id or uuid.uuid4().hex[:22]
+        tool = [java, *self.jvm_opts, "-cp", classpath, "kafka.tools.StorageTool"]
+        fmt = subprocess.run(
+            [*tool, "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise StartError(f"formatting Kafka storage failed: {fmt.stderr.strip()[:300]}")
 
     def _write_config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "log4j2.yaml").write_text((DEPLOY_DIR / "kafka" / "log4j2.yaml").read_text())
         template = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
         props = self.home / "server.properties"
+        factor = min(self.cluster_size, 3)  # the internal topics: as the catalogue's default
         props.write_text(
             template.format(
-                port=self.port, controller_port=self.controller_port, data=self.home / "data"
+                node_id=self.node_id,
+                voters=self.voters,
+                port=self.port,
+                controller_port=self.controller_port,
+                data=self.home / "data",
+                internal_factor=factor,
+                internal_min_insync=2 if factor >= 3 else 1,
             )
         )
         return props
+
+
+class KafkaCluster:
+    """`size` KRaft nodes on loopback, each broker and controller, one controller quorum of
+    all of them: node i (from 1) serves clients on `port + i - 1` and the quorum on
+    `controller_port + i - 1`, with its data and log in `home_of(i)`. One node is the plain
+    single broker (`kafka`, in `home_of(1)`)."""
+
+    def __init__(
+        self,
+        homes: Sequence[Path],
+        port: int,
+        controller_port: int,
+        jar_cache: Path,
+        jvm_opts: Sequence[str] = JVM_OPTS,
+    ) -> None:
+        size = len(homes)
+        clients = set(range(port, port + size))
+        controllers = set(range(controller_port, controller_port + size))
+        if clients & controllers:
+            raise StartError(
+                f"the Kafka controller ports {_span(controller_port, size)} overlap the broker "
+                f"ports {_span(port, size)}; set PODIUM_KAFKA_CONTROLLER_PORT apart from them"
+            )
+        voters = ",".join(f"{i + 1}@127.0.0.1:{controller_port + i}" for i in range(size))
+        self.brokers = tuple(
+            KafkaBroker(
+                home,
+                port + i,
+                controller_port + i,
+                jar_cache,
+                jvm_opts,
+                node_id=i + 1,
+                voters=voters if size > 1 else None,
+                cluster_size=size,
+            )
+            for i, home in enumerate(homes)
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.brokers)
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the nodes that are not running, all before waiting for any: a node answers
+        clients only once a majority of the quorum is up. They share one cluster id: the one
+        a node's data was formatted with, else a new one."""
+        known = (b.formatted_cluster_id() for b in self.brokers)
+        cluster_id = next((c for c in known if c), None) or uuid.uuid4().hex[:22]
+        launched = []
+        try:
+            for broker in self.brokers:
+                if not broker.running():
+                    broker.cluster_id = cluster_id
+                    launched.append((broker, broker.launch()))
+            for broker, proc in launched:
+                broker._wait_ready(proc, timeout)
+        except StartError:
+            for broker, _ in launched:
+                broker.stop()
+            raise
+
+    def stop(self) -> list[str]:
+        """Stop every node; the names of those that were running."""
+        return stop_together(self.brokers)
+
+
+def _span(first: int, count: int) -> str:
+    return str(first) if count == 1 else f"{first}-{first + count - 1}"
 
 
 class RedisServer(Service):

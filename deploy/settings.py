@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -20,7 +21,11 @@ class Settings(BaseSettings):
     run_dir: Path = REPO_DIR / ".podium"
     # Ports of the local stack (`podium up`); ignored when the URLs below point elsewhere.
     kafka_port: int = 19092
-    kafka_controller_port: int = 19093
+    # How many KRaft nodes (broker and controller each) the local stack runs: 1, or a cluster
+    # on consecutive ports from kafka_port (each node about 512 MB of heap; README).
+    kafka_brokers: int = Field(default=1, ge=1)
+    # The first node's controller port (unset: right after the brokers' ports, 19093 for one).
+    kafka_controller_port: int | None = None
     redis_port: int = 16379
     gateway_port: int = 8080
     # Set these to use an existing broker / Redis instead of the local ones.
@@ -33,6 +38,12 @@ class Settings(BaseSettings):
     # factor larger than the cluster). Applies to topics `podium up` creates.
     topic_replication_factor: int | None = None
     topic_min_insync_replicas: int | None = None
+    # Partitions of the user-keyed topics (podium.events and every topic aligned with it), and
+    # of podium.scores with the topics aligned with it (podium.leaderboards, podium.ranking.state)
+    # (unset: 12 each, schemas/topics.py). Applies to topics `podium up` creates; a topic that
+    # exists keeps its count (docs/deploy.md says what a repartition means).
+    topic_partitions: int | None = Field(default=None, ge=1)
+    topic_score_partitions: int | None = Field(default=None, ge=1)
     rules_path: Path = REPO_DIR / "deploy" / "rules.example.toml"
 
     # worker
@@ -110,7 +121,12 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        ports = range(self.kafka_port, self.kafka_port + self.kafka_brokers)
+        return self.kafka_bootstrap or ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    @property
+    def controller_port(self) -> int:
+        return self.kafka_controller_port or self.kafka_port + self.kafka_brokers
 
     @property
     def api_keys(self) -> list[str]:

@@ -17,9 +17,9 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from deploy.local import KafkaBroker, RedisServer, Service, StartError
+from deploy.local import KafkaCluster, RedisServer, Service, StartError, stop_together
 from deploy.settings import Settings
-from schemas.topics import CATALOGUE, Topic
+from schemas.topics import CATALOGUE, Topic, partitioned
 
 
 class PodiumProcess(Service):
@@ -75,7 +75,7 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 
 @dataclass
 class Stack:
-    kafka: KafkaBroker
+    kafka: KafkaCluster
     redis: RedisServer
     apps: tuple[PodiumProcess, ...] = field(default_factory=tuple)
     # started by `podium run` only when configured (the webhook dispatcher: an endpoint set)
@@ -84,12 +84,11 @@ class Stack:
     @classmethod
     def local(cls, settings: Settings) -> Stack:
         run = settings.run_dir
+        count = settings.kafka_brokers
+        homes = [run / "kafka"] if count == 1 else [run / f"kafka-{i}" for i in range(1, count + 1)]
         return cls(
-            kafka=KafkaBroker(
-                run / "kafka",
-                settings.kafka_port,
-                settings.kafka_controller_port,
-                jar_cache=run / "jars",
+            kafka=KafkaCluster(
+                homes, settings.kafka_port, settings.controller_port, jar_cache=run / "jars"
             ),
             redis=RedisServer(run / "redis", settings.redis_port),
             apps=(
@@ -103,11 +102,20 @@ class Stack:
 
     @property
     def services(self) -> tuple[Service, ...]:
-        return (self.kafka, self.redis, *self.apps, *self.optional)
+        return (*self.kafka.brokers, self.redis, *self.apps, *self.optional)
 
     def down(self) -> list[str]:
-        """Stop everything; the names of what was running."""
-        return [svc.name for svc in reversed(self.services) if svc.stop()]
+        """Stop everything; the names of what was running. Brokers of another cluster size
+        left running in the run folder (started with another PODIUM_KAFKA_BROKERS) go too."""
+        apps = (*reversed(self.optional), *reversed(self.apps), self.redis)
+        stopped = [svc.name for svc in apps if svc.stop()]
+        known = {b.name for b in self.kafka.brokers}
+        left = [
+            Service(pid_file.stem, pid_file.parent, 0)
+            for pid_file in sorted(self.redis.home.parent.glob("kafka*/kafka*.pid"))
+            if pid_file.stem not in known
+        ]
+        return stopped + stop_together([*self.kafka.brokers, *left])
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         create_topics(
             settings.bootstrap,
             settings.topic_prefix,
+            partitioned(settings.topic_partitions, settings.topic_score_partitions),
             factor=settings.topic_replication_factor,
             min_insync=settings.topic_min_insync_replicas,
         )

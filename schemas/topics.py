@@ -8,7 +8,7 @@ gives the concrete name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar, get_args
 
@@ -221,6 +221,26 @@ _OUTPUT_OF_TYPE: Mapping[type, Topic] = MappingProxyType(
 PARTITION_ALIGNED: tuple[Topic, ...] = tuple(t for t in CATALOGUE if t.key is USER_ID)
 """The topics keyed by user id whose partition p holds the users of `podium.events`' p: their
 partition counts must agree (a derived record goes to its input's partition number)."""
+RANKING_ALIGNED: tuple[Topic, ...] = (SCORES, LEADERBOARDS, RANKING_STATE)
+"""The topics keyed by ranking whose partition p holds the rankings of `podium.scores`' p (the
+ranker writes to its input's partition number): their counts must agree too."""
+
+
+def partitioned(
+    users: int | None = None, rankings: int | None = None, topics: tuple[Topic, ...] = CATALOGUE
+) -> tuple[Topic, ...]:
+    """The catalogue with `users` partitions on each partition-aligned topic and `rankings` on
+    each ranking-aligned one (None: the catalogue's count). Each group moves together, since a
+    derived record goes to its input's partition number; the dead letters keep theirs."""
+    counts = {t.name: users for t in PARTITION_ALIGNED} | {
+        t.name: rankings for t in RANKING_ALIGNED
+    }
+    for count in (users, rankings):
+        if count is not None and count < 1:
+            raise ValueError(f"a topic needs at least 1 partition, not {count}")
+    return tuple(
+        replace(t, partitions=n) if (n := counts.get(t.name)) is not None else t for t in topics
+    )
 
 
 def output_topic(record_type: type) -> Topic:

@@ -9,6 +9,7 @@ testcontainers. If none of these works the integration tests fail — they are n
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local import KafkaBroker, RedisServer, StartError, free_port
+from deploy.local import KafkaBroker, KafkaCluster, RedisServer, StartError, free_port, port_open
 from deploy.settings import REPO_DIR
 
 JAR_CACHE = Path(os.environ.get("PODIUM_RUN_DIR", REPO_DIR / ".podium")) / "jars"
@@ -59,6 +60,37 @@ def kafka_bootstrap(services_dir: Path) -> Iterator[str]:
             yield container.get_bootstrap_server()
         else:
             pytest.fail("no Kafka: set PODIUM_KAFKA_BOOTSTRAP, install Java 17, or run Docker")
+
+
+def free_port_run(count: int, avoid: range = range(0)) -> int:
+    """The first of `count` consecutive free loopback ports (a local cluster's nodes), below
+    the kernel's range for outgoing connections (32768 on), where a client's own port could
+    take one between this check and the broker's bind."""
+    for _ in range(200):
+        first = random.randrange(20_000, 32_000)
+        ports = range(first, first + count)
+        if not set(ports) & set(avoid) and not any(port_open(p) for p in ports):
+            return first
+    raise StartError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(services_dir: Path) -> Iterator[KafkaCluster]:
+    """Three KRaft nodes (broker and controller each, one quorum), for the `cluster` tier:
+    its tests stop and kill nodes, so nothing else shares it. Started only when asked for."""
+    homes = [services_dir / f"cluster-{i}" for i in (1, 2, 3)]
+    port = free_port_run(3)
+    controller_port = free_port_run(3, avoid=range(port, port + 3))
+    cluster = KafkaCluster(homes, port, controller_port, JAR_CACHE)
+    try:
+        cluster.start()
+    except StartError as err:
+        cluster.stop()
+        pytest.fail(f"the local three-broker Kafka cluster could not start: {err}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

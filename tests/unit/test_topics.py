@@ -157,3 +157,27 @@ def test_the_topics_partition_aligned_with_the_events_are_the_user_keyed_ones() 
         STREAKS.name,
         POINTS.name,
     }
+
+
+def test_partitions_from_the_settings_move_each_aligned_group_together() -> None:
+    from schemas.topics import POINTS, STREAKS, partitioned
+
+    counts = {t.name: t.partitions for t in partitioned(users=24, rankings=5)}
+    by_hand = {
+        EVENTS.name: 24,
+        STATE.name: 24,
+        PROGRESS.name: 24,
+        ACHIEVEMENTS.name: 24,
+        STREAKS.name: 24,
+        POINTS.name: 24,
+        SCORES.name: 5,
+        LEADERBOARDS.name: 5,
+        RANKING_STATE.name: 5,
+        EVENTS_DLQ.name: 1,  # the dead letters are read in order: one partition
+    }
+    assert counts == by_hand
+    only_users = {t.name: t.partitions for t in partitioned(users=3)}
+    assert only_users[EVENTS.name] == 3 and only_users[SCORES.name] == 12
+    assert partitioned() == CATALOGUE
+    with pytest.raises(ValueError, match="at least 1 partition, not 0"):
+        partitioned(rankings=0)

@@ -25,6 +25,7 @@ from deploy.local import free_port
 from deploy.settings import REPO_DIR
 from deploy.stack import create_topics, wait_ready
 from ingest.auth import mint_key
+from schemas.topics import CATALOGUE, Topic
 from tests.rules import WRITING_PATH
 
 WORKER = ["-m", "deploy.cli", "worker"]
@@ -176,9 +177,10 @@ def start_podium(
     wait_s: float = 5.0,
     gateway: bool = True,
     rules: Path = RULES,
+    topics: tuple[Topic, ...] = CATALOGUE,
 ) -> Podium:
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    asyncio.run(create_topics(bootstrap, prefix))
+    asyncio.run(create_topics(bootstrap, prefix, topics))
     key, digest = mint_key()
     env = {
         "PODIUM_KAFKA_BOOTSTRAP": bootstrap,
