@@ -160,7 +160,7 @@ def test_the_topics_partition_aligned_with_the_events_are_the_user_keyed_ones() 
 
 
 def test_partitions_from_the_settings_move_each_aligned_group_together() -> None:
-    from schemas.topics import POINTS, STREAKS, partitioned
+    from schemas.topics import POINTS, STREAKS, WEBHOOKS_DLQ, partitioned
 
     counts = {t.name: t.partitions for t in partitioned(users=24, rankings=5)}
     by_hand = {
@@ -174,6 +174,7 @@ def test_partitions_from_the_settings_move_each_aligned_group_together() -> None
         LEADERBOARDS.name: 5,
         RANKING_STATE.name: 5,
         EVENTS_DLQ.name: 1,  # the dead letters are read in order: one partition
+        WEBHOOKS_DLQ.name: 1,
     }
     assert counts == by_hand
     only_users = {t.name: t.partitions for t in partitioned(users=3)}
