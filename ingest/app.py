@@ -10,6 +10,7 @@ and the lifespan that starts the Kafka parts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -43,6 +44,7 @@ from ingest.routes_users import UserRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
+from processors.runtime.ops_server import OpsConfig, operated
 from schemas.answers import answer_header
 from schemas.rules import Rules
 from schemas.topics import Names
@@ -73,6 +75,7 @@ class GatewayConfig:
     linger_ms: int = 2
     rate_limit_per_s: float = 0.0  # requests per second per API key (0: no limit)
     rate_limit_burst: float = 0.0  # bucket size (0: one second's worth)
+    ops: OpsConfig | None = None  # /metrics, /livez, /readyz on a port of their own
 
 
 class SegmentConvertor(Convertor[str]):
@@ -94,7 +97,8 @@ register_url_convertor("segment", SegmentConvertor())
 
 def with_segments(scope: Scope) -> Scope:
     """The scope with its path decoded segment by segment from the raw path when the raw path
-    escapes a '/' or a '%' (the server decodes %2F into a separator before routing)."""
+    escapes a '/' or a '%' (the server decodes %2F into a separator before routing). Changed
+    in place: the router notes the matched route in this scope, which `TimedRequests` reads."""
     raw: bytes = scope.get("raw_path") or b""
     lowered = raw.lower()
     if b"%2f" not in lowered and b"%25" not in lowered:
@@ -103,7 +107,8 @@ def with_segments(scope: Scope) -> Scope:
         unquote(part).replace("%", "%25").replace("/", "%2F")
         for part in raw.split(b"?", 1)[0].decode("latin-1").split("/")
     )
-    return {**scope, "path": "/".join(segments)}
+    scope["path"] = "/".join(segments)
+    return scope
 
 
 class RequireApiKey:
@@ -293,11 +298,7 @@ def build_app(
         return JSON({"status": "ok"})
 
     async def ready(request: Request) -> JSON:
-        checks = {
-            "kafka": gw.publisher.ready,
-            "progress": gw.waiter.ready,  # its answer listener listens
-            "redis": await gw.views.ping(),
-        }
+        checks = await ready_checks(gw)
         down = [name for name, ok in checks.items() if not ok]
         # not a readiness condition: while the projector rebuilds the views, writes are taken
         # and reads answer 503; `podium run`'s demo waits for it (deploy/demo.py)
@@ -326,7 +327,30 @@ def build_app(
     )
     # no 307 to the path without its trailing slash: Trophy documents no redirect
     app.router.redirect_slashes = False
-    return RequireApiKey(app, keys, limiter)
+    return telemetry.TimedRequests(RequireApiKey(app, keys, limiter))
+
+
+async def ready_checks(gw: Gateway) -> dict[str, bool]:
+    """What the gateway's readiness follows (its /ready, and /readyz on the metrics port)."""
+    return {
+        "kafka": gw.publisher.ready,
+        "progress": gw.waiter.ready,  # its answer listener listens
+        "redis": await gw.views.ping(),
+    }
+
+
+@contextlib.asynccontextmanager
+async def serving_ops(config: OpsConfig | None, gw: Gateway) -> AsyncIterator[None]:
+    """The gateway's /metrics, /livez and /readyz on its metrics port (none without config)."""
+    async with operated(config, "gateway", "", sample=False) as ops:
+        if ops.server is not None and config is not None:
+            ops.server.probes = telemetry.GatewayProbes(
+                ops.heartbeat,
+                asyncio.get_running_loop(),
+                lambda: ready_checks(gw),
+                live_s=config.live_poll_s,
+            )
+        yield
 
 
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
@@ -365,7 +389,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         if ranks is not None:
             await ranks.start()
         try:
-            yield
+            async with serving_ops(config.ops, gw):
+                yield
         finally:
             if ranks is not None:
                 await ranks.stop()
@@ -373,9 +398,13 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
             await publisher.stop()
             await redis.aclose()
 
-    limiter = None
-    if config.rate_limit_per_s > 0:
-        per_s = config.rate_limit_per_s
-        limiter = RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
     keys = KeyRing(config.api_keys, config.api_key_tenants)
-    return build_app(gw, keys, lifespan, limiter=limiter)
+    return build_app(gw, keys, lifespan, limiter=limiter_of(config))
+
+
+def limiter_of(config: GatewayConfig) -> RateLimiter | None:
+    """The API keys' rate limiter, if the config sets a limit."""
+    per_s = config.rate_limit_per_s
+    if per_s <= 0:
+        return None
+    return RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))

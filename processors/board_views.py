@@ -81,7 +81,11 @@ class _Decoding:
                 yield decode_leaderboard_record(raw)
             except InvalidRecord as exc:
                 self.invalid += 1
-                log.warning("skipping a leaderboard record that does not decode: %s", exc.reason)
+                log.warning(
+                    "skipping a leaderboard record that does not decode: %s",
+                    exc.reason,
+                    extra={"offset": rec.offset},
+                )
 
 
 class BoardProjector(_Decoding):
