@@ -42,10 +42,12 @@ def rules_of(settings: Settings) -> Rules:
     return load_rules(settings.rules_path)
 
 
-def ops_config(settings: Settings, port: int) -> OpsConfig:
+def ops_config(settings: Settings, port: int) -> OpsConfig | None:
     """Where a process serves /metrics, /livez and /readyz (`port`: its own setting)."""
     from processors.runtime.ops_server import OpsConfig
 
+    if not settings.metrics_enabled:
+        return None
     return OpsConfig(
         settings.metrics_host,
         port,

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Every process serves /metrics, /livez and /readyz on a port of its own
     # (processors/runtime/ops_server.py), bound to this address (0.0.0.0 in a pod).
     metrics_host: str = "127.0.0.1"
+    # false: no such port, no lag sampling, no request timing (the benchmark's "off" arm)
+    metrics_enabled: bool = True
     # Each process's port (0 = a free one, chosen at start and logged).
     gateway_metrics_port: int = 9100
     worker_metrics_port: int = 9101

@@ -291,6 +291,7 @@ def build_app(
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
     *,
     limiter: RateLimiter | None = None,
+    timed: bool = True,
 ) -> ASGIApp:
     document = openapi_document(gw.rules)
 
@@ -327,7 +328,8 @@ def build_app(
     )
     # no 307 to the path without its trailing slash: Trophy documents no redirect
     app.router.redirect_slashes = False
-    return telemetry.TimedRequests(RequireApiKey(app, keys, limiter))
+    guarded_app = RequireApiKey(app, keys, limiter)
+    return telemetry.TimedRequests(guarded_app) if timed else guarded_app
 
 
 async def ready_checks(gw: Gateway) -> dict[str, bool]:
@@ -399,7 +401,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
             await redis.aclose()
 
     keys = KeyRing(config.api_keys, config.api_key_tenants)
-    return build_app(gw, keys, lifespan, limiter=limiter_of(config))
+    return build_app(gw, keys, lifespan, limiter=limiter_of(config), timed=config.ops is not None)
 
 
 def limiter_of(config: GatewayConfig) -> RateLimiter | None:

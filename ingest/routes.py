@@ -115,19 +115,19 @@ class Gateway:
         try:
             await self.publisher.publish_many([with_tenant(c) for c in commands])
         except TooLarge as exc:
-            telemetry.PUBLISHED.labels("refused").inc(len(commands))
+            telemetry.PUBLISHED_REFUSED.inc(len(commands))
             raise ApiError(413, f"{exc}; nothing was recorded") from None
         except Unavailable as exc:
-            telemetry.PUBLISHED.labels("refused").inc(len(commands))
+            telemetry.PUBLISHED_REFUSED.inc(len(commands))
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
             ) from None
         except Unconfirmed as exc:
-            telemetry.PUBLISHED.labels("failed").inc(len(commands))
+            telemetry.PUBLISHED_FAILED.inc(len(commands))
             raise ApiError(
                 504, unconfirmed(str(exc), len(commands)), {"Retry-After": "1"}
             ) from None
-        telemetry.PUBLISHED.labels("ok").inc(len(commands))
+        telemetry.PUBLISHED_OK.inc(len(commands))
 
     async def publish_and_wait(self, command: Command) -> Folded | None:
         """Publish, then wait (bounded by `wait_s` in all) for the command's progress and
@@ -149,12 +149,12 @@ class Gateway:
             try:
                 progress = await asyncio.wait_for(future, self.wait_s)
             except TimeoutError:
-                telemetry.ANSWER_WAIT.labels("pending").observe(time.monotonic() - acknowledged)
+                telemetry.PENDING.observe(time.monotonic() - acknowledged)
                 return None
             except NotApplied as exc:
-                telemetry.ANSWER_WAIT.labels("answered").observe(time.monotonic() - acknowledged)
+                telemetry.ANSWERED.observe(time.monotonic() - acknowledged)
                 raise not_applied(exc.refused) from None
-            telemetry.ANSWER_WAIT.labels("answered").observe(time.monotonic() - acknowledged)
+            telemetry.ANSWERED.observe(time.monotonic() - acknowledged)
             if ranks is None or not progress.scores:
                 return Folded(progress, {})
             wanted = [mover_rank_id(score) for score in progress.scores]

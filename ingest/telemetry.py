@@ -57,6 +57,10 @@ PUBLISHED = Counter(
     "acknowledged in time, so may or may not be recorded (504)",
     ["outcome"],
 )
+# the children the hot path uses, bound once (a `labels` lookup takes a lock each time)
+ANSWERED, PENDING = ANSWER_WAIT.labels("answered"), ANSWER_WAIT.labels("pending")
+PUBLISHED_OK = PUBLISHED.labels("ok")
+PUBLISHED_REFUSED, PUBLISHED_FAILED = PUBLISHED.labels("refused"), PUBLISHED.labels("failed")
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 UNROUTED = "unrouted"  # refused before routing (API key, tenant, rate limit) or no route
 
@@ -68,6 +72,7 @@ class TimedRequests:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.templates: dict[str, str] = {}
+        self.children: dict[tuple[str, str, int], Any] = {}  # bounded as the labels are
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,11 +90,17 @@ class TimedRequests:
         try:
             await self.app(scope, receive, sending)
         finally:
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            route = self.template(scope.get("route"))
-            REQUEST_SECONDS.labels(route, method, str(status)).observe(
-                time.perf_counter() - started
-            )
+            self.child(scope, status).observe(time.perf_counter() - started)
+
+    def child(self, scope: Scope, status: int) -> Any:
+        """The histogram's child for the request's route template, method and status."""
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        route = self.template(scope.get("route"))
+        key = (route, method, status)
+        found = self.children.get(key)
+        if found is None:
+            found = self.children[key] = REQUEST_SECONDS.labels(route, method, str(status))
+        return found
 
     def template(self, route: Any) -> str:
         """The route's path template with its convertors dropped (`{id:segment}` → `{id}`)."""

@@ -165,6 +165,7 @@ class Projector:
                 state = decode_state(rec.value)
             except InvalidRecord as exc:
                 self.invalid += 1
+                telemetry.VIEWS_SKIPPED.inc()
                 log.warning(
                     "skipping a state record that does not decode: %s",
                     exc.reason,

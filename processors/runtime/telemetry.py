@@ -88,6 +88,10 @@ VIEWS_BEHIND = Gauge(
     "State records on podium.state the projector has not committed as written to Redis",
     ["partition"],
 )
+VIEWS_SKIPPED = Counter(
+    "podium_views_skipped_total",
+    "Changelog records the projector skipped because they do not decode (no view written)",
+)
 RANKINGS = Gauge("podium_rankings", "Rankings (board runs and groups) this ranker holds")
 RANKING_PARTICIPANTS = Gauge(
     "podium_ranking_participants", "Participants of all the rankings this ranker holds"

@@ -20,6 +20,7 @@ BENCHES = [
     "bench_broker_jvm",
     "bench_ranking",
     "bench_soak",
+    "bench_metrics",
 ]
 
 

@@ -132,6 +132,12 @@ def test_every_long_running_process_runs_on_uvloop() -> None:
         loop.close()
 
 
+def test_metrics_switched_off_serve_nothing() -> None:
+    off = SETTINGS.model_copy(update={"metrics_enabled": False})
+    assert worker_config(off).ops is None and gateway_config(off).ops is None
+    assert ranker_config(off).ops is None and projector_config(off).ops is None
+
+
 def test_api_key_tenants_are_read_as_json_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
