@@ -257,7 +257,8 @@ async def run(
                     await projector.apply(r for recs in batches.values() for r in recs)
                 applied = True
             if applied and time.monotonic() - committed >= COMMIT_INTERVAL_S:
-                await cons.commit()
+                with pulse.wait("committing offsets"):  # a broker outage waits here
+                    await cons.commit()
                 committed, applied = time.monotonic(), False
         if applied:
             await cons.commit()

@@ -127,12 +127,13 @@ def readiness(loops: Sequence[Watched], now: float, max_lag: int, stale_s: float
         owned += len(partitions)
         if not partitions:
             continue
-        if loop.sampled_at is None or now - loop.sampled_at > stale_s:
+        lag, at = loop.lag, loop.sampled_at  # the sampler replaces both, never changes them
+        if at is None or now - at > stale_s:
             return Verdict(False, f"{loop.group}: no recent lag sample")
-        unknown = [p for p in partitions if p not in loop.lag]
+        unknown = [p for p in partitions if p not in lag]
         if unknown:
             return Verdict(False, f"{loop.group}: lag not sampled yet for partitions {unknown}")
-        behind = {p: loop.lag[p] for p in partitions if loop.lag[p] > max_lag}
+        behind = {p: lag[p] for p in partitions if lag[p] > max_lag}
         if behind:
             return Verdict(False, f"{loop.group}: behind by more than {max_lag} records: {behind}")
     if owned == 0:
