@@ -126,7 +126,10 @@ class LagSampler:
                 log.warning("sampling the consumer lag failed: %r", err)
             self.failing = True
         for hook in self.also:
-            hook()
+            try:
+                hook()
+            except Exception:  # a gauge that fails is logged; the lag goes on being sampled
+                log.exception("a sample of the process's gauges failed")
 
     async def sample_loop(self, loop: Watched) -> None:
         partitions = owned_now(loop.pulse)

@@ -68,3 +68,20 @@ async def test_the_sampler_shows_the_owned_partitions_and_drops_the_revoked() ->
     await sampler.sample()  # the broker away: the last sample stays, with its time
     assert loop.lag == {4: 0} and loop.sampled_at == 55.0 and sampler.failing
     assert counted == [1, 1, 1, 1]  # the other samples run all the same
+
+
+async def test_a_failing_gauge_hook_does_not_stop_the_sampling() -> None:
+    reader = Reader()
+    sampler = LagSampler(reader, clock=lambda: 7.0)
+    loop = Watched("lag.hooks", "lag.events", Pulse())
+    loop.pulse.owned = {1: None}
+    reader.offsets = Offsets({1: 3}, {1: 0}, {1: 5})
+    sampler.loops.append(loop)
+
+    def broken() -> None:
+        raise ValueError("a gauge that fails")
+
+    sampler.also.append(broken)
+    await sampler.sample()
+    await sampler.sample()
+    assert loop.lag == {1: 2} and loop.sampled_at == 7.0 and len(reader.calls) == 2
