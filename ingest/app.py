@@ -10,7 +10,6 @@ and the lifespan that starts the Kafka parts.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -44,7 +43,7 @@ from ingest.routes_users import UserRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
-from processors.runtime.ops_server import OpsConfig, operated
+from processors.runtime.ops_server import OpsConfig
 from schemas.answers import answer_header
 from schemas.rules import Rules
 from schemas.topics import Names
@@ -341,20 +340,6 @@ async def ready_checks(gw: Gateway) -> dict[str, bool]:
     }
 
 
-@contextlib.asynccontextmanager
-async def serving_ops(config: OpsConfig | None, gw: Gateway) -> AsyncIterator[None]:
-    """The gateway's /metrics, /livez and /readyz on its metrics port (none without config)."""
-    async with operated(config, "gateway", "", sample=False) as ops:
-        if ops.server is not None and config is not None:
-            ops.server.probes = telemetry.GatewayProbes(
-                ops.heartbeat,
-                asyncio.get_running_loop(),
-                lambda: ready_checks(gw),
-                live_s=config.live_poll_s,
-            )
-        yield
-
-
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
     """The gateway process: Kafka producer, answer listener, Redis, the routes."""
     publisher = Publisher(
@@ -391,7 +376,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         if ranks is not None:
             await ranks.start()
         try:
-            async with serving_ops(config.ops, gw):
+            async with telemetry.serving_ops(config.ops, lambda: ready_checks(gw)):
                 yield
         finally:
             if ranks is not None:

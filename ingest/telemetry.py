@@ -8,9 +8,10 @@ and what each catch-all handler in `ingest` caught, so a failure that is retried
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processors.runtime.health import Heartbeat, Verdict
+from processors.runtime.ops_server import OpsConfig, operated
 
 SUPERVISOR_ERRORS = Counter(
     "podium_gateway_supervisor_errors_total",
@@ -147,3 +149,17 @@ async def _checked(
     checks: Callable[[], Awaitable[Mapping[str, bool]]],
 ) -> Mapping[str, bool]:
     return await checks()
+
+
+@contextlib.asynccontextmanager
+async def serving_ops(
+    config: OpsConfig | None, checks: Callable[[], Awaitable[Mapping[str, bool]]]
+) -> AsyncIterator[None]:
+    """The gateway's /metrics, /livez and /readyz on its metrics port (none without config);
+    `checks` are its readiness's (`ingest.app.ready_checks`)."""
+    async with operated(config, "gateway", "", sample=False) as ops:
+        if ops.server is not None and config is not None:
+            ops.server.probes = GatewayProbes(
+                ops.heartbeat, asyncio.get_running_loop(), checks, live_s=config.live_poll_s
+            )
+        yield
