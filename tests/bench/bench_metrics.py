@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,30 +113,39 @@ def timing_alone() -> None:
 # --- 2. the whole stack ------------------------------------------------------------------
 
 
+SCRAPER = """
+import sys, time, urllib.request
+ports, rounds = sys.argv[1:], 0
+while True:
+    time.sleep(1.0)
+    for port in ports:
+        for path in ("/metrics", "/livez", "/readyz"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).read()
+            except OSError:  # a 503 answer (not ready) is one too
+                pass
+    rounds += 1
+    print(rounds, flush=True)
+"""
+
+
 @contextmanager
 def scraped(ports: dict[str, int]) -> Iterator[list[int]]:
-    """Scrape every process's /metrics, /livez and /readyz once a second meanwhile; yields
-    the list the scrape count goes into."""
-    done, count = threading.Event(), [0]
-
-    def scrape() -> None:
-        while not done.wait(1.0):
-            for port in ports.values():
-                for path in ("/metrics", "/livez", "/readyz"):
-                    try:
-                        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
-                            pass
-                    except OSError:  # a 503 answer (not ready) is one too
-                        pass
-            count[0] += 1
-
-    thread = threading.Thread(target=scrape, daemon=True)
-    thread.start()
+    """Scrape every process's /metrics, /livez and /readyz once a second meanwhile, from a
+    process of its own (a thread of this one would slow the load it generates); yields the
+    list the number of scrape rounds goes into."""
+    scraper = subprocess.Popen(
+        [sys.executable, "-c", SCRAPER, *map(str, ports.values())],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    count = [0]
     try:
         yield count
     finally:
-        done.set()
-        thread.join()
+        scraper.terminate()
+        out, _ = scraper.communicate(timeout=10)
+        count[0] = len(out.split())
 
 
 def one_stack(bootstrap: str, redis_url: str, home: Path, on: bool) -> Figures:
