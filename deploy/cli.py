@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from deploy.local import StartError
 from deploy.logs import configure
 from deploy.settings import Settings
-from deploy.stack import Stack, ensure_topics
+from deploy.stack import PodiumProcess, Stack, ensure_topics
 from deploy.webhooks_cli import add_webhooks_command, webhooks_configured
 from schemas.rules import Rules
 from schemas.rules_parse import load_rules
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from processors.projector import ProjectorConfig
     from processors.ranker import RankerConfig
     from processors.replay import ReplayConfig, Summary
+    from processors.runtime.ops_server import OpsConfig
     from processors.ticker import TickConfig
     from processors.worker import WorkerConfig
 
@@ -40,6 +41,21 @@ Subcommand = Callable[[argparse.Namespace, Settings], int]
 
 def rules_of(settings: Settings) -> Rules:
     return load_rules(settings.rules_path)
+
+
+def ops_config(settings: Settings, port: int) -> OpsConfig | None:
+    """Where a process serves /metrics, /livez and /readyz (`port`: its own setting)."""
+    from processors.runtime.ops_server import OpsConfig
+
+    if not settings.metrics_enabled:
+        return None
+    return OpsConfig(
+        settings.metrics_host,
+        port,
+        url_file=settings.metrics_url_file,
+        live_poll_s=settings.live_poll_s,
+        ready_lag_records=settings.ready_lag_records,
+    )
 
 
 def worker_config(settings: Settings) -> WorkerConfig:
@@ -54,8 +70,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
         blocked_retry_s=settings.worker_blocked_retry_s,
-        metrics_port=settings.metrics_port,
         pipelined=settings.worker_pipelined,
+        ops=ops_config(settings, settings.worker_metrics_port),
     )
 
 
@@ -70,6 +86,7 @@ def ranker_config(settings: Settings) -> RankerConfig:
         max_records=settings.worker_max_records,
         fence_backoff_s=settings.fence_backoff_s,
         pipelined=settings.worker_pipelined,
+        ops=ops_config(settings, settings.ranker_metrics_port),
     )
 
 
@@ -94,7 +111,11 @@ def projector_config(settings: Settings) -> ProjectorConfig:
     from processors.projector import ProjectorConfig
 
     return ProjectorConfig(
-        settings.bootstrap, Names(settings.topic_prefix), settings.redis, settings.views_prefix
+        settings.bootstrap,
+        Names(settings.topic_prefix),
+        settings.redis,
+        settings.views_prefix,
+        ops=ops_config(settings, settings.projector_metrics_port),
     )
 
 
@@ -117,6 +138,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         linger_ms=settings.gateway_linger_ms,
         rate_limit_per_s=settings.gateway_rate_limit_per_s,
         rate_limit_burst=settings.gateway_rate_limit_burst,
+        ops=ops_config(settings, settings.gateway_metrics_port),
     )
 
 
@@ -196,13 +218,16 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """What runs, and where each Podium process serves its metrics (/livez, /readyz beside)."""
     stack = Stack.local(settings)
     nodes = {broker.name: broker.node_id for broker in stack.kafka.brokers}
     for svc in stack.services:
         pid = svc.pid()
         port = f", port {svc.port}" if svc.port else ""  # the worker and projector serve none
         node = f", node {nodes[svc.name]}" if svc.name in nodes else ""
-        state = f"running (pid {pid}{port}{node})" if pid else "stopped"
+        url = svc.metrics_url() if pid and isinstance(svc, PodiumProcess) else None
+        metrics = f", metrics {url}" if url else ""
+        state = f"running (pid {pid}{port}{node}{metrics})" if pid else "stopped"
         print(f"{svc.name:9} {state}")
     return 0
 

@@ -1,7 +1,8 @@
 """How every `podium` process logs: plain text by default, or one JSON object per line when
 `PODIUM_LOG_FORMAT=json` asks (for a log shipper). A JSON line carries the time, level,
-logger, message and process, and the record's `partition`, `offset`, `event_id` and `user_id`
-where the code gave them (`log.warning(..., extra={"partition": p})`)."""
+logger, message and process, and the record's `partition` (or a take's or revocation's
+`partitions`), `offset`, `event_id` and `user_id` where the code gave them
+(`log.warning(..., extra={"partition": p})`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Literal
 import orjson
 
 LogFormat = Literal["text", "json"]
-CONTEXT = ("partition", "offset", "event_id", "user_id")
+CONTEXT = ("partition", "partitions", "offset", "event_id", "user_id")
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -65,8 +65,25 @@ class Settings(BaseSettings):
     fence_backoff_s: float = 3.0
     # A partition stopped at a user whose stored state does not decode is retried this often.
     worker_blocked_retry_s: float = 30.0
-    # Prometheus metrics on 127.0.0.1:<port> (0 = off).
-    metrics_port: int = 0
+    # Every process serves /metrics, /livez and /readyz on a port of its own
+    # (processors/runtime/ops_server.py), bound to this address (0.0.0.0 in a pod).
+    metrics_host: str = "127.0.0.1"
+    # false: no such port, no lag sampling, no request timing (the benchmark's "off" arm)
+    metrics_enabled: bool = True
+    # Each process's port (0 = a free one, chosen at start and logged).
+    gateway_metrics_port: int = 9100
+    worker_metrics_port: int = 9101
+    ranker_metrics_port: int = 9102
+    projector_metrics_port: int = 9103
+    webhooks_metrics_port: int = 9104
+    # Where a process writes its metrics URL once it listens (the local stack sets it per
+    # process, so that `podium status` prints it; unset: nowhere).
+    metrics_url_file: Path | None = None
+    # Liveness: a loop that has not polled its consumer for this long, outside a known wait
+    # (a commit, a take, a rebuild: a broker outage is one), is wedged (/livez answers 503).
+    live_poll_s: float = 30.0
+    # Readiness: a consumer process owns partitions, each at most this many records behind.
+    ready_lag_records: int = 10_000
     # Log level of worker / replay / tick processes.
     log_level: str = "INFO"
     # Logs as plain text, or one JSON object per line (`json`) for a log shipper.

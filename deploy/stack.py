@@ -30,6 +30,17 @@ class PodiumProcess(Service):
         super().__init__(name, home, port)
         self.command = command
 
+    @property
+    def url_file(self) -> Path:
+        """Where the process writes its metrics URL once it listens (`podium status`)."""
+        return self.home / "metrics.url"
+
+    def metrics_url(self) -> str | None:
+        try:
+            return self.url_file.read_text().strip() or None
+        except OSError:
+            return None
+
     def start(self, env: dict[str, str], timeout: float = 30.0) -> None:
         if self.running():
             return
@@ -42,7 +53,7 @@ class PodiumProcess(Service):
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 cwd=REPO,
-                env={**os.environ, **env},
+                env={**os.environ, **env, "PODIUM_METRICS_URL_FILE": str(self.url_file)},
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         if self.port:

@@ -13,6 +13,7 @@ starts the Kafka parts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from ingest.routes_users import UserRoutes
 from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
+from processors.runtime.ops_server import OpsConfig
 from schemas.answers import answer_header
 from schemas.rules import Rules
 from schemas.topics import Names
@@ -79,6 +81,7 @@ class GatewayConfig:
     linger_ms: int = 2
     rate_limit_per_s: float = 0.0  # requests per second per API key (0: no limit)
     rate_limit_burst: float = 0.0  # bucket size (0: one second's worth)
+    ops: OpsConfig | None = None  # /metrics, /livez, /readyz on a port of their own
 
 
 class SegmentConvertor(Convertor[str]):
@@ -100,7 +103,8 @@ register_url_convertor("segment", SegmentConvertor())
 
 def with_segments(scope: Scope) -> Scope:
     """The scope with its path decoded segment by segment from the raw path when the raw path
-    escapes a '/' or a '%' (the server decodes %2F into a separator before routing)."""
+    escapes a '/' or a '%' (the server decodes %2F into a separator before routing). Changed
+    in place: the router notes the matched route in this scope, which `TimedRequests` reads."""
     raw: bytes = scope.get("raw_path") or b""
     lowered = raw.lower()
     if b"%2f" not in lowered and b"%25" not in lowered:
@@ -109,7 +113,8 @@ def with_segments(scope: Scope) -> Scope:
         unquote(part).replace("%", "%25").replace("/", "%2F")
         for part in raw.split(b"?", 1)[0].decode("latin-1").split("/")
     )
-    return {**scope, "path": "/".join(segments)}
+    scope["path"] = "/".join(segments)
+    return scope
 
 
 class RequireApiKey:
@@ -299,6 +304,25 @@ async def _internal(request: Request, exc: Exception) -> Response:
     return error(500, "internal error")
 
 
+async def _health(request: Request) -> JSON:
+    return JSON({"status": "ok"})
+
+
+async def _ready(gw: Gateway, request: Request) -> JSON:
+    # `views` is not a readiness condition: while the projector rebuilds the views, writes
+    # are taken and reads answer 503; `podium run`'s demo waits for it (deploy/demo.py)
+    checks = await gw.checks()
+    views = checks.pop("views")
+    down = [name for name, ok in checks.items() if not ok]
+    if down:
+        return JSON(
+            {"error": f"not ready: {', '.join(down)} unavailable", **checks, "views": views},
+            503,
+            headers={"Retry-After": "1"},
+        )
+    return JSON({"status": "ready", **checks, "views": views})
+
+
 def build_app(
     gw: Gateway,
     keys: KeyRing,
@@ -307,36 +331,20 @@ def build_app(
     limiter: RateLimiter | None = None,
     feed: LiveFeed | None = None,
     pipeline: Pipeline | None = None,
+    timed: bool = True,
 ) -> ASGIApp:
     """The app over `gw`'s ports; the live page's feed and pipeline probe when given (else a
     feed that never shows a fact, and no pipeline in its health)."""
     document = openapi_document(gw.rules)
     page = DashboardRoutes(gw, feed or LiveFeed(NoFacts(), gw.rules), pipeline)
 
-    async def health(request: Request) -> JSON:
-        return JSON({"status": "ok"})
-
-    async def ready(request: Request) -> JSON:
-        # `views` is not a readiness condition: while the projector rebuilds the views, writes
-        # are taken and reads answer 503; `podium run`'s demo waits for it (deploy/demo.py)
-        checks = await gw.checks()
-        views = checks.pop("views")
-        down = [name for name, ok in checks.items() if not ok]
-        if down:
-            return JSON(
-                {"error": f"not ready: {', '.join(down)} unavailable", **checks, "views": views},
-                503,
-                headers={"Retry-After": "1"},
-            )
-        return JSON({"status": "ready", **checks, "views": views})
-
     async def openapi(request: Request) -> JSON:
         return JSON(document)
 
     app = Starlette(
         routes=[
-            Route("/health", health),
-            Route("/ready", ready),
+            Route("/health", _health),
+            Route("/ready", functools.partial(_ready, gw)),
             Route("/v1/openapi.json", openapi),
             *routes(gw),
             *admin_routes(gw),
@@ -347,7 +355,16 @@ def build_app(
     )
     # no 307 to the path without its trailing slash: Trophy documents no redirect
     app.router.redirect_slashes = False
-    return RequireApiKey(app, keys, limiter)
+    guarded_app = RequireApiKey(app, keys, limiter)
+    return telemetry.TimedRequests(guarded_app) if timed else guarded_app
+
+
+async def ready_checks(gw: Gateway) -> dict[str, bool]:
+    """What the gateway's readiness follows (its /ready, and /readyz on the metrics port):
+    `Gateway.checks` without the views' completeness."""
+    checks = await gw.checks()
+    del checks["views"]
+    return checks
 
 
 def rate_limiter(config: GatewayConfig) -> RateLimiter | None:
@@ -356,6 +373,14 @@ def rate_limiter(config: GatewayConfig) -> RateLimiter | None:
         return None
     per_s = config.rate_limit_per_s
     return RateLimiter(Limit(per_s, config.rate_limit_burst or max(1.0, per_s)))
+
+
+def _warn_without_keys(config: GatewayConfig) -> None:
+    if not config.api_keys:
+        log.warning(
+            "no API key hashes configured (PODIUM_API_KEY_HASHES): every request "
+            "but /health and /ready will be refused"
+        )
 
 
 def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
@@ -381,11 +406,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         max_body=config.max_body_bytes,
     )
     feed = LiveFeed(TopicFacts(config.bootstrap, config.names), rules)
-    if not config.api_keys:
-        log.warning(
-            "no API key hashes configured (PODIUM_API_KEY_HASHES): every request "
-            "but /health and /ready will be refused"
-        )
+    _warn_without_keys(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -395,7 +416,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         if ranks is not None:
             await ranks.start()
         try:
-            yield
+            async with telemetry.serving_ops(config.ops, lambda: ready_checks(gw)):
+                yield
         finally:
             if ranks is not None:
                 await ranks.stop()
@@ -405,6 +427,7 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
             await redis.aclose()
 
     keys = KeyRing(config.api_keys, config.api_key_tenants)
-    limiter = rate_limiter(config)
     pipeline = PipelineProbe(config.bootstrap, config.names)
-    return build_app(gw, keys, lifespan, limiter=limiter, feed=feed, pipeline=pipeline)
+    timed = config.ops is not None
+    limiter = rate_limiter(config)
+    return build_app(gw, keys, lifespan, limiter=limiter, feed=feed, pipeline=pipeline, timed=timed)

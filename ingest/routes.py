@@ -21,6 +21,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest import telemetry
 from ingest.http import api
 from ingest.http.answers import Error
 from ingest.http.api import ApiError
@@ -114,15 +115,19 @@ class Gateway:
         try:
             await self.publisher.publish_many([with_tenant(c) for c in commands])
         except TooLarge as exc:
+            telemetry.PUBLISHED_REFUSED.inc(len(commands))
             raise ApiError(413, f"{exc}; nothing was recorded") from None
         except Unavailable as exc:
+            telemetry.PUBLISHED_REFUSED.inc(len(commands))
             raise ApiError(
                 503, f"{exc}; the event was not recorded, retry later", {"Retry-After": "1"}
             ) from None
         except Unconfirmed as exc:
+            telemetry.PUBLISHED_FAILED.inc(len(commands))
             raise ApiError(
                 504, unconfirmed(str(exc), len(commands)), {"Retry-After": "1"}
             ) from None
+        telemetry.PUBLISHED_OK.inc(len(commands))
 
     async def publish_and_wait(self, command: Command) -> Folded | None:
         """Publish, then wait (bounded by `wait_s` in all) for the command's progress and
@@ -139,13 +144,17 @@ class Gateway:
             await self.publish([command])
             if future is None:
                 return None
-            deadline = time.monotonic() + self.wait_s
+            acknowledged = time.monotonic()
+            deadline = acknowledged + self.wait_s
             try:
                 progress = await asyncio.wait_for(future, self.wait_s)
             except TimeoutError:
+                telemetry.PENDING.observe(time.monotonic() - acknowledged)
                 return None
             except NotApplied as exc:
+                telemetry.ANSWERED.observe(time.monotonic() - acknowledged)
                 raise not_applied(exc.refused) from None
+            telemetry.ANSWERED.observe(time.monotonic() - acknowledged)
             if ranks is None or not progress.scores:
                 return Folded(progress, {})
             wanted = [mover_rank_id(score) for score in progress.scores]

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from processors.core.rank_history import fold_history
+from processors.runtime import telemetry
 from schemas.commands import InvalidRecord
 from schemas.leaderboards import (
     LeaderboardRecord,
@@ -81,7 +82,12 @@ class _Decoding:
                 yield decode_leaderboard_record(raw)
             except InvalidRecord as exc:
                 self.invalid += 1
-                log.warning("skipping a leaderboard record that does not decode: %s", exc.reason)
+                telemetry.VIEWS_SKIPPED.inc()
+                log.warning(
+                    "skipping a leaderboard record that does not decode: %s",
+                    exc.reason,
+                    extra={"offset": rec.offset},
+                )
 
 
 class BoardProjector(_Decoding):

@@ -50,6 +50,10 @@ from processors.core.streak_views import streak_scores
 from processors.core.summaries import Day
 from processors.core.views import user_view
 from processors.core.wrapped import year_changes
+from processors.runtime import telemetry
+from processors.runtime.health import Pulse
+from processors.runtime.lag import mirror_lag
+from processors.runtime.ops_server import OpsConfig, operated
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
@@ -161,7 +165,12 @@ class Projector:
                 state = decode_state(rec.value)
             except InvalidRecord as exc:
                 self.invalid += 1
-                log.warning("skipping a state record that does not decode: %s", exc.reason)
+                telemetry.VIEWS_SKIPPED.inc()
+                log.warning(
+                    "skipping a state record that does not decode: %s",
+                    exc.reason,
+                    extra={"offset": rec.offset},
+                )
                 continue
             prev = latest.get(state.user_id)
             if prev is None or prev[0] <= rec.offset:
@@ -214,10 +223,16 @@ def consumer(bootstrap: str, group: str | None, **extra: object) -> AIOKafkaCons
 
 
 async def run(
-    bootstrap: str, topic: str, group: str, projector: Applies, stop: asyncio.Event | None = None
+    bootstrap: str,
+    topic: str,
+    group: str,
+    projector: Applies,
+    stop: asyncio.Event | None = None,
+    pulse: Pulse | None = None,
 ) -> None:
     """Project the changelog live until `stop` is set (or forever); rebuild the views
-    whenever their epoch marker is missing."""
+    whenever their epoch marker is missing. `pulse` shows the loop to the probes."""
+    pulse = pulse or Pulse()
     cons = consumer(bootstrap, group)
     cons.subscribe([topic])
     await cons.start()
@@ -230,15 +245,20 @@ async def run(
                     projector.keys.epoch, projector.keys.rebuilding
                 ):
                     log.warning("the views' epoch marker is missing: rebuilding from %s", topic)
-                    read = await rebuild(bootstrap, topic, projector)
+                    with pulse.wait("rebuilding the views", unready=True):
+                        read = await rebuild(bootstrap, topic, projector)
                     log.info("views rebuilt from %d state records", read)
                 checked = time.monotonic()
             batches = await cons.getmany(timeout_ms=200, max_records=5000)
+            pulse.polled()
+            pulse.owned = {tp.partition for tp in cons.assignment()}
             if batches:
-                await projector.apply(r for recs in batches.values() for r in recs)
+                with pulse.wait("writing the views"):
+                    await projector.apply(r for recs in batches.values() for r in recs)
                 applied = True
             if applied and time.monotonic() - committed >= COMMIT_INTERVAL_S:
-                await cons.commit()
+                with pulse.wait("committing offsets"):  # a broker outage waits here
+                    await cons.commit()
                 committed, applied = time.monotonic(), False
         if applied:
             await cons.commit()
@@ -353,6 +373,7 @@ class ProjectorConfig:
     names: Names
     redis_url: str
     views_prefix: str = "podium:"
+    ops: OpsConfig | None = None  # /metrics, /livez, /readyz (None: not served)
 
 
 async def run_projector(
@@ -365,13 +386,17 @@ async def run_projector(
     names = config.names
     try:
         keys = Keys(config.views_prefix)
-        proj, boards = Projector(redis, keys, rules), BoardProjector(redis, keys)
-        history = HistoryProjector(redis, keys)
-        await asyncio.gather(
-            run(config.bootstrap, names.state, names.projector_group, proj, stop),
-            run(config.bootstrap, names.ranking_state, names.board_views_group, boards, stop),
-            run(config.bootstrap, names.leaderboards, names.board_history_group, history, stop),
+        applied = (
+            (names.state, names.projector_group, Projector(redis, keys, rules)),
+            (names.ranking_state, names.board_views_group, BoardProjector(redis, keys)),
+            (names.leaderboards, names.board_history_group, HistoryProjector(redis, keys)),
         )
+        async with operated(config.ops, "projector", config.bootstrap) as ops:
+            loops = [(ops.watch(group, topic), applies) for topic, group, applies in applied]
+            ops.also(mirror_lag(loops[0][0], telemetry.VIEWS_BEHIND))
+            await asyncio.gather(
+                *(run(config.bootstrap, w.topic, w.group, a, stop, w.pulse) for w, a in loops)
+            )
     finally:
         await redis.aclose()
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from processors.runtime import telemetry
 from processors.runtime.gc_tuning import tune_gc
+from processors.runtime.ops_server import Operations, OpsConfig, operated
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.rank_runner import RankRunner
 from processors.worker import WorkerConfig, consumer_for
@@ -35,6 +37,7 @@ class RankerConfig:
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
     pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
+    ops: OpsConfig | None = None  # /metrics, /livez, /readyz (None: not served)
 
 
 async def check_partitions(bootstrap: str, names: Names) -> int:
@@ -53,7 +56,20 @@ async def check_partitions(bootstrap: str, names: Names) -> int:
 
 
 async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) -> None:
-    """Run one member of the ranking stage until `stop` is set."""
+    """Run one member of the ranking stage until `stop` is set, serving its metrics and
+    probes meanwhile."""
+    async with operated(config.ops, "ranker", config.bootstrap) as ops:
+        await _rank(config, rules, stop, ops)
+
+
+def count_rankings(runner: RankRunner) -> None:
+    """`podium_rankings` and `podium_ranking_participants` of what the ranker holds."""
+    held = [ranking for r in runner.rankings.values() for ranking in r.rankings.values()]
+    telemetry.RANKINGS.set(len(held))
+    telemetry.RANKING_PARTICIPANTS.set(sum(len(ranking) for ranking in held))
+
+
+async def _rank(config: RankerConfig, rules: Rules, stop: asyncio.Event, ops: Operations) -> None:
     tune_gc()
     names = config.names
     partitions = await check_partitions(config.bootstrap, names)
@@ -72,6 +88,8 @@ async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) ->
         fence_backoff_s=config.fence_backoff_s,
         pipelined=config.pipelined,
     )
+    ops.watch(names.ranking_group, names.scores, runner.pulse)
+    ops.also(lambda: count_rankings(runner))
     log.info("ranker started: group %s, %d boards", names.ranking_group, len(rules.leaderboards))
     try:
         await runner.run(stop)

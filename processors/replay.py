@@ -87,7 +87,16 @@ class Rebuild:
             outcome = apply_record(rec, store.get, rules, topic, self.partition)
             if not isinstance(outcome, Applied):
                 self.skipped[reason_label(outcome.reason)] += 1
-                log.warning("skipped %s: %s", outcome.id, outcome.reason)
+                log.warning(
+                    "skipped %s: %s",
+                    outcome.id,
+                    outcome.reason,
+                    extra={
+                        "partition": self.partition,
+                        "offset": rec.offset,
+                        "event_id": outcome.event_id,
+                    },
+                )
                 continue
             uid = outcome.user_id
             store.put(uid, outcome.state)
@@ -309,7 +318,8 @@ async def run_replay(
         summary = Summary()
         for p in parts:
             await _hand_over(config, rules, consumer, rebuilds[p], (read_to, published), summary)
-            log.info("handed over partition %d at %.1f s", p, time.monotonic() - started)
+            at = time.monotonic() - started
+            log.info("handed over partition %d at %.1f s", p, at, extra={"partition": p})
             summary.events += rebuilds[p].events
             summary.users += len(rebuilds[p].last)
             summary.skipped += rebuilds[p].skipped
@@ -382,7 +392,9 @@ async def _hand_over(
             summary.scores_backfilled += sum(map(len, scores.values()))
             return
         except KafkaError as err:  # fenced by the live worker retaking it: catch up again
-            log.warning("hand-over of partition %d, attempt %d: %s", p, attempt, err)
+            log.warning(
+                "hand-over of partition %d, attempt %d: %s", p, attempt, err, extra={"partition": p}
+            )
         finally:
             await owned.close()
     raise RuntimeError(f"partition {p}: hand-over failed {attempts} times")

@@ -67,7 +67,12 @@ def _state(uid: str, raw: bytes) -> UserState | None:
     except UnicodeEncodeError:
         log.warning("no tick for a state keyed by bytes that are not UTF-8")
     except InvalidRecord as err:
-        log.warning("no tick for %r: its state does not decode (%s)", uid[:64], err.reason)
+        log.warning(
+            "no tick for %r: its state does not decode (%s)",
+            uid[:64],
+            err.reason,
+            extra={"user_id": uid},
+        )
     return None
 
 

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from processors.runtime.answers import AnswerPusher
 from processors.runtime.gc_tuning import tune_gc
+from processors.runtime.ops_server import Operations, OpsConfig, operated
 from processors.runtime.partition import ProducerConfig
 from processors.runtime.runner import Runner
 from schemas.rules import Rules
@@ -38,7 +39,7 @@ class WorkerConfig:
     max_records: int = 50_000
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
-    metrics_port: int = 0  # Prometheus on 127.0.0.1:<port> (0 = off)
+    ops: OpsConfig | None = None  # /metrics, /livez, /readyz (None: not served)
     pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
 
 
@@ -80,14 +81,15 @@ async def check_partitions(bootstrap: str, names: Names) -> int:
 
 
 async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) -> None:
-    """Run one worker until `stop` is set."""
+    """Run one worker until `stop` is set, serving its metrics and probes meanwhile."""
+    async with operated(config.ops, "worker", config.bootstrap) as ops:
+        await _work(config, rules, stop, ops)
+
+
+async def _work(config: WorkerConfig, rules: Rules, stop: asyncio.Event, ops: Operations) -> None:
     tune_gc()
     names = config.names
     score_partitions = await check_partitions(config.bootstrap, names)
-    if config.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(config.metrics_port, addr="127.0.0.1")
     consumer = consumer_for(config)
     await consumer.start()
     pusher = AnswerPusher()
@@ -107,6 +109,7 @@ async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) ->
         pipelined=config.pipelined,
         pusher=pusher,
     )
+    ops.watch(names.worker_group, names.events, runner.pulse)
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:
         await runner.run(stop)

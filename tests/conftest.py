@@ -22,6 +22,15 @@ from deploy.local import KafkaBroker, KafkaCluster, RedisServer, StartError, fre
 from deploy.settings import REPO_DIR
 
 JAR_CACHE = Path(os.environ.get("PODIUM_RUN_DIR", REPO_DIR / ".podium")) / "jars"
+METRICS_PORTS = ("GATEWAY", "WORKER", "RANKER", "PROJECTOR", "WEBHOOKS")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def free_metrics_ports() -> None:
+    """Every process a test starts serves its metrics on a free port (several run at once,
+    and other test runs may share the machine), unless the environment names one."""
+    for process in METRICS_PORTS:
+        os.environ.setdefault(f"PODIUM_{process}_METRICS_PORT", "0")
 
 
 def _docker_answers() -> bool:

@@ -41,6 +41,7 @@ class RankRunner(Runner):
     # damaged) makes its partitions wait, retaken after the back-off, like a worker partition
     # at a state that does not decode: the rest of the stage goes on, nothing is dropped.
     take_retriable = (*TAKE_RETRIABLE, InvalidRecord)
+    process = "ranker"
 
     def __init__(
         self,
@@ -77,29 +78,30 @@ class RankRunner(Runner):
         records = [rec for rec in records if rec.offset >= owned.position]
         if not records:
             return  # already applied (a stale fetch)
-        effects = rank_batch(rankings, records, tp.topic, tp.partition, self.partitions)
+        with telemetry.timed(self.fold_seconds):
+            effects = rank_batch(rankings, records, tp.topic, tp.partition, self.partitions)
         names = self.names
         try:
-            async with asyncio.timeout(self.commit_limit_s):
-                await owned.transact(
-                    {
-                        names.leaderboards: effects.ranks,
-                        names.ranking_state: list(effects.entries.items()),
-                    },
-                    effects.next_offset,
-                    names.ranking_group,
-                    [encode_out_record(d) for d in effects.dead],
-                )
+            with self.pulse.wait("committing"), telemetry.timed(self.commit_seconds):
+                async with asyncio.timeout(self.commit_limit_s):
+                    await owned.transact(
+                        {
+                            names.leaderboards: effects.ranks,
+                            names.ranking_state: list(effects.entries.items()),
+                        },
+                        effects.next_offset,
+                        names.ranking_group,
+                        [encode_out_record(d) for d in effects.dead],
+                    )
         except TRANSACTION_LOST as err:
             self.rankings.pop(tp.partition, None)  # it may have ranked what was not committed
             await self._lose(tp.partition, err)
             return
         owned.position = effects.next_offset
+        self.transaction_records.observe(len(records))
         self.applied += effects.changes
         telemetry.TRANSACTIONS.inc()
-        for dead in effects.dead:
-            telemetry.DEAD_LETTERS.labels(telemetry.reason_label(dead.reason)).inc()
-            log.warning("dead letter %s: %s", dead.id, dead.reason)
+        self._dead_lettered(effects.dead)
 
     async def _drop(self, partitions: Iterable[int]) -> None:
         partitions = list(partitions)

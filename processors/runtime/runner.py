@@ -50,6 +50,7 @@ from processors.runtime.answers import AnswerPusher
 from processors.runtime.backlog import Backlog
 from processors.runtime.batch import Blocked, fold_batch
 from processors.runtime.changelog import read_latest
+from processors.runtime.health import Pulse
 from processors.runtime.partition import (
     OwnedPartition,
     ProducerConfig,
@@ -57,6 +58,7 @@ from processors.runtime.partition import (
     stop_producer,
 )
 from processors.runtime.store import StateStore
+from schemas.records import DeadLetter
 from schemas.rules import Rules
 from schemas.topics import SCORES, Names
 
@@ -74,6 +76,7 @@ log = logging.getLogger("podium.worker")
 class Runner:
     # what a take may meet that loses its partitions for a while instead of ending the run
     take_retriable: tuple[type[Exception], ...] = TAKE_RETRIABLE
+    process = "worker"  # the `process` label of its series
 
     def __init__(
         self,
@@ -114,6 +117,11 @@ class Runner:
         # a commit still unanswered after twice the transaction timeout is lost (the broker
         # aborts the transaction after one); the partition is retaken with a new producer
         self.commit_limit_s = 2 * producer_config.transaction_timeout_ms / 1000
+        self.pulse = Pulse()  # for the probes (processors.runtime.health)
+        self.pulse.owned = self.owned
+        self.fold_seconds = telemetry.FOLD_SECONDS.labels(self.process)
+        self.commit_seconds = telemetry.COMMIT_SECONDS.labels(self.process)
+        self.transaction_records = telemetry.TRANSACTION_RECORDS.labels(self.process)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -130,8 +138,10 @@ class Runner:
         try:
             while not stop.is_set():
                 self._raise_failure()
-                await self._recover_lost()
+                with self.pulse.wait("taking partitions"):
+                    await self._recover_lost()
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                self.pulse.polled()
                 if batch:
                     async with self.lock:
                         await asyncio.gather(
@@ -147,8 +157,10 @@ class Runner:
         try:
             while not stop.is_set():
                 self._raise_failure()
-                await self._recover_lost()
+                with self.pulse.wait("taking partitions"):
+                    await self._recover_lost()
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                self.pulse.polled()
                 if batch:
                     async with self.lock:  # see _enqueue
                         for tp, records in batch.items():
@@ -230,24 +242,27 @@ class Runner:
             records = [rec for rec in records if rec.offset >= owned.position]
             if not records:
                 return
-        effects = fold_batch(
-            owned.store,
-            records,
-            self.rules,
-            tp.topic,
-            tp.partition,
-            score_partitions=self.score_partitions,
-        )
+        with telemetry.timed(self.fold_seconds):
+            effects = fold_batch(
+                owned.store,
+                records,
+                self.rules,
+                tp.topic,
+                tp.partition,
+                score_partitions=self.score_partitions,
+            )
         if self.pusher is not None and effects.answers:
             self.pusher.push(effects.answers)  # before the commit: see the module's docstring
         if effects.next_offset > owned.position:
             try:
-                async with asyncio.timeout(self.commit_limit_s):
-                    await owned.commit(effects, self.names.worker_group)
+                with self.pulse.wait("committing"), telemetry.timed(self.commit_seconds):
+                    async with asyncio.timeout(self.commit_limit_s):
+                        await owned.commit(effects, self.names.worker_group)
             except TRANSACTION_LOST as err:
                 await self._lose(tp.partition, err)
                 return
             owned.position = effects.next_offset
+            self.transaction_records.observe(len(records))
         if effects.blocked is not None:
             await self._block(tp.partition, effects.blocked)
         elif self.blocked.pop(tp.partition, None) is not None:
@@ -260,13 +275,22 @@ class Runner:
         self.applied += effects.events
         telemetry.EVENTS.inc(effects.events)
         telemetry.TRANSACTIONS.inc()
-        for dead in effects.dead:
-            telemetry.DEAD_LETTERS.labels(telemetry.reason_label(dead.reason)).inc()
-            log.warning(
+        self._dead_lettered(effects.dead)
+
+    def _dead_lettered(self, dead: Iterable[DeadLetter]) -> None:
+        """Count and log each dead letter, with its coordinates and event id in the log's
+        context (`deploy.logs`)."""
+        for letter in dead:
+            telemetry.DEAD_LETTERS.labels(telemetry.reason_label(letter.reason)).inc()
+            logging.getLogger(f"podium.{self.process}").warning(
                 "dead letter %s: %s",
-                dead.id,
-                dead.reason,
-                extra={"partition": dead.partition, "offset": dead.offset},
+                letter.id,
+                letter.reason,
+                extra={
+                    "partition": letter.partition,
+                    "offset": letter.offset,
+                    "event_id": letter.event_id,
+                },
             )
 
     # --- ownership ------------------------------------------------------------------------
@@ -302,6 +326,7 @@ class Runner:
             wanted,
             users,
             time.monotonic() - started,
+            extra={"partitions": wanted},
         )
 
     async def _position_at_committed(self, tp: TopicPartition) -> int:
@@ -397,7 +422,7 @@ class Runner:
             except self.take_retriable as err:
                 for p in mine:
                     self.lost[p] = time.monotonic() + self.fence_backoff_s
-                log.warning("retaking %s failed: %s", mine, err)
+                log.warning("retaking %s failed: %s", mine, err, extra={"partitions": mine})
                 return
             for p in mine:
                 self.consumer.resume(TopicPartition(self.input_topic, p))
@@ -408,10 +433,12 @@ class _Listener(ConsumerRebalanceListener):
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self.runner.lock:
-            await self.runner._drop(tp.partition for tp in revoked)
+        with self.runner.pulse.wait("dropping partitions"):
+            async with self.runner.lock:
+                await self.runner._drop(tp.partition for tp in revoked)
         if revoked:
-            log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
+            parts = sorted(tp.partition for tp in revoked)
+            log.info("revoked partitions %s", parts, extra={"partitions": parts})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         """Take the assigned partitions. aiokafka logs and swallows what a listener raises
@@ -422,7 +449,8 @@ class _Listener(ConsumerRebalanceListener):
         loop)."""
         async with self.runner.lock:
             try:
-                await self.runner.take(tp.partition for tp in assigned)
+                with self.runner.pulse.wait("taking partitions"):
+                    await self.runner.take(tp.partition for tp in assigned)
             except self.runner.take_retriable as err:
                 for tp in assigned:
                     if tp.partition not in self.runner.owned:

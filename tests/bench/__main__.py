@@ -5,6 +5,7 @@ Run one alone with `python -m tests.bench NAME`; `PODIUM_BENCH_QUICK=1` shrinks 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 BENCHES = [
@@ -19,10 +20,14 @@ BENCHES = [
     "bench_broker_jvm",
     "bench_ranking",
     "bench_soak",
+    "bench_metrics",
 ]
 
 
 def main(argv: list[str]) -> int:
+    for process in ("GATEWAY", "WORKER", "RANKER", "PROJECTOR", "WEBHOOKS"):
+        # the benchmarks start several of each: each serves its metrics on a free port
+        os.environ.setdefault(f"PODIUM_{process}_METRICS_PORT", "0")
     wanted = argv or BENCHES
     for name in wanted:
         module = importlib.import_module(f"tests.bench.{name}")

@@ -60,7 +60,7 @@ def one_stack(
     """A fresh stack with `setting` (name, value); the runs of `RUNS`, after a warm-up."""
     port = free_port()
     # podium() passes the environment on to every process it starts
-    os.environ.update({setting[0]: setting[1], "PODIUM_METRICS_PORT": str(port)})
+    os.environ.update({setting[0]: setting[1], "PODIUM_WORKER_METRICS_PORT": str(port)})
     with podium(bootstrap, redis_url, home) as gateway:
         key: str = gateway.key  # type: ignore[attr-defined]
         worker_pid: int = gateway.pipeline[0].pid  # type: ignore[attr-defined]
@@ -110,7 +110,7 @@ def compare(setting: str, variants: dict[str, str], first: str | None = None) ->
                     try:
                         stack = one_stack(bootstrap, redis_url, Path(tmp), variant, value)
                     finally:  # the benchmarks after this one start their processes without it
-                        for name in (setting, "PODIUM_METRICS_PORT"):
+                        for name in (setting, "PODIUM_WORKER_METRICS_PORT"):
                             os.environ.pop(name, None)
                     got[variant].append(stack)
     for run in got[order[0]][0]:

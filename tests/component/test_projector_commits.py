@@ -52,6 +52,9 @@ class FakeConsumer:
     async def commit(self) -> None:
         self.commits.append(self.clock.now)
 
+    def assignment(self) -> set[Any]:
+        return set()
+
 
 class FakeRedis:
     async def exists(self, *keys: str) -> int:

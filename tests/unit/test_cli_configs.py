@@ -26,7 +26,13 @@ SETTINGS = Settings(
     transaction_timeout_ms=8_000,
     worker_max_records=1_234,
     fence_backoff_s=0.5,
-    metrics_port=9100,
+    metrics_host="0.0.0.0",
+    worker_metrics_port=9201,
+    ranker_metrics_port=9202,
+    projector_metrics_port=9203,
+    gateway_metrics_port=9200,
+    live_poll_s=12.5,
+    ready_lag_records=77,
     api_key_hashes="aa, bb ,",
     gateway_wait_s=0.0,
     gateway_publish_timeout_s=1.5,
@@ -44,7 +50,10 @@ def test_the_worker_config_carries_the_worker_settings() -> None:
         "t1.podium.worker",
     )
     assert (config.session_timeout_ms, config.transaction_timeout_ms) == (6_000, 8_000)
-    assert (config.max_records, config.fence_backoff_s, config.metrics_port) == (1_234, 0.5, 9100)
+    assert (config.max_records, config.fence_backoff_s) == (1_234, 0.5)
+    assert config.ops is not None
+    assert (config.ops.host, config.ops.port) == ("0.0.0.0", 9201)
+    assert (config.ops.live_poll_s, config.ops.ready_lag_records) == (12.5, 77)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_records = 1  # type: ignore[misc]
 
@@ -59,6 +68,7 @@ def test_the_ranker_config_carries_the_worker_s_kafka_settings() -> None:
     assert config.names.ranking_transactional_id(3) == "t1.podium.ranking.podium.scores.3"
     assert (config.session_timeout_ms, config.transaction_timeout_ms) == (6_000, 8_000)
     assert (config.max_records, config.fence_backoff_s) == (1_234, 0.5)
+    assert config.ops is not None and config.ops.port == 9202
 
 
 def test_the_other_process_configs() -> None:
@@ -72,8 +82,10 @@ def test_the_other_process_configs() -> None:
     projector = projector_config(SETTINGS)
     assert (projector.redis_url, projector.views_prefix) == ("redis://redis.example:6379/2", "v:")
     assert projector.names.projector_group == "t1.podium.projector"
+    assert projector.ops is not None and projector.ops.port == 9203
     gateway = gateway_config(SETTINGS)
     assert gateway.api_keys == ("aa", "bb")
+    assert gateway.ops is not None and (gateway.ops.host, gateway.ops.port) == ("0.0.0.0", 9200)
     assert (gateway.wait_s, gateway.publish_timeout_s) == (0.0, 1.5)
     assert (gateway.max_body_bytes, gateway.linger_ms, gateway.names.progress) == (
         4096,
@@ -118,6 +130,12 @@ def test_every_long_running_process_runs_on_uvloop() -> None:
         assert isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+def test_metrics_switched_off_serve_nothing() -> None:
+    off = SETTINGS.model_copy(update={"metrics_enabled": False})
+    assert worker_config(off).ops is None and gateway_config(off).ops is None
+    assert ranker_config(off).ops is None and projector_config(off).ops is None
 
 
 def test_api_key_tenants_are_read_as_json_from_the_environment(

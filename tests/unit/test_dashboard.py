@@ -100,11 +100,6 @@ def registered() -> set[str]:
     return {m.name + suffix.get(m.type, "") for m in REGISTRY.collect()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the metrics branch (issue 21, item 1) registers these series: remove this marker "
-    "once it is merged",
-)
 def test_the_processes_register_every_series_the_dashboard_may_name() -> None:
     missing = set(SERIES) - registered()
     assert missing == set()

@@ -79,6 +79,7 @@ class Podium:
 
     def spawn(self, name: str, args: list[str], **env: str) -> Proc:
         log = self.home / f"{name}.log"
+        url_file = str(self.home / f"{name}.metrics-url")  # its /metrics on a free port
         with open(log, "ab") as out:
             popen = subprocess.Popen(
                 [sys.executable, *args],
@@ -86,7 +87,7 @@ class Podium:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=REPO_DIR,
-                env={**os.environ, **self.env, **env},
+                env={**os.environ, **self.env, "PODIUM_METRICS_URL_FILE": url_file, **env},
             )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
@@ -114,6 +115,17 @@ class Podium:
                 pytest.fail(f"the ranker took no partitions within {within:g} s:\n{ranker.tail()}")
             time.sleep(0.1)
         return ranker
+
+    def metrics_url(self, name: str, within: float = 30.0) -> str:
+        """The /metrics URL of the process spawned as `name`, once it listens."""
+        path = self.home / f"{name}.metrics-url"
+        deadline = time.monotonic() + within
+        while not path.exists() or not path.read_text().strip():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} wrote no metrics URL within {within:g} s")
+            time.sleep(0.05)
+        return path.read_text().strip()
 
     def trophy(
         self, base_url: str | None = None, api_key: str | None = None, tenant: str | None = None

@@ -46,6 +46,8 @@ def test_run_again_after_down_and_after_a_kill(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
     env.update({f"PODIUM_{k}": str(v) for k, v in ports.items()})
     env["PODIUM_RUN_DIR"] = str(run_dir)
+    for process in ("GATEWAY", "WORKER", "RANKER", "PROJECTOR"):
+        env[f"PODIUM_{process}_METRICS_PORT"] = "0"  # a free port each: `podium status` says
     log = run_dir / "projector" / "projector.log"
     try:
         first = run_demo(env, ports["GATEWAY_PORT"])
@@ -81,6 +83,7 @@ def stop_all(env: dict[str, str], ports: dict[str, int], run_dir: Path) -> None:
     """`podium down`, and nothing of it is left running or listening."""
     pids = {f.stem: int(f.read_text()) for f in run_dir.glob("*/*.pid")}
     assert set(pids) == SERVICES and all(_alive(pid) for pid in pids.values())
+    assert_status_names_metrics(env)
     down = podium(env, "down", timeout=120)
     assert down.returncode == 0 and "stopped:" in down.stdout, down.stderr
     assert not [p for p in pids.values() if _alive(p)]
@@ -169,3 +172,19 @@ def assert_page_shows_the_writers(out: str, root: str) -> None:
         [("Ada", 20_000), ("Ben", 10_200)],
         {"rank": 1, "value": 20_000},
     )
+
+
+def assert_status_names_metrics(env: dict[str, str]) -> None:
+    """`podium status` prints each Podium process's metrics URL (a free port each, chosen at
+    start), and each answers with Prometheus text and a live /livez."""
+    lines = podium(env, "status").stdout.splitlines()
+    urls = {}
+    for line in lines:
+        found = re.search(r"metrics (http://127\.0\.0\.1:\d+/metrics)", line)
+        if found:
+            urls[line.split()[0]] = found.group(1)
+    assert set(urls) == {"worker", "ranker", "projector", "gateway"}, lines
+    for name, url in urls.items():
+        text = httpx.get(url, timeout=10).text
+        assert "podium_build_info{" in text and f'podium_process_ready{{process="{name}"}}' in text
+        assert httpx.get(url.replace("/metrics", "/livez"), timeout=10).status_code == 200

@@ -1,0 +1,161 @@
+"""Consumer lag, sampled off the hot path: every few seconds, for each watched loop
+(`processors.runtime.health.Watched`), the group's committed offsets and the topic's end
+offsets of the partitions the loop owns, read from the broker; the difference goes to
+`podium_consumer_lag_records{group, topic, partition}` and to the loop's readiness.
+
+A process reports the partitions it owns, so the sum over a group's members is the group's
+lag. The end offset is read_committed's (the last stable offset): a partition written in
+transactions (`podium.scores`, `podium.state`) ends with a commit marker after its last
+record, and a member that committed past that record alone shows a lag of 1 (the ranker);
+one that commits its position (the projector) shows 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import Gauge
+
+from processors.runtime import telemetry
+from processors.runtime.health import Watched, owned_now
+
+log = logging.getLogger("podium.lag")
+
+
+@dataclass(frozen=True, slots=True)
+class Offsets:
+    """A group's committed offsets and a topic's first and end offsets, by partition."""
+
+    committed: Mapping[int, int]  # a partition without a commit is absent
+    starts: Mapping[int, int]
+    ends: Mapping[int, int]
+
+
+def records_behind(offsets: Offsets, partitions: Sequence[int]) -> dict[int, int]:
+    """Records between each partition's committed offset and its end. Without a commit the
+    group starts at the first offset (auto_offset_reset=earliest), so all of them count."""
+    behind: dict[int, int] = {}
+    for p in partitions:
+        if p not in offsets.ends:
+            continue
+        at = offsets.committed.get(p, offsets.starts.get(p, 0))
+        behind[p] = max(0, offsets.ends[p] - at)
+    return behind
+
+
+ReadOffsets = Callable[[str, str, Sequence[int]], Awaitable[Offsets]]
+
+
+class BrokerOffsets:
+    """Reads `Offsets` from the broker: an admin client for the committed offsets and a
+    group-less read_committed consumer for the end offsets, both kept open between samples."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.admin: AIOKafkaAdminClient | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def __call__(self, group: str, topic: str, partitions: Sequence[int]) -> Offsets:
+        admin, consumer = await self._clients()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        return Offsets(
+            {tp.partition: meta.offset for tp, meta in committed.items() if meta.offset >= 0},
+            {tp.partition: offset for tp, offset in starts.items()},
+            {tp.partition: offset for tp, offset in ends.items()},
+        )
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self.admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            await admin.start()
+            self.admin = admin
+        if self.consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, isolation_level="read_committed"
+            )
+            await consumer.start()
+            self.consumer = consumer
+        return self.admin, self.consumer
+
+    async def close(self) -> None:
+        if self.admin is not None:
+            await self.admin.close()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        self.admin = self.consumer = None
+
+
+class LagSampler:
+    """Samples the watched loops' lag every `every_s` seconds, and runs the process's other
+    samples (`also`: gauges worked out on the loop, such as the ranker's rankings)."""
+
+    def __init__(
+        self,
+        read: ReadOffsets,
+        every_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.read = read
+        self.every_s = every_s
+        self.clock = clock
+        self.loops: list[Watched] = []
+        self.also: list[Callable[[], None]] = []
+        self.failing = False  # the last sample failed (logged once per outage)
+
+    async def run(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self.every_s)
+
+    async def sample(self) -> None:
+        try:
+            for loop in self.loops:
+                await self.sample_loop(loop)
+            self.failing = False
+        except Exception as err:  # the broker away: the last sample ages, readiness says so
+            if not self.failing:
+                log.warning("sampling the consumer lag failed: %r", err)
+            self.failing = True
+        for hook in self.also:
+            try:
+                hook()
+            except Exception:  # a gauge that fails is logged; the lag goes on being sampled
+                log.exception("a sample of the process's gauges failed")
+
+    async def sample_loop(self, loop: Watched) -> None:
+        partitions = owned_now(loop.pulse)
+        behind: dict[int, int] = {}
+        if partitions:
+            offsets = await self.read(loop.group, loop.topic, partitions)
+            behind = records_behind(offsets, partitions)
+        gauge = telemetry.CONSUMER_LAG
+        for p in set(loop.lag) - set(behind):  # no longer owned here
+            gauge.remove(loop.group, loop.topic, str(p))
+        for p, records in behind.items():
+            gauge.labels(loop.group, loop.topic, str(p)).set(records)
+        loop.lag, loop.sampled_at = behind, self.clock()
+
+
+def mirror_lag(loop: Watched, gauge: Gauge) -> Callable[[], None]:
+    """A sampler hook that shows `loop`'s latest lag in `gauge` too, labelled by partition
+    (the projector's `podium_views_behind_records`: its state loop's lag)."""
+    shown: set[int] = set()
+
+    def show() -> None:
+        for p in shown - set(loop.lag):
+            gauge.remove(str(p))
+        for p, records in loop.lag.items():
+            gauge.labels(str(p)).set(records)
+        shown.clear()
+        shown.update(loop.lag)
+
+    return show
