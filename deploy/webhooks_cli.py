@@ -19,6 +19,7 @@ def webhooks_configured(settings: Settings) -> bool:
 
 
 def webhooks_config(settings: Settings) -> WebhooksConfig:
+    from deploy.cli import ops_config
     from ingest.webhooks.config import Retry, WebhooksConfig, endpoints_of
 
     endpoints = endpoints_of(
@@ -32,6 +33,7 @@ def webhooks_config(settings: Settings) -> WebhooksConfig:
         views_prefix=settings.views_prefix,
         retry=Retry(tuple(settings.webhook_retry_delays_s), settings.webhook_timeout_s),
         max_pending=settings.webhook_max_pending,
+        ops=ops_config(settings, settings.webhooks_metrics_port),
     )
 
 

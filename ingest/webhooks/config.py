@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from processors.runtime.ops_server import OpsConfig
 from schemas.topics import Names
 
 TROPHY_RETRY_DELAYS_S: tuple[float, ...] = (60.0, 120.0, 240.0)
@@ -65,6 +66,7 @@ class WebhooksConfig:
     retry: Retry = field(default_factory=Retry)
     max_pending: int = 10_000  # deliveries held per endpoint before its partitions pause
     concurrency: int = 32  # attempts in flight per endpoint
+    ops: OpsConfig | None = None  # where /metrics, /livez and /readyz are served (None: not)
 
 
 def endpoints_of(

@@ -28,7 +28,9 @@ from ingest.webhooks.delivery import Sender, Users, client
 from ingest.webhooks.lanes import Delivery, Lanes, Ledger, Partition
 from ingest.webhooks.metrics import OLDEST_PENDING, Metrics
 from ingest.webhooks.payloads import Fact, Outgoing, fact_time, webhooks_of
+from processors.runtime.health import Pulse
 from processors.runtime.kafka import AsyncProducer, consumer, producer_config, record_of
+from processors.runtime.ops_server import operated
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules
 from schemas.topics import WEBHOOK_FACTS, WEBHOOKS_DLQ, Topic
@@ -63,7 +65,10 @@ class EndpointLoop:
         self.ledger = Ledger()
         self.committed: dict[Partition, int] = {}
         self.paused = False
-        self.cons: Consumer = consumer(config.bootstrap, config.names.webhooks_group(endpoint.name))
+        self.group = config.names.webhooks_group(endpoint.name)
+        self.cons: Consumer = consumer(config.bootstrap, self.group)
+        # what the probes and the lag sampler see of this loop, per fact topic
+        self.pulses: dict[str, Pulse] = {topic: Pulse() for topic in self.topics}
 
     async def run(self, stop: asyncio.Event) -> None:
         http = client(self.config.retry)
@@ -91,6 +96,8 @@ class EndpointLoop:
             # consume on the loop's thread, without blocking: the rebalance callbacks then run
             # here too, between the lanes' steps (the ledger has one thread)
             messages = self.cons.consume(500, 0)
+            for pulse in self.pulses.values():
+                pulse.polled()
             if not messages:
                 await asyncio.sleep(POLL_S)
             for part, recs in _by_partition(messages).items():
@@ -226,10 +233,16 @@ class EndpointLoop:
         self.ledger.drop(parts)
         for part in parts:
             self.committed.pop(part, None)
+        self._owned({(tp.topic, tp.partition) for tp in cons.assignment()} - set(parts))
 
     def _assigned(self, cons: Consumer, assigned: list[TopicPartition]) -> None:
         if self.paused and assigned:
             cons.pause(assigned)
+        self._owned({(tp.topic, tp.partition) for tp in (*cons.assignment(), *assigned)})
+
+    def _owned(self, parts: set[Partition]) -> None:
+        for topic, pulse in self.pulses.items():
+            pulse.owned = sorted(p for t, p in parts if t == topic)
 
 
 def _by_partition(messages: list[Message]) -> dict[Partition, list[Any]]:
@@ -265,7 +278,11 @@ async def run_webhooks(
     users = Users(redis, Keys(config.views_prefix))
     loops = [EndpointLoop(config, ep, rules, users, producer) for ep in config.endpoints]
     try:
-        await asyncio.gather(_gauge(loops, stop), *(lp.run(stop) for lp in loops))
+        async with operated(config.ops, "webhooks", config.bootstrap) as ops:
+            for lp in loops:
+                for topic, pulse in lp.pulses.items():
+                    ops.watch(lp.group, topic, pulse)
+            await asyncio.gather(_gauge(loops, stop), *(lp.run(stop) for lp in loops))
     finally:
         await producer.close()
         await redis.aclose()

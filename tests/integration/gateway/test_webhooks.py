@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
+import httpx
 import pytest
 
 from deploy.settings import REPO_DIR
@@ -164,6 +165,31 @@ def test_every_webhook_arrives_once_per_fact_signed_and_errors_are_retried(stack
     # in order per user and endpoint
     totals = [h["points"]["total"] for _, h in stack.ok.handled if h["type"] == "points.changed"]
     assert [t for t in totals if t in (2, 4, 12)] == [2, 4, 12]
+
+
+def test_the_dispatcher_serves_its_metrics_and_probes(stack: Stack) -> None:
+    """Its own /metrics (a free port here): the deliveries counted as they ended (24 to the ok
+    receiver, 24 first attempts refused and 24 retries by the flaky one), live and ready."""
+    eventually(lambda: _equal(got(stack.flaky), EXPECTED), within=60)
+    url = stack.pod.metrics_url("webhooks")
+
+    def counted() -> None:
+        text = httpx.get(url, timeout=10).text
+        delivered = _sample(text, 'podium_webhook_deliveries_total{outcome="delivered"}')
+        failed = _sample(text, 'podium_webhook_deliveries_total{outcome="failed"}')
+        _at_least(int(delivered), 2 * 24)  # ok and flaky; the hanging one never answers
+        _at_least(int(failed), 24)  # the flaky receiver's first attempts
+        _equal(_sample(text, 'podium_process_ready{process="webhooks"}'), 1.0)
+
+    eventually(counted, within=60)
+    assert httpx.get(url.replace("/metrics", "/livez"), timeout=10).status_code == 200
+
+
+def _sample(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def test_a_hanging_receiver_holds_up_no_other(stack: Stack) -> None:
