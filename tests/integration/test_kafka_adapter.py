@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
-from processors.runtime import kafka
+from processors.runtime import kafka, kafka_async
 
 pytestmark = pytest.mark.integration
 
@@ -117,14 +117,14 @@ async def test_the_async_range_read_matches_the_blocking_one(kafka_bootstrap: st
     topic = _topic(kafka_bootstrap, 2)
     _write(kafka_bootstrap, topic, {0: [b"%d" % i for i in range(100)], 1: [b"one"]})
     got: list[tuple[int, int, bytes | None]] = []
-    async for batch in kafka.read_range_async(kafka_bootstrap, topic, [0, 1]):
+    async for batch in kafka_async.read_range_async(kafka_bootstrap, topic, [0, 1]):
         got.extend((r.partition, r.offset, r.value) for r in batch)
     assert sorted(got) == [(0, i, b"%d" % i) for i in range(100)] + [(1, 0, b"one")]
 
 
 async def test_the_async_producer_resolves_each_delivery(kafka_bootstrap: str) -> None:
     topic = _topic(kafka_bootstrap, 2)
-    producer = kafka.AsyncProducer(kafka.producer_config(kafka_bootstrap))
+    producer = kafka_async.AsyncProducer(kafka.producer_config(kafka_bootstrap))
     try:
         sent = [producer.send(topic, b"v%d" % i, partition=i % 2) for i in range(10)]
         delivered = await asyncio.wait_for(asyncio.gather(*sent), 30)
