@@ -75,7 +75,7 @@ class Record(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]] | None
+    headers: list[tuple[str, bytes]]
     timestamp: int  # ms since the epoch (the record's CreateTime or LogAppendTime)
 
 
@@ -88,7 +88,7 @@ def record_of(msg: Message) -> Record:
         msg.offset() or 0,
         msg.key(),
         msg.value(),
-        headers if headers else None,  # type: ignore[arg-type,unused-ignore]  # bytes values
+        headers or [],  # type: ignore[arg-type,unused-ignore]  # bytes values
         msg.timestamp()[1],
     )
 
@@ -134,7 +134,7 @@ def producer_config(
         "acks": "all",
         "linger.ms": linger_ms,
         "compression.type": "lz4",
-        # murmur2 of the key, as the Java client (and aiokafka) place keyed records: a user's
+        # murmur2 of the key, as the Java client places keyed records: a user's
         # commands land on one partition whichever client wrote them
         "partitioner": "murmur2_random",
         "message.timeout.ms": int(delivery_timeout_s * 1000),
@@ -143,6 +143,36 @@ def producer_config(
     if transactional_id is not None:
         config["transactional.id"] = transactional_id
     return config
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition a producer of `producer_config` puts a record keyed `key` on: the Java
+    client's murmur2 of the key, positive, modulo the partition count."""
+    return (_murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def _murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), as an unsigned int."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    whole = len(data) & ~3
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[whole:]
+    if len(tail) >= 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if tail:
+        h ^= tail[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    return h ^ (h >> 15)
 
 
 def consumer(bootstrap: str, group: str | None = None, **overrides: Any) -> Consumer:
@@ -282,11 +312,15 @@ def read_range(
     partitions: Collection[int],
     start: Mapping[int, int] | None = None,
     *,
+    ends: Mapping[int, int] | None = None,
     committed: bool = True,
 ) -> Iterator[list[Record]]:
     """Batches of the records of `partitions` of `topic` from `start` (default: the beginning)
-    up to the end offsets taken now (`end_offsets`), in each partition's order."""
-    span = Range(topic, end_offsets(bootstrap, topic, partitions, committed=committed), start or {})
+    up to `ends` (default: the end offsets taken now, `end_offsets`), in each partition's
+    order."""
+    if ends is None:
+        ends = end_offsets(bootstrap, topic, partitions, committed=committed)
+    span = Range(topic, ends, start or {})
     if not span.todo:
         return
     reader = range_reader(bootstrap, committed)

@@ -234,10 +234,14 @@ async def read_range_async(
     partitions: Collection[int],
     start: Mapping[int, int] | None = None,
     *,
+    ends: Mapping[int, int] | None = None,
     committed: bool = True,
 ) -> AsyncIterator[list[Record]]:
     """`read_range` for asyncio code: the blocking calls run in a worker thread."""
-    ends = await asyncio.to_thread(end_offsets, bootstrap, topic, partitions, committed=committed)
+    if ends is None:
+        ends = await asyncio.to_thread(
+            end_offsets, bootstrap, topic, partitions, committed=committed
+        )
     span = Range(topic, ends, start or {})
     if not span.todo:
         return

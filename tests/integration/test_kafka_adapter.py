@@ -134,3 +134,19 @@ async def test_the_async_producer_resolves_each_delivery(kafka_bootstrap: str) -
     finally:
         await producer.close()
     assert _read(kafka_bootstrap, topic, [1]) == {1: [b"v1", b"v3", b"v5", b"v7", b"v9"]}
+
+
+def test_partition_of_is_where_the_producer_puts_a_key(kafka_bootstrap: str) -> None:
+    topic = _topic(kafka_bootstrap, 12)
+    producer = kafka.producer(kafka_bootstrap)
+    keys = [b"", b"a", b"18", b"user-7", b"\xff\x00tenant", *(b"u%d" % i for i in range(200))]
+    for key in keys:
+        producer.produce(topic, b"v", key)
+    assert producer.flush(30) == 0
+    placed = {
+        rec.key: rec.partition
+        for batch in kafka.read_range(kafka_bootstrap, topic, range(12), committed=False)
+        for rec in batch
+    }
+    assert placed == {key: kafka.partition_of(key, 12) for key in keys}
+    assert len(set(placed.values())) == 12  # and the keys spread over every partition
