@@ -105,14 +105,25 @@ async def _bridges(bootstrap: str, count: int) -> None:
         rate, times = await _publish_like_the_gateway(send, count)
         await ours.close()
         _quantiles(f"AsyncProducer (poll thread), {rate:,.0f} records/s", times, "50 at once")
+        # AIOProducer polls only right after it hands a batch over: a delivery acknowledged
+        # later is reported at the next produce, so the last waiting sender would wait for
+        # good. A task polling it is what an application must add (measured with it).
         theirs = AIOProducer(dict(config), batch_size=1, buffer_timeout=0)
+        polling = asyncio.create_task(_poll_forever(theirs))
 
         async def aio_send(key: bytes, theirs: AIOProducer = theirs) -> object:
             return await (await theirs.produce(TOPIC, PAYLOAD, key))
 
         rate, times = await _publish_like_the_gateway(aio_send, count)
+        polling.cancel()
         await theirs.close()
-        _quantiles(f"AIOProducer (batch_size=1), {rate:,.0f} records/s", times, "50 at once")
+        label = f"AIOProducer (batch_size=1, a poll task), {rate:,.0f} records/s"
+        _quantiles(label, times, "50 at once")
+
+
+async def _poll_forever(producer: AIOProducer) -> None:
+    while True:
+        await producer.poll(0.05)
 
 
 async def _floor(bootstrap: str, count: int = 300) -> None:
