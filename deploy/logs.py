@@ -49,4 +49,5 @@ def configure(level: str, fmt: LogFormat, process: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # librdkafka's own log (`processors.runtime.kafka` routes it here): its warnings and errors
+    logging.getLogger("podium.kafka").setLevel(max(logging.WARNING, root.level))

@@ -4,7 +4,6 @@ by the settings, plus the topic catalogue created on the broker."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -14,11 +13,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import NewTopic
 
 from deploy.local import KafkaCluster, RedisServer, Service, StartError, stop_together
 from deploy.settings import Settings
+from processors.runtime import kafka
 from schemas.topics import CATALOGUE, Topic, partitioned
 
 
@@ -167,28 +167,39 @@ async def create_topics(
 ) -> list[str]:
     """Create the catalogue's topics with their configs, replicated as `replication` says for
     this cluster; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        cluster = await admin.describe_cluster()
-        copies = replication(len(cluster["brokers"]), factor, min_insync)
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(
-                t.named(prefix),
-                num_partitions=t.partitions,
-                replication_factor=copies.factor,
-                topic_configs={**t.config, "min.insync.replicas": str(copies.min_insync)},
-            )
-            for t in topics
-            if t.named(prefix) not in existing
-        ]
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
-        return [t.name for t in wanted]
-    finally:
-        await admin.close()
+    return await asyncio.to_thread(_create_topics, bootstrap, prefix, topics, factor, min_insync)
+
+
+def _create_topics(
+    bootstrap: str,
+    prefix: str,
+    topics: tuple[Topic, ...],
+    factor: int | None,
+    min_insync: int | None,
+) -> list[str]:
+    admin = kafka.admin(bootstrap)
+    cluster = admin.describe_cluster(request_timeout=30).result(timeout=60)
+    copies = replication(len(cluster.nodes), factor, min_insync)
+    existing = set(admin.list_topics(timeout=30).topics)
+    wanted = [
+        NewTopic(
+            t.named(prefix),
+            num_partitions=t.partitions,
+            replication_factor=copies.factor,
+            config={**t.config, "min.insync.replicas": str(copies.min_insync)},
+        )
+        for t in topics
+        if t.named(prefix) not in existing
+    ]
+    if not wanted:
+        return []
+    for future in admin.create_topics(wanted, request_timeout=30).values():
+        try:
+            future.result(timeout=60)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return [t.topic for t in wanted]
 
 
 def ensure_topics(settings: Settings) -> list[str]:

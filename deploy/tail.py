@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
 from deploy.settings import Settings
-from processors.projector import partitions, stop
+from processors.runtime import kafka, kafka_async
 from schemas.commands import Command, MetricTracked
 from schemas.leaderboards import RankChanged, ScoreChanged
 from schemas.records import (
@@ -106,29 +106,24 @@ def _board(rec: ScoreChanged | RankChanged) -> str:
 
 async def tail(settings: Settings, name: str, from_beginning: bool, limit: int = 0) -> None:
     topic = TOPICS[name].named(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
     try:
-        tps = await partitions(consumer, topic)
-        if not tps:
-            print(f"topic {topic} does not exist (is the stack up? `podium up`)")
-            return
-        consumer.assign(tps)
-        if from_beginning:
-            await consumer.seek_to_beginning(*tps)
-        else:
-            await consumer.seek_to_end(*tps)
-        print(f"tailing {topic} ({len(tps)} partitions); Ctrl-C stops", flush=True)
+        count = await kafka.wait_for_topic(settings.bootstrap, topic, within=5.0)
+    except kafka.TopicMissing:
+        print(f"topic {topic} does not exist (is the stack up? `podium up`)")
+        return
+    consumer = kafka_async.async_consumer(settings.bootstrap, client_id="podium-tail")
+    try:
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        consumer.client.assign([TopicPartition(topic, p, start) for p in range(count)])
+        print(f"tailing {topic} ({count} partitions); Ctrl-C stops", flush=True)
         shown = 0
-        async for rec in consumer:
-            print(describe(name, rec.value), flush=True)
-            shown += 1
-            if limit and shown >= limit:
-                return
+        while True:
+            for msg in await consumer.consume(500, 0.5):
+                if not kafka.is_record(msg):
+                    continue
+                print(describe(name, msg.value()), flush=True)
+                shown += 1
+                if limit and shown >= limit:
+                    return
     finally:
-        await stop(consumer)
+        await consumer.close()

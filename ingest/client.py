@@ -15,8 +15,8 @@ the user's state on another partition:
         event_id = await client.send("words-written", {"id": "18"}, 750)
 
 Many at once (a backfill, an import): build each with `command` and hand them to
-`send_many`, which writes one record batch per partition and waits for every
-acknowledgement; `make bench` (bench_kafka) measures its rate.
+`send_many`, which hands them all to the producer (it batches them per partition) and waits
+for every acknowledgement; `make bench` (bench_kafka) measures its rate.
 
 With `tenant="acme"` the users are that tenant's, as with the gateway's `Tenant-ID` header
 (`schemas.tenants`: the id on the topic is "acme", U+0000, "18").
@@ -24,16 +24,13 @@ With `tenant="acme"` the users are that tenant's, as with the gateway's `Tenant-
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from ingest.http import api
-from ingest.kafka import send_batches
 from ingest.stamp import new_event_id, now_ms
+from processors.runtime import kafka, kafka_async
 from schemas.commands import MAX_TIME_MS, MetricTracked, encode_command
 from schemas.rules import Rules
 from schemas.tenants import qualify
@@ -41,7 +38,7 @@ from schemas.topics import EVENTS
 from schemas.values import replace
 
 Stamp = tuple[str, int]
-BATCH_BYTES = 256 * 1024  # send_many's record batches (aiokafka's default is 16 KiB)
+BATCH_BYTES = 256 * 1024  # the producer's record batches per partition
 
 
 class EventClient:
@@ -59,25 +56,20 @@ class EventClient:
         self.topic = EVENTS.named(topic_prefix)
         self.bootstrap = bootstrap
         self.linger_ms = linger_ms
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: kafka_async.AsyncProducer | None = None
 
     async def __aenter__(self) -> EventClient:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=self.linger_ms,
-            max_batch_size=BATCH_BYTES,
-            compression_type="lz4",
+        config = kafka.producer_config(
+            self.bootstrap, client_id="podium-client", linger_ms=self.linger_ms
         )
-        await self._producer.start()
+        self._producer = kafka_async.AsyncProducer(config | {"batch.size": BATCH_BYTES})
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._producer is not None:
-            await self._producer.stop()
+            await self._producer.close(30.0)
             self._producer = None
 
     def command(
@@ -114,18 +106,17 @@ class EventClient:
         if self._producer is None:
             raise RuntimeError("EventClient is not started: use `async with EventClient(...)`")
         cmd = self.command(metric, user, value, attributes, idempotency_key, time_ms)
-        await self._producer.send_and_wait(
-            self.topic, encode_command(cmd), key=cmd.user.id.encode()
-        )
+        await self._producer.send(self.topic, encode_command(cmd), cmd.user.id.encode())
         return cmd.event_id
 
     async def send_many(self, commands: Sequence[MetricTracked]) -> None:
-        """Send commands built by `command`, one record batch per partition, and wait for
-        every acknowledgement. On an error some of them may be written. Sent again, the same
+        """Send commands built by `command` and wait for every acknowledgement (`KafkaException`
+        for the first failure). On an error some of them may be written. Sent again, the same
         commands count once only while each event id is among its user's last
         `[limits] recent_event_ids` (8 by default); an import that may retry gives each
         event an idempotency key."""
         if self._producer is None:
             raise RuntimeError("EventClient is not started: use `async with EventClient(...)`")
         records = [(cmd.user.id.encode(), encode_command(cmd)) for cmd in commands]
-        await asyncio.gather(*await send_batches(self._producer, self.topic, records))
+        if records:
+            await self._producer.send_all(self.topic, records)

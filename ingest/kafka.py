@@ -1,17 +1,15 @@
 """The gateway's Kafka shell: it writes commands to `podium.events` and reads
 `podium.leaderboards` for ranks; the answers to its events are pushed to it (`ingest.answers`).
 
-- `Publisher`: an idempotent producer (acks=all) keyed by user id. `publish` returns only
-  once the broker has acknowledged the record, so the gateway never answers 2xx for an event
-  that is not durably written. A failure says which of two things happened: `Unavailable`
-  (nothing was handed to the producer: the event is certainly not recorded) or `Unconfirmed`
-  (handed over, no acknowledgement: it may be in the log, or land later, since an
-  idempotent producer keeps retrying). It (re)connects in the background, tracks whether the
-  broker answers (`ready`, which /ready reports) and replaces its producer when the producer
-  can no longer write: after a broker restart aiokafka's idempotent producer may be answered
-  OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID on every partition; aiokafka 0.14 fails
-  the batch but keeps the advanced sequence numbers, so every later batch fails the same way
-  until a new producer (a new producer id) starts again from sequence 0.
+- `Publisher`: an idempotent producer (acks=all) keyed by user id, built by
+  `processors.runtime.kafka`. `publish` returns only once the broker has acknowledged the
+  record, so the gateway never answers 2xx for an event that is not durably written. A failure
+  says which of two things happened: `Unavailable` (nothing was handed to the producer: the
+  event is certainly not recorded) or `Unconfirmed` (handed over, no acknowledgement: it may be
+  in the log, or land later, since an idempotent producer keeps retrying). It probes the
+  broker every second (`ready`, which /ready reports) and replaces its producer only after a
+  fatal error (librdkafka recovers an idempotent producer's sequences itself after a broker
+  restart).
 - `ProgressWaiter`: resolves the futures of the requests a gateway process waits for by
   event id, with the answers the workers push to it (`ingest.answers`): the `Progress`, or
   `NotApplied` for an `EventRefused` (the worker dead-lettered the command); it reads
@@ -24,22 +22,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import (
-    BrokerResponseError,
-    InvalidProducerEpoch,
-    KafkaConnectionError,
-    KafkaError,
-    KafkaTimeoutError,
-    OutOfOrderSequenceNumber,
-    ProducerFenced,
-    UnknownProducerId,
-)
-from aiokafka.protocol.metadata import MetadataRequest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ingest import telemetry
+from processors.runtime import kafka, kafka_async
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from schemas.records import EventRefused, Progress, decode_record, progress_event_id
@@ -48,25 +35,27 @@ log = logging.getLogger("podium.gateway")
 
 
 PROBE_FAILURES = 3  # consecutive failed probes before the broker counts as unreachable
-BATCH_FROM = 16  # from this many commands on, publish_many builds record batches itself
+BATCH_FROM = 16  # from this many commands on, a publish is a batch: no answer header
 STOP_WITHIN_S = 5.0  # how long a replaced producer may take to close
-CONNECT_WITHIN_S = 15.0  # how long a new producer may take to start (metadata, producer id)
-# Errors after which a producer never writes again (its producer id or sequences are stale).
-PRODUCER_BROKEN = (
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-    InvalidProducerEpoch,
-    ProducerFenced,
+TIMED_OUT = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT})
+TIMED_OUT_BROKER = frozenset({KafkaError.REQUEST_TIMED_OUT})
+CONNECTION = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN})
+STALE = frozenset(  # a producer whose id or sequences the broker no longer accepts
+    {
+        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        KafkaError.UNKNOWN_PRODUCER_ID,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+        KafkaError.PRODUCER_FENCED,
+    }
 )
 
 
 MAX_RECORD_BYTES = 1_000_000
 """The most one command's record (key and value) may take. The broker refuses a batch over
-its `message.max.bytes` (1,048,588 by default) and aiokafka one over `max_request_size`
-(1,048,576); such a refusal must never happen to the shared producer, since aiokafka's
-idempotent producer keeps the sequence numbers of a failed batch and every later batch then
-fails too. So a larger record is refused before it is handed over (`TooLarge`). Batches of
-several records stay under `max_batch_size` (256 kB); a record over it travels alone."""
+its `message.max.bytes` (1,048,588 by default) and the producer a record over its own
+(`PRODUCER_MAX_BYTES`); a larger record is refused before it is handed over (`TooLarge`), so
+that the answer names the limit."""
+PRODUCER_MAX_BYTES = 1_048_576
 
 
 class Unavailable(Exception):
@@ -89,24 +78,33 @@ class Unconfirmed(Exception):
     """The write was sent but not acknowledged: it may or may not be in the log."""
 
 
+def _error(exc: BaseException) -> KafkaError | None:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return None
+
+
 def describe(exc: BaseException, timeout_s: float) -> str:
     """What went wrong, in the operator's terms (no exception class names)."""
-    if isinstance(exc, TimeoutError | KafkaTimeoutError):
+    err = _error(exc)
+    if isinstance(exc, TimeoutError) or (err is not None and err.code() in TIMED_OUT):
         return f"did not acknowledge the write within {timeout_s:g} s"
-    if isinstance(exc, PRODUCER_BROKEN):
+    if err is None:
+        return "failed to acknowledge the write"
+    if err.code() in STALE:
         return "rejected the write's sequence (the broker restarted); the gateway reconnects"
-    if isinstance(exc, KafkaConnectionError):
+    if err.code() in CONNECTION:
         return "closed the connection before acknowledging the write"
-    if isinstance(exc, BrokerResponseError):
-        return f"refused the write ({exc.message.lower().replace('_', ' ')})"
+    if err.code() in TIMED_OUT_BROKER or not (err.name() or "").startswith("_"):
+        return f"refused the write ({(err.name() or '').lower().replace('_', ' ')})"
     return "failed to acknowledge the write"
 
 
 def breaks_producer(exc: BaseException) -> bool:
-    """Whether the producer that raised `exc` must be replaced before it can write again."""
-    if isinstance(exc, PRODUCER_BROKEN):
-        return True
-    return isinstance(exc, BrokerResponseError) and not exc.retriable
+    """Whether the producer that raised `exc` must be replaced before it can write again:
+    after a fatal error (librdkafka's own verdict) or when its id is no longer accepted."""
+    err = _error(exc)
+    return err is not None and (err.fatal() or err.code() in STALE)
 
 
 class Publisher:
@@ -125,47 +123,35 @@ class Publisher:
         self.timeout_s = timeout_s
         self.linger_ms = linger_ms
         self.ready = False
-        self.replaced = 0  # producers replaced since start (a broker restart shows here)
+        self.replaced = 0  # producers replaced since start (after a fatal error)
         # the header naming this gateway's answer listener (`schemas.answers`), set once it
         # listens: each record of fewer than BATCH_FROM (a request that may wait) carries it
         self.answer_to: list[tuple[str, bytes]] | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._broken: AIOKafkaProducer | None = None
+        self._producer: kafka_async.AsyncProducer | None = None
+        self._broken: kafka_async.AsyncProducer | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="publisher")
 
-    async def _connect(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            enable_idempotence=True,
-            acks="all",
+    def _connect(self) -> kafka_async.AsyncProducer:
+        config = kafka.producer_config(
+            self.bootstrap,
+            client_id="podium-gateway",
             linger_ms=self.linger_ms,
-            max_batch_size=256 * 1024,
-            request_timeout_ms=int(self.timeout_s * 1000),
-            compression_type="lz4",
+            delivery_timeout_s=self.timeout_s,
         )
-        try:  # start() waits for a producer id without end while the broker is loading
-            await asyncio.wait_for(producer.start(), CONNECT_WITHIN_S)
-        except BaseException:
-            await _close(producer)
-            raise
-        return producer
+        return kafka_async.AsyncProducer(config | {"message.max.bytes": PRODUCER_MAX_BYTES})
 
     async def _supervise(self) -> None:
-        """Connect (retrying), replace a broken producer, probe the broker every second.
-        Nothing but our own cancellation ends this loop: if it ended, the gateway would
-        answer 503 until restarted."""
+        """Connect, replace a broken producer, probe the broker every second. Nothing but our
+        own cancellation ends this loop: if it ended, the gateway would answer 503 until
+        restarted."""
         failures = 0
         while True:
             try:
                 failures = await self._step(failures)
-            except asyncio.CancelledError:
-                if _cancelling():
-                    raise
-                log.warning("an internal Kafka client task was cancelled; carrying on")
             except Exception:
                 telemetry.SUPERVISOR_ERRORS.inc()
                 log.exception("the Kafka producer's supervisor failed a step; retrying")
@@ -176,21 +162,14 @@ class Publisher:
 
     async def _step(self, failures: int) -> int:
         """One round: replace a broken producer, connect if needed, probe; the failures."""
-        if self._producer is not None and (
-            self._broken is self._producer or _sender_dead(self._producer)
-        ):
+        if self._producer is not None and self._broken is self._producer:
             await self._retire(self._producer)
         if self._producer is None:
-            try:
-                self._producer = await self._connect()
-            except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("kafka not reachable at %s: %s", self.bootstrap, exc or "timeout")
-                self.ready = False
-                return failures
+            self._producer = self._connect()
         try:
-            await asyncio.wait_for(self._probe(self._producer), 2.0)
+            await asyncio.to_thread(self._producer.client.list_topics, self.topic, 2.0)
             return 0 if self._set_ready() else failures
-        except (KafkaError, OSError, TimeoutError):
+        except KafkaException:
             failures += 1  # one slow answer on a busy machine is not an outage
             if failures >= PROBE_FAILURES:
                 self.ready = False
@@ -200,23 +179,14 @@ class Publisher:
         self.ready = self._producer is not None and self._broken is not self._producer
         return self.ready
 
-    async def _retire(self, producer: AIOKafkaProducer) -> None:
-        """Drop a producer that cannot write; its unacknowledged batches fail (they were
-        answered as unconfirmed already) and a new producer id starts from sequence 0."""
+    async def _retire(self, producer: kafka_async.AsyncProducer) -> None:
+        """Drop a producer that cannot write; its unacknowledged records fail (they were
+        answered as unconfirmed already) and a new producer id starts afresh."""
         self.ready = False
         self._producer = None
         self.replaced += 1
         log.warning("replacing the Kafka producer: it can no longer write to %s", self.topic)
-        producer._message_accumulator.fail_all(KafkaError("producer replaced"))
-        await _close(producer)
-
-    async def _probe(self, producer: AIOKafkaProducer) -> None:
-        """A metadata request for our topic only (all topics' metadata can be large)."""
-        client = producer.client
-        node = client.get_random_node()
-        if node is None:
-            raise KafkaConnectionError("no broker known")
-        await client.send(node, MetadataRequest([self.topic]))
+        await _close(producer, 0.0)
 
     async def publish(self, command: Command) -> None:
         await self.publish_many([command])
@@ -228,29 +198,21 @@ class Publisher:
             raise Unavailable("the event log (Kafka) is not reachable")
         records = [_keyed(cmd) for cmd in commands]
         refuse_large(records, self.max_record_bytes)
-        sent = False
+        headers = self.answer_to if len(records) < BATCH_FROM else None
+        try:
+            written = producer.send_all(self.topic, records, headers)
+        except (KafkaException, BufferError) as exc:
+            # refused at once; with more than one record some may be handed over already
+            raise _failure(exc, self.timeout_s, sent=len(records) > 1) from None
         try:
             async with asyncio.timeout(self.timeout_s):
-                if len(records) < BATCH_FROM:
-                    futures = []
-                    for key, value in records:
-                        futures.append(
-                            await producer.send(self.topic, value, key=key, headers=self.answer_to)
-                        )
-                        sent = True
-                else:
-                    sent = True  # batches go out one by one: some may be sent when one fails
-                    futures = await send_batches(producer, self.topic, records)
-                await asyncio.gather(*futures)
-        except (KafkaError, TimeoutError) as exc:
+                await written
+        except (KafkaException, TimeoutError) as exc:
             if breaks_producer(exc):
                 self._mark_broken(producer)
-            what = describe(exc, self.timeout_s)
-            if sent:
-                raise Unconfirmed(f"the event log (Kafka) {what}") from None
-            raise Unavailable(f"the event log (Kafka) {what}") from None
+            raise _failure(exc, self.timeout_s, sent=True) from None
 
-    def _mark_broken(self, producer: AIOKafkaProducer) -> None:
+    def _mark_broken(self, producer: kafka_async.AsyncProducer) -> None:
         if self._broken is not producer:
             self._broken = producer
             self.ready = False
@@ -262,7 +224,18 @@ class Publisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._producer is not None:
-            await self._producer.stop()
+            await _close(self._producer, STOP_WITHIN_S)
+            self._producer = None
+
+
+def _failure(exc: BaseException, timeout_s: float, *, sent: bool) -> Exception:
+    if isinstance(exc, BufferError):
+        what = "is not keeping up (the producer's queue is full)"
+    else:
+        what = describe(exc, timeout_s)
+    if sent:
+        return Unconfirmed(f"the event log (Kafka) {what}")
+    return Unavailable(f"the event log (Kafka) {what}")
 
 
 def _keyed(cmd: Command) -> tuple[bytes, bytes]:
@@ -280,64 +253,19 @@ def refuse_large(records: Sequence[tuple[bytes, bytes]], limit: int) -> None:
             )
 
 
-async def send_batches(
-    producer: AIOKafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]]
-) -> list[asyncio.Future[object]]:
-    """Hand keyed records to `producer` as one record batch per partition (the producer's
-    own partitioner picks it, as `send` would), so many records cost a handful of futures
-    instead of one each; await the futures for the acknowledgements. Batches go out one by
-    one: when one fails, some may already be sent."""
-    await producer.client._wait_on_metadata(topic)
-    # what producer._partition would pass the partitioner, once instead of once per record
-    cluster = producer.client.cluster
-    every = sorted(cluster.partitions_for_topic(topic))
-    available = sorted(cluster.available_partitions_for_topic(topic))
-    partitioner = producer._partitioner
-    batches: dict[int, Any] = {}
-    futures: list[asyncio.Future[object]] = []
-    for key, value in records:
-        partition = partitioner(key, every, available)
-        batch = batches.get(partition)
-        if batch is None or batch.append(timestamp=None, key=key, value=value) is None:
-            if batch is not None:  # full: send it, start another
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = batches[partition] = producer.create_batch()
-            if batch.append(timestamp=None, key=key, value=value) is None:
-                raise ValueError(f"a record of {len(value)} bytes exceeds a batch")
-    for partition, batch in batches.items():
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures
-
-
-def _cancelling() -> bool:
-    """Whether the current task itself is being cancelled (aiokafka 0.14 can also raise the
-    CancelledError of an internal task it cancelled, see processors.projector.stop)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _close(producer: AIOKafkaProducer) -> None:
-    """Stop a producer within STOP_WITHIN_S, whatever state it is in."""
+async def _close(producer: kafka_async.AsyncProducer, within_s: float) -> None:
+    """Close a producer, delivering what it can within `within_s`, whatever state it is in."""
     try:
-        await asyncio.wait_for(producer.stop(), STOP_WITHIN_S)
-    except asyncio.CancelledError:
-        if _cancelling():
-            raise
+        await producer.close(within_s)
     except Exception as exc:
         telemetry.PRODUCER_CLOSE_ERRORS.inc()
         log.warning("a Kafka producer did not close cleanly: %s", exc or "timeout")
 
 
-def _sender_dead(producer: AIOKafkaProducer) -> bool:
-    """aiokafka's sender task ends only on a fatal error; the producer then never sends."""
-    task = producer._sender.sender_task
-    return task is not None and task.done()
-
-
 class TopicReader:
     """Reads every partition of one topic read_committed, with no consumer group, from the
     end as it stands at start, and hands each record's value to `_take` while anything waits
-    (`_waiting`). Reconnects after any failure (the broker went away), counting it."""
+    (`_waiting`). Reconnects after a fatal failure, counting it."""
 
     name = "topic-reader"
 
@@ -365,53 +293,34 @@ class TopicReader:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the broker went away: reconnect from the end
+            except Exception as exc:  # the topic is missing or the client failed: afresh
                 telemetry.READER_RECONNECTS.labels(self.name).inc()
                 log.warning("%s consumer stopped (%s); reconnecting", self.name, exc)
                 self.ready = False
                 await asyncio.sleep(1.0)
 
     async def _consume(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            fetch_max_wait_ms=100,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+        consumer = kafka_async.async_consumer(
+            self.bootstrap, client_id="podium-gateway", max_partition_fetch_bytes=4 << 20
         )
         try:
-            await consumer.start()
-            partitions = await self._partitions(consumer)
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:  # resolve the end offsets now, before any request waits
-                await consumer.position(tp)
+            count = await kafka.wait_for_topic(self.bootstrap, self.topic)
+            # the ends now, before any request waits: a record written later is read
+            ends = await asyncio.to_thread(
+                kafka.end_offsets, self.bootstrap, self.topic, range(count)
+            )
+            consumer.client.assign([TopicPartition(self.topic, p, o) for p, o in ends.items()])
             self.ready = True
             while True:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                messages = await consumer.consume(5000, 0.5)
                 if not self._waiting():
                     continue
-                for records in batches.values():
-                    for rec in records:
-                        if rec.value is not None:
-                            self._take(rec.value)
+                for msg in messages:
+                    if kafka.is_record(msg) and (value := msg.value()) is not None:
+                        self._take(value)
         finally:
             self.ready = False
-            try:
-                await consumer.stop()
-            except asyncio.CancelledError:  # aiokafka 0.14: see processors.projector.stop
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            parts = consumer.partitions_for_topic(self.topic)
-            if parts:
-                return [TopicPartition(self.topic, p) for p in sorted(parts)]
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.5)
+            await consumer.close()
 
     async def stop(self) -> None:
         if self._task is not None:

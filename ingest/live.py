@@ -27,7 +27,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from ingest.http.dashboard import Fact, GroupHealth, PipelineHealth
-from processors.runtime import kafka
+from processors.runtime import kafka, kafka_async
 from schemas.commands import InvalidRecord
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
 from schemas.records import AchievementCompleted, PointsChanged, StreakChanged, decode_record
@@ -121,7 +121,7 @@ async def count_records(
     ends now, and per partition the offset after the last record counted. Transaction
     markers take offsets but are no records: the adapter's range read skips them."""
     count, after = 0, dict(start)
-    async for batch in kafka.read_range_async(bootstrap, topic, list(start), start):
+    async for batch in kafka_async.read_range_async(bootstrap, topic, list(start), start):
         count += len(batch)
         for rec in batch:
             after[rec.partition] = rec.offset + 1

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from confluent_kafka import KafkaException
 from msgspec.structs import replace
 from redis.asyncio import Redis
 
@@ -50,7 +50,7 @@ from processors.core.streak_views import streak_scores
 from processors.core.summaries import Day
 from processors.core.views import user_view
 from processors.core.wrapped import year_changes
-from processors.runtime import telemetry
+from processors.runtime import kafka, kafka_async, telemetry
 from processors.runtime.health import Pulse
 from processors.runtime.lag import mirror_lag
 from processors.runtime.ops_server import OpsConfig, operated
@@ -210,15 +210,9 @@ class Projector:
         return scored, left
 
 
-def consumer(bootstrap: str, group: str | None, **extra: object) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        **extra,
+def consumer(bootstrap: str, group: str) -> kafka_async.AsyncConsumer:
+    return kafka_async.async_consumer(
+        bootstrap, group, client_id="podium-projector", max_partition_fetch_bytes=8 << 20
     )
 
 
@@ -235,7 +229,6 @@ async def run(
     pulse = pulse or Pulse()
     cons = consumer(bootstrap, group)
     cons.subscribe([topic])
-    await cons.start()
     checked = 0.0
     committed, applied = time.monotonic(), False
     try:
@@ -249,45 +242,30 @@ async def run(
                         read = await rebuild(bootstrap, topic, projector)
                     log.info("views rebuilt from %d state records", read)
                 checked = time.monotonic()
-            batches = await cons.getmany(timeout_ms=200, max_records=5000)
+            records = await cons.records(5000, 0.2)
             pulse.polled()
             pulse.owned = {tp.partition for tp in cons.assignment()}
-            if batches:
+            if records:
                 with pulse.wait("writing the views"):
-                    await projector.apply(r for recs in batches.values() for r in recs)
+                    await projector.apply(records)
                 applied = True
             if applied and time.monotonic() - committed >= COMMIT_INTERVAL_S:
                 with pulse.wait("committing offsets"):  # a broker outage waits here
-                    await cons.commit()
+                    await _commit(cons, topic)
                 committed, applied = time.monotonic(), False
         if applied:
-            await cons.commit()
+            await _commit(cons, topic)
     finally:
-        await cons.stop()
+        await cons.close()
 
 
-async def partitions(
-    cons: AIOKafkaConsumer, topic: str, within: float = 10.0
-) -> list[TopicPartition]:
-    """The topic's partitions, once the consumer's metadata knows them."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        parts = cons.partitions_for_topic(topic)
-        if parts or asyncio.get_running_loop().time() > deadline:
-            return [TopicPartition(topic, p) for p in sorted(parts or ())]
-        await cons._client.force_metadata_update()
-        await asyncio.sleep(0.2)
-
-
-async def stop(cons: AIOKafkaConsumer) -> None:
-    """Stop a consumer; aiokafka 0.14 may raise the CancelledError of an internal task that
-    was cancelled before it ran (group-less consumers stopped soon after start)."""
+async def _commit(cons: kafka_async.AsyncConsumer, topic: str) -> None:
+    """Commit what was applied; a failed commit (a rebalance under way) only means those
+    records are applied again, which changes nothing."""
     try:
-        await cons.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
+        await cons.commit()
+    except KafkaException as exc:
+        log.warning("committing the projector's offsets on %s failed: %s", topic, exc)
 
 
 async def clear(redis: Redis, keys: _Pattern) -> int:
@@ -331,35 +309,21 @@ async def replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Apply the whole changelog up to its current end to the views; records read."""
-    cons = consumer(bootstrap, None)
-    await cons.start()
     try:
-        tps = await partitions(cons, topic)
-        if not tps:
-            return 0
-        cons.assign(tps)
-        await cons.seek_to_beginning(*tps)
-        ends = await cons.end_offsets(tps)
-        starts = await cons.beginning_offsets(tps)
-        total = sum(ends[tp] - starts[tp] for tp in tps)
-        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
-        seen = 0
-        while remaining:
-            batches = await cons.getmany(*remaining, timeout_ms=500, max_records=10000)
-            records: list[Positioned] = []
-            for tp, recs in batches.items():
-                records.extend(r for r in recs if r.offset < ends[tp])
-                seen += sum(1 for r in recs if r.offset < ends[tp])
-            await projector.apply(records)
-            await projector.redis.expire(projector.keys.rebuilding, REBUILD_LEASE_S)
-            for tp in list(remaining):
-                if await cons.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            if progress is not None:
-                progress(seen, total)
-        return seen
-    finally:
-        await stop(cons)
+        parts = range(await kafka.wait_for_topic(bootstrap, topic, within=10.0))
+    except kafka.TopicMissing:
+        return 0
+    ends = await asyncio.to_thread(kafka.end_offsets, bootstrap, topic, parts)
+    starts = await asyncio.to_thread(kafka.start_offsets, bootstrap, topic, parts)
+    total = sum(ends[p] - starts[p] for p in parts)  # for the progress only
+    seen = 0
+    async for records in kafka_async.read_range_async(bootstrap, topic, parts):
+        await projector.apply(records)
+        await projector.redis.expire(projector.keys.rebuilding, REBUILD_LEASE_S)
+        seen += len(records)
+        if progress is not None:
+            progress(seen, total)
+    return seen
 
 
 # --- the process root: `podium projector` and `podium views rebuild` -----------------------

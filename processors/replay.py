@@ -26,22 +26,30 @@ distinct fact ids counts each award once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError  # the hand-over's transactions: processors.runtime.partition
+from confluent_kafka import KafkaException, TopicPartition
 
 from processors.core.leaderboards import backfill_changes
-from processors.runtime.changelog import partition_count
+from processors.runtime import kafka, kafka_async
+from processors.runtime.kafka import Record
 from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
 from processors.runtime.rank_batch import score_change_of
-from processors.runtime.step import Applied, apply_record, encode_out_record, encode_out_state
+from processors.runtime.step import (
+    Applied,
+    RawRecord,
+    apply_record,
+    encode_out_record,
+    encode_out_state,
+)
 from processors.runtime.store import StateStore
 from processors.runtime.telemetry import reason_label
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record, ranking_partition
@@ -53,9 +61,9 @@ from schemas.wire import InvalidRecord
 
 log = logging.getLogger("podium.replay")
 Fact = AchievementCompleted | StreakChanged | PointsChanged
-Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 CHUNK = 20_000  # records per hand-over transaction
 Scores: TypeAlias = dict[str, dict[str, ScoreChanged]]  # user -> ranking -> last change
+Since: TypeAlias = dict[str, dict[int, int]]  # topic -> partition -> offset read up to
 
 
 class ProgressBar(Protocol):
@@ -78,7 +86,7 @@ class Rebuild:
     events: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # reason label -> records
 
-    def fold(self, records: list[Record], rules: Rules, topic: str) -> None:
+    def fold(self, records: Sequence[RawRecord], rules: Rules, topic: str) -> None:
         """Fold records through the worker's per-record step; count and log each skipped one
         (the worker parked it on the dead-letter topic, with the same reason)."""
         store, last, emitted, new = self.store, self.last, self.emitted, self.new
@@ -160,26 +168,23 @@ class Published:
 
     parts: range  # podium.scores' partitions (empty: the rules have no leaderboards)
     scores: Scores = field(default_factory=dict)
-    since: dict[TopicPartition, int] = field(default_factory=dict)
+    since: dict[int, int] = field(default_factory=dict)
 
-    async def read(self, consumer: AIOKafkaConsumer, topic: str) -> None:
+    async def read(self, bootstrap: str, topic: str) -> None:
         """Read `podium.scores` from where the last read stopped to its end."""
-        tps = [TopicPartition(topic, p) for p in self.parts]
-        if not tps:
+        if not self.parts:
             return
-        ends = await consumer.end_offsets(tps)
         count = len(self.parts)
 
-        def handle(tp: TopicPartition, records: list[Record]) -> None:
+        def handle(partition: int, records: list[Record]) -> None:
             for rec in records:
                 try:
-                    change = score_change_of(rec, tp.partition, count)
+                    change = score_change_of(rec, partition, count)
                 except InvalidRecord:
                     continue
                 self.scores.setdefault(change.user_id, {})[change.ranking] = change
 
-        await _read(consumer, {tp: (self.since.get(tp, 0), ends[tp]) for tp in tps}, handle)
-        self.since.update(ends)
+        self.since = await _read(bootstrap, topic, self.parts, self.since, None, handle)
 
     def backfill(self, rules: Rules, rebuild: Rebuild) -> dict[int, list[tuple[bytes, bytes]]]:
         """The score changes that give the stage the rebuilt entries of the partition's users,
@@ -224,61 +229,62 @@ class Summary:
     skipped: Counter[str] = field(default_factory=Counter)  # reason label -> records
 
 
-async def _read(
-    consumer: AIOKafkaConsumer,
-    ranges: dict[TopicPartition, tuple[int, int]],
-    handle: Callable[[TopicPartition, list[Record]], None],
-) -> None:
-    """Hand every record in [start, end) of each partition to `handle`, in batches.
+Handle: TypeAlias = Callable[[int, list[Record]], None]  # a partition's records, in order
 
-    The consumer keeps one assignment (every partition replay reads; changing it would
-    refresh metadata each time) and fetches only the partitions being read."""
-    todo = {tp for tp, (start, end) in ranges.items() if end > start}
-    consumer.pause(*(consumer.assignment() - todo))
-    for tp in todo:
-        consumer.seek(tp, ranges[tp][0])
-    consumer.resume(*todo)
-    while todo:
-        batch = await consumer.getmany(*todo, timeout_ms=100, max_records=20_000)
-        for tp, records in batch.items():
-            end = ranges[tp][1]
-            if records and records[-1].offset >= end:
-                records = [r for r in records if r.offset < end]
-            handle(tp, records)
-        for tp in list(todo):
-            if await consumer.position(tp) >= ranges[tp][1]:
-                todo.discard(tp)
-                consumer.pause(tp)
+
+async def _read(
+    bootstrap: str,
+    topic: str,
+    parts: range,
+    start: dict[int, int],
+    ends: dict[int, int] | None,
+    handle: Handle,
+) -> dict[int, int]:
+    """Hand every record of `topic` in [start, end) of each partition to `handle`, in batches;
+    `ends` None: up to the ends as they are now. The ends read up to."""
+    if ends is None:
+        ends = await asyncio.to_thread(kafka.end_offsets, bootstrap, topic, parts)
+    async for batch in kafka_async.read_range_async(bootstrap, topic, parts, start, ends=ends):
+        by_partition: dict[int, list[Record]] = {}
+        for rec in batch:
+            by_partition.setdefault(rec.partition, []).append(rec)
+        for partition, records in by_partition.items():
+            handle(partition, records)
+    return dict(ends)
 
 
 async def _read_tails(
-    consumer: AIOKafkaConsumer,
-    names: Names,
-    parts: range,
-    since: dict[TopicPartition, int],
-    rebuilds: dict[int, Rebuild],
+    bootstrap: str, names: Names, parts: range, since: Since, rebuilds: dict[int, Rebuild]
 ) -> None:
     """Add to each rebuild the fact ids and the states written since the offsets `since`
     (default 0) of the fact topics and of `podium.state`; advance `since` to their ends."""
-    topics = (*(names.of(t) for t in FACTS), names.state)
-    tps = [TopicPartition(t, p) for t in topics for p in parts]
-    ends = await consumer.end_offsets(tps)
 
-    def handle(tp: TopicPartition, records: list[Record]) -> None:
-        rebuild = rebuilds[tp.partition]
-        if tp.topic == names.state:
-            for r in records:
-                if r.key is not None and r.value is not None:
-                    rebuild.current[r.key.decode("utf-8", "surrogateescape")] = r.value
-        else:
-            rebuild.forget_emitted({i for r in records if r.value for i in emitted_ids(r.value)})
+    def state(partition: int, records: list[Record]) -> None:
+        current = rebuilds[partition].current
+        for r in records:
+            if r.key is not None and r.value is not None:
+                current[r.key.decode("utf-8", "surrogateescape")] = r.value
 
-    await _read(consumer, {tp: (since.get(tp, 0), ends[tp]) for tp in tps}, handle)
-    since.update(ends)
+    def facts(partition: int, records: list[Record]) -> None:
+        ids = {i for r in records if r.value for i in emitted_ids(r.value)}
+        rebuilds[partition].forget_emitted(ids)
+
+    for topic in (*(names.of(t) for t in FACTS), names.state):
+        handle = state if topic == names.state else facts
+        read = since.setdefault(topic, {})
+        read.update(await _read(bootstrap, topic, parts, read, None, handle))
 
 
-async def _committed(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[int, int]:
-    return {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
+def _committed(bootstrap: str, group: str, topic: str, parts: range) -> dict[int, int]:
+    """The group's committed offsets (0 where none), stable: a pending transactional commit
+    is settled first (read_committed asks the coordinator for stable offsets)."""
+    client = kafka.consumer(bootstrap, group, client_id="podium-replay")
+    try:
+        asked = [TopicPartition(topic, p) for p in parts]
+        got = client.committed(asked, timeout=30)
+        return {tp.partition: max(tp.offset, 0) for tp in got}
+    finally:
+        client.close()
 
 
 async def run_replay(
@@ -288,110 +294,99 @@ async def run_replay(
     every record skipped (by reason). Strict: raise `SkippedRecords` before handing over."""
     names = config.names
     started = time.monotonic()
-    parts = range(await partition_count(config.bootstrap, names.events))
-    boards = await partition_count(config.bootstrap, names.scores) if rules.leaderboards else 0
+    parts = range(await kafka.wait_for_topic(config.bootstrap, names.events, within=10.0))
+    boards = 0
+    if rules.leaderboards:
+        boards = await kafka.wait_for_topic(config.bootstrap, names.scores, within=10.0)
     published = Published(range(boards))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=config.bootstrap,
-        group_id=names.worker_group,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        topics = (names.events, *(names.of(t) for t in FACTS), names.state)
-        scores = [TopicPartition(names.scores, p) for p in published.parts]
-        consumer.assign([TopicPartition(t, p) for t in topics for p in parts] + scores)
-        consumer.pause(*consumer.assignment())
-        read_to: dict[TopicPartition, int] = {}
-        rebuilds = {p: Rebuild(p) for p in parts}
-        await _read_tails(consumer, names, parts, read_to, rebuilds)
-        await published.read(consumer, names.scores)
-        log.info("read emitted facts and current states in %.1f s", time.monotonic() - started)
-        await _fold_all(consumer, names, rules, rebuilds, progress)
-        log.info("folded the events at %.1f s", time.monotonic() - started)
-        skipped = sum((r.skipped for r in rebuilds.values()), Counter[str]())
-        if skipped and config.strict:
-            raise SkippedRecords(skipped)
-        summary = Summary()
-        for p in parts:
-            await _hand_over(config, rules, consumer, rebuilds[p], (read_to, published), summary)
-            at = time.monotonic() - started
-            log.info("handed over partition %d at %.1f s", p, at, extra={"partition": p})
-            summary.events += rebuilds[p].events
-            summary.users += len(rebuilds[p].last)
-            summary.skipped += rebuilds[p].skipped
-            rebuilds[p] = Rebuild(p)  # free the memory
-    finally:
-        await consumer.stop()
+    read_to: Since = {}
+    rebuilds = {p: Rebuild(p) for p in parts}
+    await _read_tails(config.bootstrap, names, parts, read_to, rebuilds)
+    await published.read(config.bootstrap, names.scores)
+    log.info("read emitted facts and current states in %.1f s", time.monotonic() - started)
+    await _fold_all(config.bootstrap, names, rules, rebuilds, progress)
+    log.info("folded the events at %.1f s", time.monotonic() - started)
+    skipped = sum((r.skipped for r in rebuilds.values()), Counter[str]())
+    if skipped and config.strict:
+        raise SkippedRecords(skipped)
+    summary = Summary()
+    for p in parts:
+        await _hand_over(config, rules, rebuilds[p], (read_to, published), summary)
+        at = time.monotonic() - started
+        log.info("handed over partition %d at %.1f s", p, at, extra={"partition": p})
+        summary.events += rebuilds[p].events
+        summary.users += len(rebuilds[p].last)
+        summary.skipped += rebuilds[p].skipped
+        rebuilds[p] = Rebuild(p)  # free the memory
     summary.seconds = time.monotonic() - started
     return summary
 
 
 async def _fold_all(
-    consumer: AIOKafkaConsumer,
+    bootstrap: str,
     names: Names,
     rules: Rules,
     rebuilds: dict[int, Rebuild],
     progress: ProgressBar | None,
 ) -> None:
     """Fold every partition from its beginning up to the worker group's committed offset."""
-    events = [TopicPartition(names.events, p) for p in rebuilds]
-    target = await _committed(consumer, events)
+    parts = range(len(rebuilds))
+    target = await asyncio.to_thread(_committed, bootstrap, names.worker_group, names.events, parts)
     if progress is not None:
         progress.begin(sum(target.values()))
 
-    def fold(tp: TopicPartition, records: list[Record]) -> None:
-        rebuilds[tp.partition].fold(records, rules, names.events)
+    def fold(partition: int, records: list[Record]) -> None:
+        rebuilds[partition].fold(records, rules, names.events)
         if progress is not None:
             progress.advance(len(records))
 
-    await _read(consumer, {tp: (0, target[tp.partition]) for tp in events}, fold)
+    await _read(bootstrap, names.events, parts, {}, target, fold)
 
 
 async def _hand_over(
     config: ReplayConfig,
     rules: Rules,
-    consumer: AIOKafkaConsumer,
     rebuild: Rebuild,
-    read: tuple[dict[TopicPartition, int], Published],
+    read: tuple[Since, Published],
     summary: Summary,
     attempts: int = 5,
 ) -> None:
     """Fence the live owner of the partition, catch up with it and commit the difference.
     Under the fence only tails are read: the events, facts, states and scores written since."""
-    names, p = config.names, rebuild.partition
+    names, p, bootstrap = config.names, rebuild.partition, config.bootstrap
     read_to, published = read
-    tp = TopicPartition(names.events, p)
-    producer_config = ProducerConfig(config.bootstrap, config.transaction_timeout_ms)
+    producer_config = ProducerConfig(bootstrap, config.transaction_timeout_ms)
     for attempt in range(1, attempts + 1):
         producer = await start_producer(producer_config, names.transactional_id(p))
         owned = OwnedPartition(names, p, producer, StateStore())
         try:
-            committed = (await _committed(consumer, [tp]))[p]
+            group, one = names.worker_group, range(p, p + 1)
+            committed = (await asyncio.to_thread(_committed, bootstrap, group, names.events, one))[
+                p
+            ]
             if committed < rebuild.position:
                 raise RuntimeError(f"partition {p}: committed offset went back to {committed}")
             await _read(
-                consumer,
-                {tp: (rebuild.position, committed)},
-                lambda _tp, recs: rebuild.fold(recs, rules, names.events),
+                bootstrap,
+                names.events,
+                one,
+                {p: rebuild.position},
+                {p: committed},
+                lambda _p, recs: rebuild.fold(recs, rules, names.events),
             )
-            await _read_tails(consumer, names, range(p, p + 1), read_to, {p: rebuild})
-            await published.read(consumer, names.scores)
+            await _read_tails(bootstrap, names, one, read_to, {p: rebuild})
+            await published.read(bootstrap, names.scores)
             current = rebuild.current
             changed = [
                 (uid, raw) for uid, raw in rebuild.states().items() if current.get(uid) != raw
             ]
             scores = published.backfill(rules, rebuild)
-            facts = list(rebuild.new.values())
-            await _commit(owned, names, (changed, facts, scores), committed)
+            await _commit(owned, names, (changed, list(rebuild.new.values()), scores), committed)
             summary.states_changed += len(changed)
             summary.facts_backfilled += len(rebuild.new)
             summary.scores_backfilled += sum(map(len, scores.values()))
             return
-        except KafkaError as err:  # fenced by the live worker retaking it: catch up again
+        except (KafkaError, KafkaException) as err:  # fenced by the live worker: catch up again
             log.warning(
                 "hand-over of partition %d, attempt %d: %s", p, attempt, err, extra={"partition": p}
             )

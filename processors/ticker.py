@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
-
 from processors.core import points
 from processors.core.fold import anniversary_due, close_periods, tick_settles_at
-from processors.runtime.changelog import partition_count, read_latest
+from processors.runtime import kafka, kafka_async
+from processors.runtime.changelog import read_latest
 from schemas.commands import ClockTicked, encode_command
 from schemas.rules import Rules
 from schemas.state import UserState, decode_state
@@ -79,18 +78,15 @@ def _state(uid: str, raw: bytes) -> UserState | None:
 async def emit_ticks(config: TickConfig, rules: Rules, at_ms: int) -> int:
     """Write the due ticks; returns how many."""
     names = config.names
-    count = await partition_count(config.bootstrap, names.state)
+    count = await kafka.wait_for_topic(config.bootstrap, names.state, within=10.0)
     latest = await read_latest(config.bootstrap, names.state, range(count))
     ticks = [t for users in latest.values() for t in ticks_due(users, at_ms, rules)]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
-    await producer.start()
-    try:
-        for tick in ticks:
-            await producer.send(names.events, encode_command(tick), key=tick.user_id.encode())
-        await producer.flush()
+    config_ = kafka.producer_config(config.bootstrap, client_id="podium-tick", linger_ms=5)
+    producer = kafka_async.AsyncProducer(config_)
+    try:  # keyed by user id: the producer's partitioner puts each on its user's partition
+        records = [(tick.user_id.encode(), encode_command(tick)) for tick in ticks]
+        await producer.send_all(names.events, records)
     finally:
-        await producer.stop()
+        await producer.close()
     log.info("wrote %d ticks at %d to %s", len(ticks), at_ms, names.events)
     return len(ticks)

@@ -117,7 +117,7 @@ BOARDS_LAYOUT = ":2"
 
 
 class Positioned(Protocol):
-    """A changelog record as the projector's loops hand it over (aiokafka's `ConsumerRecord`
+    """A changelog record as the projector's loops hand it over (the Kafka adapter's `Record`
     is one): its offset in its partition and its value (None: a tombstone)."""
 
     @property

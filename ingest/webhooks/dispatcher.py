@@ -29,7 +29,8 @@ from ingest.webhooks.lanes import Delivery, Lanes, Ledger, Partition
 from ingest.webhooks.metrics import OLDEST_PENDING, Metrics
 from ingest.webhooks.payloads import Fact, Outgoing, fact_time, webhooks_of
 from processors.runtime.health import Pulse
-from processors.runtime.kafka import AsyncProducer, consumer, producer_config, record_of
+from processors.runtime.kafka import consumer, producer_config, record_of
+from processors.runtime.kafka_async import AsyncProducer
 from processors.runtime.ops_server import operated
 from schemas.commands import InvalidRecord
 from schemas.rules import Rules

@@ -24,13 +24,8 @@ from ingest.webhooks.dispatcher import now_ms
 from ingest.webhooks.lanes import Delivery, Lanes
 from ingest.webhooks.metrics import Metrics
 from ingest.webhooks.payloads import Outgoing
-from processors.runtime.kafka import (
-    AsyncProducer,
-    consumer,
-    end_offsets,
-    producer_config,
-    record_of,
-)
+from processors.runtime.kafka import consumer, end_offsets, producer_config, record_of
+from processors.runtime.kafka_async import AsyncProducer
 from schemas.commands import InvalidRecord
 from schemas.topics import WEBHOOKS_DLQ
 from schemas.webhooks import WebhookDeadLetter

@@ -36,8 +36,3 @@ def latest_states(bootstrap: str, topic: str, partitions: list[int]) -> dict[int
             else:
                 latest[rec.partition][user] = rec.value
     return latest
-
-
-async def partition_count(bootstrap: str, topic: str) -> int:
-    """How many partitions `topic` has (`kafka.TopicMissing` when it does not exist)."""
-    return await asyncio.to_thread(kafka.count_partitions, kafka.admin(bootstrap), topic)

@@ -8,13 +8,12 @@
   exists, when asked to).
 - `end_offsets`: each partition's end, the last stable offset (read_committed) or the high
   watermark.
-- `read_range` / `read_range_async`: partitions P of topic T from the beginning (or from given
-  offsets) up to the end offsets taken when the read starts, read_committed, in batches of
-  `Record`s: what a restore, replay and the tests need. It ends even while others write.
-- `AsyncProducer`: a producer for asyncio code. librdkafka fires delivery callbacks inside
-  `poll()`; a thread per producer polls and hands each result to the loop with
-  `call_soon_threadsafe`, so `send` returns an asyncio future of the record's delivery
-  (measured against `confluent_kafka.aio.AIOProducer`: docs/fast-path.md).
+- `read_range`: partitions P of topic T from the beginning (or from given offsets) up to the
+  end offsets taken when the read starts, read_committed, in batches of `Record`s: what a
+  restore, replay and the tests need. It ends even while others write.
+
+Its asyncio side (a producer whose deliveries are futures, a consumer on a thread of its own,
+the range read) is `processors.runtime.kafka_async`.
 
 A `Record` has attributes (`offset`, `key`, `value`, ...) where confluent's `Message` has
 methods, so it fits `processors.runtime.step.RawRecord` and `schemas.views.Positioned`.
@@ -23,12 +22,10 @@ methods, so it fits `processors.runtime.step.RawRecord` and `schemas.views.Posit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -43,17 +40,23 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 log = logging.getLogger("podium.kafka")
+T = TypeVar("T")
 
 Config = dict[str, Any]
-Headers = list[tuple[str, str | bytes | None]]
+Headers = Sequence[tuple[str, bytes]]
 
 FETCH_BYTES = 16 * 1024 * 1024  # per partition and fetch: a range read takes big bites
 READ_BATCH = 20_000  # records per consume() call of a range read
-SETTLING = frozenset(  # answers while a topic's leadership settles (a topic just created)
+SETTLING = frozenset(  # answers while leadership settles (a topic just created, a restart)
     {
         KafkaError.NOT_LEADER_FOR_PARTITION,
         KafkaError.LEADER_NOT_AVAILABLE,
         KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.UNKNOWN_LEADER_EPOCH,  # a broker that restarted
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.OFFSET_NOT_AVAILABLE,
+        KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError._ALL_BROKERS_DOWN,
         KafkaError._TRANSPORT,
         KafkaError._TIMED_OUT,
     }
@@ -72,7 +75,7 @@ class Record(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]] | None
+    headers: list[tuple[str, bytes]]
     timestamp: int  # ms since the epoch (the record's CreateTime or LogAppendTime)
 
 
@@ -85,7 +88,7 @@ def record_of(msg: Message) -> Record:
         msg.offset() or 0,
         msg.key(),
         msg.value(),
-        headers if headers else None,  # type: ignore[arg-type]  # values are bytes (or None)
+        headers or [],  # type: ignore[arg-type,unused-ignore]  # bytes values
         msg.timestamp()[1],
     )
 
@@ -108,8 +111,7 @@ def consumer_config(
     Without a group the consumer only `assign`s (librdkafka wants some group id)."""
     return base_config(bootstrap, client_id) | {
         "group.id": group or f"{client_id}.unjoined",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
+        "enable.auto.commit": False,  # `commit()` commits what `consume` returned
         "isolation.level": "read_committed",
         "auto.offset.reset": "earliest",
         "session.timeout.ms": 10_000,
@@ -125,12 +127,16 @@ def producer_config(
     linger_ms: float = 2,
     delivery_timeout_s: float = 30.0,
 ) -> Config:
-    """Idempotent, acks=all, lz4; a delivery is reported failed after `delivery_timeout_s`."""
+    """Idempotent, acks=all, lz4, Java's partitioner; a delivery is reported failed after
+    `delivery_timeout_s`."""
     config = base_config(bootstrap, client_id) | {
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": linger_ms,
         "compression.type": "lz4",
+        # murmur2 of the key, as the Java client places keyed records: a user's
+        # commands land on one partition whichever client wrote them
+        "partitioner": "murmur2_random",
         "message.timeout.ms": int(delivery_timeout_s * 1000),
         "request.timeout.ms": min(30_000, int(delivery_timeout_s * 1000)),
     }
@@ -139,21 +145,51 @@ def producer_config(
     return config
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition a producer of `producer_config` puts a record keyed `key` on: the Java
+    client's murmur2 of the key, positive, modulo the partition count."""
+    return (_murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def _murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), as an unsigned int."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    whole = len(data) & ~3
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[whole:]
+    if len(tail) >= 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if tail:
+        h ^= tail[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    return h ^ (h >> 15)
+
+
 def consumer(bootstrap: str, group: str | None = None, **overrides: Any) -> Consumer:
     """A consumer (see `consumer_config`); `overrides` are librdkafka settings with `_` for `.`."""
-    return Consumer(consumer_config(bootstrap, group) | _dotted(overrides))
+    return Consumer(consumer_config(bootstrap, group) | dotted(overrides))
 
 
 def producer(bootstrap: str, **overrides: Any) -> Producer:
     """A producer (see `producer_config`); `overrides` as for `consumer`."""
-    return Producer(producer_config(bootstrap) | _dotted(overrides))
+    return Producer(producer_config(bootstrap) | dotted(overrides))
 
 
 def admin(bootstrap: str) -> AdminClient:
     return AdminClient(base_config(bootstrap))
 
 
-def _dotted(overrides: Mapping[str, Any]) -> Config:
+def dotted(overrides: Mapping[str, Any]) -> Config:
     return {k.replace("_", "."): v for k, v in overrides.items()}
 
 
@@ -190,11 +226,30 @@ def end_offsets(
 ) -> dict[int, int]:
     """{partition: end}: the last stable offset (`committed`, what read_committed reads up to)
     or the high watermark; retried while the topic's leadership settles."""
+    level = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+    return _list_offsets(bootstrap, topic, partitions, OffsetSpec.latest(), level, within)
+
+
+def start_offsets(
+    bootstrap: str, topic: str, partitions: Collection[int], within: float = 30.0
+) -> dict[int, int]:
+    """{partition: its first offset} (above 0 once retention or compaction removed some)."""
+    level = IsolationLevel.READ_UNCOMMITTED
+    return _list_offsets(bootstrap, topic, partitions, OffsetSpec.earliest(), level, within)
+
+
+def _list_offsets(
+    bootstrap: str,
+    topic: str,
+    partitions: Collection[int],
+    spec: OffsetSpec,
+    level: IsolationLevel,
+    within: float,
+) -> dict[int, int]:
     if not partitions:
         return {}
     client = admin(bootstrap)
-    asked = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}
-    level = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+    asked = {TopicPartition(topic, p): spec for p in partitions}
     deadline = time.monotonic() + within
     while True:
         futures = client.list_offsets(asked, isolation_level=level, request_timeout=10)
@@ -207,7 +262,7 @@ def end_offsets(
             time.sleep(0.2)
 
 
-class _Range:
+class Range:
     """The bookkeeping of one range read: what is left to read and up to where."""
 
     def __init__(self, topic: str, ends: Mapping[int, int], start: Mapping[int, int]) -> None:
@@ -223,12 +278,11 @@ class _Range:
         out: list[Record] = []
         for msg in messages:
             p = msg.partition() or 0
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
+            if not is_record(msg):
+                err = msg.error()
+                if err is not None and err.code() == KafkaError._PARTITION_EOF:
                     self.todo.discard(p)
-                    continue
-                raise KafkaException(err)
+                continue
             if (msg.offset() or 0) >= self.ends[p]:
                 self.todo.discard(p)  # written after the read started
                 continue
@@ -242,7 +296,7 @@ class _Range:
         return out
 
 
-def _range_reader(bootstrap: str, committed: bool) -> Consumer:
+def range_reader(bootstrap: str, committed: bool) -> Consumer:
     return consumer(
         bootstrap,
         enable_partition_eof=True,
@@ -258,16 +312,18 @@ def read_range(
     partitions: Collection[int],
     start: Mapping[int, int] | None = None,
     *,
+    ends: Mapping[int, int] | None = None,
     committed: bool = True,
 ) -> Iterator[list[Record]]:
     """Batches of the records of `partitions` of `topic` from `start` (default: the beginning)
-    up to the end offsets taken now (`end_offsets`), in each partition's order."""
-    span = _Range(
-        topic, end_offsets(bootstrap, topic, partitions, committed=committed), start or {}
-    )
+    up to `ends` (default: the end offsets taken now, `end_offsets`), in each partition's
+    order."""
+    if ends is None:
+        ends = end_offsets(bootstrap, topic, partitions, committed=committed)
+    span = Range(topic, ends, start or {})
     if not span.todo:
         return
-    reader = _range_reader(bootstrap, committed)
+    reader = range_reader(bootstrap, committed)
     try:
         reader.assign(span.assignment)
         while span.todo:
@@ -278,102 +334,15 @@ def read_range(
         reader.close()
 
 
-async def read_range_async(
-    bootstrap: str,
-    topic: str,
-    partitions: Collection[int],
-    start: Mapping[int, int] | None = None,
-    *,
-    committed: bool = True,
-) -> AsyncIterator[list[Record]]:
-    """`read_range` for asyncio code: the blocking calls run in a worker thread."""
-    ends = await asyncio.to_thread(end_offsets, bootstrap, topic, partitions, committed=committed)
-    span = _Range(topic, ends, start or {})
-    if not span.todo:
-        return
-    reader = _range_reader(bootstrap, committed)
-    try:
-        reader.assign(span.assignment)
-        while span.todo:
-            messages = await asyncio.to_thread(reader.consume, READ_BATCH, 0.5)
-            batch = span.take(reader, messages)
-            if batch:
-                yield batch
-    finally:
-        await asyncio.to_thread(reader.close)
-
-
-class Delivered(NamedTuple):
-    """Where the broker wrote a record."""
-
-    partition: int
-    offset: int
-
-
-class AsyncProducer:
-    """A producer for asyncio code: `send` hands a record to librdkafka and returns a future of
-    its delivery; a thread polls the producer and settles the futures on their loop."""
-
-    def __init__(self, config: Config) -> None:
-        self.client = Producer(config)
-        self._loop = asyncio.get_running_loop()
-        self._running = True
-        self._errors: list[KafkaError] = []
-        self._poller = threading.Thread(target=self._poll, name="kafka-producer-poll", daemon=True)
-        self._poller.start()
-
-    def _poll(self) -> None:
-        while self._running:
-            self.client.poll(0.05)
-
-    def send(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        *,
-        partition: int | None = None,
-        headers: Headers | None = None,
-    ) -> asyncio.Future[Delivered]:
-        """Hand one record over (`BufferError` when librdkafka's queue is full,
-        `KafkaException` when it refuses the record); the future fails with a
-        `KafkaException` when the delivery does."""
-        future: asyncio.Future[Delivered] = self._loop.create_future()
-        settle = self._settler(future)
-        if partition is None:
-            self.client.produce(topic, value, key, on_delivery=settle, headers=headers)
-        else:
-            self.client.produce(topic, value, key, partition, on_delivery=settle, headers=headers)
-        return future
-
-    def _settler(self, future: asyncio.Future[Delivered]) -> Any:
-        loop = self._loop
-
-        def delivered(err: KafkaError | None, msg: Message) -> None:
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_settle, future, err, msg)
-
-        return delivered
-
-    async def flush(self, within_s: float = 10.0) -> int:
-        """Wait until every record handed over is delivered or failed; how many are left."""
-        return await asyncio.to_thread(self.client.flush, within_s)
-
-    async def close(self, within_s: float = 5.0) -> None:
-        """Deliver what is queued (within `within_s`), fail the rest, stop the poll thread."""
-        try:
-            await self.flush(within_s)
-            self.client.purge()
-            await asyncio.to_thread(self.client.poll, 0)
-        finally:
-            self._running = False
-            await asyncio.to_thread(self._poller.join)
-
-
-def _settle(future: asyncio.Future[Delivered], err: KafkaError | None, msg: Message) -> None:
-    if future.done():
-        return
-    if err is not None:
-        future.set_exception(KafkaException(err))
-    else:
-        future.set_result(Delivered(msg.partition() or 0, msg.offset() or 0))
+def is_record(msg: Message) -> bool:
+    """Whether a consumed message is a record: False for an event (a partition's end, a
+    passing error such as a lost connection, which librdkafka retries: logged), raises
+    `KafkaException` for a fatal error."""
+    err = msg.error()
+    if err is None:
+        return True
+    if err.fatal():
+        raise KafkaException(err)
+    if err.code() != KafkaError._PARTITION_EOF:
+        log.warning("consuming %s [%s]: %s", msg.topic(), msg.partition(), err.str())
+    return False

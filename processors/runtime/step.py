@@ -43,7 +43,7 @@ MAX_REASON = 500
 
 
 class RawRecord(Protocol):
-    """What the step needs of a consumed record (aiokafka's ConsumerRecord fits)."""
+    """What the step needs of a consumed record (`processors.runtime.kafka.Record` fits)."""
 
     @property
     def offset(self) -> int: ...

@@ -23,7 +23,6 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploy.local import KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
@@ -36,6 +35,7 @@ from tests.bench.bench_gateway import (
     podium,
     post_head,
 )
+from tests.integration.runtime.kafka_io import committed_offsets, end_offsets
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 MINUTES = float(os.environ.get("PODIUM_SOAK_MINUTES", "2" if QUICK else "10"))
@@ -94,18 +94,9 @@ async def load(addr: str, key: str, answers: Counter[str], behind: list[float], 
 async def lag(bootstrap: str, group: str, topic: str) -> int:
     """Records of `topic` past the group's committed offsets (committed read first, so a
     group that moves on meanwhile cannot make the figure negative)."""
-    cons = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await cons.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(cons.partitions_for_topic(topic) or ())]
-        if not tps:
-            await cons._client.force_metadata_update()
-            tps = [TopicPartition(topic, p) for p in sorted(cons.partitions_for_topic(topic) or ())]
-        committed = {tp: (await cons.committed(tp)) or 0 for tp in tps}
-        ends = await cons.end_offsets(tps)
-        return sum(max(0, ends[tp] - committed[tp]) for tp in tps)
-    finally:
-        await cons.stop()
+    committed = await committed_offsets(bootstrap, group, topic)
+    ends = await end_offsets(bootstrap, topic)
+    return sum(max(0, ends[p] - committed.get(p, 0)) for p in ends)
 
 
 async def sample(bootstrap: str, names: Names, pids: dict[str, int | None]) -> str:

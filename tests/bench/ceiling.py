@@ -24,10 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from aiokafka.partitioner import DefaultPartitioner
-
 from deploy.settings import Settings
 from processors.runtime.batch import Effects, fold_batch
+from processors.runtime.kafka import partition_of
 from processors.runtime.store import StateStore
 from schemas.records import encode_record
 from schemas.rules import Rules
@@ -74,11 +73,9 @@ def count_outputs(effects: Effects, counts: Counter[str]) -> None:
 
 def partitioned(items: Iterable[tuple[bytes, bytes]], partitions: int) -> list[list[Rec]]:
     """The records of each partition, with their offsets, as the producer would place them."""
-    partitioner = DefaultPartitioner()
-    every = list(range(partitions))
-    out: list[list[Rec]] = [[] for _ in every]
+    out: list[list[Rec]] = [[] for _ in range(partitions)]
     for key, value in items:
-        records = out[partitioner(key, every, every)]
+        records = out[partition_of(key, partitions)]
         records.append(Rec(len(records), key, value))
     return out
 

@@ -1,14 +1,14 @@
 """Benchmark data: realistic metric events for many users, pre-loaded onto a broker fast
-(batches built per partition with the default murmur2 partitioner)."""
+(keyed, so the producer's murmur2 partitioner places each user's events on one partition)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
+from processors.runtime import kafka
 
 RULES = Path(__file__).with_name("rules.bench.toml")
 SCORED = """
@@ -90,32 +90,24 @@ def events(
 async def preload(
     bootstrap: str, topic: str, items: Iterator[tuple[bytes, bytes]], partitions: int
 ) -> int:
-    """Produce fast: one batch per partition at a time (idempotent, acks=all, lz4)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        max_batch_size=1024 * 1024,
-        linger_ms=50,
-        compression_type="lz4",
-    )
-    await producer.start()
-    partitioner = DefaultPartitioner()
-    every = list(range(partitions))
-    batches = [producer.create_batch() for _ in every]
+    """Produce fast (idempotent, acks=all, lz4, large batches); `partitions` is the topic's
+    partition count (the producer learns it by itself)."""
+    return await asyncio.to_thread(_preload, bootstrap, topic, items)
+
+
+def _preload(bootstrap: str, topic: str, items: Iterator[tuple[bytes, bytes]]) -> int:
+    producer = kafka.producer(bootstrap, linger_ms=50, batch_size=1024 * 1024)
     count = 0
-    try:
-        for key, value in items:
-            p = partitioner(key, every, every)
-            if batches[p].append(key=key, value=value, timestamp=None) is None:
-                await producer.send_batch(batches[p], topic, partition=p)
-                batches[p] = producer.create_batch()
-                batches[p].append(key=key, value=value, timestamp=None)
-            count += 1
-        for p in every:
-            if batches[p].record_count():
-                await producer.send_batch(batches[p], topic, partition=p)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    for key, value in items:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:  # the queue is full: let deliveries drain it
+                producer.poll(0.05)
+        count += 1
+        if count % 10_000 == 0:
+            producer.poll(0)
+    if producer.flush(300):
+        raise RuntimeError(f"preloading {topic}: records left undelivered")
     return count

@@ -14,7 +14,7 @@ import pytest
 
 from processors import projector
 
-SECONDS_PER_BATCH = 0.25  # the fake clock moves this much per getmany
+SECONDS_PER_BATCH = 0.25  # the fake clock moves this much per consume
 
 
 class Clock:
@@ -26,7 +26,7 @@ class Clock:
 
 
 class FakeConsumer:
-    """Hands out `batches` records, one batch per getmany, then nothing; counts commits."""
+    """Hands out `batches` records, one batch per call, then nothing; counts commits."""
 
     def __init__(self, clock: Clock, batches: int, stop: asyncio.Event) -> None:
         self.clock, self.left, self.stop_event = clock, batches, stop
@@ -35,19 +35,16 @@ class FakeConsumer:
     def subscribe(self, topics: list[str]) -> None:
         pass
 
-    async def start(self) -> None:
+    async def close(self) -> None:
         pass
 
-    async def stop(self) -> None:
-        pass
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+    async def records(self, max_records: int, within_s: float) -> list[Any]:
         self.clock.now += SECONDS_PER_BATCH
         if self.left == 0:
             self.stop_event.set()
-            return {}
+            return []
         self.left -= 1
-        return {"tp": [SimpleNamespace(value=b"{}")]}
+        return [SimpleNamespace(value=b"{}")]
 
     async def commit(self) -> None:
         self.commits.append(self.clock.now)

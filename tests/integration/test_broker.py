@@ -3,88 +3,59 @@ round-trips, transactions commit and abort, a new producer fences an old one; Re
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, ProducerFenced
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import ConfigResource, NewTopic, ResourceType
 
 from deploy.local import StartError
 from deploy.stack import create_topics
+from processors.runtime import kafka
 from schemas.topics import CATALOGUE, EVENTS, STATE
 
 pytestmark = pytest.mark.integration
 
 
-async def _topic_configs(bootstrap: str, name: str) -> dict[str, str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [resp] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
-        [(_, _, _, _, entries)] = resp.resources
-        return {entry[0]: entry[1] for entry in entries}
-    finally:
-        await admin.close()
+def _topic_configs(bootstrap: str, name: str) -> dict[str, str]:
+    admin = kafka.admin(bootstrap)
+    [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name)]).values()
+    return {key: entry.value for key, entry in future.result(timeout=30).items()}
 
 
-async def _new_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
+def _new_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+    admin = kafka.admin(bootstrap)
+    [future] = admin.create_topics([NewTopic(name, partitions, 1)]).values()
+    future.result(timeout=30)
 
 
-async def _read_all(
-    bootstrap: str, topic: str, isolation: str, expect_at_least: int = 0, within: float = 5.0
-) -> list[bytes]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level=isolation,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition(topic, 0)])
-        values: list[bytes] = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            values += [rec.value for recs in batch.values() for rec in recs if rec.value]
-            if not batch and len(values) >= expect_at_least:
-                break
-        return values
-    finally:
-        await consumer.stop()
+def _read_all(bootstrap: str, topic: str, committed: bool) -> list[bytes]:
+    """Every value of partition 0 up to its end (stable or high)."""
+    batches = kafka.read_range(bootstrap, topic, [0], committed=committed)
+    return [rec.value for batch in batches for rec in batch if rec.value]
+
+
+def _transactional(bootstrap: str, txn_id: str) -> Producer:
+    producer = kafka.producer(bootstrap, transactional_id=txn_id)
+    producer.init_transactions(30)
+    return producer
 
 
 async def test_catalogue_topics_keep_their_configs(kafka_bootstrap: str, topic_prefix: str) -> None:
     created = await create_topics(kafka_bootstrap, topic_prefix)
     assert sorted(created) == sorted(t.named(topic_prefix) for t in CATALOGUE)
 
-    state = await _topic_configs(kafka_bootstrap, STATE.named(topic_prefix))
+    state = _topic_configs(kafka_bootstrap, STATE.named(topic_prefix))
     assert state["cleanup.policy"] == "compact"
-    events = await _topic_configs(kafka_bootstrap, EVENTS.named(topic_prefix))
+    events = _topic_configs(kafka_bootstrap, EVENTS.named(topic_prefix))
     assert events["cleanup.policy"] == "delete"
     assert events["retention.ms"] == "-1"
     assert events["retention.bytes"] == "-1"
     assert events["min.insync.replicas"] == "1"  # one broker: 1/1
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        [meta] = await admin.describe_topics([EVENTS.named(topic_prefix)])
-        assert len(meta["partitions"]) == EVENTS.partitions
-    finally:
-        await admin.close()
+    admin = kafka.admin(kafka_bootstrap)
+    assert kafka.count_partitions(admin, EVENTS.named(topic_prefix)) == EVENTS.partitions
     # A second run creates nothing and changes nothing.
     assert await create_topics(kafka_bootstrap, topic_prefix) == []
 
@@ -96,81 +67,62 @@ async def test_a_replication_factor_larger_than_the_cluster_is_refused_and_says_
         StartError, match=r"^replication factor 3 is larger than the cluster \(1 broker\)"
     ):
         await create_topics(kafka_bootstrap, f"{topic_prefix}rf3.", factor=3)
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        assert not [t for t in await admin.list_topics() if t.startswith(f"{topic_prefix}rf3.")]
-    finally:
-        await admin.close()
+    topics = kafka.admin(kafka_bootstrap).list_topics(timeout=30).topics
+    assert not [t for t in topics if t.startswith(f"{topic_prefix}rf3.")]
 
 
-async def test_idempotent_producer_round_trips(kafka_bootstrap: str, topic_prefix: str) -> None:
+def test_idempotent_producer_round_trips(kafka_bootstrap: str, topic_prefix: str) -> None:
     topic = f"{topic_prefix}roundtrip"
-    await _new_topic(kafka_bootstrap, topic)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        sent = [f"event-{i}".encode() for i in range(200)]
-        for value in sent:
-            await producer.send(topic, value, key=b"user-18")
-        await producer.flush()
-    finally:
-        await producer.stop()
-    assert await _read_all(kafka_bootstrap, topic, "read_uncommitted", len(sent)) == sent
+    _new_topic(kafka_bootstrap, topic)
+    producer = kafka.producer(kafka_bootstrap)
+    sent = [f"event-{i}".encode() for i in range(200)]
+    for value in sent:
+        producer.produce(topic, value, b"user-18")
+    assert producer.flush(30) == 0
+    assert _read_all(kafka_bootstrap, topic, committed=False) == sent
 
 
-async def test_transactions_commit_and_abort(kafka_bootstrap: str, topic_prefix: str) -> None:
+def test_transactions_commit_and_abort(kafka_bootstrap: str, topic_prefix: str) -> None:
     topic = f"{topic_prefix}txn"
-    await _new_topic(kafka_bootstrap, topic)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic_prefix}txn-{uuid.uuid4().hex}"
-    )
-    await producer.start()
-    try:
-        async with producer.transaction():
-            await producer.send_and_wait(topic, b"committed-1")
-            await producer.send_and_wait(topic, b"committed-2")
-        await producer.begin_transaction()
-        await producer.send_and_wait(topic, b"aborted")
-        await producer.abort_transaction()
-        async with producer.transaction():
-            await producer.send_and_wait(topic, b"committed-3")
-    finally:
-        await producer.stop()
+    _new_topic(kafka_bootstrap, topic)
+    producer = _transactional(kafka_bootstrap, f"{topic_prefix}txn-{uuid.uuid4().hex}")
+    producer.begin_transaction()
+    producer.produce(topic, b"committed-1")
+    producer.produce(topic, b"committed-2")
+    producer.commit_transaction(30)
+    producer.begin_transaction()
+    producer.produce(topic, b"aborted")
+    producer.flush(30)
+    producer.abort_transaction(30)
+    producer.begin_transaction()
+    producer.produce(topic, b"committed-3")
+    producer.commit_transaction(30)
 
-    committed = await _read_all(kafka_bootstrap, topic, "read_committed", 3)
+    committed = _read_all(kafka_bootstrap, topic, committed=True)
     assert committed == [b"committed-1", b"committed-2", b"committed-3"]
-    everything = await _read_all(kafka_bootstrap, topic, "read_uncommitted", 4)
+    everything = _read_all(kafka_bootstrap, topic, committed=False)
     assert b"aborted" in everything
 
 
-async def test_second_producer_with_same_transactional_id_fences_first(
+def test_second_producer_with_same_transactional_id_fences_first(
     kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     topic = f"{topic_prefix}fence"
-    await _new_topic(kafka_bootstrap, topic)
+    _new_topic(kafka_bootstrap, topic)
     txn_id = f"{topic_prefix}fenced-{uuid.uuid4().hex}"
-    old = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=txn_id)
-    new = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=txn_id)
-    await old.start()
-    try:
-        await old.begin_transaction()
-        await old.send_and_wait(topic, b"from-old-before-fence")
-        await new.start()  # init_transactions bumps the epoch and aborts old's open transaction
-        try:
-            async with new.transaction():
-                await new.send_and_wait(topic, b"from-new")
-            with pytest.raises(ProducerFenced):
-                await old.send_and_wait(topic, b"from-old-after-fence")
-                await old.commit_transaction()
-        finally:
-            await new.stop()
-    finally:
-        with contextlib.suppress(KafkaError):
-            await old.stop()
-    assert await _read_all(kafka_bootstrap, topic, "read_committed", 1) == [b"from-new"]
+    old = _transactional(kafka_bootstrap, txn_id)
+    old.begin_transaction()
+    old.produce(topic, b"from-old-before-fence")
+    old.flush(30)
+    new = _transactional(kafka_bootstrap, txn_id)  # bumps the epoch, aborts old's transaction
+    new.begin_transaction()
+    new.produce(topic, b"from-new")
+    new.commit_transaction(30)
+    with pytest.raises(KafkaException) as fenced:
+        old.produce(topic, b"from-old-after-fence")
+        old.commit_transaction(30)
+    assert fenced.value.args[0].code() in {KafkaError._FENCED, KafkaError.PRODUCER_FENCED}
+    assert _read_all(kafka_bootstrap, topic, committed=True) == [b"from-new"]
 
 
 async def test_redis_set_get(redis_url: str) -> None:

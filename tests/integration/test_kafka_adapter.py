@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
-from processors.runtime import kafka
+from processors.runtime import kafka, kafka_async
 
 pytestmark = pytest.mark.integration
 
@@ -117,14 +117,14 @@ async def test_the_async_range_read_matches_the_blocking_one(kafka_bootstrap: st
     topic = _topic(kafka_bootstrap, 2)
     _write(kafka_bootstrap, topic, {0: [b"%d" % i for i in range(100)], 1: [b"one"]})
     got: list[tuple[int, int, bytes | None]] = []
-    async for batch in kafka.read_range_async(kafka_bootstrap, topic, [0, 1]):
+    async for batch in kafka_async.read_range_async(kafka_bootstrap, topic, [0, 1]):
         got.extend((r.partition, r.offset, r.value) for r in batch)
     assert sorted(got) == [(0, i, b"%d" % i) for i in range(100)] + [(1, 0, b"one")]
 
 
 async def test_the_async_producer_resolves_each_delivery(kafka_bootstrap: str) -> None:
     topic = _topic(kafka_bootstrap, 2)
-    producer = kafka.AsyncProducer(kafka.producer_config(kafka_bootstrap))
+    producer = kafka_async.AsyncProducer(kafka.producer_config(kafka_bootstrap))
     try:
         sent = [producer.send(topic, b"v%d" % i, partition=i % 2) for i in range(10)]
         delivered = await asyncio.wait_for(asyncio.gather(*sent), 30)
@@ -134,3 +134,19 @@ async def test_the_async_producer_resolves_each_delivery(kafka_bootstrap: str) -
     finally:
         await producer.close()
     assert _read(kafka_bootstrap, topic, [1]) == {1: [b"v1", b"v3", b"v5", b"v7", b"v9"]}
+
+
+def test_partition_of_is_where_the_producer_puts_a_key(kafka_bootstrap: str) -> None:
+    topic = _topic(kafka_bootstrap, 12)
+    producer = kafka.producer(kafka_bootstrap)
+    keys = [b"", b"a", b"18", b"user-7", b"\xff\x00tenant", *(b"u%d" % i for i in range(200))]
+    for key in keys:
+        producer.produce(topic, b"v", key)
+    assert producer.flush(30) == 0
+    placed = {
+        rec.key: rec.partition
+        for batch in kafka.read_range(kafka_bootstrap, topic, range(12), committed=False)
+        for rec in batch
+    }
+    assert placed == {key: kafka.partition_of(key, 12) for key in keys}
+    assert len(set(placed.values())) == 12  # and the keys spread over every partition

@@ -33,8 +33,8 @@ async def counted(counter: Any, run: Callable[[], Any]) -> float:
     return value(counter) - before
 
 
-class StopFails:
-    async def stop(self) -> None:
+class CloseFails:
+    async def close(self, within_s: float = 5.0) -> None:
         raise RuntimeError("the connection is gone")
 
 
@@ -44,7 +44,7 @@ async def fails() -> None:
 
 async def test_a_producer_that_does_not_close_is_counted() -> None:
     before = value(telemetry.PRODUCER_CLOSE_ERRORS)
-    await _close(StopFails())
+    await _close(CloseFails(), 1.0)  # type: ignore[arg-type]
     assert value(telemetry.PRODUCER_CLOSE_ERRORS) == before + 1
 
 

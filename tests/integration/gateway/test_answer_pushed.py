@@ -10,7 +10,6 @@ committed one of the same event (the next owner redid it); every folded answer (
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -24,10 +23,9 @@ import httpx
 import msgspec
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from ingest.http import api, api_points
-from processors.projector import partitions
+from processors.runtime import kafka
 from schemas.records import Progress, decode_record
 from schemas.rules_parse import load_rules
 from schemas.topics import Names
@@ -51,35 +49,21 @@ def podium(
         yield pod
 
 
-async def _progress(bootstrap: str, topic: str, isolation: str) -> dict[str, list[bytes]]:
+def _progress(bootstrap: str, topic: str, isolation: str) -> dict[str, list[bytes]]:
     """Every progress record value up to the topic's end (the LSO read_committed), by event
     id, in log order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level=isolation, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = await partitions(consumer, topic)
-        assert tps, f"no partitions of {topic}"
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: dict[str, list[bytes]] = {}
-        todo = {tp for tp in tps if ends[tp] > 0}
-        while todo:
-            batch = await consumer.getmany(*todo, timeout_ms=500)
-            for recs in batch.values():
-                for rec in recs:
-                    if rec.value is not None:
-                        out.setdefault(orjson.loads(rec.value)["eventId"], []).append(rec.value)
-            todo = {tp for tp in todo if await consumer.position(tp) < ends[tp]}
-        return out
-    finally:
-        await consumer.stop()
+    parts = range(kafka.count_partitions(kafka.admin(bootstrap), topic))
+    out: dict[str, list[bytes]] = {}
+    committed = isolation == "read_committed"
+    for batch in kafka.read_range(bootstrap, topic, parts, committed=committed):
+        for rec in batch:
+            if rec.value is not None:
+                out.setdefault(orjson.loads(rec.value)["eventId"], []).append(rec.value)
+    return out
 
 
 def progress(pod: Podium, isolation: str) -> dict[str, list[bytes]]:
-    return asyncio.run(_progress(pod.bootstrap, Names(pod.prefix).progress, isolation))
+    return _progress(pod.bootstrap, Names(pod.prefix).progress, isolation)
 
 
 def aborted_ids(pod: Podium) -> set[str]:

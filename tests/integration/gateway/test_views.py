@@ -21,14 +21,14 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from deploy.settings import REPO_DIR
 from ingest.client import EventClient
 from ingest.http.api import ApiError
 from processors.core.fold import evolve
-from processors.projector import Projector, partitions, stop
+from processors.projector import Projector
+from processors.runtime import kafka, kafka_async
 from schemas.commands import MAX_TIME_MS, MetricTracked, User
 from schemas.rules_parse import load_rules
 from schemas.state import UserState, decode_state, encode_state
@@ -176,24 +176,11 @@ def test_rebuild_after_flush_gives_the_same_views(podium: Podium, backfilled: li
 
 async def _state_records(podium: Podium) -> list[bytes]:
     topic = STATE.named(podium.prefix)
-    cons = AIOKafkaConsumer(
-        bootstrap_servers=podium.bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await cons.start()
-    try:
-        tps = await partitions(cons, topic)
-        cons.assign(tps)
-        await cons.seek_to_beginning(*tps)
-        ends = await cons.end_offsets(tps)
-        out: list[bytes] = []
-        while [tp for tp in tps if await cons.position(tp) < ends[tp]]:
-            for recs in (await cons.getmany(timeout_ms=500)).values():
-                out.extend(r.value for r in recs if r.value is not None)
-        return out
-    finally:
-        await stop(cons)
+    parts = range(await kafka.wait_for_topic(podium.bootstrap, topic))
+    out: list[bytes] = []
+    async for batch in kafka_async.read_range_async(podium.bootstrap, topic, parts):
+        out.extend(r.value for r in batch if r.value is not None)
+    return out
 
 
 def _successive_states() -> list[bytes]:

@@ -22,11 +22,8 @@ import httpx
 import pytest
 
 from deploy.settings import REPO_DIR
-from processors.runtime.kafka import (
-    AsyncProducer,
-    producer_config,
-    read_range_async,
-)
+from processors.runtime.kafka import producer_config
+from processors.runtime.kafka_async import AsyncProducer, read_range_async
 from schemas.topics import WEBHOOKS_DLQ, Names
 from schemas.webhooks import WebhookDeadLetter
 from tests.integration.gateway.conftest import Podium, Proc, eventually, start_podium

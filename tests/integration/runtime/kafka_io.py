@@ -12,129 +12,129 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, cast
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from deploy.settings import REPO_DIR
+from processors.runtime import kafka
+from processors.runtime.kafka import Record
 
 KeyValue = tuple[bytes | None, bytes]
 
 
-async def produce(bootstrap: str, topic: str, items: Iterable[KeyValue]) -> int:
-    """Send with the default (murmur2) partitioner, idempotent, acks=all; returns the count."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-    )
-    await producer.start()
+class Consumed(Protocol):
+    """A record as the tests read it back (`processors.runtime.kafka.Record`). The topics they
+    read carry no tombstones, so its value is typed as bytes; a tombstone would fail the
+    test's decode loudly."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def headers(self) -> list[tuple[str, bytes]]: ...
+
+
+def _producer(bootstrap: str) -> Producer:
+    return kafka.producer(bootstrap, client_id="podium-tests", linger_ms=20, batch_size=512 << 10)
+
+
+def send(producer: Producer, topic: str, items: Iterable[KeyValue]) -> int:
+    """Hand `items` over and wait for every delivery; the count (raises on a failed one)."""
+    failed: list[KafkaError] = []
+
+    def delivered(err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            failed.append(err)
+
     count = 0
-    try:
-        for key, value in items:
-            await producer.send(topic, value, key=key)
-            count += 1
-        await producer.flush()
-    finally:
-        await producer.stop()
+    for key, value in items:
+        while True:
+            try:
+                producer.produce(topic, value, key, on_delivery=delivered)
+                break
+            except BufferError:  # the producer's queue is full: let it drain
+                producer.poll(0.05)
+        producer.poll(0)
+        count += 1
+    if producer.flush(60) or failed:
+        raise KafkaException(failed[0] if failed else KafkaError(KafkaError._MSG_TIMED_OUT))
     return count
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [meta] = await admin.describe_topics([topic])
-        return [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
-    finally:
-        await admin.close()
+async def produce(bootstrap: str, topic: str, items: Iterable[KeyValue]) -> int:
+    """Send with the murmur2 partitioner (the Java client's), idempotent, acks=all; returns
+    the count."""
+    return await asyncio.to_thread(send, _producer(bootstrap), topic, list(items))
+
+
+def _partitions(bootstrap: str, topic: str) -> range:
+    return range(kafka.count_partitions(kafka.admin(bootstrap), topic))
+
+
+def _read_topic(bootstrap: str, topic: str, isolation: str) -> dict[int, list[Record]]:
+    parts = _partitions(bootstrap, topic)
+    committed = isolation == "read_committed"
+    if committed:
+        ends = settled_ends(bootstrap, topic, parts)
+    else:
+        ends = kafka.end_offsets(bootstrap, topic, parts, committed=False)
+    out: dict[int, list[Record]] = {p: [] for p in parts}
+    for batch in kafka.read_range(bootstrap, topic, parts, ends=ends, committed=committed):
+        for rec in batch:
+            out[rec.partition].append(rec)
+    return out
 
 
 async def read_topic(
     bootstrap: str, topic: str, isolation: str = "read_committed"
-) -> dict[int, list[ConsumerRecord[bytes, bytes]]]:
+) -> dict[int, list[Consumed]]:
     """Every record of every partition up to the end offsets taken at the start."""
-    tps = await partitions_of(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level=isolation,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    await consumer.start()
-    out: dict[int, list[ConsumerRecord[bytes, bytes]]] = {tp.partition: [] for tp in tps}
-    try:
-        consumer.assign(tps)
-        if isolation == "read_committed":
-            ends = await settled_ends(bootstrap, consumer, tps)
-        else:
-            ends = await consumer.end_offsets(tps)
-        todo = {tp for tp in tps if ends[tp] > 0}
-        await consumer.seek_to_beginning(*tps)
-        while todo:
-            batch = await consumer.getmany(*todo, timeout_ms=300, max_records=50_000)
-            for tp, recs in batch.items():
-                out[tp.partition].extend(recs)
-            for tp in list(todo):
-                if await consumer.position(tp) >= ends[tp]:
-                    todo.discard(tp)
-        return out
-    finally:
-        await consumer.stop()
+    got = await asyncio.to_thread(_read_topic, bootstrap, topic, isolation)
+    return cast(dict[int, list[Consumed]], got)
 
 
-async def settled_ends(
-    bootstrap: str,
-    committed: AIOKafkaConsumer,
-    tps: list[TopicPartition],
-    within: float = 15.0,
-) -> dict[TopicPartition, int]:
-    """The last stable offsets once no transaction is open on `tps` (each partition's LSO equals
-    its high watermark), or as they stand after `within` seconds of a flow that never pauses.
+def settled_ends(bootstrap: str, topic: str, parts: range, within: float = 15.0) -> dict[int, int]:
+    """The last stable offsets once no transaction is open on `parts` (each partition's LSO
+    equals its high watermark), or as they stand after `within` seconds of a flow that never
+    pauses.
 
     A producer's commit returns once the coordinator has logged it; the markers that make the
     records readable reach each partition afterwards, one partition at a time. So a group's
     committed offsets (themselves made visible by a marker on `__consumer_offsets`) can show a
     transaction as done while its output partitions still hide its records from read_committed
     readers: reading to the LSO at that moment would miss them."""
-    raw = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_uncommitted")
-    await raw.start()
+    deadline = time.monotonic() + within
+    while True:
+        stable = kafka.end_offsets(bootstrap, topic, parts)
+        high = kafka.end_offsets(bootstrap, topic, parts, committed=False)
+        if stable == high or time.monotonic() > deadline:
+            return stable
+        time.sleep(0.1)
+
+
+def _committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    client = kafka.consumer(bootstrap, group)
     try:
-        deadline = time.monotonic() + within
-        while True:
-            stable = await committed.end_offsets(tps)
-            high = await raw.end_offsets(tps)
-            if stable == high or time.monotonic() > deadline:
-                return stable
-            await asyncio.sleep(0.1)
+        asked = [TopicPartition(topic, p) for p in _partitions(bootstrap, topic)]
+        return {tp.partition: max(tp.offset, 0) for tp in client.committed(asked, timeout=30)}
     finally:
-        await raw.stop()
+        client.close()
 
 
 async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    tps = await partitions_of(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        return {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
-    finally:
-        await consumer.stop()
+    return await asyncio.to_thread(_committed_offsets, bootstrap, group, topic)
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    tps = await partitions_of(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-        return {tp.partition: off for tp, off in ends.items()}
-    finally:
-        await consumer.stop()
+    """Each partition's high watermark."""
+    parts = await asyncio.to_thread(_partitions, bootstrap, topic)
+    return await asyncio.to_thread(kafka.end_offsets, bootstrap, topic, parts, committed=False)
 
 
 async def wait_caught_up(
@@ -212,22 +212,10 @@ async def feed(
     pause: float = 0.25,
 ) -> None:
     """Produce `items` in chunks with pauses in between: a flow, not one burst."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-    )
-    await producer.start()
-    try:
-        for start in range(0, len(items), chunk):
-            for key, value in items[start : start + chunk]:
-                await producer.send(topic, value, key=key)
-            await producer.flush()
-            await asyncio.sleep(pause)
-    finally:
-        await producer.stop()
+    producer = _producer(bootstrap)
+    for start in range(0, len(items), chunk):
+        await asyncio.to_thread(send, producer, topic, items[start : start + chunk])
+        await asyncio.sleep(pause)
 
 
 async def backlog(bootstrap: str, group: str, topic: str) -> int:

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from aiokafka import ConsumerRecord
-
 from processors.runtime.step import apply_record
 from schemas.commands import MetricTracked, User, encode_command
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
@@ -29,6 +27,7 @@ from schemas.records import (
 )
 from schemas.rules import Rules
 from schemas.state import UserState, encode_state
+from tests.integration.runtime.kafka_io import Consumed
 
 DAY_MS = 86_400_000
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -74,7 +73,7 @@ class Expected:
 
 
 def fold_log(
-    events: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]],
+    events: Mapping[int, Iterable[Consumed]],
     rules: Rules,
     topic: str = "",
     start: Mapping[str, UserState] | None = None,
@@ -111,7 +110,7 @@ def fold_log(
 
 
 def latest_by_key(
-    records: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]],
+    records: Mapping[int, Iterable[Consumed]],
 ) -> dict[str, bytes]:
     latest: dict[str, bytes] = {}
     for recs in records.values():
@@ -121,5 +120,5 @@ def latest_by_key(
     return latest
 
 
-def values(records: Mapping[int, Iterable[ConsumerRecord[bytes, bytes]]]) -> Counter[bytes]:
+def values(records: Mapping[int, Iterable[Consumed]]) -> Counter[bytes]:
     return Counter(rec.value for recs in records.values() for rec in recs)

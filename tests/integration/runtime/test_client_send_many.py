@@ -43,7 +43,7 @@ async def test_send_many_writes_every_command_where_send_puts_its_user(
             partitions[cmd.user.id].add(partition)
             if cmd.event_id != singles[cmd.user.id]:
                 seen[cmd.user.id].append(cmd)
-    # each user's commands on one partition: where `send` (aiokafka's own partitioner) put
+    # each user's commands on one partition: where `send` (the producer's partitioner) put
     # its single command
     assert {len(p) for p in partitions.values()} == {1}
     assert len({min(p) for p in partitions.values()}) > 1  # and the users spread out

@@ -5,37 +5,30 @@ while the state stays as it was. The events behind both fold, and the worker kee
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
+from processors.runtime import kafka
 from processors.runtime.batch import MAX_RECORD_BYTES
 from schemas.commands import MetricTracked, User, encode_command
 from schemas.records import PREFIX_BYTES, DeadLetter, decode_record
 from schemas.rules import Rules
 from schemas.state import decode_state
 from schemas.topics import Names
-from tests.integration.runtime.kafka_io import KeyValue, read_topic, wait_caught_up
+from tests.integration.runtime.kafka_io import KeyValue, read_topic, send, wait_caught_up
 from tests.integration.runtime.oracle import START_MS, fold_log, latest_by_key, metric_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 async def produce_large(bootstrap: str, topic: str, items: Sequence[KeyValue]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=2 * 1024 * 1024
-    )
-    await producer.start()
-    try:
-        for key, value in items:
-            await producer.send(topic, value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    producer = kafka.producer(bootstrap, message_max_bytes=2 * 1024 * 1024)
+    await asyncio.to_thread(send, producer, topic, items)
 
 
 async def dead_letters(bootstrap: str, names: Names) -> list[DeadLetter]:

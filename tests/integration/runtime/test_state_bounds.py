@@ -13,14 +13,13 @@ import time
 from decimal import Decimal
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from schemas.commands import MetricTracked, User, encode_command
 from schemas.rules import Rules
 from schemas.state import decode_state
 from schemas.state_bound import state_bytes_bound
 from schemas.topics import Names
-from tests.integration.runtime.kafka_io import read_topic, wait_caught_up
+from tests.integration.runtime.kafka_io import produce, read_topic, wait_caught_up
 from tests.integration.runtime.oracle import START_MS, latest_by_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -46,24 +45,19 @@ def counted(keys: list[str], window: int) -> int:
 
 
 async def produce_keyed(bootstrap: str, topic: str, keys: list[str]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=50, max_batch_size=1024 * 1024
+    commands = (
+        MetricTracked(
+            event_id=f"e{i}",
+            time_ms=START_MS + i,
+            user=User(id=USER),
+            metric="words-written",
+            value=Decimal(1),
+            idempotency_key=key,
+        )
+        for i, key in enumerate(keys)
     )
-    await producer.start()
-    try:
-        for i, key in enumerate(keys):
-            cmd = MetricTracked(
-                event_id=f"e{i}",
-                time_ms=START_MS + i,
-                user=User(id=USER),
-                metric="words-written",
-                value=Decimal(1),
-                idempotency_key=key,
-            )
-            await producer.send(topic, encode_command(cmd), key=USER.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    items = [(USER.encode(), encode_command(cmd)) for cmd in commands]
+    await produce(bootstrap, topic, items)
 
 
 async def test_a_million_keyed_events_keep_the_state_bounded(
