@@ -1,40 +1,31 @@
 """`podium ranker`: the composition root of the ranking stage.
 
 Reads `podium.scores` (read_committed) in its own consumer group `podium.ranking`; writes
-`podium.leaderboards` (`RankChanged`, the input's partition) and `podium.events.dlq`, each
-batch of each input partition in one Kafka transaction together with its input offset, like
-the worker (docs/leaderboards.md, "The ranking stage").
+`podium.leaderboards` (`RankChanged`, the input's partition), its changelog
+`podium.ranking.state` and `podium.events.dlq`, on the worker's runtime (`runtime.runner`,
+`runtime.stages.RankStage`): ranked as the changes arrive, committed on the same cadence in
+one transaction with the input offsets (docs/leaderboards.md, "The ranking stage").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from processors.runtime.gc_tuning import tune_gc
-from processors.runtime.partition import ProducerConfig
-from processors.runtime.rank_runner import RankRunner
-from processors.worker import WorkerConfig, consumer_for
+from processors.runtime.runner import Runtime
+from processors.runtime.stages import RankStage
+from processors.worker import WorkerConfig
 from schemas.rules import Rules
 from schemas.topics import Names
 
 log = logging.getLogger("podium.ranker")
 
 
-@dataclass(frozen=True, slots=True)
-class RankerConfig:
-    """What the ranking stage needs (built from the settings by the CLI)."""
-
-    bootstrap: str
-    names: Names
-    session_timeout_ms: int = 10_000
-    transaction_timeout_ms: int = 10_000
-    max_records: int = 50_000
-    fence_backoff_s: float = 3.0
-    pipelined: bool = False  # the pipelined loop instead of the barrier loop (runner.py)
+# The ranking stage's settings are a worker's (its transactional id: "<ranking group>.<id>").
+RankerConfig = WorkerConfig
 
 
 async def check_partitions(bootstrap: str, names: Names) -> int:
@@ -57,24 +48,10 @@ async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) ->
     tune_gc()
     names = config.names
     partitions = await check_partitions(config.bootstrap, names)
-    consumer = consumer_for(
-        WorkerConfig(config.bootstrap, names, session_timeout_ms=config.session_timeout_ms),
-        group=names.ranking_group,
-    )
-    await consumer.start()
-    runner = RankRunner(
-        consumer,
-        names,
-        rules,
-        ProducerConfig(config.bootstrap, config.transaction_timeout_ms),
-        partitions=partitions,
-        max_records=config.max_records,
-        fence_backoff_s=config.fence_backoff_s,
-        pipelined=config.pipelined,
-    )
+    stage = RankStage(names, rules, partitions)
+    runtime = Runtime(stage, config.runtime(names.ranking_group))
     log.info("ranker started: group %s, %d boards", names.ranking_group, len(rules.leaderboards))
     try:
-        await runner.run(stop)
+        await runtime.run(stop)
     finally:
-        await consumer.stop()
-        log.info("ranker stopped after ranking %d score changes", runner.applied)
+        log.info("ranker stopped after ranking %d score changes", runtime.applied)

@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -138,10 +138,10 @@ def restore(bootstrap: str, topic: str, partitions: list[int]) -> dict[int, dict
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
         while todo:
             for msg in consumer.consume(50_000, timeout=0.5):
-                p = msg.partition()
-                if msg.error() is not None:
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(msg.error())
+                p = cast(int, msg.partition())
+                if (err := msg.error()) is not None:
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(err)
                     todo.discard(p)
                     continue
                 key, value = msg.key(), msg.value()
@@ -151,7 +151,7 @@ def restore(bootstrap: str, topic: str, partitions: list[int]) -> dict[int, dict
                     latest[p].pop(key.decode(), None)
                 else:
                     latest[p][key.decode()] = value
-                if msg.offset() + 1 >= ends[p]:
+                if cast(int, msg.offset()) + 1 >= ends[p]:
                     todo.discard(p)
         return latest
     finally:
@@ -234,12 +234,13 @@ class Peer:
             if msg.error() is not None:
                 self._consume_error(msg)
                 continue
-            batch.setdefault(msg.partition(), []).append(Rec(msg.offset(), msg.key(), msg.value()))
+            p, offset = cast(int, msg.partition()), cast(int, msg.offset())
+            batch.setdefault(p, []).append(Rec(offset, msg.key(), msg.value()))
         return batch
 
     def _consume_error(self, msg: Message) -> None:
         err = msg.error()
-        if err.fatal():
+        if err is not None and err.fatal():
             raise KafkaException(err)
         log.warning("consume error on partition %s: %s", msg.partition(), err)
 

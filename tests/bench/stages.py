@@ -111,11 +111,10 @@ class Observer:
                     if msg.error() is not None:
                         continue
                     eid = event_id_of(msg.value())
-                    if eid is None:
-                        self.counts[msg.topic()] += 1
-                    else:
-                        self.seen[(msg.topic(), eid)] = (now_ms, msg.timestamp()[1])
-                        self.counts[msg.topic()] += 1
+                    topic = str(msg.topic())  # a fetched message always has its topic
+                    if eid is not None:
+                        self.seen[(topic, eid)] = (now_ms, msg.timestamp()[1])
+                    self.counts[topic] += 1
         finally:
             consumer.close()
 
