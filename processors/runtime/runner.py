@@ -302,17 +302,20 @@ class Runtime:
         if self.committing is not None:
             await asyncio.shield(self.committing)
         self.outbox = Outbox()
-        partitions = sorted(self.position)
-        for p in partitions:
-            self.stage.drop(p)
-        self.position.clear()
-        telemetry.PARTITIONS_LOST.inc(len(partitions))
-        log.warning("partitions %s: uncommitted work dropped, taken again", partitions)
+        if self.position:
+            partitions = sorted(self.position)
+            self._drop(partitions)
+            telemetry.PARTITIONS_LOST.inc(len(partitions))
+            log.warning("partitions %s: uncommitted work dropped, taken again", partitions)
         if self.producer is None:
             await asyncio.sleep(self.config.fence_backoff_s)
-            await self._in(self.committer, self._start_producer)
+            try:
+                await self._in(self.committer, self._start_producer)
+            except KafkaException as err:
+                log.warning("a new transactional producer failed to start: %s", err)
+                return  # still broken: tried again at the next step
         self.broken = None
-        await self._retake(partitions)
+        await self._retake([tp.partition for tp in self.consumer.assignment()])
 
     # --- ownership ------------------------------------------------------------------------
 
@@ -345,15 +348,14 @@ class Runtime:
             for tp in at:
                 self.consumer.seek(tp)
             self.consumer.resume(at)
-        restored = sum(map(len, latest.values()))
         took = time.monotonic() - started
-        log.info(
-            "took partitions %s: %d entries restored in %.2f s", list(partitions), restored, took
-        )
+        what = self.stage.restored(partitions)
+        log.info("took partitions %s: %s restored in %.2f s", list(partitions), what, took)
 
     async def _retake(self, partitions: Sequence[int]) -> None:
         assigned = {tp.partition for tp in self.consumer.assignment()}
-        mine = [p for p in partitions if p in assigned and p not in self.position]
+        busy = {*self.position, *self.waiting}  # owned, or waiting for their retry
+        mine = [p for p in partitions if p in assigned and p not in busy]
         if not mine:
             return
         try:

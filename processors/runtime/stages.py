@@ -56,6 +56,10 @@ class Stage(Protocol):
 
     def drop(self, partition: int) -> None: ...
 
+    def restored(self, partitions: Sequence[int]) -> str:
+        """What these partitions hold once restored, for the log."""
+        ...
+
     def fold(self, partition: int, records: Sequence[Rec], out: Outbox) -> Folded: ...
 
 
@@ -81,6 +85,9 @@ class WorkerStage:
 
     def drop(self, partition: int) -> None:
         self.stores.pop(partition, None)
+
+    def restored(self, partitions: Sequence[int]) -> str:
+        return f"{sum(len(self.stores[p]) for p in partitions)} users"
 
     def fold(self, partition: int, records: Sequence[Rec], out: Outbox) -> Folded:
         names = self.names
@@ -126,6 +133,10 @@ class RankStage:
 
     def drop(self, partition: int) -> None:
         self.rankings.pop(partition, None)
+
+    def restored(self, partitions: Sequence[int]) -> str:
+        rankings = [r for p in partitions for r in self.rankings[p].rankings.values()]
+        return f"{len(rankings)} rankings, {sum(map(len, rankings))} participants"
 
     def fold(self, partition: int, records: Sequence[Rec], out: Outbox) -> Folded:
         names = self.names
