@@ -245,9 +245,19 @@ class Runtime:
             self.swapped.set()
 
     async def _commit(self, box: Outbox) -> None:
+        """Commit the outbox; a commit still unanswered after twice `commit_timeout_s` is
+        given up with its producer and thread (an abort was seen to hang for ten minutes
+        after a broker restart, whatever its timeout): a new producer fences the old one."""
         started = time.monotonic()
         try:
-            await self._in(self.committer, functools.partial(self._transact, box))
+            async with asyncio.timeout(2 * self.config.commit_timeout_s):
+                await self._in(self.committer, functools.partial(self._transact, box))
+        except TimeoutError as err:
+            self.producer = None
+            self.committer.shutdown(wait=False)
+            self.committer = ThreadPoolExecutor(1, "podium-commit")
+            self._break(err)
+            return
         except Exception as err:
             self._break(err)
             return
@@ -267,7 +277,7 @@ class Runtime:
         try:
             transact(producer, box.produced(), offsets, meta, self.config.commit_timeout_s)
         except CommitFailed as failed:
-            if failed.replace:
+            if failed.replace and self.producer is producer:  # not one given up on already
                 self.producer = None  # fenced, or its transaction's end unknown: a new one
             raise
 

@@ -171,6 +171,7 @@ class FakeProducer:
         self.offsets: list[TopicPartition] = []
         self.aborts = 0
         self.began = 0
+        self.hung: threading.Event | None = None  # set: its commits wait for this one instead
 
     def init_transactions(self, timeout: float = -1) -> None:
         pass
@@ -192,6 +193,9 @@ class FakeProducer:
         self.offsets = offsets
 
     def commit_transaction(self, timeout: float = -1) -> None:
+        if self.hung is not None:
+            self.hung.wait(10)
+            raise KafkaException(KafkaError(KafkaError._FENCED, "fenced", fatal=True))
         assert self.gate.wait(10), "a test never released a commit"
         if self.fail:
             raise KafkaException(self.fail.pop(0))

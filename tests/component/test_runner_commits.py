@@ -7,6 +7,7 @@ the committed offsets and states."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -152,6 +153,24 @@ async def test_a_failed_commit_is_redone_from_the_committed_state(
     redone = WorkerStage(NAMES, rules, 4)
     redone.restore(0, {})
     assert states[-1] == _state_after(redone, h, 3)
+
+
+async def test_a_commit_that_never_returns_is_given_up_with_its_producer(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # commit_timeout_s is 0.1 s: the commit is given up after 0.2 s
+    h, pusher = worker(rules, monkeypatch, transaction_timeout_ms=50)
+    hung = threading.Event()
+    async with running(h):
+        await until(lambda: len(h.producers) == 1)
+        h.producer.hung = hung
+        event(h, 0)
+        event(h, 1)
+        await until(lambda: h.kafka.committed_offsets.get(0) == 2)
+        assert len(h.producers) == 2 and h.producers[0].began == 1
+    hung.set()  # the thread left behind ends
+    assert committed_progress(h) == ["e-0", "e-1"]
+    assert pusher.pushed == ["e-0", "e-1", "e-0", "e-1"]
 
 
 def _outputs_of_one_event(rules: Rules) -> int:
