@@ -65,12 +65,17 @@ def client_configs(config: RuntimeConfig, group: str) -> tuple[dict[str, Any], d
     return consumer, producer
 
 
+# The transactional calls block at most the transaction's remaining time (librdkafka's
+# advice: another timeout risks desynchronising its state when a request fails); the runtime
+# gives a commit up after twice its timeout anyway (`runner.Runtime._commit`).
+REMAINING = -1
+
+
 def transact(
     producer: Producer,
     records: Iterable[Out],
     offsets: list[TopicPartition],
     group_metadata: object,
-    timeout_s: float,
 ) -> None:
     """Commit the records and the input offsets in one transaction; on failure abort it and
     raise `CommitFailed`."""
@@ -78,10 +83,10 @@ def transact(
         producer.begin_transaction()
         for topic, partition, key, value in records:
             _produce(producer, topic, partition, key, value)
-        producer.send_offsets_to_transaction(offsets, group_metadata, timeout_s)
-        producer.commit_transaction(timeout_s)
+        producer.send_offsets_to_transaction(offsets, group_metadata, REMAINING)
+        producer.commit_transaction(REMAINING)
     except KafkaException as exc:
-        raise CommitFailed(exc, replace=not _aborted(producer, exc, timeout_s)) from exc
+        raise CommitFailed(exc, replace=not _aborted(producer, exc)) from exc
     finally:
         producer.poll(0)  # serve the delivery reports
 
@@ -97,13 +102,13 @@ def _produce(
             producer.poll(0.05)
 
 
-def _aborted(producer: Producer, exc: KafkaException, timeout_s: float) -> bool:
+def _aborted(producer: Producer, exc: KafkaException) -> bool:
     """Abort the failed transaction; False when the producer cannot go on."""
     err = exc.args[0]
     if err.fatal():
         return False
     try:
-        producer.abort_transaction(timeout_s)
+        producer.abort_transaction(REMAINING)
     except KafkaException as again:
         log.warning("abort failed too (%s): a new producer follows", again)
         return False

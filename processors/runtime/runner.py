@@ -275,7 +275,7 @@ class Runtime:
         offsets = [TopicPartition(topic, p, at) for p, at in box.offsets.items()]
         meta = self.consumer.consumer_group_metadata()
         try:
-            transact(producer, box.produced(), offsets, meta, self.config.commit_timeout_s)
+            transact(producer, box.produced(), offsets, meta)
         except CommitFailed as failed:
             if failed.replace and self.producer is producer:  # not one given up on already
                 self.producer = None  # fenced, or its transaction's end unknown: a new one
