@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
@@ -67,26 +68,21 @@ def worker_config(settings: Settings) -> WorkerConfig:
         session_timeout_ms=settings.worker_session_timeout_ms,
         transaction_timeout_ms=settings.transaction_timeout_ms,
         retry_backoff_ms=settings.transaction_retry_backoff_ms,
+        worker_id=settings.worker_id,
         max_records=settings.worker_max_records,
+        commit_interval_s=settings.worker_commit_interval_ms / 1000,
+        commit_bound=settings.worker_commit_bound,
         fence_backoff_s=settings.fence_backoff_s,
         blocked_retry_s=settings.worker_blocked_retry_s,
-        pipelined=settings.worker_pipelined,
         ops=ops_config(settings, settings.worker_metrics_port),
     )
 
 
 def ranker_config(settings: Settings) -> RankerConfig:
-    from processors.ranker import RankerConfig
-
-    return RankerConfig(
-        settings.bootstrap,
-        Names(settings.topic_prefix),
-        session_timeout_ms=settings.worker_session_timeout_ms,
-        transaction_timeout_ms=settings.transaction_timeout_ms,
-        max_records=settings.worker_max_records,
-        fence_backoff_s=settings.fence_backoff_s,
-        pipelined=settings.worker_pipelined,
-        ops=ops_config(settings, settings.ranker_metrics_port),
+    """The ranking stage runs with a worker's settings (its own group and transactional id)
+    and serves its metrics on its own port."""
+    return dataclasses.replace(
+        worker_config(settings), ops=ops_config(settings, settings.ranker_metrics_port)
     )
 
 

@@ -51,16 +51,21 @@ class Settings(BaseSettings):
     worker_session_timeout_ms: int = 10_000
     # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
     transaction_timeout_ms: int = 10_000
-    # How soon a transactional producer retries after a retriable error, and (at most 20 ms)
-    # after CONCURRENT_TRANSACTIONS (aiokafka's 100 and 20 ms by default; docs/fast-path.md,
-    # section 6, compares them).
+    # How soon the transactional producer retries after a retriable error (librdkafka's
+    # retry.backoff.ms).
     transaction_retry_backoff_ms: int = 100
-    # Records per getmany batch (across partitions).
+    # Records per fetch of a worker or ranker (across partitions).
     worker_max_records: int = 50_000
-    # The worker's and the ranker's loop: false, each getmany batch commits (every partition
-    # concurrently) before the next getmany; true, a task per partition commits what it has
-    # queued as soon as its last commit ends (docs/fast-path.md, section 7, compares them).
-    worker_pipelined: bool = False
+    # This worker's (and ranker's) name in its group: its transactional id is
+    # "<group>.<worker id>". Stable across restarts (a restarted process aborts its former
+    # incarnation's open transaction at once), never shared by two live processes. Empty: the
+    # host's name (one worker per host or container).
+    worker_id: str = ""
+    # What is folded is committed this long after the first uncommitted record, or at once
+    # when `worker_commit_bound` records wait; the fold waits when that many wait behind an
+    # unfinished commit (docs/runtime.md).
+    worker_commit_interval_ms: int = 100
+    worker_commit_bound: int = 50_000
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0
     # A partition stopped at a user whose stored state does not decode is retried this often.

@@ -332,17 +332,14 @@ class Names:
         return f"{self.prefix}podium.projector.history"
 
     def transactional_id(self, partition: int) -> str:
-        """One transactional producer per input partition: a new owner's init fences the old."""
+        """Replay's hand-over producer for an input partition (the worker itself runs one
+        producer per process, `<worker group>.<worker id>`: processors/worker.py)."""
         return f"{self.prefix}podium.worker.{EVENTS.name}.{partition}"
 
     @property
     def ranking_group(self) -> str:
         """The ranking stage's consumer group (its committed offsets on `podium.scores`)."""
         return f"{self.prefix}podium.ranking"
-
-    def ranking_transactional_id(self, partition: int) -> str:
-        """One transactional producer per `podium.scores` partition of the ranking stage."""
-        return f"{self.prefix}podium.ranking.{SCORES.name}.{partition}"
 
     @property
     def webhooks_dlq(self) -> str:

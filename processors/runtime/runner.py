@@ -1,391 +1,423 @@
-"""The consume → fold → transact loop of one worker in the `podium.worker` consumer group.
+"""The stream runtime: fetch → fold → answer → commit, for the worker and the ranking stage
+(`stages.WorkerStage`, `stages.RankStage`), on confluent-kafka (librdkafka).
 
-Reads `podium.events` (read_committed) with `getmany`, in one of two loops (`pipelined`,
-setting `worker_pipelined`; docs/fast-path.md, section 7, for their figures):
+One consumer (read_committed, no auto commit, cooperative-sticky) and ONE transactional
+producer per process, its transactional id stable per process (`PODIUM_WORKER_ID`): a
+restarted process's `init_transactions` aborts its former incarnation's open transaction at
+once. A zombie (a process the group has moved on from) cannot commit: every transaction sends
+its input offsets with the consumer's group metadata (KIP-447), and the coordinator refuses
+offsets of an older generation, aborting the whole transaction.
 
-- barrier (the default): each owned partition's share of a batch is folded
-  (`batch.fold_batch`) and committed in that partition's own transaction
-  (`partition.OwnedPartition`), the partitions of a batch concurrently; the next `getmany`
-  waits for all of them.
-- pipelined: the fetch loop hands each owned partition's records to that partition's queue
-  (`backlog.Backlog`) and fetches again at once. A task per partition with records queued
-  folds what is queued (all transactions in flight together hold at most `max_records`),
-  commits it, then takes what arrived meanwhile, until its queue is empty: no partition waits
-  for another's commit, and a busy partition's transactions grow by themselves. A partition
-  with more than its share (`max_records` / owned partitions) queued is paused in the
-  consumer until its task has taken them all. An error in a task other than a lost
-  transaction ends the loop.
+A record's way, all in this module:
+1. fetch (`_fetch`, in the consumer's thread: librdkafka's calls block): what is fetched
+   already, or the first record to arrive within 0.1 s and what came with it;
+2. fold (`_fold`, on the event loop): each owned partition's records go through the stage's
+   fold into the uncommitted `Outbox`: its states (each key's last value), its records in
+   order, its input offsets; the fold never waits for a commit;
+3. answer: each folded event's answer is pushed to its gateway (`answers.AnswerPusher`) right
+   after the fold, before the commit;
+4. commit (`_commit_loop`, a task): every `commit_interval_s` after the outbox's first entry,
+   or at once when it holds `commit_bound` records, the outbox is swapped for an empty one and
+   committed in one transaction (begin, produce, send_offsets_to_transaction, commit) in the
+   producer's thread, while the fold goes on into the next outbox. If that one reaches the
+   bound before the commit ends, the fold waits (`_wait_for_room`): when commits stall,
+   folding and answers stop, so nothing is answered that cannot be committed.
 
-Ownership: on assignment a partition's producer is started first (fencing any former owner
-and settling its open transaction), then its states are restored from `podium.state` and the
-consumer is positioned at the group's committed offset, so state and position always come
-from the same committed transactions. On revocation nothing new starts for the partition,
-its transaction in flight ends, then its queued records (pipelined) and states are dropped
-(the next owner reads them again from the committed offset). A fenced or failed transaction
-loses the partition: its states (and queue) are dropped, it is paused, and after a back-off
-it is taken over again the same way if the group still assigns it here; so is one whose take
-the broker refused or did not answer in time (a take is all or nothing: a failed one stops
-the producers it started; any other error in it ends the run). A partition that
-reaches an event of a user whose state does not decode commits what came before, then waits
-the same way (`blocked_retry_s`), its committed offset at that event.
+Failures. A commit that fails (refused, fenced, aborted, timed out) breaks the runtime
+(`broken`): the transaction is aborted (a producer that cannot abort, or is fenced, is
+replaced after `fence_backoff_s`), every owned partition's state and the uncommitted outbox
+are dropped, and each partition is taken again from its committed offset (`_recover`). An
+answer already pushed is the one the redo gives: the fold is deterministic over the
+partition's order from committed state.
 
-Answers leave at the fold: in both loops, the answers of a partition's folded records
-(`Effects.answers`) are pushed to their gateways (`answers.AnswerPusher`) right after the
-fold and before its transaction. What is folded but not committed is bounded as the loops
-bound it (one `getmany` batch; `max_records` in flight), so when commits stall, answers stop.
+Ownership. On assignment (`_on_assign`, inside a fetch) the committed offsets are read
+first (under read_committed librdkafka waits for a former owner's pending transactional
+offsets), then the states are restored from the stage's changelog, then the consumer starts
+at exactly those offsets. On revocation (`_on_revoke`) what is buffered is committed first,
+then the revoked partitions' states go. Partitions lost (the group moved on without us) cannot
+commit: the runtime breaks as above. A take that fails in a way that may pass (the broker,
+or a changelog entry that does not decode for the ranker) pauses its partitions, retried
+after `fence_backoff_s`. A partition that reaches the event of a user whose state does not
+decode (`Folded.blocked`) commits what came before, then waits paused at that event and is
+taken again after `blocked_retry_s` (docs/runtime.md, "A state that does not decode").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalOperation, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from processors.runtime import telemetry
 from processors.runtime.answers import AnswerPusher
-from processors.runtime.backlog import Backlog
-from processors.runtime.batch import Blocked, fold_batch
+from processors.runtime.batch import Blocked
 from processors.runtime.changelog import read_latest
 from processors.runtime.health import Pulse
-from processors.runtime.partition import (
-    OwnedPartition,
-    ProducerConfig,
-    start_producers,
-    stop_producer,
-)
-from processors.runtime.store import StateStore
+from processors.runtime.outbox import Outbox
+from processors.runtime.producing import CommitFailed, Producer, client_configs, transact
+from processors.runtime.stages import Folded, Headers, Rec, Stage
 from schemas.records import DeadLetter
-from schemas.rules import Rules
-from schemas.topics import SCORES, Names
 
-# A transaction that cannot commit: a Kafka error, or aiokafka's IllegalOperation when a fence
-# (found by its sender in the background) already ended the transaction before a send.
-# A transaction that did not commit: refused, fenced, or not answered within `commit_limit_s`
-# (an aiokafka transactional call can wait without end once the broker restarted under it).
-TRANSACTION_LOST = (KafkaError, IllegalOperation, TimeoutError)
-# A take that may succeed when tried again: the broker refused it, or did not answer in time.
-TAKE_RETRIABLE = (KafkaError, TimeoutError)
-
-log = logging.getLogger("podium.worker")
+T = TypeVar("T")
+log = logging.getLogger("podium.runtime")
+IDLE_POLL_S = 0.1  # how long a fetch waits for a first record
+# A take that may pass when tried again: the broker refused it or did not answer in time.
+TAKE_RETRIABLE: tuple[type[Exception], ...] = (KafkaException, TimeoutError)
 
 
-class Runner:
-    # what a take may meet that loses its partitions for a while instead of ending the run
-    take_retriable: tuple[type[Exception], ...] = TAKE_RETRIABLE
-    process = "worker"  # the `process` label of its series
+@dataclass(frozen=True)
+class RuntimeConfig:
+    bootstrap: str
+    transactional_id: str  # stable per process, never shared by two live processes
+    session_timeout_ms: int = 10_000
+    transaction_timeout_ms: int = 10_000
+    retry_backoff_ms: int = 100
+    max_records: int = 50_000  # records per fetch
+    commit_interval_s: float = 0.1
+    commit_bound: int = 50_000  # outbox records that make a commit due (and pause the fold)
+    fence_backoff_s: float = 3.0
+    blocked_retry_s: float = 30.0
 
+    @property
+    def commit_timeout_s(self) -> float:
+        """A transactional call still unanswered after twice the transaction timeout has
+        failed (the broker aborts an open transaction after one)."""
+        return 2 * self.transaction_timeout_ms / 1000
+
+
+class Runtime:
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
-        names: Names,
-        rules: Rules,
-        producer_config: ProducerConfig,
+        stage: Stage,
+        config: RuntimeConfig,
         *,
-        max_records: int = 50_000,
-        fence_backoff_s: float = 3.0,
-        score_partitions: int = SCORES.partitions,
-        blocked_retry_s: float = 30.0,
-        pipelined: bool = False,
         pusher: AnswerPusher | None = None,
+        consumer: Consumer | None = None,
+        new_producer: Callable[[], Producer] | None = None,
     ) -> None:
-        self.consumer = consumer
-        self.names = names
-        self.rules = rules
-        self.producer_config = producer_config
-        self.max_records = max_records
-        self.fence_backoff_s = fence_backoff_s
-        self.score_partitions = score_partitions  # podium.scores' count: ranking_partition's n
-        self.input_topic = names.events  # the ranking stage's subclass reads podium.scores
-        self.blocked_retry_s = blocked_retry_s
+        consumer_config, producer_config = client_configs(config, stage.group)
+        self.stage = stage
+        self.config = config
+        self.pusher = pusher  # None: nothing answered (the ranking stage)
+        self.consumer = consumer if consumer is not None else Consumer(consumer_config)
+        self.new_producer = new_producer or functools.partial(Producer, producer_config)
+        self.producer: Producer | None = None
+        self.outbox = Outbox()
+        self.position: dict[int, int] = {}  # owned partition -> the next offset to fold
+        self.waiting: dict[int, float] = {}  # assigned, not owned partition -> retry time
         self.blocked: dict[int, Blocked] = {}  # partition -> the user it waits at
-        self.owned: dict[int, OwnedPartition] = {}
-        self.lost: dict[int, float] = {}  # partition -> monotonic time to retry
-        self.lock = asyncio.Lock()  # ownership changes: take, drop, retake
-        self.backlog: Backlog[ConsumerRecord[bytes, bytes]] = Backlog()
-        self.tasks: dict[int, asyncio.Task[None]] = {}  # partition -> its `_drain` task
-        self.failed: Exception | None = None  # what ended a partition's task: ends the run
-        self.in_flight = 0  # records the partitions' transactions hold: see `_room`
-        self.room_freed = asyncio.Event()
-        self.pipelined = pipelined
-        self.pusher = pusher  # None: no answers pushed (the ranking stage)
-        self.applied = 0
-        self.position_timeout_s = 60.0  # aiokafka's own positioning of an assigned partition
-        # a commit still unanswered after twice the transaction timeout is lost (the broker
-        # aborts the transaction after one); the partition is retaken with a new producer
-        self.commit_limit_s = 2 * producer_config.transaction_timeout_ms / 1000
-        self.pulse = Pulse()  # for the probes (processors.runtime.health)
-        self.pulse.owned = self.owned
-        self.fold_seconds = telemetry.FOLD_SECONDS.labels(self.process)
-        self.commit_seconds = telemetry.COMMIT_SECONDS.labels(self.process)
-        self.transaction_records = telemetry.TRANSACTION_RECORDS.labels(self.process)
+        self.broken: BaseException | None = None  # a failed commit: nothing uncommitted holds
+        self.committing: asyncio.Task[None] | None = None
+        self.hurry = False  # commit what is buffered now, not at the cadence
+        self.wake = asyncio.Event()  # the commit loop: the outbox is full, or hurry
+        self.swapped = asyncio.Event()  # the fold: a commit took the outbox
+        self.fetcher = ThreadPoolExecutor(1, "podium-fetch")  # every consumer call
+        self.committer = ThreadPoolExecutor(1, "podium-commit")  # every producer call
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pulse = Pulse()  # what the probes see: polls, owned partitions, known waits
+        self.pulse.owned = self.position.keys()
+        self.fold_seconds = telemetry.FOLD_SECONDS.labels(stage.name)
+        self.commit_seconds = telemetry.COMMIT_SECONDS.labels(stage.name)
+        self.transaction_records = telemetry.TRANSACTION_RECORDS.labels(stage.name)
+        self.applied = 0  # events (score changes) committed
+        self.retriable = (*TAKE_RETRIABLE, *stage.restore_retriable)
+
+    @property
+    def last_poll(self) -> float:
+        """When the last fetch returned (monotonic)."""
+        return self.pulse.last_poll
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The input partitions this process folds now."""
+        return frozenset(self.position)
 
     # --- the loop -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.consumer.subscribe([self.input_topic], listener=_Listener(self))
-        if self.pipelined:
-            await self._run_pipelined(stop)
-        else:
-            await self._run_barrier(stop)
-
-    async def _run_barrier(self, stop: asyncio.Event) -> None:
-        """Each batch's partitions are folded and committed concurrently, and the next fetch
-        waits for all of them."""
+        self.loop = asyncio.get_running_loop()
+        await self._in(self.committer, self._start_producer)
+        self.consumer.subscribe(
+            [self.stage.input_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
         try:
             while not stop.is_set():
-                self._raise_failure()
-                with self.pulse.wait("taking partitions"):
-                    await self._recover_lost()
-                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                self.pulse.polled()
-                if batch:
-                    async with self.lock:
-                        await asyncio.gather(
-                            *(self._process(tp, recs) for tp, recs in batch.items())
-                        )
+                await self._step()
+            await self._flush()
+        except BaseException as err:
+            self.broken = self.broken or err  # nothing more is committed on the way out
+            raise
         finally:
-            async with self.lock:
-                await self._drop(list(self.owned))
+            await self._close()
 
-    async def _run_pipelined(self, stop: asyncio.Event) -> None:
-        """Fetch and queue each partition's records for its task (`_drain`), and fetch again;
-        an error that ended a task ends the loop."""
-        try:
-            while not stop.is_set():
-                self._raise_failure()
-                with self.pulse.wait("taking partitions"):
-                    await self._recover_lost()
-                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                self.pulse.polled()
-                if batch:
-                    async with self.lock:  # see _enqueue
-                        for tp, records in batch.items():
-                            self._enqueue(tp, records)
-            self._raise_failure()
-        finally:
-            async with self.lock:
-                await self._drop({*self.owned, *self.tasks})
+    async def _step(self) -> None:
+        if self.broken is not None:
+            with self.pulse.wait("taking partitions again"):
+                await self._recover()
+        with self.pulse.wait("taking partitions"):
+            await self._retry_waiting()
+        messages = await self._in(self.fetcher, self._fetch)
+        self.pulse.polled()
+        if messages and self.broken is None:
+            self._fold(messages)
+        if self.outbox and self.committing is None and self.broken is None:
+            self.committing = asyncio.create_task(self._commit_loop(), name="commit")
+        await self._wait_for_room()
 
-    def _enqueue(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Queue a partition's fetched records for its task, and start the task if none runs.
-        Called under the lock, so never while partitions are being taken: records that arrive
-        for a partition during its `take` wait until it is owned (dropped, they would be lost:
-        the consumer has moved past them); what is below its committed offset or queued
-        already is skipped (`Backlog.put`)."""
-        owned = self.owned.get(p := tp.partition)
-        if owned is None or self.failed is not None:
-            return  # revoked or lost meanwhile: the next owner reads these again
-        if self.backlog.put(p, records, owned.position, self._share()):
-            self._pause(tp)  # too much queued: `_drain` resumes it once its queue is empty
-        if p not in self.tasks:
-            self.tasks[p] = asyncio.create_task(self._drain(tp), name=f"partition {p}")
+    def _fetch(self) -> list[Message]:
+        """What is fetched already; if nothing, the first record to arrive within
+        `IDLE_POLL_S` and what came with it. Runs in the consumer's thread."""
+        most = self.config.max_records
+        messages = self.consumer.consume(most, timeout=0)
+        if messages:
+            return messages
+        first = self.consumer.poll(IDLE_POLL_S)
+        if first is None:
+            return []
+        return [first, *self.consumer.consume(most - 1, timeout=0)]
 
-    async def _drain(self, tp: TopicPartition) -> None:
-        """Fold and commit what is queued for the partition in one transaction (as much as
-        `_room` allows), again with what arrived meanwhile, until nothing is queued: busy, the
-        transactions grow; quiet, a record is committed as soon as the last commit ends. An
-        error other than a lost transaction (`_process` handles those) is kept for the fetch
-        loop to raise, and the partition's queue is dropped with it (nothing after records
-        that failed may be committed)."""
-        p = tp.partition
-        try:
-            while True:
-                records, resume = self.backlog.take(p, await self._room())
-                if resume and p in self.owned and tp in self.consumer.assignment():
-                    self.consumer.resume(tp)  # not lost or blocked (those left `owned`)
-                if not records:
-                    return
-                self.in_flight += len(records)
-                try:
-                    await self._process(tp, records)
-                finally:
-                    self.in_flight -= len(records)
-                    self.room_freed.set()
-        except Exception as err:
-            self.backlog.discard(p)
-            self.failed = self.failed or err
-        finally:
-            del self.tasks[p]
+    def _fold(self, messages: Sequence[Message]) -> None:
+        by_partition: dict[int, list[Rec]] = {}
+        for msg in messages:
+            if msg.error() is not None:
+                self._fetch_error(msg)
+                continue
+            p, rec = _rec(msg)
+            at = self.position.get(p)
+            if at is None or rec.offset < at:
+                continue  # not owned (revoked, waiting), or already folded
+            by_partition.setdefault(p, []).append(rec)
+        now = time.monotonic()
+        for p, records in by_partition.items():
+            with telemetry.timed(self.fold_seconds):
+                folded = self.stage.fold(p, records, self.outbox)
+            if self.pusher is not None and folded.answers:
+                self.pusher.push(folded.answers)  # before the commit: see the docstring
+            if folded.next_offset > self.position[p]:
+                self.outbox.advance(p, folded.next_offset, folded.events, now)
+                self.position[p] = folded.next_offset
+            _dead_letters(self.stage.name, folded.dead)
+            self._after(p, folded)
 
-    async def _room(self) -> int:
-        """How many records a task may take now: `max_records` less those that the
-        partitions' transactions hold (folding or committing), waiting while none are left.
-        So at most `max_records` are folded between two commits, as in one `getmany` batch of
-        the barrier loop: a fold does not yield to the event loop, and with `max_records` per
-        partition a backlog starved the consumer's heartbeat (its session expired) and the
-        worker's peak memory was 2.4 times the barrier loop's."""
-        while self.in_flight >= self.max_records:
-            self.room_freed.clear()
-            await self.room_freed.wait()
-        return self.max_records - self.in_flight
-
-    def _share(self) -> int:
-        """A partition's share of `max_records`: the most it may hold queued before its
-        fetching pauses, so that all queues together hold about `max_records`."""
-        return max(1, self.max_records // max(1, len(self.owned)))
-
-    def _raise_failure(self) -> None:
-        if self.failed is not None:
-            raise self.failed
-
-    async def _process(
-        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> None:
-        owned = self.owned.get(tp.partition)
-        if owned is None or not records:
-            return  # revoked or lost meanwhile: the next owner reads these again
-        if records[0].offset < owned.position:  # already applied (a stale fetch)
-            records = [rec for rec in records if rec.offset >= owned.position]
-            if not records:
-                return
-        with telemetry.timed(self.fold_seconds):
-            effects = fold_batch(
-                owned.store,
-                records,
-                self.rules,
-                tp.topic,
-                tp.partition,
-                score_partitions=self.score_partitions,
-            )
-        if self.pusher is not None and effects.answers:
-            self.pusher.push(effects.answers)  # before the commit: see the module's docstring
-        if effects.next_offset > owned.position:
-            try:
-                with self.pulse.wait("committing"), telemetry.timed(self.commit_seconds):
-                    async with asyncio.timeout(self.commit_limit_s):
-                        await owned.commit(effects, self.names.worker_group)
-            except TRANSACTION_LOST as err:
-                await self._lose(tp.partition, err)
-                return
-            owned.position = effects.next_offset
-            self.transaction_records.observe(len(records))
-        if effects.blocked is not None:
-            await self._block(tp.partition, effects.blocked)
-        elif self.blocked.pop(tp.partition, None) is not None:
+    def _after(self, partition: int, folded: Folded) -> None:
+        if folded.blocked is not None:
+            self._block(partition, folded.blocked)
+        elif self.blocked.pop(partition, None) is not None:
             telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
-            log.info(
-                "partition %d: the state decodes now; it moves on",
-                tp.partition,
-                extra={"partition": tp.partition},
-            )
-        self.applied += effects.events
-        telemetry.EVENTS.inc(effects.events)
-        telemetry.TRANSACTIONS.inc()
-        self._dead_lettered(effects.dead)
+            log.info("partition %d: the state decodes now; it moves on", partition)
 
-    def _dead_lettered(self, dead: Iterable[DeadLetter]) -> None:
-        """Count and log each dead letter, with its coordinates and event id in the log's
-        context (`deploy.logs`)."""
-        for letter in dead:
-            telemetry.DEAD_LETTERS.labels(telemetry.reason_label(letter.reason)).inc()
-            logging.getLogger(f"podium.{self.process}").warning(
-                "dead letter %s: %s",
-                letter.id,
-                letter.reason,
-                extra={
-                    "partition": letter.partition,
-                    "offset": letter.offset,
-                    "event_id": letter.event_id,
-                },
-            )
+    def _fetch_error(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None and err.fatal():
+            raise KafkaException(err)
+        log.warning("fetch error on partition %s: %s", msg.partition(), err)
+
+    # --- commits --------------------------------------------------------------------------
+
+    async def _wait_for_room(self) -> None:
+        """The fold waits while the outbox behind an unfinished commit holds `commit_bound`
+        records, until a commit takes it."""
+        while self.outbox.size >= self.config.commit_bound and self.broken is None:
+            if self.committing is None:
+                self.committing = asyncio.create_task(self._commit_loop(), name="commit")
+            self.swapped.clear()
+            self.wake.set()
+            with self.pulse.wait("the commit behind a full outbox"):
+                await self.swapped.wait()
+
+    async def _commit_loop(self) -> None:
+        """Commit the outbox when it is due, one transaction at a time, until it is empty."""
+        config = self.config
+        try:
+            while self.outbox and self.broken is None:
+                box = self.outbox
+                wait = box.started + config.commit_interval_s - time.monotonic()
+                if not self.hurry and wait > 0 and box.size < config.commit_bound:
+                    self.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self.wake.wait()
+                    continue
+                self.outbox = Outbox()
+                self.swapped.set()
+                await self._commit(box)
+        finally:
+            self.committing = None
+            self.swapped.set()
+
+    async def _commit(self, box: Outbox) -> None:
+        """Commit the outbox; a commit still unanswered after twice `commit_timeout_s` is
+        given up with its producer and thread (an abort was seen to hang for ten minutes
+        after a broker restart, whatever its timeout): a new producer fences the old one."""
+        started = time.monotonic()
+        try:
+            with telemetry.timed(self.commit_seconds):
+                async with asyncio.timeout(2 * self.config.commit_timeout_s):
+                    await self._in(self.committer, functools.partial(self._transact, box))
+        except TimeoutError as err:
+            self.producer = None
+            self.committer.shutdown(wait=False)
+            self.committer = ThreadPoolExecutor(1, "podium-commit")
+            self._break(err)
+            return
+        except Exception as err:
+            self._break(err)
+            return
+        self.applied += box.events
+        self.transaction_records.observe(box.events)
+        if self.stage.name == "worker":  # the ranker's are score changes, not events
+            telemetry.EVENTS.inc(box.events)
+        telemetry.TRANSACTIONS.inc()
+        log.debug("committed %d records in %.3f s", box.size, time.monotonic() - started)
+
+    def _transact(self, box: Outbox) -> None:
+        """One transaction: the outbox's records and its input offsets (producer's thread)."""
+        producer = self.producer
+        if producer is None:
+            raise RuntimeError("no producer: the last one was fenced or failed")
+        topic = self.stage.input_topic
+        offsets = [TopicPartition(topic, p, at) for p, at in box.offsets.items()]
+        meta = self.consumer.consumer_group_metadata()
+        try:
+            transact(producer, box.produced(), offsets, meta)
+        except CommitFailed as failed:
+            if failed.replace and self.producer is producer:  # not one given up on already
+                self.producer = None  # fenced, or its transaction's end unknown: a new one
+            raise
+
+    def _start_producer(self) -> None:
+        producer = self.new_producer()
+        producer.init_transactions(self.config.commit_timeout_s)
+        self.producer = producer
+
+    def _break(self, err: BaseException) -> None:
+        """Nothing uncommitted holds any more: no commit, no fold until `_recover`."""
+        if self.broken is None:
+            self.broken = err
+            log.warning("commit failed (%s: %s)", type(err).__name__, err)
+        self.outbox = Outbox()
+        self.wake.set()  # a commit loop waiting for the cadence ends
+
+    async def _flush(self) -> None:
+        """Commit everything folded so far, now."""
+        self.hurry = True
+        try:
+            while self.broken is None and (self.outbox or self.committing is not None):
+                if self.committing is None:
+                    self.committing = asyncio.create_task(self._commit_loop(), name="commit")
+                self.wake.set()
+                await asyncio.shield(self.committing)
+        finally:
+            self.hurry = False
+
+    async def _recover(self) -> None:
+        """After a failed commit: drop every owned partition's state and the outbox, replace
+        a producer that cannot go on, and take the partitions again from their commits."""
+        if self.committing is not None:
+            await asyncio.shield(self.committing)
+        self.outbox = Outbox()
+        if self.position:
+            partitions = sorted(self.position)
+            self._drop(partitions)
+            telemetry.PARTITIONS_LOST.inc(len(partitions))
+            log.warning("partitions %s: uncommitted work dropped, taken again", partitions)
+        if self.producer is None:
+            await asyncio.sleep(self.config.fence_backoff_s)
+            try:
+                await self._in(self.committer, self._start_producer)
+            except KafkaException as err:
+                log.warning("a new transactional producer failed to start: %s", err)
+                return  # still broken: tried again at the next step
+        self.broken = None
+        await self._retake([tp.partition for tp in self.consumer.assignment()])
 
     # --- ownership ------------------------------------------------------------------------
 
-    async def take(self, partitions: Iterable[int]) -> None:
-        """Own these partitions: fence former owners, restore states, seek to committed.
-        All or nothing: if any step fails, the producers it started are stopped, no
-        partition is owned, and the error is raised (see `_Listener`)."""
-        wanted = sorted(set(partitions) - set(self.owned))
-        if not wanted:
-            return
+    def _take(self, partitions: Sequence[int], *, assign: bool) -> None:
+        """Own these partitions from their committed transactions: offsets first, then the
+        states, then the consumer at those offsets (assigned, or sought and resumed).
+        Runs in the consumer's thread."""
         started = time.monotonic()
-        txns = [self.names.transactional_id(p) for p in wanted]
-        producers = await start_producers(self.producer_config, txns)
+        topic = self.stage.input_topic
+        asked = [TopicPartition(topic, p) for p in partitions]
+        committed = self.consumer.committed(asked, timeout=60) if asked else []
+        latest = self._on_loop(read_latest(self.config.bootstrap, self.stage.changelog, partitions))
         try:
-            latest = await read_latest(self.producer_config.bootstrap, self.names.state, wanted)
-            taken = [
-                OwnedPartition(self.names, p, producer, StateStore(latest[p]))
-                for p, producer in zip(wanted, producers, strict=True)
-            ]
-            for owned in taken:
-                owned.position = await self._position_at_committed(owned.tp)
+            for p in partitions:
+                self.stage.restore(p, latest[p])
         except BaseException:
-            for producer, txn in zip(producers, txns, strict=True):
-                await stop_producer(producer, txn)
+            for p in partitions:
+                self.stage.drop(p)
             raise
-        for owned in taken:
-            self.owned[owned.partition] = owned
-            self.lost.pop(owned.partition, None)
-        users = sum(len(latest[p]) for p in wanted)
+        at = [
+            TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+            for tp in committed
+        ]
+        for tp in at:
+            self.position[tp.partition] = max(tp.offset, 0)
+            self.waiting.pop(tp.partition, None)
+        if assign:
+            self.consumer.incremental_assign(at)
+        else:
+            for tp in at:
+                self.consumer.seek(tp)
+            self.consumer.resume(at)
+        took = time.monotonic() - started
+        what = self.stage.restored(partitions)
         log.info(
-            "took partitions %s: %d users restored in %.2f s",
-            wanted,
-            users,
-            time.monotonic() - started,
-            extra={"partitions": wanted},
+            "took partitions %s: %s restored in %.2f s",
+            list(partitions),
+            what,
+            took,
+            extra={"partitions": list(partitions)},
         )
 
-    async def _position_at_committed(self, tp: TopicPartition) -> int:
-        """Put the consumer at the group's committed offset, read after our producer fenced
-        former owners (so no transaction can still move it). aiokafka positions a newly
-        assigned partition itself from an earlier read; wait for that and correct it."""
-        committed = await self.consumer.committed(tp)
-        if committed is None:
-            committed = (await self.consumer.beginning_offsets([tp]))[tp]
-        current = await asyncio.wait_for(self.consumer.position(tp), self.position_timeout_s)
-        if current != committed:
-            self.consumer.seek(tp, committed)
-        return committed
+    async def _retake(self, partitions: Sequence[int]) -> None:
+        assigned = {tp.partition for tp in self.consumer.assignment()}
+        busy = {*self.position, *self.waiting}  # owned, or waiting for their retry
+        mine = [p for p in partitions if p in assigned and p not in busy]
+        if not mine:
+            return
+        try:
+            await self._in(self.fetcher, functools.partial(self._take, mine, assign=False))
+        except self.retriable as err:
+            self._wait(mine, self.config.fence_backoff_s, err)
 
-    async def _drop(self, partitions: Iterable[int]) -> None:
-        """Stop processing these partitions: nothing new starts for them, a transaction in
-        flight commits (or fails) first, then their states go and their producers close.
-        Their queued records are dropped: the next owner reads them from the committed
-        offset."""
-        partitions = list(partitions)
-        dropped = [self.owned.pop(p, None) for p in partitions]
+    async def _retry_waiting(self) -> None:
+        now = time.monotonic()
+        due = [p for p, at in self.waiting.items() if at <= now]
+        if due:
+            await self._flush()  # what they committed before they stopped, first
+            for p in due:
+                self.waiting.pop(p, None)
+            if self.broken is None:
+                await self._retake(due)
+
+    def _wait(self, partitions: Sequence[int], delay_s: float, why: object) -> None:
+        """Pause these partitions, to be taken again after `delay_s`."""
+        topic = self.stage.input_topic
+        with contextlib.suppress(KafkaException):  # not assigned any more: nothing to pause
+            self.consumer.pause([TopicPartition(topic, p) for p in partitions])
         for p in partitions:
-            self.backlog.discard(p)
-        running = [self.tasks[p] for p in partitions if p in self.tasks]
-        if running:
-            await asyncio.wait(running)
-        for p in partitions:
-            self.lost.pop(p, None)
-            if self.blocked.pop(p, None) is not None:
-                telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
-        for owned in dropped:
-            if owned is not None:
-                await owned.close()
+            self.waiting[p] = time.monotonic() + delay_s
+        log.warning("partitions %s wait %.1f s: %s", list(partitions), delay_s, why)
 
-    def _pause(self, tp: TopicPartition) -> None:
-        if tp in self.consumer.assignment():
-            self.consumer.pause(tp)
-
-    async def _lose(self, partition: int, err: Exception) -> None:
-        owned = self.owned.pop(partition, None)
-        telemetry.PARTITIONS_LOST.inc()
-        log.warning(
-            "partition %d lost (%s: %s); retaking later",
-            partition,
-            type(err).__name__,
-            err,
-            extra={"partition": partition},
-        )
-        self.backlog.discard(partition)  # read again from the committed offset when retaken
-        self._pause(TopicPartition(self.input_topic, partition))
-        self.lost[partition] = time.monotonic() + self.fence_backoff_s
-        if owned is not None:
-            await owned.close()
-
-    async def _block(self, partition: int, blocked: Blocked) -> None:
+    def _block(self, partition: int, blocked: Blocked) -> None:
         """Stop the partition before the event of a user whose state does not decode: the
-        state's bytes stay untouched, the event and all after it wait (committed offset), and
-        the partition is retaken after `blocked_retry_s` (restoring the states again: a fixed
-        state written to the changelog, or a worker that can decode it, lets it move on)."""
+        state's bytes stay untouched, the event and all after it wait, and the partition is
+        taken again after `blocked_retry_s` (a fixed state, or a release that decodes it,
+        lets it move on)."""
         telemetry.STATES_UNDECODABLE.inc()
         self.blocked[partition] = blocked
         telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
@@ -396,66 +428,89 @@ class Runner:
             blocked.offset,
             blocked.user_id[:64],
             blocked.reason,
-            self.blocked_retry_s,
+            self.config.blocked_retry_s,
             extra={"partition": partition, "offset": blocked.offset, "user_id": blocked.user_id},
         )
-        owned = self.owned.pop(partition, None)
-        self.backlog.discard(partition)  # the records after the blocked one wait too
-        self._pause(TopicPartition(self.names.events, partition))
-        self.lost[partition] = time.monotonic() + self.blocked_retry_s
-        if owned is not None:
-            await owned.close()
+        self.stage.drop(partition)
+        self.position.pop(partition, None)
+        self._wait([partition], self.config.blocked_retry_s, "blocked")
 
-    async def _recover_lost(self) -> None:
-        now = time.monotonic()
-        # a partition whose task still runs (closing the lost producer) waits for it to end
-        due = [p for p, at in self.lost.items() if at <= now and p not in self.tasks]
-        if not due:
-            return
-        async with self.lock:
-            assigned = {tp.partition for tp in self.consumer.assignment()}
-            for p in due:
-                self.lost.pop(p, None)
-            mine = [p for p in due if p in assigned and p not in self.owned]
-            try:
-                await self.take(mine)
-            except self.take_retriable as err:
-                for p in mine:
-                    self.lost[p] = time.monotonic() + self.fence_backoff_s
-                log.warning("retaking %s failed: %s", mine, err, extra={"partitions": mine})
-                return
-            for p in mine:
-                self.consumer.resume(TopicPartition(self.input_topic, p))
+    def _drop(self, partitions: Sequence[int]) -> None:
+        for p in partitions:
+            self.stage.drop(p)
+            self.position.pop(p, None)
+            self.waiting.pop(p, None)
+            if self.blocked.pop(p, None) is not None:
+                telemetry.BLOCKED_PARTITIONS.set(len(self.blocked))
+
+    # --- rebalance callbacks: in the consumer's thread, inside a fetch ----------------------
+
+    def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        partitions = sorted(tp.partition for tp in assigned)
+        try:
+            with self.pulse.wait("taking partitions"):
+                self._take(partitions, assign=True)
+        except self.retriable as err:
+            consumer.incremental_assign(assigned)
+            self._wait(partitions, self.config.fence_backoff_s, err)
+
+    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        """Commit what is buffered, then let the partitions go (the next owner reads from
+        the committed offsets)."""
+        with self.pulse.wait("committing before a revocation"):
+            self._on_loop(self._flush())
+        partitions = sorted(tp.partition for tp in revoked)
+        self._drop(partitions)
+        if partitions:
+            log.info("revoked partitions %s", partitions, extra={"partitions": partitions})
+
+    def _on_lost(self, consumer: Consumer, lost: list[TopicPartition]) -> None:
+        """The group moved on without us: nothing buffered can commit any more."""
+        partitions = sorted(tp.partition for tp in lost)
+        self._on_loop(self._lose(partitions))
+        log.warning("lost partitions %s", partitions)
+
+    async def _lose(self, partitions: Sequence[int]) -> None:
+        self._break(RuntimeError(f"partitions {list(partitions)} lost"))
+        self._drop(partitions)
+
+    # --- threads --------------------------------------------------------------------------
+
+    async def _in(self, executor: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the event loop from the consumer's thread, and wait for it."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._in(self.fetcher, self.consumer.close)  # revokes: commits what it may
+        if self.committing is not None:
+            await asyncio.wait([self.committing])
+        self.fetcher.shutdown(wait=False)
+        self.committer.shutdown(wait=False)
 
 
-class _Listener(ConsumerRebalanceListener):
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
+def _rec(msg: Message) -> tuple[int, Rec]:
+    """A fetched message's partition, and the message as the folds read it."""
+    headers = cast(Headers | None, msg.headers())  # a consumer's are a list of (str, bytes)
+    return cast(int, msg.partition()), Rec(cast(int, msg.offset()), msg.key(), msg.value(), headers)
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        with self.runner.pulse.wait("dropping partitions"):
-            async with self.runner.lock:
-                await self.runner._drop(tp.partition for tp in revoked)
-        if revoked:
-            parts = sorted(tp.partition for tp in revoked)
-            log.info("revoked partitions %s", parts, extra={"partitions": parts})
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        """Take the assigned partitions. aiokafka logs and swallows what a listener raises
-        (the partitions would stay assigned, neither owned nor retaken: their records skipped
-        until the next rebalance), so nothing is raised here: a take the broker refused or
-        did not answer in time loses the partitions, retaken after `fence_backoff_s` like
-        those of a lost transaction; any other error ends the run (`failed`, raised by the
-        loop)."""
-        async with self.runner.lock:
-            try:
-                with self.runner.pulse.wait("taking partitions"):
-                    await self.runner.take(tp.partition for tp in assigned)
-            except self.runner.take_retriable as err:
-                for tp in assigned:
-                    if tp.partition not in self.runner.owned:
-                        await self.runner._lose(tp.partition, err)
-            except Exception as err:
-                parts = sorted(tp.partition for tp in assigned)
-                log.error("taking partitions %s failed (%r): the worker stops", parts, err)
-                self.runner.failed = err
+def _dead_letters(process: str, dead: list[DeadLetter]) -> None:
+    """Count and log each dead letter, with its coordinates and event id in the log's
+    context (`deploy.logs`), on its process's logger."""
+    for letter in dead:
+        telemetry.DEAD_LETTERS.labels(telemetry.reason_label(letter.reason)).inc()
+        logging.getLogger(f"podium.{process}").warning(
+            "dead letter %s: %s",
+            letter.id,
+            letter.reason,
+            extra={
+                "partition": letter.partition,
+                "offset": letter.offset,
+                "event_id": letter.event_id,
+            },
+        )

@@ -42,6 +42,10 @@ class StateStore:
                 del self._raw[user_id]
         return state
 
+    def __len__(self) -> int:
+        """Users held, decoded or not."""
+        return len(self._raw) + len(self._live)
+
     def get_live(self, user_id: str) -> UserState:
         return self._live[user_id]
 

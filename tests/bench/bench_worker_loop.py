@@ -1,8 +1,8 @@
-"""The worker's loop side by side: the barrier loop against the pipelined one.
+"""The runtime's commit cadence side by side: commits every 100 ms (the default) against 20 ms.
 
-`PODIUM_WORKER_PIPELINED` selects the loop of the worker and of the ranker (not in `make
-bench`: `python -m tests.bench bench_worker_loop`, ≈ 4 minutes). For each variant in turn
-(alternating order, `REPS` times each; `PODIUM_BENCH_LOOP_FIRST=pipelined` starts with the
+`PODIUM_WORKER_COMMIT_INTERVAL_MS` sets the cadence of the worker and of the ranker (not in
+`make bench`: `python -m tests.bench bench_worker_loop`, ≈ 4 minutes). For each variant in
+turn (alternating order, `REPS` times each; `PODIUM_BENCH_LOOP_FIRST=<label>` starts with the
 other) a fresh stack of `bench_gateway.podium` (worker, projector, ranker, two gateways on a
 fresh prefix) takes the synchronous POST → 201 at 100 and 500 requests/s offered (the open
 loop of `bench_gateway`, latency from each request's scheduled time), through a gateway that
@@ -31,7 +31,7 @@ from tests.bench.stages import cpu_seconds as cpu_s
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 REPS = 1 if QUICK else 3
 SECONDS = 3 if QUICK else 8
-VARIANTS = {"barrier": "false", "pipelined": "true"}
+VARIANTS = {"100 ms": "100", "20 ms": "20"}
 RUNS = [("unranked", 100), ("unranked", 500), ("ranked", 500)]
 Figures = dict[str, float]
 
@@ -92,7 +92,7 @@ def show(label: str, r: Figures) -> None:
 
 def main() -> None:
     first = os.environ.get("PODIUM_BENCH_LOOP_FIRST")  # the first stack meets a cold broker
-    compare("PODIUM_WORKER_PIPELINED", VARIANTS, first)
+    compare("PODIUM_WORKER_COMMIT_INTERVAL_MS", VARIANTS, first)
 
 
 def compare(setting: str, variants: dict[str, str], first: str | None = None) -> None:

@@ -1,7 +1,7 @@
-"""The ranking stage's take over fake producers and a fake consumer, no broker: an entry of
-`podium.ranking.state` that does not decode makes its partitions wait (lost, paused, retaken
-after the back-off), stops the producers the take started, and does not end the stage; once
-the entry decodes, the retake owns the partitions with their rankings."""
+"""The ranking stage's take on the runtime, over fake Kafka clients, no broker: an entry of
+`podium.ranking.state` that does not decode makes its partition wait (paused, retried after
+the back-off) and does not end the stage; once the entry decodes, the retake owns the
+partition with its rankings."""
 
 from __future__ import annotations
 
@@ -10,19 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from processors.runtime import rank_runner
-from processors.runtime.partition import ProducerConfig
-from processors.runtime.rank_runner import RankRunner
+from processors.runtime import runner
+from processors.runtime.stages import RankStage
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record
 from schemas.rules import Rules
-from tests.component.test_runner_take import (
-    NAMES,
-    PARTITIONS,
-    FakeConsumer,
-    Producers,
-    assign_as_aiokafka_does,
-    producers,  # noqa: F401  (the fixture)
-)
+from tests.component.kafka_fakes import NAMES, harness, until
+from tests.component.test_runner_commits import running
 
 ENTRY = encode_leaderboard_record(
     ScoreChanged(
@@ -39,39 +32,25 @@ ENTRY = encode_leaderboard_record(
 )
 
 
-@pytest.fixture
-def entries(monkeypatch: pytest.MonkeyPatch) -> dict[int, dict[str, bytes]]:
-    """What `read_latest` finds on podium.ranking.state, per partition."""
-    found: dict[int, dict[str, bytes]] = {p: {} for p in PARTITIONS}
+async def test_an_undecodable_ranking_entry_makes_its_partition_wait_not_the_stage_stop(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = RankStage(NAMES, rules, 2)
+    h = harness(stage, monkeypatch, fence_backoff_s=0.2)
+    found = {0: {"b|all||u": ENTRY}, 1: {"b|all||u": b"\xff not an entry"}}
 
     async def read_latest(
         bootstrap: str, topic: str, partitions: Iterable[int]
     ) -> dict[int, dict[str, bytes]]:
         assert topic == NAMES.ranking_state
-        return {p: found[p] for p in partitions}
+        return {p: dict(found[p]) for p in partitions}
 
-    monkeypatch.setattr(rank_runner, "read_latest", read_latest)
-    return found
-
-
-async def test_an_undecodable_ranking_entry_makes_its_partitions_wait_not_the_stage_stop(
-    producers: Producers,  # noqa: F811
-    entries: dict[int, dict[str, bytes]],
-    rules: Rules,
-) -> None:
-    entries[2] = {"b|all||u": b"\x00 not a score change"}
-    taker = RankRunner(
-        FakeConsumer(), NAMES, rules, ProducerConfig("unused:9092"), partitions=4, fence_backoff_s=0
-    )
-    taker.position_timeout_s = 0.05
-
-    assert await assign_as_aiokafka_does(taker) is None
-    assert taker.failed is None  # the stage goes on
-    assert sorted(taker.lost) == PARTITIONS and taker.owned == {}
-    assert producers.running() == []  # all or nothing: the started producers are stopped
-
-    entries[2] = {"b|all||u": ENTRY}  # a release that reads it (or the entry repaired)
-    await taker._recover_lost()
-    assert sorted(taker.owned) == PARTITIONS and taker.lost == {}
-    assert len(taker.rankings[2].rankings) == 1
-    await taker._drop(PARTITIONS)
+    monkeypatch.setattr(runner, "read_latest", read_latest)
+    h.consumer.rebalance("assign", [0, 1])
+    async with running(h):
+        await until(lambda: 1 in h.consumer.paused and 1 in h.runtime.waiting)
+        assert h.runtime.owned == frozenset()  # the take of both failed: both wait
+        found[1] = {}
+        await until(lambda: h.runtime.owned == {0, 1})
+        assert not h.consumer.paused
+        assert set(stage.rankings) == {0, 1}

@@ -1,209 +1,97 @@
-"""Taking partitions (`processors.runtime.runner.Runner.take`, called by the rebalance
-listener) over fake producers and a fake consumer, no broker: a take is all or nothing (a
-failure at any step stops every producer it started and owns nothing); a take that times out
-or that the broker refuses loses the partitions, which are paused and retaken after the
-back-off (aiokafka would swallow the error: the partitions would sit assigned, unowned, their
-records skipped); any other error in a take ends the run."""
+"""How the runtime owns partitions, over fake Kafka clients (tests/component/kafka_fakes.py),
+no broker: on assignment the committed offsets and states come first and the fold starts
+there; a take the broker refuses makes its partitions wait and is retried after the back-off;
+a revocation commits what is buffered before the partitions go; partitions lost (the group
+moved on) commit nothing more."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError
+from confluent_kafka import KafkaError, KafkaException
 
-from processors.runtime import partition, runner, telemetry
-from processors.runtime.partition import ProducerConfig
-from processors.runtime.runner import Runner, _Listener
+from processors.runtime import runner
+from processors.runtime.stages import WorkerStage
 from schemas.rules import Rules
-from schemas.topics import Names
-
-NAMES = Names("t.")
-PARTITIONS = [0, 1, 2, 3]
+from tests.component.kafka_fakes import NAMES, harness, until
+from tests.component.test_runner_commits import FakePusher, event, running
 
 
-def tp(p: int) -> TopicPartition:
-    return TopicPartition(NAMES.events, p)
-
-
-@dataclass
-class Producers:
-    """Every fake producer made, by transactional id; the ids in `refuse` fail to start."""
-
-    made: dict[str, FakeProducer] = field(default_factory=dict)
-    refuse: set[str] = field(default_factory=set)
-
-    def running(self) -> list[str]:
-        return sorted(t for t, p in self.made.items() if p.started and not p.stopped)
-
-
-class FakeProducer:
-    """Stands in for AIOKafkaProducer in `partition.start_producer`."""
-
-    book: Producers
-
-    def __init__(self, *, transactional_id: str, **config: Any) -> None:
-        self.transactional_id = transactional_id
-        self.started = self.stopped = False
-        self.book.made[transactional_id] = self
-
-    async def start(self) -> None:
-        await asyncio.sleep(0)  # the others start meanwhile, as they would against a broker
-        if self.transactional_id in self.book.refuse:
-            raise KafkaConnectionError(f"{self.transactional_id}: broker unreachable")
-        self.started = True
-
-    async def stop(self) -> None:
-        self.stopped = True
-
-
-@dataclass
-class FakeConsumer:
-    """Assigned partitions 0-3, committed offset 7 each; `position` never answers when
-    `hang` is set (aiokafka still positioning the partition)."""
-
-    hang: bool = False
-    paused: set[TopicPartition] = field(default_factory=set)
-    resumed: list[int] = field(default_factory=list)
-
-    def assignment(self) -> set[TopicPartition]:
-        return {tp(p) for p in PARTITIONS}
-
-    async def committed(self, partition: TopicPartition) -> int:
-        return 7
-
-    async def position(self, partition: TopicPartition) -> int:
-        if self.hang:
-            await asyncio.Event().wait()
-        return 7
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        pass
-
-    def pause(self, partition: TopicPartition) -> None:
-        self.paused.add(partition)
-
-    def resume(self, partition: TopicPartition) -> None:
-        self.resumed.append(partition.partition)
-
-    def subscribe(self, topics: list[str], listener: Any) -> None:
-        pass
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[Any, Any]:
-        await asyncio.sleep(timeout_ms / 1000)
-        return {}
-
-
-@pytest.fixture
-def producers(monkeypatch: pytest.MonkeyPatch) -> Producers:
-    book = Producers()
-    monkeypatch.setattr(FakeProducer, "book", book, raising=False)
-    monkeypatch.setattr(partition, "AIOKafkaProducer", FakeProducer)
-    return book
-
-
-@pytest.fixture
-def changelog(monkeypatch: pytest.MonkeyPatch) -> dict[str, BaseException]:
-    """`read_latest` of the runner: empty states, or raises `changelog["error"]`."""
-    told: dict[str, BaseException] = {}
-
-    async def read_latest(
-        bootstrap: str, topic: str, partitions: Iterable[int]
-    ) -> dict[int, dict[str, bytes]]:
-        if "error" in told:
-            raise told["error"]
-        return {p: {} for p in partitions}
-
-    monkeypatch.setattr(runner, "read_latest", read_latest)
-    return told
-
-
-def make_runner(consumer: FakeConsumer, rules: Rules) -> Runner:
-    config = ProducerConfig("unused:9092")
-    taker = Runner(consumer, NAMES, rules, config, fence_backoff_s=0)
-    taker.position_timeout_s = 0.05
-    return taker
-
-
-async def assign_as_aiokafka_does(taker: Runner) -> Exception | None:
-    """Call the listener as aiokafka's coordinator does (it logs what the listener raises and
-    carries on); what was raised, None for nothing."""
-    try:
-        await _Listener(taker).on_partitions_assigned([tp(p) for p in PARTITIONS])
-    except Exception as exc:
-        return exc
-    return None
-
-
-async def test_a_producer_that_fails_to_start_stops_those_that_started(
-    producers: Producers, changelog: dict[str, BaseException], rules: Rules
+async def test_the_fold_starts_at_the_committed_offset_on_the_restored_state(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    producers.refuse.add(NAMES.transactional_id(2))
-    taker = make_runner(FakeConsumer(), rules)
-    with pytest.raises(KafkaConnectionError):
-        await taker.take(PARTITIONS)
-    assert len(producers.made) == 4 and producers.running() == []
-    assert taker.owned == {}
+    pusher = FakePusher()
+    stage = WorkerStage(NAMES, rules, 4)
+    h = harness(stage, monkeypatch, pusher=pusher)
+    for n in range(4):
+        event(h, n)
+    h.kafka.committed_offsets[0] = 2  # events 0 and 1 were committed by a former owner
+    h.consumer.rebalance("assign", [0])
+    async with running(h):
+        await until(lambda: h.kafka.committed_offsets[0] == 4)
+        assert h.runtime.owned == {0}
+    assert pusher.pushed == ["e-2", "e-3"]
 
 
-@pytest.mark.parametrize("error", [KafkaConnectionError("gone"), TimeoutError()])
-async def test_a_take_that_fails_after_the_producers_started_stops_them(
-    producers: Producers, changelog: dict[str, BaseException], rules: Rules, error: Exception
+async def test_a_refused_take_waits_and_is_retried_after_the_back_off(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The restore fails (the changelog unreadable), or the consumer's position never comes."""
-    consumer = FakeConsumer()
-    if isinstance(error, TimeoutError):
-        consumer.hang = True
-    else:
-        changelog["error"] = error
-    taker = make_runner(consumer, rules)
-    with pytest.raises(type(error)):
-        await taker.take(PARTITIONS)
-    assert [p.started for p in producers.made.values()] == [True] * 4
-    assert producers.running() == []
-    assert taker.owned == {}
+    pusher = FakePusher()
+    h = harness(WorkerStage(NAMES, rules, 4), monkeypatch, pusher=pusher, fence_backoff_s=0.3)
+    reads = []
+    patched = runner.read_latest
+
+    async def refused_once(bootstrap: str, topic: str, partitions: Iterable[int]) -> object:
+        reads.append(list(partitions))
+        if len(reads) == 1:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "no answer"))
+        return await patched(bootstrap, topic, partitions)
+
+    monkeypatch.setattr(runner, "read_latest", refused_once)
+    event(h, 0)
+    h.consumer.rebalance("assign", [0])
+    async with running(h):
+        await until(lambda: len(reads) == 1)
+        await until(lambda: 0 in h.consumer.paused)
+        assert h.runtime.owned == frozenset() and pusher.pushed == []
+        await until(lambda: h.kafka.committed_offsets.get(0) == 1)
+        assert 0 not in h.consumer.paused
+    assert reads == [[0], [0]] and pusher.pushed == ["e-0"]
 
 
-async def test_a_take_that_times_out_on_assignment_is_retaken_after_the_back_off(
-    producers: Producers, changelog: dict[str, BaseException], rules: Rules
+async def test_a_revocation_commits_what_is_buffered_before_the_partitions_go(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    consumer = FakeConsumer(hang=True)
-    taker = make_runner(consumer, rules)
-    lost_before = telemetry.PARTITIONS_LOST._value.get()
-    assert await assign_as_aiokafka_does(taker) is None  # nothing for aiokafka to swallow
-    assert sorted(taker.lost) == PARTITIONS and taker.owned == {}
-    assert consumer.paused == {tp(p) for p in PARTITIONS}  # no record read past meanwhile
-    assert telemetry.PARTITIONS_LOST._value.get() == lost_before + 4
-    assert producers.running() == []
-    consumer.hang = False  # the broker answers again: the loop's next round retakes them
-    await taker._recover_lost()
-    assert sorted(taker.owned) == PARTITIONS and taker.lost == {}
-    assert sorted(consumer.resumed) == PARTITIONS
-    assert len(producers.running()) == 4
-    await taker._drop(PARTITIONS)
+    stage = WorkerStage(NAMES, rules, 4)
+    h = harness(stage, monkeypatch, pusher=FakePusher(), commit_interval_s=60)
+    h.consumer.rebalance("assign", [0, 1])
+    async with running(h):
+        event(h, 0, "ann", 0)
+        event(h, 1, "bob", 1)
+        await until(lambda: h.runtime.outbox.offsets == {0: 1, 1: 1})
+        assert h.kafka.commits == 0  # not due for a minute
+        h.consumer.rebalance("revoke", [1])
+        await until(lambda: h.runtime.owned == {0})
+        assert h.kafka.committed_offsets == {0: 1, 1: 1}
+        assert set(stage.stores) == {0}
 
 
-async def test_a_retake_that_times_out_again_waits_for_the_next_back_off(
-    producers: Producers, changelog: dict[str, BaseException], rules: Rules
+async def test_lost_partitions_commit_nothing_more(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    consumer = FakeConsumer(hang=True)
-    taker = make_runner(consumer, rules)
-    await assign_as_aiokafka_does(taker)
-    await taker._recover_lost()  # times out again: not raised, rescheduled
-    assert sorted(taker.lost) == PARTITIONS and taker.owned == {}
-    assert producers.running() == []
-
-
-async def test_any_other_error_in_a_take_on_assignment_ends_the_run(
-    producers: Producers, changelog: dict[str, BaseException], rules: Rules
-) -> None:
-    changelog["error"] = ValueError("a bug")
-    taker = make_runner(FakeConsumer(), rules)
-    assert await assign_as_aiokafka_does(taker) is None
-    assert producers.running() == []
-    with pytest.raises(ValueError, match="a bug"):
-        await asyncio.wait_for(taker.run(asyncio.Event()), timeout=5)
+    stage = WorkerStage(NAMES, rules, 4)
+    h = harness(stage, monkeypatch, pusher=FakePusher(), commit_interval_s=60)
+    h.consumer.rebalance("assign", [0, 1])
+    async with running(h):
+        event(h, 0, "ann", 0)
+        event(h, 1, "bob", 1)
+        await until(lambda: h.runtime.outbox.offsets == {0: 1, 1: 1})
+        h.consumer.rebalance("lost", [1])
+        await until(lambda: h.runtime.owned == {0} and h.runtime.broken is None)
+        # partition 0 is taken again from its commit (none): its event is folded again
+        await until(lambda: h.runtime.outbox.offsets == {0: 1})
+        assert h.kafka.commits == 0
+    # committed on the way out
+    assert h.kafka.committed_offsets == {0: 1}
+    assert [k for t, _, k, _ in h.kafka.committed if t == NAMES.state] == [b"ann"]

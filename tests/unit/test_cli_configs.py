@@ -4,6 +4,7 @@ from them, with the settings' values (given here literally) and the one set of n
 from __future__ import annotations
 
 import dataclasses
+import socket
 
 import pytest
 
@@ -25,6 +26,9 @@ SETTINGS = Settings(
     worker_session_timeout_ms=6_000,
     transaction_timeout_ms=8_000,
     worker_max_records=1_234,
+    worker_id="w-7",
+    worker_commit_interval_ms=40,
+    worker_commit_bound=900,
     fence_backoff_s=0.5,
     metrics_host="0.0.0.0",
     worker_metrics_port=9201,
@@ -54,8 +58,20 @@ def test_the_worker_config_carries_the_worker_settings() -> None:
     assert config.ops is not None
     assert (config.ops.host, config.ops.port) == ("0.0.0.0", 9201)
     assert (config.ops.live_poll_s, config.ops.ready_lag_records) == (12.5, 77)
+    runtime = config.runtime(config.names.worker_group)
+    assert (runtime.transactional_id, runtime.commit_interval_s, runtime.commit_bound) == (
+        "t1.podium.worker.w-7",
+        0.04,
+        900,
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_records = 1  # type: ignore[misc]
+
+
+def test_the_worker_id_defaults_to_the_host_s_name() -> None:
+    config = worker_config(Settings(topic_prefix="t1."))
+    host = socket.gethostname()
+    assert config.runtime("g").transactional_id == f"g.{host}"
 
 
 def test_the_ranker_config_carries_the_worker_s_kafka_settings() -> None:
@@ -65,7 +81,8 @@ def test_the_ranker_config_carries_the_worker_s_kafka_settings() -> None:
         "t1.podium.leaderboards",
         "t1.podium.ranking",
     )
-    assert config.names.ranking_transactional_id(3) == "t1.podium.ranking.podium.scores.3"
+    # one transactional id per process, its group's: never the worker's
+    assert config.runtime(config.names.ranking_group).transactional_id == "t1.podium.ranking.w-7"
     assert (config.session_timeout_ms, config.transaction_timeout_ms) == (6_000, 8_000)
     assert (config.max_records, config.fence_backoff_s) == (1_234, 0.5)
     assert config.ops is not None and config.ops.port == 9202

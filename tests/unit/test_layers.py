@@ -16,7 +16,7 @@ from deploy.settings import REPO_DIR
 
 CORE = "processors.core"
 # The runtime's pure pieces (processors/runtime/ is the stream runtime's folder, mostly I/O).
-RUNTIME_PURE = ("processors.runtime.step", "processors.runtime.backlog")
+RUNTIME_PURE = ("processors.runtime.step", "processors.runtime.outbox")
 PURE = (
     *sorted(
         f"{CORE}.{path.stem}"

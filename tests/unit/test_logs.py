@@ -65,26 +65,18 @@ def test_the_setting_chooses_the_format(
 def test_a_dead_letter_is_logged_with_its_partition_offset_and_event_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The worker's and the ranker's dead-letter line (`Runner._dead_lettered`)."""
-    from processors.runtime.partition import ProducerConfig
-    from processors.runtime.rank_runner import RankRunner
-    from processors.runtime.runner import Runner
+    """The worker's and the ranker's dead-letter line (`runner._dead_letters`)."""
+    from processors.runtime.runner import _dead_letters
     from schemas.records import DeadLetter
-    from schemas.rules import Rules
-    from schemas.topics import Names
 
     letter = DeadLetter.of("json: not JSON", b"{", "podium.events", 3, 17, b"u1", "ev-9")
-    rules = Rules(metrics={}, achievements={})
-    for runner in (
-        Runner(None, Names(), rules, ProducerConfig("unused:9092")),
-        RankRunner(None, Names(), rules, ProducerConfig("unused:9092"), partitions=1),
-    ):
+    for process in ("worker", "ranker"):
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            runner._dead_lettered([letter])
+            _dead_letters(process, [letter])
         [rec] = caplog.records
-        got = json.loads(JsonFormatter(runner.process).format(rec))
-        assert got["logger"] == f"podium.{runner.process}"
+        got = json.loads(JsonFormatter(process).format(rec))
+        assert got["logger"] == f"podium.{process}"
         assert (got["partition"], got["offset"], got["event_id"]) == (3, 17, "ev-9")
 
 

@@ -55,9 +55,12 @@ def spawn(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., 
     started: list[WorkerProcess] = []
 
     def _spawn(*command: str, env: dict[str, str] | None = None) -> WorkerProcess:
+        """A process of its own transactional id (`proc-<n>`, unless `env` names one: a
+        restart under the same id fences its former incarnation at once)."""
         n = len(started)
+        own = {"PODIUM_WORKER_ID": f"proc-{n}"}
         proc = WorkerProcess(
-            {**worker_env, **(env or {})}, tmp_path / f"proc-{n}.log", command or ("worker",)
+            {**worker_env, **own, **(env or {})}, tmp_path / f"proc-{n}.log", command or ("worker",)
         ).start()
         started.append(proc)
         return proc

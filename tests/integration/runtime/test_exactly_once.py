@@ -59,14 +59,15 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     # The flow lasts ≈ 20 s, longer than the five kills take, so each kill meets work in hand.
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.4))
     rnd = random.Random(4711)
-    worker = spawn("worker")
+    same = {"PODIUM_WORKER_ID": "restarted"}  # as a restarted container: its host's name
+    worker = spawn("worker", env=same)
     killed_mid_stream = 0
     for _ in range(5):
         await asyncio.sleep(rnd.uniform(1.5, 3.5))
         flowing = not flow.done()
         worker.kill()
         killed_mid_stream += flowing
-        worker = spawn("worker")
+        worker = spawn("worker", env=same)
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=150)
     worker.stop()

@@ -1,0 +1,64 @@
+"""What the fold has produced and no transaction has committed yet: the runtime's uncommitted
+buffer (`runner.Runtime`). Pure bookkeeping, no I/O.
+
+- keyed records (a changelog: `podium.state`, `podium.ranking.state`): the last value of each
+  key per (topic, partition), so a user's state is written once per commit however many of
+  their events were folded since the last one;
+- records (facts, progress, points, scores, rank changes, dead letters): in the order the
+  fold made them, each to its (topic, partition); partition -1 lets the producer choose;
+- the input offsets: per input partition, the next offset to read (what the commit sends
+  with `send_offsets_to_transaction`).
+
+A commit takes the whole outbox (`swap`) and the fold goes on into a fresh one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+Out = tuple[str, int, bytes | None, bytes]  # topic, partition (-1: any), key, value
+
+
+@dataclass
+class Outbox:
+    keyed: dict[tuple[str, int], dict[bytes, bytes]] = field(default_factory=dict)
+    records: list[Out] = field(default_factory=list)
+    offsets: dict[int, int] = field(default_factory=dict)  # input partition -> next offset
+    events: int = 0  # folded events (the ranker: score changes) it commits
+    started: float = 0.0  # monotonic time of its first entry (0: empty)
+    size: int = 0  # records and keyed writes added (a key written twice counts twice)
+
+    def keep(self, topic: str, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Keyed records: only each key's last value is written."""
+        kept = self.keyed.setdefault((topic, partition), {})
+        for key, value in items:
+            kept[key] = value
+            self.size += 1
+
+    def add(self, topic: str, partition: int, items: Iterable[tuple[bytes | None, bytes]]) -> None:
+        for key, value in items:
+            self.records.append((topic, partition, key, value))
+            self.size += 1
+
+    def advance(self, partition: int, next_offset: int, events: int, now: float) -> None:
+        """The input partition's records up to `next_offset` are folded into this outbox."""
+        self.offsets[partition] = next_offset
+        self.events += events
+        if not self.started:
+            self.started = now
+
+    def __bool__(self) -> bool:
+        return bool(self.offsets)
+
+    def due(self, now: float, interval_s: float, bound: int) -> bool:
+        """Whether a commit should take it now: `interval_s` after its first entry, or at
+        `bound` records."""
+        return bool(self.offsets) and (self.size >= bound or now - self.started >= interval_s)
+
+    def produced(self) -> Iterator[Out]:
+        """Every record to write: the ordered ones, then each key's last value."""
+        yield from self.records
+        for (topic, partition), kept in self.keyed.items():
+            for key, value in kept.items():
+                yield topic, partition, key, value
