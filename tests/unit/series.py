@@ -35,8 +35,13 @@ SERIES: dict[str, Series] = {
     "podium_rankings": series("gauge"),
     "podium_ranking_participants": series("gauge"),
     "podium_process_ready": series("gauge", "process"),
+    # the webhook dispatcher's (docs/webhooks.md, "Metrics")
+    "podium_webhook_deliveries_total": series("counter", "outcome"),
+    "podium_webhook_retries_total": series("counter"),
+    "podium_webhook_oldest_pending_seconds": series("gauge"),
 }
-"""The series of issue 21 (`podium_build_info` may be an Info, exposed as a gauge)."""
+"""The series of issue 21 (`podium_build_info` may be an Info, exposed as a gauge), and the
+webhook dispatcher's."""
 
 PROCESS_COLLECTOR = {"process_cpu_seconds_total": series("counter")}
 """prometheus_client's default process collector, served with every registry on Linux."""

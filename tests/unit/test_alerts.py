@@ -1,6 +1,7 @@
 """deploy/prometheus/alerts.yaml: `promtool check rules` accepts it, `promtool test rules`
 fires every alert on the synthetic series of alerts.test.yaml (and keeps it quiet where it
-should be), and the rules name only the series of issue 21 (tests/unit/series.py); the
+should be), and the rules name only the series of issue 21 and the webhook dispatcher's
+(tests/unit/series.py); the
 scrape config for a Prometheus beside `make run` or compose passes `promtool check config`.
 
 promtool comes with Debian's `prometheus` package (`make install` and `.ci/run` install it);
@@ -30,6 +31,9 @@ REQUIRED = {
     "PodiumProcessNotReady",
 }
 """Issue 21's alerts: lag growth, a blocked partition, dead letters, answer p99, not ready."""
+WEBHOOKS = {"PodiumWebhookDeadLetters", "PodiumWebhooksBehind"}
+"""The webhook dispatcher's: dead-lettered deliveries, the oldest pending delivery's age."""
+EXPECTED = REQUIRED | WEBHOOKS
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -61,7 +65,7 @@ def test_the_scrape_config_reaches_every_process_s_metrics_port() -> None:
     config = yaml.safe_load((RULES_DIR / "prometheus.yml").read_text())
     [job] = config["scrape_configs"]
     targets = [t for group in job["static_configs"] for t in group["targets"]]
-    assert targets == ["127.0.0.1:9100", "127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103"]
+    assert targets == [f"127.0.0.1:{port}" for port in (9100, 9101, 9102, 9103, 9104)]
     assert all("labels" not in group for group in job["static_configs"])  # see the file
 
 
@@ -70,8 +74,8 @@ def test_promtool_fires_each_alert_on_synthetic_series() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_rules_hold_issue_21_s_alerts() -> None:
-    assert {rule["alert"] for rule in rules()} == REQUIRED
+def test_the_rules_hold_issue_21_s_alerts_and_the_webhooks_ones() -> None:
+    assert {rule["alert"] for rule in rules()} == EXPECTED
 
 
 def test_every_alert_is_tested_firing_and_quiet() -> None:
@@ -82,8 +86,8 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
     ]
     fired = {c["alertname"] for c in cases if c["exp_alerts"]}
     quiet = {c["alertname"] for c in cases if not c["exp_alerts"]}
-    assert fired == REQUIRED
-    assert quiet == REQUIRED
+    assert fired == EXPECTED
+    assert quiet == EXPECTED
 
 
 def test_the_rules_name_only_issue_21_s_series() -> None:

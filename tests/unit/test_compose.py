@@ -6,6 +6,7 @@ follows the compose specification (check-jsonschema's copy of its schema), runs 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import yaml
 from deploy.cli import build_parser
 from deploy.settings import REPO_DIR, Settings
 from deploy.stack import Stack
+from deploy.webhooks_cli import webhooks_configured
 
 COMPOSE = REPO_DIR / "deploy" / "compose.yaml"
 LOOPBACK = {"127.0.0.1", "::1"}
@@ -67,8 +69,14 @@ def test_every_published_port_is_bound_to_loopback() -> None:
 
 # --- the compose specification, and `make run`'s processes ---------------------------------
 
-METRICS_PORTS = {"gateway": 9100, "worker": 9101, "ranker": 9102, "projector": 9103}
-"""The metrics ports issue 21 fixes for each process."""
+METRICS_PORTS = {
+    "gateway": 9100,
+    "worker": 9101,
+    "ranker": 9102,
+    "projector": 9103,
+    "webhooks": 9104,
+}
+"""The metrics ports issue 21 fixes for each process, and the webhook dispatcher's."""
 COMING = {"PODIUM_METRICS_HOST"}
 """A setting issue 21 names that the metrics branch adds."""
 
@@ -92,12 +100,17 @@ def test_the_file_follows_the_compose_specification() -> None:
 
 def test_it_runs_what_make_run_runs_and_the_tick_on_demand() -> None:
     commands = {name: tuple(svc["command"]) for name, svc in services().items() if "build" in svc}
-    local = {app.name: tuple(app.command) for app in Stack.local(Settings()).apps}
+    stack = Stack.local(Settings())
+    local = {app.name: tuple(app.command) for app in (*stack.apps, *stack.optional)}
+    assert "webhooks" in local  # `make run` starts it when an endpoint is set
     for name, command in local.items():
         assert commands[name][: len(command)] == command, name
     assert commands["topics"] == ("up",)
     assert commands["tick"] == ("tick",)
     assert services()["tick"]["profiles"] == ["tick"]  # not started by `up`: cron runs it
+    # not started by a plain `up` either: without an endpoint it exits at once
+    assert services()["webhooks"]["profiles"] == ["webhooks"]
+    assert {n for n, s in services().items() if "profiles" in s} == {"tick", "webhooks"}
     for command in commands.values():
         build_parser().parse_args(list(command))
 
@@ -127,3 +140,30 @@ def test_the_processes_read_the_mounted_rules_and_known_settings() -> None:
         if name != "topics":
             assert f"./rules.example.toml:{env['PODIUM_RULES_PATH']}:ro" in service["volumes"]
             assert service["read_only"] is True, name
+
+
+def interpolated(value: str, env: dict[str, str]) -> str:
+    """A compose value with its `${NAME:-default}` references filled from `env` (the one form
+    of interpolation the file uses)."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m[1]) or m[2], value)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        {"PODIUM_WEBHOOK_URL": "https://crm.example/hooks", "PODIUM_WEBHOOK_SECRET": "s3cret"},
+        {"PODIUM_WEBHOOK_ENDPOINTS": '[{"name": "crm", "url": "https://x/", "secret": "s"}]'},
+        {},
+    ],
+)
+def test_the_dispatcher_takes_its_endpoints_from_the_host_s_environment(
+    host: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = services()["webhooks"]["environment"]
+    for name in ("PODIUM_WEBHOOK_URL", "PODIUM_WEBHOOK_SECRET", "PODIUM_WEBHOOK_ENDPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, interpolated(str(value), host))
+    # each setting parses (an empty PODIUM_WEBHOOK_ENDPOINTS would not: its default is `[]`),
+    # and an endpoint is configured exactly when the host gave one
+    assert webhooks_configured(Settings()) is bool(host)

@@ -32,7 +32,13 @@ PANELS = {
 }
 """Issue 21's panels: ingest rate, answer p50/p99, pending and 5xx share, lag per group, dead
 letters, blocked partitions, readiness, broker round-trip."""
-PROCESS_MODULES = ("processors.worker", "processors.ranker", "processors.projector", "ingest.app")
+PROCESS_MODULES = (
+    "processors.worker",
+    "processors.ranker",
+    "processors.projector",
+    "ingest.app",
+    "ingest.webhooks.dispatcher",
+)
 BY = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
 SELECTOR = re.compile(r"\{([^}]*)\}")
 MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")

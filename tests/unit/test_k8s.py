@@ -18,13 +18,21 @@ from deploy.cli import build_parser
 from deploy.kustomize import K8S_DIR, render
 from deploy.settings import Settings
 from deploy.stack import Stack
+from deploy.webhooks_cli import webhooks_configured
 from schemas.topics import CATALOGUE, EVENTS, Names
 from tests.unit import crd_schemas
 
 KUBERNETES = "1.33.0"
 OVERLAYS = ("production", "small")
-METRICS_PORTS = {"gateway": 9100, "worker": 9101, "ranker": 9102, "projector": 9103}
-"""The metrics ports issue 21 fixes (PODIUM_GATEWAY_METRICS_PORT 9100, worker 9101, ...)."""
+METRICS_PORTS = {
+    "gateway": 9100,
+    "worker": 9101,
+    "ranker": 9102,
+    "projector": 9103,
+    "webhooks": 9104,
+}
+"""The metrics ports issue 21 fixes (PODIUM_GATEWAY_METRICS_PORT 9100, worker 9101, ...), and
+the webhook dispatcher's (PODIUM_WEBHOOKS_METRICS_PORT, docs/webhooks.md)."""
 Doc = dict[str, Any]
 
 
@@ -222,7 +230,9 @@ def test_every_setting_named_is_one_podium_reads(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_containers_run_the_processes_of_make_run_and_the_tick(overlay: str) -> None:
     commands = {tuple(c["args"][:1]) for p in pods(overlay).values() for c in p["containers"]}
-    local = {tuple(app.command) for app in Stack.local(Settings()).apps}
+    stack = Stack.local(Settings())
+    local = {tuple(app.command) for app in (*stack.apps, *stack.optional)}
+    assert ("webhooks",) in local  # `make run` starts the dispatcher when an endpoint is set
     assert commands == local | {("tick",)}
     for pod in pods(overlay).values():
         for container in pod["containers"]:
@@ -241,3 +251,35 @@ def test_the_pod_monitor_scrapes_every_process_s_metrics_port(overlay: str) -> N
         [container] = pods(overlay)[name]["containers"]
         assert endpoint["port"] in {p["name"] for p in container["ports"]}, name
     assert endpoint["path"] == "/metrics"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_dispatcher_waits_for_its_endpoints_from_the_podium_webhooks_secret(
+    overlay: str,
+) -> None:
+    deployment = of_kind(overlay, "Deployment")["podium-webhooks"]
+    assert deployment["spec"]["replicas"] == 1  # two would deliver a user's webhooks unordered
+    [container] = pod_spec(deployment)["containers"]
+    secrets = [e["secretRef"] for e in container["envFrom"] if "secretRef" in e]
+    assert secrets == [{"name": "podium-webhooks"}]  # not optional: no pod without it
+    # not rendered: `kubectl apply` of the manifests must not overwrite the one you created
+    assert "podium-webhooks" not in of_kind(overlay, "Secret")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        {"PODIUM_WEBHOOK_URL": "https://crm.example/hooks", "PODIUM_WEBHOOK_SECRET": "s3cret"},
+        {"PODIUM_WEBHOOK_ENDPOINTS": '[{"name": "crm", "url": "https://x/", "secret": "s"}]'},
+    ],
+)
+def test_the_keys_the_webhooks_secret_takes_configure_an_endpoint(
+    secret: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the keys webhooks.yaml and docs/deploy.md name for the Secret: without them, none
+    for name in ("PODIUM_WEBHOOK_URL", "PODIUM_WEBHOOK_SECRET", "PODIUM_WEBHOOK_ENDPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    assert not webhooks_configured(Settings())
+    for name, value in secret.items():
+        monkeypatch.setenv(name, value)
+    assert webhooks_configured(Settings())
