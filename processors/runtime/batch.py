@@ -170,7 +170,7 @@ def _answer(out: Effects, dead: DeadLetter, rec: RawRecord) -> None:
 
 
 def _answer_to(rec: RawRecord) -> str | None:
-    """The gateway address the record names for its answer (aiokafka's ConsumerRecord has
+    """The gateway address the record names for its answer (the adapter's `kafka.Record` has
     `headers`; a record from elsewhere, such as a test's or replay's, may have none)."""
     return answer_address(getattr(rec, "headers", None))
 

@@ -18,11 +18,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client import Gauge
 
-from processors.runtime import telemetry
+from processors.runtime import kafka, telemetry
 from processors.runtime.health import Watched, owned_now
 
 log = logging.getLogger("podium.lag")
@@ -53,45 +53,45 @@ ReadOffsets = Callable[[str, str, Sequence[int]], Awaitable[Offsets]]
 
 
 class BrokerOffsets:
-    """Reads `Offsets` from the broker: an admin client for the committed offsets and a
-    group-less read_committed consumer for the end offsets, both kept open between samples."""
+    """Reads `Offsets` from the broker through one admin client (`kafka.admin`), kept
+    between samples: the group's committed offsets, and the topic's first offsets and
+    read_committed end offsets (the last stable offset), asked at once."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, timeout_s: float = 10.0) -> None:
         self.bootstrap = bootstrap
-        self.admin: AIOKafkaAdminClient | None = None
-        self.consumer: AIOKafkaConsumer | None = None
+        self.timeout_s = timeout_s  # each request's: a failed sample ages, the next retries
+        self.admin: AdminClient | None = None
 
     async def __call__(self, group: str, topic: str, partitions: Sequence[int]) -> Offsets:
-        admin, consumer = await self._clients()
+        if self.admin is None:
+            self.admin = kafka.admin(self.bootstrap)
+        return await asyncio.to_thread(self.read, self.admin, group, topic, partitions)
+
+    def read(
+        self, admin: AdminClient, group: str, topic: str, partitions: Sequence[int]
+    ) -> Offsets:
         tps = [TopicPartition(topic, p) for p in partitions]
-        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
-        ends = await consumer.end_offsets(tps)
-        starts = await consumer.beginning_offsets(tps)
+        wait = self.timeout_s
+        asked = [ConsumerGroupTopicPartitions(group, tps)]
+        committed = admin.list_consumer_group_offsets(asked, request_timeout=wait)[group]
+        first = {tp: OffsetSpec.earliest() for tp in tps}
+        starts = admin.list_offsets(first, request_timeout=wait)
+        last = {tp: OffsetSpec.latest() for tp in tps}
+        ends = admin.list_offsets(
+            last, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=wait
+        )
         return Offsets(
-            {tp.partition: meta.offset for tp, meta in committed.items() if meta.offset >= 0},
-            {tp.partition: offset for tp, offset in starts.items()},
-            {tp.partition: offset for tp, offset in ends.items()},
+            {
+                tp.partition: tp.offset
+                for tp in committed.result().topic_partitions or ()
+                if tp.offset >= 0  # OFFSET_INVALID (-1001): never committed
+            },
+            {tp.partition: future.result().offset for tp, future in starts.items()},
+            {tp.partition: future.result().offset for tp, future in ends.items()},
         )
 
-    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
-        if self.admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            await admin.start()
-            self.admin = admin
-        if self.consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, isolation_level="read_committed"
-            )
-            await consumer.start()
-            self.consumer = consumer
-        return self.admin, self.consumer
-
     async def close(self) -> None:
-        if self.admin is not None:
-            await self.admin.close()
-        if self.consumer is not None:
-            await self.consumer.stop()
-        self.admin = self.consumer = None
+        self.admin = None  # librdkafka's admin client closes when dropped
 
 
 class LagSampler:

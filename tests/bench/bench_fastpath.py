@@ -2,9 +2,11 @@
 
 One broker (its pid known, for CPU), measured side by side in one run:
 1. throughput on the same pre-loaded events (100 k for 10 k users; PODIUM_BENCH_FULL=1: 1 M
-   for 100 k): the Podium worker (aiokafka, a producer and a transaction per partition and
-   batch), the prototype `eos_v2_peer` (confluent-kafka, one producer, one transaction per
-   batch) (Quix Streams doing the same outputs, and the ceiling, are in bench_runtime);
+   for 100 k): the Podium worker (`podium worker`: the runtime of processors/runtime/runner.py,
+   one transactional producer per process, fenced by the group generation, committing every
+   100 ms), the prototype `eos_v2_peer` (one producer, one transaction per batch), both on
+   confluent-kafka (Quix Streams doing the same outputs, and the ceiling, are in
+   bench_runtime);
 2. the synchronous answer at 10, 100 and 500 req/s offered (open loop, `POST
    /v1/metrics/words-written/event` → 201) through a real gateway, with each worker kind in
    turn: HTTP latency, the per-stage times of `tests.bench.stages`, CPU of broker, worker and
@@ -52,13 +54,12 @@ SECONDS = 15 if FULL else 6
 PODIUM = ("-m", "deploy.cli", "worker")
 PEER = ("-m", "tests.bench.eos_v2_peer", "--instance", "bench")
 KINDS = {
-    "podium worker (aiokafka, tx per partition)": PODIUM,
+    "podium worker (one producer, 100 ms commits)": PODIUM,
     "podium worker, 5 ms retry back-offs": PODIUM,
     "eos v2 peer (confluent)": PEER,
 }
-# The worker with its transactional producers' back-offs shortened to 5 ms
-# (processors.runtime.partition.retry_backoff; the default is aiokafka's 100 ms, 20 ms
-# after CONCURRENT_TRANSACTIONS).
+# The worker with its transactional producer's retry back-off shortened to 5 ms (librdkafka's
+# retry.backoff.ms, set in processors.runtime.producing; the default is 100 ms).
 KIND_ENV = {"podium worker, 5 ms retry back-offs": {"PODIUM_TRANSACTION_RETRY_BACKOFF_MS": "5"}}
 
 

@@ -26,9 +26,10 @@ from functools import partial
 import httpx
 import pytest
 import redis
-from aiokafka.admin import AIOKafkaAdminClient
+from confluent_kafka.admin import TopicMetadata
 
 from deploy.local import KafkaBroker, KafkaCluster
+from processors.runtime import kafka
 from schemas.topics import EVENTS, partitioned
 from schemas.views import Keys, decode_view
 from tests.integration.gateway.conftest import Podium, eventually, start_podium
@@ -129,19 +130,16 @@ def steady_load(pod: Podium, tag: str, rate: float = RATE) -> Iterator[Load]:
             load.stop.set()
 
 
-async def describe(bootstrap: str, topics: list[str]) -> list[dict[str, object]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return list(await admin.describe_topics(topics))
-    finally:
-        await admin.close()
+def describe(bootstrap: str, topics: list[str]) -> dict[str, TopicMetadata]:
+    """The cluster's metadata of `topics`: each partition's leader, replicas and ISR."""
+    found = kafka.admin(bootstrap).list_topics(timeout=10).topics
+    return {t: found[t] for t in topics}
 
 
 def leader_of_events(pod: Podium) -> int:
     """The node id leading the most partitions of `podium.events`."""
-    [meta] = asyncio.run(describe(pod.bootstrap, [EVENTS.named(pod.prefix)]))
-    leaders = [p["leader"] for p in meta["partitions"]]  # type: ignore[attr-defined]
+    topic = EVENTS.named(pod.prefix)
+    leaders = [p.leader for p in describe(pod.bootstrap, [topic])[topic].partitions.values()]
     return max(set(leaders), key=leaders.count)
 
 
@@ -149,10 +147,10 @@ def out_of_sync(pod: Podium, node: int) -> list[str]:
     """The partitions of this test's topics whose in-sync replicas lack `node`."""
     names = [t.named(pod.prefix) for t in TOPICS]
     return [
-        f"{meta['topic']}[{p['partition']}]"
-        for meta in asyncio.run(describe(pod.bootstrap, names))
-        for p in meta["partitions"]  # type: ignore[attr-defined]
-        if node not in p["isr"]
+        f"{topic}[{p.id}]"
+        for topic, meta in describe(pod.bootstrap, names).items()
+        for p in meta.partitions.values()
+        if node not in p.isrs
     ]
 
 

@@ -5,17 +5,16 @@ PODIUM_KAFKA_BROKERS."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from confluent_kafka.admin import ConfigResource, ResourceType
 
 from deploy.local import ensure_kafka_jars
+from processors.runtime import kafka
 from tests.conftest import JAR_CACHE, free_port_run
 from tests.integration.test_local_stack import _running
 
@@ -33,30 +32,23 @@ def _podium(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-async def _layout(bootstrap: str, topics: list[str]) -> dict[str, tuple[int, set[int], str]]:
+def _layout(bootstrap: str, topics: list[str]) -> dict[str, tuple[int, set[int], str]]:
     """Per topic: its partition count, the replica counts of its partitions, and its
     min.insync.replicas."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-        configs = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
-        )
-    finally:
-        await admin.close()
-    min_insync = {
-        res[3]: next(e[1] for e in res[4] if e[0] == "min.insync.replicas")
-        for resp in configs
-        for res in resp.resources
+    admin = kafka.admin(bootstrap)
+    described = admin.list_topics(timeout=10).topics
+    asked = [ConfigResource(ResourceType.TOPIC, t) for t in topics]
+    configs = {
+        res.name: future.result(timeout=10)
+        for res, future in admin.describe_configs(asked, request_timeout=10).items()
     }
     return {
-        t["topic"]: (
-            len(t["partitions"]),
-            {len(p["replicas"]) for p in t["partitions"]},
-            min_insync[t["topic"]],
+        t: (
+            len(described[t].partitions),
+            {len(p.replicas) for p in described[t].partitions.values()},
+            configs[t]["min.insync.replicas"].value,
         )
-        for t in described
+        for t in topics
     }
 
 
@@ -85,7 +77,7 @@ def test_three_brokers_up_listed_and_down(tmp_path: Path) -> None:
         for n, (line, pid) in enumerate(zip(brokers, pids, strict=True), start=1):
             assert " ".join(line[1:]) == f"running (pid {pid}, port {port + n - 1}, node {n})"
         bootstrap = f"127.0.0.1:{port + 2}"  # any broker answers for the cluster
-        layout = asyncio.run(_layout(bootstrap, ["podium.events", "podium.scores"]))
+        layout = _layout(bootstrap, ["podium.events", "podium.scores"])
         assert layout == {"podium.events": (3, {3}, "2"), "podium.scores": (2, {3}, "2")}
     finally:
         down = _podium(env, "down")  # without PODIUM_KAFKA_BROKERS: still all of them
