@@ -124,6 +124,11 @@ class Publisher:
         self.linger_ms = linger_ms
         self.ready = False
         self.replaced = 0  # producers replaced since start (after a fatal error)
+        # what the last probe saw: the topic's partition count and the partitions that cannot
+        # acknowledge a write now (no leader, or fewer in-sync copies than min.insync.replicas)
+        self.partitions = 0
+        self.unwritable: frozenset[int] = frozenset()
+        self._min_insync: int | None = None  # the topic's, read once
         # the header naming this gateway's answer listener (`schemas.answers`), set once it
         # listens: each record of fewer than BATCH_FROM (a request that may wait) carries it
         self.answer_to: list[tuple[str, bytes]] | None = None
@@ -167,7 +172,7 @@ class Publisher:
         if self._producer is None:
             self._producer = self._connect()
         try:
-            await asyncio.to_thread(self._producer.client.list_topics, self.topic, 2.0)
+            await asyncio.to_thread(self._probe, self._producer)
             return 0 if self._set_ready() else failures
         except KafkaException:
             failures += 1  # one slow answer on a busy machine is not an outage
@@ -175,9 +180,42 @@ class Publisher:
                 self.ready = False
             return failures
 
+    def _probe(self, producer: kafka_async.AsyncProducer) -> None:
+        """Ask the broker for the topic's partitions, and note those that cannot acknowledge
+        a write now (acks=all): no leader, or fewer in-sync copies than the topic's
+        `min.insync.replicas`. Their writes would only time out (504); they are refused at
+        once instead (503), and with none writable the gateway is not ready."""
+        cluster = producer.client.list_topics(self.topic, 2.0)
+        meta = cluster.topics.get(self.topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))
+        if self._min_insync is None:
+            self._min_insync = kafka.min_insync_replicas(self.bootstrap, self.topic)
+        least, live = self._min_insync, set(cluster.brokers)
+        # a broker the controller fenced is gone from the metadata at once; the in-sync sets
+        # shrink only after replica.lag.time.max.ms: only the live members count
+        self.partitions = len(meta.partitions)
+        self.unwritable = frozenset(
+            p
+            for p, part in meta.partitions.items()
+            if part.leader < 0 or len(live.intersection(part.isrs)) < least
+        )
+
     def _set_ready(self) -> bool:
-        self.ready = self._producer is not None and self._broken is not self._producer
+        writable = len(self.unwritable) < self.partitions
+        self.ready = writable and self._producer is not None and self._broken is not self._producer
         return self.ready
+
+    def _refuse_unwritable(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        if not self.unwritable:
+            return
+        for key, _ in records:
+            p = kafka.partition_of(key, self.partitions)
+            if p in self.unwritable:
+                raise Unavailable(
+                    f"the event log (Kafka) cannot acknowledge writes to partition {p} now "
+                    "(too few in-sync copies)"
+                )
 
     async def _retire(self, producer: kafka_async.AsyncProducer) -> None:
         """Drop a producer that cannot write; its unacknowledged records fail (they were
@@ -198,6 +236,7 @@ class Publisher:
             raise Unavailable("the event log (Kafka) is not reachable")
         records = [_keyed(cmd) for cmd in commands]
         refuse_large(records, self.max_record_bytes)
+        self._refuse_unwritable(records)
         headers = self.answer_to if len(records) < BATCH_FROM else None
         try:
             written = producer.send_all(self.topic, records, headers)

@@ -37,7 +37,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec, ResourceType
 
 log = logging.getLogger("podium.kafka")
 T = TypeVar("T")
@@ -201,6 +201,15 @@ def count_partitions(
     if meta is None or meta.error is not None or not meta.partitions:
         raise TopicMissing(f"topic {topic} does not exist")
     return len(meta.partitions)
+
+
+def min_insync_replicas(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
+    """The topic's `min.insync.replicas` (its own, or the broker's default)."""
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    client = admin(bootstrap)  # held until the answer: a dropped client never resolves it
+    future = client.describe_configs([resource], request_timeout=timeout)[resource]
+    entry = future.result(timeout=timeout).get("min.insync.replicas")
+    return int(entry.value) if entry is not None and entry.value is not None else 1
 
 
 async def wait_for_topic(bootstrap: str, topic: str, within: float = 30.0) -> int:

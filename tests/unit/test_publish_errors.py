@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
@@ -14,10 +15,12 @@ from ingest.kafka import (
     PRODUCER_MAX_BYTES,
     Publisher,
     TooLarge,
+    Unavailable,
     breaks_producer,
     describe,
 )
 from ingest.routes import unconfirmed
+from processors.runtime.kafka import partition_of
 from schemas.commands import MetricTracked, User
 
 
@@ -121,3 +124,44 @@ def test_the_default_limit_is_under_what_the_producer_and_the_broker_accept() ->
     # the gateway's producer's message.max.bytes (1,048,576) and the broker's (1,048,588)
     # refuse a larger record, with a reason that names no limit the user can act on
     assert MAX_RECORD_BYTES + 1024 < PRODUCER_MAX_BYTES <= 1_048_588
+
+
+class _Metadata:
+    """What `list_topics` answers: each partition's leader and in-sync replicas."""
+
+    def __init__(self, topic: str, isrs: dict[int, list[int]]) -> None:
+        parts = {
+            p: SimpleNamespace(leader=ids[0] if ids else -1, isrs=ids) for p, ids in isrs.items()
+        }
+        self.topics = {topic: SimpleNamespace(error=None, partitions=parts)}
+        self.brokers = {node: object() for node in (1, 2, 3)}
+
+
+class _Probed(_Producer):
+    def __init__(self, topic: str, isrs: dict[int, list[int]]) -> None:
+        super().__init__()
+        self.client = SimpleNamespace(list_topics=lambda _t, _s: _Metadata(topic, isrs))
+
+
+async def test_a_partition_with_too_few_in_sync_copies_is_refused_at_once() -> None:
+    """min.insync.replicas 2: partition 1 has one copy in sync, so its writes could only time
+    out (504, outcome unknown); they are refused before anything is handed over (503), and
+    the other partitions' writes go on. With no partition writable the gateway is not ready."""
+    topic = "t.podium.events"
+    publisher = Publisher("127.0.0.1:1", topic)
+    publisher._min_insync = 2  # the topic's, read from the broker once
+    producer = _Probed(topic, {0: [1, 2, 3], 1: [3]})
+    publisher._producer = producer  # type: ignore[assignment]
+    publisher._probe(producer)  # type: ignore[arg-type]
+    assert publisher._set_ready()
+    # a user of each partition (the producer's murmur2: tests/unit/test_partition_of.py)
+    users = [f"u{i}" for i in range(50)]
+    on_1 = next(u for u in users if partition_of(u.encode(), 2) == 1)
+    on_0 = next(u for u in users if partition_of(u.encode(), 2) == 0)
+    with pytest.raises(Unavailable, match=r"cannot acknowledge writes to partition 1"):
+        await publisher.publish(_event(on_1))
+    await publisher.publish(_event(on_0))
+    assert [key for key, _ in producer.sent] == [on_0.encode()]
+    none = _Probed(topic, {0: [3], 1: []})
+    publisher._probe(none)  # type: ignore[arg-type]
+    assert publisher.unwritable == {0, 1} and not publisher._set_ready()
