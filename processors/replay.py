@@ -356,7 +356,7 @@ async def _hand_over(
             await asyncio.to_thread(handover.start)
             committed = await _catch_up(config, rules, rebuild, read)
             out = _records(names, rebuild, read[1].backfill(rules, rebuild))
-            await asyncio.to_thread(require_idle, bootstrap, group)
+            await asyncio.to_thread(require_idle, bootstrap, group, p)
             for start in range(0, len(out.records), CHUNK):
                 chunk = out.records[start : start + CHUNK]
                 await asyncio.to_thread(handover.commit, chunk, names.events, p, committed)

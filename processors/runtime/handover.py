@@ -33,20 +33,27 @@ INIT_TIMEOUT_S = 30.0
 class WorkersRunning(RuntimeError):
     """The worker group has members: a hand-over now could be overwritten by them."""
 
-    def __init__(self, group: str, members: Sequence[str]) -> None:
+    def __init__(self, group: str, members: Sequence[str], handed_over: int = 0) -> None:
+        done = (
+            f"partitions 0..{handed_over - 1} were handed over (a new replay finds their facts "
+            "emitted)"
+            if handed_over
+            else "nothing was handed over"
+        )
         super().__init__(
             f"the worker group {group} has {len(members)} member(s) ({', '.join(members)}): "
             "stop every `podium worker` (and any `podium replay --follow`), run `podium replay` "
-            "again, then start the workers; nothing was handed over"
+            f"again, then start the workers; {done}"
         )
         self.members = list(members)
 
 
-def require_idle(bootstrap: str, group: str) -> None:
-    """Raise `WorkersRunning` when the consumer group `group` has members now."""
+def require_idle(bootstrap: str, group: str, handed_over: int = 0) -> None:
+    """Raise `WorkersRunning` when the consumer group `group` has members now (`handed_over`:
+    how many partitions, in order, the replay has handed over already)."""
     members = kafka.group_members(bootstrap, group)
     if members:
-        raise WorkersRunning(group, members)
+        raise WorkersRunning(group, members, handed_over)
 
 
 class HandOver:
