@@ -382,10 +382,12 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild all state from podium.events; publish only new facts, flagged backfilled.
+    The workers must be stopped (the worker group empty): otherwise it exits 1, writing nothing.
     Every record it skips is counted and logged; with --strict any skip exits 1 (and when
     found before the hand-over, nothing is written)."""
     from deploy.replay_progress import RichProgress
     from processors.replay import SkippedRecords, run_replay
+    from processors.runtime.handover import WorkersRunning
 
     config, rules = replay_config(settings, args.strict), rules_of(settings)
     outcome: list[Summary] = []
@@ -403,6 +405,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         _serve(settings, main, "replay")
     except SkippedRecords as err:
         print(f"podium replay --strict: {err}", file=sys.stderr)
+        return 1
+    except WorkersRunning as err:
+        print(f"podium replay: {err}", file=sys.stderr)
         return 1
     return 1 if args.strict and outcome and outcome[0].skipped else 0
 

@@ -6,22 +6,27 @@ hand over. A points fact is new when it holds an award never emitted (award ids 
 deterministic); it is published with only those awards, so a consumer summing `added` over
 distinct fact ids counts each award once.
 
+The worker group must be empty (the workers stopped) from the start to the end: the replay
+refuses otherwise (`processors.runtime.handover.WorkersRunning`, nothing written), and checks
+again before each partition's commit. Events may keep arriving; the workers, started after
+the replay, restore the rebuilt states and go on from the committed offsets.
+
 1. Read the ids already on the fact topics (every fact has a deterministic id) and the
    worker group's committed offsets. Fold every partition from the beginning up to those
-   offsets into fresh states (the long part; live workers keep running meanwhile).
-2. Per partition, hand over: start the partition's transactional producer (this fences the
-   live owner and settles its open transaction), read the committed offset again and fold
-   the few events the live worker applied meanwhile, read the facts it emitted meanwhile and
-   the current states; then commit, in transactions that also carry the (unchanged) input
-   offset, the states that differ and the facts whose ids are new. The fenced worker retakes
-   the partition after its back-off and restores the rebuilt states: no gap, no double count.
-   A replay interrupted half-way may be run again: what it committed is then "emitted before".
+   offsets into fresh states (the long part).
+2. Per partition, hand over: read the committed offset again and fold the events applied
+   meanwhile (none while the group stays empty), read the facts emitted meanwhile and the
+   current states; then commit with the replay's transactional producer, in transactions
+   that also carry the (unchanged) input offset, the states that differ and the facts whose
+   ids are new. A replay interrupted half-way may be run again: what it committed is then
+   "emitted before".
 3. Leaderboards: `podium.scores` is read like the fact topics, keeping each participant's
-   last change per ranking (what the ranking stage holds, or will once it catches up). Under
-   the fence, each user of the partition whose rebuilt entry differs gets one `ScoreChanged`
-   stating the rebuilt final value (`processors.core.leaderboards.backfill_changes`), in the
-   hand-over transaction: it lands on `podium.scores` after every live change of that user
-   before the fence and before every one after it, so no older value comes back.
+   last change per ranking (what the ranking stage holds, or will once it catches up). Each
+   user of the partition whose rebuilt entry differs gets one `ScoreChanged` stating the
+   rebuilt final value (`processors.core.leaderboards.backfill_changes`), in the hand-over
+   transaction: it lands on `podium.scores` after every change of that user the workers made
+   before they stopped and before every one after they start again, so no older value comes
+   back.
 """
 
 from __future__ import annotations
@@ -35,19 +40,18 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 import orjson
-from aiokafka.errors import KafkaError  # the hand-over's transactions: processors.runtime.partition
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from processors.core.leaderboards import backfill_changes
 from processors.runtime import kafka, kafka_async
+from processors.runtime.handover import HandOver, Outgoing, outgoing, require_idle
 from processors.runtime.kafka import Record
-from processors.runtime.partition import OwnedPartition, ProducerConfig, start_producer
+from processors.runtime.producing import CommitFailed
 from processors.runtime.rank_batch import score_change_of
 from processors.runtime.step import (
     Applied,
     RawRecord,
     apply_record,
-    encode_out_record,
     encode_out_state,
 )
 from processors.runtime.store import StateStore
@@ -55,7 +59,7 @@ from processors.runtime.telemetry import reason_label
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record, ranking_partition
 from schemas.records import AchievementCompleted, PointsChanged, StreakChanged
 from schemas.rules import Rules
-from schemas.topics import FACTS, Names, output_topic
+from schemas.topics import FACTS, Names
 from schemas.values import replace
 from schemas.wire import InvalidRecord
 
@@ -275,18 +279,6 @@ async def _read_tails(
         read.update(await _read(bootstrap, topic, parts, read, None, handle))
 
 
-def _committed(bootstrap: str, group: str, topic: str, parts: range) -> dict[int, int]:
-    """The group's committed offsets (0 where none), stable: a pending transactional commit
-    is settled first (read_committed asks the coordinator for stable offsets)."""
-    client = kafka.consumer(bootstrap, group, client_id="podium-replay")
-    try:
-        asked = [TopicPartition(topic, p) for p in parts]
-        got = client.committed(asked, timeout=30)
-        return {tp.partition: max(tp.offset, 0) for tp in got}
-    finally:
-        client.close()
-
-
 async def run_replay(
     config: ReplayConfig, rules: Rules, progress: ProgressBar | None = None
 ) -> Summary:
@@ -294,6 +286,7 @@ async def run_replay(
     every record skipped (by reason). Strict: raise `SkippedRecords` before handing over."""
     names = config.names
     started = time.monotonic()
+    await asyncio.to_thread(require_idle, config.bootstrap, names.worker_group)
     parts = range(await kafka.wait_for_topic(config.bootstrap, names.events, within=10.0))
     boards = 0
     if rules.leaderboards:
@@ -331,7 +324,9 @@ async def _fold_all(
 ) -> None:
     """Fold every partition from its beginning up to the worker group's committed offset."""
     parts = range(len(rebuilds))
-    target = await asyncio.to_thread(_committed, bootstrap, names.worker_group, names.events, parts)
+    target = await asyncio.to_thread(
+        kafka.committed_offsets, bootstrap, names.worker_group, names.events, parts
+    )
     if progress is not None:
         progress.begin(sum(target.values()))
 
@@ -351,77 +346,65 @@ async def _hand_over(
     summary: Summary,
     attempts: int = 5,
 ) -> None:
-    """Fence the live owner of the partition, catch up with it and commit the difference.
-    Under the fence only tails are read: the events, facts, states and scores written since."""
+    """Catch up with the log of the partition and commit the difference, while the worker
+    group stays empty. Only tails are read: the events, facts, states and scores written since."""
     names, p, bootstrap = config.names, rebuild.partition, config.bootstrap
-    read_to, published = read
-    producer_config = ProducerConfig(bootstrap, config.transaction_timeout_ms)
+    group = names.worker_group
     for attempt in range(1, attempts + 1):
-        producer = await start_producer(producer_config, names.transactional_id(p))
-        owned = OwnedPartition(names, p, producer, StateStore())
+        handover = HandOver(bootstrap, group, config.transaction_timeout_ms)
         try:
-            group, one = names.worker_group, range(p, p + 1)
-            committed = (await asyncio.to_thread(_committed, bootstrap, group, names.events, one))[
-                p
-            ]
-            if committed < rebuild.position:
-                raise RuntimeError(f"partition {p}: committed offset went back to {committed}")
-            await _read(
-                bootstrap,
-                names.events,
-                one,
-                {p: rebuild.position},
-                {p: committed},
-                lambda _p, recs: rebuild.fold(recs, rules, names.events),
-            )
-            await _read_tails(bootstrap, names, one, read_to, {p: rebuild})
-            await published.read(bootstrap, names.scores)
-            current = rebuild.current
-            changed = [
-                (uid, raw) for uid, raw in rebuild.states().items() if current.get(uid) != raw
-            ]
-            scores = published.backfill(rules, rebuild)
-            await _commit(owned, names, (changed, list(rebuild.new.values()), scores), committed)
-            summary.states_changed += len(changed)
+            await asyncio.to_thread(handover.start)
+            committed = await _catch_up(config, rules, rebuild, read)
+            out = _records(names, rebuild, read[1].backfill(rules, rebuild))
+            await asyncio.to_thread(require_idle, bootstrap, group, p)
+            for start in range(0, len(out.records), CHUNK):
+                chunk = out.records[start : start + CHUNK]
+                await asyncio.to_thread(handover.commit, chunk, names.events, p, committed)
+            summary.states_changed += out.states
             summary.facts_backfilled += len(rebuild.new)
-            summary.scores_backfilled += sum(map(len, scores.values()))
+            summary.scores_backfilled += out.scores
             return
-        except (KafkaError, KafkaException) as err:  # fenced by the live worker: catch up again
+        except (CommitFailed, KafkaException) as err:  # e.g. another replay: catch up again
             log.warning(
                 "hand-over of partition %d, attempt %d: %s", p, attempt, err, extra={"partition": p}
             )
         finally:
-            await owned.close()
+            await asyncio.to_thread(handover.close)
     raise RuntimeError(f"partition {p}: hand-over failed {attempts} times")
 
 
-async def _commit(
-    owned: OwnedPartition,
-    names: Names,
-    out: tuple[list[tuple[str, bytes]], list[Fact], dict[int, list[tuple[bytes, bytes]]]],
-    committed: int,
-) -> None:
-    """Commit the changed states, the new facts (flagged backfilled) and the score changes
-    (to their rankings' partitions) in transactions of `CHUNK` records, each with the input
-    offset `committed`."""
-    states, facts, scores = out
-    pending: list[tuple[str | tuple[str, int], tuple[bytes, bytes]]] = [
-        (names.state, (u.encode(), raw)) for u, raw in states
-    ]
-    pending += [
-        (
-            names.of(output_topic(type(f))),
-            (f.user_id.encode(), encode_out_record(replace(f, backfilled=True))),
-        )
-        for f in facts
-    ]
-    pending += [((names.scores, p), kv) for p, kvs in sorted(scores.items()) for kv in kvs]
-    for start in range(0, len(pending), CHUNK):
-        by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
-        routed: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
-        for where, kv in pending[start : start + CHUNK]:
-            if isinstance(where, str):
-                by_topic.setdefault(where, []).append(kv)
-            else:
-                routed.setdefault(where, []).append(kv)
-        await owned.transact(by_topic, committed, names.worker_group, routed=routed)
+async def _catch_up(
+    config: ReplayConfig, rules: Rules, rebuild: Rebuild, read: tuple[Since, Published]
+) -> int:
+    """Fold the events up to the group's committed offset now, read the tails of the fact
+    topics, `podium.state` and `podium.scores`; the committed offset."""
+    names, p, bootstrap = config.names, rebuild.partition, config.bootstrap
+    read_to, published = read
+    one = range(p, p + 1)
+    got = await asyncio.to_thread(
+        kafka.committed_offsets, bootstrap, names.worker_group, names.events, one
+    )
+    committed = got[p]
+    if committed < rebuild.position:
+        raise RuntimeError(f"partition {p}: committed offset went back to {committed}")
+    await _read(
+        bootstrap,
+        names.events,
+        one,
+        {p: rebuild.position},
+        {p: committed},
+        lambda _p, recs: rebuild.fold(recs, rules, names.events),
+    )
+    await _read_tails(bootstrap, names, one, read_to, {p: rebuild})
+    await published.read(bootstrap, names.scores)
+    return committed
+
+
+def _records(
+    names: Names, rebuild: Rebuild, scores: dict[int, list[tuple[bytes, bytes]]]
+) -> Outgoing:
+    """What the hand-over of the partition writes: the states that differ, the new facts and
+    the score changes."""
+    current = rebuild.current
+    changed = [(uid, raw) for uid, raw in rebuild.states().items() if current.get(uid) != raw]
+    return outgoing(names, rebuild.partition, changed, rebuild.new.values(), scores)

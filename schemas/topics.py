@@ -331,11 +331,6 @@ class Names:
         """The projector's group for the participants' daily histories (`podium.leaderboards`)."""
         return f"{self.prefix}podium.projector.history"
 
-    def transactional_id(self, partition: int) -> str:
-        """Replay's hand-over producer for an input partition (the worker itself runs one
-        producer per process, `<worker group>.<worker id>`: processors/worker.py)."""
-        return f"{self.prefix}podium.worker.{EVENTS.name}.{partition}"
-
     @property
     def ranking_group(self) -> str:
         """The ranking stage's consumer group (its committed offsets on `podium.scores`)."""

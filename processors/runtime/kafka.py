@@ -6,6 +6,8 @@
   read_committed and never auto-commit.
 - `count_partitions`, `wait_for_topic`: how many partitions a topic has (waiting until it
   exists, when asked to).
+- `committed_offsets`: a group's committed offsets of a topic.
+- `group_members`: who is in a consumer group now (replay hands over only to an empty one).
 - `end_offsets`: each partition's end, the last stable offset (read_committed) or the high
   watermark.
 - `read_range`: partitions P of topic T from the beginning (or from given offsets) up to the
@@ -60,6 +62,10 @@ SETTLING = frozenset(  # answers while leadership settles (a topic just created,
         KafkaError._TRANSPORT,
         KafkaError._TIMED_OUT,
     }
+)
+
+COORDINATING = frozenset(  # a group's coordinator moving or loading
+    {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
 )
 
 
@@ -187,6 +193,45 @@ def producer(bootstrap: str, **overrides: Any) -> Producer:
 
 def admin(bootstrap: str) -> AdminClient:
     return AdminClient(base_config(bootstrap))
+
+
+def committed_offsets(
+    bootstrap: str, group: str, topic: str, partitions: Collection[int], within: float = 30.0
+) -> dict[int, int]:
+    """The group's committed offsets of `topic` (0 where none), stable: a pending transactional
+    commit is settled first (read_committed asks for stable offsets). Retried while the
+    group's coordinator moves or loads (a broker just started)."""
+    client = consumer(bootstrap, group, client_id="podium-offsets")
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            try:
+                asked = [TopicPartition(topic, p) for p in partitions]
+                got = client.committed(asked, timeout=within)
+                return {tp.partition: max(tp.offset, 0) for tp in got}
+            except KafkaException as exc:
+                err: KafkaError = exc.args[0]
+                if not (err.retriable() or err.code() in COORDINATING) or (
+                    time.monotonic() > deadline
+                ):
+                    raise
+                time.sleep(0.2)
+    finally:
+        client.close()
+
+
+def group_members(bootstrap: str, group: str, timeout: float = 10) -> list[str]:
+    """The members of the consumer group now (`client id@host` each); [] for an empty group
+    or one that does not exist."""
+    client = admin(bootstrap)  # held until the answer: a dropped client never answers
+    futures = client.describe_consumer_groups([group], request_timeout=timeout)
+    try:
+        described = futures[group].result(timeout + 5)
+    except KafkaException as exc:
+        if exc.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
+            return []
+        raise
+    return [f"{m.client_id}@{m.host}" for m in described.members]
 
 
 def dotted(overrides: Mapping[str, Any]) -> Config:

@@ -24,11 +24,6 @@ PARTITIONS_LOST = Counter(
     "podium_partitions_lost_total", "Partitions dropped after a fenced or failed transaction"
 )
 
-PRODUCER_STOP_ERRORS = Counter(
-    "podium_producer_stop_errors_total",
-    "Transactional producers that failed to stop cleanly (the broker aborts what was open)",
-)
-
 
 def reason_label(reason: str) -> str:
     """A bounded label for a dead-letter reason: its class (`schemas.records.REASON_CLASSES`),

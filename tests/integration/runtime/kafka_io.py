@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
 
-from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from deploy.settings import REPO_DIR
 from processors.runtime import kafka
@@ -119,12 +119,7 @@ def settled_ends(bootstrap: str, topic: str, parts: range, within: float = 15.0)
 
 
 def _committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    client = kafka.consumer(bootstrap, group)
-    try:
-        asked = [TopicPartition(topic, p) for p in _partitions(bootstrap, topic)]
-        return {tp.partition: max(tp.offset, 0) for tp in client.committed(asked, timeout=30)}
-    finally:
-        client.close()
+    return kafka.committed_offsets(bootstrap, group, topic, _partitions(bootstrap, topic))
 
 
 async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:

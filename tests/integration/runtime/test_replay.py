@@ -1,6 +1,7 @@
-"""`podium replay` while a worker runs and events flow: the rebuilt state is byte-identical
-with unchanged rules; with a new achievement in the rules it backfills exactly the facts never
-emitted, flagged backfilled, once; the live worker carries on with no gap and no double."""
+"""`podium replay` with the workers stopped while events flow: the rebuilt state is
+byte-identical with unchanged rules; with a new achievement in the rules it backfills exactly
+the facts never emitted, flagged backfilled, once; the worker started after it carries on with
+no gap and no double. While a worker runs, the replay refuses and writes nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -20,7 +22,13 @@ from schemas.rules import Rules
 from schemas.rules_parse import load_rules
 from schemas.topics import Names
 from tests.integration.runtime.conftest import RULES_PATH
-from tests.integration.runtime.kafka_io import feed, produce, read_topic, wait_caught_up
+from tests.integration.runtime.kafka_io import (
+    WorkerProcess,
+    feed,
+    produce,
+    read_topic,
+    wait_caught_up,
+)
 from tests.integration.runtime.oracle import fold_log, latest_by_key, metric_events
 from tests.integration.runtime.test_exactly_once import assert_exactly_once
 
@@ -45,8 +53,19 @@ async def replay(env: dict[str, str]) -> tuple[int, int, int]:
     return events, changed, facts
 
 
-async def replay_output(env: dict[str, str]) -> str:
-    """Run `podium replay` to its end; what it printed (it must exit 0)."""
+async def replay_between(
+    spawn: Callable[..., WorkerProcess], worker: WorkerProcess, env: dict[str, str]
+) -> tuple[tuple[int, int, int], WorkerProcess]:
+    """Let the worker apply some of the flow, stop it, replay, start a worker again: the
+    replay's summary and the new worker."""
+    await asyncio.sleep(1)
+    worker.stop()
+    summary = await replay(env)
+    return summary, spawn("worker", env=env)
+
+
+async def replay_output(env: dict[str, str], returncode: int = 0) -> str:
+    """Run `podium replay` to its end; what it printed (it must exit `returncode`)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -58,7 +77,7 @@ async def replay_output(env: dict[str, str]) -> str:
         stderr=asyncio.subprocess.STDOUT,
     )
     output = (await asyncio.wait_for(proc.communicate(), 120))[0].decode()
-    assert proc.returncode == 0, output[-3000:]
+    assert proc.returncode == returncode, output[-3000:]
     return output
 
 
@@ -70,10 +89,11 @@ async def test_replay_with_unchanged_rules_rebuilds_identical_state_and_hands_ov
     worker = spawn("worker")
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, more, chunk=1_000))
+    worker.stop()
     events, changed, facts = await replay(worker_env)
+    spawn("worker")
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
-    worker.stop()
     assert events >= len(first)
     assert (changed, facts) == (0, 0)  # every rebuilt state byte-identical; nothing new
     await assert_exactly_once(kafka_bootstrap, names, rules, len(first) + len(more))
@@ -102,9 +122,12 @@ async def test_replay_with_a_new_achievement_backfills_it_once(
     old_worker = spawn("worker")
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
     old_worker.stop()
-    spawn("worker", env=new_env)  # new rules from now on; replay backfills the past
+    new_worker = spawn("worker", env=new_env)  # new rules from now on; replay backfills the past
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, more, chunk=1_000))
+    await asyncio.sleep(2)  # the new worker applies some of `more` first
+    new_worker.stop()
     _, changed, backfilled = await replay(new_env)
+    new_worker = spawn("worker", env=new_env)
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
 
@@ -127,6 +150,31 @@ async def test_replay_with_a_new_achievement_backfills_it_once(
     assert len(per_event) == len(first) + len(more) and set(per_event.values()) == {1}
 
     # Run again: everything is emitted already.
+    new_worker.stop()
     assert (await replay(new_env))[1:] == (0, 0)
     again = await read_topic(kafka_bootstrap, names.achievements)
     assert sum(len(recs) for recs in again.values()) == len(achievements)
+
+
+async def test_replay_refuses_to_hand_over_while_a_worker_runs(
+    kafka_bootstrap: str, names: Names, spawn, worker_env, tmp_path: Path
+) -> None:
+    """A running worker would keep its old in-memory states and overwrite the replayed ones
+    (its producer is fenced by nobody): the replay exits 1, says what to do, writes nothing."""
+    new_rules_path = tmp_path / "rules.toml"
+    new_rules_path.write_text(RULES_PATH.read_text() + NEW_ACHIEVEMENT)
+    new_env = {**worker_env, "PODIUM_RULES_PATH": str(new_rules_path)}
+    await produce(kafka_bootstrap, names.events, metric_events(4_000, 100, seed=33))
+    worker = spawn("worker")
+    await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
+    before = {t: await read_topic(kafka_bootstrap, t) for t in (names.state, names.achievements)}
+
+    output = await replay_output(new_env, returncode=1)
+    assert f"the worker group {names.worker_group} has 1 member" in output, output[-3000:]
+    assert "stop every `podium worker`" in output
+    after = {t: await read_topic(kafka_bootstrap, t) for t in (names.state, names.achievements)}
+    assert after == before  # nothing handed over: no state, no backfilled achievement
+
+    worker.stop()  # with the group empty the same replay hands over
+    _, changed, backfilled = await replay(new_env)
+    assert changed > 0 and backfilled > 0

@@ -1,6 +1,7 @@
 """`podium replay` backfills leaderboards: two boards (all-time and weekly words) are added to
 rules that had none, after 20 days of history; a worker and the ranking stage with the new
-rules run while more events flow and the replay hands over. Afterwards every ranking —
+rules run while more events flow; the worker is stopped while the replay hands over and
+started again after it. Afterwards every ranking —
 each week's, finished ones included, and the all-time one — read from the rank changes on
 `podium.leaderboards`, equals a ranking computed here from the events alone (words within
 the run desc, then when the value was reached, then user id), as if the boards had always
@@ -119,7 +120,10 @@ async def test_replay_ranks_a_new_board_over_old_history_as_if_it_had_always_exi
     old_worker.stop()
     worker, ranker = spawn("worker", env=new_env), spawn("ranker", env=new_env)
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, more, chunk=300, pause=0.3))
+    await asyncio.sleep(1)  # the new worker applies some of `more` first
+    worker.stop()
     output = await replay_output(new_env)
+    worker = spawn("worker", env=new_env)
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
     await wait_ranked(kafka_bootstrap, names)
@@ -137,6 +141,7 @@ async def test_replay_ranks_a_new_board_over_old_history_as_if_it_had_always_exi
     assert quiet == {f"u{i}" for i in range(80, 150)}
 
     # Run again: the stage holds every rebuilt entry already.
+    worker.stop()
     again = SCORES.search(await replay_output(new_env))
     assert again and again.group(1) == "0"
     await wait_ranked(kafka_bootstrap, names)

@@ -1,8 +1,8 @@
-"""`podium replay` with a new points trigger and a new points system, while a worker with the
-new rules runs and events flow: history's awards of the new ones are published once, flagged
-backfilled, in facts that carry only awards never emitted before; no award appears twice;
-for the users with no event while the replay ran, the facts' `added` add up to the rebuilt
-state's totals; a second replay adds nothing."""
+"""`podium replay` with a new points trigger and a new points system, the worker with the
+new rules stopped around it while events flow: history's awards of the new ones are
+published once, flagged backfilled, in facts that carry only awards never emitted before; no
+award appears twice; for the users with no event while the replay ran, the facts' `added`
+add up to the rebuilt state's totals; a second replay adds nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from schemas.topics import Names
 from tests.integration.runtime.conftest import RULES_PATH
 from tests.integration.runtime.kafka_io import feed, produce, read_topic, wait_caught_up
 from tests.integration.runtime.oracle import fold_log, latest_by_key, metric_events
-from tests.integration.runtime.test_replay import replay
+from tests.integration.runtime.test_replay import replay, replay_between
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 NEW_TRIGGER = """
@@ -74,9 +74,9 @@ async def test_replay_with_a_new_points_trigger_and_system_backfills_awards_once
     old_worker = spawn("worker")
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
     old_worker.stop()
-    spawn("worker", env=new_env)
+    new_worker = spawn("worker", env=new_env)
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, more, chunk=1_000))
-    _, changed, backfilled = await replay(new_env)
+    (_, changed, backfilled), new_worker = await replay_between(spawn, new_worker, new_env)
     await flow
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
 
@@ -107,5 +107,6 @@ async def test_replay_with_a_new_points_trigger_and_system_backfills_awards_once
             if uid in quiet:
                 assert added[(uid, key)] == system.total, (uid, key)
 
+    new_worker.stop()
     assert (await replay(new_env))[1:] == (0, 0)
     assert len(await _points(kafka_bootstrap, names)) == len(facts)
