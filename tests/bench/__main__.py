@@ -18,6 +18,7 @@ BENCHES = [
     "bench_worker_gc",
     "bench_broker_jvm",
     "bench_ranking",
+    "bench_restore",
     "bench_soak",
 ]
 
