@@ -25,6 +25,7 @@ from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
 from schemas.topics import Names
 
+Written = tuple[bytes, bytes | None]  # a record to write; None: a tombstone
 MAX_BATCH_BYTES = 1024 * 1024
 log = logging.getLogger("podium.worker")
 
@@ -140,7 +141,7 @@ class OwnedPartition:
 
     async def transact(
         self,
-        by_topic: dict[str, list[KeyValue]],
+        by_topic: Mapping[str, Sequence[Written]],
         next_offset: int,
         group_id: str,
         dead: Sequence[bytes] = (),
@@ -163,7 +164,7 @@ class OwnedPartition:
         await self.producer.commit_transaction()
 
     async def _send(
-        self, topic: str, items: Sequence[KeyValue], partition: int | None = None
+        self, topic: str, items: Sequence[Written], partition: int | None = None
     ) -> list[asyncio.Future[object]]:
         futures: list[asyncio.Future[object]] = []
         if not items:

@@ -33,6 +33,8 @@ class RankEffects:
 
     ranks: list[KeyValue] = field(default_factory=list)
     entries: dict[bytes, bytes] = field(default_factory=dict)  # changelog: key -> last change
+    # changelog after the entries: a leave, then a tombstone, per participant of a dropped run
+    dropped: list[tuple[bytes, bytes | None]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     changes: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
@@ -78,10 +80,14 @@ def rank_batch(
             )
             continue
         out.changes += 1
+        if not rankings.admit(change):  # its run was dropped (processors.core.retention)
+            continue
         key = change.ranking.encode()
         out.entries[entry_key(change)] = encode_leaderboard_record(change)
         for rank in rankings.apply(change):
             out.ranks.append((key, encode_leaderboard_record(rank)))
+    for gone in rankings.drop_expired():
+        out.dropped += [(entry_key(gone), encode_leaderboard_record(gone)), (entry_key(gone), None)]
     return out
 
 

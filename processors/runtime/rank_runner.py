@@ -84,7 +84,7 @@ class RankRunner(Runner):
                 await owned.transact(
                     {
                         names.leaderboards: effects.ranks,
-                        names.ranking_state: list(effects.entries.items()),
+                        names.ranking_state: [*effects.entries.items(), *effects.dropped],
                     },
                     effects.next_offset,
                     names.ranking_group,
