@@ -88,6 +88,14 @@ class Ranking:
         ranking._order = SortedList(keys.values())
         return ranking
 
+    @staticmethod
+    def of_keys(keys: dict[str, Key], cap: int | None = None) -> Ranking:
+        """A ranking owning `keys` (user id -> its sort key), in one sort."""
+        ranking = Ranking(cap)
+        ranking._keys = keys
+        ranking._order = SortedList(keys.values())
+        return ranking
+
     def __len__(self) -> int:
         return len(self._keys)
 
@@ -255,19 +263,26 @@ class Rankings:
         """The rankings after `changes`, built in one sort per ranking: a ranking's order is a
         function of each participant's last entry alone, so this equals applying the changes
         one by one (what the stage does on taking over a partition, without the records)."""
-        last: dict[str, dict[str, ScoreChanged]] = {}
-        for change in changes:
-            last.setdefault(change.ranking, {})[change.user_id] = change
         rankings = Rankings(boards)
-        for users in last.values():
-            for c in users.values():
-                rankings._keep(c)
-        for ranking, users in last.items():
-            board = next(iter(users.values())).board
-            known = boards.get(board)
-            rankings.rankings[ranking] = Ranking.build(
-                ((u, c.value, c.time_ms) for u, c in users.items() if c.value is not None),
-                None if known is None else known.max_participants,
+        # per ranking, each participant's last (value, time): a million decoded records
+        # would hold several times the memory the ranking itself takes
+        last: dict[str, dict[str, Key]] = {}  # per ranking: each participant's sort key
+        board_of: dict[str, str] = {}
+        for change in changes:
+            rankings._keep(change)
+            keys = last.get(change.ranking)
+            if keys is None:
+                board_of[change.ranking] = change.board
+                keys = last[change.ranking] = {}
+            user = change.user_id
+            if change.value is None:
+                keys.pop(user, None)
+            else:
+                keys[user] = (_negated(change.value), change.time_ms, user)
+        for ranking, keys in last.items():
+            known = boards.get(board_of[ranking])
+            rankings.rankings[ranking] = Ranking.of_keys(
+                keys, None if known is None else known.max_participants
             )
         return rankings
 

@@ -114,10 +114,12 @@ def keep_last(
 def restore_rankings(boards: Mapping[str, Leaderboard], entries: Iterable[bytes]) -> Rankings:
     """The rankings of one partition from its changelog entries (each participant's last
     applied `ScoreChanged`, validated when it was applied): one sort per ranking."""
-    changes = []
-    for raw in entries:
-        change = decode_leaderboard_record(raw)
-        if not isinstance(change, ScoreChanged):
-            raise InvalidRecord(f"type: expected a ScoreChanged entry, got {type(change).__name__}")
-        changes.append(change)
-    return Rankings.restore(boards, changes)
+    return Rankings.restore(boards, map(score_entry, entries))
+
+
+def score_entry(raw: bytes) -> ScoreChanged:
+    """A changelog entry, decoded one at a time as the restore reads it."""
+    change = decode_leaderboard_record(raw)
+    if not isinstance(change, ScoreChanged):
+        raise InvalidRecord(f"type: expected a ScoreChanged entry, got {type(change).__name__}")
+    return change
