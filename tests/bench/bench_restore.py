@@ -2,6 +2,7 @@
 
     python -m tests.bench.bench_restore          # full: 1,000,000 users and participants
     python -m tests.bench.bench_restore --quick  # or PODIUM_BENCH_QUICK=1: 100,000
+    python -m tests.bench.bench_restore --ranker # the ranker alone (or --worker)
 
 On a fresh local broker (`services.py`), written once with a producer as the runtime writes
 them (no transactions: read_committed reads them the same):
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -184,7 +186,11 @@ def start(peer: Peer, log: Path) -> tuple[Took, Callable[[], None]]:
 
     def stop() -> None:
         proc.terminate()
-        proc.wait(60)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:  # a take still restoring does not look at the stop
+            proc.kill()
+            proc.wait(10)
 
     try:
         return wait_took(proc.pid, log, started, lambda: proc.poll() is None), stop
@@ -246,8 +252,10 @@ def measure_ranker(bootstrap: str, names: Names, rules: Path, tmp: Path, n: int)
 
 
 def main(argv: Sequence[str] = ()) -> None:
-    """Flag: --quick (`make bench` passes none; PODIUM_BENCH_QUICK=1 does the same)."""
+    """Flags: --quick (`make bench` passes none; PODIUM_BENCH_QUICK=1 does the same);
+    --worker or --ranker: that one alone."""
     quick = "--quick" in argv or os.environ.get("PODIUM_BENCH_QUICK") == "1"
+    both = "--worker" not in argv and "--ranker" not in argv
     n = 100_000 if quick else 1_000_000
     now, load = datetime.now(UTC), os.getloadavg()[0]
     print(f"date              {now:%Y-%m-%d %H:%M} UTC, load average {load:.1f}")
@@ -262,8 +270,10 @@ def main(argv: Sequence[str] = ()) -> None:
         tmp = Path(folder)
         rules = data.scored_rules(tmp)
         asyncio.run(create_topics(bootstrap, names.prefix))
-        measure_worker(bootstrap, names, rules, tmp, n)
-        measure_ranker(bootstrap, names, rules, tmp, n)
+        if both or "--worker" in argv:
+            measure_worker(bootstrap, names, rules, tmp, n)
+        if both or "--ranker" in argv:
+            measure_ranker(bootstrap, names, rules, tmp, n)
 
 
 if __name__ == "__main__":
