@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system node lint test test-unit up down status run bench clean
+.PHONY: help install system node lint test test-unit up down status run bench k8s clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system node ## virtualenv with Podium and its dev tools; redis-server if missing; Trophy's Node SDK
 
-system: ## Debian's redis-server when it is missing (Java and Maven must be there already)
+system: ## Debian's redis-server and prometheus (for promtool) when missing (Java and Maven must be there)
 	@command -v redis-server >/dev/null || { \
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing redis-server with apt-get"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; \
 	  else echo "redis-server is missing: install it with your package manager (e.g. brew install redis)"; exit 1; fi; }
+	@command -v promtool >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing prometheus (promtool checks deploy/prometheus/alerts.yaml) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; \
+	  else echo "promtool is missing: install Prometheus with your package manager (e.g. brew install prometheus)"; exit 1; fi; }
 	@command -v java >/dev/null || { echo "java is missing: install a Java 17+ runtime (apt-get install -y openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "mvn is missing: install Maven (apt-get install -y maven)"; exit 1; }
 
@@ -69,6 +74,10 @@ bench: $(STAMP) system ## benchmarks: figures and ratios measured side by side
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey) >/dev/null; \
 	  else echo "wrk or hey is missing: the gateway benchmark skips their runs"; fi; }
 	$(BIN)/python -m tests.bench
+
+OVERLAY ?= production
+k8s: $(STAMP) ## print the Kubernetes manifests (OVERLAY=production, the default, or small)
+	@$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/$(OVERLAY)
 
 clean: down ## remove the virtualenv and the run folder (jar cache, data, logs)
 	rm -rf $(VENV) .podium

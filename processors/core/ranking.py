@@ -40,12 +40,12 @@ def _negated(value: Decimal) -> int | Decimal:
     of the memory (most scores are whole)."""
     if value == value.to_integral_value():
         return -int(value)
-    return -value
+    return value.copy_negate()  # exact: `-value` rounds to the context's 28 digits
 
 
 def _value(key: Key) -> Decimal:
     neg = key[0]
-    return -neg if isinstance(neg, Decimal) else Decimal(-neg)
+    return neg.copy_negate() if isinstance(neg, Decimal) else Decimal(-neg)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,17 +35,15 @@ from typing import Any, NamedTuple
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    IsolationLevel,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from deploy.settings import Settings
 from processors.runtime.batch import Effects, KeyValue, fold_batch
+from processors.runtime.changelog import latest_states
 from processors.runtime.store import StateStore
 from schemas.records import encode_record
 from schemas.rules import Rules
@@ -53,12 +51,6 @@ from schemas.rules_parse import load_rules
 from schemas.topics import Names
 
 log = logging.getLogger("podium.eosv2")
-FETCH_BYTES = 16 * 1024 * 1024
-SETTLING = {  # errors of a topic whose leadership is still settling
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-}
 
 
 class Rec(NamedTuple):
@@ -92,70 +84,6 @@ class PeerConfig:
             transaction_timeout_ms=settings.transaction_timeout_ms,
             max_records=settings.worker_max_records,
         )
-
-
-def last_stable_offsets(
-    bootstrap: str, topic: str, partitions: list[int], within: float = 60.0
-) -> dict[int, int]:
-    """The read_committed end of each partition; retried while leadership settles (a topic
-    created moments ago answers NOT_LEADER_FOR_PARTITION for a while)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    asked = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}
-    deadline = time.monotonic() + within
-    while True:
-        futures = admin.list_offsets(asked, isolation_level=IsolationLevel.READ_COMMITTED)
-        try:
-            return {tp.partition: fut.result().offset for tp, fut in futures.items()}
-        except KafkaException as exc:
-            err = exc.args[0]
-            settling = err.retriable() or err.code() in SETTLING
-            if not settling or time.monotonic() > deadline:
-                raise
-            log.info("listing offsets of %s: %s; retrying", topic, err)
-            time.sleep(0.5)
-
-
-def restore(bootstrap: str, topic: str, partitions: list[int]) -> dict[int, dict[str, bytes]]:
-    """{partition: {user id: latest state bytes}} of the compacted state topic, read_committed,
-    each partition up to its end (partition EOF: the last stable offset under read_committed)."""
-    latest: dict[int, dict[str, bytes]] = {p: {} for p in partitions}
-    ends = last_stable_offsets(bootstrap, topic, partitions) if partitions else {}
-    todo = {p for p, end in ends.items() if end > 0}
-    if not todo:
-        return latest
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{topic}.restore",  # never joined or committed: assign() only
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-            "max.partition.fetch.bytes": FETCH_BYTES,
-            "fetch.max.bytes": 4 * FETCH_BYTES,
-        }
-    )
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        while todo:
-            for msg in consumer.consume(50_000, timeout=0.5):
-                p = msg.partition()
-                if msg.error() is not None:
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(msg.error())
-                    todo.discard(p)
-                    continue
-                key, value = msg.key(), msg.value()
-                if key is None:
-                    continue
-                if value is None:
-                    latest[p].pop(key.decode(), None)
-                else:
-                    latest[p][key.decode()] = value
-                if msg.offset() + 1 >= ends[p]:
-                    todo.discard(p)
-        return latest
-    finally:
-        consumer.close()
 
 
 class Peer:
@@ -234,12 +162,14 @@ class Peer:
             if msg.error() is not None:
                 self._consume_error(msg)
                 continue
-            batch.setdefault(msg.partition(), []).append(Rec(msg.offset(), msg.key(), msg.value()))
+            batch.setdefault(msg.partition() or 0, []).append(
+                Rec(msg.offset() or 0, msg.key(), msg.value())
+            )
         return batch
 
     def _consume_error(self, msg: Message) -> None:
         err = msg.error()
-        if err.fatal():
+        if err is None or err.fatal():
             raise KafkaException(err)
         log.warning("consume error on partition %s: %s", msg.partition(), err)
 
@@ -318,7 +248,7 @@ class Peer:
         topic = self.config.input_topic
         asked = [TopicPartition(topic, p) for p in sorted(partitions)]
         committed = self.consumer.committed(asked, timeout=60) if asked else []
-        latest = restore(self.config.bootstrap, self.config.names.state, sorted(partitions))
+        latest = latest_states(self.config.bootstrap, self.config.names.state, sorted(partitions))
         at = [
             TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
             for tp in committed

@@ -28,12 +28,12 @@ from typing import Any, NamedTuple
 from quixstreams import Application, State, message_context
 from quixstreams.models.serializers import SerializationContext, Serializer
 
-from processors.runtime.batch import Effects, fold_batch
+from processors.runtime.batch import fold_batch
 from processors.runtime.store import StateStore
-from schemas.records import encode_record
 from schemas.rules import Rules
 from schemas.rules_parse import load_rules
 from schemas.topics import Names
+from tests.bench.peer_outputs import Out, outputs
 
 STATE_KEY = "state"
 
@@ -44,33 +44,11 @@ class Rec(NamedTuple):
     value: bytes | None
 
 
-class Out(NamedTuple):
-    """One output record: its topic's name, key and encoded value."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-
-
 class OutValue(Serializer):
     """The encoded value of an `Out` (already encoded by Podium's encoders)."""
 
     def __call__(self, value: Out, ctx: SerializationContext) -> bytes:
         return value.value
-
-
-def outputs(effects: Effects, names: Names) -> list[Out]:
-    """Every record the worker would publish for these effects, except the state."""
-    out = [
-        Out(names.of(topic), key, value)
-        for topic, items in effects.derived.items()
-        for key, value in items
-    ]
-    out += [
-        Out(names.scores, key, value) for items in effects.scores.values() for key, value in items
-    ]
-    out += [Out(names.dlq, None, encode_record(dead)) for dead in effects.dead]
-    return out
 
 
 def fold_one(value: bytes, key: bytes, state: State, rules: Rules, names: Names) -> list[Out]:

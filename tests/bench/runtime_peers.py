@@ -208,7 +208,7 @@ def count_records(bootstrap: str, topics: Mapping[str, int]) -> dict[str, int]:
             for msg in consumer.consume(100_000, timeout=1.0):
                 err = msg.error()
                 if err is None:
-                    counts[msg.topic()] += 1
+                    counts[msg.topic() or ""] += 1
                 elif err.code() == KafkaError._PARTITION_EOF:
                     todo.discard((msg.topic(), msg.partition()))
                 else:

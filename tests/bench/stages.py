@@ -110,12 +110,11 @@ class Observer:
                 for msg in msgs:
                     if msg.error() is not None:
                         continue
+                    topic = msg.topic() or ""
                     eid = event_id_of(msg.value())
-                    if eid is None:
-                        self.counts[msg.topic()] += 1
-                    else:
-                        self.seen[(msg.topic(), eid)] = (now_ms, msg.timestamp()[1])
-                        self.counts[msg.topic()] += 1
+                    if eid is not None:
+                        self.seen[(topic, eid)] = (now_ms, msg.timestamp()[1])
+                    self.counts[topic] += 1
         finally:
             consumer.close()
 

@@ -22,6 +22,7 @@ from tests.bench.bench_runtime import COUNT, Result, kind_of, per_event, side_by
 from tests.bench.ceiling import Rec, Report, count_outputs, fold_all, partitioned
 from tests.bench.data import RULES, TEMPLATE, scored_rules
 from tests.bench.launch import policy
+from tests.bench.peer_outputs import Out, outputs
 from tests.bench.usage import BEAN, parse_counts, per_thousand, rates
 
 
@@ -192,9 +193,6 @@ def test_launch_applies_the_gc_policy_in_the_started_process(
 
 
 def test_quix_peer_routes_every_output_but_the_state() -> None:
-    pytest.importorskip("quixstreams")
-    from tests.bench.quix_peer import Out, outputs
-
     names = Names("q.")
     effects = Effects(
         encoded_states=[(b"u", b"state")],

@@ -268,6 +268,16 @@ def test_fractions_beyond_a_doubles_digits_order_exactly() -> None:
     assert _redis_order(entries) == ["g", "f", "b", "a", "e", "d", "c"]
 
 
+def test_values_of_more_digits_than_the_decimal_context_order_exactly() -> None:
+    """31 significant digits: negating in the default context (28 digits) made these equal,
+    so the ranker tied them by time and put the smaller value first (found by Hypothesis)."""
+    entries = [
+        ("small", Decimal("-999999.9999999999999999999999501"), 0),
+        ("large", Decimal("-999999.9999999999999999999999500"), 1),
+    ]
+    assert _redis_order(entries) == ["large", "small"] == _ranker_order(entries)
+
+
 def test_equal_values_written_differently_tie_by_time_then_user() -> None:
     entries = [("b", Decimal("5.0"), 1), ("a", Decimal("5"), 1), ("c", Decimal("5.00"), 0)]
     assert _redis_order(entries) == ["c", "a", "b"] == _ranker_order(entries)
