@@ -223,7 +223,7 @@ def measure_worker(bootstrap: str, names: Names, rules: Path, tmp: Path, users: 
     print(f"worker, cold      {cold.logged_s:>12.2f} s (first take on this broker)")
     took, stop = start(worker, tmp / "w.log")
     stop()
-    print(f"worker restore    {took.logged_s:>12.2f} s as logged ({took.line.split('] ')[-1]})")
+    print(f"worker restore    {took.logged_s:>12.2f} s as logged ({took.line.rsplit(': ', 1)[-1]})")
     print(f"worker start      {took.from_start_s:>12.2f} s from exec to the take done")
     print(f"worker memory     {took.peak_rss / 2**20:>12,.0f} MiB peak RSS after the take")
     print(f"                  {took.peak_rss / users:>12,.0f} bytes per user")
@@ -242,7 +242,7 @@ def measure_ranker(bootstrap: str, names: Names, rules: Path, tmp: Path, n: int)
         ranked_s = time.monotonic() - took.seen_at
     finally:
         stop()
-    print(f"ranker restore    {took.logged_s:>12.2f} s as logged ({took.line.split('] ')[-1]})")
+    print(f"ranker restore    {took.logged_s:>12.2f} s as logged ({took.line.rsplit(': ', 1)[-1]})")
     print(f"ranker start      {took.from_start_s:>12.2f} s from exec to the take done")
     print(f"ranker memory     {took.peak_rss / 2**20:>12,.0f} MiB peak RSS after the take")
     rate = updates / ranked_s
