@@ -3,7 +3,10 @@ history on it (layout in `schemas.views`).
 
 Reads `podium.ranking.state` (the ranking stage's compacted changelog, read_committed): each
 record is a participant's last applied `ScoreChanged`, so the views hold exactly the stage's
-current entries and a rebuild reads one record per participant. Per record one Lua step
+current entries and a rebuild reads one record per participant. A finished run the stage
+drops (`processors.core.retention`) comes as a leave per participant: its members go, the
+emptied sorted set and member hash vanish with them (Redis deletes an empty key), and the
+participant's daily history on that ranking is deleted. Per record one Lua step
 removes the participant's old member and adds the new one (or none: it left). Records of one
 ranking sit on one partition and are applied in order, so a redelivery after a crash ends in
 the same views (at least once, idempotent).
@@ -31,6 +34,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from processors.core.rank_history import fold_history
+from processors.core.retention import is_drop
 from processors.runtime import telemetry
 from schemas.commands import InvalidRecord
 from schemas.leaderboards import (
@@ -114,6 +118,8 @@ class BoardProjector(_Decoding):
             user = split_user(qualified)[1]  # a tenant's ranking holds its users only
             if change.value is None:
                 score, member = "", ""  # a leave: the script removes the stored member
+                if is_drop(change):  # a dropped run: the participant's history goes too
+                    pipe.delete(keys.rank_history(ranking, user))
             else:
                 score = repr(-float(change.value))  # a double: the member orders exactly
                 member = board_member(change.value, change.time_ms, user)

@@ -294,6 +294,7 @@ RANK_BY: tuple[RankBy, ...] = get_args(RankBy)
 RunUnit = Literal["day", "month", "year"]
 RUN_UNITS: tuple[RunUnit, ...] = get_args(RunUnit)
 MAX_BREAKDOWN_ATTRIBUTES = 10
+DEFAULT_KEEP_RUNS = 12  # finished runs of a repeating board kept besides the current one
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +323,9 @@ class Leaderboard:
     end_time: int | None = None  # counts activity before this local minute of the day
     breakdown_attributes: tuple[str, ...] = ()  # one ranking per combination of their values
     max_participants: int | None = None  # None = no limit
+    # a repeating board's finished runs kept besides the current one; older runs are dropped
+    # by the ranking stage (rankings, changelog entries, Redis views): docs/leaderboards.md
+    keep_runs: int = DEFAULT_KEEP_RUNS
 
     @property
     def repeating(self) -> bool:

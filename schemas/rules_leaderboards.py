@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
-from schemas.rules import MAX_BREAKDOWN_ATTRIBUTES, RANK_BY, RUN_UNITS, Leaderboard, Rules
+from schemas.rules import (
+    DEFAULT_KEEP_RUNS,
+    MAX_BREAKDOWN_ATTRIBUTES,
+    RANK_BY,
+    RUN_UNITS,
+    Leaderboard,
+    Rules,
+)
 from schemas.rules_doc import Doc, kind_of
 
 LEADERBOARD_KEYS = (
@@ -31,11 +38,13 @@ LEADERBOARD_KEYS = (
     "end_time",
     "breakdown_attributes",
     "max_participants",
+    "keep_runs",
 )
 PER_RANK_BY = {"metric": {"metric"}, "points": {"points"}, "streak": set()}
 _HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 MAX_RUN_INTERVAL = 1000
 MAX_PARTICIPANTS = 100_000_000
+MAX_KEEP_RUNS = 10_000
 
 
 def parse_leaderboards(d: Doc, raw: object, rules: Rules) -> dict[str, Leaderboard]:
@@ -94,7 +103,17 @@ def _leaderboard(d: Doc, raw: object, path: str, rules: Rules) -> Leaderboard:
         max_participants=None
         if "max_participants" not in t
         else d.integer(t["max_participants"], f"{path}.max_participants", 1, MAX_PARTICIPANTS),
+        keep_runs=_keep_runs(d, t, path, run_unit),
     )
+
+
+def _keep_runs(d: Doc, t: Mapping[str, Any], path: str, run_unit: str | None) -> int:
+    """Finished runs kept besides the current one (a perpetual board has one run)."""
+    if "keep_runs" not in t:
+        return DEFAULT_KEEP_RUNS
+    if run_unit is None:
+        raise d.error(f"{path}.keep_runs", "needs run_unit (a perpetual board has one run)")
+    return d.integer(t["keep_runs"], f"{path}.keep_runs", 0, MAX_KEEP_RUNS)
 
 
 def _ranked_thing(

@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from sortedcontainers import SortedList
 
+from processors.core import retention
 from schemas.leaderboards import RankChanged, ScoreChanged, mover_rank_id
 from schemas.rules import Leaderboard
 
@@ -84,6 +85,14 @@ class Ranking:
         keys = ranking._keys
         for user, value, reached in entries:
             keys[user] = (_negated(value), reached, user)
+        ranking._order = SortedList(keys.values())
+        return ranking
+
+    @staticmethod
+    def of_keys(keys: dict[str, Key], cap: int | None = None) -> Ranking:
+        """A ranking owning `keys` (user id -> its sort key), in one sort."""
+        ranking = Ranking(cap)
+        ranking._keys = keys
         ranking._order = SortedList(keys.values())
         return ranking
 
@@ -194,13 +203,51 @@ class Ranking:
 
 
 class Rankings:
-    """Every ranking the stage holds, by `ScoreChanged.ranking`, each capped as its board."""
+    """Every ranking the stage holds, by `ScoreChanged.ranking`, each capped as its board, and
+    the stage's clock: the newest `time_ms` applied, by which finished runs are dropped
+    (`processors.core.retention`)."""
 
-    __slots__ = ("boards", "rankings")
+    __slots__ = ("_checked_day", "boards", "clock_ms", "left", "rankings")
 
     def __init__(self, boards: Mapping[str, Leaderboard]) -> None:
         self.boards = boards
         self.rankings: dict[str, Ranking] = {}
+        self.clock_ms = 0
+        # per ranking, the users whose last entry is a leave: not in the ranking, but their
+        # changelog entries are, and a dropped ranking tombstones them too
+        self.left: dict[str, set[str]] = {}
+        self._checked_day: int | None = None  # the clock's day at the last drop_expired
+
+    def admit(self, change: ScoreChanged) -> bool:
+        """Move the clock to the change's time if later; False when the change's run is
+        dropped at the clock (it is then ranked nowhere and given no changelog entry)."""
+        if change.time_ms > self.clock_ms:
+            self.clock_ms = change.time_ms
+        return not retention.run_dropped(self.boards.get(change.board), change.run, self.clock_ms)
+
+    def drop_expired(self) -> list[ScoreChanged]:
+        """Forget the rankings whose run is dropped at the clock; a leave for each of their
+        participants (to precede the tombstone of its changelog entry). Looked at once per
+        day of the clock."""
+        day = retention.latest_everywhere(self.clock_ms)
+        if day == self._checked_day:
+            return []
+        self._checked_day = day
+        leaves = []
+        for key in retention.dropped_rankings(self.boards, self.rankings, self.clock_ms):
+            users = [e.user_id for e in self.rankings.pop(key).entries()]
+            users += sorted(self.left.pop(key, ()))
+            leaves += [retention.leave(key, user, self.clock_ms) for user in users]
+        return leaves
+
+    def _keep(self, change: ScoreChanged) -> None:
+        """Advance the clock; remember a participant whose entry is now a leave."""
+        if change.time_ms > self.clock_ms:
+            self.clock_ms = change.time_ms
+        if change.value is None:
+            self.left.setdefault(change.ranking, set()).add(change.user_id)
+        elif change.ranking in self.left:
+            self.left[change.ranking].discard(change.user_id)
 
     def get(self, board: str, ranking: str) -> Ranking:
         found = self.rankings.get(ranking)
@@ -216,21 +263,32 @@ class Rankings:
         """The rankings after `changes`, built in one sort per ranking: a ranking's order is a
         function of each participant's last entry alone, so this equals applying the changes
         one by one (what the stage does on taking over a partition, without the records)."""
-        last: dict[str, dict[str, ScoreChanged]] = {}
-        for change in changes:
-            last.setdefault(change.ranking, {})[change.user_id] = change
         rankings = Rankings(boards)
-        for ranking, users in last.items():
-            board = next(iter(users.values())).board
-            known = boards.get(board)
-            rankings.rankings[ranking] = Ranking.build(
-                ((u, c.value, c.time_ms) for u, c in users.items() if c.value is not None),
-                None if known is None else known.max_participants,
+        # per ranking, each participant's last (value, time): a million decoded records
+        # would hold several times the memory the ranking itself takes
+        last: dict[str, dict[str, Key]] = {}  # per ranking: each participant's sort key
+        board_of: dict[str, str] = {}
+        for change in changes:
+            rankings._keep(change)
+            keys = last.get(change.ranking)
+            if keys is None:
+                board_of[change.ranking] = change.board
+                keys = last[change.ranking] = {}
+            user = change.user_id
+            if change.value is None:
+                keys.pop(user, None)
+            else:
+                keys[user] = (_negated(change.value), change.time_ms, user)
+        for ranking, keys in last.items():
+            known = boards.get(board_of[ranking])
+            rankings.rankings[ranking] = Ranking.of_keys(
+                keys, None if known is None else known.max_participants
             )
         return rankings
 
     def apply(self, change: ScoreChanged) -> list[RankChanged]:
         """Fold one score change into its ranking; the rank changes to publish."""
+        self._keep(change)
         ranking = self.get(change.board, change.ranking)
         moves = ranking.apply(change.user_id, change.value, change.time_ms)
         threshold = ranking.threshold() if moves else None

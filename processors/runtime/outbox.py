@@ -3,9 +3,12 @@ buffer (`runner.Runtime`). Pure bookkeeping, no I/O.
 
 - keyed records (a changelog: `podium.state`, `podium.ranking.state`): the last value of each
   key per (topic, partition), so a user's state is written once per commit however many of
-  their events were folded since the last one;
-- records (facts, progress, points, scores, rank changes, dead letters): in the order the
-  fold made them, each to its (topic, partition); partition -1 lets the producer choose;
+  their events were folded since the last one; a value None is a tombstone (the compacted
+  topic forgets the key);
+- records (facts, progress, points, scores, rank changes, dead letters, a dropped run's
+  leaves): in the order the fold made them, each to its (topic, partition); partition -1
+  lets the producer choose. They are written before the keyed records, so a keyed record
+  (a tombstone) follows an ordered one of its key (the leave the projector reads first);
 - the input offsets: per input partition, the next offset to read (what the commit sends
   with `send_offsets_to_transaction`).
 
@@ -17,20 +20,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-Out = tuple[str, int, bytes | None, bytes]  # topic, partition (-1: any), key, value
+# topic, partition (-1: any), key, value (None: a tombstone)
+Out = tuple[str, int, bytes | None, bytes | None]
 
 
 @dataclass
 class Outbox:
-    keyed: dict[tuple[str, int], dict[bytes, bytes]] = field(default_factory=dict)
+    keyed: dict[tuple[str, int], dict[bytes, bytes | None]] = field(default_factory=dict)
     records: list[Out] = field(default_factory=list)
     offsets: dict[int, int] = field(default_factory=dict)  # input partition -> next offset
     events: int = 0  # folded events (the ranker: score changes) it commits
     started: float = 0.0  # monotonic time of its first entry (0: empty)
     size: int = 0  # records and keyed writes added (a key written twice counts twice)
 
-    def keep(self, topic: str, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Keyed records: only each key's last value is written."""
+    def keep(self, topic: str, partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Keyed records: only each key's last value is written (None: a tombstone)."""
         kept = self.keyed.setdefault((topic, partition), {})
         for key, value in items:
             kept[key] = value

@@ -92,8 +92,9 @@ def transact(
 
 
 def _produce(
-    producer: Producer, topic: str, partition: int, key: bytes | None, value: bytes
+    producer: Producer, topic: str, partition: int, key: bytes | None, value: bytes | None
 ) -> None:
+    """One record; a value None is a tombstone."""
     while True:
         try:
             producer.produce(topic, value, key, partition=partition)

@@ -33,6 +33,8 @@ class RankEffects:
 
     ranks: list[KeyValue] = field(default_factory=list)
     entries: dict[bytes, bytes] = field(default_factory=dict)  # changelog: key -> last change
+    # changelog: a leave per participant of a dropped run, each followed by its key's tombstone
+    leaves: list[KeyValue] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     changes: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
@@ -78,10 +80,14 @@ def rank_batch(
             )
             continue
         out.changes += 1
+        if not rankings.admit(change):  # its run was dropped (processors.core.retention)
+            continue
         key = change.ranking.encode()
         out.entries[entry_key(change)] = encode_leaderboard_record(change)
         for rank in rankings.apply(change):
             out.ranks.append((key, encode_leaderboard_record(rank)))
+    for gone in rankings.drop_expired():
+        out.leaves.append((entry_key(gone), encode_leaderboard_record(gone)))
     return out
 
 
@@ -108,10 +114,12 @@ def keep_last(
 def restore_rankings(boards: Mapping[str, Leaderboard], entries: Iterable[bytes]) -> Rankings:
     """The rankings of one partition from its changelog entries (each participant's last
     applied `ScoreChanged`, validated when it was applied): one sort per ranking."""
-    changes = []
-    for raw in entries:
-        change = decode_leaderboard_record(raw)
-        if not isinstance(change, ScoreChanged):
-            raise InvalidRecord(f"type: expected a ScoreChanged entry, got {type(change).__name__}")
-        changes.append(change)
-    return Rankings.restore(boards, changes)
+    return Rankings.restore(boards, map(score_entry, entries))
+
+
+def score_entry(raw: bytes) -> ScoreChanged:
+    """A changelog entry, decoded one at a time as the restore reads it."""
+    change = decode_leaderboard_record(raw)
+    if not isinstance(change, ScoreChanged):
+        raise InvalidRecord(f"type: expected a ScoreChanged entry, got {type(change).__name__}")
+    return change

@@ -113,7 +113,8 @@ class WorkerStage:
 class RankStage:
     """Score changes into rankings (`rank_batch.rank_batch`): writes `podium.leaderboards`
     (the input's partition), the changelog `podium.ranking.state` (keyed: each participant's
-    last applied change) and dead letters. A changelog entry that does not decode makes its
+    last applied change; a dropped run's participants: a leave, then a tombstone) and dead
+    letters. A changelog entry that does not decode makes its
     partition wait (`restore_retriable`), like a worker partition at an undecodable state."""
 
     name = "ranker"
@@ -145,5 +146,10 @@ class RankStage:
         )
         out.add(names.leaderboards, partition, effects.ranks)
         out.keep(names.ranking_state, partition, effects.entries.items())
+        # a dropped run's participants (`processors.core.retention`): a leave, in order, for
+        # the projector, then the key's tombstone, written after it as the key's last value
+        # in this commit (no entry of this commit outlives it)
+        out.add(names.ranking_state, partition, effects.leaves)
+        out.keep(names.ranking_state, partition, ((key, None) for key, _ in effects.leaves))
         out.add(names.dlq, -1, ((None, encode_out_record(d)) for d in effects.dead))
         return Folded(effects.next_offset, effects.changes, dead=effects.dead)

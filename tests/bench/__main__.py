@@ -19,6 +19,7 @@ BENCHES = [
     "bench_worker_gc",
     "bench_broker_jvm",
     "bench_ranking",
+    "bench_restore",
     "bench_soak",
     "bench_metrics",
 ]

@@ -228,6 +228,8 @@ def test_a_restored_stage_equals_the_stage_that_applied_every_change(
     assert [(e.rank, e.user_id, e.value) for e in (got.entries() if got else [])] == expected
     if got is not None:
         assert got.cap == cap and got.threshold() == live.get("top", "top|all|").threshold()
+    # the retention's clock and the users whose entry is a leave come back too
+    assert (restored.clock_ms, restored.left) == (live.clock_ms, live.left)
     # the next change emits the same records from either
     nxt = change("u0", D(9), 9)
     assert restored.apply(nxt) == live.apply(nxt)

@@ -191,3 +191,27 @@ def test_a_points_board_refers_to_an_existing_points_system() -> None:
     assert (boards["weekly-xp"].points, boards["weekly-xp"].run_interval) == ("xp", 7)
     with pytest.raises(RulesError, match=r"^p\.toml: leaderboards\[0\]\.points: unknown points"):
         parse_leaderboards(Doc("p.toml"), raw, _with_points("coins"))
+
+
+def test_keep_runs_defaults_to_twelve_finished_runs_and_can_be_set() -> None:
+    weekly = 'rank_by = "metric"\nmetric = "words"\nrun_unit = "day"\nrun_interval = 7\n'
+    assert board(weekly).keep_runs == 12
+    assert board(weekly + "keep_runs = 0\n").keep_runs == 0
+    assert board(weekly + "keep_runs = 52\n").keep_runs == 52
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            'rank_by = "metric"\nmetric = "words"\nkeep_runs = 3\n',
+            "lb.toml: leaderboards[0].keep_runs: needs run_unit (a perpetual board has one run)",
+        ),
+        (
+            'rank_by = "metric"\nmetric = "words"\nrun_unit = "day"\nkeep_runs = -1\n',
+            "lb.toml: leaderboards[0].keep_runs: must be between 0 and 10000, got -1",
+        ),
+    ],
+)
+def test_keep_runs_errors(extra: str, expected: str) -> None:
+    assert error(extra) == expected
