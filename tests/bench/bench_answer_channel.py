@@ -1,15 +1,17 @@
 """The answer's channel from the worker to the waiting request (docs/fast-path.md, "Answers
-leave at the fold"): latency of the synchronous POST → 201 at 100 and 500 requests/s
-offered and the broker's CPU, idle and under load.
+leave at the fold"): latency of the synchronous POST → 201 at 100, 500 and 1,000 requests/s
+offered, and at 500/s with the ranks in the answer; the broker's CPU, idle and under load.
 
 For each variant (a set of environment settings; `VARIANTS`) a fresh stack of
 `bench_gateway.podium` (worker, projector, ranker) on one broker of its own (its pid known,
 for CPU, with JMX for its request counts): the broker's CPU and the fetch requests it
 serves per second, idle for `IDLE_S` seconds without a gateway, then with one gateway
 answering without ranks (what an idle gateway costs the broker), then the open loop
-of `bench_gateway` at each rate through it, latency from each request's scheduled time.
-Printed per run: p50, p99, done/s, the share answered 201 with the progress (not
-`pending`), and the CPU of broker, worker and gateway (share of a core).
+of `bench_gateway` at each rate through it, latency from each request's scheduled time, then
+500/s through a second gateway that waits for the ranks too (worker and ranker). Printed per
+run: p50, p99, done/s, the share answered 201 with the progress (not `pending`) and, ranked,
+the share whose answer carries a leaderboard; the CPU of broker, worker, ranker and gateway
+(share of a core, and CPU seconds per 1,000 events) and the broker's request rates (`usage`).
 
 First, the channel alone, in one process and without Kafka: `AnswerPusher` → loopback TCP →
 `AnswerListener` → `ProgressWaiter`, one answer every 2 ms (500/s) and bursts of 500 (a
@@ -37,12 +39,13 @@ from processors.runtime.answers import AnswerPusher
 from schemas.records import Progress, encode_record
 from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
 from tests.bench.stages import cpu_seconds
-from tests.bench.usage import jmx_opts, read_request_counts
+from tests.bench.usage import Usage, jmx_opts, read_request_counts
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
 SECONDS = 4 if QUICK else 10
 IDLE_S = 5 if QUICK else 10
-RATES = (100, 500)
+RATES = (100, 500, 1000)
+RANKED_RATE = 500
 # label -> the environment of every process of the stack
 VARIANTS: dict[str, dict[str, str]] = {"pushed at the fold (the default)": {}}
 
@@ -102,26 +105,38 @@ def one_stack(label: str, env: dict[str, str]) -> None:
             wait_pipeline(f"http://{addr}/v1", key)
             asyncio.run(open_loop(addr, EVENT_PATH, key, 100, 2, event_body))  # warm-up
             for rate in RATES:
-                _loaded(label, addr, key, rate, pids)
+                _loaded(f"{label}, {rate} req/s", addr, key, rate, pids, jmx_port)
+            ranked = gateway(PODIUM_GATEWAY_WAIT_S="2")
+            pids = {**pids, "ranker": procs[2].pid, "gateway": procs[-1].pid}
+            wait_pipeline(f"http://{ranked}/v1", key)
+            asyncio.run(open_loop(ranked, EVENT_PATH, key, 100, 2, event_body))  # warm-up
+            _loaded(
+                f"{label}, ranks, {RANKED_RATE} req/s", ranked, key, RANKED_RATE, pids, jmx_port
+            )
     finally:
         for name in env:
             os.environ.pop(name, None)
 
 
-def _loaded(label: str, addr: str, key: str, rate: int, pids: dict[str, int]) -> None:
-    cpu0 = {k: cpu_seconds(pid) for k, pid in pids.items()}
+def _loaded(
+    label: str, addr: str, key: str, rate: int, pids: dict[str, int], jmx_port: int
+) -> None:
+    usage = Usage(pids, jmx_port)
     started = time.perf_counter()
     kept: list[tuple[int, int, bytes]] = []
     r = asyncio.run(open_loop(addr, EVENT_PATH, key, rate, SECONDS, event_body, 256, kept))
     elapsed = time.perf_counter() - started
-    cpu = {k: (cpu_seconds(pid) - cpu0[k]) / elapsed for k, pid in pids.items()}
-    folded = sum(1 for _, status, body in kept if status == 201 and b'"pending"' not in body)
-    ok = folded / (rate * SECONDS)
+    used = usage.cpu()
+    cpu = {k: v / elapsed for k, v in used.items()}
+    answered = [body for _, status, body in kept if status == 201 and b'"pending"' not in body]
+    ranked = sum(1 for body in answered if b'"leaderboards":{"' in body)
     print(
-        f"  {label}, {rate} req/s: p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms, "
-        f"done {r['achieved']:.0f}/s, {ok:.2%} 201 with the progress; " + _cpu(cpu),
+        f"  {label}: p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms, "
+        f"done {r['achieved']:.0f}/s, {len(answered) / (rate * SECONDS):.2%} 201 with the "
+        f"progress, {ranked / (rate * SECONDS):.2%} with a rank; " + _cpu(cpu),
         flush=True,
     )
+    print("    " + usage.report(len(kept), used, elapsed), flush=True)
 
 
 def _cpu(cpu: dict[str, float], form: str = ".0%") -> str:

@@ -12,9 +12,9 @@ capacity.
 - no-wait: `PODIUM_GATEWAY_WAIT_S=0`, every POST is published (acks=all) and answered 201
   with `pending: true`.
 - batch: 1,000 events per POST, answered 202 once all are acknowledged.
-- sync: the default gateway, POST → 201 with the event's progress (worker round trip) and
-  its ranks (ranker round trip), beside a gateway that answers without waiting for ranks
-  and one that, besides, reads the progress before the worker's transaction commits.
+- sync: the default gateway, POST → 201 with the event's progress (pushed by the worker at
+  the fold) and its ranks (the ranker's committed rank changes), beside a gateway that
+  answers without waiting for ranks.
 """
 
 from __future__ import annotations

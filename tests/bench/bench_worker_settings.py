@@ -1,7 +1,7 @@
 """The worker under two settings side by side: its transactional producer's retry back-off.
 
 librdkafka's `retry.backoff.ms` at 100 ms (the worker's default) against 5 ms
-(`PODIUM_TRANSACTION_RETRY_BACKOFF_MS`, docs/fast-path.md section 6), through
+(`PODIUM_TRANSACTION_RETRY_BACKOFF_MS`, docs/fast-path.md "What was chosen"), through
 `bench_worker_loop.compare`: for each variant in turn (alternating order, 3 times each), a
 fresh stack (worker, projector, ranker, two gateways on a fresh prefix, one broker for all
 runs) takes the synchronous POST → 201 at 100 and 500 requests/s offered, open loop, latency
