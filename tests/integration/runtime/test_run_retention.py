@@ -19,9 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from processors.runtime.kafka import producer_config
+from processors.runtime.kafka_async import AsyncProducer
 from schemas.leaderboards import ScoreChanged, encode_leaderboard_record, ranking_partition
 from schemas.topics import Names
 from schemas.views import Keys
@@ -95,19 +96,21 @@ class Sent:
 
 
 async def send(bootstrap: str, names: Names, sent: Sent, changes: list[ScoreChanged]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
+    producer = AsyncProducer(producer_config(bootstrap))
     try:
+        delivered = []
         for c in changes:
             p = ranking_partition(c.ranking, 12)
-            await producer.send(
-                names.scores, encode_leaderboard_record(c), key=c.ranking.encode(), partition=p
+            delivered.append(
+                producer.send(
+                    names.scores, encode_leaderboard_record(c), c.ranking.encode(), partition=p
+                )
             )
             sent.clock[p] = max(sent.clock.get(p, 0), c.time_ms)
             sent.rankings.setdefault(c.ranking, p)
-        await producer.flush()
+        await asyncio.gather(*delivered)
     finally:
-        await producer.stop()
+        await producer.close()
 
 
 async def wait_applied(bootstrap: str, group: str, topic: str, within: float = 60.0) -> None:
