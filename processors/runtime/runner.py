@@ -122,6 +122,7 @@ class Runtime:
         self.fetcher = ThreadPoolExecutor(1, "podium-fetch")  # every consumer call
         self.committer = ThreadPoolExecutor(1, "podium-commit")  # every producer call
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.group_meta: object = None  # the consumer's group metadata, as of its last call
         self.pulse = Pulse()  # what the probes see: polls, owned partitions, known waits
         self.pulse.owned = self.position.keys()
         self.fold_seconds = telemetry.FOLD_SECONDS.labels(stage.name)
@@ -178,14 +179,25 @@ class Runtime:
     def _fetch(self) -> list[Message]:
         """What is fetched already; if nothing, the first record to arrive within
         `IDLE_POLL_S` and what came with it. Runs in the consumer's thread."""
-        most = self.config.max_records
-        messages = self.consumer.consume(most, timeout=0)
-        if messages:
-            return messages
-        first = self.consumer.poll(IDLE_POLL_S)
-        if first is None:
-            return []
-        return [first, *self.consumer.consume(most - 1, timeout=0)]
+        try:
+            most = self.config.max_records
+            messages = self.consumer.consume(most, timeout=0)
+            if messages:
+                return messages
+            first = self.consumer.poll(IDLE_POLL_S)
+            if first is None:
+                return []
+            return [first, *self.consumer.consume(most - 1, timeout=0)]
+        finally:
+            self._note_generation(self.consumer)
+
+    def _note_generation(self, consumer: Consumer) -> None:
+        """Keep the group metadata (member, generation) the next transaction sends with its
+        offsets. Read here, in the consumer's thread: confluent-kafka lets one thread into
+        the consumer at a time, so the producer's thread asking for it waited out every
+        fetch, and during a rebalance (whose revocation waits for that very commit) until
+        the commit gave up."""
+        self.group_meta = consumer.consumer_group_metadata()
 
     def _fold(self, messages: Sequence[Message]) -> None:
         by_partition: dict[int, list[Rec]] = {}
@@ -288,7 +300,7 @@ class Runtime:
             raise RuntimeError("no producer: the last one was fenced or failed")
         topic = self.stage.input_topic
         offsets = [TopicPartition(topic, p, at) for p, at in box.offsets.items()]
-        meta = self.consumer.consumer_group_metadata()
+        meta = self.group_meta  # noted by the consumer's thread (`_note_generation`)
         try:
             transact(producer, box.produced(), offsets, meta)
         except CommitFailed as failed:
@@ -446,6 +458,7 @@ class Runtime:
     # --- rebalance callbacks: in the consumer's thread, inside a fetch ----------------------
 
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        self._note_generation(consumer)
         partitions = sorted(tp.partition for tp in assigned)
         try:
             with self.pulse.wait("taking partitions"):
@@ -457,6 +470,7 @@ class Runtime:
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
         """Commit what is buffered, then let the partitions go (the next owner reads from
         the committed offsets)."""
+        self._note_generation(consumer)
         with self.pulse.wait("committing before a revocation"):
             self._on_loop(self._flush())
         partitions = sorted(tp.partition for tp in revoked)
