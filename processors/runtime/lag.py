@@ -18,8 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import Gauge
 
 from processors.runtime import kafka, telemetry
@@ -53,45 +52,42 @@ ReadOffsets = Callable[[str, str, Sequence[int]], Awaitable[Offsets]]
 
 
 class BrokerOffsets:
-    """Reads `Offsets` from the broker through one admin client (`kafka.admin`), kept
-    between samples: the group's committed offsets, and the topic's first offsets and
-    read_committed end offsets (the last stable offset), asked at once."""
+    """Reads `Offsets` from the broker through one read_committed consumer per group
+    (`kafka.consumer`, never subscribed, never committing), kept between samples: the group's
+    committed offsets, and each partition's first offset and read_committed end (the last
+    stable offset: a read_committed consumer's ListOffsets asks for it). Not through an admin
+    client: librdkafka 2.16 aborted the process (an `rd_kafka_enq_once` assertion) when an
+    admin request to a group coordinator timed out while the brokers were away."""
 
     def __init__(self, bootstrap: str, timeout_s: float = 10.0) -> None:
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s  # each request's: a failed sample ages, the next retries
-        self.admin: AdminClient | None = None
+        self.consumers: dict[str, Consumer] = {}
 
     async def __call__(self, group: str, topic: str, partitions: Sequence[int]) -> Offsets:
-        if self.admin is None:
-            self.admin = kafka.admin(self.bootstrap)
-        return await asyncio.to_thread(self.read, self.admin, group, topic, partitions)
+        consumer = self.consumers.get(group)
+        if consumer is None:
+            consumer = self.consumers[group] = kafka.consumer(self.bootstrap, group)
+        return await asyncio.to_thread(self.read, consumer, topic, partitions)
 
-    def read(
-        self, admin: AdminClient, group: str, topic: str, partitions: Sequence[int]
-    ) -> Offsets:
-        tps = [TopicPartition(topic, p) for p in partitions]
+    def read(self, consumer: Consumer, topic: str, partitions: Sequence[int]) -> Offsets:
         wait = self.timeout_s
-        asked = [ConsumerGroupTopicPartitions(group, tps)]
-        committed = admin.list_consumer_group_offsets(asked, request_timeout=wait)[group]
-        first = {tp: OffsetSpec.earliest() for tp in tps}
-        starts = admin.list_offsets(first, request_timeout=wait)
-        last = {tp: OffsetSpec.latest() for tp in tps}
-        ends = admin.list_offsets(
-            last, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=wait
-        )
+        tps = [TopicPartition(topic, p) for p in partitions]
+        committed = consumer.committed(tps, timeout=wait)
+        marks = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), wait, cached=False)
+            for p in partitions
+        }
         return Offsets(
-            {
-                tp.partition: tp.offset
-                for tp in committed.result().topic_partitions or ()
-                if tp.offset >= 0  # OFFSET_INVALID (-1001): never committed
-            },
-            {tp.partition: future.result().offset for tp, future in starts.items()},
-            {tp.partition: future.result().offset for tp, future in ends.items()},
+            {tp.partition: tp.offset for tp in committed if tp.offset >= 0},  # -1001: never
+            {p: low for p, (low, _) in marks.items()},
+            {p: high for p, (_, high) in marks.items()},
         )
 
     async def close(self) -> None:
-        self.admin = None  # librdkafka's admin client closes when dropped
+        consumers, self.consumers = list(self.consumers.values()), {}
+        for consumer in consumers:
+            await asyncio.to_thread(consumer.close)
 
 
 class LagSampler:
