@@ -6,12 +6,13 @@ is acknowledged. Only the writes themselves tell: a write that times out unackno
 its partitions' breakers, and their writes are refused at once (503, not recorded) for a
 cool-down of `FIRST_COOL_DOWN_S`; then one trial write goes through (half-open). A trial that
 times out too doubles the cool-down, up to `MAX_COOL_DOWN_S`; an acknowledged write closes
-its partition's breaker, and so does a new leader in the metadata (the partition moved)."""
+its partition's breaker, and so does any change of its leader or in-sync set in the metadata
+(the cluster acted: a dead broker fenced, its partitions moved)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 FIRST_COOL_DOWN_S = 10.0
@@ -22,7 +23,7 @@ MAX_COOL_DOWN_S = 60.0
 class _Open:
     until: float  # refused until then
     cool_down_s: float
-    leader: int  # the partition's leader when it opened
+    seen: Hashable  # the partition's leader and in-sync set when it opened
     trial: bool = False  # a trial write went through (refused meanwhile: `until` moved on)
 
 
@@ -52,7 +53,7 @@ class Breaker:
             for p in partitions
         )
 
-    def timed_out(self, partitions: Iterable[int], leaders: Mapping[int, int]) -> None:
+    def timed_out(self, partitions: Iterable[int], seen: Mapping[int, Hashable]) -> None:
         """Writes to `partitions` timed out unacknowledged: open, or after a failed trial
         double the cool-down. A write handed over before the breaker opened fails within
         the cool-down and changes nothing."""
@@ -60,8 +61,8 @@ class Breaker:
         for p in partitions:
             state = self._open.get(p)
             if state is None:
-                leader = leaders.get(p, -1)
-                self._open[p] = _Open(now + FIRST_COOL_DOWN_S, FIRST_COOL_DOWN_S, leader)
+                then = seen.get(p)
+                self._open[p] = _Open(now + FIRST_COOL_DOWN_S, FIRST_COOL_DOWN_S, then)
             elif state.trial:
                 state.cool_down_s = min(2 * state.cool_down_s, MAX_COOL_DOWN_S)
                 state.until, state.trial = now + state.cool_down_s, False
@@ -70,7 +71,8 @@ class Breaker:
         for p in partitions:
             self._open.pop(p, None)
 
-    def leaders(self, leaders: Mapping[int, int]) -> None:
-        """Close the breaker of a partition whose leader changed since it opened."""
-        for p in [p for p, s in self._open.items() if leaders.get(p, s.leader) != s.leader]:
+    def metadata(self, seen: Mapping[int, Hashable]) -> None:
+        """Close the breaker of a partition whose leader or in-sync set changed since it
+        opened: writes that waited on a dead broker go through once the controller fenced it."""
+        for p in [p for p, s in self._open.items() if seen.get(p, s.seen) != s.seen]:
             del self._open[p]

@@ -135,7 +135,7 @@ class Publisher:
         # acknowledge a write now (no leader, or fewer in-sync copies than min.insync.replicas)
         self.partitions = 0
         self.unwritable: frozenset[int] = frozenset()
-        self.leaders: dict[int, int] = {}
+        self.placement: dict[int, tuple[int, tuple[int, ...]]] = {}  # leader, live in-sync
         # partitions whose writes timed out: refused at once for a while (ingest.breaker)
         self.breaker = Breaker(timeout_s)
         self._min_insync: int | None = None  # the topic's, read once
@@ -205,8 +205,11 @@ class Publisher:
         # a broker the controller fenced is gone from the metadata at once; the in-sync sets
         # shrink only after replica.lag.time.max.ms: only the live members count
         self.partitions = len(meta.partitions)
-        self.leaders = {p: part.leader for p, part in meta.partitions.items()}
-        self.breaker.leaders(self.leaders)
+        self.placement = {
+            p: (part.leader, tuple(sorted(live.intersection(part.isrs))))
+            for p, part in meta.partitions.items()
+        }
+        self.breaker.metadata(self.placement)
         self.unwritable = frozenset(
             p
             for p, part in meta.partitions.items()
@@ -259,6 +262,7 @@ class Publisher:
         refuse_large(records, self.max_record_bytes)
         partitions = self._refuse_unwritable(records) if self.partitions else set()
         headers = self.answer_to if len(records) < BATCH_FROM else None
+        seen = self.placement  # as the write is handed over (each probe makes a new one)
         try:
             written = producer.send_all(self.topic, records, headers)
         except (KafkaException, BufferError) as exc:
@@ -271,7 +275,9 @@ class Publisher:
             if breaks_producer(exc):
                 self._mark_broken(producer)
             elif timed_out(exc):
-                self.breaker.timed_out(partitions, self.leaders)
+                # opened as of the hand-over: closed at once if the cluster moved since
+                self.breaker.timed_out(partitions, seen)
+                self.breaker.metadata(self.placement)
                 self.ready = self.ready and self._writable()
             raise _failure(exc, self.timeout_s, sent=True) from None
         self.breaker.acknowledged(partitions)

@@ -246,9 +246,9 @@ async def test_a_partition_whose_writes_time_out_is_refused_for_a_doubling_cool_
 def test_a_breaker_lets_one_trial_through_and_ignores_writes_sent_before_it_opened() -> None:
     clock = _Clock()
     breaker = Breaker(5.0, clock)
-    breaker.timed_out([3], {3: 1})
+    breaker.timed_out([3], {3: (1, (1, 2, 3))})
     clock.now = 4.0  # a write handed over before it opened times out too: no change
-    breaker.timed_out([3], {3: 1})
+    breaker.timed_out([3], {3: (1, (1, 2, 3))})
     clock.now = 9.9
     assert breaker.refuses(3) and not breaker.refuses(2)
     clock.now = 10.0
@@ -258,9 +258,9 @@ def test_a_breaker_lets_one_trial_through_and_ignores_writes_sent_before_it_open
     assert breaker.refuses(3)
     clock.now = 15.0  # ...until it would have timed out (it failed otherwise): another
     assert not breaker.refuses(3)
-    breaker.leaders({3: 1})  # same leader: still open
+    breaker.metadata({3: (1, (1, 2, 3))})  # unchanged: still open
     assert breaker.refuses(3)
-    breaker.leaders({3: 2})  # the partition moved: closed
+    breaker.metadata({3: (1, (1, 2))})  # node 3 fenced, out of the in-sync set: closed
     assert not breaker.refuses(3)
 
 
@@ -280,8 +280,9 @@ async def test_with_every_partition_breaker_open_the_gateway_is_not_ready() -> N
 
 
 async def test_a_new_leader_closes_the_breaker_at_once() -> None:
-    """Node 1 led partition 1 and was killed: once the metadata names another leader, its
-    writes go through again without waiting out the cool-down."""
+    """Node 1 led partition 1 and was killed: once the metadata names another leader (and
+    drops node 1 from the in-sync set), its writes go through again without waiting out the
+    cool-down."""
     publisher, producer, _ = _timing_out({0: [2, 3, 1], 1: [1, 2, 3]})
     producer.failing = {_ON_1.encode()}
     with pytest.raises(Unconfirmed):
@@ -290,5 +291,23 @@ async def test_a_new_leader_closes_the_breaker_at_once() -> None:
         await publisher.publish(_event(_ON_1))
     producer.failing = set()
     publisher._probe(_Probed("t.podium.events", {0: [2, 3], 1: [2, 3]}))  # type: ignore[arg-type]
+    await publisher.publish(_event(_ON_1))
+    assert producer.sent[-1][0] == _ON_1.encode()
+
+
+async def test_a_write_sent_before_the_partition_moved_does_not_open_its_breaker() -> None:
+    """The write was handed over to the old leader and timed out after leadership moved: the
+    partition takes writes already, so nothing is refused."""
+    publisher, producer, _ = _timing_out({0: [2, 3, 1], 1: [1, 2, 3]})
+    pending: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    producer.send_all = lambda *_: pending  # type: ignore[method-assign]
+    write = asyncio.ensure_future(publisher.publish(_event(_ON_1)))
+    await asyncio.sleep(0)  # handed over, waiting for the acknowledgement
+    publisher._probe(_Probed("t.podium.events", {0: [2, 3], 1: [2, 3]}))  # type: ignore[arg-type]
+    pending.set_exception(_kafka(KafkaError._MSG_TIMED_OUT))
+    with pytest.raises(Unconfirmed):
+        await write
+    del producer.send_all
+    producer.failing = set()
     await publisher.publish(_event(_ON_1))
     assert producer.sent[-1][0] == _ON_1.encode()
