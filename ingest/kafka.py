@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ingest import telemetry
+from ingest.breaker import Breaker
 from processors.runtime import kafka, kafka_async
 from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
 from schemas.leaderboards import RankChanged, decode_leaderboard_record
@@ -84,10 +85,16 @@ def _error(exc: BaseException) -> KafkaError | None:
     return None
 
 
+def timed_out(exc: BaseException) -> bool:
+    """Whether a write failed by not being acknowledged in time."""
+    err = _error(exc)
+    return isinstance(exc, TimeoutError) or (err is not None and err.code() in TIMED_OUT)
+
+
 def describe(exc: BaseException, timeout_s: float) -> str:
     """What went wrong, in the operator's terms (no exception class names)."""
     err = _error(exc)
-    if isinstance(exc, TimeoutError) or (err is not None and err.code() in TIMED_OUT):
+    if timed_out(exc):
         return f"did not acknowledge the write within {timeout_s:g} s"
     if err is None:
         return "failed to acknowledge the write"
@@ -128,6 +135,9 @@ class Publisher:
         # acknowledge a write now (no leader, or fewer in-sync copies than min.insync.replicas)
         self.partitions = 0
         self.unwritable: frozenset[int] = frozenset()
+        self.placement: dict[int, tuple[int, tuple[int, ...]]] = {}  # leader, live in-sync
+        # partitions whose writes timed out: refused at once for a while (ingest.breaker)
+        self.breaker = Breaker(timeout_s)
         self._min_insync: int | None = None  # the topic's, read once
         # the header naming this gateway's answer listener (`schemas.answers`), set once it
         # listens: each record of fewer than BATCH_FROM (a request that may wait) carries it
@@ -195,6 +205,11 @@ class Publisher:
         # a broker the controller fenced is gone from the metadata at once; the in-sync sets
         # shrink only after replica.lag.time.max.ms: only the live members count
         self.partitions = len(meta.partitions)
+        self.placement = {
+            p: (part.leader, tuple(sorted(live.intersection(part.isrs))))
+            for p, part in meta.partitions.items()
+        }
+        self.breaker.metadata(self.placement)
         self.unwritable = frozenset(
             p
             for p, part in meta.partitions.items()
@@ -202,20 +217,29 @@ class Publisher:
         )
 
     def _set_ready(self) -> bool:
-        writable = len(self.unwritable) < self.partitions
-        self.ready = writable and self._producer is not None and self._broken is not self._producer
+        self.ready = (
+            self._writable() and self._producer is not None and self._broken is not self._producer
+        )
         return self.ready
 
-    def _refuse_unwritable(self, records: Sequence[tuple[bytes, bytes]]) -> None:
-        if not self.unwritable:
-            return
-        for key, _ in records:
-            p = kafka.partition_of(key, self.partitions)
+    def _writable(self) -> bool:
+        """Whether some partition can take a write: neither unwritable nor breaker-open."""
+        return self.breaker.closed(set(range(self.partitions)) - self.unwritable)
+
+    def _refuse_unwritable(self, records: Sequence[tuple[bytes, bytes]]) -> set[int]:
+        """The records' partitions; `Unavailable` if one of them cannot take a write now."""
+        partitions = {kafka.partition_of(key, self.partitions) for key, _ in records}
+        for p in sorted(partitions):
             if p in self.unwritable:
-                raise Unavailable(
-                    f"the event log (Kafka) cannot acknowledge writes to partition {p} now "
-                    "(too few in-sync copies)"
-                )
+                why = "too few in-sync copies"
+            elif self.breaker.refuses(p):
+                why = "its last writes timed out"
+            else:
+                continue
+            raise Unavailable(
+                f"the event log (Kafka) cannot acknowledge writes to partition {p} now ({why})"
+            )
+        return partitions
 
     async def _retire(self, producer: kafka_async.AsyncProducer) -> None:
         """Drop a producer that cannot write; its unacknowledged records fail (they were
@@ -236,8 +260,9 @@ class Publisher:
             raise Unavailable("the event log (Kafka) is not reachable")
         records = [_keyed(cmd) for cmd in commands]
         refuse_large(records, self.max_record_bytes)
-        self._refuse_unwritable(records)
+        partitions = self._refuse_unwritable(records) if self.partitions else set()
         headers = self.answer_to if len(records) < BATCH_FROM else None
+        seen = self.placement  # as the write is handed over (each probe makes a new one)
         try:
             written = producer.send_all(self.topic, records, headers)
         except (KafkaException, BufferError) as exc:
@@ -249,7 +274,13 @@ class Publisher:
         except (KafkaException, TimeoutError) as exc:
             if breaks_producer(exc):
                 self._mark_broken(producer)
+            elif timed_out(exc):
+                # opened as of the hand-over: closed at once if the cluster moved since
+                self.breaker.timed_out(partitions, seen)
+                self.breaker.metadata(self.placement)
+                self.ready = self.ready and self._writable()
             raise _failure(exc, self.timeout_s, sent=True) from None
+        self.breaker.acknowledged(partitions)
 
     def _mark_broken(self, producer: kafka_async.AsyncProducer) -> None:
         if self._broken is not producer:
