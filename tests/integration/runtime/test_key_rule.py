@@ -74,7 +74,7 @@ async def test_misrouted_commands_are_dead_letters_not_second_states(
     good = metric_events(1_500, USERS, seed=11)
     bad = misrouted()
     await produce(kafka_bootstrap, names.events, [*good[:700], *bad, *good[700:]])
-    spawn("worker")
+    worker = spawn("worker")
     await wait_caught_up(kafka_bootstrap, names.worker_group, names.events, within=90)
 
     letters = [
@@ -102,6 +102,7 @@ async def test_misrouted_commands_are_dead_letters_not_second_states(
     assert latest == fold_log(await read_topic(kafka_bootstrap, names.events), rules).states
 
     before = await end_offsets(kafka_bootstrap, names.state)
+    worker.stop()  # replay hands over only while the worker group is empty
     code, output = await replay(worker_env, "--strict")
     assert code == 1, output[-3000:]
     assert f"{len(bad)} records skipped ({len(bad)} key); nothing handed over" in output
