@@ -116,7 +116,8 @@ def test_up_then_down_leaves_nothing_running(tmp_path: Path) -> None:
     for pid in pids:
         assert not _running(pid)
     status = _podium(env, "status").stdout.splitlines()
-    names = ["kafka", "redis", "worker", "ranker", "projector", "gateway"]
+    # the webhook dispatcher is listed too (stopped: `podium up` starts no endpoint)
+    names = ["kafka", "redis", "worker", "ranker", "projector", "gateway", "webhooks"]
     assert [line.split()[0] for line in status] == names
     assert all(line.split()[1] == "stopped" for line in status)
 
