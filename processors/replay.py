@@ -245,9 +245,11 @@ async def _read(
     handle: Handle,
 ) -> dict[int, int]:
     """Hand every record of `topic` in [start, end) of each partition to `handle`, in batches;
-    `ends` None: up to the ends as they are now. The ends read up to."""
+    `ends` None: up to the ends as they are now, once the stopped workers' last transactions
+    are readable (`kafka.settled_ends`: a fact missed there would be emitted twice). The ends
+    read up to."""
     if ends is None:
-        ends = await asyncio.to_thread(kafka.end_offsets, bootstrap, topic, parts)
+        ends = await asyncio.to_thread(kafka.settled_ends, bootstrap, topic, parts)
     async for batch in kafka_async.read_range_async(bootstrap, topic, parts, start, ends=ends):
         by_partition: dict[int, list[Record]] = {}
         for rec in batch:

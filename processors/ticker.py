@@ -79,7 +79,9 @@ async def emit_ticks(config: TickConfig, rules: Rules, at_ms: int) -> int:
     """Write the due ticks; returns how many."""
     names = config.names
     count = await kafka.wait_for_topic(config.bootstrap, names.state, within=10.0)
-    latest = await read_latest(config.bootstrap, names.state, range(count))
+    # the workers write on: a state of their newest transaction, still unreadable, gets its
+    # tick at the next run
+    latest = await read_latest(config.bootstrap, names.state, range(count), settle=False)
     ticks = [t for users in latest.values() for t in ticks_due(users, at_ms, rules)]
     config_ = kafka.producer_config(config.bootstrap, client_id="podium-tick", linger_ms=5)
     producer = kafka_async.AsyncProducer(config_)

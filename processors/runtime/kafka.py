@@ -9,7 +9,8 @@
 - `committed_offsets`: a group's committed offsets of a topic.
 - `group_members`: who is in a consumer group now (replay hands over only to an empty one).
 - `end_offsets`: each partition's end, the last stable offset (read_committed) or the high
-  watermark.
+  watermark; `settled_ends`: the last stable offsets once no transaction is open, what a
+  restore and the replay read up to (a commit's records become readable after it returns).
 - `read_range`: partitions P of topic T from the beginning (or from given offsets) up to the
   end offsets taken when the read starts, read_committed, in batches of `Record`s: what a
   restore, replay and the tests need. It ends even while others write.
@@ -30,7 +31,6 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     IsolationLevel,
     KafkaError,
@@ -49,6 +49,9 @@ Headers = Sequence[tuple[str, bytes]]
 
 FETCH_BYTES = 16 * 1024 * 1024  # per partition and fetch: a range read takes big bites
 READ_BATCH = 20_000  # records per consume() call of a range read
+# how long one consume() call of a range read waits for READ_BATCH records: it returns only
+# then, so a short wait keeps a small read (a restore of a few users) from idling
+READ_WAIT_S = 0.05
 SETTLING = frozenset(  # answers while leadership settles (a topic just created, a restart)
     {
         KafkaError.NOT_LEADER_FOR_PARTITION,
@@ -284,6 +287,44 @@ def end_offsets(
     return _list_offsets(bootstrap, topic, partitions, OffsetSpec.latest(), level, within)
 
 
+class Unsettled(TimeoutError):
+    """A transaction stayed open on a partition longer than a reader would wait."""
+
+
+def settled_ends(
+    bootstrap: str, topic: str, partitions: Collection[int], within: float = 30.0
+) -> dict[int, int]:
+    """{partition: end}: each partition's last stable offset at a moment when no transaction
+    was open on it (the LSO equal to the high watermark). Raises `Unsettled` when some
+    partition stays open for `within` seconds (a zombie's transaction lasts until the
+    transaction timeout aborts it).
+
+    A producer's commit returns once the transaction coordinator has logged it; the markers
+    that make its records readable reach each partition afterwards, one at a time, and the
+    consumer group's committed offsets (themselves made visible by a marker on
+    `__consumer_offsets`) may show first. So a reader that takes a partition over from a
+    stopped owner and reads to the LSO at once can miss that owner's last transaction: a state
+    restored without it would count its events twice. Reading the LSO before the high
+    watermark makes an equal pair prove the partition settled at the first read."""
+    todo, ends = set(partitions), dict[int, int]()
+    deadline = time.monotonic() + within
+    while True:
+        stable = end_offsets(bootstrap, topic, todo, within=within)
+        high = end_offsets(bootstrap, topic, todo, committed=False, within=within)
+        settled = {p for p in todo if stable[p] >= high[p]}
+        ends.update((p, stable[p]) for p in settled)
+        todo -= settled
+        if not todo:
+            return ends
+        if time.monotonic() > deadline:
+            detail = ", ".join(f"{p}: {stable[p]} < {high[p]}" for p in sorted(todo))
+            raise Unsettled(
+                f"{topic}: a transaction still open after {within:g} s (partition: last stable "
+                f"offset < high watermark: {detail})"
+            )
+        time.sleep(0.02)
+
+
 def start_offsets(
     bootstrap: str, topic: str, partitions: Collection[int], within: float = 30.0
 ) -> dict[int, int]:
@@ -323,9 +364,10 @@ class Range:
         self.topic = topic
         self.ends = dict(ends)
         self.todo = {p for p, end in ends.items() if start.get(p, 0) < end}
-        self.assignment = [
-            TopicPartition(topic, p, start.get(p, OFFSET_BEGINNING)) for p in sorted(self.todo)
-        ]
+        # offset 0, not OFFSET_BEGINNING: librdkafka looks a logical offset up first and its
+        # first fetch then comes 0.5 s later; a log that starts above 0 (retention) answers
+        # "out of range" and the consumer resets to its start (auto.offset.reset earliest)
+        self.assignment = [TopicPartition(topic, p, start.get(p, 0)) for p in sorted(self.todo)]
 
     def take(self, reader: Consumer, messages: list[Message]) -> list[Record]:
         """The records of `messages` below their partition's end; marks partitions done."""
@@ -381,7 +423,7 @@ def read_range(
     try:
         reader.assign(span.assignment)
         while span.todo:
-            batch = span.take(reader, reader.consume(READ_BATCH, timeout=0.5))
+            batch = span.take(reader, reader.consume(READ_BATCH, timeout=READ_WAIT_S))
             if batch:
                 yield batch
     finally:
@@ -397,6 +439,6 @@ def is_record(msg: Message) -> bool:
         return True
     if err.fatal():
         raise KafkaException(err)
-    if err.code() != KafkaError._PARTITION_EOF:
+    if err.code() not in (KafkaError._PARTITION_EOF, KafkaError._AUTO_OFFSET_RESET):
         log.warning("consuming %s [%s]: %s", msg.topic(), msg.partition(), err.str())
     return False

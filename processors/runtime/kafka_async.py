@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from processors.runtime.kafka import (
     READ_BATCH,
+    READ_WAIT_S,
     Config,
     Range,
     Record,
@@ -252,7 +253,7 @@ async def read_range_async(
     try:
         reader.assign(span.assignment)
         while span.todo:
-            messages = await asyncio.to_thread(reader.consume, READ_BATCH, 0.5)
+            messages = await asyncio.to_thread(reader.consume, READ_BATCH, READ_WAIT_S)
             batch = span.take(reader, messages)
             if batch:
                 yield batch

@@ -1,14 +1,16 @@
 """The Kafka adapter (`processors.runtime.kafka`) on the real broker: partition discovery, end
-offsets (stable and high), range reads that stop at the end taken when they start, skip aborted
-and open transactions, start at given offsets; and the asyncio producer's delivery futures."""
+offsets (stable, high, and stable once no transaction is open), range reads that stop at the
+end taken when they start, skip aborted and open transactions, start at given offsets or at a
+log start above 0; and the asyncio producer's delivery futures."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import pytest
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from processors.runtime import kafka, kafka_async
@@ -111,6 +113,33 @@ def test_a_range_read_stops_at_an_open_transaction_and_skips_an_aborted_one(
     assert (stable, high) == (6, 9)
     assert _read(kafka_bootstrap, topic, [0]) == {0: [b"kept", b"kept too"]}
     open_tx.abort_transaction(30)
+
+
+def test_settled_ends_wait_for_an_open_transaction_to_end(kafka_bootstrap: str) -> None:
+    topic = _topic(kafka_bootstrap, 2)
+    _write(kafka_bootstrap, topic, {0: [b"a", b"b"], 1: [b"c"]})  # markers at 2 and 1
+    open_tx = _transactional(kafka_bootstrap)
+    open_tx.begin_transaction()
+    open_tx.produce(topic, b"pending", b"k", 1)
+    open_tx.flush(30)
+    with pytest.raises(kafka.Unsettled, match=r"1: 2 < 3"):
+        kafka.settled_ends(kafka_bootstrap, topic, [0, 1], within=0.5)
+    timer = threading.Timer(0.5, open_tx.commit_transaction, (30,))
+    timer.start()
+    try:  # its record at 2, its marker at 3
+        assert kafka.settled_ends(kafka_bootstrap, topic, [0, 1], within=30) == {0: 3, 1: 4}
+    finally:
+        timer.join()
+
+
+def test_a_range_read_of_a_log_that_starts_above_zero(kafka_bootstrap: str) -> None:
+    topic = _topic(kafka_bootstrap, 1)
+    _write(kafka_bootstrap, topic, {0: [b"%d" % i for i in range(10)]})  # marker at 10
+    client = kafka.admin(kafka_bootstrap)
+    [deleted] = client.delete_records([TopicPartition(topic, 0, 4)]).values()
+    deleted.result(30)
+    assert kafka.start_offsets(kafka_bootstrap, topic, [0]) == {0: 4}
+    assert _read(kafka_bootstrap, topic, [0]) == {0: [b"%d" % i for i in range(4, 10)]}
 
 
 async def test_the_async_range_read_matches_the_blocking_one(kafka_bootstrap: str) -> None:

@@ -100,22 +100,12 @@ async def read_topic(
 
 
 def settled_ends(bootstrap: str, topic: str, parts: range, within: float = 15.0) -> dict[int, int]:
-    """The last stable offsets once no transaction is open on `parts` (each partition's LSO
-    equals its high watermark), or as they stand after `within` seconds of a flow that never
-    pauses.
-
-    A producer's commit returns once the coordinator has logged it; the markers that make the
-    records readable reach each partition afterwards, one partition at a time. So a group's
-    committed offsets (themselves made visible by a marker on `__consumer_offsets`) can show a
-    transaction as done while its output partitions still hide its records from read_committed
-    readers: reading to the LSO at that moment would miss them."""
-    deadline = time.monotonic() + within
-    while True:
-        stable = kafka.end_offsets(bootstrap, topic, parts)
-        high = kafka.end_offsets(bootstrap, topic, parts, committed=False)
-        if stable == high or time.monotonic() > deadline:
-            return stable
-        time.sleep(0.1)
+    """The last stable offsets once no transaction is open on `parts` (`kafka.settled_ends`),
+    or as they stand after `within` seconds of a flow that never pauses."""
+    try:
+        return kafka.settled_ends(bootstrap, topic, parts, within=within)
+    except kafka.Unsettled:
+        return kafka.end_offsets(bootstrap, topic, parts)
 
 
 def _committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
