@@ -55,7 +55,7 @@ lint: $(STAMP) ## ruff, mypy and the import contracts (layers, pure core; pyproj
 	$(BIN)/lint-imports
 
 test: install ## all tests: unit, component and integration against a real Kafka and Redis
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider --durations=30
 
 test-unit: $(STAMP) ## the tests that need no services: unit (pure) and component (fakes), seconds
 	$(BIN)/python -m pytest tests/unit tests/component -q
