@@ -47,7 +47,12 @@ IDLE_S = 5 if QUICK else 10
 RATES = (100, 500, 1000)
 RANKED_RATE = 500
 # label -> the environment of every process of the stack
-VARIANTS: dict[str, dict[str, str]] = {"pushed at the fold (the default)": {}}
+VARIANTS: dict[str, dict[str, str]] = {
+    "pushed at the fold (the default)": {},
+    # librdkafka sends one produce request per partition, so a transaction costs the broker a
+    # request and a marker per partition it touches: fewer partitions, fewer of both
+    "4 partitions per user-keyed topic": {"PODIUM_TOPIC_PARTITIONS": "4"},
+}
 
 
 @contextmanager
