@@ -388,6 +388,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.replay_progress import RichProgress
     from processors.replay import SkippedRecords, run_replay
     from processors.runtime.handover import WorkersRunning
+    from processors.runtime.kafka import Unsettled
 
     config, rules = replay_config(settings, args.strict), rules_of(settings)
     outcome: list[Summary] = []
@@ -408,6 +409,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     except WorkersRunning as err:
         print(f"podium replay: {err}", file=sys.stderr)
+        return 1
+    except Unsettled as err:  # a worker stopped uncleanly, with a longer transaction timeout
+        print(
+            f"podium replay: {err}; run it again once that transaction's timeout has passed",
+            file=sys.stderr,
+        )
         return 1
     return 1 if args.strict and outcome and outcome[0].skipped else 0
 
