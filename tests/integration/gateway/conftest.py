@@ -102,6 +102,13 @@ class Podium:
             wait_ready(base + "/ready", timeout=30)
         except Exception:
             pytest.fail(f"{name} did not become ready:\n{proc.tail()}")
+        # ready takes writes; reads answer 503 until the projector's first build of the views
+        # is done (`views` in /ready): the tests start reading at once
+        deadline = time.monotonic() + 30
+        while not httpx.get(base + "/ready", timeout=5).json().get("views"):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name}: the read views were not built within 30 s")
+            time.sleep(0.05)
         self.gateways.append(base + "/v1")
         return base + "/v1"
 
