@@ -3,9 +3,9 @@
 A producer's commit returns once the transaction coordinator has logged it; the markers that
 make its records readable reach the partitions afterwards. A restore that read to the last
 stable offset at once missed the newest transaction now and then (2026-12-07, quiet box: 2 of
-200 rounds with the 0.5 s range read of then, and this test failed in 2 runs of 2 once reads
-took 0.05 s), and a state restored without it counts its events again. The restore reads up
-to `kafka.settled_ends`: here every round's keys are back, each read right after its
+200 rounds with the 0.5 s range read of then; this test, at 150 rounds, failed in 2 runs of 2
+once reads took 0.05 s), and a state restored without it counts its events again. The restore
+reads up to `kafka.settled_ends`: here every round's keys are back, each read right after its
 commit."""
 
 from __future__ import annotations
