@@ -18,8 +18,9 @@ from processors.runtime import kafka, kafka_async
 pytestmark = pytest.mark.integration
 
 
-def _topic(bootstrap: str, partitions: int) -> str:
-    name = f"adapter-{uuid.uuid4().hex[:10]}"
+def new_topic(bootstrap: str, partitions: int, prefix: str = "adapter") -> str:
+    """A topic of a fresh name, `partitions` partitions, one copy, created on the broker."""
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
     client = kafka.admin(bootstrap)  # kept until the answer: a dropped client fails its futures
     [future] = client.create_topics([NewTopic(name, partitions, 1)]).values()
     future.result(timeout=30)
@@ -51,7 +52,7 @@ def _read(bootstrap: str, topic: str, parts: list[int], start: dict[int, int] | 
 
 
 def test_partition_count_and_a_missing_topic(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 3)
+    topic = new_topic(kafka_bootstrap, 3)
     assert kafka.count_partitions(kafka.admin(kafka_bootstrap), topic) == 3
     with pytest.raises(kafka.TopicMissing):
         kafka.count_partitions(kafka.admin(kafka_bootstrap), f"missing-{uuid.uuid4().hex}")
@@ -74,7 +75,7 @@ async def test_wait_for_topic_waits_until_it_exists(kafka_bootstrap: str) -> Non
 
 
 def test_a_range_read_returns_every_committed_record_in_order(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 3)
+    topic = new_topic(kafka_bootstrap, 3)
     written = {0: [b"a0", b"a1", b"a2"], 1: [], 2: [b"c%d" % i for i in range(500)]}
     _write(kafka_bootstrap, topic, {0: written[0][:2], 2: written[2][:250]})
     _write(kafka_bootstrap, topic, {0: written[0][2:], 2: written[2][250:]})
@@ -85,7 +86,7 @@ def test_a_range_read_returns_every_committed_record_in_order(kafka_bootstrap: s
 
 
 def test_a_range_read_starts_at_given_offsets(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 2)
+    topic = new_topic(kafka_bootstrap, 2)
     _write(kafka_bootstrap, topic, {0: [b"x0", b"x1", b"x2"], 1: [b"y0"]})  # markers at 3, 1
     assert _read(kafka_bootstrap, topic, [0, 1], {0: 1, 1: 2}) == {0: [b"x1", b"x2"], 1: []}
 
@@ -93,7 +94,7 @@ def test_a_range_read_starts_at_given_offsets(kafka_bootstrap: str) -> None:
 def test_a_range_read_stops_at_an_open_transaction_and_skips_an_aborted_one(
     kafka_bootstrap: str,
 ) -> None:
-    topic = _topic(kafka_bootstrap, 1)
+    topic = new_topic(kafka_bootstrap, 1)
     _write(kafka_bootstrap, topic, {0: [b"kept"]})
     aborting = _transactional(kafka_bootstrap)
     aborting.begin_transaction()
@@ -116,7 +117,7 @@ def test_a_range_read_stops_at_an_open_transaction_and_skips_an_aborted_one(
 
 
 def test_settled_ends_wait_for_an_open_transaction_to_end(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 2)
+    topic = new_topic(kafka_bootstrap, 2)
     _write(kafka_bootstrap, topic, {0: [b"a", b"b"], 1: [b"c"]})  # markers at 2 and 1
     open_tx = _transactional(kafka_bootstrap)
     open_tx.begin_transaction()
@@ -133,7 +134,7 @@ def test_settled_ends_wait_for_an_open_transaction_to_end(kafka_bootstrap: str) 
 
 
 def test_a_range_read_of_a_log_that_starts_above_zero(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 1)
+    topic = new_topic(kafka_bootstrap, 1)
     _write(kafka_bootstrap, topic, {0: [b"%d" % i for i in range(10)]})  # marker at 10
     client = kafka.admin(kafka_bootstrap)
     [deleted] = client.delete_records([TopicPartition(topic, 0, 4)]).values()
@@ -143,7 +144,7 @@ def test_a_range_read_of_a_log_that_starts_above_zero(kafka_bootstrap: str) -> N
 
 
 async def test_the_async_range_read_matches_the_blocking_one(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 2)
+    topic = new_topic(kafka_bootstrap, 2)
     _write(kafka_bootstrap, topic, {0: [b"%d" % i for i in range(100)], 1: [b"one"]})
     got: list[tuple[int, int, bytes | None]] = []
     async for batch in kafka_async.read_range_async(kafka_bootstrap, topic, [0, 1]):
@@ -152,7 +153,7 @@ async def test_the_async_range_read_matches_the_blocking_one(kafka_bootstrap: st
 
 
 async def test_the_async_producer_resolves_each_delivery(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 2)
+    topic = new_topic(kafka_bootstrap, 2)
     producer = kafka_async.AsyncProducer(kafka.producer_config(kafka_bootstrap))
     try:
         sent = [producer.send(topic, b"v%d" % i, partition=i % 2) for i in range(10)]
@@ -166,7 +167,7 @@ async def test_the_async_producer_resolves_each_delivery(kafka_bootstrap: str) -
 
 
 def test_partition_of_is_where_the_producer_puts_a_key(kafka_bootstrap: str) -> None:
-    topic = _topic(kafka_bootstrap, 12)
+    topic = new_topic(kafka_bootstrap, 12)
     producer = kafka.producer(kafka_bootstrap)
     keys = [b"", b"a", b"18", b"user-7", b"\xff\x00tenant", *(b"u%d" % i for i in range(200))]
     for key in keys:

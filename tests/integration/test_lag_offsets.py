@@ -9,24 +9,16 @@ import uuid
 
 import pytest
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import NewTopic
 
 from processors.runtime import kafka
 from processors.runtime.lag import BrokerOffsets, Offsets, records_behind
+from tests.integration.test_kafka_adapter import new_topic
 
 pytestmark = pytest.mark.integration
 
 
-def _topic(bootstrap: str, partitions: int) -> str:
-    name = f"lag-{uuid.uuid4().hex[:10]}"
-    client = kafka.admin(bootstrap)  # kept until the answer: a dropped client fails its futures
-    [future] = client.create_topics([NewTopic(name, partitions, 1)]).values()
-    future.result(timeout=30)
-    return name
-
-
 async def test_committed_first_and_stable_end_offsets(kafka_bootstrap: str) -> None:
-    topic, group = _topic(kafka_bootstrap, 3), f"lag-group-{uuid.uuid4().hex[:8]}"
+    topic, group = new_topic(kafka_bootstrap, 3, "lag"), f"lag-group-{uuid.uuid4().hex[:8]}"
     producer = kafka.producer(kafka_bootstrap, transactional_id=f"lag-{uuid.uuid4().hex[:8]}")
     producer.init_transactions(30)
     producer.begin_transaction()
