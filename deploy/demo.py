@@ -139,8 +139,9 @@ def _until(read: Callable[[], T], done: Callable[[T], bool], what: str, timeout:
         time.sleep(0.2)
 
 
-def _events(trophy: TrophyApi) -> list[str]:
-    """Send the demo's events; one printable line per event."""
+def _events(trophy: TrophyApi, words_of: dict[str, float]) -> list[str]:
+    """Send the demo's events; one printable line per event. `words_of`: each user's words
+    total as the last answer gave it."""
     out: list[str] = []
 
     def words(user: dict, n: int, key: str | None = None) -> None:
@@ -150,6 +151,7 @@ def _events(trophy: TrophyApi) -> list[str]:
             value=n,
             idempotency_key=key,
         )
+        words_of[user["id"]] = resp.total
         out.append(_line(user["id"], f"wrote {n} words", resp))
 
     words(ADA, 750, key="ada-session-1")
@@ -169,9 +171,10 @@ def _events(trophy: TrophyApi) -> list[str]:
     return out
 
 
-def _reads(trophy: TrophyApi, timeout: float = 30.0) -> list[str]:
+def _reads(trophy: TrophyApi, words_of: dict[str, float], timeout: float = 30.0) -> list[str]:
     """What the read views say once they hold every event sent (both users' documents, the
-    points sorted set, the board)."""
+    points sorted set, the board with the totals the answers gave: an answer, ranks
+    included, leaves before the views are written)."""
     metrics = _until(
         lambda: trophy.users.all_metrics(id="ada"),
         lambda ms: (
@@ -194,8 +197,8 @@ def _reads(trophy: TrophyApi, timeout: float = 30.0) -> list[str]:
     out.append("  users per XP level: " + ", ".join(f"{s.level.name} {s.users}" for s in levels))
     board = _until(
         lambda: trophy.leaderboards.get(key="top-writers"),
-        lambda b: len(b.rankings) == 2,
-        "both users on the board",
+        lambda b: {r.user_id: float(r.value) for r in b.rankings} == words_of,
+        "both users' totals on the board",
         timeout,
     )
     places = (f"#{r.rank} {r.user_name or r.user_id} {r.value}" for r in board.rankings)
@@ -209,4 +212,5 @@ def play(root: str, api_key: str, tenant: str) -> list[str]:
     base_url = root + "/v1"
     wait_pipeline(base_url, api_key, tenant=tenant)
     trophy = client(base_url, api_key, tenant)
-    return _events(trophy) + _reads(trophy)
+    words_of: dict[str, float] = {}
+    return _events(trophy, words_of) + _reads(trophy, words_of)

@@ -2,8 +2,8 @@
 uvicorn (the CLI builds the `GatewayConfig` from the settings).
 
 Writes to `podium.events` (each event that waits names this gateway's answer listener), takes
-the answers the workers push to that listener (`ingest.answers`), reads `podium.leaderboards`
-(every partition, no group) for ranks and the Redis views; while a live page listens
+the answers the workers and the ranks the ranking stage push to that listener
+(`ingest.answers`), reads the Redis views; while a live page listens
 (`/dashboard`, `ingest.routes_dashboard`), also the fact topics and `podium.leaderboards` for
 its feed (`ingest.feed`, `ingest.live`). The whole HTTP surface is on this screen: the routes,
 the API-key guard, the error shape (`{"error": "..."}` for every failure) and the lifespan that
@@ -30,11 +30,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest import telemetry
-from ingest.answers import AnswerListener
+from ingest.answers import AnswerListener, ProgressWaiter, RankWaiter
 from ingest.auth import KeyRing
 from ingest.feed import LiveFeed, NoFacts
 from ingest.http.api import ApiError, tenant_id, user_id_param
-from ingest.kafka import ProgressWaiter, Publisher, RankWaiter
+from ingest.kafka import Publisher
 from ingest.live import PipelineProbe, TopicFacts
 from ingest.openapi import openapi_document
 from ingest.ports import Pipeline
@@ -392,8 +392,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         linger_ms=config.linger_ms,
     )
     waiter = ProgressWaiter()
-    listener = AnswerListener(waiter, config.answer_host, config.answer_port)
-    ranks = RankWaiter(config.bootstrap, config.names.leaderboards) if rules.leaderboards else None
+    ranks = RankWaiter() if rules.leaderboards else None
+    listener = AnswerListener(waiter, config.answer_host, config.answer_port, ranks)
     redis = Redis.from_url(config.redis_url, decode_responses=False)
     gw = Gateway(
         rules,
@@ -413,14 +413,10 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         await publisher.start()
         await listener.start()
         publisher.answer_to = [answer_header(listener.address)]
-        if ranks is not None:
-            await ranks.start()
         try:
             async with telemetry.serving_ops(config.ops, lambda: ready_checks(gw)):
                 yield
         finally:
-            if ranks is not None:
-                await ranks.stop()
             await feed.stop()
             await listener.stop()  # and releases the requests still waiting
             await publisher.stop()

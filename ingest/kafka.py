@@ -1,5 +1,5 @@
-"""The gateway's Kafka shell: it writes commands to `podium.events` and reads
-`podium.leaderboards` for ranks; the answers to its events are pushed to it (`ingest.answers`).
+"""The gateway's Kafka shell: it writes commands to `podium.events`; the answers to its events
+(the progress, the ranks) are pushed to it (`ingest.answers`), so it reads no topic.
 
 - `Publisher`: an idempotent producer (acks=all) keyed by user id, built by
   `processors.runtime.kafka`. `publish` returns only once the broker has acknowledged the
@@ -10,10 +10,6 @@
   broker every second (`ready`, which /ready reports) and replaces its producer only after a
   fatal error (librdkafka recovers an idempotent producer's sequences itself after a broker
   restart).
-- `ProgressWaiter`: resolves the futures of the requests a gateway process waits for by
-  event id, with the answers the workers push to it (`ingest.answers`): the `Progress`, or
-  `NotApplied` for an `EventRefused` (the worker dead-lettered the command); it reads
-  nothing of `podium.progress`.
 """
 
 from __future__ import annotations
@@ -23,14 +19,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException
 
 from ingest import telemetry
 from ingest.breaker import Breaker
 from processors.runtime import kafka, kafka_async
-from schemas.commands import Command, InvalidRecord, command_user_id, encode_command
-from schemas.leaderboards import RankChanged, decode_leaderboard_record
-from schemas.records import EventRefused, Progress, decode_record, progress_event_id
+from schemas.commands import Command, command_user_id, encode_command
 
 log = logging.getLogger("podium.gateway")
 
@@ -61,14 +55,6 @@ PRODUCER_MAX_BYTES = 1_048_576
 
 class Unavailable(Exception):
     """Nothing was handed to the broker: the event is certainly not recorded."""
-
-
-class NotApplied(Exception):
-    """The worker dead-lettered the command instead of folding it (`EventRefused`)."""
-
-    def __init__(self, refused: EventRefused) -> None:
-        super().__init__(refused.reason)
-        self.refused = refused
 
 
 class TooLarge(Exception):
@@ -330,190 +316,3 @@ async def _close(producer: kafka_async.AsyncProducer, within_s: float) -> None:
     except Exception as exc:
         telemetry.PRODUCER_CLOSE_ERRORS.inc()
         log.warning("a Kafka producer did not close cleanly: %s", exc or "timeout")
-
-
-class TopicReader:
-    """Reads every partition of one topic read_committed, with no consumer group, from the
-    end as it stands at start, and hands each record's value to `_take` while anything waits
-    (`_waiting`). Reconnects after a fatal failure, counting it."""
-
-    name = "topic-reader"
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.ready = False
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name=self.name)
-
-    def _waiting(self) -> bool:
-        raise NotImplementedError
-
-    def _take(self, raw: bytes) -> None:
-        raise NotImplementedError
-
-    def _release_all(self) -> None:
-        raise NotImplementedError
-
-    async def _supervise(self) -> None:
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the topic is missing or the client failed: afresh
-                telemetry.READER_RECONNECTS.labels(self.name).inc()
-                log.warning("%s consumer stopped (%s); reconnecting", self.name, exc)
-                self.ready = False
-                await asyncio.sleep(1.0)
-
-    async def _consume(self) -> None:
-        consumer = kafka_async.async_consumer(
-            self.bootstrap, client_id="podium-gateway", max_partition_fetch_bytes=4 << 20
-        )
-        try:
-            count = await kafka.wait_for_topic(self.bootstrap, self.topic)
-            # the ends now, before any request waits: a record written later is read
-            ends = await asyncio.to_thread(
-                kafka.end_offsets, self.bootstrap, self.topic, range(count)
-            )
-            consumer.client.assign([TopicPartition(self.topic, p, o) for p, o in ends.items()])
-            self.ready = True
-            while True:
-                messages = await consumer.consume(5000, 0.5)
-                if not self._waiting():
-                    continue
-                for msg in messages:
-                    if kafka.is_record(msg) and (value := msg.value()) is not None:
-                        self._take(value)
-        finally:
-            self.ready = False
-            await consumer.close()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._release_all()
-
-
-class ProgressWaiter:
-    """Resolves the futures of the requests this process waits for by event id, with the
-    answers the workers push (`take`, called by `ingest.answers.AnswerListener`); an answer
-    nobody waits for (any more) is skipped unparsed.
-
-    An answer is pushed as soon as the worker has folded the event, before its transaction
-    commits. The fold is deterministic over the partition's order and the event is in the log
-    already, so a transaction that aborts (the worker crashed or was fenced) is redone by the
-    next owner with the very same progress; only a rules change between the two makes them
-    differ (docs/fast-path.md)."""
-
-    def __init__(self) -> None:
-        self.ready = False  # whether answers can reach it (its listener listens)
-        self._pending: dict[str, asyncio.Future[Progress]] = {}
-
-    def expect(self, event_id: str) -> asyncio.Future[Progress]:
-        """A future for the Progress of `event_id`; register before publishing."""
-        future: asyncio.Future[Progress] = asyncio.get_running_loop().create_future()
-        self._pending[event_id] = future
-        return future
-
-    def forget(self, event_id: str) -> None:
-        """Release `event_id`'s entry; a no-op once its Progress has resolved it."""
-        future = self._pending.pop(event_id, None)
-        if future is not None and not future.done():
-            future.cancel()
-
-    def take(self, raw: bytes) -> None:
-        event_id = progress_event_id(raw)  # cheaper than decoding every other one's record
-        if event_id is None:
-            return
-        future = self._pending.pop(event_id, None)
-        if future is None or future.done():
-            return
-        try:
-            record = decode_record(raw)
-        except InvalidRecord as exc:
-            future.set_exception(exc)
-            return
-        if isinstance(record, Progress):
-            future.set_result(record)
-        elif isinstance(record, EventRefused):
-            future.set_exception(NotApplied(record))
-
-    def stop(self) -> None:
-        self._release_all()
-
-    def _release_all(self) -> None:
-        for future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
-
-
-class _Ranks:
-    """The mover's rank changes caused by one event, as they arrive."""
-
-    __slots__ = ("arrived", "by_id")
-
-    def __init__(self) -> None:
-        self.by_id: dict[str, RankChanged] = {}
-        self.arrived = asyncio.Event()
-
-
-class RankWaiter(TopicReader):
-    """Collects, from `podium.leaderboards`, the rank changes the ranking stage made of the
-    events this process waits for. A rank change names its cause, the `ScoreChanged` id,
-    which ends with the event id (the gateway's ids are hex, without a colon). Registered
-    at publish time, before the event is written, so that no rank change can come first; the
-    request learns which ones to wait for from its Progress (`Progress.scores`)."""
-
-    name = "rank-waiter"
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        super().__init__(bootstrap, topic)
-        self._pending: dict[str, _Ranks] = {}
-
-    def expect(self, event_id: str) -> None:
-        self._pending[event_id] = _Ranks()
-
-    def forget(self, event_id: str) -> None:
-        self._pending.pop(event_id, None)
-
-    async def ranks(
-        self, event_id: str, ids: Sequence[str], within_s: float
-    ) -> dict[str, RankChanged]:
-        """The rank changes with these ids (a `ScoreChanged` id + ":rank") that arrive within
-        `within_s`, by id; fewer when the ranking stage is late (or saw nothing to move)."""
-        box = self._pending.get(event_id)
-        if box is None:
-            return {}
-        deadline = asyncio.get_running_loop().time() + within_s
-        while not all(i in box.by_id for i in ids):
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                break
-            box.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(box.arrived.wait(), left)
-        return {i: box.by_id[i] for i in ids if i in box.by_id}
-
-    def _waiting(self) -> bool:
-        return bool(self._pending)
-
-    def _take(self, raw: bytes) -> None:
-        try:
-            record = decode_leaderboard_record(raw)
-        except InvalidRecord:
-            return  # not the gateway's to judge: the topic's consumers dead-letter it
-        if not isinstance(record, RankChanged):
-            return
-        box = self._pending.get(record.cause.rpartition(":")[2])
-        if box is not None:
-            box.by_id[record.id] = record
-            box.arrived.set()
-
-    def _release_all(self) -> None:
-        self._pending.clear()

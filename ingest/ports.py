@@ -1,8 +1,8 @@
 """The gateway's ports: what `ingest.routes` and its route classes call on the world, as
 `typing.Protocol`s, and nothing more. The composition root (`ingest.app`) plugs in the
-adapters (`ingest.kafka.Publisher`, `ProgressWaiter`, `RankWaiter`; `ingest.views.ViewReader`;
-the live page's `ingest.live.PipelineProbe`);
-the component tier plugs in hand-written fakes (`tests/component/fakes.py`).
+adapters (`ingest.kafka.Publisher`; `ingest.answers.ProgressWaiter`, `RankWaiter`;
+`ingest.views.ViewReader`; the live page's `ingest.live.PipelineProbe`); the component tier
+plugs in hand-written fakes (`tests/component/fakes.py`).
 """
 
 from __future__ import annotations

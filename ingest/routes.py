@@ -22,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingest import telemetry
+from ingest.answers import NotApplied
 from ingest.http import api
 from ingest.http.answers import Error
 from ingest.http.api import ApiError
-from ingest.kafka import NotApplied, TooLarge, Unavailable, Unconfirmed
+from ingest.kafka import TooLarge, Unavailable, Unconfirmed
 from ingest.ports import AnswerFeed, EventLog, RankFeed, Views
 from ingest.stamp import new_event_id, now_ms
 from ingest.tenancy import with_tenant

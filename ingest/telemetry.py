@@ -29,12 +29,6 @@ PRODUCER_CLOSE_ERRORS = Counter(
     "podium_gateway_producer_close_errors_total",
     "Replaced or stopped gateway producers that did not close cleanly",
 )
-READER_RECONNECTS = Counter(
-    "podium_gateway_reader_reconnects_total",
-    "Times one of the gateway's topic readers (rank-waiter on podium.leaderboards) failed "
-    "and reconnected from the end",
-    ["reader"],
-)
 INTERNAL_ERRORS = Counter(
     "podium_gateway_internal_errors_total",
     "Requests answered 500 because of an unhandled error",

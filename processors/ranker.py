@@ -4,7 +4,9 @@ Reads `podium.scores` (read_committed) in its own consumer group `podium.ranking
 `podium.leaderboards` (`RankChanged`, the input's partition), its changelog
 `podium.ranking.state` and `podium.events.dlq`, on the worker's runtime (`runtime.runner`,
 `runtime.stages.RankStage`): ranked as the changes arrive, committed on the same cadence in
-one transaction with the input offsets (docs/leaderboards.md, "The ranking stage").
+one transaction with the input offsets (docs/leaderboards.md, "The ranking stage"). The
+mover's rank of a score change that names its event's gateway is pushed to that gateway at
+the fold, before the commit, as the worker pushes the progress (`runtime.answers`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import logging
 
 from processors.runtime import kafka, telemetry
+from processors.runtime.answers import AnswerPusher
 from processors.runtime.gc_tuning import tune_gc
 from processors.runtime.ops_server import operated
 from processors.runtime.runner import Runtime
@@ -46,8 +49,9 @@ async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) ->
     tune_gc()
     names = config.names
     partitions = await check_partitions(config.bootstrap, names)
+    pusher = AnswerPusher()  # each mover's rank, to the gateway its event named
     stage = RankStage(names, rules, partitions)
-    runtime = Runtime(stage, config.runtime(names.ranking_group))
+    runtime = Runtime(stage, config.runtime(names.ranking_group), pusher=pusher)
     log.info("ranker started: group %s, %d boards", names.ranking_group, len(rules.leaderboards))
     try:
         async with operated(config.ops, "ranker", config.bootstrap) as ops:
@@ -55,6 +59,7 @@ async def run_ranker(config: RankerConfig, rules: Rules, stop: asyncio.Event) ->
             ops.also(lambda: count_rankings(stage))
             await runtime.run(stop)
     finally:
+        await pusher.close()
         log.info("ranker stopped after ranking %d score changes", runtime.applied)
 
 

@@ -9,6 +9,11 @@ and the frames in which the worker pushes each event's answer back to it (docs/f
   named one, the encoded record its fold writes to `podium.progress` (the same bytes, so the
   gateway decodes them with `schemas.records.decode_record`) as one frame: a 4-byte
   big-endian length, then that many bytes. Nothing flows back.
+- The worker copies the header onto the event's `podium.scores` records; the ranking stage,
+  for each such score change it folds, writes the mover's `RankChanged` as it writes it to
+  `podium.leaderboards` (decoded with `schemas.leaderboards.decode_leaderboard_record`) as a
+  frame on its own connection to that gateway. The gateway tells the two apart by the record's
+  type tag, which the leaderboard codec writes first (`is_rank`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ FRAME_LENGTH: Final = struct.Struct(">I")
 MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 """A frame announcing more than this is not an answer (a record is at most ≈ 1 MB): the
 listener closes the connection rather than buffer it."""
+
+RANK_PREFIX: Final = b'{"type":"rank"'
+"""How an encoded `RankChanged` begins: msgspec writes the tag field first, and a progress
+record's tag is "progress" or "refused"."""
 
 Headers = Iterable[tuple[str, bytes]]
 
@@ -61,3 +70,8 @@ def encode_frames(payloads: Iterable[bytes]) -> bytes:
         out += FRAME_LENGTH.pack(len(payload))
         out += payload
     return bytes(out)
+
+
+def is_rank(payload: bytes) -> bool:
+    """Whether a frame carries a rank (the ranking stage's) rather than an event's answer."""
+    return payload.startswith(RANK_PREFIX)

@@ -18,7 +18,8 @@ every retry, so instead:
 An event whose record names the gateway waiting for it (`schemas.answers.ANSWER_HEADER`) has
 its answer, the encoded record it writes to `podium.progress` (its `Progress`, or the
 `EventRefused` of a dead letter), listed in `Effects.answers` with that gateway's address,
-for the worker to push before the commit.
+for the worker to push before the commit; its score changes carry the same header to
+`podium.scores`, so the ranking stage pushes their ranks to that gateway in turn.
 
 A user whose restored state does not decode (`store.StateUndecodable`) stops the batch at
 that user's first event: everything before it is committed, `Effects.blocked` says why, and
@@ -39,7 +40,7 @@ from processors.runtime.step import (
     encode_out_state,
 )
 from processors.runtime.store import StateStore, StateUndecodable
-from schemas.answers import answer_address
+from schemas.answers import answer_address, answer_header
 from schemas.leaderboards import ScoreChanged, ranking_partition
 from schemas.records import DeadLetter, refusal_of
 from schemas.rules import Rules
@@ -47,6 +48,8 @@ from schemas.state import UserState
 from schemas.topics import PROGRESS, SCORES, Topic, output_topic
 
 KeyValue = tuple[bytes, bytes]
+# a score change: key, value, and the header naming the gateway waiting for its rank (or None)
+Scored = tuple[bytes, bytes, list[tuple[str, bytes]] | None]
 MAX_RECORD_BYTES = 1_000_000  # broker default message.max.bytes is 1,048,588 per batch
 
 
@@ -67,7 +70,7 @@ class Effects:
     encoded_states: list[KeyValue] = field(default_factory=list)
     # the user-keyed derived records by their topic (`schemas.topics.output_topic`)
     derived: dict[Topic, list[KeyValue]] = field(default_factory=dict)
-    scores: dict[int, list[KeyValue]] = field(default_factory=dict)  # by podium.scores partition
+    scores: dict[int, list[Scored]] = field(default_factory=dict)  # by podium.scores partition
     dead: list[DeadLetter] = field(default_factory=list)
     # (gateway address, encoded podium.progress record) of each event that named its gateway
     answers: list[tuple[str, bytes]] = field(default_factory=list)
@@ -138,21 +141,34 @@ def _fold(
         store.put(uid, applied.state)
         touched[uid] = rec.offset
         out.events += 1
-        for item, raw in derived:
-            if isinstance(item, ScoreChanged):
-                partition_of = ranking_partition(item.ranking, score_partitions)
-                out.scores.setdefault(partition_of, []).append((item.ranking.encode(), raw))
-            else:
-                topic_of = output_topic(type(item))
-                out.derived.setdefault(topic_of, []).append((uid.encode(), raw))
-                if topic_of is PROGRESS and (to := _answer_to(rec)) is not None:
-                    out.answers.append((to, raw))
+        _route(out, derived, uid, _answer_to(rec), score_partitions)
     for uid, offset in touched.items():
         state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)
         out.states[uid] = state
         out.encoded_states.append((uid.encode(), encode_out_state(state)))
     return out
+
+
+def _route(
+    out: Effects,
+    derived: list[tuple[FoldRecord, bytes]],
+    uid: str,
+    to: str | None,
+    score_partitions: int,
+) -> None:
+    """An applied event's encoded records to their topics; its progress is its answer when
+    `to` names its gateway, and its score changes name that gateway too (for their ranks)."""
+    headers = None if to is None else [answer_header(to)]
+    for item, raw in derived:
+        if isinstance(item, ScoreChanged):
+            partition_of = ranking_partition(item.ranking, score_partitions)
+            out.scores.setdefault(partition_of, []).append((item.ranking.encode(), raw, headers))
+        else:
+            topic_of = output_topic(type(item))
+            out.derived.setdefault(topic_of, []).append((uid.encode(), raw))
+            if topic_of is PROGRESS and to is not None:
+                out.answers.append((to, raw))
 
 
 def _answer(out: Effects, dead: DeadLetter, rec: RawRecord) -> None:

@@ -115,18 +115,19 @@ def outgoing(
     """The states (user id, encoded state) and the facts, flagged backfilled, on the input
     partition's partition of their topics; the score changes (key, value) on the rankings'
     `podium.scores` partitions they are listed under."""
-    out: list[Out] = [(names.state, partition, uid.encode(), raw) for uid, raw in states]
+    out: list[Out] = [(names.state, partition, uid.encode(), raw, None) for uid, raw in states]
     out += [
         (
             names.of(output_topic(type(f))),
             partition,
             f.user_id.encode(),
             encode_out_record(replace(f, backfilled=True)),
+            None,
         )
         for f in facts
     ]
     routed: list[Out] = [
-        (names.scores, sp, k, v) for sp, kvs in sorted(scores.items()) for k, v in kvs
+        (names.scores, sp, k, v, None) for sp, kvs in sorted(scores.items()) for k, v in kvs
     ]
     return Outgoing(out + routed, len(states), len(routed))
 

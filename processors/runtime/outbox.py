@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-# topic, partition (-1: any), key, value (None: a tombstone)
-Out = tuple[str, int, bytes | None, bytes | None]
+Headers = list[tuple[str, bytes]]
+# topic, partition (-1: any), key, value (None: a tombstone), headers (None: none)
+Out = tuple[str, int, bytes | None, bytes | None, Headers | None]
 
 
 @dataclass
@@ -42,7 +43,15 @@ class Outbox:
 
     def add(self, topic: str, partition: int, items: Iterable[tuple[bytes | None, bytes]]) -> None:
         for key, value in items:
-            self.records.append((topic, partition, key, value))
+            self.records.append((topic, partition, key, value, None))
+            self.size += 1
+
+    def add_headed(
+        self, topic: str, partition: int, items: Iterable[tuple[bytes, bytes, Headers | None]]
+    ) -> None:
+        """Records with headers (a score change naming the gateway waiting for its rank)."""
+        for key, value, headers in items:
+            self.records.append((topic, partition, key, value, headers))
             self.size += 1
 
     def advance(self, partition: int, next_offset: int, events: int, now: float) -> None:
@@ -65,4 +74,4 @@ class Outbox:
         yield from self.records
         for (topic, partition), kept in self.keyed.items():
             for key, value in kept.items():
-                yield topic, partition, key, value
+                yield topic, partition, key, value, None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from confluent_kafka import KafkaException, Producer, TopicPartition
 
@@ -81,8 +81,8 @@ def transact(
     raise `CommitFailed`."""
     try:
         producer.begin_transaction()
-        for topic, partition, key, value in records:
-            _produce(producer, topic, partition, key, value)
+        for topic, partition, key, value, headers in records:
+            _produce(producer, topic, partition, key, value, headers)
         producer.send_offsets_to_transaction(offsets, group_metadata, REMAINING)
         producer.commit_transaction(REMAINING)
     except KafkaException as exc:
@@ -92,12 +92,17 @@ def transact(
 
 
 def _produce(
-    producer: Producer, topic: str, partition: int, key: bytes | None, value: bytes | None
+    producer: Producer,
+    topic: str,
+    partition: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]] | None,
 ) -> None:
     """One record; a value None is a tombstone."""
     while True:
         try:
-            producer.produce(topic, value, key, partition=partition)
+            producer.produce(topic, value, key, partition=partition, headers=cast(Any, headers))
             return
         except BufferError:  # the local queue is full: let librdkafka send some first
             producer.poll(0.05)

@@ -5,6 +5,11 @@ Each `ScoreChanged` is folded into its ranking (`processors.core.ranking.Ranking
 change, or that sits on another partition than its ranking's (`ranking_partition`), becomes a
 `DeadLetter` with its coordinates: folding it here would rank part of a ranking on the wrong
 stage instance. It never stops the batch.
+
+A score change whose record names the gateway waiting for its event
+(`schemas.answers.ANSWER_HEADER`, copied by the worker from the event) has its mover's
+`RankChanged` listed in `RankEffects.answers` with that address, for the ranking stage to push
+at once, before its commit, as the worker pushes the progress.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from dataclasses import dataclass, field
 
 from processors.core.ranking import Rankings
 from processors.runtime.step import RawRecord
+from schemas.answers import answer_address
 from schemas.leaderboards import (
     ScoreChanged,
     decode_leaderboard_record,
     encode_leaderboard_record,
+    mover_rank_id,
     ranking_partition,
 )
 from schemas.records import DeadLetter
@@ -36,6 +43,8 @@ class RankEffects:
     # changelog: a leave per participant of a dropped run, each followed by its key's tombstone
     leaves: list[KeyValue] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    # (gateway address, encoded RankChanged) of each mover whose score change named its gateway
+    answers: list[tuple[str, bytes]] = field(default_factory=list)
     changes: int = 0
     next_offset: int = -1  # the input offset to commit (last + 1)
 
@@ -84,8 +93,13 @@ def rank_batch(
             continue
         key = change.ranking.encode()
         out.entries[entry_key(change)] = encode_leaderboard_record(change)
+        to = answer_address(getattr(rec, "headers", None))
+        mover = mover_rank_id(change.id)
         for rank in rankings.apply(change):
-            out.ranks.append((key, encode_leaderboard_record(rank)))
+            raw = encode_leaderboard_record(rank)
+            out.ranks.append((key, raw))
+            if to is not None and rank.id == mover:
+                out.answers.append((to, raw))
     for gone in rankings.drop_expired():
         out.leaves.append((entry_key(gone), encode_leaderboard_record(gone)))
     return out

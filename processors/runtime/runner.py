@@ -14,8 +14,8 @@ A record's way, all in this module:
 2. fold (`_fold`, on the event loop): each owned partition's records go through the stage's
    fold into the uncommitted `Outbox`: its states (each key's last value), its records in
    order, its input offsets; the fold never waits for a commit;
-3. answer: each folded event's answer is pushed to its gateway (`answers.AnswerPusher`) right
-   after the fold, before the commit;
+3. answer: each folded event's answer (the ranking stage: each mover's rank) is pushed to the
+   gateway its record names (`answers.AnswerPusher`) right after the fold, before the commit;
 4. commit (`_commit_loop`, a task): every `commit_interval_s` after the outbox's first entry,
    or at once when it holds `commit_bound` records, the outbox is swapped for an empty one and
    committed in one transaction (begin, produce, send_offsets_to_transaction, commit) in the
@@ -106,7 +106,7 @@ class Runtime:
         consumer_config, producer_config = client_configs(config, stage.group)
         self.stage = stage
         self.config = config
-        self.pusher = pusher  # None: nothing answered (the ranking stage)
+        self.pusher = pusher  # None: nothing answered
         self.consumer = consumer if consumer is not None else Consumer(consumer_config)
         self.new_producer = new_producer or functools.partial(Producer, producer_config)
         self.producer: Producer | None = None

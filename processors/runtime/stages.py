@@ -103,7 +103,7 @@ class WorkerStage:
         for topic, items in effects.derived.items():
             out.add(names.of(topic), partition, items)
         for score_partition, scores in effects.scores.items():
-            out.add(names.scores, score_partition, scores)
+            out.add_headed(names.scores, score_partition, scores)
         out.add(names.dlq, -1, ((None, encode_out_record(d)) for d in effects.dead))
         return Folded(
             effects.next_offset, effects.events, effects.answers, effects.dead, effects.blocked
@@ -114,8 +114,9 @@ class RankStage:
     """Score changes into rankings (`rank_batch.rank_batch`): writes `podium.leaderboards`
     (the input's partition), the changelog `podium.ranking.state` (keyed: each participant's
     last applied change; a dropped run's participants: a leave, then a tombstone) and dead
-    letters. A changelog entry that does not decode makes its
-    partition wait (`restore_retriable`), like a worker partition at an undecodable state."""
+    letters; each mover whose score change named its gateway is answered. A changelog entry
+    that does not decode makes its partition wait (`restore_retriable`), like a worker
+    partition at an undecodable state."""
 
     name = "ranker"
     restore_retriable: tuple[type[Exception], ...] = (InvalidRecord,)
@@ -152,4 +153,4 @@ class RankStage:
         out.add(names.ranking_state, partition, effects.leaves)
         out.keep(names.ranking_state, partition, ((key, None) for key, _ in effects.leaves))
         out.add(names.dlq, -1, ((None, encode_out_record(d)) for d in effects.dead))
-        return Folded(effects.next_offset, effects.changes, dead=effects.dead)
+        return Folded(effects.next_offset, effects.changes, effects.answers, effects.dead)

@@ -33,8 +33,7 @@ from statistics import quantiles
 from deploy.demo import wait_pipeline
 from deploy.local import JVM_OPTS, KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
-from ingest.answers import AnswerListener
-from ingest.kafka import ProgressWaiter
+from ingest.answers import AnswerListener, ProgressWaiter
 from processors.runtime.answers import AnswerPusher
 from schemas.records import Progress, encode_record
 from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium

@@ -205,7 +205,7 @@ class Peer:
             for key, value in items:
                 self._send(topic, key, value, partition)
         for score_partition, scores in effects.scores.items():  # each on its ranking's own
-            for key, value in scores:
+            for key, value, _ in scores:
                 self._send(names.scores, key, value, score_partition)
         for dead in effects.dead:
             log.warning("dead letter %s: %s", dead.id, dead.reason)

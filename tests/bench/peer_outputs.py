@@ -29,7 +29,9 @@ def outputs(effects: Effects, names: Names) -> list[Out]:
         for key, value in items
     ]
     out += [
-        Out(names.scores, key, value) for items in effects.scores.values() for key, value in items
+        Out(names.scores, key, value)
+        for items in effects.scores.values()
+        for key, value, _ in items
     ]
     out += [Out(names.dlq, None, encode_record(dead)) for dead in effects.dead]
     return out

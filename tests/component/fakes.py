@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import msgspec
 from starlette.testclient import TestClient
 
+from ingest.answers import NotApplied
 from ingest.app import build_app
 from ingest.auth import KeyRing, hash_key
-from ingest.kafka import NotApplied, Unavailable
+from ingest.kafka import Unavailable
 from ingest.ports import AnswerFeed, Entry, EventLog, RankFeed, Views
 from ingest.routes import Gateway
 from ingest.views import boards_rebuilding, rebuilding

@@ -168,6 +168,8 @@ class FakeProducer:
         self.gate = gate
         self.fail: list[KafkaError] = []
         self.open: list[tuple[str, int, bytes | None, bytes]] = []
+        # the records produced with headers: topic, key, headers
+        self.headed: list[tuple[str, bytes | None, list[tuple[str, bytes]]]] = []
         self.offsets: list[TopicPartition] = []
         self.aborts = 0
         self.began = 0
@@ -181,9 +183,16 @@ class FakeProducer:
         self.open, self.offsets = [], []
 
     def produce(
-        self, topic: str, value: bytes, key: bytes | None = None, partition: int = -1
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int = -1,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         self.open.append((topic, partition, key, value))
+        if headers:
+            self.headed.append((topic, key, headers))
 
     def send_offsets_to_transaction(
         self, offsets: list[TopicPartition], meta: int, timeout: float

@@ -203,7 +203,8 @@ def test_score_changes_go_to_their_ranking_s_partition_keyed_by_the_ranking() ->
     }
     seen: dict[str, set[str]] = {}
     for partition, items in out.scores.items():
-        for key, raw in items:
+        for key, raw, headers in items:
+            assert headers is None  # the batch's records name no gateway
             rec = decode_leaderboard_record(raw)
             assert isinstance(rec, ScoreChanged)
             assert key == rec.ranking.encode() == f"{rec.board}|{rec.run}|{rec.group}".encode()

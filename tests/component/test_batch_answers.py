@@ -73,3 +73,26 @@ def test_records_from_elsewhere_without_headers_list_no_answers(rules: Rules) ->
         StateStore(), [Bare(0, b"ann", metric("e-0", "ann", "3", T0))], rules, TOPIC, PARTITION
     )
     assert out.events == 1 and out.answers == []
+
+
+def test_the_score_changes_of_an_event_that_names_its_gateway_name_it_too() -> None:
+    """Each score change carries the header of the event it came from (the ranking stage
+    pushes its rank there); an event without one gives score changes without headers."""
+    from schemas.leaderboards import ScoreChanged, decode_leaderboard_record
+    from tests.rules import leaderboard_rules
+
+    batch = [
+        HeadedRec(20, b"ann", metric("e-0", "ann", "3", T0, "words"), to("gw-a:7001")),
+        HeadedRec(21, b"bob", metric("e-1", "bob", "4", T0 + 1, "words"), ()),
+    ]
+    out = fold_batch(StateStore(), batch, leaderboard_rules(), TOPIC, PARTITION)
+
+    named: dict[str, set[object]] = {}
+    for items in out.scores.values():
+        for _, raw, headers in items:
+            change = decode_leaderboard_record(raw)
+            assert isinstance(change, ScoreChanged)
+            named.setdefault(change.event_id, set()).add(
+                None if headers is None else tuple(headers)
+            )
+    assert named == {"e-0": {to("gw-a:7001")}, "e-1": {None}}

@@ -138,3 +138,31 @@ def test_the_changelog_entries_restore_the_rankings_of_the_batches() -> None:
         "bo",
     ]
     assert restored.get("all-time-words", RANKING).value("al") == Decimal(8)
+
+
+@dataclass(frozen=True)
+class HeadedRec:
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None
+
+
+def test_the_mover_of_a_change_that_names_its_gateway_is_answered_with_its_rank_record() -> None:
+    """Each score change whose record names its gateway (`podium-answer`) lists the mover's
+    RankChanged (id: the change's id + ":rank") with that address, the very bytes written to
+    `podium.leaderboards`; a change without the header lists nothing."""
+    gateway = [("podium-answer", b"gw-a:7001")]
+    headers = [gateway, None, gateway, gateway]
+    pairs = list(zip(GOOD, headers, strict=True))
+    records = [HeadedRec(i, k, v, h) for i, ((k, v), h) in enumerate(pairs)]
+    out = rank_batch(Rankings(RULES.leaderboards), records, TOPIC, HOME, PARTITIONS)
+
+    written = {decode_leaderboard_record(raw).id: raw for _, raw in out.ranks}
+    wanted = [f"{orjson.loads(v)['id']}:rank" for (_, v), h in pairs if h]
+    assert wanted == [
+        "bo:score:all-time-words:all::e10:rank",
+        "cy:score:all-time-words:all::e30:rank",
+        "al:score:all-time-words:all::e40:rank",
+    ]
+    assert out.answers == [("gw-a:7001", written[i]) for i in wanted]

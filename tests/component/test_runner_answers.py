@@ -26,3 +26,31 @@ async def test_only_the_records_that_name_their_gateway_are_answered_before_the_
         assert h.kafka.commits == 0
         h.gate.set()
         await until(lambda: h.kafka.committed_offsets.get(0) == 3)
+
+
+async def test_the_score_changes_of_a_headed_event_are_written_naming_its_gateway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The header survives the outbox and the transaction: the ranking stage reads it from
+    `podium.scores` to push the event's ranks to the same gateway."""
+    from schemas.leaderboards import ScoreChanged, decode_leaderboard_record
+    from tests.rules import leaderboard_rules
+
+    h = harness(WorkerStage(NAMES, leaderboard_rules(), 4), monkeypatch, pusher=FakePusher())
+    h.consumer.rebalance("assign", [0])
+    h.kafka.append(0, b"ann", metric("e-0", "ann", "2", T0, "words"), HEADED)
+    h.kafka.append(0, b"bob", metric("e-1", "bob", "3", T0 + 1, "words"), None)
+    async with running(h):
+        await until(lambda: h.kafka.committed_offsets.get(0) == 2)
+    scores = [(k, v) for t, _, k, v in h.kafka.committed if t == NAMES.scores]
+    changes = [decode_leaderboard_record(v) for _, v in scores]
+    assert all(isinstance(c, ScoreChanged) for c in changes)
+    by_event = {c.event_id for c in changes if isinstance(c, ScoreChanged)}
+    assert by_event == {"e-0", "e-1"}
+    headed = [(t, k, hs) for t, k, hs in h.producer.headed]
+    expected = [
+        (NAMES.scores, k, HEADED)
+        for (k, _), c in zip(scores, changes, strict=True)
+        if isinstance(c, ScoreChanged) and c.event_id == "e-0"
+    ]
+    assert expected and headed == expected

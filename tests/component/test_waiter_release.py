@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pytest
 
+from ingest.answers import ProgressWaiter
 from ingest.http.api import ApiError
-from ingest.kafka import ProgressWaiter
 from ingest.routes import Gateway
 from schemas.commands import MetricTracked, User
 from schemas.records import Progress, encode_record

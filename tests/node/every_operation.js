@@ -36,6 +36,26 @@ const WAIT_MS = 20000;
 const answers = {};
 const failures = [];
 const called = new Set();
+// Each user's figures as the writes' answers left them (the last answer with the figure):
+// `words` (the event's total) and `xp` (the points total it carries). The reads wait until
+// the views show these: an answer leaves before the views are written.
+const last = {};
+
+function note(user, answer) {
+  const figures = (last[user] = last[user] || {});
+  if (answer && answer.total != null) figures.words = answer.total;
+  const xp = answer && answer.points && answer.points.xp;
+  if (xp && xp.total != null) figures.xp = xp.total;
+}
+
+// A board's answer that lists each of its users with the figure the answers left them, and
+// at least `n` users.
+function shows(figure, n) {
+  return (a) =>
+    Array.isArray(a.rankings) &&
+    a.rankings.length >= n &&
+    a.rankings.every((r) => last[r.userId] && Number(r.value) === last[r.userId][figure]);
+}
 
 function describe(err) {
   if (err instanceof TrophyApiError) {
@@ -145,16 +165,19 @@ async function writes() {
     client.users.identify("bob", { name: "Bob", attributes: { plan: "free" } }, OPTS),
   );
   await call("users.update", () => client.users.update("bob", { tz: "UTC" }, OPTS));
-  const event = (user, value, extra = {}) =>
-    client.metrics.event("words-written", { user: { id: user }, value, ...extra }, OPTS);
-  await call("metrics.event", () => event("ann", 120, { attributes: { genre: "poetry" } }), "metrics.event ann 120");
-  await call("metrics.event", () => event("bob", 100), "metrics.event bob 100");
-  await call("metrics.event", () => event("cy", 30), "metrics.event cy 30");
-  await call("metrics.event", () => event("ann", 5, { idempotencyKey: "ann-5" }), "metrics.event ann 5");
-  await call("metrics.event", () => event("ann", 5, { idempotencyKey: "ann-5" }), "metrics.event ann 5 again");
-  await call("achievements.complete", () =>
+  const event = async (user, value, label, extra = {}) => {
+    const body = { user: { id: user }, value, ...extra };
+    note(user, await call("metrics.event", () => client.metrics.event("words-written", body, OPTS), label));
+  };
+  await event("ann", 120, "metrics.event ann 120", { attributes: { genre: "poetry" } });
+  await event("bob", 100, "metrics.event bob 100");
+  await event("cy", 30, "metrics.event cy 30");
+  await event("ann", 5, "metrics.event ann 5", { idempotencyKey: "ann-5" });
+  await event("ann", 5, "metrics.event ann 5 again", { idempotencyKey: "ann-5" });
+  const completed = await call("achievements.complete", () =>
     client.achievements.complete("published", { user: { id: "bob" } }, OPTS),
   );
+  note("bob", completed && { points: completed.points });
   await call("users.updatePreferences", () =>
     client.users.updatePreferences(
       "ann",
@@ -166,12 +189,12 @@ async function writes() {
 
 async function reads() {
   const day = today();
-  const ranked = (n) => (a) => Array.isArray(a.rankings) && a.rankings.length >= n;
   await call("achievements.all", () => client.achievements.all({}, OPTS));
   await call("leaderboards.all", () => client.leaderboards.all(OPTS));
-  await until("leaderboards.get", () => client.leaderboards.get("top-writers", {}, OPTS), ranked(3), "leaderboards.get top-writers");
-  await until("leaderboards.get", () => client.leaderboards.get("weekly-top-two", {}, OPTS), ranked(2), "leaderboards.get weekly-top-two");
-  await until("leaderboards.get", () => client.leaderboards.get("top-xp", {}, OPTS), ranked(3), "leaderboards.get top-xp");
+  const ranked = (n) => (a) => Array.isArray(a.rankings) && a.rankings.length >= n;
+  await until("leaderboards.get", () => client.leaderboards.get("top-writers", {}, OPTS), shows("words", 3), "leaderboards.get top-writers");
+  await until("leaderboards.get", () => client.leaderboards.get("weekly-top-two", {}, OPTS), shows("words", 2), "leaderboards.get weekly-top-two");
+  await until("leaderboards.get", () => client.leaderboards.get("top-xp", {}, OPTS), shows("xp", 3), "leaderboards.get top-xp");
   await until("leaderboards.get", () => client.leaderboards.get("longest-streak", {}, OPTS), ranked(3), "leaderboards.get longest-streak");
   await until("points.summary", () => client.points.summary("xp", {}, OPTS), (a) => a.some((r) => r.users > 0));
   await call("points.system", () => client.points.system("xp", OPTS));
@@ -181,13 +204,13 @@ async function reads() {
   await until("users.get", () => client.users.get("ann", OPTS), (a) => a.id === "ann");
   await until("users.getPreferences", () => client.users.getPreferences("ann", OPTS), (a) => !!a.notifications);
   await until("users.allMetrics", () => client.users.allMetrics("ann", OPTS), (a) => a.length > 0 && a[0].current >= 125);
-  await call("users.singleMetric", () => client.users.singleMetric("bob", "words-written", OPTS));
+  await until("users.singleMetric", () => client.users.singleMetric("bob", "words-written", OPTS), (a) => a.current === last.bob.words);
   await call("users.metricEventSummary", () =>
     client.users.metricEventSummary("ann", "words-written", { aggregation: "daily", startDate: day, endDate: day }, OPTS),
   );
   await call("users.achievements", () => client.users.achievements("ann", { includeIncomplete: "true" }, OPTS));
   await call("users.streak", () => client.users.streak("ann", { historyPeriods: 7 }, OPTS));
-  await call("users.points", () => client.users.points("bob", "xp", { awards: 10 }, OPTS));
+  await until("users.points", () => client.users.points("bob", "xp", { awards: 10 }, OPTS), (a) => a.total === last.bob.xp);
   await call("users.pointsEventSummary", () =>
     client.users.pointsEventSummary("bob", "xp", { aggregation: "daily", startDate: day, endDate: day }, OPTS),
   );

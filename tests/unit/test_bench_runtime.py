@@ -31,7 +31,7 @@ def test_count_outputs_counts_each_topic_of_the_effects() -> None:
     effects = Effects(
         encoded_states=[kv, kv],
         derived={PROGRESS: [kv, kv, kv], ACHIEVEMENTS: [kv], STREAKS: [kv, kv]},
-        scores={0: [kv], 5: [kv, kv]},
+        scores={0: [(*kv, None)], 5: [(*kv, None), (*kv, None)]},
         dead=[DeadLetter.of("why", b"x", "t", 0, 1, None)],
     )
     counts: Counter[str] = Counter({"podium.progress": 10})
@@ -197,7 +197,7 @@ def test_quix_peer_routes_every_output_but_the_state() -> None:
     effects = Effects(
         encoded_states=[(b"u", b"state")],
         derived={PROGRESS: [(b"u", b"p1"), (b"u", b"p2")], STREAKS: [(b"u", b"s")]},
-        scores={3: [(b"board", b"sc")]},
+        scores={3: [(b"board", b"sc", None)]},
         dead=[DeadLetter.of("why", b"x", "t", 0, 1, None)],
     )
     got = outputs(effects, names)

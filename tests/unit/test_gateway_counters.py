@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ingest import telemetry
-from ingest.kafka import Publisher, RankWaiter, _close
+from ingest.kafka import Publisher, _close
 
 
 def value(counter: Any) -> float:
@@ -58,9 +58,3 @@ async def test_a_failed_supervisor_step_is_counted(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(publisher, "_step", step)
     assert await counted(telemetry.SUPERVISOR_ERRORS, publisher._supervise) == 1
     assert publisher.ready is False
-
-
-async def test_a_stopped_topic_reader_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    waiter = RankWaiter("unused:9092", "a.topic")
-    monkeypatch.setattr(waiter, "_consume", fails)
-    assert await counted(telemetry.READER_RECONNECTS.labels(waiter.name), waiter._supervise) == 1

@@ -1,12 +1,12 @@
-"""The gateway's rank waiter (ingest.kafka.RankWaiter) without a broker: records are handed
-to `_take` as its consumer would, encoded by the records' own codec."""
+"""The gateway's rank waiter (ingest.answers.RankWaiter): records are handed to `take` as the
+answer listener does, encoded by the records' own codec."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 
-from ingest.kafka import RankWaiter
+from ingest.answers import RankWaiter
 from schemas.leaderboards import RankChanged, ScoreChanged, encode_leaderboard_record
 from tests.rules import leaderboard_rules
 from tests.unit.fold_helpers import Run
@@ -34,11 +34,11 @@ def rank(event_id: str, board: str, user: str = "ada", crosser: str | None = Non
 
 
 async def test_the_ranks_of_a_registered_event_are_collected_and_others_ignored() -> None:
-    waiter = RankWaiter("unused:9092", "podium.leaderboards")
+    waiter = RankWaiter()
     waiter.expect("e1")
-    waiter._take(rank("e1", "words"))
-    waiter._take(rank("e1", "words", crosser="ben"))  # pushed off a capped board: not asked
-    waiter._take(rank("e2", "words"))  # another process's event
+    waiter.take(rank("e1", "words"))
+    waiter.take(rank("e1", "words", crosser="ben"))  # pushed off a capped board: not asked
+    waiter.take(rank("e2", "words"))  # another process's event
     score = "ada:score:words:all::e1"
     got = await waiter.ranks("e1", [f"{score}:rank"], within_s=1.0)
     assert list(got) == [f"{score}:rank"]
@@ -47,23 +47,23 @@ async def test_the_ranks_of_a_registered_event_are_collected_and_others_ignored(
 
 
 async def test_a_rank_that_arrives_while_waiting_wakes_the_request() -> None:
-    waiter = RankWaiter("unused:9092", "podium.leaderboards")
+    waiter = RankWaiter()
     waiter.expect("e1")
     ids = ["ada:score:words:all::e1:rank", "ada:score:xp:all::e1:rank"]
     task = asyncio.create_task(waiter.ranks("e1", ids, within_s=5.0))
     await asyncio.sleep(0)
-    waiter._take(rank("e1", "words"))
+    waiter.take(rank("e1", "words"))
     await asyncio.sleep(0)
     assert not task.done()  # one of two
-    waiter._take(rank("e1", "xp"))
+    waiter.take(rank("e1", "xp"))
     got = await asyncio.wait_for(task, 1.0)
     assert sorted(got) == sorted(ids)
 
 
 async def test_a_late_ranking_stage_gives_what_arrived_in_time() -> None:
-    waiter = RankWaiter("unused:9092", "podium.leaderboards")
+    waiter = RankWaiter()
     waiter.expect("e1")
-    waiter._take(rank("e1", "words"))
+    waiter.take(rank("e1", "words"))
     ids = ["ada:score:words:all::e1:rank", "ada:score:xp:all::e1:rank"]
     got = await waiter.ranks("e1", ids, within_s=0.05)
     assert list(got) == ids[:1]

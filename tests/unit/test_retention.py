@@ -161,7 +161,7 @@ def test_the_stage_writes_a_leave_then_a_tombstone_and_its_changelog_stops_growi
             rec = Rec(out.offsets.get(p, 0), c.ranking.encode(), encode_leaderboard_record(c))
             out.advance(p, stage.fold(p, [rec], out).next_offset, 1, 1.0)
         left = set()  # the keys whose last record read is a dropped run's leave
-        for topic, _, key, value in out.produced():
+        for topic, _, key, value, _ in out.produced():
             if topic != names.ranking_state or key is None:
                 continue
             if value is None:  # a tombstone comes after its key's leave, in the same commit
