@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 
 from schemas.answers import FRAME_LENGTH, MAX_FRAME_BYTES, is_rank
-from schemas.leaderboards import RankChanged, decode_leaderboard_record
+from schemas.leaderboards import RankChanged, decode_leaderboard_record, rank_cause
 from schemas.records import EventRefused, Progress, decode_record, progress_event_id
 from schemas.wire import InvalidRecord
 
@@ -212,6 +212,9 @@ class RankWaiter:
         return {i: box.by_id[i] for i in ids if i in box.by_id}
 
     def take(self, raw: bytes) -> None:
+        cause = rank_cause(raw)
+        if cause is not None and cause.rpartition(":")[2] not in self._pending:
+            return  # nobody here waits for it (any more): skipped undecoded
         try:
             record = decode_leaderboard_record(raw)
         except InvalidRecord:

@@ -134,3 +134,18 @@ def encode_leaderboard_record(rec: LeaderboardRecord) -> bytes:
 def decode_leaderboard_record(raw: bytes) -> LeaderboardRecord:
     """Decode a score or rank record; raises `InvalidRecord` with the reason."""
     return _CODEC.decode(raw)
+
+
+def rank_cause(raw: bytes) -> str | None:
+    """The `cause` of an encoded `RankChanged`, found without decoding (the gateway skips the
+    ranks nobody waits for); None when it cannot be read so (absent, or escaped: decode the
+    record to know). JSON escapes every quote inside strings, so the first match is the
+    field's."""
+    at = raw.find(b'"cause":"')
+    if at < 0:
+        return None
+    start = at + 9
+    end = raw.find(b'"', start)
+    if end < 0 or b"\\" in raw[start:end]:
+        return None
+    return raw[start:end].decode("utf-8", "replace")

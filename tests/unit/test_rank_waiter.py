@@ -6,8 +6,16 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import msgspec
+
 from ingest.answers import RankWaiter
-from schemas.leaderboards import RankChanged, ScoreChanged, encode_leaderboard_record
+from schemas.leaderboards import (
+    RankChanged,
+    ScoreChanged,
+    decode_leaderboard_record,
+    encode_leaderboard_record,
+    rank_cause,
+)
 from tests.rules import leaderboard_rules
 from tests.unit.fold_helpers import Run
 
@@ -79,3 +87,35 @@ def test_the_folds_score_change_ids_end_with_their_event_id() -> None:
     changes = [r for r in run.records if isinstance(r, ScoreChanged)]
     assert changes and any(c.group for c in changes)
     assert {c.id.rpartition(":")[2] for c in changes} == {"0123abcd"}
+
+
+def test_the_cause_read_without_decoding_is_the_records_or_none() -> None:
+    """`rank_cause` finds the field in the bytes (the waiter skips the ranks nobody waits
+    for undecoded): the record's own cause, for a user id with a colon; None where the cause
+    holds an escape (a quote), so that the waiter decodes that one."""
+
+    plain = rank("e1", "words")
+    assert rank_cause(plain) == "ada:score:words:all::e1"
+    colon = encode_leaderboard_record(
+        msgspec.structs.replace(
+            decode_leaderboard_record(plain), cause="team:7:score:words:all::e2", user_id="team:7"
+        )
+    )
+    assert rank_cause(colon) == "team:7:score:words:all::e2"
+    quoted = msgspec.structs.replace(decode_leaderboard_record(plain), cause='a"b::e3')
+    assert rank_cause(encode_leaderboard_record(quoted)) is None
+    assert rank_cause(b'{"type":"rank"}') is None
+
+
+async def test_a_rank_nobody_waits_for_is_skipped_and_an_escaped_cause_is_decoded() -> None:
+    waiter = RankWaiter()
+    waiter.expect("e3")
+    cause = 'a"b:score:words:all::e3'
+    quoted = msgspec.structs.replace(
+        decode_leaderboard_record(rank("e3", "words")), id=f"{cause}:rank", cause=cause
+    )
+    waiter.take(encode_leaderboard_record(quoted))
+    waiter.take(rank("e9", "words"))  # nobody waits
+    got = await waiter.ranks("e3", [f"{cause}:rank"], within_s=0.01)
+    assert list(got) == [f"{cause}:rank"]
+    assert set(waiter._pending) == {"e3"}
