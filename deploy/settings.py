@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     # How long POST /metrics/{key}/event waits for the event's progress (0 = never: 202).
     gateway_wait_s: float = 2.0
     # Of that, how long an answer waits for the ranking stage's ranks once the progress is
-    # there (EventResponse.leaderboards; a board not ranked by then is left out).
+    # there (EventResponse.leaderboards; a board not ranked by then is left out). 0: the
+    # gateway asks for no ranks (the ranking stage pushes it none) and answers without them.
     gateway_rank_wait_s: float = 1.0
     # Where the gateway listens for the answers the workers push (docs/fast-path.md, "Answers
     # leave at the fold"): a name the workers can reach (the host's or container's), and a

@@ -51,7 +51,7 @@ from ingest.routes_wrapped import WrappedRoutes
 from ingest.tenancy import TENANT, tenant_of
 from ingest.views import ViewReader
 from processors.runtime.ops_server import OpsConfig
-from schemas.answers import answer_header
+from schemas.answers import RANKS_HEADER, answer_header
 from schemas.rules import Rules
 from schemas.topics import Names
 from schemas.views import Keys
@@ -392,7 +392,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         linger_ms=config.linger_ms,
     )
     waiter = ProgressWaiter()
-    ranks = RankWaiter() if rules.leaderboards else None
+    # ranks are pushed only to a gateway that waits for them (`RANKS_HEADER`)
+    ranks = RankWaiter() if rules.leaderboards and config.rank_wait_s > 0 else None
     listener = AnswerListener(waiter, config.answer_host, config.answer_port, ranks)
     redis = Redis.from_url(config.redis_url, decode_responses=False)
     gw = Gateway(
@@ -413,6 +414,8 @@ def create_app(config: GatewayConfig, rules: Rules) -> ASGIApp:
         await publisher.start()
         await listener.start()
         publisher.answer_to = [answer_header(listener.address)]
+        if ranks is not None:
+            publisher.answer_to.append(answer_header(listener.address, RANKS_HEADER))
         try:
             async with telemetry.serving_ops(config.ops, lambda: ready_checks(gw)):
                 yield

@@ -9,8 +9,10 @@ and the frames in which the worker pushes each event's answer back to it (docs/f
   named one, the encoded record its fold writes to `podium.progress` (the same bytes, so the
   gateway decodes them with `schemas.records.decode_record`) as one frame: a 4-byte
   big-endian length, then that many bytes. Nothing flows back.
-- The worker copies the header onto the event's `podium.scores` records; the ranking stage,
-  for each such score change it folds, writes the mover's `RankChanged` as it writes it to
+- A gateway that waits for ranks also names itself in the header `RANKS_HEADER` (same value);
+  the worker then copies `ANSWER_HEADER` onto the event's `podium.scores` records, and the
+  ranking stage, for each such score change it folds, writes the mover's `RankChanged` as it
+  writes it to
   `podium.leaderboards` (decoded with `schemas.leaderboards.decode_leaderboard_record`) as a
   frame on its own connection to that gateway. The gateway tells the two apart by the record's
   type tag, which the leaderboard codec writes first (`is_rank`).
@@ -23,6 +25,7 @@ from collections.abc import Iterable
 from typing import Final
 
 ANSWER_HEADER: Final = "podium-answer"
+RANKS_HEADER: Final = "podium-ranks"
 FRAME_LENGTH: Final = struct.Struct(">I")
 MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 """A frame announcing more than this is not an answer (a record is at most ≈ 1 MB): the
@@ -35,17 +38,19 @@ record's tag is "progress" or "refused"."""
 Headers = Iterable[tuple[str, bytes]]
 
 
-def answer_header(address: str) -> tuple[str, bytes]:
-    """The header naming the gateway at `address` (`host:port`) as the one waiting."""
+def answer_header(address: str, name: str = ANSWER_HEADER) -> tuple[str, bytes]:
+    """The header naming the gateway at `address` (`host:port`) as the one waiting (with
+    `RANKS_HEADER`: waiting for the ranks too)."""
     parse_address(address)
-    return ANSWER_HEADER, address.encode("ascii")
+    return name, address.encode("ascii")
 
 
-def answer_address(headers: Headers | None) -> str | None:
-    """The address a record's headers name for its answer; None without one (or with one
-    that is not `host:port`: an answer nobody can receive is not pushed)."""
+def answer_address(headers: Headers | None, header: str = ANSWER_HEADER) -> str | None:
+    """The address a record's headers name for its answer (with `RANKS_HEADER`: for its
+    ranks); None without one (or with one that is not `host:port`: an answer nobody can
+    receive is not pushed)."""
     for name, value in headers or ():
-        if name == ANSWER_HEADER:
+        if name == header:
             try:
                 address = value.decode("ascii")
                 parse_address(address)

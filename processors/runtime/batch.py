@@ -18,7 +18,8 @@ every retry, so instead:
 An event whose record names the gateway waiting for it (`schemas.answers.ANSWER_HEADER`) has
 its answer, the encoded record it writes to `podium.progress` (its `Progress`, or the
 `EventRefused` of a dead letter), listed in `Effects.answers` with that gateway's address,
-for the worker to push before the commit; its score changes carry the same header to
+for the worker to push before the commit. When the gateway waits for ranks too
+(`schemas.answers.RANKS_HEADER`), the event's score changes carry the answer header to
 `podium.scores`, so the ranking stage pushes their ranks to that gateway in turn.
 
 A user whose restored state does not decode (`store.StateUndecodable`) stops the batch at
@@ -40,7 +41,7 @@ from processors.runtime.step import (
     encode_out_state,
 )
 from processors.runtime.store import StateStore, StateUndecodable
-from schemas.answers import answer_address, answer_header
+from schemas.answers import RANKS_HEADER, answer_address, answer_header
 from schemas.leaderboards import ScoreChanged, ranking_partition
 from schemas.records import DeadLetter, refusal_of
 from schemas.rules import Rules
@@ -141,7 +142,7 @@ def _fold(
         store.put(uid, applied.state)
         touched[uid] = rec.offset
         out.events += 1
-        _route(out, derived, uid, _answer_to(rec), score_partitions)
+        _route(out, derived, uid, rec, score_partitions)
     for uid, offset in touched.items():
         state = store.get_live(uid).with_offset(offset)
         store.put(uid, state)
@@ -154,12 +155,15 @@ def _route(
     out: Effects,
     derived: list[tuple[FoldRecord, bytes]],
     uid: str,
-    to: str | None,
+    rec: RawRecord,
     score_partitions: int,
 ) -> None:
     """An applied event's encoded records to their topics; its progress is its answer when
-    `to` names its gateway, and its score changes name that gateway too (for their ranks)."""
-    headers = None if to is None else [answer_header(to)]
+    the record names its gateway, and its score changes name the gateway that waits for its
+    ranks (for the ranking stage's push)."""
+    to = _answer_to(rec)
+    ranks_to = answer_address(getattr(rec, "headers", None), RANKS_HEADER)
+    headers = None if ranks_to is None else [answer_header(ranks_to)]
     for item, raw in derived:
         if isinstance(item, ScoreChanged):
             partition_of = ranking_partition(item.ranking, score_partitions)

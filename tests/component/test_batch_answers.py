@@ -75,15 +75,18 @@ def test_records_from_elsewhere_without_headers_list_no_answers(rules: Rules) ->
     assert out.events == 1 and out.answers == []
 
 
-def test_the_score_changes_of_an_event_that_names_its_gateway_name_it_too() -> None:
-    """Each score change carries the header of the event it came from (the ranking stage
-    pushes its rank there); an event without one gives score changes without headers."""
+def test_the_score_changes_of_an_event_whose_gateway_waits_for_ranks_name_it() -> None:
+    """The score changes of an event whose gateway waits for its ranks (`podium-ranks`)
+    carry the answer header naming it (the ranking stage pushes their ranks there); those
+    of an event answered without ranks, or not answered, carry no header."""
     from schemas.leaderboards import ScoreChanged, decode_leaderboard_record
     from tests.rules import leaderboard_rules
 
+    ranked = (*to("gw-a:7001"), ("podium-ranks", b"gw-a:7001"))
     batch = [
-        HeadedRec(20, b"ann", metric("e-0", "ann", "3", T0, "words"), to("gw-a:7001")),
+        HeadedRec(20, b"ann", metric("e-0", "ann", "3", T0, "words"), ranked),
         HeadedRec(21, b"bob", metric("e-1", "bob", "4", T0 + 1, "words"), ()),
+        HeadedRec(22, b"cy", metric("e-2", "cy", "5", T0 + 2, "words"), to("gw-b:7002")),
     ]
     out = fold_batch(StateStore(), batch, leaderboard_rules(), TOPIC, PARTITION)
 
@@ -95,4 +98,5 @@ def test_the_score_changes_of_an_event_that_names_its_gateway_name_it_too() -> N
             named.setdefault(change.event_id, set()).add(
                 None if headers is None else tuple(headers)
             )
-    assert named == {"e-0": {to("gw-a:7001")}, "e-1": {None}}
+    assert named == {"e-0": {to("gw-a:7001")}, "e-1": {None}, "e-2": {None}}
+    assert [address for address, _ in out.answers] == ["gw-a:7001", "gw-b:7002"]

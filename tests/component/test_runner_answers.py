@@ -31,14 +31,16 @@ async def test_only_the_records_that_name_their_gateway_are_answered_before_the_
 async def test_the_score_changes_of_a_headed_event_are_written_naming_its_gateway(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The header survives the outbox and the transaction: the ranking stage reads it from
-    `podium.scores` to push the event's ranks to the same gateway."""
+    """The answer header of an event whose gateway waits for ranks survives the outbox and
+    the transaction: the ranking stage reads it from `podium.scores` to push the event's
+    ranks to that gateway."""
     from schemas.leaderboards import ScoreChanged, decode_leaderboard_record
     from tests.rules import leaderboard_rules
 
     h = harness(WorkerStage(NAMES, leaderboard_rules(), 4), monkeypatch, pusher=FakePusher())
     h.consumer.rebalance("assign", [0])
-    h.kafka.append(0, b"ann", metric("e-0", "ann", "2", T0, "words"), HEADED)
+    ranked = [*HEADED, ("podium-ranks", HEADED[0][1])]
+    h.kafka.append(0, b"ann", metric("e-0", "ann", "2", T0, "words"), ranked)
     h.kafka.append(0, b"bob", metric("e-1", "bob", "3", T0 + 1, "words"), None)
     async with running(h):
         await until(lambda: h.kafka.committed_offsets.get(0) == 2)

@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.answers import ANSWER_HEADER, answer_address, answer_header, encode_frames
+from schemas.answers import (
+    ANSWER_HEADER,
+    RANKS_HEADER,
+    answer_address,
+    answer_header,
+    encode_frames,
+)
 
 
 def test_the_header_names_the_gateway_s_address() -> None:
     assert answer_header("10.0.0.7:41234") == ("podium-answer", b"10.0.0.7:41234")
     assert answer_address([("other", b"x"), (ANSWER_HEADER, b"gw-1:8081")]) == "gw-1:8081"
+
+
+def test_the_ranks_header_is_read_apart_from_the_answer_header() -> None:
+    ranks = answer_header("10.0.0.7:41234", RANKS_HEADER)
+    assert ranks == ("podium-ranks", b"10.0.0.7:41234")
+    assert answer_address([ranks]) is None  # it does not ask for the progress
+    assert answer_address([ranks], RANKS_HEADER) == "10.0.0.7:41234"
+    assert answer_address([(ANSWER_HEADER, b"gw-1:8081")], RANKS_HEADER) is None
 
 
 @pytest.mark.parametrize(
