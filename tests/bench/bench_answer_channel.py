@@ -11,7 +11,9 @@ of `bench_gateway` at each rate through it, latency from each request's schedule
 500/s through a second gateway that waits for the ranks too (worker and ranker). Printed per
 run: p50, p99, done/s, the share answered 201 with the progress (not `pending`) and, ranked,
 the share whose answer carries a leaderboard; the CPU of broker, worker, ranker and gateway
-(share of a core, and CPU seconds per 1,000 events) and the broker's request rates (`usage`).
+(share of a core, and CPU seconds per 1,000 events), the broker's request rates (`usage`) and
+the worker's commits of the run (how many, their mean duration, the share over 50 and 100 ms:
+a rank waits for the worker's commit; from the worker's own metrics).
 
 First, the channel alone, in one process and without Kafka: `AnswerPusher` → loopback TCP →
 `AnswerListener` → `ProgressWaiter`, one answer every 2 ms (500/s) and bursts of 500 (a
@@ -24,11 +26,14 @@ import asyncio
 import os
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from statistics import quantiles
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.demo import wait_pipeline
 from deploy.local import JVM_OPTS, KafkaBroker, RedisServer, free_port
@@ -85,6 +90,8 @@ def shares(pids: dict[str, int], seconds: float, jmx_port: int) -> dict[str, flo
 
 
 def one_stack(label: str, env: dict[str, str]) -> None:
+    commits = free_port()  # the worker's metrics: its commits' durations, for each run
+    env = {**env, "PODIUM_WORKER_METRICS_PORT": str(commits)}
     os.environ.update(env)  # podium() passes the environment on to every process it starts
     try:
         with (
@@ -109,23 +116,23 @@ def one_stack(label: str, env: dict[str, str]) -> None:
             wait_pipeline(f"http://{addr}/v1", key)
             asyncio.run(open_loop(addr, EVENT_PATH, key, 100, 2, event_body))  # warm-up
             for rate in RATES:
-                _loaded(f"{label}, {rate} req/s", addr, key, rate, pids, jmx_port)
+                _loaded(f"{label}, {rate} req/s", addr, key, rate, pids, jmx_port, commits)
             ranked = gateway(PODIUM_GATEWAY_WAIT_S="2")
             pids = {**pids, "ranker": procs[2].pid, "gateway": procs[-1].pid}
             wait_pipeline(f"http://{ranked}/v1", key)
             asyncio.run(open_loop(ranked, EVENT_PATH, key, 100, 2, event_body))  # warm-up
-            _loaded(
-                f"{label}, ranks, {RANKED_RATE} req/s", ranked, key, RANKED_RATE, pids, jmx_port
-            )
+            label = f"{label}, ranks, {RANKED_RATE} req/s"
+            _loaded(label, ranked, key, RANKED_RATE, pids, jmx_port, commits)
     finally:
         for name in env:
             os.environ.pop(name, None)
 
 
 def _loaded(
-    label: str, addr: str, key: str, rate: int, pids: dict[str, int], jmx_port: int
+    label: str, addr: str, key: str, rate: int, pids: dict[str, int], jmx_port: int, commits: int
 ) -> None:
     usage = Usage(pids, jmx_port)
+    before = commit_durations(scrape(commits))
     started = time.perf_counter()
     kept: list[tuple[int, int, bytes]] = []
     r = asyncio.run(open_loop(addr, EVENT_PATH, key, rate, SECONDS, event_body, 256, kept))
@@ -141,6 +148,43 @@ def _loaded(
         flush=True,
     )
     print("    " + usage.report(len(kept), used, elapsed), flush=True)
+    print("    worker " + commit_report(before, commit_durations(scrape(commits))), flush=True)
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return str(resp.read().decode())
+
+
+def commit_durations(text: str) -> dict[str, float]:
+    """The worker's `podium_commit_duration_seconds` from its metrics: "sum", "count" and
+    each bucket's cumulative count by its bound ("0.05", ...)."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "podium_commit_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_sum"):
+                out["sum"] = sample.value
+            elif sample.name.endswith("_count"):
+                out["count"] = sample.value
+            elif sample.name.endswith("_bucket"):
+                out[sample.labels["le"]] = sample.value
+    return out
+
+
+def commit_report(before: dict[str, float], after: dict[str, float]) -> str:
+    """The commits between two readings: how many, their mean duration, and the share that
+    took longer than 50 and 100 ms."""
+    n = after.get("count", 0.0) - before.get("count", 0.0)
+    if n <= 0:
+        return "commits: none"
+    mean_ms = 1000 * (after["sum"] - before.get("sum", 0.0)) / n
+    over = {bound: 1 - (after[bound] - before.get(bound, 0.0)) / n for bound in ("0.05", "0.1")}
+    return (
+        f"commits: {n:.0f}, mean {mean_ms:.1f} ms, {over['0.05']:.0%} over 50 ms, "
+        f"{over['0.1']:.0%} over 100 ms"
+    )
 
 
 def _cpu(cpu: dict[str, float], form: str = ".0%") -> str:
