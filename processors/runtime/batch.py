@@ -161,16 +161,19 @@ def _route(
     """An applied event's encoded records to their topics; its progress is its answer when
     the record names its gateway, and its score changes name the gateway that waits for its
     ranks (for the ranking stage's push)."""
-    to = _answer_to(rec)
-    ranks_to = answer_address(getattr(rec, "headers", None), RANKS_HEADER)
-    headers = None if ranks_to is None else [answer_header(ranks_to)]
+    to = headers = None
+    if named := getattr(rec, "headers", None):  # most records name nobody: no lookups
+        to = answer_address(named)
+        ranks_to = answer_address(named, RANKS_HEADER)
+        headers = None if ranks_to is None else [answer_header(ranks_to)]
+    key = uid.encode()
     for item, raw in derived:
         if isinstance(item, ScoreChanged):
             partition_of = ranking_partition(item.ranking, score_partitions)
             out.scores.setdefault(partition_of, []).append((item.ranking.encode(), raw, headers))
         else:
             topic_of = output_topic(type(item))
-            out.derived.setdefault(topic_of, []).append((uid.encode(), raw))
+            out.derived.setdefault(topic_of, []).append((key, raw))
             if topic_of is PROGRESS and to is not None:
                 out.answers.append((to, raw))
 
