@@ -214,26 +214,10 @@ async def test_a_pushed_rank_reaches_the_rank_waiter_and_a_progress_the_progress
     """The ranking stage's pushes share the channel: the listener tells a rank frame from an
     answer by its record's type, and one gateway connection may carry both."""
     from ingest.answers import RankWaiter
-    from schemas.leaderboards import RankChanged, encode_leaderboard_record
+    from tests.unit.test_rank_waiter import rank as encoded_rank
 
-    cause = "u1:score:words:all::ev-1"
-    rank = encode_leaderboard_record(
-        RankChanged(
-            id=f"{cause}:rank",
-            cause=cause,
-            board="words",
-            run="all",
-            group="",
-            user_id="u1",
-            time_ms=NOW_MS,
-            previous_rank=None,
-            rank=2,
-            previous_value=None,
-            value=Decimal(7),
-            reached_ms=NOW_MS,
-            participants=3,
-        )
-    )
+    cause = "ada:score:words:all::ev-1"  # the helper's: ada, first of one on "words"
+    rank = encoded_rank("ev-1", "words")
     waiter, ranks = ProgressWaiter(), RankWaiter()
     listener = AnswerListener(waiter, "127.0.0.1", ranks=ranks)
     await listener.start()
@@ -244,7 +228,7 @@ async def test_a_pushed_rank_reaches_the_rank_waiter_and_a_progress_the_progress
         pusher.push([(listener.address, rank), (listener.address, progress("ev-1"))])
         assert (await asyncio.wait_for(answered, 5)).total == 7
         got = await ranks.ranks("ev-1", [f"{cause}:rank"], within_s=5.0)
-        assert (got[f"{cause}:rank"].rank, got[f"{cause}:rank"].participants) == (2, 3)
+        assert (got[f"{cause}:rank"].rank, got[f"{cause}:rank"].participants) == (1, 1)
     finally:
         await pusher.close()
         await listener.stop()
