@@ -12,10 +12,10 @@ and the frames in which the worker pushes each event's answer back to it (docs/f
 - A gateway that waits for ranks also names itself in the header `RANKS_HEADER` (same value);
   the worker then copies `ANSWER_HEADER` onto the event's `podium.scores` records, and the
   ranking stage, for each such score change it folds, writes the mover's `RankChanged` as it
-  writes it to
-  `podium.leaderboards` (decoded with `schemas.leaderboards.decode_leaderboard_record`) as a
-  frame on its own connection to that gateway. The gateway tells the two apart by the record's
-  type tag, which the leaderboard codec writes first (`is_rank`).
+  writes it to `podium.leaderboards` (decoded with
+  `schemas.leaderboards.decode_leaderboard_record`) as a frame on its own connection to that
+  gateway. The gateway tells the two apart by the record's type tag, which the leaderboard
+  codec writes first (`is_rank`).
 """
 
 from __future__ import annotations
