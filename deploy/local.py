@@ -382,9 +382,9 @@ class KafkaCluster:
                 broker.stop()
             raise
 
-    def stop(self) -> list[str]:
-        """Stop every node; the names of those that were running."""
-        return stop_together(self.brokers)
+    def stop(self, timeout: float = 30.0) -> list[str]:
+        """Stop every node (SIGKILL after `timeout`); the names of those that were running."""
+        return stop_together(self.brokers, timeout)
 
 
 def _span(first: int, count: int) -> str:
