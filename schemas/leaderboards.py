@@ -24,7 +24,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from schemas.records import wire_name
+from schemas.records import string_field_bytes, wire_name
 from schemas.wire import TaggedCodec, Upcasters
 
 SCHEMA_VERSION: Final = 1
@@ -139,13 +139,8 @@ def decode_leaderboard_record(raw: bytes) -> LeaderboardRecord:
 def rank_cause(raw: bytes) -> str | None:
     """The `cause` of an encoded `RankChanged`, found without decoding (the gateway skips the
     ranks nobody waits for); None when it cannot be read so (absent, or escaped: decode the
-    record to know). JSON escapes every quote inside strings, so the first match is the
-    field's."""
-    at = raw.find(b'"cause":"')
-    if at < 0:
+    record to know)."""
+    text = string_field_bytes(raw, b"cause")
+    if text is None or b"\\" in text:
         return None
-    start = at + 9
-    end = raw.find(b'"', start)
-    if end < 0 or b"\\" in raw[start:end]:
-        return None
-    return raw[start:end].decode("utf-8", "replace")
+    return text.decode("utf-8", "replace")

@@ -315,20 +315,28 @@ def progress_event_id(raw: bytes) -> str | None:
     without decoding: the gateway looks at every progress record of the topic to find the few
     it waits for. `encode_record` writes the record's own `eventId` before any nested one, and
     JSON escapes every quote inside strings, so the first match is the record's."""
-    at = raw.find(b'"eventId":"')
-    if at < 0:
+    text = string_field_bytes(raw, b"eventId")
+    if text is None:
         return None
-    start = at + 11
-    end = raw.find(b'"', start)
-    if end < 0:
-        return None
-    text = raw[start:end]
     if b"\\" in text:  # an escape inside the id: let msgspec read the string exactly
         try:
             return msgspec.json.decode(raw, type=_EventIdOf).event_id
         except Exception:  # not a record the gateway can have waited for (e.g. nested too deep)
             return None
     return text.decode("utf-8", "replace")
+
+
+def string_field_bytes(raw: bytes, name: bytes) -> bytes | None:
+    """The bytes between the quotes of the first `"name":"..."` in an encoded record, escapes
+    left as they are; None when there is none. JSON escapes every quote inside strings, so a
+    match is never inside another string; the first is the outermost field when the encoder
+    writes a record's own fields before any nested one (`encode_record` does)."""
+    at = raw.find(b'"' + name + b'":"')
+    if at < 0:
+        return None
+    start = at + len(name) + 4
+    end = raw.find(b'"', start)
+    return None if end < 0 else raw[start:end]
 
 
 class _EventIdOf(msgspec.Struct, rename="camel"):
