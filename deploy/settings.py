@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     kafka_brokers: int = Field(default=1, ge=1)
     # The first node's controller port (unset: right after the brokers' ports, 19093 for one).
     kafka_controller_port: int | None = None
+    # The local broker's JIT (deploy/local.py measures both): "serving" (C2) costs the broker
+    # about a third less CPU per request once warm and starts 5-7 s slower; "quick-start" (C1
+    # only) is what the tests run, which start brokers often and load them briefly.
+    kafka_jvm: Literal["serving", "quick-start"] = "serving"
     redis_port: int = 16379
     gateway_port: int = 8080
     # Set these to use an existing broker / Redis instead of the local ones.

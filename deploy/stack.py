@@ -16,7 +16,14 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
-from deploy.local import KafkaCluster, RedisServer, Service, StartError, stop_together
+from deploy.local import (
+    JVM_OPTS,
+    KafkaCluster,
+    RedisServer,
+    Service,
+    StartError,
+    stop_together,
+)
 from deploy.settings import Settings
 from processors.runtime import kafka
 from schemas.topics import CATALOGUE, Topic, partitioned
@@ -99,7 +106,11 @@ class Stack:
         homes = [run / "kafka"] if count == 1 else [run / f"kafka-{i}" for i in range(1, count + 1)]
         return cls(
             kafka=KafkaCluster(
-                homes, settings.kafka_port, settings.controller_port, jar_cache=run / "jars"
+                homes,
+                settings.kafka_port,
+                settings.controller_port,
+                jar_cache=run / "jars",
+                jvm_opts=JVM_OPTS[settings.kafka_jvm],
             ),
             redis=RedisServer(run / "redis", settings.redis_port),
             apps=(

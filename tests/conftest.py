@@ -34,6 +34,13 @@ def free_metrics_ports() -> None:
         os.environ.setdefault(f"PODIUM_{process}_METRICS_PORT", "0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_start_brokers() -> None:
+    """A broker a test starts through `podium up` (`make run`) runs C1 only: the tests start
+    brokers many times and load them briefly (deploy/local.py), unless the environment says."""
+    os.environ.setdefault("PODIUM_KAFKA_JVM", "quick-start")
+
+
 def _docker_answers() -> bool:
     try:
         import docker

@@ -28,14 +28,18 @@ from tests.bench.stages import cpu_seconds, rss_mb
 
 BASE = ["-Xms64m", "-Djava.awt.headless=true"]
 SETTINGS = {
-    "C1 only + SerialGC, 512m (deploy/local.py before)": [
+    "C1 only + SerialGC, 512m (quick-start: the tests)": [
         "-Xms64m",
         "-Xmx512m",
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",
         "-Djava.awt.headless=true",
     ],
-    "C2 (tiered) + SerialGC, 512m": [*BASE, "-Xmx512m", "-XX:+UseSerialGC"],
+    "C2 (tiered) + SerialGC, 512m (serving: podium up, benchmarks)": [
+        *BASE,
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+    ],
     "C2 (tiered) + G1, 512m": [*BASE, "-Xmx512m", "-XX:+UseG1GC"],
     "C2 (tiered) + SerialGC, 256m": [*BASE, "-Xmx256m", "-XX:+UseSerialGC"],
 }
@@ -126,7 +130,9 @@ def measure(name: str, opts: list[str], home: Path) -> None:
 
 
 def main() -> None:
-    print(f"  (deploy/local.py now: {' '.join(JVM_OPTS)}; {os.cpu_count()} cores, shared)")
+    for name, opts in JVM_OPTS.items():
+        print(f"  (deploy/local.py {name}: {' '.join(opts)})")
+    print(f"  ({os.cpu_count()} cores, shared)")
     for name, opts in SETTINGS.items():
         with tempfile.TemporaryDirectory(prefix="podium-bench-jvm-") as tmp:
             measure(name, opts, Path(tmp))

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from deploy.local import JVM_OPTS, KafkaBroker, RedisServer, free_port
+from deploy.local import SERVING_JVM_OPTS, KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
 from tests.bench.usage import jmx_opts
 
@@ -35,7 +35,7 @@ def metered_services() -> Iterator[Services]:
             free_port(),
             free_port(),
             settings.run_dir / "jars",
-            jvm_opts=[*JVM_OPTS, *jmx_opts(jmx_port)],
+            jvm_opts=[*SERVING_JVM_OPTS, *jmx_opts(jmx_port)],
         )
         redis = RedisServer(home / "redis", free_port())
         try:

@@ -63,3 +63,15 @@ def test_controller_ports_overlapping_the_brokers_are_refused_saying_which(
         StartError, match=r"controller ports 20001-20003 overlap the broker ports 20000-20002"
     ):
         KafkaCluster([tmp_path / str(i) for i in range(3)], 20000, 20001, tmp_path)
+
+
+def test_a_serving_broker_compiles_with_c2_and_a_quick_start_one_with_c1_only(
+    tmp_path: Path,
+) -> None:
+    for jvm, c1_only in (("serving", False), ("quick-start", True)):
+        settings = Settings(run_dir=tmp_path, kafka_brokers=3, kafka_jvm=jvm)  # type: ignore[arg-type]
+        for broker in Stack.local(settings).kafka.brokers:
+            assert ("-XX:TieredStopAtLevel=1" in broker.jvm_opts) is c1_only
+            assert "-XX:+UseSerialGC" in broker.jvm_opts and "-Xmx512m" in broker.jvm_opts
+    with pytest.raises(ValueError, match="kafka_jvm"):
+        Settings(run_dir=tmp_path, kafka_jvm="c3")  # type: ignore[arg-type]
