@@ -71,6 +71,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         worker_id=settings.worker_id,
         max_records=settings.worker_max_records,
         commit_interval_s=settings.worker_commit_interval_ms / 1000,
+        awaited_commit_s=settings.worker_awaited_commit_ms / 1000,
         commit_bound=settings.worker_commit_bound,
         fence_backoff_s=settings.fence_backoff_s,
         blocked_retry_s=settings.worker_blocked_retry_s,

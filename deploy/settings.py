@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     # Kafka transaction timeout: an open transaction of a dead worker is aborted after this.
     transaction_timeout_ms: int = 10_000
     # How soon the transactional producer retries after a retriable error (librdkafka's
-    # retry.backoff.ms).
-    transaction_retry_backoff_ms: int = 100
+    # retry.backoff.ms, 100 by default). Mostly CONCURRENT_TRANSACTIONS: a transaction begun
+    # while the broker still writes the last one's markers. 20 ms, the Java client's retry of
+    # it (KAFKA-5477): at 100, commits close together waited 100 ms (docs/fast-path.md).
+    transaction_retry_backoff_ms: int = 20
     # Records per fetch of a worker or ranker (across partitions).
     worker_max_records: int = 50_000
     # This worker's (and ranker's) name in its group: its transactional id is
@@ -69,6 +71,9 @@ class Settings(BaseSettings):
     # when `worker_commit_bound` records wait; the fold waits when that many wait behind an
     # unfinished commit (docs/runtime.md).
     worker_commit_interval_ms: int = 100
+    # ... or this long after a request first waits on it: a gateway waiting for ranks (the
+    # ranker reads the worker's score changes once committed; docs/fast-path.md).
+    worker_awaited_commit_ms: int = Field(default=20, ge=0)
     worker_commit_bound: int = 50_000
     # After a fenced or failed transaction, wait this long before retaking the partition.
     fence_backoff_s: float = 3.0

@@ -38,9 +38,10 @@ class WorkerConfig:
     worker_id: str = ""  # "": the host's name
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
-    retry_backoff_ms: int = 100  # the transactional producer's
+    retry_backoff_ms: int = 20  # the transactional producer's
     max_records: int = 50_000
     commit_interval_s: float = 0.1
+    awaited_commit_s: float = 0.02
     commit_bound: int = 50_000
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0  # retry a partition stopped at an undecodable state
@@ -56,6 +57,7 @@ class WorkerConfig:
             retry_backoff_ms=self.retry_backoff_ms,
             max_records=self.max_records,
             commit_interval_s=self.commit_interval_s,
+            awaited_commit_s=self.awaited_commit_s,
             commit_bound=self.commit_bound,
             fence_backoff_s=self.fence_backoff_s,
             blocked_retry_s=self.blocked_retry_s,

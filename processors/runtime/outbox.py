@@ -12,11 +12,14 @@ buffer (`runner.Runtime`). Pure bookkeeping, no I/O.
 - the input offsets: per input partition, the next offset to read (what the commit sends
   with `send_offsets_to_transaction`).
 
-A commit takes the whole outbox (`swap`) and the fold goes on into a fresh one.
+A commit takes the whole outbox (`swap`) and the fold goes on into a fresh one. It is due
+(`due_at`) a commit interval after its first entry, or sooner once a request waits on it: a
+score change whose rank a gateway waits for reaches the ranker only after this commit.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -33,6 +36,7 @@ class Outbox:
     events: int = 0  # folded events (the ranker: score changes) it commits
     started: float = 0.0  # monotonic time of its first entry (0: empty)
     size: int = 0  # records and keyed writes added (a key written twice counts twice)
+    awaited: float = 0.0  # monotonic time a request first waited on its commit (0: none)
 
     def keep(self, topic: str, partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> None:
         """Keyed records: only each key's last value is written (None: a tombstone)."""
@@ -49,10 +53,13 @@ class Outbox:
     def add_headed(
         self, topic: str, partition: int, items: Iterable[tuple[bytes, bytes, Headers | None]]
     ) -> None:
-        """Records with headers (a score change naming the gateway waiting for its rank)."""
+        """Records with headers (a score change naming the gateway waiting for its rank: that
+        request waits on this outbox's commit, which makes it `awaited`)."""
         for key, value, headers in items:
             self.records.append((topic, partition, key, value, headers))
             self.size += 1
+            if headers is not None and not self.awaited:
+                self.awaited = time.monotonic()
 
     def advance(self, partition: int, next_offset: int, events: int, now: float) -> None:
         """The input partition's records up to `next_offset` are folded into this outbox."""
@@ -64,10 +71,11 @@ class Outbox:
     def __bool__(self) -> bool:
         return bool(self.offsets)
 
-    def due(self, now: float, interval_s: float, bound: int) -> bool:
-        """Whether a commit should take it now: `interval_s` after its first entry, or at
-        `bound` records."""
-        return bool(self.offsets) and (self.size >= bound or now - self.started >= interval_s)
+    def due_at(self, interval_s: float, awaited_s: float) -> float:
+        """When a commit should take it: `interval_s` after its first entry, or `awaited_s`
+        after a request first waited on its commit, whichever comes first."""
+        at = self.started + interval_s
+        return min(at, self.awaited + awaited_s) if self.awaited else at
 
     def produced(self) -> Iterator[Out]:
         """Every record to write: the ordered ones, then each key's last value."""

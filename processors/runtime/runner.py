@@ -17,9 +17,11 @@ A record's way, all in this module:
 3. answer: each folded event's answer (the ranking stage: each mover's rank) is pushed to the
    gateway its record names (`answers.AnswerPusher`) right after the fold, before the commit;
 4. commit (`_commit_loop`, a task): every `commit_interval_s` after the outbox's first entry,
-   or at once when it holds `commit_bound` records, the outbox is swapped for an empty one and
-   committed in one transaction (begin, produce, send_offsets_to_transaction, commit) in the
-   producer's thread, while the fold goes on into the next outbox. If that one reaches the
+   `awaited_commit_s` after a request first waits on it (a rank: the ranker reads the worker's
+   score changes once committed), or at once when it holds `commit_bound` records, the outbox
+   is swapped for an empty one and committed in one transaction (begin, produce,
+   send_offsets_to_transaction, commit) in the producer's thread, while the fold goes on into
+   the next outbox. If that one reaches the
    bound before the commit ends, the fold waits (`_wait_for_room`): when commits stall,
    folding and answers stop, so nothing is answered that cannot be committed.
 
@@ -79,9 +81,12 @@ class RuntimeConfig:
     transactional_id: str  # stable per process, never shared by two live processes
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
-    retry_backoff_ms: int = 100
+    retry_backoff_ms: int = 20  # CONCURRENT_TRANSACTIONS retried as the Java client does
     max_records: int = 50_000  # records per fetch
     commit_interval_s: float = 0.1
+    # how soon a commit follows once a request waits on it (a rank: the ranker reads the
+    # worker's score changes once committed); the cadence stays commit_interval_s without one
+    awaited_commit_s: float = 0.02
     commit_bound: int = 50_000  # outbox records that make a commit due (and pause the fold)
     fence_backoff_s: float = 3.0
     blocked_retry_s: float = 30.0
@@ -117,7 +122,7 @@ class Runtime:
         self.broken: BaseException | None = None  # a failed commit: nothing uncommitted holds
         self.committing: asyncio.Task[None] | None = None
         self.hurry = False  # commit what is buffered now, not at the cadence
-        self.wake = asyncio.Event()  # the commit loop: the outbox is full, or hurry
+        self.wake = asyncio.Event()  # the commit loop: the outbox is full or awaited, or hurry
         self.swapped = asyncio.Event()  # the fold: a commit took the outbox
         self.fetcher = ThreadPoolExecutor(1, "podium-fetch")  # every consumer call
         self.committer = ThreadPoolExecutor(1, "podium-commit")  # every producer call
@@ -211,6 +216,7 @@ class Runtime:
                 continue  # not owned (revoked, waiting), or already folded
             by_partition.setdefault(p, []).append(rec)
         now = time.monotonic()
+        awaited = self.outbox.awaited
         for p, records in by_partition.items():
             with telemetry.timed(self.fold_seconds):
                 folded = self.stage.fold(p, records, self.outbox)
@@ -221,6 +227,8 @@ class Runtime:
                 self.position[p] = folded.next_offset
             _dead_letters(self.stage.name, folded.dead)
             self._after(p, folded)
+        if self.outbox.awaited and not awaited:
+            self.wake.set()  # a commit loop waiting for the cadence commits sooner
 
     def _after(self, partition: int, folded: Folded) -> None:
         if folded.blocked is not None:
@@ -254,7 +262,8 @@ class Runtime:
         try:
             while self.outbox and self.broken is None:
                 box = self.outbox
-                wait = box.started + config.commit_interval_s - time.monotonic()
+                due = box.due_at(config.commit_interval_s, config.awaited_commit_s)
+                wait = due - time.monotonic()
                 if not self.hurry and wait > 0 and box.size < config.commit_bound:
                     self.wake.clear()
                     with contextlib.suppress(TimeoutError):

@@ -3,6 +3,8 @@ before the commit (fake Kafka clients, no broker); a record naming none is not a
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from processors.runtime.stages import WorkerStage
@@ -56,3 +58,26 @@ async def test_the_score_changes_of_a_headed_event_are_written_naming_its_gatewa
         if isinstance(c, ScoreChanged) and c.event_id == "e-0"
     ]
     assert expected and headed == expected
+
+
+async def test_a_commit_someone_waits_on_comes_at_the_awaited_cadence_and_others_at_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An event whose gateway waits for its ranks makes the outbox's commit due
+    `awaited_commit_s` after it (the ranker reads its score changes once committed); events
+    that nobody waits on past the fold keep the commit interval."""
+    from tests.rules import leaderboard_rules
+
+    pusher = FakePusher()
+    stage = WorkerStage(NAMES, leaderboard_rules(), 4)
+    h = harness(stage, monkeypatch, pusher=pusher, commit_interval_s=30, awaited_commit_s=0.05)
+    h.consumer.rebalance("assign", [0])
+    ranked = [*HEADED, ("podium-ranks", HEADED[0][1])]
+    async with running(h):
+        h.kafka.append(0, b"ann", metric("e-0", "ann", "2", T0, "words"), HEADED)
+        await until(lambda: pusher.pushed == ["e-0"])
+        await asyncio.sleep(0.5)  # ten awaited intervals: no commit, nobody waits on one
+        assert h.kafka.commits == 0
+        h.kafka.append(0, b"bob", metric("e-1", "bob", "3", T0 + 1, "words"), ranked)
+        await until(lambda: h.kafka.committed_offsets.get(0) == 2, within=2.0)  # not in 30 s
+        assert h.kafka.commits == 1

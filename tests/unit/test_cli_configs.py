@@ -28,6 +28,7 @@ SETTINGS = Settings(
     worker_max_records=1_234,
     worker_id="w-7",
     worker_commit_interval_ms=40,
+    worker_awaited_commit_ms=7,
     worker_commit_bound=900,
     fence_backoff_s=0.5,
     metrics_host="0.0.0.0",
@@ -64,6 +65,7 @@ def test_the_worker_config_carries_the_worker_settings() -> None:
         0.04,
         900,
     )
+    assert runtime.awaited_commit_s == 0.007
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_records = 1  # type: ignore[misc]
 
