@@ -5,10 +5,11 @@ offered, and at 500/s with the ranks in the answer; the broker's CPU, idle and u
 For each variant (a set of environment settings; `VARIANTS`) a fresh stack of
 `bench_gateway.podium` (worker, projector, ranker) on one broker of its own (its pid known,
 for CPU, with JMX for its request counts): the broker's CPU and the fetch requests it
-serves per second, idle for `IDLE_S` seconds without a gateway, then with one gateway
-answering without ranks (what an idle gateway costs the broker), then the open loop
-of `bench_gateway` at each rate through it, latency from each request's scheduled time, then
-500/s through a second gateway that waits for the ranks too (worker and ranker). Printed per
+serves per second: after `WARM_S` seconds of load (the broker's JIT compiles), the open loop
+of `bench_gateway` at each rate through one gateway answering without ranks, latency from each
+request's scheduled time, then 500/s through a second gateway that waits for the ranks too
+(worker and ranker); last, idle for `IDLE_S` seconds without a gateway, then with a fresh one
+(what an idle gateway costs the broker). Printed per
 run: p50, p99, done/s, the share answered 201 with the progress (not `pending`) and, ranked,
 the share whose answer carries a leaderboard; the CPU of broker, worker, ranker and gateway
 (share of a core, and CPU seconds per 1,000 events), the broker's request rates (`usage`) and
@@ -32,6 +33,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from statistics import quantiles
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -61,6 +63,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     # librdkafka sends one produce request per partition, so a transaction costs the broker a
     # request and a marker per partition it touches: fewer partitions, fewer of both
     "4 partitions per user-keyed topic": {"PODIUM_TOPIC_PARTITIONS": "4"},
+    # a commit that a rank waits on comes 20 ms after it by default: here at the cadence
+    "ranks at the 100 ms cadence": {"PODIUM_WORKER_AWAITED_COMMIT_MS": "100"},
 }
 
 
@@ -107,17 +111,8 @@ def one_stack(label: str, env: dict[str, str]) -> None:
             key: str = gateway.key  # type: ignore[attr-defined]
             procs = gateway.procs  # type: ignore[attr-defined]
             time.sleep(IDLE_S)  # the pipeline's processes start and take their partitions
-            alone = shares({"broker": broker.pid() or 0}, IDLE_S, jmx_port)
             addr = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
             pids = {"broker": broker.pid() or 0, "worker": procs[0].pid, "gateway": procs[-1].pid}
-            idle = shares(pids, IDLE_S, jmx_port)
-            print(
-                f"  {label}, idle {IDLE_S} s: without a gateway broker {alone['broker']:.1%}, "
-                f"{alone['fetch/s']:.1f} fetch/s; with one: "
-                + _cpu({k: v for k, v in idle.items() if k != "fetch/s"}, ".1%")
-                + f", {idle['fetch/s']:.1f} fetch/s",
-                flush=True,
-            )
             wait_pipeline(f"http://{addr}/v1", key)
             asyncio.run(open_loop(addr, EVENT_PATH, key, WARM_RATE, WARM_S, event_body, 256))
             for rate in RATES:
@@ -126,11 +121,39 @@ def one_stack(label: str, env: dict[str, str]) -> None:
             pids = {**pids, "ranker": procs[2].pid, "gateway": procs[-1].pid}
             wait_pipeline(f"http://{ranked}/v1", key)
             asyncio.run(open_loop(ranked, EVENT_PATH, key, 100, 2, event_body))  # warm-up
-            label = f"{label}, ranks, {RANKED_RATE} req/s"
-            _loaded(label, ranked, key, RANKED_RATE, pids, jmx_port, commits)
+            _loaded(
+                f"{label}, ranks, {RANKED_RATE} req/s",
+                ranked,
+                key,
+                RANKED_RATE,
+                pids,
+                jmx_port,
+                commits,
+            )
+            idle_cost(label, gateway, broker.pid() or 0, jmx_port)
     finally:
         for name in env:
             os.environ.pop(name, None)
+
+
+def idle_cost(label: str, gateway: Any, broker_pid: int, jmx_port: int) -> None:
+    """The broker's CPU and fetches/s idle, warm (after the runs), without a gateway (those of
+    the runs stopped) and with a fresh one that waits for answers."""
+    for proc in gateway.procs[3:]:  # the gateways; the pipeline keeps running
+        proc.terminate()
+        proc.wait(30)
+    time.sleep(IDLE_S)
+    alone = shares({"broker": broker_pid}, IDLE_S, jmx_port)
+    gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
+    time.sleep(IDLE_S)  # it connects and settles
+    idle = shares({"broker": broker_pid, "gateway": gateway.procs[-1].pid}, IDLE_S, jmx_port)
+    print(
+        f"  {label}, idle {IDLE_S} s after the runs: without a gateway broker "
+        f"{alone['broker']:.1%}, {alone['fetch/s']:.1f} fetch/s; with one: "
+        + _cpu({k: v for k, v in idle.items() if k != "fetch/s"}, ".1%")
+        + f", {idle['fetch/s']:.1f} fetch/s",
+        flush=True,
+    )
 
 
 def _loaded(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from deploy.local import KafkaBroker, RedisServer, free_port
+from deploy.local import SERVING_JVM_OPTS, KafkaBroker, RedisServer, free_port
 from deploy.settings import Settings
 from schemas.topics import Names
 from tests.bench.bench_gateway import (
@@ -131,7 +131,8 @@ def main() -> None:
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="podium-soak-") as tmp:
         home = Path(tmp)
-        broker = KafkaBroker(home / "kafka", free_port(), free_port(), settings.run_dir / "jars")
+        jars = settings.run_dir / "jars"
+        broker = KafkaBroker(home / "kafka", free_port(), free_port(), jars, SERVING_JVM_OPTS)
         redis = RedisServer(home / "redis", free_port())
         broker.start()
         redis.start()
