@@ -43,7 +43,15 @@ from deploy.settings import Settings
 from ingest.answers import AnswerListener, ProgressWaiter
 from processors.runtime.answers import AnswerPusher
 from schemas.records import Progress, encode_record
-from tests.bench.bench_gateway import EVENT_PATH, event_body, open_loop, podium
+from tests.bench.bench_gateway import (
+    EVENT_PATH,
+    WARM_RATE,
+    WARM_S,
+    event_body,
+    open_loop,
+    podium,
+    warm,
+)
 from tests.bench.stages import cpu_seconds
 from tests.bench.usage import Usage, jmx_opts, read_request_counts
 
@@ -52,11 +60,6 @@ SECONDS = 4 if QUICK else 10
 IDLE_S = 5 if QUICK else 10
 RATES = (100, 500, 1000)
 RANKED_RATE = 500
-# the broker runs C2 (deploy/local.py SERVING_JVM_OPTS), which compiles its hot paths in the
-# first minute of load (0.81 core at 500 events/s in the first 30 s, 0.33-0.44 after): the
-# figures are taken once it is warm, as a broker that serves for long runs
-WARM_S = 10 if QUICK else 60
-WARM_RATE = 500
 # label -> the environment of every process of the stack
 VARIANTS: dict[str, dict[str, str]] = {
     "pushed at the fold (the default)": {},
@@ -114,7 +117,7 @@ def one_stack(label: str, env: dict[str, str]) -> None:
             addr = gateway(PODIUM_GATEWAY_WAIT_S="2", PODIUM_GATEWAY_RANK_WAIT_S="0")
             pids = {"broker": broker.pid() or 0, "worker": procs[0].pid, "gateway": procs[-1].pid}
             wait_pipeline(f"http://{addr}/v1", key)
-            asyncio.run(open_loop(addr, EVENT_PATH, key, WARM_RATE, WARM_S, event_body, 256))
+            warm(addr, key)
             for rate in RATES:
                 _loaded(f"{label}, {rate} req/s", addr, key, rate, pids, jmx_port, commits)
             ranked = gateway(PODIUM_GATEWAY_WAIT_S="2")
