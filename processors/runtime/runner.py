@@ -21,9 +21,9 @@ A record's way, all in this module:
    score changes once committed), or at once when it holds `commit_bound` records, the outbox
    is swapped for an empty one and committed in one transaction (begin, produce,
    send_offsets_to_transaction, commit) in the producer's thread, while the fold goes on into
-   the next outbox. If that one reaches the
-   bound before the commit ends, the fold waits (`_wait_for_room`): when commits stall,
-   folding and answers stop, so nothing is answered that cannot be committed.
+   the next outbox. If that one reaches the bound before the commit ends, the fold waits
+   (`_wait_for_room`): when commits stall, folding and answers stop, so nothing is answered
+   that cannot be committed.
 
 Failures. A commit that fails (refused, fenced, aborted, timed out) breaks the runtime
 (`broken`): the transaction is aborted (a producer that cannot abort, or is fenced, is
