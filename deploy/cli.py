@@ -191,6 +191,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     for proc in (*stack.apps, *hooks):
         proc.start(env)
         print(f"{proc.name:9} running (pid {proc.pid()}, log: {proc.log_file})")
+    if settings.metrics_enabled:  # the demo's first answers carry ranks: the ranker must be in
+        for proc in stack.apps:
+            if proc.name in ("worker", "ranker"):
+                proc.wait_consuming()
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     tenant = new_tenant()
     print(f"\ndemo through Trophy's Python SDK (book-writing platform), tenant {tenant}:")

@@ -4,6 +4,7 @@ by the settings, plus the topic catalogue created on the broker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -48,10 +49,33 @@ class PodiumProcess(Service):
         except OSError:
             return None
 
+    def wait_consuming(self, timeout: float = 120.0) -> None:
+        """Until the process's /readyz answers 200: it owns its partitions, has restored
+        their state and is near the end of its input (`processors.runtime.health`). After a
+        kill -9 that takes the group's session timeout (the dead member's partitions) and a
+        restore."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            url = self.metrics_url()  # its /metrics, written once it listens
+            if url is not None:
+                probe = url.removesuffix("/metrics") + "/readyz"
+                with (
+                    contextlib.suppress(urllib.error.URLError, OSError),
+                    urllib.request.urlopen(probe, timeout=2) as resp,
+                ):
+                    if resp.status == 200:
+                        return
+            time.sleep(0.2)
+        raise StartError(
+            f"{self.name} was not ready within {timeout:.0f} s (its /readyz says why); "
+            f"see {self.log_file}"
+        )
+
     def start(self, env: dict[str, str], timeout: float = 30.0) -> None:
         if self.running():
             return
         self.home.mkdir(parents=True, exist_ok=True)
+        self.url_file.unlink(missing_ok=True)  # a killed process's: its port is gone
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "deploy.cli", *self.command],
