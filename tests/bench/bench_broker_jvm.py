@@ -22,24 +22,20 @@ from pathlib import Path
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from deploy.local import JVM_OPTS, KafkaBroker, free_port
+from deploy.local import (
+    JVM_OPTS,
+    QUICK_START_JVM_OPTS,
+    SERVING_JVM_OPTS,
+    KafkaBroker,
+    free_port,
+)
 from deploy.settings import Settings
 from tests.bench.stages import cpu_seconds, rss_mb
 
 BASE = ["-Xms64m", "-Djava.awt.headless=true"]
 SETTINGS = {
-    "C1 only + SerialGC, 512m (quick-start: the tests)": [
-        "-Xms64m",
-        "-Xmx512m",
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        "-Djava.awt.headless=true",
-    ],
-    "C2 (tiered) + SerialGC, 512m (serving: podium up, benchmarks)": [
-        *BASE,
-        "-Xmx512m",
-        "-XX:+UseSerialGC",
-    ],
+    "C1 only + SerialGC, 512m (quick-start: the tests)": QUICK_START_JVM_OPTS,
+    "C2 (tiered) + SerialGC, 512m (serving: podium up, benchmarks)": SERVING_JVM_OPTS,
     "C2 (tiered) + G1, 512m": [*BASE, "-Xmx512m", "-XX:+UseG1GC"],
     "C2 (tiered) + SerialGC, 256m": [*BASE, "-Xmx256m", "-XX:+UseSerialGC"],
 }
