@@ -245,10 +245,13 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from ingest.app import create_app
     from ingest.server import bounded_http
+    from processors.runtime.gc_tuning import tune_gc
 
     configure(settings.log_level, settings.log_format, "gateway")
+    app = create_app(gateway_config(settings), rules_of(settings))
+    tune_gc()  # the batch endpoint's objects (processors.runtime.gc_tuning)
     uvicorn.run(
-        create_app(gateway_config(settings), rules_of(settings)),
+        app,
         host=args.host or settings.gateway_host,
         port=args.port or settings.gateway_port,
         loop="uvloop",

@@ -67,6 +67,10 @@ class Breaker:
                 state.cool_down_s = min(2 * state.cool_down_s, MAX_COOL_DOWN_S)
                 state.until, state.trial = now + state.cool_down_s, False
 
+    def opened(self) -> bool:
+        """Whether the breaker of some partition is open (or half-open)."""
+        return bool(self._open)
+
     def acknowledged(self, partitions: Iterable[int]) -> None:
         for p in partitions:
             self._open.pop(p, None)

@@ -28,7 +28,7 @@ from ingest.http.answers import Error
 from ingest.http.api import ApiError
 from ingest.kafka import TooLarge, Unavailable, Unconfirmed
 from ingest.ports import AnswerFeed, EventLog, RankFeed, Views
-from ingest.stamp import new_event_id, now_ms
+from ingest.stamp import new_event_id, new_event_ids, now_ms
 from ingest.tenancy import with_tenant
 from schemas.commands import MAX_USER_ATTRIBUTES, Command, User
 from schemas.leaderboards import RankChanged, mover_rank_id
@@ -91,6 +91,7 @@ class Gateway:
     max_body: int = 1_048_576
     clock: Callable[[], int] = field(default=now_ms)
     new_id: Callable[[], str] = field(default=new_event_id)
+    new_ids: Callable[[int], list[str]] = field(default=new_event_ids)  # a batch's
 
     async def body(self, request: Request) -> bytes:
         """The request body's bytes (bounded); `ingest.http.api` decodes them."""

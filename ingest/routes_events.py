@@ -49,7 +49,8 @@ class EventRoutes:
         events = api.parse_batch(await self.gw.body(request), self.gw.rules)
         await self.gw.check_attributes(e.user for e in events)
         at = self.gw.clock()
-        commands: list[Command] = [e.tracked(self.gw.new_id(), at) for e in events]
+        ids = self.gw.new_ids(len(events))
+        commands: list[Command] = [e.tracked(i, at) for e, i in zip(events, ids, strict=True)]
         await self.gw.publish(commands)
         return JSON(Accepted(len(commands)), 202)
 

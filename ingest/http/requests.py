@@ -314,9 +314,17 @@ _RAW_KINDS = {ord('"'): "a string", ord("t"): "a boolean", ord("f"): "a boolean"
 _RAW_KINDS.update({ord("["): "an array", ord("{"): "an object"})
 
 
+_PLAIN_DIGITS = 15  # an integer of this many digits is below MAX_EVENT_VALUE (10**15)
+
+
 def _value(raw: msgspec.Raw, where: str) -> Decimal:
     """A finite, bounded decimal from a JSON number's own text (exact: `0.1` is 0.1)."""
     text = bytes(raw)
+    digits = text[1:] if text[:1] == b"-" else text
+    if digits.isdigit() and len(digits) <= _PLAIN_DIGITS:
+        # the common case, an integer of at most 15 digits (the decoder has checked the
+        # JSON's syntax: no leading zeros): within every bound below, at a fifth of the cost
+        return Decimal(text.decode())
     if text == b"null":
         raise bad(f"{where}: missing")
     if text[0] in _RAW_KINDS:
@@ -385,16 +393,23 @@ def parse_batch(raw: bytes | object, rules: Rules) -> list[EventRequest]:
     """The body of `POST /metrics/events`: `{"events": [...]}` (or a bare array)."""
     body: BatchBody | list[BatchItem] = _decode(raw, BatchBody | Events, "")
     items = body.events if isinstance(body, BatchBody) else body
-    return [
-        EventRequest(
-            metric=_metric(rules, item.key, f"events[{i}].key"),
-            user=_user(item.user, f"events[{i}].user", rules=rules),
-            value=_value(item.value, f"events[{i}].value"),
-            attributes=_event_attributes(item.attributes, rules, f"events[{i}].attributes"),
-            idempotency_key=item.idempotency_key,
-        )
-        for i, item in enumerate(items)
-    ]
+    try:
+        return [_batch_event(item, rules, "events[]") for item in items]
+    except ApiError:  # the same checks again (they are deterministic), naming the item
+        for i, item in enumerate(items):
+            _batch_event(item, rules, f"events[{i}]")
+        raise
+
+
+def _batch_event(item: BatchItem, rules: Rules, at: str) -> EventRequest:
+    """One item of a batch; `at` names it in an error (formatted only when one is raised)."""
+    return EventRequest(
+        metric=_metric(rules, item.key, at + ".key"),
+        user=_user(item.user, at + ".user", rules=rules),
+        value=_value(item.value, at + ".value"),
+        attributes=_event_attributes(item.attributes, rules, at + ".attributes"),
+        idempotency_key=item.idempotency_key,
+    )
 
 
 def parse_complete(raw: bytes | object, key: str, rules: Rules) -> User:

@@ -116,7 +116,11 @@ def batch_body(i: int, size: int = 1000) -> bytes:
     return orjson.dumps(
         {
             "events": [
-                {"key": "words-written", "user": {"id": f"u{(i * size + j) % USERS}"}, "value": 1}
+                {
+                    "key": "words-written",
+                    "user": {"id": f"u{(i * size + j) % USERS}"},
+                    "value": 1 + j % 7,
+                }
                 for j in range(size)
             ]
         }

@@ -312,6 +312,7 @@ class Stack:
             max_body=self.max_body,
             clock=lambda: NOW_MS,
             new_id=lambda: next(ids),
+            new_ids=lambda n: [next(ids) for _ in range(n)],
         )
 
     def client(self, api_key: str | None = API_KEY) -> TestClient:

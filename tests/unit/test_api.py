@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from trophy.types import (
     AchievementWithStatsResponse,
     EventResponse,
@@ -269,6 +271,24 @@ def test_a_value_from_the_body_bytes_is_exact() -> None:
         b'{"user": {"id": "1"}, "value": 0.1000000000000000000001}', "words-written", RULES, None
     )
     assert req.value == Decimal("0.1000000000000000000001")
+
+
+@given(st.integers(min_value=-(10**16), max_value=10**16))
+def test_an_integer_value_reads_as_its_decimal_within_the_bound(n: int) -> None:
+    """Plain integers take a shorter path than other numbers: the same value, the same bound
+    (±10**15) as `Decimal`'s own reading of the text."""
+    body = b'{"user": {"id": "1"}, "value": %d}' % n
+    if abs(n) <= 10**15:
+        value = api.parse_event(body, "words-written", RULES, None).value
+        assert value == Decimal(str(n)) and str(value) == str(n)
+    else:
+        message = _refusal(api.parse_event, body, "words-written", RULES, None)
+        assert message == f"value: {n} is beyond ±1,000,000,000,000,000"
+
+
+def test_minus_zero_reads_as_the_decimal_minus_zero() -> None:
+    value = api.parse_event(b'{"user": {"id": "1"}, "value": -0}', "words-written", RULES, None)
+    assert str(value.value) == str(Decimal("-0"))
 
 
 @pytest.mark.parametrize("raw", [b"6\xefD\xa0\xb1", b'"a" x', b"[1] ]"])
