@@ -2,7 +2,9 @@
 /proc/<pid>/stat) and the broker's request rates from the broker's own metrics (its JMX beans
 `kafka.network:type=RequestMetrics,name=RequestsPerSec,request=R`, read by `JmxCounts.java`,
 a single-file Java source run by the JDK: the jar cache holds the broker's runtime jars only,
-not kafka-tools with its JmxTool).
+not kafka-tools with its JmxTool), and the broker's CPU split by its threads' work (requests,
+the JIT compiler, the rest; from /proc/<pid>/task), so a broker still compiling is told apart
+from one serving.
 
 A benchmark starts its broker with `jmx_opts(port)` added to the JVM options (JMX on
 127.0.0.1 only, for benchmarks; `deploy/local.py`'s own broker has none), takes a `Usage`
@@ -18,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.bench.stages import cpu_seconds
+from tests.bench.stages import TICKS, cpu_seconds
 
 REQUESTS = ("Produce", "FetchConsumer", "EndTxn", "AddPartitionsToTxn", "TxnOffsetCommit")
 BEAN = "kafka.network:type=RequestMetrics,name=RequestsPerSec,request={}"
@@ -61,6 +63,31 @@ def read_request_counts(jmx_port: int, requests: Sequence[str] = REQUESTS) -> di
     return parse_counts(done.stdout, requests)
 
 
+def thread_group(name: str) -> str:
+    """The part of the broker a JVM thread (its Linux name, cut to 15 characters) works for:
+    `requests` (the network and request handler threads, `data-plane-kafka-…`), `JIT` (the
+    C1/C2 compiler threads, busy in a fresh broker's first minutes) or `other`."""
+    if name.startswith("data-plane"):
+        return "requests"
+    if "CompilerThre" in name:
+        return "JIT"
+    return "other"
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of a process's threads, summed by `thread_group`."""
+    groups = dict.fromkeys(("requests", "JIT", "other"), 0.0)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        groups[thread_group(name)] += (int(fields[11]) + int(fields[12])) / TICKS
+    return groups
+
+
 def per_thousand(cpu: float, events: int) -> float:
     """CPU seconds per 1,000 events (nan when no event was processed)."""
     return cpu * 1000 / events if events > 0 else float("nan")
@@ -83,10 +110,13 @@ class Usage:
     jmx_port: int | None = None
     _cpu0: dict[str, float] = field(default_factory=dict)
     _requests0: dict[str, float] = field(default_factory=dict)
+    _threads0: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self._requests0 = self._requests()
+        if "broker" in self.pids:
+            self._threads0 = thread_cpu(self.pids["broker"])
 
     def _requests(self) -> dict[str, float]:
         if self.jmx_port is None:
@@ -113,4 +143,9 @@ class Usage:
         if after and self._requests0:
             shown = rates(self._requests0, after, seconds)
             line += "; broker req/s: " + ", ".join(f"{k} {v:,.1f}" for k, v in shown.items())
+        if self._threads0 and seconds > 0:
+            threads = thread_cpu(self.pids["broker"])
+            line += "; broker threads (core): " + ", ".join(
+                f"{k} {(threads[k] - self._threads0[k]) / seconds:.3f}" for k in threads
+            )
         return line

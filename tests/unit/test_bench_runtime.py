@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from tests.bench.ceiling import Rec, Report, count_outputs, fold_all, partitione
 from tests.bench.data import RULES, TEMPLATE, scored_rules
 from tests.bench.launch import policy
 from tests.bench.peer_outputs import Out, outputs
-from tests.bench.usage import BEAN, parse_counts, per_thousand, rates
+from tests.bench.stages import cpu_seconds
+from tests.bench.usage import BEAN, parse_counts, per_thousand, rates, thread_cpu, thread_group
 
 
 def test_count_outputs_counts_each_topic_of_the_effects() -> None:
@@ -223,3 +225,22 @@ def test_waiting_for_a_peer_ends_when_its_process_has_exited(
     proc.wait()
     with pytest.raises(runtime_peers.PeerExited, match="code 3"):
         runtime_peers.wait_committed("127.0.0.1:1", "g", "t", proc)
+
+
+def test_the_broker_threads_are_grouped_by_their_work() -> None:
+    assert thread_group("data-plane-kafk") == "requests"  # Linux cuts names to 15 characters
+    assert thread_group("C2 CompilerThre") == "JIT" and thread_group("C1 CompilerThre") == "JIT"
+    assert thread_group("VM Thread") == "other" and thread_group("TxnMarkerSender") == "other"
+
+
+def test_thread_cpu_counts_what_the_process_uses() -> None:
+    """Over this process's threads, the groups grow by what the process itself used."""
+    threads0, process0 = thread_cpu(os.getpid()), cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # some CPU to count, on this (live) thread
+        pass
+    threads1, process1 = thread_cpu(os.getpid()), cpu_seconds(os.getpid())
+    assert set(threads1) == {"requests", "JIT", "other"}
+    assert threads1["requests"] == threads1["JIT"] == 0.0
+    grew, used = threads1["other"] - threads0["other"], process1 - process0
+    assert used >= 0.25 and abs(grew - used) <= 0.05
