@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -56,8 +57,14 @@ async def replay(env: dict[str, str]) -> tuple[int, int, int]:
 async def replay_between(
     spawn: Callable[..., WorkerProcess], worker: WorkerProcess, env: dict[str, str]
 ) -> tuple[tuple[int, int, int], WorkerProcess]:
-    """Let the worker apply some of the flow, stop it, replay, start a worker again: the
-    replay's summary and the new worker."""
+    """Let the worker take its partitions and apply some of the flow, stop it, replay, start a
+    worker again: the replay's summary and the new worker. (A worker stopped while it still
+    joins its group can leave a member behind until its session times out, and the replay
+    rightly refuses to hand over while the group has one.)"""
+    deadline = time.monotonic() + 60
+    while "took partitions" not in worker.log():
+        assert time.monotonic() < deadline, f"the worker took no partitions: {worker.log()}"
+        await asyncio.sleep(0.2)
     await asyncio.sleep(1)
     worker.stop()
     summary = await replay(env)
