@@ -4,7 +4,6 @@ by the settings, plus the topic catalogue created on the broker."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -57,14 +56,8 @@ class PodiumProcess(Service):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             url = self.metrics_url()  # its /metrics, written once it listens
-            if url is not None:
-                probe = url.removesuffix("/metrics") + "/readyz"
-                with (
-                    contextlib.suppress(urllib.error.URLError, OSError),
-                    urllib.request.urlopen(probe, timeout=2) as resp,
-                ):
-                    if resp.status == 200:
-                        return
+            if url is not None and answers_200(url.removesuffix("/metrics") + "/readyz"):
+                return
             time.sleep(0.2)
         raise StartError(
             f"{self.name} was not ready within {timeout:.0f} s (its /readyz says why); "
@@ -101,16 +94,21 @@ class PodiumProcess(Service):
 REPO = Path(__file__).resolve().parent.parent
 
 
+def answers_200(url: str) -> bool:
+    """Whether a GET of `url` answers 200 now (a refused or failed request: False)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def wait_ready(url: str, timeout: float = 30.0) -> None:
     """Poll the gateway's /ready until it answers 200."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if answers_200(url):
+            return
         time.sleep(0.2)
     raise StartError(f"the gateway at {url} did not become ready within {timeout:.0f} s")
 
