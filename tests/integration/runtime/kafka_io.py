@@ -187,6 +187,17 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    async def logged(self, text: str, within: float) -> None:
+        """Until the process's log holds `text` (fails naming it, with the log's tail)."""
+        deadline = time.monotonic() + within
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                name = " ".join(self.command)
+                raise AssertionError(
+                    f"{name} logged no {text!r} in {within} s: {self.log()[-2000:]}"
+                )
+            await asyncio.sleep(0.2)
+
 
 async def feed(
     bootstrap: str,

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import time
 
 import pytest
 
 from schemas.rules import Rules
 from schemas.topics import Names
-from tests.integration.runtime.kafka_io import WorkerProcess, feed, read_topic, wait_caught_up
+from tests.integration.runtime.kafka_io import feed, read_topic, wait_caught_up
 from tests.integration.runtime.oracle import fold_log, latest_by_key, metric_events, values
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -43,13 +42,6 @@ async def assert_exactly_once(bootstrap: str, names: Names, rules: Rules, events
         assert not missing and not doubled, (
             f"{topic}: {sum(missing.values())} missing, {sum(doubled.values())} extra"
         )
-
-
-async def until_logged(worker: WorkerProcess, text: str, within: float) -> None:
-    deadline = time.monotonic() + within
-    while text not in worker.log():
-        assert time.monotonic() < deadline, f"{text!r} not logged within {within} s"
-        await asyncio.sleep(0.2)
 
 
 async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
@@ -99,7 +91,7 @@ async def test_worker_frozen_past_session_timeout_cannot_corrupt_or_double(
     frozen, *others = [spawn("worker") for _ in range(3)]
     # On a busy box the group may take longer than the flow's first seconds to form: freeze
     # the worker only once it owns partitions, or there is nothing for it to lose.
-    await until_logged(frozen, "took partitions", within=90)
+    await frozen.logged("took partitions", within=90)
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.4))
     await asyncio.sleep(5.0)
     frozen.signal(signal.SIGSTOP)

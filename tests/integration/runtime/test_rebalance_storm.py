@@ -20,7 +20,7 @@ from schemas.topics import Names
 from tests.integration.runtime.kafka_io import WorkerProcess, feed, wait_caught_up
 from tests.integration.runtime.oracle import metric_events
 from tests.integration.runtime.rebalance import Round, gaps, rounds
-from tests.integration.runtime.test_exactly_once import assert_exactly_once, until_logged
+from tests.integration.runtime.test_exactly_once import assert_exactly_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 STEP_S = 5.0  # between two changes of the group
@@ -56,7 +56,7 @@ async def test_workers_joining_and_leaving_under_load_keep_exactly_once(
 ) -> None:
     events = metric_events(60_000, 1_000, seed=31)
     group = Group(spawn)
-    await until_logged(group.start("w1"), "took partitions", within=90)
+    await group.start("w1").logged("took partitions", within=90)
     # ≈ 40 s of flow: longer than the six changes take
     flow = asyncio.create_task(feed(kafka_bootstrap, names.events, events, chunk=1_000, pause=0.6))
     for change in ("+w2", "+w3", "-w1", "+w4", "-w2", "-w3"):

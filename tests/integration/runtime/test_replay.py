@@ -9,7 +9,6 @@ import asyncio
 import os
 import re
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -61,10 +60,7 @@ async def replay_between(
     worker again: the replay's summary and the new worker. (A worker stopped while it still
     joins its group can leave a member behind until its session times out, and the replay
     rightly refuses to hand over while the group has one.)"""
-    deadline = time.monotonic() + 60
-    while "took partitions" not in worker.log():
-        assert time.monotonic() < deadline, f"the worker took no partitions: {worker.log()}"
-        await asyncio.sleep(0.2)
+    await worker.logged("took partitions", within=60)
     await asyncio.sleep(1)
     worker.stop()
     summary = await replay(env)
