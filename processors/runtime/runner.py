@@ -26,11 +26,11 @@ A record's way, all in this module:
    that cannot be committed.
 
 Failures. A commit that fails (refused, fenced, aborted, timed out) breaks the runtime
-(`broken`): the transaction is aborted (a producer that cannot abort, or is fenced, is
-replaced after `fence_backoff_s`), every owned partition's state and the uncommitted outbox
-are dropped, and each partition is taken again from its committed offset (`_recover`). An
-answer already pushed is the one the redo gives: the fold is deterministic over the
-partition's order from committed state.
+(`broken`): the transaction is aborted, its producer is replaced (after `fence_backoff_s`
+when it was fenced or could not abort), every owned partition's state and the uncommitted
+outbox are dropped, and each partition is taken again from its committed offset
+(`_recover`). An answer already pushed is the one the redo gives: the fold is deterministic
+over the partition's order from committed state.
 
 Ownership. On assignment (`_on_assign`, inside a fetch) the committed offsets are read
 first (under read_committed librdkafka waits for a former owner's pending transactional
@@ -278,13 +278,14 @@ class Runtime:
             self.swapped.set()
 
     async def _commit(self, box: Outbox) -> None:
-        """Commit the outbox; a commit still unanswered after twice `commit_timeout_s` is
-        given up with its producer and thread (an abort was seen to hang for ten minutes
-        after a broker restart, whatever its timeout): a new producer fences the old one."""
+        """Commit the outbox; a commit still unanswered after `commit_timeout_s` is given up
+        with its producer and thread: a new producer fences the old one. (After a broker
+        restart an abort was seen to hang for ten minutes, and `send_offsets_to_transaction`
+        past its own timeout, like librdkafka #5511.)"""
         started = time.monotonic()
         try:
             with telemetry.timed(self.commit_seconds):
-                async with asyncio.timeout(2 * self.config.commit_timeout_s):
+                async with asyncio.timeout(self.config.commit_timeout_s):
                     await self._in(self.committer, functools.partial(self._transact, box))
         except TimeoutError as err:
             self.producer = None
@@ -322,6 +323,15 @@ class Runtime:
         producer.init_transactions(self.config.commit_timeout_s)
         self.producer = producer
 
+    def _replace_producer(self) -> None:
+        """A new producer, even when the last one aborted cleanly (producer's thread, where the
+        old one is destroyed): after a broker restart, librdkafka's abort with an epoch bump
+        (OUT_OF_ORDER_SEQUENCE_NUMBER) left the next transaction's send_offsets_to_transaction
+        hanging until the commit timed out (like librdkafka #5511). Commits rarely fail; the new
+        producer's init_transactions costs one round trip to the coordinator."""
+        self.producer = None
+        self._start_producer()
+
     def _break(self, err: BaseException) -> None:
         """Nothing uncommitted holds any more: no commit, no fold until `_recover`."""
         if self.broken is None:
@@ -353,13 +363,13 @@ class Runtime:
             self._drop(partitions)
             telemetry.PARTITIONS_LOST.inc(len(partitions))
             log.warning("partitions %s: uncommitted work dropped, taken again", partitions)
-        if self.producer is None:
+        if self.producer is None:  # fenced, or it could not abort: give the fence time
             await asyncio.sleep(self.config.fence_backoff_s)
-            try:
-                await self._in(self.committer, self._start_producer)
-            except KafkaException as err:
-                log.warning("a new transactional producer failed to start: %s", err)
-                return  # still broken: tried again at the next step
+        try:
+            await self._in(self.committer, self._replace_producer)
+        except KafkaException as err:
+            log.warning("a new transactional producer failed to start: %s", err)
+            return  # still broken: tried again at the next step
         self.broken = None
         await self._retake([tp.partition for tp in self.consumer.assignment()])
 
