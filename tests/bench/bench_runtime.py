@@ -137,7 +137,9 @@ def warm_broker(services: Services, rules: Path, tmp: Path) -> None:
     0.16 core of broker JIT beside it in a quick run, and 0.67x the prototype's rate)."""
     names, count = Names(f"bench{RUN}warm."), WARM_EVENTS
     asyncio.run(create_topics(services.bootstrap, names.prefix))
-    asyncio.run(preload(services.bootstrap, names.events, events(count, USERS, seed=5), 12))
+    asyncio.run(
+        preload(services.bootstrap, names.events, events(count, USERS, seed=5), EVENTS.partitions)
+    )
     warm = run_timed(
         worker_peer(services.bootstrap, names, rules),
         services.bootstrap,
