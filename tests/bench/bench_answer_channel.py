@@ -47,6 +47,7 @@ from processors.runtime.answers import AnswerPusher
 from schemas.records import Progress, encode_record
 from tests.bench.bench_gateway import (
     EVENT_PATH,
+    RANKED_WARM_S,
     WARM_RATE,
     WARM_S,
     event_body,
@@ -62,10 +63,6 @@ SECONDS = 4 if QUICK else 10
 IDLE_S = 5 if QUICK else 10
 RATES = (100, 500, 1000)
 RANKED_RATE = 500
-# the ranked load warms the broker for itself: its commits come 20 ms after a ranked event's
-# fold, ≈ 50 transactions/s against 16, and in its first seconds the broker's JIT compiles
-# for them (0.10 core in the first ranked run of 2026-12-07 19:38, 0.03 in the unranked ones)
-RANKED_WARM_S = 5 if QUICK else 20
 RANKED_RUNS = 1 if QUICK else 3
 # label -> the environment of every process of the stack
 VARIANTS: dict[str, dict[str, str]] = {
