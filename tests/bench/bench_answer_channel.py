@@ -127,9 +127,7 @@ def one_stack(label: str, env: dict[str, str]) -> None:
             ranked = gateway(PODIUM_GATEWAY_WAIT_S="2")
             pids = {**pids, "ranker": procs[2].pid, "gateway": procs[-1].pid}
             wait_pipeline(f"http://{ranked}/v1", key)
-            asyncio.run(
-                open_loop(ranked, EVENT_PATH, key, RANKED_RATE, RANKED_WARM_S, event_body, 256)
-            )
+            warm(ranked, key, RANKED_WARM_S, ", with ranks")
             for run in range(RANKED_RUNS):
                 what = f"{label}, ranks, {RANKED_RATE} req/s, run {run + 1}"
                 _loaded(what, ranked, key, RANKED_RATE, pids, jmx_port, commits)
