@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.topics import Topic, partitioned
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -44,10 +46,13 @@ class Settings(BaseSettings):
     topic_min_insync_replicas: int | None = None
     # Partitions of the user-keyed topics (podium.events and every topic aligned with it), and
     # of podium.scores with the topics aligned with it (podium.leaderboards, podium.ranking.state)
-    # (unset: 12 each, schemas/topics.py). Applies to topics `podium up` creates; a topic that
-    # exists keeps its count (docs/deploy.md says what a repartition means).
+    # (unset: 12 each, schemas/topics.py), and of podium.progress (unset: 1; any count works:
+    # the users of the events' partition p go to its partition p mod count). Applies to topics
+    # `podium up` creates; a topic that exists keeps its count (docs/deploy.md says what a
+    # repartition means).
     topic_partitions: int | None = Field(default=None, ge=1)
     topic_score_partitions: int | None = Field(default=None, ge=1)
+    topic_progress_partitions: int | None = Field(default=None, ge=1)
     rules_path: Path = REPO_DIR / "deploy" / "rules.example.toml"
 
     # worker
@@ -150,6 +155,15 @@ class Settings(BaseSettings):
     webhook_retry_delays_s: list[float] = [60.0, 120.0, 240.0]
     webhook_timeout_s: float = 10.0
     webhook_max_pending: int = 10_000
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        """The topic catalogue with the partition counts set here: what `podium up` creates."""
+        return partitioned(
+            self.topic_partitions,
+            self.topic_score_partitions,
+            progress=self.topic_progress_partitions,
+        )
 
     @property
     def bootstrap(self) -> str:

@@ -26,7 +26,7 @@ from deploy.local import (
 )
 from deploy.settings import Settings
 from processors.runtime import kafka
-from schemas.topics import CATALOGUE, Topic, partitioned
+from schemas.topics import CATALOGUE, Topic
 
 
 class PodiumProcess(Service):
@@ -240,7 +240,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         create_topics(
             settings.bootstrap,
             settings.topic_prefix,
-            partitioned(settings.topic_partitions, settings.topic_score_partitions),
+            settings.topics,
             factor=settings.topic_replication_factor,
             min_insync=settings.topic_min_insync_replicas,
         )

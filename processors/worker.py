@@ -64,23 +64,25 @@ class WorkerConfig:
         )
 
 
-async def check_partitions(bootstrap: str, names: Names) -> int:
+async def check_partitions(bootstrap: str, names: Names) -> tuple[int, int]:
     """Derived topics are written to the input's partition number: the counts must agree.
-    Returns the partition count of `podium.scores` (routed by ranking, any count works)."""
+    Returns the partition counts of `podium.scores` (routed by ranking, any count works) and
+    of `podium.progress` (routed by `progress_partition`, any count works too)."""
     topics = [names.of(topic) for topic in PARTITION_ALIGNED]
     counts = {t: await kafka.wait_for_topic(bootstrap, t, within=10.0) for t in topics}
     if len(set(counts.values())) != 1:
         raise RuntimeError(f"partition counts differ: {counts}")
-    return await kafka.wait_for_topic(bootstrap, names.scores, within=10.0)
+    scores = await kafka.wait_for_topic(bootstrap, names.scores, within=10.0)
+    return scores, await kafka.wait_for_topic(bootstrap, names.progress, within=10.0)
 
 
 async def run_worker(config: WorkerConfig, rules: Rules, stop: asyncio.Event) -> None:
     """Run one worker until `stop` is set, serving its metrics and probes meanwhile."""
     tune_gc()
     names = config.names
-    score_partitions = await check_partitions(config.bootstrap, names)
+    score_partitions, progress_partitions = await check_partitions(config.bootstrap, names)
     pusher = AnswerPusher()
-    stage = WorkerStage(names, rules, score_partitions)
+    stage = WorkerStage(names, rules, score_partitions, progress_partitions)
     runtime = Runtime(stage, config.runtime(names.worker_group), pusher=pusher)
     log.info("worker started: group %s, rules %s", names.worker_group, rules.source)
     try:

@@ -128,7 +128,10 @@ PROGRESS = Topic(
     key=USER_ID,
     # a command's answer: its Progress, or EventRefused when it was dead-lettered
     value=_records(records.Progress | records.EventRefused, "Progress or EventRefused"),
-    partitions=12,
+    # a feed, not aligned with the events: the users of the events' partition p go to
+    # progress_partition(p, count). One partition is one produce request and one marker per
+    # transaction instead of twelve (librdkafka sends a request per partition)
+    partitions=1,
     config=_config(cleanup_policy="delete", retention_ms=WEEK_MS),
 )
 ACHIEVEMENTS = Topic(
@@ -218,29 +221,48 @@ the worker, the replay and `podium tail` route by it."""
 _OUTPUT_OF_TYPE: Mapping[type, Topic] = MappingProxyType(
     {kind: t for t in FOLD_OUTPUTS for kind in get_args(t.value.type) or (t.value.type,)}
 )
-PARTITION_ALIGNED: tuple[Topic, ...] = tuple(t for t in CATALOGUE if t.key is USER_ID)
+PARTITION_ALIGNED: tuple[Topic, ...] = tuple(
+    t for t in CATALOGUE if t.key is USER_ID and t is not PROGRESS
+)
 """The topics keyed by user id whose partition p holds the users of `podium.events`' p: their
-partition counts must agree (a derived record goes to its input's partition number)."""
+partition counts must agree (a derived record goes to its input's partition number; the
+changelog is restored, and the facts are read by a replay, partition by partition).
+`podium.progress` is keyed by user id too, but has a count of its own (`progress_partition`)."""
 RANKING_ALIGNED: tuple[Topic, ...] = (SCORES, LEADERBOARDS, RANKING_STATE)
 """The topics keyed by ranking whose partition p holds the rankings of `podium.scores`' p (the
 ranker writes to its input's partition number): their counts must agree too."""
 
 
 def partitioned(
-    users: int | None = None, rankings: int | None = None, topics: tuple[Topic, ...] = CATALOGUE
+    users: int | None = None,
+    rankings: int | None = None,
+    topics: tuple[Topic, ...] = CATALOGUE,
+    *,
+    progress: int | None = None,
 ) -> tuple[Topic, ...]:
-    """The catalogue with `users` partitions on each partition-aligned topic and `rankings` on
-    each ranking-aligned one (None: the catalogue's count). Each group moves together, since a
-    derived record goes to its input's partition number; the dead letters keep theirs."""
-    counts = {t.name: users for t in PARTITION_ALIGNED} | {
-        t.name: rankings for t in RANKING_ALIGNED
-    }
-    for count in (users, rankings):
+    """The catalogue with `users` partitions on each partition-aligned topic, `rankings` on
+    each ranking-aligned one and `progress` on `podium.progress` (None: the catalogue's
+    count). Each aligned group moves together, since a derived record goes to its input's
+    partition number; the dead letters keep theirs."""
+    counts = (
+        {t.name: users for t in PARTITION_ALIGNED}
+        | {t.name: rankings for t in RANKING_ALIGNED}
+        | {PROGRESS.name: progress}
+    )
+    for count in (users, rankings, progress):
         if count is not None and count < 1:
             raise ValueError(f"a topic needs at least 1 partition, not {count}")
     return tuple(
         replace(t, partitions=n) if (n := counts.get(t.name)) is not None else t for t in topics
     )
+
+
+def progress_partition(partition: int, progress_partitions: int) -> int:
+    """The `podium.progress` partition of the users of `podium.events`' `partition`: one per
+    user, so a user's progress stays in order. When the count divides the events' (1, 2, 3,
+    4, 6 of 12) it is where the Java client's partitioner would put the user's key too
+    (x mod 12 mod n = x mod n)."""
+    return partition % progress_partitions
 
 
 def output_topic(record_type: type) -> Topic:

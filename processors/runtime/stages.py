@@ -18,7 +18,7 @@ from processors.runtime.step import encode_out_record
 from processors.runtime.store import StateStore
 from schemas.records import DeadLetter
 from schemas.rules import Rules
-from schemas.topics import Names
+from schemas.topics import PROGRESS, Names, progress_partition
 from schemas.wire import InvalidRecord
 
 Headers = list[tuple[str, bytes]]
@@ -65,16 +65,24 @@ class Stage(Protocol):
 
 class WorkerStage:
     """Events into user states (`batch.fold_batch`): writes `podium.state` (keyed),
-    the derived records (the input's partition), score changes (their ranking's partition of
-    `podium.scores`) and dead letters; each event that named its gateway is answered."""
+    the facts (the input's partition), the progress (`progress_partition` of the input's),
+    score changes (their ranking's partition of `podium.scores`) and dead letters; each event
+    that named its gateway is answered."""
 
     name = "worker"
     restore_retriable: tuple[type[Exception], ...] = ()
 
-    def __init__(self, names: Names, rules: Rules, score_partitions: int) -> None:
+    def __init__(
+        self,
+        names: Names,
+        rules: Rules,
+        score_partitions: int,
+        progress_partitions: int = PROGRESS.partitions,
+    ) -> None:
         self.names = names
         self.rules = rules
         self.score_partitions = score_partitions
+        self.progress_partitions = progress_partitions
         self.input_topic = names.events
         self.group = names.worker_group
         self.changelog = names.state
@@ -101,7 +109,12 @@ class WorkerStage:
         )
         out.keep(names.state, partition, effects.encoded_states)
         for topic, items in effects.derived.items():
-            out.add(names.of(topic), partition, items)
+            to = (
+                progress_partition(partition, self.progress_partitions)
+                if topic is PROGRESS
+                else partition
+            )
+            out.add(names.of(topic), to, items)
         for score_partition, scores in effects.scores.items():
             out.add_headed(names.scores, score_partition, scores)
         out.add(names.dlq, -1, ((None, encode_out_record(d)) for d in effects.dead))

@@ -70,6 +70,9 @@ VARIANTS: dict[str, dict[str, str]] = {
     # librdkafka sends one produce request per partition, so a transaction costs the broker a
     # request and a marker per partition it touches: fewer partitions, fewer of both
     "4 partitions per user-keyed topic": {"PODIUM_TOPIC_PARTITIONS": "4"},
+    # podium.progress aligned with the events, as before it had a count of its own: a
+    # transaction writes up to 12 progress partitions instead of 1
+    "progress on 12 partitions": {"PODIUM_TOPIC_PROGRESS_PARTITIONS": "12"},
     # a commit that a rank waits on comes 20 ms after it by default: here at the cadence
     "ranks at the 100 ms cadence": {"PODIUM_WORKER_AWAITED_COMMIT_MS": "100"},
 }

@@ -41,7 +41,6 @@ from deploy.local import free_port
 from deploy.settings import REPO_DIR, Settings
 from deploy.stack import create_topics, wait_ready
 from ingest.auth import mint_key
-from schemas.topics import partitioned
 from tests.bench.services import bench_services
 
 QUICK = bool(os.environ.get("PODIUM_BENCH_QUICK"))
@@ -63,9 +62,8 @@ RANKED_WARM_S = 5 if QUICK else 20
 def podium(bootstrap: str, redis_url: str, home: Path) -> Iterator[Callable[..., str]]:
     """Worker and projector for a fresh prefix; yields a function starting gateways."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
-    settings = Settings()  # the partition counts, read as `podium up` reads them
-    topics = partitioned(settings.topic_partitions, settings.topic_score_partitions)
-    asyncio.run(create_topics(bootstrap, prefix, topics))
+    # the partition counts, read as `podium up` reads them
+    asyncio.run(create_topics(bootstrap, prefix, Settings().topics))
     key, digest = mint_key()
     env = {
         **os.environ,

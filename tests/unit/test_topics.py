@@ -145,28 +145,28 @@ def test_every_record_the_fold_writes_has_one_topic_whose_codec_reads_it() -> No
         output_topic(DeadLetter)
 
 
-def test_the_topics_partition_aligned_with_the_events_are_the_user_keyed_ones() -> None:
+def test_the_user_keyed_topics_but_progress_are_aligned_with_the_events() -> None:
     from schemas.topics import PARTITION_ALIGNED, POINTS, STREAKS
 
     names = {t.name for t in PARTITION_ALIGNED}
     assert names == {
         EVENTS.name,
         STATE.name,
-        PROGRESS.name,
         ACHIEVEMENTS.name,
         STREAKS.name,
         POINTS.name,
     }
+    assert PROGRESS.key is EVENTS.key and PROGRESS.partitions == 1
 
 
 def test_partitions_from_the_settings_move_each_aligned_group_together() -> None:
     from schemas.topics import POINTS, STREAKS, WEBHOOKS_DLQ, partitioned
 
-    counts = {t.name: t.partitions for t in partitioned(users=24, rankings=5)}
+    counts = {t.name: t.partitions for t in partitioned(users=24, rankings=5, progress=3)}
     by_hand = {
         EVENTS.name: 24,
         STATE.name: 24,
-        PROGRESS.name: 24,
+        PROGRESS.name: 3,
         ACHIEVEMENTS.name: 24,
         STREAKS.name: 24,
         POINTS.name: 24,
@@ -179,6 +179,23 @@ def test_partitions_from_the_settings_move_each_aligned_group_together() -> None
     assert counts == by_hand
     only_users = {t.name: t.partitions for t in partitioned(users=3)}
     assert only_users[EVENTS.name] == 3 and only_users[SCORES.name] == 12
+    assert only_users[PROGRESS.name] == 1  # its own count, not the users'
     assert partitioned() == CATALOGUE
     with pytest.raises(ValueError, match="at least 1 partition, not 0"):
         partitioned(rankings=0)
+    with pytest.raises(ValueError, match="at least 1 partition, not 0"):
+        partitioned(progress=0)
+
+
+def test_the_settings_give_the_three_counts_podium_up_creates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deploy.settings import Settings
+
+    monkeypatch.setenv("PODIUM_TOPIC_PARTITIONS", "6")
+    monkeypatch.setenv("PODIUM_TOPIC_PROGRESS_PARTITIONS", "2")
+    counts = {t.name: t.partitions for t in Settings().topics}
+    assert (counts[EVENTS.name], counts[STATE.name]) == (6, 6)
+    assert (counts[PROGRESS.name], counts[SCORES.name]) == (2, 12)
+    monkeypatch.delenv("PODIUM_TOPIC_PROGRESS_PARTITIONS")
+    assert {t.name: t.partitions for t in Settings().topics}[PROGRESS.name] == 1
