@@ -65,7 +65,8 @@ class WorkerConfig:
 
 
 async def check_partitions(bootstrap: str, names: Names) -> tuple[int, int]:
-    """Derived topics are written to the input's partition number: the counts must agree.
+    """The changelog and the facts are written to the input's partition number: the counts
+    must agree.
     Returns the partition counts of `podium.scores` (routed by ranking, any count works) and
     of `podium.progress` (routed by `progress_partition`, any count works too)."""
     topics = [names.of(topic) for topic in PARTITION_ALIGNED]

@@ -3,8 +3,8 @@ exactly-once v2 (KIP-447), doing the same fold as `podium worker` (`fold_batch`,
 codecs) and writing the same records to the same partitions.
 
 Reads the events topic (read_committed) in the worker group; writes `podium.state`,
-`podium.progress`, `podium.achievements`, `podium.streaks` (each to the input's partition
-number) and `podium.events.dlq`.
+`podium.achievements`, `podium.streaks` (each to the input's partition number),
+`podium.progress` (`progress_partition` of the input's, as the worker) and `podium.events.dlq`.
 
 What differs from `processors/runtime/`:
 - ONE transactional producer per worker process, whatever it owns. Zombies are fenced by the
@@ -48,7 +48,7 @@ from processors.runtime.store import StateStore
 from schemas.records import encode_record
 from schemas.rules import Rules
 from schemas.rules_parse import load_rules
-from schemas.topics import Names
+from schemas.topics import Names, progress_partition
 
 log = logging.getLogger("podium.eosv2")
 
@@ -127,6 +127,9 @@ class Peer:
             }
         )
 
+        progress = self.producer.list_topics(config.names.progress, timeout=30)
+        self.progress_partitions = len(progress.topics[config.names.progress].partitions)
+
     # --- the loop -------------------------------------------------------------------------
 
     def run(self, stopped: list[bool]) -> None:
@@ -202,8 +205,13 @@ class Peer:
         by_topic: dict[str, list[KeyValue]] = {names.state: effects.encoded_states}
         by_topic.update((names.of(topic), kvs) for topic, kvs in effects.derived.items())
         for topic, items in by_topic.items():
+            to = (
+                progress_partition(partition, self.progress_partitions)
+                if topic == names.progress
+                else partition
+            )
             for key, value in items:
-                self._send(topic, key, value, partition)
+                self._send(topic, key, value, to)
         for score_partition, scores in effects.scores.items():  # each on its ranking's own
             for key, value, _ in scores:
                 self._send(names.scores, key, value, score_partition)

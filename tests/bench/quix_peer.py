@@ -7,8 +7,9 @@ store) gives the user's next state and the encoded outputs. The state goes back 
 whose changelog topic gets it once per key per checkpoint; the Progress, the facts
 (achievements, streaks, points), the score changes and any dead letter go to the topics of
 `--prefix` (the catalogue's names under it), keyed as the worker keys them. Quix chooses their
-partitions from the key (the worker writes to the input's partition number, a score change to
-its ranking's): the counts per topic are the same, the placement is not.
+partitions from the key (the worker writes to the input's partition number, the progress to
+that modulo its count, a score change to its ranking's): the counts per topic are the same,
+the placement is not.
 
 Quix's store holds serialized values, so a user's state is decoded and encoded at every event
 (the worker keeps it decoded in memory and encodes it once per batch): that is Quix's
