@@ -115,7 +115,8 @@ async def tail(settings: Settings, name: str, from_beginning: bool, limit: int =
     try:
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         consumer.client.assign([TopicPartition(topic, p, start) for p in range(count)])
-        print(f"tailing {topic} ({count} partitions); Ctrl-C stops", flush=True)
+        each = "partition" if count == 1 else "partitions"
+        print(f"tailing {topic} ({count} {each}); Ctrl-C stops", flush=True)
         shown = 0
         while True:
             for msg in await consumer.consume(500, 0.5):

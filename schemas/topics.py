@@ -258,8 +258,8 @@ def partitioned(
 
 
 def progress_partition(partition: int, progress_partitions: int) -> int:
-    """The `podium.progress` partition of the users of `podium.events`' `partition`: one per
-    user, so a user's progress stays in order. When the count divides the events' (1, 2, 3,
+    """The `podium.progress` partition of the users of `podium.events`' `partition`: each
+    user's progress in one partition, in order. When the count divides the events' (1, 2, 3,
     4, 6 of 12) it is where the Java client's partitioner would put the user's key too
     (x mod 12 mod n = x mod n)."""
     return partition % progress_partitions

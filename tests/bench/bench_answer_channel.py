@@ -176,7 +176,8 @@ def _loaded(
     print(
         f"  {label}: p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms, "
         f"done {r['achieved']:.0f}/s, {len(answered) / (rate * SECONDS):.2%} 201 with the "
-        f"progress, {ranked / (rate * SECONDS):.2%} with a rank; " + _cpu(cpu),
+        f"progress, {ranked / (rate * SECONDS):.2%} with a rank, sent late p99 "
+        f"{r['late_p99']:.1f} ms; " + _cpu(cpu),
         flush=True,
     )
     print("    " + usage.report(len(kept), used, elapsed), flush=True)
