@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -301,6 +302,19 @@ def _p99(values: list[float]) -> float:
     return values[min(len(values) - 1, int(len(values) * 0.99))]
 
 
+async def _paced(
+    rate: int, total: int, start: float, one: Callable[[int], Coroutine[Any, Any, None]]
+) -> None:
+    """Start `one(i)` at `start + i / rate` for each i below `total`; wait for them all."""
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+
+
 async def open_loop(
     addr: str,
     path: str,
@@ -337,13 +351,7 @@ async def open_loop(
         statuses[status] = statuses.get(status, 0) + 1
 
     with no_collector_pauses():
-        tasks = []
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+        await _paced(rate, total, start, one)
         elapsed = time.perf_counter() - start
     while not pool.empty():
         pool.get_nowait()[1].close()
